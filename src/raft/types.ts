@@ -1,0 +1,241 @@
+// The contract of the pure Raft core: what goes in (ticks, messages, proposals) and what comes
+// out (a Ready). Nothing here does I/O; the node layer (src/node/) and the simulator
+// (test/raft/sim/) drive the core through exactly these types.
+//
+// Indexes follow DLedger: the first entry of a log has index 0. An empty log has lastIndex -1
+// and the sentinel "entry before the first" is (index -1, term 0). Terms start at 0 and the
+// first election makes term 1.
+
+export type NodeId = string;
+
+/** Entry types share their numbers with the store's magic field (DLedger: 1 NORMAL, 2 NOOP). */
+export const EntryType = {
+  Normal: 1,
+  Noop: 2,
+} as const;
+export type EntryType = (typeof EntryType)[keyof typeof EntryType];
+
+export interface Entry {
+  readonly index: number;
+  readonly term: number;
+  readonly type: EntryType;
+  readonly data: Uint8Array;
+}
+
+/** What must be durable before the node acts on it (term, vote) plus the commit index. */
+export interface HardState {
+  readonly term: number;
+  readonly votedFor: NodeId | null;
+  /** Persisting commitIndex is optional for safety; it lets a restarted node apply sooner. */
+  readonly commitIndex: number;
+}
+
+export const Role = {
+  Follower: 'follower',
+  PreCandidate: 'pre-candidate',
+  Candidate: 'candidate',
+  Leader: 'leader',
+} as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+export interface SoftState {
+  readonly role: Role;
+  readonly leaderId: NodeId | null;
+  readonly term: number;
+}
+
+export interface SnapshotMeta {
+  /** Last index covered by the snapshot; entries <= index are compacted away. */
+  readonly index: number;
+  readonly term: number;
+  readonly sizeBytes: number;
+}
+
+/** A linearizable read that is now safe to serve once appliedIndex >= index. */
+export interface ReadState {
+  readonly requestCtx: string;
+  readonly index: number;
+}
+
+export type Message =
+  | {
+      readonly type: 'PreVote' | 'Vote';
+      readonly from: NodeId;
+      readonly to: NodeId;
+      /** For PreVote: the term the sender would campaign in (its term + 1), its own term unchanged. */
+      readonly term: number;
+      readonly lastLogIndex: number;
+      readonly lastLogTerm: number;
+      /** Set when the campaign follows a TimeoutNow: voters ignore their leader lease for it. */
+      readonly transfer: boolean;
+    }
+  | {
+      readonly type: 'PreVoteResp' | 'VoteResp';
+      readonly from: NodeId;
+      readonly to: NodeId;
+      readonly term: number;
+      readonly reject: boolean;
+    }
+  | {
+      readonly type: 'Append';
+      readonly from: NodeId;
+      readonly to: NodeId;
+      readonly term: number;
+      readonly prevLogIndex: number;
+      readonly prevLogTerm: number;
+      readonly entries: readonly Entry[];
+      readonly commitIndex: number;
+    }
+  | {
+      readonly type: 'AppendResp';
+      readonly from: NodeId;
+      readonly to: NodeId;
+      readonly term: number;
+      readonly reject: boolean;
+      /** On success: the last index the follower now matches. On reject: the prevLogIndex rejected. */
+      readonly index: number;
+      /** Fast backup on reject: the follower's term at prevLogIndex (0 if it has no entry there). */
+      readonly conflictTerm: number;
+      /** Fast backup on reject: the first index of conflictTerm, or the follower's lastIndex + 1. */
+      readonly conflictIndex: number;
+    }
+  | {
+      readonly type: 'Heartbeat';
+      readonly from: NodeId;
+      readonly to: NodeId;
+      readonly term: number;
+      /** min(leader commit, follower match) as in etcd, so a follower never commits past what it has. */
+      readonly commitIndex: number;
+      /** ReadIndex round this heartbeat confirms, echoed back in the response; '' for none. */
+      readonly readCtx: string;
+    }
+  | {
+      readonly type: 'HeartbeatResp';
+      readonly from: NodeId;
+      readonly to: NodeId;
+      readonly term: number;
+      readonly readCtx: string;
+    }
+  | {
+      readonly type: 'TimeoutNow';
+      readonly from: NodeId;
+      readonly to: NodeId;
+      readonly term: number;
+    }
+  | {
+      readonly type: 'Snapshot';
+      readonly from: NodeId;
+      readonly to: NodeId;
+      readonly term: number;
+      readonly snapshot: SnapshotMeta;
+      /** Byte offset of this chunk within the snapshot; chunks resume from the follower's reported offset. */
+      readonly offset: number;
+      readonly data: Uint8Array;
+      readonly done: boolean;
+    }
+  | {
+      readonly type: 'SnapshotResp';
+      readonly from: NodeId;
+      readonly to: NodeId;
+      readonly term: number;
+      readonly snapshotIndex: number;
+      /** Bytes of this snapshot the follower holds so far; the leader sends the next chunk from here. */
+      readonly nextOffset: number;
+      readonly reject: boolean;
+      /** True once the follower has installed the whole snapshot. */
+      readonly done: boolean;
+    };
+
+export type MessageType = Message['type'];
+
+/**
+ * Read-only view of the durable log that the core queries (etcd's Storage). Every write reaches
+ * storage through a Ready; the node applies it, and from then on this view must reflect it.
+ */
+export interface RaftStorage {
+  /** The persisted hard state and snapshot at start-up. */
+  initialHardState(): HardState;
+  /** Index of the first entry still available (snapshot.index + 1, or 0). */
+  firstIndex(): number;
+  /** Index of the last persisted entry, or snapshot.index (or -1) when there is none after it. */
+  lastIndex(): number;
+  /** Term of entry `index`; -1 <= index must be >= snapshot.index (which returns snapshot.term). */
+  term(index: number): number;
+  /** Entries [lo, hiExclusive), at least one if any, stopping before maxBytes would be exceeded. */
+  entries(lo: number, hiExclusive: number, maxBytes: number): Entry[];
+  /** The latest snapshot, if any. */
+  snapshotMeta(): SnapshotMeta | null;
+  /** Bytes [offset, offset + maxBytes) of the latest snapshot; done when it reaches the end. */
+  snapshotChunk(offset: number, maxBytes: number): { data: Uint8Array; done: boolean };
+}
+
+/** Why a proposal (or a transfer, a read) was refused; the node maps these to client codes. */
+export type RefusalReason =
+  | 'not-leader'
+  | 'transfer-in-progress'
+  | 'too-many-uncommitted-bytes'
+  | 'entry-too-large'
+  | 'unknown-peer'
+  | 'target-not-eligible';
+
+export type ProposeResult =
+  | { readonly ok: true; readonly firstIndex: number; readonly lastIndex: number; readonly term: number }
+  | { readonly ok: false; readonly reason: RefusalReason; readonly leaderId: NodeId | null };
+
+/**
+ * One batch of work for the node, numbered. Ordering contract:
+ *  1. `messages` may be sent at once (they do not depend on anything in this Ready being durable).
+ *  2. Persist `snapshotToInstall` (if any), then `entriesToPersist` (truncating the stored log
+ *     at entriesToPersist[0].index first), then `hardState` (if any). Then call
+ *     `onPersisted(number)`.
+ *  3. Only after that, send `messagesAfterPersist` (votes, append acks: Raft's "persist before
+ *     you answer").
+ *  4. Apply `committedEntries` in order (they are already durable on a quorum), then call
+ *     `onApplied(lastAppliedIndex)` when done.
+ *  `advance(ready)` is called once the node has taken the Ready, before or after persistence.
+ */
+export interface Ready {
+  readonly number: number;
+  readonly softState: SoftState | null;
+  readonly hardState: HardState | null;
+  readonly entriesToPersist: readonly Entry[];
+  readonly snapshotToInstall: { readonly meta: SnapshotMeta; readonly data: Uint8Array } | null;
+  readonly messages: readonly Message[];
+  readonly messagesAfterPersist: readonly Message[];
+  readonly committedEntries: readonly Entry[];
+  readonly readStates: readonly ReadState[];
+  /** True when entriesToPersist or hardState must reach stable storage before messagesAfterPersist. */
+  readonly mustSync: boolean;
+}
+
+export interface RaftConfig {
+  readonly selfId: NodeId;
+  /** All voters, including selfId. */
+  readonly peerIds: readonly NodeId[];
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatTimeoutTicks: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  /** Lease reads need checkQuorum; validated up front. */
+  readonly leaseReads: boolean;
+  readonly maxInflightMsgs: number;
+  readonly maxInflightBytes: number;
+  readonly maxSizePerMsgBytes: number;
+  readonly maxUncommittedEntriesBytes: number;
+  readonly snapshotChunkBytes: number;
+  /** Peers the leader hands leadership to when one is caught up and live; empty = none. */
+  readonly preferredLeaderIds: readonly NodeId[];
+  /** A transfer is abandoned if it has not completed after this many ticks. */
+  readonly transferTimeoutTicks: number;
+  /** Entries committed but not yet applied that one Ready may hand out (bytes). */
+  readonly maxCommittedSizePerReadyBytes: number;
+  /**
+   * Deliberate bugs, for tests that prove the simulator's checkers bite. Never set in production;
+   * the config validator refuses them unless `allowTestingBugs` is also true.
+   */
+  readonly testingBugs?: {
+    readonly commitPreviousTermEntries?: boolean;
+    readonly grantVoteWithoutLogCheck?: boolean;
+  };
+  readonly allowTestingBugs?: boolean;
+}

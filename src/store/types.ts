@@ -1,0 +1,112 @@
+// The public contract of the commit-log store (DLedger's DLedgerMmapFileStore, without roles).
+// Implementations: the mmap'd segmented store (store on disk) and the in-memory store (simulation
+// tests). The store knows entries, positions and CRCs; it knows nothing of leaders.
+//
+// Index and position follow DLedger: the first entry has index 0 and pos 0; pos is the global
+// byte position of the entry's 48-byte header across all data segments.
+
+export const ENTRY_HEADER_BYTES = 48;
+export const INDEX_RECORD_BYTES = 32;
+
+/** Entry magic numbers (DLedger): 1 NORMAL, 2 NOOP; -1 is the BLANK filler at a segment's end. */
+export const EntryMagic = {
+  Normal: 1,
+  Noop: 2,
+  Blank: -1,
+} as const;
+export type EntryMagic = (typeof EntryMagic)[keyof typeof EntryMagic];
+
+export interface StoredEntry {
+  readonly index: number;
+  readonly term: number;
+  readonly magic: EntryMagic;
+  /** Global byte position of the header; RocketMQ's physical offset is pos + 48. */
+  readonly pos: number;
+  /** Whole record size, 48 + body length. */
+  readonly sizeBytes: number;
+  readonly chainCrc: number;
+  readonly bodyCrc: number;
+  readonly body: Uint8Array;
+}
+
+export interface AppendedEntry {
+  readonly index: number;
+  readonly term: number;
+  readonly pos: number;
+}
+
+/** Encoded records as they lie in the data files: what replication ships and followers write. */
+export interface RawRecords {
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  /** Position of the first record's header. */
+  readonly pos: number;
+  /** One or more whole records, contiguous in one segment (a read never crosses a BLANK). */
+  readonly bytes: Uint8Array;
+}
+
+export type FlushPolicy =
+  | { readonly kind: 'sync' }
+  | { readonly kind: 'async'; readonly intervalMs: number };
+
+export interface StoreOptions {
+  /** The node directory, {storeBaseDir}/dledger-{selfId}; data/ and index/ live under it. */
+  readonly nodeDir: string;
+  readonly dataSegmentSizeBytes: number;
+  readonly indexSegmentSizeBytes: number;
+  readonly flush: FlushPolicy;
+  /** Largest body accepted by append (DLedger: about 4 MiB). */
+  readonly maxEntryBodyBytes: number;
+}
+
+/** Persisted Raft metadata, written atomically and durably (temp file, fsync, rename, fsync dir). */
+export interface TermVote {
+  readonly term: number;
+  readonly votedFor: string | null;
+}
+
+export interface RetentionPolicy {
+  /** Delete whole data segments whose last write is older than this. */
+  readonly fileReservedMs: number;
+  /** Delete regardless of age while disk usage is above this ratio (DLedger: 0.85). */
+  readonly diskUsageRatioForceClean: number;
+  /** Never delete a segment holding an entry with index >= this (e.g. a lagging follower's next). */
+  readonly keepFromIndex: number;
+  /** Clock injected for tests. */
+  readonly nowMs: number;
+}
+
+export interface LogStore {
+  /** Index just before the first available entry (DLedger's ledgerBeforeBeginIndex); -1 initially. */
+  readonly beforeBeginIndex: number;
+  readonly beforeBeginTerm: number;
+  /** Last entry's index, or beforeBeginIndex when empty. */
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  /** Position where the next record will be written. */
+  readonly endPos: number;
+  /** Highest index known durable on this node (fdatasync/msync returned). */
+  readonly durableIndex: number;
+
+  /** Leader path: encode and write bodies as entries of `term`; bytes are in the page cache on return. */
+  append(term: number, bodies: readonly Uint8Array[], magic?: EntryMagic): AppendedEntry[];
+  /**
+   * Follower path: write records received from the leader byte for byte at their own pos (header
+   * and CRCs verified first). Their first index must be lastIndex + 1 (truncate first otherwise).
+   */
+  appendRaw(records: RawRecords): void;
+  /** Resolves once every entry <= index is durable: group commit under sync, the timer under async. */
+  whenDurable(index: number): Promise<void>;
+  get(index: number): StoredEntry | null;
+  /** Whole records starting at fromIndex, up to maxBytes (at least one record), for replication. */
+  readRaw(fromIndex: number, maxBytes: number): RawRecords | null;
+  /** Remove entries with index >= fromIndex (Raft conflict truncation). */
+  truncate(fromIndex: number): void;
+  /** Logically drop everything <= beforeBeginIndex (after a snapshot); the log restarts after it. */
+  resetPrefix(beforeBeginIndex: number, beforeBeginTerm: number): void;
+  /** Delete old whole segments by the policy; returns the segment file names deleted. */
+  applyRetention(policy: RetentionPolicy): string[];
+  loadTermVote(): TermVote;
+  saveTermVote(state: TermVote): void;
+  close(): Promise<void>;
+}
