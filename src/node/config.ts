@@ -1,0 +1,198 @@
+// DLedger node configuration: DLedger's own key names and defaults where they make sense, our
+// timing defaults where DLedger's are too slow (see DEFAULT_TIMING below), validated in full
+// before anything starts. Every error names the key and the value it got.
+
+export interface PeerAddress {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export type FlushPolicyName = 'sync' | 'async';
+
+export interface DLedgerNodeConfig {
+  readonly group: string;
+  readonly selfId: string;
+  /** DLedger syntax: "n0-host:port;n1-host:port;..."; the id is the text before the first '-'. */
+  readonly peers: readonly PeerAddress[];
+  readonly storeBaseDir: string;
+  /** Leader heartbeat period. */
+  readonly heartBeatTimeIntervalMs: number;
+  /** A follower campaigns after missing this many heartbeats (randomized up to twice that). */
+  readonly maxHeartBeatLeak: number;
+  /** Raft tick period: every timeout is a whole number of ticks. */
+  readonly tickIntervalMs: number;
+  readonly preferredLeaderIds: readonly string[];
+  readonly mappedFileSizeForEntryData: number;
+  readonly mappedFileSizeForEntryIndex: number;
+  /** 'sync': fdatasync/msync on a majority before ack (group commit). 'async': ack from page cache. */
+  readonly flushPolicy: FlushPolicyName;
+  /** Period of the background flush under 'async' (DLedger's flushFileInterval). */
+  readonly flushFileInterval: number;
+  readonly maxPendingRequestsNum: number;
+  readonly maxEntryBodyBytes: number;
+  readonly metricsPort: number | null;
+}
+
+/**
+ * Why these timings: DLedger's 2000 ms x 3 heartbeat leak gives ~10 s failovers. etcd's 100 ms
+ * heartbeat / 1000 ms election gives 1.5-2.9 s on this 2-core machine. We tick every 50 ms,
+ * heartbeat every 100 ms and time out after 6 missed heartbeats (600-1200 ms randomized): short
+ * enough for sub-1.5 s failover, long enough that a GC pause or a busy event loop of a few
+ * hundred ms on a shared 2-core machine does not start an election (pre-vote and check-quorum
+ * also keep a partitioned or slow node from deposing a healthy leader).
+ */
+export const DEFAULT_TIMING = {
+  tickIntervalMs: 50,
+  heartBeatTimeIntervalMs: 100,
+  maxHeartBeatLeak: 6,
+} as const;
+
+export const DEFAULT_CONFIG: Omit<DLedgerNodeConfig, 'peers' | 'selfId'> & { peers: string; selfId: string } = {
+  group: 'default',
+  selfId: 'n0',
+  peers: 'n0-localhost:20911',
+  storeBaseDir: '/tmp/dledgerstore',
+  ...DEFAULT_TIMING,
+  preferredLeaderIds: [],
+  mappedFileSizeForEntryData: 1024 * 1024 * 1024,
+  mappedFileSizeForEntryIndex: 32 * 5 * 1024 * 1024,
+  flushPolicy: 'sync',
+  flushFileInterval: 10,
+  maxPendingRequestsNum: 10_000,
+  maxEntryBodyBytes: 4 * 1024 * 1024 - 48,
+  metricsPort: null,
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/** Parse DLedger's peers syntax. Throws ConfigError naming the bad element. */
+export function parsePeers(text: string, key = 'peers'): PeerAddress[] {
+  const problems: string[] = [];
+  const peers: PeerAddress[] = [];
+  const parts = text.split(';').map((part) => part.trim()).filter((part) => part.length > 0);
+  if (parts.length === 0) problems.push(`${key}: empty; expected "n0-host:port;n1-host:port;..."`);
+  for (const part of parts) {
+    const dash = part.indexOf('-');
+    const colon = part.lastIndexOf(':');
+    if (dash <= 0 || colon < dash + 2 || colon === part.length - 1) {
+      problems.push(`${key}: "${part}" is not of the form id-host:port`);
+      continue;
+    }
+    const id = part.slice(0, dash);
+    const host = part.slice(dash + 1, colon);
+    const portText = part.slice(colon + 1);
+    const port = Number(portText);
+    if (!/^[0-9]+$/.test(portText) || port < 1 || port > 65535) {
+      problems.push(`${key}: "${part}" has port "${portText}", expected 1-65535`);
+      continue;
+    }
+    if (peers.some((peer) => peer.id === id)) problems.push(`${key}: id "${id}" appears twice`);
+    peers.push({ id, host, port });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return peers;
+}
+
+export function formatPeers(peers: readonly PeerAddress[]): string {
+  return peers.map((peer) => `${peer.id}-${peer.host}:${peer.port}`).join(';');
+}
+
+const KNOWN_KEYS = new Set(Object.keys(DEFAULT_CONFIG));
+
+/**
+ * Build a validated config from raw key/values (CLI flags or a properties file, values as
+ * strings or numbers). Unknown keys are errors: a typo must not silently fall back to a default.
+ */
+export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedgerNodeConfig {
+  const problems: string[] = [];
+  for (const key of Object.keys(raw)) {
+    if (!KNOWN_KEYS.has(key)) problems.push(`${key}: unknown key (known: ${[...KNOWN_KEYS].join(', ')})`);
+  }
+  const text = (key: keyof typeof DEFAULT_CONFIG): string => {
+    const value = raw[key] ?? DEFAULT_CONFIG[key];
+    return Array.isArray(value) ? value.join(';') : String(value);
+  };
+  const integer = (key: keyof typeof DEFAULT_CONFIG, min: number, max: number): number => {
+    const value = text(key);
+    const n = Number(value);
+    if (!/^-?[0-9]+$/.test(value) || n < min || n > max) {
+      problems.push(`${key}: "${value}" is not an integer in [${min}, ${max}]`);
+      return min;
+    }
+    return n;
+  };
+
+  const group = text('group');
+  if (!/^[A-Za-z0-9_.]+$/.test(group)) problems.push(`group: "${group}" must be letters, digits, '_' or '.'`);
+  let peers: PeerAddress[] = [];
+  try {
+    peers = parsePeers(text('peers'));
+  } catch (error) {
+    if (error instanceof ConfigError) problems.push(...error.problems);
+    else throw error;
+  }
+  const selfId = text('selfId');
+  if (peers.length > 0 && !peers.some((peer) => peer.id === selfId)) {
+    problems.push(`selfId: "${selfId}" is not one of the peers (${peers.map((peer) => peer.id).join(', ')})`);
+  }
+  const storeBaseDir = text('storeBaseDir');
+  if (storeBaseDir.length === 0) problems.push('storeBaseDir: empty');
+  const tickIntervalMs = integer('tickIntervalMs', 1, 10_000);
+  const heartBeatTimeIntervalMs = integer('heartBeatTimeIntervalMs', 1, 60_000);
+  const maxHeartBeatLeak = integer('maxHeartBeatLeak', 2, 100);
+  if (heartBeatTimeIntervalMs % tickIntervalMs !== 0) {
+    problems.push(`heartBeatTimeIntervalMs: ${heartBeatTimeIntervalMs} must be a multiple of tickIntervalMs (${tickIntervalMs})`);
+  }
+  const preferredText = text('preferredLeaderIds');
+  const preferredLeaderIds = preferredText.split(';').map((id) => id.trim()).filter((id) => id.length > 0);
+  for (const id of preferredLeaderIds) {
+    if (!peers.some((peer) => peer.id === id)) problems.push(`preferredLeaderIds: "${id}" is not one of the peers`);
+  }
+  const mappedFileSizeForEntryData = integer('mappedFileSizeForEntryData', 4096, 2 ** 40);
+  if (mappedFileSizeForEntryData % 4096 !== 0) problems.push(`mappedFileSizeForEntryData: ${mappedFileSizeForEntryData} must be a multiple of 4096`);
+  const mappedFileSizeForEntryIndex = integer('mappedFileSizeForEntryIndex', 4096, 2 ** 40);
+  if (mappedFileSizeForEntryIndex % 4096 !== 0) problems.push(`mappedFileSizeForEntryIndex: ${mappedFileSizeForEntryIndex} must be a multiple of 4096`);
+  const flushPolicy = text('flushPolicy');
+  if (flushPolicy !== 'sync' && flushPolicy !== 'async') problems.push(`flushPolicy: "${flushPolicy}" must be "sync" or "async"`);
+  const flushFileInterval = integer('flushFileInterval', 1, 60_000);
+  const maxPendingRequestsNum = integer('maxPendingRequestsNum', 1, 10_000_000);
+  const maxEntryBodyBytes = integer('maxEntryBodyBytes', 1, 64 * 1024 * 1024);
+  if (maxEntryBodyBytes + 48 + 8 > mappedFileSizeForEntryData) {
+    problems.push(`maxEntryBodyBytes: ${maxEntryBodyBytes} does not fit in a data segment of ${mappedFileSizeForEntryData} bytes`);
+  }
+  const metricsText = raw['metricsPort'];
+  let metricsPort: number | null = null;
+  if (metricsText !== undefined && metricsText !== null && metricsText !== '') {
+    metricsPort = integer('metricsPort', 0, 65535);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    group,
+    selfId,
+    peers,
+    storeBaseDir,
+    heartBeatTimeIntervalMs,
+    maxHeartBeatLeak,
+    tickIntervalMs,
+    preferredLeaderIds,
+    mappedFileSizeForEntryData,
+    mappedFileSizeForEntryIndex,
+    flushPolicy: flushPolicy as FlushPolicyName,
+    flushFileInterval,
+    maxPendingRequestsNum,
+    maxEntryBodyBytes,
+    metricsPort,
+  };
+}
+
+/** The Raft core's tick counts for this config. */
+export function raftTimingTicks(config: DLedgerNodeConfig): { heartbeatTimeoutTicks: number; electionTimeoutTicks: number } {
+  const heartbeatTimeoutTicks = config.heartBeatTimeIntervalMs / config.tickIntervalMs;
+  return { heartbeatTimeoutTicks, electionTimeoutTicks: heartbeatTimeoutTicks * config.maxHeartBeatLeak };
+}
