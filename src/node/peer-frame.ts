@@ -1,0 +1,96 @@
+// Peer-to-peer frames: a 4-byte big-endian length (of what follows), a 1-byte protocol version,
+// then one msgpack value. Binary fields (entry bytes as stored) travel as msgpack bin, so
+// entries are not re-encoded. The decoder checks every length before it reads, caps the frame
+// size, and turns anything malformed into a FrameError (the caller closes that connection and
+// logs the reason); it never throws anything else and never buffers more than one frame.
+import { Packr, Unpackr } from 'msgpackr';
+import { assert } from '../util/assert.js';
+
+export const PEER_PROTOCOL_VERSION = 1;
+const LENGTH_BYTES = 4;
+const VERSION_BYTES = 1;
+
+export class FrameError extends Error {
+  override name = 'FrameError';
+}
+
+// useRecords:false keeps frames self-describing (no shared structure state between the two ends
+// of a connection, which would break on reconnect); Uint8Array round-trips as Uint8Array.
+const packr = new Packr({ useRecords: false, moreTypes: false });
+const unpackr = new Unpackr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
+
+export function encodeFrame(value: unknown, maxFrameBytes: number): Buffer {
+  const payload = packr.pack(value);
+  const frameBytes = VERSION_BYTES + payload.length;
+  if (frameBytes > maxFrameBytes) throw new FrameError(`frame of ${frameBytes} bytes exceeds the maximum of ${maxFrameBytes}`);
+  const frame = Buffer.allocUnsafe(LENGTH_BYTES + frameBytes);
+  frame.writeUInt32BE(frameBytes, 0);
+  frame.writeUInt8(PEER_PROTOCOL_VERSION, LENGTH_BYTES);
+  payload.copy(frame, LENGTH_BYTES + VERSION_BYTES);
+  return frame;
+}
+
+/** Incremental decoder for one connection's byte stream. */
+export class FrameDecoder {
+  private pending: Buffer[] = [];
+  // Invariant: pendingBytes is the sum of the lengths of `pending`, and stays below
+  // LENGTH_BYTES + maxFrameBytes (a frame is decoded as soon as it is complete).
+  private pendingBytes = 0;
+
+  constructor(private readonly maxFrameBytes: number) {
+    assert(Number.isInteger(maxFrameBytes) && maxFrameBytes > VERSION_BYTES, `bad maxFrameBytes ${maxFrameBytes}`);
+  }
+
+  /** Feed bytes from the socket; returns the values of every frame completed by them. */
+  push(chunk: Buffer): unknown[] {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    const values: unknown[] = [];
+    for (;;) {
+      if (this.pendingBytes < LENGTH_BYTES) break;
+      const head = this.peek(LENGTH_BYTES);
+      const frameBytes = head.readUInt32BE(0);
+      if (frameBytes > this.maxFrameBytes) {
+        throw new FrameError(`frame length ${frameBytes} exceeds the maximum of ${this.maxFrameBytes}`);
+      }
+      if (frameBytes < VERSION_BYTES + 1) throw new FrameError(`frame length ${frameBytes} is too short`);
+      if (this.pendingBytes < LENGTH_BYTES + frameBytes) break;
+      const frame = this.take(LENGTH_BYTES + frameBytes);
+      const version = frame.readUInt8(LENGTH_BYTES);
+      if (version !== PEER_PROTOCOL_VERSION) {
+        throw new FrameError(`unsupported peer protocol version ${version} (this node speaks ${PEER_PROTOCOL_VERSION})`);
+      }
+      values.push(decodePayload(frame.subarray(LENGTH_BYTES + VERSION_BYTES)));
+    }
+    return values;
+  }
+
+  private peek(length: number): Buffer {
+    const first = this.pending[0];
+    if (first !== undefined && first.length >= length) return first;
+    const joined = Buffer.concat(this.pending);
+    this.pending = [joined];
+    return joined;
+  }
+
+  private take(length: number): Buffer {
+    const joined = this.peek(length);
+    const frame = joined.subarray(0, length);
+    const rest = joined.subarray(length);
+    this.pending = rest.length > 0 ? [rest] : [];
+    this.pendingBytes -= length;
+    return frame;
+  }
+}
+
+function decodePayload(payload: Buffer): unknown {
+  try {
+    // unpackMultiple would accept trailing values; a frame carries exactly one.
+    const values = unpackr.unpackMultiple(payload) as unknown[];
+    if (values.length !== 1) throw new FrameError(`frame carries ${values.length} values, expected 1`);
+    return values[0];
+  } catch (error) {
+    if (error instanceof FrameError) throw error;
+    throw new FrameError(`malformed msgpack payload: ${(error as Error).message}`);
+  }
+}
