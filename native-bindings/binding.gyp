@@ -1,0 +1,13 @@
+# Built by `npm ci` / `npm install` through the package's "install" script
+# (node-gyp rebuild --directory native-bindings). No -std flag here on purpose:
+# node-gyp's common.gypi already compiles with -std=gnu++17, which Node 20's
+# headers need (an explicit -std=c++11 is what breaks mmap-io on Node 20).
+{
+  "targets": [
+    {
+      "target_name": "dledger_mmap",
+      "sources": ["src/dledger_mmap.cc"],
+      "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"]
+    }
+  ]
+}
