@@ -1,0 +1,158 @@
+// Swarm testing: one seed picks the whole fault profile of a run (cluster size, network loss,
+// duplication, delay, partitions, crashes, slow disks, clock skew, workload mix and the core's
+// limits), so that each seed explores a different corner instead of every seed averaging out to
+// the same mild weather. Everything here is derived from a Prng made from the seed; nothing
+// else in the simulator may read randomness from anywhere but the run's Prng.
+import { Prng } from '../../../src/util/prng.js';
+
+export const PartitionMode = {
+  IsolateOne: 'isolate-one',
+  IsolateLeader: 'isolate-leader',
+  Halves: 'halves',
+  /** One node's outbound (or inbound) links are cut while the other direction works. */
+  Asymmetric: 'asymmetric',
+  /** Random one-way link cuts between arbitrary pairs. */
+  RandomLinks: 'random-links',
+} as const;
+export type PartitionMode = (typeof PartitionMode)[keyof typeof PartitionMode];
+
+export interface NetworkProfile {
+  readonly dropProbability: number;
+  readonly duplicateProbability: number;
+  readonly delayMinTicks: number;
+  readonly delayMaxTicks: number;
+  /** Chance that a message is held back by an extra delay, which reorders it behind later ones. */
+  readonly reorderProbability: number;
+  readonly reorderExtraDelayMaxTicks: number;
+}
+
+export interface FaultProfile {
+  readonly partitionModes: readonly PartitionMode[];
+  /** Per global tick, chance that a new partition starts (when none is active). */
+  readonly partitionStartProbability: number;
+  readonly partitionDurationMaxTicks: number;
+  /** Per global tick, chance that one live node crashes. */
+  readonly crashProbability: number;
+  readonly restartDelayMaxTicks: number;
+  /** Nodes whose disk writes take slowDiskDelayMaxTicks instead of 0..1 tick. */
+  readonly slowDiskNodeCount: number;
+  readonly slowDiskDelayMaxTicks: number;
+  /** Per-node tick rates (1 = one core tick per global tick); skew makes elections race. */
+  readonly tickRateSpread: number;
+}
+
+export interface WorkloadProfile {
+  readonly proposeProbability: number;
+  readonly proposeBatchMax: number;
+  readonly readProbability: number;
+  readonly transferProbability: number;
+  readonly compactProbability: number;
+}
+
+export interface CoreProfile {
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatTimeoutTicks: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly leaseReads: boolean;
+  readonly maxInflightMsgs: number;
+  readonly maxInflightBytes: number;
+  readonly maxSizePerMsgBytes: number;
+  readonly maxUncommittedEntriesBytes: number;
+  readonly snapshotChunkBytes: number;
+  readonly usePreferredLeader: boolean;
+  readonly transferTimeoutTicks: number;
+  readonly maxCommittedSizePerReadyBytes: number;
+}
+
+export interface SimProfile {
+  readonly seed: number;
+  readonly nodeCount: number;
+  readonly network: NetworkProfile;
+  readonly faults: FaultProfile;
+  readonly workload: WorkloadProfile;
+  readonly core: CoreProfile;
+}
+
+/** Derives the profile from its own Prng so that the profile never shifts the run's random stream. */
+export function profileFromSeed(seed: number): SimProfile {
+  const prng = new Prng(seed ^ 0x5eed_f00d);
+  const nodeCount = prng.pick([3, 3, 5]);
+  const network = networkProfile(prng);
+  const faults = faultProfile(prng, nodeCount);
+  const core = coreProfile(prng, faults.tickRateSpread);
+  const workload: WorkloadProfile = {
+    proposeProbability: prng.pick([0.05, 0.15, 0.4]),
+    proposeBatchMax: prng.pick([1, 1, 3]),
+    readProbability: prng.pick([0, 0.05, 0.2]),
+    transferProbability: prng.pick([0, 0.002, 0.01]),
+    compactProbability: prng.pick([0, 0.005, 0.03]),
+  };
+  return { seed, nodeCount, network, faults, workload, core };
+}
+
+function networkProfile(prng: Prng): NetworkProfile {
+  const delayMaxTicks = prng.pick([1, 2, 3, 5]);
+  return {
+    dropProbability: prng.pick([0, 0, 0.02, 0.1, 0.25]),
+    duplicateProbability: prng.pick([0, 0.02, 0.1]),
+    delayMinTicks: 1,
+    delayMaxTicks,
+    reorderProbability: prng.pick([0, 0.05, 0.2]),
+    reorderExtraDelayMaxTicks: prng.pick([2, 6, 12]),
+  };
+}
+
+function faultProfile(prng: Prng, nodeCount: number): FaultProfile {
+  const allModes = Object.values(PartitionMode);
+  const partitionModes = allModes.filter(() => prng.chance(0.5));
+  return {
+    partitionModes,
+    partitionStartProbability: partitionModes.length === 0 ? 0 : prng.pick([0.005, 0.01, 0.03]),
+    partitionDurationMaxTicks: prng.pick([20, 60, 150]),
+    crashProbability: prng.pick([0, 0, 0.002, 0.005, 0.015]),
+    restartDelayMaxTicks: prng.pick([5, 30, 100]),
+    slowDiskNodeCount: prng.intBetween(0, nodeCount + 1),
+    slowDiskDelayMaxTicks: prng.pick([2, 5, 12]),
+    tickRateSpread: prng.pick([0, 0, 0.1, 0.3]),
+  };
+}
+
+function coreProfile(prng: Prng, tickRateSpread: number): CoreProfile {
+  const electionTimeoutTicks = prng.intBetween(10, 21);
+  const checkQuorum = prng.chance(0.7);
+  // Entries larger than maxSizePerMsgBytes are refused; client values are at most ~16 bytes.
+  const maxSizePerMsgBytes = prng.pick([16, 64, 1024]);
+  return {
+    electionTimeoutTicks,
+    heartbeatTimeoutTicks: prng.intBetween(1, 4),
+    preVote: prng.chance(0.8),
+    checkQuorum,
+    // Lease reads assume bounded clock drift; skewed tick rates break that assumption on purpose,
+    // so lease reads are only switched on when every node ticks at the same rate.
+    leaseReads: checkQuorum && tickRateSpread === 0 && prng.chance(0.5),
+    maxInflightMsgs: prng.pick([1, 4, 64]),
+    // The validator requires maxSizePerMsgBytes <= maxInflightBytes.
+    maxInflightBytes: Math.max(maxSizePerMsgBytes, prng.pick([256, 4096, 1 << 20])),
+    maxSizePerMsgBytes,
+    maxUncommittedEntriesBytes: prng.pick([512, 1 << 20]),
+    snapshotChunkBytes: prng.pick([8, 32, 4096]),
+    usePreferredLeader: prng.chance(0.2),
+    transferTimeoutTicks: electionTimeoutTicks * 2,
+    maxCommittedSizePerReadyBytes: prng.pick([1, 256, 1 << 20]),
+  };
+}
+
+export function describeProfile(profile: SimProfile): string {
+  const n = profile.network;
+  const f = profile.faults;
+  const c = profile.core;
+  const w = profile.workload;
+  return [
+    `nodes=${profile.nodeCount}`,
+    `election=${c.electionTimeoutTicks} heartbeat=${c.heartbeatTimeoutTicks} preVote=${c.preVote} checkQuorum=${c.checkQuorum} lease=${c.leaseReads}`,
+    `drop=${n.dropProbability} dup=${n.duplicateProbability} delay=${n.delayMinTicks}..${n.delayMaxTicks} reorder=${n.reorderProbability}`,
+    `partitions=[${f.partitionModes.join(',')}]@${f.partitionStartProbability} crash=${f.crashProbability} slowDisks=${f.slowDiskNodeCount} skew=${f.tickRateSpread}`,
+    `propose=${w.proposeProbability} read=${w.readProbability} transfer=${w.transferProbability} compact=${w.compactProbability}`,
+  ].join('; ');
+}
