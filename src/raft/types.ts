@@ -108,6 +108,11 @@ export type Message =
       readonly commitIndex: number;
       /** ReadIndex round this heartbeat confirms, echoed back in the response; '' for none. */
       readonly readCtx: string;
+      /**
+       * The leader's own tick count when it sent this heartbeat, echoed back in the response, so
+       * that a lease is measured from when the confirming heartbeat left the leader (lease reads).
+       */
+      readonly sentAtTick: number;
     }
   | {
       readonly type: 'HeartbeatResp';
@@ -115,6 +120,8 @@ export type Message =
       readonly to: NodeId;
       readonly term: number;
       readonly readCtx: string;
+      /** Echo of the heartbeat's sentAtTick. */
+      readonly sentAtTick: number;
     }
   | {
       readonly type: 'TimeoutNow';
@@ -176,11 +183,56 @@ export type RefusalReason =
   | 'too-many-uncommitted-bytes'
   | 'entry-too-large'
   | 'unknown-peer'
-  | 'target-not-eligible';
+  | 'target-not-eligible'
+  | 'read-queue-full';
 
 export type ProposeResult =
   | { readonly ok: true; readonly firstIndex: number; readonly lastIndex: number; readonly term: number }
   | { readonly ok: false; readonly reason: RefusalReason; readonly leaderId: NodeId | null };
+
+/** Outcome of readIndex(): accepted means a ReadState with this ctx will appear in a later Ready
+ * (or never, if leadership is lost first: the node fails pending reads on a softState change). */
+export type ReadIndexResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: RefusalReason; readonly leaderId: NodeId | null };
+
+/** Outcome of transferLeadership(): accepted means the transfer started (or the target already leads). */
+export type TransferResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: RefusalReason; readonly leaderId: NodeId | null };
+
+export const ProgressState = {
+  Probe: 'probe',
+  Replicate: 'replicate',
+  Snapshot: 'snapshot',
+} as const;
+export type ProgressState = (typeof ProgressState)[keyof typeof ProgressState];
+
+/** The leader's view of one peer (itself included), as status() reports it. */
+export interface PeerProgressStatus {
+  readonly match: number;
+  readonly next: number;
+  readonly state: ProgressState;
+  readonly inflightMsgs: number;
+  readonly inflightBytes: number;
+  readonly recentActive: boolean;
+}
+
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly votedFor: NodeId | null;
+  readonly leaderId: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  readonly firstIndex: number;
+  readonly leadTransferee: NodeId | null;
+  /** Only on the leader; empty otherwise. */
+  readonly progress: ReadonlyMap<NodeId, PeerProgressStatus>;
+}
 
 /**
  * One batch of work for the node, numbered. Ordering contract:
@@ -229,6 +281,8 @@ export interface RaftConfig {
   readonly transferTimeoutTicks: number;
   /** Entries committed but not yet applied that one Ready may hand out (bytes). */
   readonly maxCommittedSizePerReadyBytes: number;
+  /** ReadIndex requests waiting for their confirmation round; more are refused with 'read-queue-full'. */
+  readonly maxPendingReadIndexRequests: number;
   /**
    * Deliberate bugs, for tests that prove the simulator's checkers bite. Never set in production;
    * the config validator refuses them unless `allowTestingBugs` is also true.

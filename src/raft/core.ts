@@ -1,0 +1,1098 @@
+// The pure Raft core (etcd/raft shape, raft-rs numbered readies). Input: tick(), step(message),
+// propose(), readIndex(), transferLeadership(); output: numbered Readies (see types.ts for the
+// ordering contract). No I/O, timers, clocks or Math.random: time is ticks and randomness comes
+// from the Prng passed in, so a run is reproducible from its inputs and seed.
+//
+// Persistence is asynchronous: the leader sends entries to followers while writing them itself,
+// and counts its own copy toward a quorum only once onPersisted() says it is durable; a
+// candidate likewise counts its own vote only once its term and vote are durable.
+import { assert, unreachable } from '../util/assert.js';
+import type { Prng } from '../util/prng.js';
+import { validateRaftConfig } from './config.js';
+import { RaftLog } from './log.js';
+import { Progress } from './progress.js';
+import { committedIndex, quorumSize, voteOutcome } from './quorum.js';
+import { ReadOnlyQueue } from './read-only.js';
+import { SnapshotReceiver } from './snapshot-receiver.js';
+import {
+  EntryType,
+  ProgressState,
+  Role,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type PeerProgressStatus,
+  type ProposeResult,
+  type RaftConfig,
+  type RaftStatus,
+  type RaftStorage,
+  type ReadIndexResult,
+  type ReadState,
+  type Ready,
+  type SoftState,
+  type TransferResult,
+} from './types.js';
+
+/** Receives one readable line per notable event (role changes, votes, commits, refusals). */
+export interface RaftLogger {
+  info(line: string): void;
+}
+
+const SILENT_LOGGER: RaftLogger = { info: () => {} };
+
+/**
+ * Lease reads assume that tick rates on different nodes differ by at most this factor: a
+ * follower that heard the leader ignores votes for electionTimeoutTicks of *its* ticks, which
+ * last at least electionTimeoutTicks / MAX_TICK_RATE_RATIO of the leader's ticks.
+ */
+export const MAX_TICK_RATE_RATIO = 1.25;
+
+type CampaignKind = 'pre-election' | 'election' | 'transfer';
+
+type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;
+
+/** What one Ready asked to persist, kept until onPersisted() covers its number. */
+interface PersistRecord {
+  readonly readyNumber: number;
+  readonly lastEntry: { readonly index: number; readonly term: number } | null;
+  readonly snapshotIndex: number | null;
+}
+
+export class RaftCore {
+  readonly id: NodeId;
+  private readonly config: RaftConfig;
+  private readonly voters: readonly NodeId[];
+  private readonly log: RaftLog;
+  private readonly logger: RaftLogger;
+  private readonly prng: Prng;
+
+  // Invariant: term >= the term of every entry in the log.
+  private term: number;
+  // Invariant: a candidate or leader has votedFor === id.
+  private votedFor: NodeId | null;
+  private leaderId: NodeId | null = null;
+  private role: Role = Role.Follower;
+
+  /** Ticks since the last valid leader contact (follower) or since the last check-quorum (leader). */
+  private electionElapsedTicks = 0;
+  private heartbeatElapsedTicks = 0;
+  // Invariant: in [electionTimeoutTicks, 2 * electionTimeoutTicks).
+  private randomizedElectionTimeoutTicks: number;
+  /** Ticks since this core was created: the leader's clock for leases. */
+  private localTick = 0;
+  /** With lease reads, a restarted node keeps the lease it may have promised before the crash. */
+  private startupLeaseTicksLeft: number;
+
+  // Invariant: non-empty exactly when role is leader; has one entry per voter (self included).
+  private progress = new Map<NodeId, Progress>();
+  private votes = new Map<NodeId, boolean>();
+  /** Set while a candidate waits for its own term/vote to become durable before counting itself. */
+  private selfVoteReadyNumber: number | null = null;
+  private selfVoteAwaitingReady = false;
+
+  // Invariant: non-null only on a leader.
+  private leadTransferee: NodeId | null = null;
+  private transferElapsedTicks = 0;
+  /** A TimeoutNow went out this term: its campaign ignores leases, so we hold none until the term ends. */
+  private timeoutNowSentThisTerm = false;
+
+  private readonly readOnly = new ReadOnlyQueue();
+  /** Reads asked before this leader committed an entry of its term: served once it has. */
+  private deferredReadCtxs: string[] = [];
+  private readStates: ReadState[] = [];
+  // Invariant: >= 0; bytes of Normal entries proposed by this leader and not yet handed to apply.
+  private uncommittedSizeBytes = 0;
+
+  private messages: Message[] = [];
+  private messagesAfterPersist: Message[] = [];
+  private snapshotReceiver: SnapshotReceiver | null = null;
+
+  private lastReadyNumber = 0;
+  /** The Ready handed out and not yet advance()d, if any. */
+  private awaitingAdvance: number | null = null;
+  private persistedReadyNumber = 0;
+  private persistRecords: PersistRecord[] = [];
+  private lastHandedHardState: HardState;
+  private lastHandedSoftState: SoftState;
+
+  constructor(config: RaftConfig, storage: RaftStorage, prng: Prng, logger: RaftLogger = SILENT_LOGGER) {
+    validateRaftConfig(config);
+    this.config = config;
+    this.prng = prng;
+    this.id = config.selfId;
+    this.voters = [...config.peerIds];
+    this.logger = logger;
+    const hardState = storage.initialHardState();
+    this.log = new RaftLog(storage, hardState.commitIndex);
+    this.term = hardState.term;
+    this.votedFor = hardState.votedFor;
+    // Entries are persisted before the hard state of the same Ready: a crash in between leaves a
+    // log entry newer than the stored term. That term's vote was never sent (votes go out after
+    // persistence), so adopting the term with no vote is safe.
+    const lastTerm = this.log.lastTerm();
+    if (lastTerm > this.term) {
+      this.term = lastTerm;
+      this.votedFor = null;
+    }
+    this.randomizedElectionTimeoutTicks = this.randomElectionTimeout();
+    this.startupLeaseTicksLeft = config.leaseReads ? config.electionTimeoutTicks : 0;
+    this.lastHandedHardState = hardState;
+    this.lastHandedSoftState = this.softState();
+  }
+
+  // ------------------------------------------------------------------ inputs
+
+  /** Advances logical time by one tick. */
+  tick(): void {
+    this.localTick++;
+    if (this.startupLeaseTicksLeft > 0) this.startupLeaseTicksLeft--;
+    if (this.role === Role.Leader) this.tickLeader();
+    else this.tickElection();
+  }
+
+  /** Starts an election now (as if the election timeout fired). */
+  campaign(): void {
+    if (this.role === Role.Leader) return;
+    this.campaignFor(this.config.preVote ? 'pre-election' : 'election');
+  }
+
+  step(m: Message): void {
+    assert(m.to === this.id, `message for ${m.to} stepped into ${this.id}`);
+    if (m.from === this.id || !this.voters.includes(m.from)) {
+      this.logger.info(`${this.id} ignored ${m.type} from unknown peer ${m.from}`);
+      return;
+    }
+    if (m.term > this.term) {
+      if (!this.stepHigherTerm(m)) return;
+    } else if (m.term < this.term) {
+      this.stepLowerTerm(m);
+      return;
+    }
+    switch (m.type) {
+      case 'PreVote':
+      case 'Vote':
+        this.handleVoteRequest(m);
+        return;
+      default:
+        break;
+    }
+    switch (this.role) {
+      case Role.Leader:
+        this.stepLeader(m);
+        return;
+      case Role.PreCandidate:
+      case Role.Candidate:
+        this.stepCandidate(m);
+        return;
+      case Role.Follower:
+        this.stepFollower(m);
+        return;
+      default:
+        unreachable(this.role);
+    }
+  }
+
+  /** Appends bodies as Normal entries if this node leads and may accept them. */
+  propose(bodies: readonly Uint8Array[]): ProposeResult {
+    assert(bodies.length > 0, 'propose() with no bodies');
+    if (this.role !== Role.Leader) return { ok: false, reason: 'not-leader', leaderId: this.leaderId };
+    if (this.leadTransferee !== null) {
+      return { ok: false, reason: 'transfer-in-progress', leaderId: this.leaderId };
+    }
+    let sizeBytes = 0;
+    for (const body of bodies) {
+      if (body.byteLength > this.config.maxSizePerMsgBytes) {
+        return { ok: false, reason: 'entry-too-large', leaderId: this.leaderId };
+      }
+      sizeBytes += body.byteLength;
+    }
+    // One batch may always go in when nothing is uncommitted, however large (as etcd).
+    if (this.uncommittedSizeBytes > 0 && this.uncommittedSizeBytes + sizeBytes > this.config.maxUncommittedEntriesBytes) {
+      return { ok: false, reason: 'too-many-uncommitted-bytes', leaderId: this.leaderId };
+    }
+    const firstIndex = this.log.lastIndex() + 1;
+    const entries: Entry[] = bodies.map((data, i) => ({ index: firstIndex + i, term: this.term, type: EntryType.Normal, data }));
+    this.appendAsLeader(entries);
+    this.uncommittedSizeBytes += sizeBytes;
+    this.broadcastAppend();
+    return { ok: true, firstIndex, lastIndex: firstIndex + entries.length - 1, term: this.term };
+  }
+
+  /**
+   * Asks for a linearizable read point. Only the leader serves them: a follower answers
+   * 'not-leader' with the leader it knows, and the node forwards the request there.
+   */
+  readIndex(requestCtx: string): ReadIndexResult {
+    assert(requestCtx !== '', "read ctx '' is reserved for heartbeats without a read");
+    if (this.role !== Role.Leader) return { ok: false, reason: 'not-leader', leaderId: this.leaderId };
+    if (this.readOnly.size() + this.deferredReadCtxs.length >= this.config.maxPendingReadIndexRequests) {
+      return { ok: false, reason: 'read-queue-full', leaderId: this.id };
+    }
+    assert(!this.readOnly.has(requestCtx) && !this.deferredReadCtxs.includes(requestCtx), `read ctx ${requestCtx} already pending`);
+    if (!this.committedInCurrentTerm()) {
+      // Our commit index may lag the previous leader's until our no-op commits (Raft §8).
+      this.deferredReadCtxs.push(requestCtx);
+      return { ok: true };
+    }
+    this.serveRead(requestCtx);
+    return { ok: true };
+  }
+
+  /** Hands leadership to `to` once it is caught up (TimeoutNow); proposals wait meanwhile. */
+  transferLeadership(to: NodeId): TransferResult {
+    if (this.role !== Role.Leader) return { ok: false, reason: 'not-leader', leaderId: this.leaderId };
+    if (!this.voters.includes(to)) return { ok: false, reason: 'unknown-peer', leaderId: this.id };
+    if (to === this.id) return { ok: true };
+    if (this.leadTransferee === to) return { ok: true };
+    const pr = this.progress.get(to);
+    assert(pr !== undefined, `no progress for voter ${to}`);
+    if (pr.state === ProgressState.Snapshot) {
+      // Needs a whole snapshot first; it could not catch up within the transfer timeout.
+      return { ok: false, reason: 'target-not-eligible', leaderId: this.id };
+    }
+    if (this.leadTransferee !== null) this.abortTransfer(`superseded by transfer to ${to}`);
+    this.leadTransferee = to;
+    this.transferElapsedTicks = 0;
+    this.logger.info(`${this.id} starts leadership transfer to ${to} at term ${this.term}`);
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    else this.sendAppend(to, true);
+    return { ok: true };
+  }
+
+  // ------------------------------------------------------------------ Ready cycle
+
+  hasReady(): boolean {
+    if (this.awaitingAdvance !== null) return false;
+    if (!softStateEqual(this.softState(), this.lastHandedSoftState)) return true;
+    if (!hardStateEqual(this.hardState(), this.lastHandedHardState)) return true;
+    if (this.log.unstable.nextSnapshot() !== null) return true;
+    if (this.log.unstable.offsetInProgress < this.log.unstable.offset + this.log.unstable.entries.length) return true;
+    if (this.messages.length > 0 || this.messagesAfterPersist.length > 0 || this.readStates.length > 0) return true;
+    return this.applyableIndex() > this.log.applyingIndex;
+  }
+
+  /** Takes everything pending into a numbered Ready; call advance(ready) before the next one. */
+  ready(): Ready {
+    assert(this.awaitingAdvance === null, `ready() before advance() of Ready ${String(this.awaitingAdvance)}`);
+    const number = ++this.lastReadyNumber;
+    const softState = this.softState();
+    const hardState = this.hardState();
+    const softChanged = !softStateEqual(softState, this.lastHandedSoftState);
+    const hardChanged = !hardStateEqual(hardState, this.lastHandedHardState);
+    const termOrVoteChanged =
+      hardState.term !== this.lastHandedHardState.term || hardState.votedFor !== this.lastHandedHardState.votedFor;
+    const unstable = this.log.unstable;
+    const snapshot = unstable.nextSnapshot();
+    const entriesToPersist = unstable.nextEntries();
+    const committedEntries = this.takeCommittedEntries();
+    if (snapshot !== null) this.log.applyingIndex = Math.max(this.log.applyingIndex, snapshot.meta.index);
+
+    const lastEntry = entriesToPersist[entriesToPersist.length - 1];
+    if (lastEntry !== undefined || snapshot !== null) {
+      this.persistRecords.push({
+        readyNumber: number,
+        lastEntry: lastEntry === undefined ? null : { index: lastEntry.index, term: lastEntry.term },
+        snapshotIndex: snapshot?.meta.index ?? null,
+      });
+    }
+    if (this.selfVoteAwaitingReady && hardChanged) {
+      this.selfVoteReadyNumber = number;
+      this.selfVoteAwaitingReady = false;
+    }
+    unstable.acceptInProgress();
+    const ready: Ready = {
+      number,
+      softState: softChanged ? softState : null,
+      hardState: hardChanged ? hardState : null,
+      entriesToPersist,
+      snapshotToInstall: snapshot === null ? null : { meta: snapshot.meta, data: snapshot.data },
+      messages: this.messages,
+      messagesAfterPersist: this.messagesAfterPersist,
+      committedEntries,
+      readStates: this.readStates,
+      mustSync: entriesToPersist.length > 0 || snapshot !== null || termOrVoteChanged,
+    };
+    this.messages = [];
+    this.messagesAfterPersist = [];
+    this.readStates = [];
+    this.lastHandedSoftState = softState;
+    this.lastHandedHardState = hardState;
+    this.awaitingAdvance = number;
+    return ready;
+  }
+
+  /** The node has taken `ready` (persisting it may still be under way). */
+  advance(ready: Ready): void {
+    assert(this.awaitingAdvance === ready.number, `advance(${ready.number}) but Ready ${String(this.awaitingAdvance)} is out`);
+    this.awaitingAdvance = null;
+  }
+
+  /** Readies up to and including `readyNumber` are durable (readies persist in order). */
+  onPersisted(readyNumber: number): void {
+    assert(readyNumber <= this.lastReadyNumber, `onPersisted(${readyNumber}) but only ${this.lastReadyNumber} readies exist`);
+    if (readyNumber <= this.persistedReadyNumber) return;
+    this.persistedReadyNumber = readyNumber;
+    while (this.persistRecords.length > 0 && (this.persistRecords[0] as PersistRecord).readyNumber <= readyNumber) {
+      const record = this.persistRecords.shift() as PersistRecord;
+      if (record.snapshotIndex !== null) {
+        this.log.unstable.stableSnapshotTo(record.snapshotIndex);
+        // Installing the snapshot restored the state machine to it.
+        this.log.appliedIndex = Math.max(this.log.appliedIndex, Math.min(record.snapshotIndex, this.log.applyingIndex));
+      }
+      if (record.lastEntry !== null) this.log.unstable.stableTo(record.lastEntry.index, record.lastEntry.term);
+    }
+    if (this.selfVoteReadyNumber !== null && readyNumber >= this.selfVoteReadyNumber) {
+      this.selfVoteReadyNumber = null;
+      if (this.role === Role.Candidate) this.recordVote(this.id, true);
+    }
+    if (this.role === Role.Leader) {
+      const self = this.progress.get(this.id) as Progress;
+      if (self.maybeUpdate(this.log.persistedIndex()) && this.maybeCommit()) this.broadcastAppend();
+    }
+  }
+
+  /** The node applied committed entries up to `index`. */
+  onApplied(index: number): void {
+    assert(index <= this.log.applyingIndex, `onApplied(${index}) past what was handed out (${this.log.applyingIndex})`);
+    this.log.appliedIndex = Math.max(this.log.appliedIndex, index);
+  }
+
+  // ------------------------------------------------------------------ inspection
+
+  status(): RaftStatus {
+    const progress = new Map<NodeId, PeerProgressStatus>();
+    for (const [id, pr] of this.progress) {
+      progress.set(id, {
+        match: pr.match,
+        next: pr.next,
+        state: pr.state,
+        inflightMsgs: pr.inflights.count(),
+        inflightBytes: pr.inflights.bytes(),
+        recentActive: pr.recentActive,
+      });
+    }
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      votedFor: this.votedFor,
+      leaderId: this.leaderId,
+      commitIndex: this.log.commitIndex,
+      appliedIndex: this.log.appliedIndex,
+      lastIndex: this.log.lastIndex(),
+      lastTerm: this.log.lastTerm(),
+      firstIndex: this.log.firstIndex(),
+      leadTransferee: this.leadTransferee,
+      progress,
+    };
+  }
+
+  /** Entries [lo, hiExclusive) of this node's log (persisted or not); for tests and the node. */
+  logEntries(lo: number, hiExclusive: number): Entry[] {
+    return this.log.entries(lo, hiExclusive, Number.MAX_SAFE_INTEGER) ?? [];
+  }
+
+  /** Throws AssertionError if a local invariant is broken; tests call it after every input. */
+  checkInvariants(): void {
+    this.log.checkInvariants();
+    const lastIndex = this.log.lastIndex();
+    assert(this.term >= this.log.lastTerm(), `${this.id}: term ${this.term} < last log term ${this.log.lastTerm()}`);
+    assert(this.uncommittedSizeBytes >= 0, `${this.id}: negative uncommitted size`);
+    assert(
+      this.electionElapsedTicks >= 0 && this.randomizedElectionTimeoutTicks >= this.config.electionTimeoutTicks,
+      `${this.id}: bad election timer`,
+    );
+    assert(this.randomizedElectionTimeoutTicks < 2 * this.config.electionTimeoutTicks, `${this.id}: timeout too long`);
+    if (this.role === Role.Leader) {
+      assert(this.leaderId === this.id, `${this.id}: leader with leaderId ${String(this.leaderId)}`);
+      assert(this.votedFor === this.id, `${this.id}: leader voted for ${String(this.votedFor)}`);
+      assert(this.progress.size === this.voters.length, `${this.id}: progress for ${this.progress.size} voters`);
+      for (const [id, pr] of this.progress) pr.checkInvariants(`${this.id}->${id}`, lastIndex);
+      const self = this.progress.get(this.id) as Progress;
+      assert(self.match <= this.log.persistedIndex(), `${this.id}: self match ${self.match} > persisted ${this.log.persistedIndex()}`);
+    } else {
+      assert(this.progress.size === 0, `${this.id}: ${this.role} keeps leader progress`);
+      assert(this.leadTransferee === null, `${this.id}: ${this.role} with a transfer`);
+      assert(this.readOnly.size() === 0 && this.deferredReadCtxs.length === 0, `${this.id}: ${this.role} with pending reads`);
+    }
+    if (this.role === Role.Candidate) assert(this.votedFor === this.id, `${this.id}: candidate voted for ${String(this.votedFor)}`);
+    assert(
+      this.readOnly.size() + this.deferredReadCtxs.length <= this.config.maxPendingReadIndexRequests,
+      `${this.id}: read queue over its bound`,
+    );
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  private tickElection(): void {
+    this.electionElapsedTicks++;
+    if (this.electionElapsedTicks >= this.randomizedElectionTimeoutTicks) {
+      this.electionElapsedTicks = 0;
+      this.campaign();
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsedTicks++;
+    this.electionElapsedTicks++;
+    if (this.electionElapsedTicks >= this.config.electionTimeoutTicks) {
+      this.electionElapsedTicks = 0;
+      if (this.config.checkQuorum) {
+        if (!this.quorumActive()) {
+          this.logger.info(`${this.id} stepped down to follower since quorum is not active`);
+          this.becomeFollower(this.term, null);
+          return;
+        }
+        for (const [id, pr] of this.progress) pr.recentActive = id === this.id;
+      }
+    }
+    if (this.leadTransferee !== null) {
+      this.transferElapsedTicks++;
+      if (this.transferElapsedTicks >= this.config.transferTimeoutTicks) this.abortTransfer('timed out');
+    }
+    if (this.heartbeatElapsedTicks >= this.config.heartbeatTimeoutTicks) {
+      this.heartbeatElapsedTicks = 0;
+      this.broadcastHeartbeat(this.readOnly.lastCtx());
+      this.maybeTransferToPreferred();
+    }
+  }
+
+  // ------------------------------------------------------------------ role changes
+
+  private resetForTerm(term: number): void {
+    if (this.term !== term) {
+      this.term = term;
+      this.votedFor = null;
+    }
+    this.leaderId = null;
+    this.electionElapsedTicks = 0;
+    this.heartbeatElapsedTicks = 0;
+    this.randomizedElectionTimeoutTicks = this.randomElectionTimeout();
+    this.votes.clear();
+    this.progress.clear();
+    this.leadTransferee = null;
+    this.transferElapsedTicks = 0;
+    this.timeoutNowSentThisTerm = false;
+    this.readOnly.clear();
+    this.deferredReadCtxs = [];
+    this.uncommittedSizeBytes = 0;
+    this.selfVoteAwaitingReady = false;
+    this.selfVoteReadyNumber = null;
+  }
+
+  private becomeFollower(term: number, leaderId: NodeId | null): void {
+    this.resetForTerm(term);
+    this.role = Role.Follower;
+    this.leaderId = leaderId;
+    this.logger.info(`${this.id} became follower at term ${this.term}${leaderId === null ? '' : ` (leader ${leaderId})`}`);
+  }
+
+  private becomePreCandidate(): void {
+    assert(this.role !== Role.Leader, 'leader cannot become pre-candidate');
+    // The term does not change: a pre-election that fails disturbs nobody.
+    this.role = Role.PreCandidate;
+    this.leaderId = null;
+    this.votes.clear();
+    this.logger.info(`${this.id} became pre-candidate at term ${this.term}`);
+  }
+
+  private becomeCandidate(): void {
+    assert(this.role !== Role.Leader, 'leader cannot become candidate');
+    this.resetForTerm(this.term + 1);
+    this.role = Role.Candidate;
+    this.votedFor = this.id;
+    // Our own vote counts once the Ready carrying it is durable (onPersisted).
+    this.selfVoteAwaitingReady = true;
+    this.logger.info(`${this.id} became candidate at term ${this.term}`);
+  }
+
+  private becomeLeader(): void {
+    assert(this.role === Role.Candidate, `${this.role} cannot become leader`);
+    const term = this.term;
+    const votedFor = this.votedFor;
+    this.resetForTerm(term);
+    this.votedFor = votedFor;
+    this.role = Role.Leader;
+    this.leaderId = this.id;
+    const lastIndex = this.log.lastIndex();
+    for (const id of this.voters) {
+      const pr = new Progress(lastIndex + 1, this.config.maxInflightMsgs, this.config.maxInflightBytes);
+      if (id === this.id) {
+        pr.match = this.log.persistedIndex();
+        pr.becomeReplicate();
+        pr.recentActive = true;
+      }
+      this.progress.set(id, pr);
+    }
+    this.logger.info(`${this.id} became leader at term ${this.term}`);
+    // A no-op of our term lets earlier entries commit without waiting for a client write (§5.4.2).
+    this.appendAsLeader([{ index: lastIndex + 1, term: this.term, type: EntryType.Noop, data: new Uint8Array(0) }]);
+    this.broadcastAppend();
+  }
+
+  private campaignFor(kind: CampaignKind): void {
+    let voteTerm: number;
+    if (kind === 'pre-election') {
+      this.becomePreCandidate();
+      voteTerm = this.term + 1;
+      this.votes.set(this.id, true);
+    } else {
+      this.becomeCandidate();
+      voteTerm = this.term;
+    }
+    const type = kind === 'pre-election' ? 'PreVote' : 'Vote';
+    for (const to of this.voters) {
+      if (to === this.id) continue;
+      this.messages.push({
+        type,
+        from: this.id,
+        to,
+        term: voteTerm,
+        lastLogIndex: this.log.lastIndex(),
+        lastLogTerm: this.log.lastTerm(),
+        transfer: kind === 'transfer',
+      });
+    }
+    this.logger.info(
+      `${this.id} sent ${type} requests at term ${voteTerm} [last log (${this.log.lastIndex()},${this.log.lastTerm()})]${kind === 'transfer' ? ' (transfer)' : ''}`,
+    );
+    if (kind === 'pre-election') this.tallyVotes();
+  }
+
+  private recordVote(from: NodeId, granted: boolean): void {
+    if (this.votes.has(from)) return;
+    this.votes.set(from, granted);
+    this.tallyVotes();
+  }
+
+  private tallyVotes(): void {
+    const outcome = voteOutcome(this.voters, this.votes);
+    if (outcome === 'won') {
+      if (this.role === Role.PreCandidate) this.campaignFor('election');
+      else if (this.role === Role.Candidate) this.becomeLeader();
+    } else if (outcome === 'lost') {
+      this.logger.info(`${this.id} lost the ${this.role === Role.PreCandidate ? 'pre-election' : 'election'} at term ${this.term}`);
+      this.becomeFollower(this.term, null);
+    }
+  }
+
+  // ------------------------------------------------------------------ message handling
+
+  /** Returns false when the message is to be dropped. */
+  private stepHigherTerm(m: Message): boolean {
+    if (m.type === 'PreVote' || m.type === 'Vote') {
+      // A follower that hears from a live leader does not help depose it (Raft thesis §4.2.3),
+      // unless the leader itself asked for the election (TimeoutNow).
+      const inLease =
+        this.config.checkQuorum && this.leaderId !== null && this.electionElapsedTicks < this.config.electionTimeoutTicks;
+      if (!m.transfer && (inLease || this.startupLeaseTicksLeft > 0)) {
+        this.logger.info(
+          `${this.id} ignored ${m.type} from ${m.from} at term ${m.term}: leader ${String(this.leaderId)} lease not expired`,
+        );
+        return false;
+      }
+    }
+    if (m.type === 'PreVote') return true; // a pre-vote does not change our term
+    if (m.type === 'PreVoteResp' && !m.reject) return true; // granted for the term we would campaign in
+    const fromLeader = m.type === 'Append' || m.type === 'Heartbeat' || m.type === 'Snapshot';
+    this.logger.info(`${this.id} received ${m.type} from ${m.from} with higher term ${m.term} (ours ${this.term})`);
+    this.becomeFollower(m.term, fromLeader ? m.from : null);
+    return true;
+  }
+
+  private stepLowerTerm(m: Message): void {
+    if ((this.config.checkQuorum || this.config.preVote) && (m.type === 'Append' || m.type === 'Heartbeat')) {
+      // A leader of an older term may be cut off from the newer one; tell it our term so it
+      // steps down (with pre-vote/check-quorum nothing else would).
+      this.messages.push({
+        type: 'AppendResp',
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        reject: true,
+        index: m.type === 'Append' ? m.prevLogIndex : -1,
+        conflictTerm: 0,
+        conflictIndex: 0,
+      });
+    } else if (m.type === 'PreVote') {
+      this.messages.push({ type: 'PreVoteResp', from: this.id, to: m.from, term: this.term, reject: true });
+    }
+  }
+
+  private handleVoteRequest(m: MessageOf<'PreVote' | 'Vote'>): void {
+    const canVote =
+      this.votedFor === m.from ||
+      (this.votedFor === null && this.leaderId === null) ||
+      (m.type === 'PreVote' && m.term > this.term);
+    const logOk =
+      this.config.testingBugs?.grantVoteWithoutLogCheck === true || this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
+    const respType = m.type === 'PreVote' ? 'PreVoteResp' : 'VoteResp';
+    const ours = `[last log (${this.log.lastIndex()},${this.log.lastTerm()})]`;
+    const theirs = `[last log (${m.lastLogIndex},${m.lastLogTerm})]`;
+    if (canVote && logOk) {
+      this.logger.info(`${this.id} ${ours} granted ${m.type} to ${m.from} ${theirs} at term ${m.term}`);
+      // Persist-before-answer: the grant (and for Vote, the recorded vote) go out after the Ready.
+      this.messagesAfterPersist.push({ type: respType, from: this.id, to: m.from, term: m.term, reject: false });
+      if (m.type === 'Vote') {
+        this.electionElapsedTicks = 0;
+        this.votedFor = m.from;
+      }
+    } else {
+      const why = canVote ? 'log not up to date' : `already voted for ${String(this.votedFor)} / leader ${String(this.leaderId)}`;
+      this.logger.info(`${this.id} ${ours} rejected ${m.type} from ${m.from} ${theirs} at term ${this.term}: ${why}`);
+      this.messagesAfterPersist.push({ type: respType, from: this.id, to: m.from, term: this.term, reject: true });
+    }
+  }
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'Append':
+        this.hearFromLeader(m.from);
+        this.handleAppend(m);
+        return;
+      case 'Heartbeat':
+        this.hearFromLeader(m.from);
+        this.handleHeartbeat(m);
+        return;
+      case 'Snapshot':
+        this.hearFromLeader(m.from);
+        this.handleSnapshot(m);
+        return;
+      case 'TimeoutNow':
+        this.logger.info(`${this.id} received TimeoutNow from ${m.from}: campaigning for leadership transfer`);
+        this.campaignFor('transfer');
+        return;
+      default:
+        // Stale responses from when we led or campaigned: nothing to do.
+        return;
+    }
+  }
+
+  private hearFromLeader(from: NodeId): void {
+    this.electionElapsedTicks = 0;
+    this.leaderId = from;
+  }
+
+  private stepCandidate(m: Message): void {
+    switch (m.type) {
+      case 'Append':
+      case 'Heartbeat':
+      case 'Snapshot':
+        // A leader exists at our term (a candidate's term is never a leader's unless it won).
+        this.becomeFollower(this.term, m.from);
+        this.stepFollower(m);
+        return;
+      case 'PreVoteResp':
+        if (this.role === Role.PreCandidate) this.recordVoteResponse(m);
+        return;
+      case 'VoteResp':
+        if (this.role === Role.Candidate) this.recordVoteResponse(m);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private recordVoteResponse(m: MessageOf<'PreVoteResp' | 'VoteResp'>): void {
+    this.logger.info(`${this.id} received ${m.type} from ${m.from} at term ${m.term}: ${m.reject ? 'rejected' : 'granted'}`);
+    this.recordVote(m.from, !m.reject);
+  }
+
+  private stepLeader(m: Message): void {
+    switch (m.type) {
+      case 'AppendResp':
+        this.handleAppendResponse(m);
+        return;
+      case 'HeartbeatResp':
+        this.handleHeartbeatResponse(m);
+        return;
+      case 'SnapshotResp':
+        this.handleSnapshotResponse(m);
+        return;
+      case 'Append':
+      case 'Heartbeat':
+      case 'Snapshot':
+        // Two leaders in one term would break election safety.
+        assert(false, `${this.id} leads term ${this.term} but got ${m.type} from ${m.from} at the same term`);
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ------------------------------------------------------------------ follower: replication
+
+  private handleAppend(m: MessageOf<'Append'>): void {
+    const reply = (fields: { reject: boolean; index: number; conflictTerm: number; conflictIndex: number }): void => {
+      // Acks are sent only once what they acknowledge is durable.
+      this.messagesAfterPersist.push({ type: 'AppendResp', from: this.id, to: m.from, term: this.term, ...fields });
+    };
+    if (m.prevLogIndex < this.log.commitIndex) {
+      // Everything up to our commit index matches the leader's log (Leader Completeness).
+      reply({ reject: false, index: this.log.commitIndex, conflictTerm: 0, conflictIndex: 0 });
+      return;
+    }
+    const lastNewIndex = this.log.maybeAppend(m.prevLogIndex, m.prevLogTerm, m.commitIndex, m.entries);
+    if (lastNewIndex !== null) {
+      reply({ reject: false, index: lastNewIndex, conflictTerm: 0, conflictIndex: 0 });
+      return;
+    }
+    const lastIndex = this.log.lastIndex();
+    if (m.prevLogIndex > lastIndex) {
+      reply({ reject: true, index: m.prevLogIndex, conflictTerm: 0, conflictIndex: lastIndex + 1 });
+    } else {
+      const conflictTerm = this.log.term(m.prevLogIndex) as number;
+      // Entries up to commit match the leader, so the scan never needs to go below commit + 1.
+      const conflictIndex = this.log.firstIndexOfTermAt(m.prevLogIndex, this.log.commitIndex + 1);
+      reply({ reject: true, index: m.prevLogIndex, conflictTerm, conflictIndex });
+    }
+    this.logger.info(
+      `${this.id} rejected Append from ${m.from}: no entry (${m.prevLogIndex},${m.prevLogTerm}) [last log (${lastIndex},${this.log.lastTerm()})]`,
+    );
+  }
+
+  private handleHeartbeat(m: MessageOf<'Heartbeat'>): void {
+    this.log.commitTo(m.commitIndex);
+    this.messagesAfterPersist.push({
+      type: 'HeartbeatResp',
+      from: this.id,
+      to: m.from,
+      term: this.term,
+      readCtx: m.readCtx,
+      sentAtTick: m.sentAtTick,
+    });
+  }
+
+  private handleSnapshot(m: MessageOf<'Snapshot'>): void {
+    const meta = m.snapshot;
+    const reply = (fields: { nextOffset: number; reject: boolean; done: boolean }): void => {
+      this.messagesAfterPersist.push({ type: 'SnapshotResp', from: this.id, to: m.from, term: this.term, snapshotIndex: meta.index, ...fields });
+    };
+    if (meta.index <= this.log.commitIndex) {
+      // We already hold everything it covers; let the leader probe after it.
+      this.snapshotReceiver = null;
+      reply({ nextOffset: meta.sizeBytes, reject: false, done: true });
+      return;
+    }
+    if (this.snapshotReceiver === null || !this.snapshotReceiver.matches(meta)) {
+      if (m.offset !== 0) {
+        reply({ nextOffset: 0, reject: false, done: false });
+        return;
+      }
+      this.snapshotReceiver = new SnapshotReceiver(meta);
+    }
+    const outcome = this.snapshotReceiver.receive(m.offset, m.data, m.done);
+    switch (outcome.kind) {
+      case 'need':
+        reply({ nextOffset: outcome.nextOffset, reject: false, done: false });
+        return;
+      case 'invalid':
+        this.logger.info(`${this.id} rejected snapshot (${meta.index},${meta.term}) from ${m.from}: ${outcome.reason}`);
+        this.snapshotReceiver = null;
+        reply({ nextOffset: 0, reject: true, done: false });
+        return;
+      case 'complete':
+        this.snapshotReceiver = null;
+        if (this.log.matchTerm(meta.index, meta.term)) {
+          // Our log already has the snapshot's last entry: keep the log, just commit.
+          this.logger.info(`${this.id} fast-forwarded commit to ${meta.index} instead of installing snapshot`);
+          this.log.commitTo(meta.index);
+        } else {
+          this.logger.info(`${this.id} restored snapshot (${meta.index},${meta.term}) of ${meta.sizeBytes} bytes`);
+          this.log.restore({ meta, data: outcome.data });
+        }
+        reply({ nextOffset: meta.sizeBytes, reject: false, done: true });
+        return;
+      default:
+        unreachable(outcome);
+    }
+  }
+
+  // ------------------------------------------------------------------ leader: replication
+
+  private appendAsLeader(entries: readonly Entry[]): void {
+    this.log.append(entries);
+    const self = this.progress.get(this.id) as Progress;
+    self.next = this.log.lastIndex() + 1;
+  }
+
+  private broadcastAppend(): void {
+    for (const id of this.voters) if (id !== this.id) this.sendAppend(id, true);
+  }
+
+  /** Sends the next Append (or snapshot) to `to` if its flow control allows; true if sent. */
+  private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const pr = this.progress.get(to) as Progress;
+    if (pr.isPaused()) return false;
+    const prevLogIndex = pr.next - 1;
+    const prevLogTerm = this.log.term(prevLogIndex);
+    const lastIndex = this.log.lastIndex();
+    const entries = this.log.entries(pr.next, lastIndex + 1, this.config.maxSizePerMsgBytes);
+    if (prevLogTerm === null || entries === null) return this.startSnapshot(to, pr);
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    const bytes = entries.reduce((sum, e) => sum + e.data.byteLength, 0);
+    this.messages.push({ type: 'Append', from: this.id, to, term: this.term, prevLogIndex, prevLogTerm, entries, commitIndex: this.log.commitIndex });
+    pr.sentEntries(entries.length, prevLogIndex + entries.length, bytes);
+    return true;
+  }
+
+  private startSnapshot(to: NodeId, pr: Progress): boolean {
+    if (!pr.recentActive) {
+      this.logger.info(`${this.id} postponed snapshot to ${to}: not recently active`);
+      return false;
+    }
+    const meta = this.log.storage.snapshotMeta();
+    assert(meta !== null, `${to} needs compacted entries but storage has no snapshot`);
+    pr.becomeSnapshot(meta.index);
+    this.logger.info(`${this.id} sends snapshot (${meta.index},${meta.term}) of ${meta.sizeBytes} bytes to ${to}`);
+    this.sendSnapshotChunk(to, pr);
+    return true;
+  }
+
+  private sendSnapshotChunk(to: NodeId, pr: Progress): void {
+    const meta = this.log.storage.snapshotMeta();
+    assert(meta !== null, 'snapshot vanished from storage');
+    if (meta.index !== pr.pendingSnapshotIndex) {
+      // Compacted again meanwhile: the newer snapshot replaces the one being sent.
+      pr.becomeSnapshot(meta.index);
+    }
+    const offset = pr.snapshotAckedOffset;
+    const chunk = this.log.storage.snapshotChunk(offset, this.config.snapshotChunkBytes);
+    this.messages.push({ type: 'Snapshot', from: this.id, to, term: this.term, snapshot: meta, offset, data: chunk.data, done: chunk.done });
+    pr.snapshotInflightEnd = offset + chunk.data.byteLength;
+  }
+
+  private handleAppendResponse(m: MessageOf<'AppendResp'>): void {
+    const pr = this.progress.get(m.from) as Progress;
+    pr.recentActive = true;
+    if (m.reject) {
+      this.handleAppendRejection(m, pr);
+      return;
+    }
+    const wasPaused = pr.isPaused();
+    if (!pr.maybeUpdate(m.index) && !(pr.match === m.index && pr.state === ProgressState.Probe)) return;
+    if (pr.state === ProgressState.Probe) pr.becomeReplicate();
+    else if (pr.state === ProgressState.Snapshot && pr.match >= pr.pendingSnapshotIndex) {
+      pr.becomeProbe();
+      pr.becomeReplicate();
+    } else if (pr.state === ProgressState.Replicate) pr.inflights.freeLE(m.index);
+
+    if (this.maybeCommit()) this.broadcastAppend();
+    else if (wasPaused) this.sendAppend(m.from, false);
+    // Fill the window.
+    while (this.sendAppend(m.from, false)) {
+      /* keep sending while the window has room and entries remain */
+    }
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
+      this.logger.info(`${this.id} sends TimeoutNow to ${m.from}: it has caught up to ${pr.match}`);
+      this.sendTimeoutNow(m.from);
+    }
+  }
+
+  private handleAppendRejection(m: MessageOf<'AppendResp'>, pr: Progress): void {
+    const nextHint = this.fastBackupNext(m, pr);
+    if (!pr.maybeDecreaseTo(m.index, nextHint)) return;
+    this.logger.info(
+      `${this.id} got rejection of prev ${m.index} from ${m.from} (conflict term ${m.conflictTerm} index ${m.conflictIndex}): next=${pr.next}`,
+    );
+    if (pr.state === ProgressState.Replicate) pr.becomeProbe();
+    this.sendAppend(m.from, true);
+  }
+
+  /**
+   * Fast backup (Raft thesis §5.3 optimisation): if the follower has no entry at prev, resume at
+   * its end; if we hold entries of its conflicting term, resume after our last one of that term;
+   * otherwise skip its whole conflicting term.
+   */
+  private fastBackupNext(m: MessageOf<'AppendResp'>, pr: Progress): number {
+    if (m.conflictTerm === 0) return m.conflictIndex;
+    const ours = this.log.lastIndexOfTerm(m.conflictTerm, m.index, pr.match);
+    return ours === null ? m.conflictIndex : ours + 1;
+  }
+
+  private handleHeartbeatResponse(m: MessageOf<'HeartbeatResp'>): void {
+    const pr = this.progress.get(m.from) as Progress;
+    pr.recentActive = true;
+    pr.lastHeartbeatAckSentAtTick = Math.max(pr.lastHeartbeatAckSentAtTick, m.sentAtTick);
+    if (pr.state === ProgressState.Snapshot) {
+      // No chunk was answered since the last heartbeat: it (or its answer) was lost, or the
+      // follower asked to resume elsewhere. Resend from the offset it last reported.
+      if (!pr.snapshotProgressed) this.sendSnapshotChunk(m.from, pr);
+      pr.snapshotProgressed = false;
+    } else {
+      pr.probeSent = false;
+      if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
+    }
+    if (m.readCtx === '') return;
+    const acks = this.readOnly.recordAck(m.from, m.readCtx);
+    if (acks >= quorumSize(this.voters.length)) this.readStates.push(...this.readOnly.releaseThrough(m.readCtx));
+  }
+
+  private handleSnapshotResponse(m: MessageOf<'SnapshotResp'>): void {
+    const pr = this.progress.get(m.from) as Progress;
+    pr.recentActive = true;
+    if (pr.state !== ProgressState.Snapshot || m.snapshotIndex !== pr.pendingSnapshotIndex) return; // stale
+    if (m.reject) {
+      this.logger.info(`${this.id} snapshot to ${m.from} rejected; probing again`);
+      pr.becomeProbe();
+      this.sendAppend(m.from, true);
+      return;
+    }
+    if (m.done) {
+      this.logger.info(`${this.id} snapshot ${m.snapshotIndex} installed on ${m.from}; probing after it`);
+      pr.becomeProbe();
+      this.sendAppend(m.from, true);
+      return;
+    }
+    pr.snapshotAckedOffset = m.nextOffset;
+    // Only the answer to the outstanding chunk drives the next one; other answers (duplicates,
+    // or a request to resume elsewhere) wait for the heartbeat-driven resend, so at most one
+    // chunk stream is ever in flight.
+    if (m.nextOffset === pr.snapshotInflightEnd) {
+      pr.snapshotProgressed = true;
+      this.sendSnapshotChunk(m.from, pr);
+    }
+  }
+
+  /** Commits the highest index a quorum holds, if it is of the current term (§5.4.2). */
+  private maybeCommit(): boolean {
+    const index = committedIndex(this.voters, (id) => this.progress.get(id)?.match);
+    if (index <= this.log.commitIndex) return false;
+    if (this.log.term(index) !== this.term && this.config.testingBugs?.commitPreviousTermEntries !== true) return false;
+    this.log.commitTo(index);
+    this.logger.info(`${this.id} committed up to ${index} at term ${this.term}`);
+    if (this.committedInCurrentTerm() && this.deferredReadCtxs.length > 0) {
+      const deferred = this.deferredReadCtxs;
+      this.deferredReadCtxs = [];
+      for (const ctx of deferred) this.serveRead(ctx);
+    }
+    return true;
+  }
+
+  private broadcastHeartbeat(readCtx: string): void {
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      this.messages.push({
+        type: 'Heartbeat',
+        from: this.id,
+        to: id,
+        term: this.term,
+        // Never more than the follower is known to hold, so it cannot commit past its log.
+        commitIndex: Math.min(pr.match, this.log.commitIndex),
+        readCtx,
+        sentAtTick: this.localTick,
+      });
+    }
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.messages.push({ type: 'TimeoutNow', from: this.id, to, term: this.term });
+    this.timeoutNowSentThisTerm = true;
+  }
+
+  private abortTransfer(why: string): void {
+    this.logger.info(`${this.id} aborted leadership transfer to ${String(this.leadTransferee)}: ${why}`);
+    this.leadTransferee = null;
+    this.transferElapsedTicks = 0;
+  }
+
+  private maybeTransferToPreferred(): void {
+    const preferred = this.config.preferredLeaderIds;
+    if (preferred.length === 0 || preferred.includes(this.id) || this.leadTransferee !== null) return;
+    const lastIndex = this.log.lastIndex();
+    for (const id of preferred) {
+      const pr = this.progress.get(id) as Progress;
+      if (pr.recentActive && pr.match === lastIndex) {
+        this.logger.info(`${this.id} is not a preferred leader; handing over to caught-up preferred ${id}`);
+        this.transferLeadership(id);
+        return;
+      }
+    }
+  }
+
+  private quorumActive(): boolean {
+    let active = 0;
+    for (const pr of this.progress.values()) if (pr.recentActive) active++;
+    return active >= quorumSize(this.voters.length);
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  private committedInCurrentTerm(): boolean {
+    return this.log.term(this.log.commitIndex) === this.term;
+  }
+
+  private serveRead(ctx: string): void {
+    if (this.voters.length === 1 || this.holdsLease()) {
+      this.readStates.push({ requestCtx: ctx, index: this.log.commitIndex });
+      return;
+    }
+    this.readOnly.add(ctx, this.log.commitIndex, this.id);
+    this.broadcastHeartbeat(ctx);
+  }
+
+  /**
+   * Lease reads: a quorum answered heartbeats sent at or after leaseStart, and each of those
+   * voters ignores votes for electionTimeoutTicks of its own ticks after receiving one. With tick
+   * rates within MAX_TICK_RATE_RATIO of each other (and one tick of rounding on each side), no
+   * other leader can exist before leaseStart + leaseDurationTicks() of our ticks. A transfer
+   * deliberately breaks that promise (TimeoutNow campaigns ignore the lease, and a delayed one may
+   * still win after the transfer was abandoned), so no lease is held during one, nor for the rest
+   * of a term in which a TimeoutNow was sent.
+   */
+  private holdsLease(): boolean {
+    if (!this.config.leaseReads || this.leadTransferee !== null || this.timeoutNowSentThisTerm) return false;
+    const acked = this.voters.map((id) => (id === this.id ? this.localTick : (this.progress.get(id) as Progress).lastHeartbeatAckSentAtTick));
+    acked.sort((a, b) => b - a);
+    const leaseStart = acked[quorumSize(this.voters.length) - 1] as number;
+    return leaseStart >= 0 && this.localTick < leaseStart + this.leaseDurationTicks();
+  }
+
+  private leaseDurationTicks(): number {
+    return Math.floor((this.config.electionTimeoutTicks - 1) / MAX_TICK_RATE_RATIO) - 1;
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  /** Hands out committed, locally persisted entries not yet given to apply, within the byte budget. */
+  private takeCommittedEntries(): Entry[] {
+    const hi = this.applyableIndex();
+    if (hi <= this.log.applyingIndex) return [];
+    const entries = this.log.entries(this.log.applyingIndex + 1, hi + 1, this.config.maxCommittedSizePerReadyBytes);
+    assert(entries !== null && entries.length > 0, `committed entries from ${this.log.applyingIndex + 1} unavailable`);
+    this.log.applyingIndex = (entries[entries.length - 1] as Entry).index;
+    if (this.role === Role.Leader) {
+      let bytes = 0;
+      for (const entry of entries) if (entry.type === EntryType.Normal && entry.term === this.term) bytes += entry.data.byteLength;
+      this.uncommittedSizeBytes = Math.max(0, this.uncommittedSizeBytes - bytes);
+    }
+    return entries;
+  }
+
+  private applyableIndex(): number {
+    if (this.log.unstable.snapshot !== null) return this.log.applyingIndex;
+    return Math.min(this.log.commitIndex, this.log.persistedIndex());
+  }
+
+  private randomElectionTimeout(): number {
+    const base = this.config.electionTimeoutTicks;
+    return this.prng.intBetween(base, 2 * base);
+  }
+
+  private softState(): SoftState {
+    return { role: this.role, leaderId: this.leaderId, term: this.term };
+  }
+
+  private hardState(): HardState {
+    return { term: this.term, votedFor: this.votedFor, commitIndex: this.log.commitIndex };
+  }
+}
+
+function softStateEqual(a: SoftState, b: SoftState): boolean {
+  return a.role === b.role && a.leaderId === b.leaderId && a.term === b.term;
+}
+
+function hardStateEqual(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.votedFor === b.votedFor && a.commitIndex === b.commitIndex;
+}
