@@ -872,6 +872,7 @@ export class RaftCore {
     }
     const wasPaused = pr.isPaused();
     if (!pr.maybeUpdate(m.index) && !(pr.match === m.index && pr.state === ProgressState.Probe)) return;
+    pr.appendProgressed = true;
     if (pr.state === ProgressState.Probe) pr.becomeReplicate();
     else if (pr.state === ProgressState.Snapshot && pr.match >= pr.pendingSnapshotIndex) {
       pr.becomeProbe();
@@ -921,6 +922,14 @@ export class RaftCore {
       if (!pr.snapshotProgressed) this.sendSnapshotChunk(m.from, pr);
       pr.snapshotProgressed = false;
     } else {
+      if (pr.state === ProgressState.Replicate && pr.match < this.log.lastIndex() && !pr.appendProgressed) {
+        // Nothing was acknowledged for a whole heartbeat round while entries are outstanding:
+        // an Append (or its answer) was lost. The core hears of no unreachable peers, so it
+        // recovers by itself: resend from the last known match.
+        this.logger.info(`${this.id} saw no progress from ${m.from} since the last heartbeat; probing from ${pr.match + 1}`);
+        pr.becomeProbe();
+      }
+      pr.appendProgressed = false;
       pr.probeSent = false;
       if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
     }
