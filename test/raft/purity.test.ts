@@ -134,4 +134,14 @@ t.test('the compiled core runs an election in a vm context without clocks, timer
     (report.modulesLoaded ?? []).every((m) => m.startsWith('src/raft/') || m.startsWith('src/util/')),
     `modules loaded: ${(report.modulesLoaded ?? []).join(', ')}`,
   );
+  t.ok((report.modulesLoaded ?? []).includes('src/raft/core.js'), 'the core itself was loaded');
+
+  // The same realm with a driver that reads the clock must fail: the traps are live.
+  const trapped = spawnSync(
+    process.execPath,
+    ['--experimental-vm-modules', '--no-warnings', child, join(repoRoot, 'dist'), '--touch-clock'],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  t.not(trapped.status, 0, 'a clock read inside the realm fails the run');
+  t.match(trapped.stderr, /Date\.now used inside the pure core/);
 });

@@ -140,7 +140,10 @@ export class SimNode {
     );
     values.forEach((value, k) => {
       const index = result.firstIndex + k;
-      assert(!this.pendingProposals.has(index), `${this.id} proposed twice at index ${index}`);
+      const earlier = this.pendingProposals.get(index);
+      // An earlier proposal at this index from a lower term was truncated from this log: it is
+      // dead. One from the same term would mean the core issued one (index, term) twice.
+      assert(earlier === undefined || earlier.term < result.term, `${this.id} proposed twice at ${index}/${result.term}`);
       this.pendingProposals.set(index, { value, index, term: result.term, proposedAtTick: nowTick });
     });
     return { ok: true, detail: `[${result.firstIndex}..${result.lastIndex}]@${result.term}` };
@@ -190,11 +193,13 @@ export class SimNode {
 
   private takeReady(core: SimCore, ready: Ready, env: NodeEnvironment): void {
     const now = env.nowTick();
+    // Read states first: they were produced while the node still led, before any step-down that
+    // this same Ready reports; only reads still unanswered die with the leadership.
+    for (const readState of ready.readStates) env.onReadState(this.id, readState);
     if (ready.hardState !== null && ready.hardState.term > this.term) this.term = ready.hardState.term;
     if (ready.softState !== null) this.observeSoftState(ready, env);
     if (ready.committedEntries.length > 0) env.checkers.observeCommitted(this.id, this.term, ready.committedEntries);
     for (const message of ready.messages) env.send(message);
-    for (const readState of ready.readStates) env.onReadState(this.id, readState);
     core.advance(ready);
     core.checkInvariants();
     const persists = ready.entriesToPersist.length > 0 || ready.hardState !== null || ready.snapshotToInstall !== null;
