@@ -97,6 +97,8 @@ export interface LogStore {
   appendRaw(records: RawRecords): void;
   /** Resolves once every entry <= index is durable: group commit under sync, the timer under async. */
   whenDurable(index: number): Promise<void>;
+  /** Make every entry appended so far durable now (synchronously; one msync of the dirty range). */
+  flush(): void;
   get(index: number): StoredEntry | null;
   /** Whole records starting at fromIndex, up to maxBytes (at least one record), for replication. */
   readRaw(fromIndex: number, maxBytes: number): RawRecords | null;

@@ -1,0 +1,25 @@
+// Where a store keeps its files: the real file system (DiskMedium: mmap'd segments, fsync'd
+// metadata) or memory (MemoryMedium: simulation tests, fault injection). The store's logic —
+// layout, codec, CRCs, recovery, truncation — is the same code over either.
+import type { SegmentFileFactory } from './segment-file.js';
+
+export interface StoreMedium {
+  /** Data segment sizes must be a multiple of this (mmap granularity). */
+  readonly pageSizeBytes: number;
+  readonly segmentFiles: SegmentFileFactory;
+  makeDirectory(directoryPath: string): void;
+  /** Names (not paths) of the files in a directory, sorted; [] when it does not exist. */
+  listFiles(directoryPath: string): string[];
+  fileSizeBytes(filePath: string): number;
+  removeFile(filePath: string): void;
+  /** Make creations, renames and removals in the directory durable. */
+  syncDirectory(directoryPath: string): void;
+  /** A small file's contents, or null when it does not exist. */
+  readFile(filePath: string): Uint8Array | null;
+  /** Replace a small file atomically and durably (temp file, fsync, rename, fsync directory). */
+  writeFileDurably(filePath: string, contents: Uint8Array): void;
+  /** Last modification time in ms since the epoch (retention by age). */
+  modifiedTimeMs(filePath: string): number;
+  /** Fraction of the file system holding the directory that is in use, 0..1 (retention by space). */
+  diskUsageRatio(directoryPath: string): number;
+}

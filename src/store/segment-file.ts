@@ -1,0 +1,28 @@
+// One segment file (data or index) as the store sees it: a fixed-size byte array that writes go
+// straight into, and a flush that makes a byte range durable. Implementations: MmapSegmentFile
+// (a shared mapping of a fallocated file) and MemorySegmentFile (simulation tests). Tests wrap a
+// factory to inject faults (ENOSPC on create, failing flushes, torn writes).
+
+export type SegmentAccess = 'read-write' | 'read-only';
+
+export interface SegmentFile {
+  readonly path: string;
+  readonly sizeBytes: number;
+  /** The whole segment. Writes through it are visible at once to every reader of the file. */
+  readonly bytes: Uint8Array;
+  /** Make [offsetBytes, offsetBytes + lengthBytes) durable (msync MS_SYNC). Throws on I/O error. */
+  flush(offsetBytes: number, lengthBytes: number): void;
+  /** Drop this handle. The bytes view must not be used afterwards. */
+  close(): void;
+}
+
+export interface SegmentFileFactory {
+  /**
+   * Create `path` with exactly `sizeBytes` whose blocks are allocated up front (so a write into it
+   * can never fail for lack of space), durable in its directory before this returns. Throws
+   * StoreDiskFullError when there is no room; leaves no partial file behind.
+   */
+  create(path: string, sizeBytes: number): SegmentFile;
+  /** Open an existing segment; its size has been checked against `sizeBytes` by the caller. */
+  open(path: string, sizeBytes: number, access: SegmentAccess): SegmentFile;
+}

@@ -1,0 +1,581 @@
+// The segmented commit log (DLedger's DLedgerMmapFileStore without roles): data segments holding
+// 48-byte-header records, index segments holding 32-byte records at index*32, over a medium (mmap'd
+// files, or memory for simulation). See README "Store" for the guarantees per flush policy.
+//
+// The append path writes straight into the mapping: header fields through a DataView on the
+// segment, the body copied once, CRCs computed over the bytes as they lie in the segment (so the
+// check covers the copy), then the index record published with its magic stored last. Nothing is
+// flushed per entry: under flush=sync one msync of the dirty range per event-loop turn covers every
+// append of that turn (group commit); under async a timer does it.
+import { join } from 'node:path';
+import { assert } from '../util/assert.js';
+import { type Checkpoint, INITIAL_CHECKPOINT, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { validateStoreOptions } from './config.js';
+import { crc32Of } from './crc.js';
+import { StoreClosedError, StoreFailedError, StoreRejectedRecordError, StoreTruncatedError } from './errors.js';
+import { BLANK_MIN_BYTES, checkRecord, HeaderOffset, writeBlank, writeEntryHeader } from './entry-codec.js';
+import { DurabilityWaiters } from './group-commit.js';
+import { clearIndexFrom, headerAt, indexSlotPos, locateVerifiedEntry, publishIndexOf, readIndexOf } from './log-access.js';
+import type { StoreMedium } from './medium.js';
+import { type RecoveryReport, recoverLog } from './recovery.js';
+import { SegmentList } from './segment-list.js';
+import { loadTermVote, saveTermVote } from './term-vote.js';
+import {
+  type AppendedEntry,
+  ENTRY_HEADER_BYTES,
+  EntryMagic,
+  INDEX_RECORD_BYTES,
+  type LogStore,
+  type RawRecords,
+  type RetentionPolicy,
+  type StoredEntry,
+  type StoreOptions,
+  type TermVote,
+} from './types.js';
+
+export const DATA_DIR_NAME = 'data';
+export const INDEX_DIR_NAME = 'index';
+
+export class SegmentedLogStore implements LogStore {
+  readonly recoveryReport: RecoveryReport;
+  private readonly dataList: SegmentList;
+  private readonly indexList: SegmentList;
+  private readonly waiters = new DurabilityWaiters();
+  private readonly maxRecordBytes: number;
+
+  // Invariant: beforeBeginIndex <= durableIndex <= lastIndex, and beforeBeginIndex <= lastIndex.
+  private beforeBegin: { index: number; term: number; chainCrc: number | null };
+  // Invariant: firstPos is where entry beforeBeginIndex+1 lies (or will be written).
+  private firstPos: number;
+  private last: { index: number; term: number; chainCrc: number | null; pos: number; sizeBytes: number };
+  // Invariant: endPos is the end of the last record (or firstPos when empty), or the start of the
+  // segment after a BLANK that ends the previous one.
+  private end: number;
+  private durable: number;
+  private checkpointed: Checkpoint;
+  /** A truncate cleared index records; they must be durable before later entries are reported durable. */
+  private indexFlushPending = false;
+  private flushScheduled = false;
+  private prepareScheduled = false;
+  private readonly flushTimer: NodeJS.Timeout | null = null;
+  private failure: StoreFailedError | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly options: StoreOptions,
+    private readonly medium: StoreMedium,
+  ) {
+    validateStoreOptions(options, medium.pageSizeBytes);
+    this.maxRecordBytes = ENTRY_HEADER_BYTES + options.maxEntryBodyBytes;
+    medium.makeDirectory(options.nodeDir);
+    this.dataList = new SegmentList(medium, join(options.nodeDir, DATA_DIR_NAME), options.dataSegmentSizeBytes);
+    this.indexList = new SegmentList(medium, join(options.nodeDir, INDEX_DIR_NAME), options.indexSegmentSizeBytes);
+    this.dataList.load();
+    this.indexList.load();
+    const checkpoint = readCheckpoint(medium, options.nodeDir) ?? INITIAL_CHECKPOINT;
+    const recovered = recoverLog(this.dataList, this.indexList, checkpoint, this.maxRecordBytes);
+    this.recoveryReport = recovered.report;
+    this.beforeBegin = { index: checkpoint.beforeBeginIndex, term: checkpoint.beforeBeginTerm, chainCrc: checkpoint.beforeBeginChainCrc };
+    this.firstPos = checkpoint.firstPos;
+    this.last = { index: recovered.lastIndex, term: recovered.lastTerm, chainCrc: recovered.lastChainCrc, pos: recovered.lastEntryPos, sizeBytes: recovered.lastEntrySizeBytes };
+    this.end = recovered.endPos;
+    // Recovery made everything it kept durable.
+    this.durable = recovered.lastIndex;
+    this.checkpointed = checkpoint;
+    this.writeCheckpointAtLast();
+    if (options.flush.kind === 'async') {
+      this.flushTimer = setInterval(() => this.flushIfDirty(), options.flush.intervalMs);
+      this.flushTimer.unref();
+    }
+    this.schedulePrepare();
+  }
+
+  get beforeBeginIndex(): number {
+    return this.beforeBegin.index;
+  }
+  get beforeBeginTerm(): number {
+    return this.beforeBegin.term;
+  }
+  get lastIndex(): number {
+    return this.last.index;
+  }
+  get lastTerm(): number {
+    return this.last.term;
+  }
+  get endPos(): number {
+    return this.end;
+  }
+  get durableIndex(): number {
+    return this.durable;
+  }
+
+  append(term: number, bodies: readonly Uint8Array[], magic: EntryMagic = EntryMagic.Normal): AppendedEntry[] {
+    this.checkWritable('append');
+    assert(magic === EntryMagic.Normal || magic === EntryMagic.Noop, `append magic must be NORMAL or NOOP, got ${magic}`);
+    assert(Number.isSafeInteger(term) && term >= this.last.term, `append term ${term} below the last term ${this.last.term}`);
+    for (const body of bodies) {
+      if (body.length > this.options.maxEntryBodyBytes) {
+        throw new StoreRejectedRecordError('body length', `<= ${this.options.maxEntryBodyBytes} bytes (maxEntryBodyBytes)`, `${body.length} bytes`);
+      }
+    }
+    if (bodies.length === 0) return [];
+    // Plan the positions first and create every segment the batch needs, so that a full disk fails
+    // the whole batch before a byte of it is written.
+    const segmentBytes = this.options.dataSegmentSizeBytes;
+    let planPos = this.end;
+    for (const body of bodies) {
+      const recordBytes = ENTRY_HEADER_BYTES + body.length;
+      const remaining = segmentBytes - (planPos % segmentBytes);
+      if (recordBytes + BLANK_MIN_BYTES > remaining) planPos += remaining;
+      planPos += recordBytes;
+    }
+    this.dataList.ensure(planPos - 1);
+    this.indexList.ensure(indexSlotPos(this.last.index + bodies.length));
+
+    const appended: AppendedEntry[] = [];
+    let previousChainCrc = this.last.chainCrc ?? 0;
+    for (const body of bodies) {
+      const recordBytes = ENTRY_HEADER_BYTES + body.length;
+      this.placeRecord(recordBytes);
+      const index = this.last.index + 1;
+      const pos = this.end;
+      const segment = this.dataList.ensure(pos);
+      const offsetBytes = pos - segment.startPos;
+      const bodyOffset = offsetBytes + ENTRY_HEADER_BYTES;
+      segment.bytes.set(body, bodyOffset);
+      const bodyCrc = crc32Of(segment.bytes.subarray(bodyOffset, bodyOffset + body.length));
+      previousChainCrc = writeEntryHeader(segment.view, segment.bytes, offsetBytes, { magic, index, term, pos, bodyLength: body.length, bodyCrc }, previousChainCrc);
+      segment.markDirty(offsetBytes, offsetBytes + recordBytes);
+      publishIndexOf(this.indexList, { magic, pos, sizeBytes: recordBytes, index, term });
+      this.last = { index, term, chainCrc: previousChainCrc, pos, sizeBytes: recordBytes };
+      this.end = pos + recordBytes;
+      appended.push({ index, term, pos });
+    }
+    this.afterWrite();
+    return appended;
+  }
+
+  appendRaw(records: RawRecords): void {
+    this.checkWritable('appendRaw');
+    const bytes = records.bytes;
+    if (records.firstIndex !== this.last.index + 1) {
+      throw new StoreRejectedRecordError('first index of raw records', String(this.last.index + 1), String(records.firstIndex));
+    }
+    // Verify every record before writing any: header fields, pos, index sequence, term order,
+    // bodyCrc and the chain from our last entry.
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const segmentBytes = this.options.dataSegmentSizeBytes;
+    const roomInSegment = segmentBytes - (records.pos % segmentBytes);
+    if (bytes.length + BLANK_MIN_BYTES > roomInSegment) {
+      throw new StoreRejectedRecordError(`raw records at pos ${records.pos}`, `<= ${roomInSegment - BLANK_MIN_BYTES} bytes (one segment, BLANK rule)`, `${bytes.length} bytes`);
+    }
+    let offsetBytes = 0;
+    let index = records.firstIndex;
+    let term = this.last.term;
+    let chainCrc = this.last.index === this.beforeBegin.index ? this.beforeBegin.chainCrc : this.last.chainCrc;
+    const parsed: { index: number; term: number; magic: number; pos: number; sizeBytes: number }[] = [];
+    while (offsetBytes < bytes.length) {
+      const check = checkRecord(view, bytes, offsetBytes, {
+        pos: records.pos + offsetBytes,
+        maxSizeBytes: bytes.length - offsetBytes,
+        index,
+        minTerm: term,
+        previousChainCrc: chainCrc,
+      });
+      if (!check.ok) throw new StoreRejectedRecordError(`raw record ${index}: ${check.what}`, check.expected, check.found);
+      const header = check.header;
+      parsed.push({ index, term: header.term, magic: header.magic, pos: header.pos, sizeBytes: header.sizeBytes });
+      term = header.term;
+      chainCrc = header.chainCrc;
+      offsetBytes += header.sizeBytes;
+      index++;
+    }
+    if (index - 1 !== records.lastIndex || parsed.length === 0) {
+      throw new StoreRejectedRecordError('last index of raw records', String(records.lastIndex), String(index - 1));
+    }
+    this.positionFollowerWrite(records.pos, (parsed[0] as { sizeBytes: number }).sizeBytes);
+    const segment = this.dataList.ensure(records.pos);
+    this.indexList.ensure(indexSlotPos(records.lastIndex));
+    const segmentOffset = records.pos - segment.startPos;
+    segment.bytes.set(bytes, segmentOffset);
+    segment.markDirty(segmentOffset, segmentOffset + bytes.length);
+    for (const record of parsed) {
+      publishIndexOf(this.indexList, { magic: record.magic, pos: record.pos, sizeBytes: record.sizeBytes, index: record.index, term: record.term });
+    }
+    const lastRecord = parsed.at(-1) as (typeof parsed)[number];
+    this.last = { index: lastRecord.index, term: lastRecord.term, chainCrc, pos: lastRecord.pos, sizeBytes: lastRecord.sizeBytes };
+    this.end = records.pos + bytes.length;
+    this.afterWrite();
+  }
+
+  whenDurable(index: number): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    if (index <= this.durable) return Promise.resolve();
+    if (this.closed) return Promise.reject(new StoreClosedError('wait for durability'));
+    assert(index <= this.last.index, `whenDurable(${index}) beyond the last index ${this.last.index}`);
+    const promise = this.waiters.add(index);
+    if (this.options.flush.kind === 'sync') this.scheduleFlush();
+    return promise;
+  }
+
+  /** Flush now (synchronously): every entry appended so far becomes durable. */
+  flush(): void {
+    this.checkWritable('flush');
+    this.flushNow();
+  }
+
+  get(index: number): StoredEntry | null {
+    this.checkOpen('get');
+    if (index <= this.beforeBegin.index || index > this.last.index) return null;
+    const located = locateVerifiedEntry(this.dataList, this.indexList, index, this.previousChainCrcOf(index));
+    const { header, segment, offsetBytes } = located;
+    const bodyStart = offsetBytes + ENTRY_HEADER_BYTES;
+    return {
+      index,
+      term: header.term,
+      magic: header.magic as EntryMagic,
+      pos: header.pos,
+      sizeBytes: header.sizeBytes,
+      chainCrc: header.chainCrc,
+      bodyCrc: header.bodyCrc,
+      body: segment.bytes.slice(bodyStart, bodyStart + header.bodyLength),
+    };
+  }
+
+  readRaw(fromIndex: number, maxBytes: number): RawRecords | null {
+    this.checkOpen('readRaw');
+    if (fromIndex <= this.beforeBegin.index || fromIndex > this.last.index) return null;
+    const first = locateVerifiedEntry(this.dataList, this.indexList, fromIndex, this.previousChainCrcOf(fromIndex));
+    let lastIndex = fromIndex;
+    let totalBytes = first.header.sizeBytes;
+    let chainCrc = first.header.chainCrc;
+    // Whole records, contiguous in this segment: the next one follows unless a BLANK intervenes.
+    while (lastIndex < this.last.index) {
+      const next = readIndexOf(this.indexList, lastIndex + 1);
+      if (next === null || next.pos !== first.indexRecord.pos + totalBytes || totalBytes + next.sizeBytes > maxBytes) break;
+      const located = locateVerifiedEntry(this.dataList, this.indexList, lastIndex + 1, chainCrc);
+      chainCrc = located.header.chainCrc;
+      totalBytes += next.sizeBytes;
+      lastIndex++;
+    }
+    // A copy: the caller may hold it across a truncate or retention that rewrites these bytes.
+    const bytes = first.segment.bytes.slice(first.offsetBytes, first.offsetBytes + totalBytes);
+    return { firstIndex: fromIndex, lastIndex, pos: first.indexRecord.pos, bytes };
+  }
+
+  truncate(fromIndex: number): void {
+    this.checkWritable('truncate');
+    if (fromIndex > this.last.index) return;
+    assert(fromIndex > this.beforeBegin.index, `truncate(${fromIndex}) into the compacted prefix (beforeBeginIndex ${this.beforeBegin.index})`);
+    const cutRecord = readIndexOf(this.indexList, fromIndex);
+    assert(cutRecord !== null, `no index record for entry ${fromIndex} <= lastIndex ${this.last.index}`);
+    // The new end is right after entry fromIndex-1 — not at entry fromIndex's pos, which may sit
+    // past a BLANK: the next leader's record fromIndex may be small enough for this segment.
+    let newLast: typeof this.last;
+    if (fromIndex - 1 > this.beforeBegin.index) {
+      const previous = readIndexOf(this.indexList, fromIndex - 1);
+      assert(previous !== null, `no index record for entry ${fromIndex - 1}`);
+      const header = headerAt(this.dataList, previous.pos, `entry ${fromIndex - 1}`);
+      newLast = { index: fromIndex - 1, term: previous.term, chainCrc: header.chainCrc, pos: previous.pos, sizeBytes: previous.sizeBytes };
+    } else {
+      newLast = { index: this.beforeBegin.index, term: this.beforeBegin.term, chainCrc: this.beforeBegin.chainCrc, pos: -1, sizeBytes: 0 };
+    }
+    const newEnd = newLast.pos >= 0 ? newLast.pos + newLast.sizeBytes : cutRecord.pos;
+    if (this.checkpointed.verified !== null && this.checkpointed.verified.index >= fromIndex) {
+      // Roll the checkpoint back first: recovery must never start past the cut.
+      this.saveCheckpoint({ ...this.checkpointed, verified: newLast.pos >= 0 ? this.verifiedPointOf(newLast) : null });
+    }
+    // Zero everything after the new end in its segment (not only the header at the cut): a torn
+    // write over stale bytes could otherwise leave old records that verify after a crash.
+    const endSegment = this.dataList.ensure(newEnd);
+    const zeroFrom = newEnd - endSegment.startPos;
+    const zeroTo = Math.min(endSegment.file.sizeBytes, this.end - endSegment.startPos);
+    if (zeroTo > zeroFrom) {
+      endSegment.bytes.fill(0, zeroFrom, zeroTo);
+      endSegment.markDirty(zeroFrom, zeroTo);
+    }
+    const removedData = this.dataList.removeFrom(endSegment.endPos);
+    clearIndexFrom(this.indexList, fromIndex, this.last.index);
+    const removedIndex = this.indexList.removeFrom(this.indexList.segmentStartOf(indexSlotPos(fromIndex)) + this.options.indexSegmentSizeBytes);
+    this.indexFlushPending = true;
+    // Removed files must stay removed: their stale records would read as later valid entries.
+    if (removedData.length > 0) this.dataList.syncDirectory();
+    if (removedIndex.length > 0) this.indexList.syncDirectory();
+    this.waiters.rejectFrom(fromIndex, (index) => new StoreTruncatedError(index, fromIndex));
+    this.last = newLast;
+    this.end = newEnd;
+    this.durable = Math.min(this.durable, newLast.index);
+    this.schedulePrepare();
+  }
+
+  resetPrefix(beforeBeginIndex: number, beforeBeginTerm: number): void {
+    this.checkWritable('resetPrefix');
+    if (beforeBeginIndex <= this.beforeBegin.index) return;
+    let chainCrc: number | null;
+    let firstPos: number;
+    if (beforeBeginIndex < this.last.index) {
+      const next = readIndexOf(this.indexList, beforeBeginIndex + 1);
+      const entry = readIndexOf(this.indexList, beforeBeginIndex);
+      assert(next !== null && entry !== null, `index records around ${beforeBeginIndex}`);
+      assert(entry.term === beforeBeginTerm, `resetPrefix term ${beforeBeginTerm} differs from entry ${beforeBeginIndex}'s term ${entry.term}`);
+      chainCrc = headerAt(this.dataList, entry.pos, `entry ${beforeBeginIndex}`).chainCrc;
+      firstPos = next.pos;
+    } else if (beforeBeginIndex === this.last.index) {
+      assert(this.last.term === beforeBeginTerm, `resetPrefix term ${beforeBeginTerm} differs from the last term ${this.last.term}`);
+      chainCrc = this.last.chainCrc;
+      firstPos = this.end;
+    } else {
+      // A prefix installed from elsewhere (snapshot): our entries are all superseded; the chain
+      // seed of what comes next is the leader's, unknown here.
+      chainCrc = null;
+      firstPos = this.end;
+    }
+    // Make the flushes of the kept part durable and record the new start before deleting anything.
+    this.flushNow();
+    const keepVerified = this.checkpointed.verified !== null && this.checkpointed.verified.index > beforeBeginIndex;
+    this.saveCheckpoint({
+      beforeBeginIndex,
+      beforeBeginTerm,
+      beforeBeginChainCrc: chainCrc,
+      firstPos,
+      verified: keepVerified ? this.checkpointed.verified : null,
+    });
+    if (beforeBeginIndex > this.last.index) {
+      // Unpublish our superseded entries so no reader or recovery mistakes them for live ones.
+      clearIndexFrom(this.indexList, this.beforeBegin.index + 1, this.last.index);
+      this.indexFlushPending = true;
+    }
+    this.beforeBegin = { index: beforeBeginIndex, term: beforeBeginTerm, chainCrc };
+    this.firstPos = firstPos;
+    if (beforeBeginIndex >= this.last.index) {
+      this.last = { index: beforeBeginIndex, term: beforeBeginTerm, chainCrc, pos: -1, sizeBytes: 0 };
+    }
+    this.removeSegmentsBeforeStart();
+    this.durable = Math.max(this.durable, beforeBeginIndex);
+    this.waiters.resolveThrough(this.durable);
+  }
+
+  applyRetention(policy: RetentionPolicy): string[] {
+    this.checkWritable('applyRetention');
+    const removed: string[] = [];
+    // Whole segments only, oldest first, one at a time (so the disk usage is re-measured after
+    // each), never the one holding the end of the log, never one holding an entry >=
+    // keepFromIndex; stop at the first segment that must stay.
+    for (;;) {
+      const [candidate, next] = this.dataList.segments;
+      if (candidate === undefined || next === undefined || this.end < next.startPos) break;
+      const nextFirstIndex = this.end === next.startPos ? this.last.index + 1 : headerAt(this.dataList, next.startPos, 'the first entry of a segment').index;
+      if (nextFirstIndex > policy.keepFromIndex) break;
+      const expired = this.medium.modifiedTimeMs(candidate.file.path) + policy.fileReservedMs < policy.nowMs;
+      if (!expired && !(this.medium.diskUsageRatio(this.dataList.directoryPath) > policy.diskUsageRatioForceClean)) break;
+      this.movePrefixToSegment(next.startPos, nextFirstIndex - 1);
+      removed.push(...this.removeSegmentsBeforeStart());
+    }
+    return removed;
+  }
+
+  /** Persist a log start at `segmentStartPos` whose previous entry is `newBeforeBeginIndex`. */
+  private movePrefixToSegment(segmentStartPos: number, newBeforeBeginIndex: number): void {
+    this.flushNow();
+    if (newBeforeBeginIndex > this.beforeBegin.index) {
+      const entry = readIndexOf(this.indexList, newBeforeBeginIndex);
+      assert(entry !== null, `index record of ${newBeforeBeginIndex}`);
+      const chainCrc = headerAt(this.dataList, entry.pos, `entry ${newBeforeBeginIndex}`).chainCrc;
+      this.beforeBegin = { index: newBeforeBeginIndex, term: entry.term, chainCrc };
+      this.durable = Math.max(this.durable, newBeforeBeginIndex);
+    }
+    this.firstPos = Math.max(this.firstPos, segmentStartPos);
+    const verified = this.checkpointed.verified;
+    this.saveCheckpoint({
+      beforeBeginIndex: this.beforeBegin.index,
+      beforeBeginTerm: this.beforeBegin.term,
+      beforeBeginChainCrc: this.beforeBegin.chainCrc,
+      firstPos: this.firstPos,
+      verified: verified !== null && verified.index > this.beforeBegin.index ? verified : null,
+    });
+  }
+
+  loadTermVote(): TermVote {
+    this.checkOpen('loadTermVote');
+    return loadTermVote(this.medium, this.options.nodeDir);
+  }
+
+  saveTermVote(state: TermVote): void {
+    this.checkOpen('saveTermVote');
+    saveTermVote(this.medium, this.options.nodeDir, state);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.flushTimer !== null) clearInterval(this.flushTimer);
+    try {
+      if (this.failure === null) {
+        this.flushNow();
+        if (this.failure === null) this.writeCheckpointAtLast();
+      }
+    } finally {
+      this.closed = true;
+      this.waiters.rejectAll(this.failure ?? new StoreClosedError('wait for durability'));
+      this.dataList.close();
+      this.indexList.close();
+    }
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /** Where the next record of `recordBytes` goes: a BLANK fills the segment when it does not fit. */
+  private placeRecord(recordBytes: number): void {
+    const segment = this.dataList.ensure(this.end);
+    const offsetBytes = this.end - segment.startPos;
+    const remaining = segment.file.sizeBytes - offsetBytes;
+    if (recordBytes + BLANK_MIN_BYTES <= remaining) return;
+    writeBlank(segment.view, offsetBytes, remaining);
+    segment.markDirty(offsetBytes, offsetBytes + BLANK_MIN_BYTES);
+    this.end = segment.endPos;
+  }
+
+  /**
+   * Make the follower's end match the leader's pos for its next records: equal, or the next
+   * segment's start when the leader put a BLANK here, or anywhere when our log is empty (the first
+   * records after a prefix installed from elsewhere).
+   */
+  private positionFollowerWrite(pos: number, firstRecordBytes: number): void {
+    if (pos === this.end) return;
+    const segmentBytes = this.options.dataSegmentSizeBytes;
+    const endRemaining = segmentBytes - (this.end % segmentBytes);
+    if (pos === this.end + endRemaining && firstRecordBytes + BLANK_MIN_BYTES > endRemaining) {
+      this.placeRecord(firstRecordBytes);
+      assert(this.end === pos, 'BLANK placement matches the leader');
+      return;
+    }
+    if (this.last.index !== this.beforeBegin.index) {
+      throw new StoreRejectedRecordError('pos of raw records', `${this.end} (or the next segment after a BLANK)`, String(pos));
+    }
+    // Empty log: move the start. Clear what lies between, persist the new start, drop segments
+    // that hold nothing of the log.
+    const endSegment = this.dataList.find(this.end);
+    if (endSegment !== undefined && pos >= endSegment.startPos && pos < this.end) {
+      endSegment.bytes.fill(0, pos - endSegment.startPos, this.end - endSegment.startPos);
+      endSegment.markDirty(pos - endSegment.startPos, this.end - endSegment.startPos);
+      this.flushNow();
+    }
+    this.saveCheckpoint({ ...this.checkpointed, firstPos: pos, verified: null });
+    this.firstPos = pos;
+    this.end = pos;
+    const targetStart = this.dataList.segmentStartOf(pos);
+    const removed = [...this.dataList.removeFrom(targetStart + segmentBytes), ...this.dataList.removeEndingBy(targetStart)];
+    if (removed.length > 0) this.dataList.syncDirectory();
+  }
+
+  private removeSegmentsBeforeStart(): string[] {
+    const removedData = this.dataList.removeEndingBy(this.dataList.segmentStartOf(this.firstPos)).map((name) => `data/${name}`);
+    const firstSlot = indexSlotPos(this.beforeBegin.index + 1);
+    const removedIndex = this.indexList.removeEndingBy(this.indexList.segmentStartOf(firstSlot)).map((name) => `index/${name}`);
+    if (removedData.length > 0) this.dataList.syncDirectory();
+    if (removedIndex.length > 0) this.indexList.syncDirectory();
+    return [...removedData, ...removedIndex];
+  }
+
+  private previousChainCrcOf(index: number): number | null {
+    if (index - 1 === this.beforeBegin.index) return this.beforeBegin.chainCrc;
+    const previous = readIndexOf(this.indexList, index - 1);
+    assert(previous !== null, `index record of entry ${index - 1}`);
+    return headerAt(this.dataList, previous.pos, `entry ${index - 1}`).chainCrc;
+  }
+
+  private afterWrite(): void {
+    if (this.options.flush.kind === 'sync') this.scheduleFlush();
+    this.schedulePrepare();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate runs after the current turn's I/O callbacks: every append made in this turn
+    // (and every whenDurable waiting on them) is covered by the one msync below.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      if (!this.closed && this.failure === null) this.flushNow();
+    });
+  }
+
+  private flushIfDirty(): void {
+    if (!this.closed && this.failure === null && this.durable < this.last.index) this.flushNow();
+  }
+
+  /** One group commit: msync the dirty data range (and the index after a truncate), then report. */
+  private flushNow(): void {
+    const target = this.last;
+    try {
+      this.dataList.flushDirty();
+      if (this.indexFlushPending) {
+        this.indexList.flushDirty();
+        this.indexFlushPending = false;
+      }
+    } catch (error) {
+      this.failure = new StoreFailedError(`flush of ${this.options.nodeDir} failed; reopen the store to recover`, error);
+      this.waiters.rejectAll(this.failure);
+      return;
+    }
+    this.durable = Math.max(this.durable, target.index);
+    this.waiters.resolveThrough(this.durable);
+    // Checkpoint when the durable end has moved to a later data segment: recovery then never
+    // scans much more than one segment.
+    const verified = this.checkpointed.verified;
+    if (target.pos >= 0 && target.index > this.beforeBegin.index && (verified === null || this.dataList.segmentStartOf(target.pos) > this.dataList.segmentStartOf(verified.pos))) {
+      this.writeCheckpointAt(target);
+    }
+  }
+
+  private writeCheckpointAtLast(): void {
+    if (this.last.pos >= 0 && this.last.index > this.beforeBegin.index && this.durable >= this.last.index) {
+      this.writeCheckpointAt(this.last);
+    } else {
+      this.saveCheckpoint(this.checkpointed);
+    }
+  }
+
+  private writeCheckpointAt(entry: typeof this.last): void {
+    try {
+      // The checkpoint vouches for the index up to this entry too.
+      this.indexList.flushDirty();
+      this.saveCheckpoint({ ...this.checkpointed, verified: this.verifiedPointOf(entry) });
+    } catch (error) {
+      this.failure = new StoreFailedError(`checkpoint of ${this.options.nodeDir} failed; reopen the store to recover`, error);
+      this.waiters.rejectAll(this.failure);
+    }
+  }
+
+  private verifiedPointOf(entry: typeof this.last): NonNullable<Checkpoint['verified']> {
+    assert(entry.chainCrc !== null && entry.pos >= 0, 'verified point needs a located entry with a known chain');
+    return { index: entry.index, term: entry.term, pos: entry.pos, sizeBytes: entry.sizeBytes, chainCrc: entry.chainCrc };
+  }
+
+  private saveCheckpoint(checkpoint: Checkpoint): void {
+    writeCheckpoint(this.medium, this.options.nodeDir, checkpoint);
+    this.checkpointed = checkpoint;
+  }
+
+  private schedulePrepare(): void {
+    if (this.prepareScheduled) return;
+    this.prepareScheduled = true;
+    // Off the append call: create and allocate the next segments while the loop is idle.
+    setImmediate(() => {
+      this.prepareScheduled = false;
+      if (this.closed) return;
+      this.dataList.prepareNext();
+      this.indexList.prepareNext();
+    });
+  }
+
+  private checkOpen(operation: string): void {
+    if (this.closed) throw new StoreClosedError(operation);
+  }
+
+  private checkWritable(operation: string): void {
+    this.checkOpen(operation);
+    if (this.failure !== null) throw this.failure;
+  }
+}
+
+/** Re-exported for the header layout users (dump, tests). */
+export { HeaderOffset, INDEX_RECORD_BYTES };
