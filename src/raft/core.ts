@@ -384,6 +384,8 @@ export class RaftCore {
       lastTerm: this.log.lastTerm(),
       firstIndex: this.log.firstIndex(),
       leadTransferee: this.leadTransferee,
+      electionElapsedTicks: this.electionElapsedTicks,
+      electionDueTicks: this.role === Role.Leader ? this.config.electionTimeoutTicks : this.randomizedElectionTimeoutTicks,
       progress,
     };
   }
@@ -880,7 +882,8 @@ export class RaftCore {
     } else if (pr.state === ProgressState.Replicate) pr.inflights.freeLE(m.index);
 
     if (this.maybeCommit()) this.broadcastAppend();
-    else if (wasPaused) this.sendAppend(m.from, false);
+    // It was waiting on this answer and may have missed the commit index meanwhile.
+    else if (wasPaused) this.sendAppend(m.from, true);
     // Fill the window.
     while (this.sendAppend(m.from, false)) {
       /* keep sending while the window has room and entries remain */

@@ -230,6 +230,10 @@ export interface RaftStatus {
   readonly lastTerm: number;
   readonly firstIndex: number;
   readonly leadTransferee: NodeId | null;
+  /** Ticks since the last leader contact (follower, candidate) or the last check-quorum (leader). */
+  readonly electionElapsedTicks: number;
+  /** When electionElapsedTicks fires: the randomized timeout, or electionTimeoutTicks on a leader. */
+  readonly electionDueTicks: number;
   /** Only on the leader; empty otherwise. */
   readonly progress: ReadonlyMap<NodeId, PeerProgressStatus>;
 }

@@ -1,0 +1,354 @@
+// The scenario environment: a few RaftCores with in-memory storage and a hand-driven network,
+// one command at a time, everything printed. Nothing happens unless a command says so: ticks,
+// Ready handling, persistence and message delivery are separate steps, so a scenario can stop
+// the world between any two of them (etcd's rafttest InteractionEnv, in one file).
+import { assert } from '../../../src/util/assert.js';
+import { Prng } from '../../../src/util/prng.js';
+import {
+  defaultRaftConfig,
+  MemoryRaftStorage,
+  RaftCore,
+  type Message,
+  type RaftConfig,
+  type Ready,
+} from '../../../src/raft/index.js';
+import { parseCommand } from './datadriven.js';
+import { formatEntry, formatMessage, formatReady } from './format.js';
+
+interface ScenarioNode {
+  readonly id: string;
+  readonly config: RaftConfig;
+  /** "The disk": only what was persisted; survives restart. */
+  readonly storage: MemoryRaftStorage;
+  core: RaftCore;
+  /** Readies taken with persist=false, waiting for `persist`. */
+  unpersisted: Ready[];
+  /** The state machine: data of applied Normal entries, by index. */
+  applied: Array<[number, string]>;
+  restarts: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const STABILIZE_MAX_ROUNDS = 1000;
+
+export class ScenarioEnv {
+  private readonly nodes = new Map<string, ScenarioNode>();
+  private network: Message[] = [];
+  private readonly blockedLinks = new Set<string>();
+  private out: string[] = [];
+
+  /** Runs one command and returns its transcript ('ok' when it printed nothing). */
+  run(command: string): string {
+    this.out = [];
+    const { name, args, options } = parseCommand(command);
+    switch (name) {
+      case 'add-nodes':
+        this.addNodes(Number(args[0]), options);
+        break;
+      case 'campaign':
+        this.withNode(args[0], (n) => n.core.campaign());
+        break;
+      case 'tick':
+        this.tick(args[0], Number(args[1] ?? '1'));
+        break;
+      case 'tick-election': {
+        // Exactly up to the node's next election timeout: a campaign for a follower or
+        // candidate, a check-quorum for a leader.
+        const node = this.node(args[0]);
+        const status = node.core.status();
+        this.tick(node.id, status.electionDueTicks - status.electionElapsedTicks);
+        break;
+      }
+      case 'tick-heartbeat': {
+        const node = this.node(args[0]);
+        this.tick(node.id, node.config.heartbeatTimeoutTicks);
+        break;
+      }
+      case 'propose':
+        this.propose(args);
+        break;
+      case 'process-ready':
+        for (const id of this.targets(args)) this.processReady(this.node(id), options.get('persist') !== 'false');
+        break;
+      case 'persist':
+        this.persist(this.node(args[0]), args[1] === undefined ? Infinity : Number(args[1]));
+        break;
+      case 'deliver-msgs':
+        this.deliver(this.targets(args), options.get('type'));
+        break;
+      case 'drop-msgs':
+        this.drop(this.targets(args), options.get('type'));
+        break;
+      case 'stabilize':
+        this.stabilize();
+        break;
+      case 'isolate':
+        for (const other of this.nodes.keys()) if (other !== args[0]) this.blockBothWays(this.node(args[0]).id, other);
+        break;
+      case 'partition':
+        this.partition(args);
+        break;
+      case 'recover':
+        this.blockedLinks.clear();
+        break;
+      case 'raft-log':
+        this.printLog(this.node(args[0]));
+        break;
+      case 'status':
+        this.printStatus(this.node(args[0]));
+        break;
+      case 'transfer-leadership': {
+        const result = this.node(args[0]).core.transferLeadership(this.node(args[1]).id);
+        if (!result.ok) this.out.push(`refused: ${result.reason} (leader ${result.leaderId ?? '-'})`);
+        this.check(args[0] as string);
+        break;
+      }
+      case 'read-index': {
+        const ctx = args[1];
+        assert(ctx !== undefined, 'read-index needs a ctx');
+        const result = this.node(args[0]).core.readIndex(ctx);
+        if (!result.ok) this.out.push(`refused: ${result.reason} (leader ${result.leaderId ?? '-'})`);
+        this.check(args[0] as string);
+        break;
+      }
+      case 'compact':
+        this.compact(this.node(args[0]), Number(args[1]));
+        break;
+      case 'restart':
+        this.restart(this.node(args[0]));
+        break;
+      default:
+        throw new Error(`unknown scenario command ${JSON.stringify(name)}`);
+    }
+    return this.out.length === 0 ? 'ok' : this.out.join('\n');
+  }
+
+  // ------------------------------------------------------------------ setup
+
+  private addNodes(count: number, options: Map<string, string>): void {
+    assert(this.nodes.size === 0, 'add-nodes may be used once per file');
+    assert(Number.isInteger(count) && count > 0, 'add-nodes needs a count');
+    const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
+    for (const id of ids) {
+      const config = scenarioConfig(id, ids, options);
+      const storage = new MemoryRaftStorage();
+      const node: ScenarioNode = { id, config, storage, core: this.makeCore(id, config, storage, 0), unpersisted: [], applied: [], restarts: 0 };
+      this.nodes.set(id, node);
+    }
+  }
+
+  private makeCore(id: string, config: RaftConfig, storage: MemoryRaftStorage, restarts: number): RaftCore {
+    // A fixed seed per node and incarnation keeps randomized timeouts reproducible.
+    const seed = Number(id.slice(1)) * 1000 + restarts;
+    return new RaftCore(config, storage, new Prng(seed), { info: (line) => this.out.push(line) });
+  }
+
+  // ------------------------------------------------------------------ driving
+
+  private tick(id: string | undefined, count: number): void {
+    const node = this.node(id);
+    for (let i = 0; i < count; i++) {
+      node.core.tick();
+      node.core.checkInvariants();
+    }
+  }
+
+  private propose(args: string[]): void {
+    const node = this.node(args[0]);
+    const bodies = args.slice(1).map((text) => encoder.encode(text));
+    const result = node.core.propose(bodies);
+    if (result.ok) this.out.push(`proposed [${result.firstIndex}..${result.lastIndex}] at term ${result.term}`);
+    else this.out.push(`refused: ${result.reason} (leader ${result.leaderId ?? '-'})`);
+    node.core.checkInvariants();
+  }
+
+  /** Takes every pending Ready of the node; persists each at once unless persist=false. */
+  private processReady(node: ScenarioNode, persistNow: boolean): boolean {
+    let any = false;
+    while (node.core.hasReady()) {
+      any = true;
+      const ready = node.core.ready();
+      this.out.push(...formatReady(node.id, ready));
+      this.network.push(...ready.messages);
+      node.core.advance(ready);
+      node.unpersisted.push(ready);
+      if (persistNow) this.persist(node, Infinity, false);
+      node.core.checkInvariants();
+    }
+    return any;
+  }
+
+  /** Persists queued readies in order, then sends what waited on them and applies. */
+  private persist(node: ScenarioNode, count: number, announce = true): void {
+    let done = 0;
+    while (done < count && node.unpersisted.length > 0) {
+      const ready = node.unpersisted.shift() as Ready;
+      node.storage.persistReady(ready);
+      if (announce) this.out.push(`${node.id} persisted Ready ${ready.number}`);
+      node.core.onPersisted(ready.number);
+      this.network.push(...ready.messagesAfterPersist);
+      this.apply(node, ready);
+      node.core.checkInvariants();
+      done++;
+    }
+  }
+
+  private apply(node: ScenarioNode, ready: Ready): void {
+    if (ready.snapshotToInstall !== null) {
+      node.applied = JSON.parse(decoder.decode(ready.snapshotToInstall.data)) as Array<[number, string]>;
+    }
+    for (const entry of ready.committedEntries) {
+      if (entry.type === 1) node.applied.push([entry.index, decoder.decode(entry.data)]);
+    }
+    const last = ready.committedEntries[ready.committedEntries.length - 1];
+    if (last !== undefined) node.core.onApplied(last.index);
+  }
+
+  private deliver(targets: string[], type: string | undefined): boolean {
+    const { picked, rest } = this.pick(targets, type);
+    this.network = rest;
+    for (const m of picked) {
+      if (this.blockedLinks.has(`${m.from}->${m.to}`)) {
+        this.out.push(`dropped ${formatMessage(m)}`);
+        continue;
+      }
+      this.out.push(formatMessage(m));
+      const node = this.node(m.to);
+      node.core.step(m);
+      node.core.checkInvariants();
+    }
+    return picked.length > 0;
+  }
+
+  private drop(targets: string[], type: string | undefined): void {
+    const { picked, rest } = this.pick(targets, type);
+    this.network = rest;
+    for (const m of picked) this.out.push(`dropped ${formatMessage(m)}`);
+  }
+
+  private pick(targets: string[], type: string | undefined): { picked: Message[]; rest: Message[] } {
+    const picked: Message[] = [];
+    const rest: Message[] = [];
+    for (const m of this.network) {
+      if (targets.includes(m.to) && (type === undefined || m.type === type)) picked.push(m);
+      else rest.push(m);
+    }
+    return { picked, rest };
+  }
+
+  private stabilize(): void {
+    for (let round = 0; round < STABILIZE_MAX_ROUNDS; round++) {
+      let busy = false;
+      for (const node of this.nodes.values()) busy = this.processReady(node, true) || busy;
+      busy = this.deliver([...this.nodes.keys()], undefined) || busy;
+      if (!busy) return;
+    }
+    throw new Error(`stabilize did not settle within ${STABILIZE_MAX_ROUNDS} rounds`);
+  }
+
+  private partition(groups: string[]): void {
+    const sets = groups.map((g) => g.split(',').map((id) => this.node(id).id));
+    for (let i = 0; i < sets.length; i++) {
+      for (let j = i + 1; j < sets.length; j++) {
+        for (const a of sets[i] as string[]) for (const b of sets[j] as string[]) this.blockBothWays(a, b);
+      }
+    }
+  }
+
+  private blockBothWays(a: string, b: string): void {
+    this.blockedLinks.add(`${a}->${b}`);
+    this.blockedLinks.add(`${b}->${a}`);
+  }
+
+  private compact(node: ScenarioNode, index: number): void {
+    const status = node.core.status();
+    assert(index <= status.appliedIndex, `compact ${index} past applied ${status.appliedIndex}`);
+    const state = node.applied.filter(([i]) => i <= index);
+    const meta = node.storage.compact(index, encoder.encode(JSON.stringify(state)));
+    this.out.push(`${node.id} compacted to (${meta.index},${meta.term}), snapshot ${meta.sizeBytes} bytes`);
+  }
+
+  /** A crash: unpersisted readies (and everything only in memory) are lost. */
+  private restart(node: ScenarioNode): void {
+    const lost = node.unpersisted.length;
+    node.unpersisted = [];
+    node.restarts++;
+    node.core = this.makeCore(node.id, node.config, node.storage, node.restarts);
+    const snapshot = node.storage.snapshotMeta();
+    node.applied = snapshot === null ? [] : (JSON.parse(decoder.decode(node.storage.snapshotChunk(0, snapshot.sizeBytes).data)) as Array<[number, string]>);
+    this.out.push(`${node.id} restarted (lost ${lost} unpersisted Ready${lost === 1 ? '' : 's'})`);
+    node.core.checkInvariants();
+  }
+
+  // ------------------------------------------------------------------ printing
+
+  private printLog(node: ScenarioNode): void {
+    const status = node.core.status();
+    const entries = node.core.logEntries(status.firstIndex, status.lastIndex + 1);
+    this.out.push(`first=${status.firstIndex} last=${status.lastIndex} commit=${status.commitIndex} applied=${status.appliedIndex}`);
+    if (entries.length === 0) this.out.push('(no entries)');
+    for (const entry of entries) this.out.push(formatEntry(entry));
+  }
+
+  private printStatus(node: ScenarioNode): void {
+    const s = node.core.status();
+    this.out.push(
+      `${s.id} ${s.role} term=${s.term} vote=${s.votedFor ?? '-'} leader=${s.leaderId ?? '-'} last=(${s.lastIndex},${s.lastTerm}) commit=${s.commitIndex} applied=${s.appliedIndex}${s.leadTransferee === null ? '' : ` transferee=${s.leadTransferee}`}`,
+    );
+    for (const [id, pr] of s.progress) {
+      this.out.push(`  ${id}: match=${pr.match} next=${pr.next} ${pr.state} inflight=${pr.inflightMsgs}/${pr.inflightBytes}B${pr.recentActive ? ' active' : ''}`);
+    }
+    this.out.push(`  state machine: ${JSON.stringify(node.applied.map(([, data]) => data))}`);
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private node(id: string | undefined): ScenarioNode {
+    const node = id === undefined ? undefined : this.nodes.get(id);
+    if (node === undefined) throw new Error(`unknown node ${JSON.stringify(id)}`);
+    return node;
+  }
+
+  private withNode(id: string | undefined, action: (node: ScenarioNode) => void): void {
+    const node = this.node(id);
+    action(node);
+    node.core.checkInvariants();
+  }
+
+  private check(id: string): void {
+    this.node(id).core.checkInvariants();
+  }
+
+  private targets(args: string[]): string[] {
+    return args.length === 0 ? [...this.nodes.keys()] : args.map((id) => this.node(id).id);
+  }
+}
+
+function scenarioConfig(id: string, ids: string[], options: Map<string, string>): RaftConfig {
+  const number = (key: string, fallback: number): number => {
+    const value = options.get(key);
+    return value === undefined ? fallback : Number(value);
+  };
+  const flag = (key: string, fallback: boolean): boolean => {
+    const value = options.get(key);
+    return value === undefined ? fallback : value === 'true';
+  };
+  const bug = options.get('bug');
+  const preferred = options.get('preferred');
+  return {
+    ...defaultRaftConfig(id, ids),
+    electionTimeoutTicks: number('election', 10),
+    heartbeatTimeoutTicks: number('heartbeat', 3),
+    preVote: flag('preVote', false),
+    checkQuorum: flag('checkQuorum', false),
+    leaseReads: flag('leaseReads', false),
+    maxInflightMsgs: number('maxInflight', 256),
+    maxSizePerMsgBytes: number('maxSizePerMsg', 1024 * 1024),
+    maxUncommittedEntriesBytes: number('maxUncommitted', 64 * 1024 * 1024),
+    snapshotChunkBytes: number('snapshotChunk', 1024 * 1024),
+    transferTimeoutTicks: number('transferTimeout', 20),
+    preferredLeaderIds: preferred === undefined ? [] : preferred.split(','),
+    ...(bug === undefined ? {} : { testingBugs: { [bug]: true }, allowTestingBugs: true }),
+  };
+}
