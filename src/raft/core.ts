@@ -835,6 +835,7 @@ export class RaftCore {
     if (entries.length === 0 && !sendIfEmpty) return false;
     const bytes = entries.reduce((sum, e) => sum + e.data.byteLength, 0);
     this.messages.push({ type: 'Append', from: this.id, to, term: this.term, prevLogIndex, prevLogTerm, entries, commitIndex: this.log.commitIndex });
+    pr.commitSent = Math.max(pr.commitSent, this.log.commitIndex);
     pr.sentEntries(entries.length, prevLogIndex + entries.length, bytes);
     return true;
   }
@@ -882,8 +883,8 @@ export class RaftCore {
     } else if (pr.state === ProgressState.Replicate) pr.inflights.freeLE(m.index);
 
     if (this.maybeCommit()) this.broadcastAppend();
-    // It was waiting on this answer and may have missed the commit index meanwhile.
-    else if (wasPaused) this.sendAppend(m.from, true);
+    // It was waiting on this answer and may have missed a commit index advance meanwhile.
+    else if (wasPaused) this.sendAppend(m.from, this.log.commitIndex > pr.commitSent);
     // Fill the window.
     while (this.sendAppend(m.from, false)) {
       /* keep sending while the window has room and entries remain */

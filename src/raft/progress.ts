@@ -25,6 +25,8 @@ export class Progress {
   snapshotInflightEnd = -1;
   /** In snapshot state: a chunk was answered since the last heartbeat response. */
   snapshotProgressed = false;
+  /** Highest commit index carried to this follower in an Append (saves empty Appends). */
+  commitSent = -1;
   /** An Append answer moved match since the last heartbeat response (lost-Append detection). */
   appendProgressed = false;
   /** Leader tick count of the newest heartbeat this follower has answered (lease reads); -1 if none. */

@@ -21,8 +21,10 @@ interface ScenarioNode {
   /** "The disk": only what was persisted; survives restart. */
   readonly storage: MemoryRaftStorage;
   core: RaftCore;
-  /** Readies taken with persist=false, waiting for `persist`. */
+  /** Readies taken but not yet persisted, oldest first. */
   unpersisted: Ready[];
+  /** Set by `process-ready n persist=false`, cleared by `persist n`: readies wait for `persist`. */
+  holdPersistence: boolean;
   /** The state machine: data of applied Normal entries, by index. */
   applied: Array<[number, string]>;
   restarts: number;
@@ -69,11 +71,18 @@ export class ScenarioEnv {
         this.propose(args);
         break;
       case 'process-ready':
-        for (const id of this.targets(args)) this.processReady(this.node(id), options.get('persist') !== 'false');
+        for (const id of this.targets(args)) {
+          const node = this.node(id);
+          if (options.get('persist') === 'false') node.holdPersistence = true;
+          this.processReady(node);
+        }
         break;
-      case 'persist':
-        this.persist(this.node(args[0]), args[1] === undefined ? Infinity : Number(args[1]));
+      case 'persist': {
+        const node = this.node(args[0]);
+        node.holdPersistence = false;
+        this.persist(node, args[1] === undefined ? Infinity : Number(args[1]));
         break;
+      }
       case 'deliver-msgs':
         this.deliver(this.targets(args), options.get('type'));
         break;
@@ -133,7 +142,7 @@ export class ScenarioEnv {
     for (const id of ids) {
       const config = scenarioConfig(id, ids, options);
       const storage = new MemoryRaftStorage();
-      const node: ScenarioNode = { id, config, storage, core: this.makeCore(id, config, storage, 0), unpersisted: [], applied: [], restarts: 0 };
+      const node: ScenarioNode = { id, config, storage, core: this.makeCore(id, config, storage, 0), unpersisted: [], holdPersistence: false, applied: [], restarts: 0 };
       this.nodes.set(id, node);
     }
   }
@@ -163,8 +172,8 @@ export class ScenarioEnv {
     node.core.checkInvariants();
   }
 
-  /** Takes every pending Ready of the node; persists each at once unless persist=false. */
-  private processReady(node: ScenarioNode, persistNow: boolean): boolean {
+  /** Takes every pending Ready of the node; persists each at once unless persistence is held. */
+  private processReady(node: ScenarioNode): boolean {
     let any = false;
     while (node.core.hasReady()) {
       any = true;
@@ -173,7 +182,7 @@ export class ScenarioEnv {
       this.network.push(...ready.messages);
       node.core.advance(ready);
       node.unpersisted.push(ready);
-      if (persistNow) this.persist(node, Infinity, false);
+      if (!node.holdPersistence) this.persist(node, Infinity, false);
       node.core.checkInvariants();
     }
     return any;
@@ -240,14 +249,16 @@ export class ScenarioEnv {
   private stabilize(): void {
     for (let round = 0; round < STABILIZE_MAX_ROUNDS; round++) {
       let busy = false;
-      for (const node of this.nodes.values()) busy = this.processReady(node, true) || busy;
+      for (const node of this.nodes.values()) busy = this.processReady(node) || busy;
       busy = this.deliver([...this.nodes.keys()], undefined) || busy;
       if (!busy) return;
     }
     throw new Error(`stabilize did not settle within ${STABILIZE_MAX_ROUNDS} rounds`);
   }
 
+  /** Replaces any earlier partition: only links between different groups are cut. */
   private partition(groups: string[]): void {
+    this.blockedLinks.clear();
     const sets = groups.map((g) => g.split(',').map((id) => this.node(id).id));
     for (let i = 0; i < sets.length; i++) {
       for (let j = i + 1; j < sets.length; j++) {
@@ -273,6 +284,7 @@ export class ScenarioEnv {
   private restart(node: ScenarioNode): void {
     const lost = node.unpersisted.length;
     node.unpersisted = [];
+    node.holdPersistence = false;
     node.restarts++;
     node.core = this.makeCore(node.id, node.config, node.storage, node.restarts);
     const snapshot = node.storage.snapshotMeta();
