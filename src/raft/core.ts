@@ -589,9 +589,10 @@ export class RaftCore {
       const inLease =
         this.config.checkQuorum && this.leaderId !== null && this.electionElapsedTicks < this.config.electionTimeoutTicks;
       if (!m.transfer && (inLease || this.startupLeaseTicksLeft > 0)) {
-        this.logger.info(
-          `${this.id} ignored ${m.type} from ${m.from} at term ${m.term}: leader ${String(this.leaderId)} lease not expired`,
-        );
+        const why = inLease
+          ? `leader ${String(this.leaderId)} lease not expired`
+          : 'startup lease (this node may have promised one before it restarted)';
+        this.logger.info(`${this.id} ignored ${m.type} from ${m.from} at term ${m.term}: ${why}`);
         return false;
       }
     }

@@ -108,7 +108,10 @@ export class ScenarioEnv {
         this.printStatus(this.node(args[0]));
         break;
       case 'transfer-leadership': {
-        const result = this.node(args[0]).core.transferLeadership(this.node(args[1]).id);
+        const target = args[1];
+        assert(target !== undefined, 'transfer-leadership needs a target');
+        // The target is passed through unchecked: refusing unknown peers is the core's job.
+        const result = this.node(args[0]).core.transferLeadership(target);
         if (!result.ok) this.out.push(`refused: ${result.reason} (leader ${result.leaderId ?? '-'})`);
         this.check(args[0] as string);
         break;
