@@ -17,6 +17,8 @@ export interface MemoryMediumOptions {
   readonly capacityBytes?: number;
   /** Clock for modification times (retention by age). */
   readonly nowMs?: () => number;
+  /** Wrap the medium's segment factory, e.g. to count flushes or inject failures in tests. */
+  readonly decorateSegmentFiles?: (segmentFiles: SegmentFileFactory) => SegmentFileFactory;
 }
 
 export class MemoryMedium implements StoreMedium {
@@ -34,7 +36,7 @@ export class MemoryMedium implements StoreMedium {
     this.trackDurability = options.trackDurability ?? false;
     this.capacityBytes = options.capacityBytes ?? Number.POSITIVE_INFINITY;
     this.nowMs = options.nowMs ?? Date.now;
-    this.segmentFiles = {
+    const segmentFiles: SegmentFileFactory = {
       create: (path, sizeBytes) => this.createSegment(path, sizeBytes),
       open: (path, sizeBytes) => {
         const segment = this.segments.get(path);
@@ -42,6 +44,7 @@ export class MemoryMedium implements StoreMedium {
         return segment;
       },
     };
+    this.segmentFiles = options.decorateSegmentFiles?.(segmentFiles) ?? segmentFiles;
   }
 
   makeDirectory(directoryPath: string): void {

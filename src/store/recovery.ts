@@ -18,9 +18,9 @@
 // loss under flush=async may persist pages out of order inside the unflushed window; if that leaves
 // a hole before verifying records, this refuses rather than guesses (see README).
 import { StoreCorruptionError } from './errors.js';
-import { BLANK_MIN_BYTES, checkRecord, isEntryMagic, readEntryHeader } from './entry-codec.js';
+import { BLANK_MIN_BYTES, checkRecord, hex, isEntryMagic, readEntryHeader } from './entry-codec.js';
 import type { Checkpoint } from './checkpoint.js';
-import { clearIndexFrom, headerAt, indexSlotPos, publishIndexOf, readIndexOf } from './log-access.js';
+import { clearIndexFrom, dataSegmentAt, indexSlotPos, publishIndexOf, readIndexOf } from './log-access.js';
 import type { Segment, SegmentList } from './segment-list.js';
 import { ENTRY_HEADER_BYTES, EntryMagic } from './types.js';
 
@@ -77,15 +77,24 @@ export function recoverLog(dataList: SegmentList, indexList: SegmentList, checkp
 
   const verified = checkpoint.verified;
   if (verified !== null && verified.index > checkpoint.beforeBeginIndex) {
-    const header = headerAt(dataList, verified.pos, `checkpointed entry ${verified.index}`);
-    if (header.index !== verified.index || header.term !== verified.term || header.sizeBytes !== verified.sizeBytes || header.chainCrc !== verified.chainCrc || header.pos !== verified.pos) {
-      const segmentStart = dataList.segmentStartOf(verified.pos);
+    // The checkpoint vouches that this record was durable and verified: if it no longer verifies,
+    // acknowledged data is damaged, which is corruption, never a torn tail.
+    const segment = dataSegmentAt(dataList, verified.pos, `checkpointed entry ${verified.index}`);
+    const offsetBytes = verified.pos - segment.startPos;
+    const check = checkRecord(segment.view, segment.bytes, offsetBytes, { pos: verified.pos, maxSizeBytes: segment.file.sizeBytes - offsetBytes, index: verified.index });
+    const header = readEntryHeader(segment.view, offsetBytes);
+    const describe = (h: { index: number; term: number; sizeBytes: number; chainCrc: number; pos: number }): string =>
+      `index ${h.index} term ${h.term} size ${h.sizeBytes} chainCrc ${hex(h.chainCrc)} pos ${h.pos}`;
+    if (!check.ok) {
+      throw new StoreCorruptionError({ filePath: segment.file.path, fileOffsetBytes: offsetBytes, what: check.what, expected: check.expected, found: check.found, detail: `entry ${verified.index} is recorded as durable in the checkpoint` });
+    }
+    if (header.term !== verified.term || header.sizeBytes !== verified.sizeBytes || header.chainCrc !== verified.chainCrc) {
       throw new StoreCorruptionError({
-        filePath: dataList.pathOf(segmentStart),
-        fileOffsetBytes: verified.pos - segmentStart,
+        filePath: segment.file.path,
+        fileOffsetBytes: offsetBytes,
         what: `entry ${verified.index} recorded in the checkpoint`,
-        expected: `index ${verified.index} term ${verified.term} size ${verified.sizeBytes} chainCrc ${verified.chainCrc} pos ${verified.pos}`,
-        found: `index ${header.index} term ${header.term} size ${header.sizeBytes} chainCrc ${header.chainCrc} pos ${header.pos}`,
+        expected: describe(verified),
+        found: describe(header),
       });
     }
     lastIndex = verified.index;

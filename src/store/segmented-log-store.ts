@@ -82,6 +82,9 @@ export class SegmentedLogStore implements LogStore {
     // Recovery made everything it kept durable.
     this.durable = recovered.lastIndex;
     this.checkpointed = checkpoint;
+    // The active segments exist from the start (the next ones are prepared right after).
+    this.dataList.ensure(this.end);
+    this.indexList.ensure(indexSlotPos(this.last.index + 1));
     this.writeCheckpointAtLast();
     if (options.flush.kind === 'async') {
       this.flushTimer = setInterval(() => this.flushIfDirty(), options.flush.intervalMs);
@@ -129,7 +132,9 @@ export class SegmentedLogStore implements LogStore {
       if (recordBytes + BLANK_MIN_BYTES > remaining) planPos += remaining;
       planPos += recordBytes;
     }
+    this.dataList.ensure(this.end);
     this.dataList.ensure(planPos - 1);
+    this.indexList.ensure(indexSlotPos(this.last.index + 1));
     this.indexList.ensure(indexSlotPos(this.last.index + bodies.length));
 
     const appended: AppendedEntry[] = [];
@@ -195,6 +200,7 @@ export class SegmentedLogStore implements LogStore {
     }
     this.positionFollowerWrite(records.pos, (parsed[0] as { sizeBytes: number }).sizeBytes);
     const segment = this.dataList.ensure(records.pos);
+    this.indexList.ensure(indexSlotPos(records.firstIndex));
     this.indexList.ensure(indexSlotPos(records.lastIndex));
     const segmentOffset = records.pos - segment.startPos;
     segment.bytes.set(bytes, segmentOffset);
@@ -215,6 +221,8 @@ export class SegmentedLogStore implements LogStore {
     assert(index <= this.last.index, `whenDurable(${index}) beyond the last index ${this.last.index}`);
     const promise = this.waiters.add(index);
     if (this.options.flush.kind === 'sync') this.scheduleFlush();
+    // The async timer does not keep the process alive by itself, only while someone waits on it.
+    else this.flushTimer?.ref();
     return promise;
   }
 
@@ -422,6 +430,20 @@ export class SegmentedLogStore implements LogStore {
     if (this.failure !== null) throw this.failure;
   }
 
+  /**
+   * Stop as if the process had died: no flush, no checkpoint; timers and pending work dropped,
+   * waiters rejected. The files keep whatever was written (the page cache survives a process
+   * death). For crash tests and the simulator; reopen the same directory or medium to recover.
+   */
+  simulateCrash(): void {
+    if (this.closed) return;
+    if (this.flushTimer !== null) clearInterval(this.flushTimer);
+    this.closed = true;
+    this.waiters.rejectAll(new StoreClosedError('wait for durability (simulated crash)'));
+    this.dataList.close();
+    this.indexList.close();
+  }
+
   /** Where the next record of `recordBytes` goes: a BLANK fills the segment when it does not fit. */
   private placeRecord(recordBytes: number): void {
     const segment = this.dataList.ensure(this.end);
@@ -518,6 +540,7 @@ export class SegmentedLogStore implements LogStore {
     }
     this.durable = Math.max(this.durable, target.index);
     this.waiters.resolveThrough(this.durable);
+    if (this.waiters.size === 0) this.flushTimer?.unref();
     // Checkpoint when the durable end has moved to a later data segment: recovery then never
     // scans much more than one segment.
     const verified = this.checkpointed.verified;
