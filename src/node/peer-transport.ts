@@ -6,6 +6,7 @@
 // jitter, capped. A malformed frame closes that connection with a logged reason.
 import net from 'node:net';
 import { encodeFrame, FrameDecoder, FrameError } from './peer-frame.js';
+import { WireMessageError } from './raft-message-wire.js';
 import { assert } from '../util/assert.js';
 import type { PeerAddress } from './config.js';
 
@@ -19,7 +20,19 @@ export interface PeerTransportOptions {
   readonly reconnectInitialDelayMs: number;
   readonly reconnectMaxDelayMs: number;
   readonly onMessage: (from: string, message: unknown) => void;
+  /**
+   * Clients share the peer port (as in DLedger) and introduce themselves with
+   * {hello: 1, group, client: true}; their later frames go to the session this returns.
+   * Without a handler, client connections are refused.
+   */
+  readonly onClientConnection?: (socket: net.Socket) => ClientSession;
   readonly log: (line: string) => void;
+}
+
+/** One client connection's frames after its hello. */
+export interface ClientSession {
+  onFrame(value: unknown): void;
+  onClose(): void;
 }
 
 export interface PeerTransportStats {
@@ -33,7 +46,8 @@ export interface PeerTransportStats {
 interface Hello {
   readonly hello: 1;
   readonly group: string;
-  readonly from: string;
+  readonly from?: string;
+  readonly client?: boolean;
 }
 
 class OutboundPeer {
@@ -88,6 +102,11 @@ export class PeerTransport {
     const fresh = new OutboundPeer(address, this.options.reconnectInitialDelayMs);
     this.dropConnection(peer);
     this.outbound.set(address.id, fresh);
+  }
+
+  /** Raw frames (e.g. client responses) on a socket this transport accepted. */
+  writeFrame(socket: net.Socket, value: unknown): void {
+    if (!socket.destroyed) socket.write(encodeFrame(value, this.options.maxFrameBytes));
   }
 
   /** Queue a message for a peer. Never throws for an unreachable peer: the message is dropped. */
@@ -185,6 +204,7 @@ export class PeerTransport {
     socket.setNoDelay(true);
     const decoder = new FrameDecoder(this.options.maxFrameBytes);
     let from: string | null = null;
+    let client: ClientSession | null = null;
     const reject = (reason: string): void => {
       this.stats.malformedFrames++;
       this.options.log(`closing inbound peer connection from ${socket.remoteAddress}:${socket.remotePort}: ${reason}`);
@@ -199,19 +219,37 @@ export class PeerTransport {
         throw error;
       }
       for (const value of values) {
+        if (client !== null) {
+          client.onFrame(value);
+          continue;
+        }
         if (from === null) {
           const hello = value as Partial<Hello> | null;
           if (hello === null || typeof hello !== 'object' || hello.hello !== 1) return reject('first frame is not a hello');
           if (hello.group !== this.options.group) return reject(`hello from group "${String(hello.group)}", this is group "${this.options.group}"`);
+          if (hello.client === true) {
+            if (this.options.onClientConnection === undefined) return reject('this node accepts no client connections');
+            client = this.options.onClientConnection(socket);
+            continue;
+          }
           if (typeof hello.from !== 'string' || !this.outbound.has(hello.from)) return reject(`hello from unknown peer "${String(hello.from)}"`);
           from = hello.from;
           continue;
         }
         this.stats.framesReceived++;
-        this.options.onMessage(from, value);
+        try {
+          this.options.onMessage(from, value);
+        } catch (error) {
+          // A well-framed but invalid message: this peer speaks something else; drop the link.
+          if (error instanceof WireMessageError) return reject(`invalid message from ${from}: ${error.message}`);
+          throw error;
+        }
       }
     });
     socket.on('error', () => undefined);
-    socket.on('close', () => this.inbound.delete(socket));
+    socket.on('close', () => {
+      this.inbound.delete(socket);
+      client?.onClose();
+    });
   }
 }

@@ -1,0 +1,505 @@
+// DLedgerServer: one peer of a DLedger group, usable in-process as a storage engine. It joins the
+// pure Raft core (src/raft), the commit-log store (src/store) and the peer transport, and drives
+// them on this thread: ticks from a timer, messages from sockets, Readies processed once per
+// event-loop turn so that every append arriving in one turn shares one store write, one msync and
+// one peer frame (group commit at every hop).
+//
+// Append path as built: append() -> core.propose -> Ready: entries written into the mmap'd
+// segment, sent to followers in the same turn; whenDurable (one msync) -> onPersisted; follower
+// acks -> commit -> committedEntries applied in order -> the append's promise resolves.
+import { randomInt } from 'node:crypto';
+import path from 'node:path';
+import type net from 'node:net';
+import { RaftCore } from '../raft/core.js';
+import { defaultRaftConfig } from '../raft/config.js';
+import type { Entry, Message, RaftConfig, RaftStatus, Ready, RefusalReason, Role } from '../raft/types.js';
+import { EntryType } from '../raft/types.js';
+import { openLogStore } from '../store/open.js';
+import type { LogStore } from '../store/types.js';
+import { assert } from '../util/assert.js';
+import { Prng } from '../util/prng.js';
+import { type DLedgerNodeConfig, raftTimingTicks } from './config.js';
+import { type AppendedInfo, type ClientRequest, type ClientResponse, type Metadata, requestProblem, ResponseCode } from './client-protocol.js';
+import { LogRaftStorage } from './log-raft-storage.js';
+import { type ClientSession, PeerTransport } from './peer-transport.js';
+import { parseWireMessage } from './raft-message-wire.js';
+import { NoopMetrics, type Metrics } from '../metrics/metrics.js';
+
+/** An append, read or transfer that did not succeed; `code` is a DLedger response code. */
+export class DLedgerError extends Error {
+  override name = 'DLedgerError';
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly leaderId: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export interface CommittedEntry {
+  readonly index: number;
+  readonly term: number;
+  readonly body: Uint8Array;
+}
+
+/** Applies committed entries in log order on every member; its return value goes to the appender. */
+export interface StateMachine {
+  apply(entry: CommittedEntry): unknown;
+}
+
+export interface RoleChange {
+  readonly role: Role;
+  readonly term: number;
+  readonly leaderId: string | null;
+}
+
+export interface DLedgerServerOptions {
+  readonly config: DLedgerNodeConfig;
+  readonly stateMachine?: StateMachine;
+  readonly metrics?: Metrics;
+  readonly log?: (line: string) => void;
+  /** Pending appends fail with TIMEOUT after this long (their outcome is then unknown). */
+  readonly appendTimeoutMs?: number;
+  /** Overrides of the Raft core's settings (tests); timing comes from the node config. */
+  readonly raft?: Partial<RaftConfig>;
+}
+
+export interface AppendResult {
+  readonly index: number;
+  readonly term: number;
+  readonly pos: number;
+  /** What the state machine returned for this entry (undefined without one). */
+  readonly result: unknown;
+}
+
+interface PendingAppend {
+  readonly term: number;
+  readonly pos: number;
+  readonly startedAtNs: bigint;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: DLedgerError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface PendingRead {
+  readonly resolve: (readIndex: number) => void;
+  readonly reject: (error: DLedgerError) => void;
+  index: number | null;
+}
+
+const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+function refusalCode(reason: RefusalReason): number {
+  switch (reason) {
+    case 'not-leader':
+      return ResponseCode.NOT_LEADER;
+    case 'transfer-in-progress':
+      return ResponseCode.LEADER_TRANSFERRING;
+    case 'too-many-uncommitted-bytes':
+    case 'read-queue-full':
+      return ResponseCode.LEADER_PENDING_FULL;
+    case 'entry-too-large':
+    case 'unknown-peer':
+    case 'target-not-eligible':
+      return ResponseCode.UNEXPECTED_ARGUMENT;
+  }
+}
+
+export class DLedgerServer {
+  readonly config: DLedgerNodeConfig;
+  private readonly metrics: Metrics;
+  private readonly log: (line: string) => void;
+  private store: LogStore | null = null;
+  private storage: LogRaftStorage | null = null;
+  private core: RaftCore | null = null;
+  private transport: PeerTransport | null = null;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private processScheduled = false;
+  private closed = false;
+  // Invariant: keys are log indexes this leader proposed and has not yet seen applied.
+  private readonly pendingAppends = new Map<number, PendingAppend>();
+  private readonly pendingReads = new Map<string, PendingRead>();
+  private nextReadCtx = 0;
+  private appliedIndex = -1;
+  /** Readies are persisted and acknowledged strictly in order. */
+  private persistChain: Promise<void> = Promise.resolve();
+  private readonly roleHandlers: Array<(change: RoleChange) => void> = [];
+  private role: RoleChange = { role: 'follower', term: 0, leaderId: null };
+  private boundPort = 0;
+
+  constructor(private readonly options: DLedgerServerOptions) {
+    this.config = options.config;
+    this.metrics = options.metrics ?? new NoopMetrics();
+    this.log = options.log ?? ((line) => process.stderr.write(`[${this.config.group}/${this.config.selfId}] ${line}\n`));
+  }
+
+  get nodeDir(): string {
+    return path.join(this.config.storeBaseDir, `dledger-${this.config.selfId}`);
+  }
+
+  /** The port the peer/client listener is bound to (useful when the config asked for port 0). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  onRoleChange(handler: (change: RoleChange) => void): void {
+    this.roleHandlers.push(handler);
+  }
+
+  /** Open and recover the store, start listening, then start ticking. */
+  async start(): Promise<void> {
+    assert(this.core === null && !this.closed, 'start() called twice');
+    const config = this.config;
+    const store = openLogStore({
+      nodeDir: this.nodeDir,
+      dataSegmentSizeBytes: config.mappedFileSizeForEntryData,
+      indexSegmentSizeBytes: config.mappedFileSizeForEntryIndex,
+      flush: config.flushPolicy === 'sync' ? { kind: 'sync' } : { kind: 'async', intervalMs: config.flushFileInterval },
+      maxEntryBodyBytes: config.maxEntryBodyBytes,
+    });
+    this.store = store;
+    const timing = raftTimingTicks(config);
+    const raftConfig: RaftConfig = {
+      ...defaultRaftConfig(config.selfId, config.peers.map((peer) => peer.id)),
+      electionTimeoutTicks: timing.electionTimeoutTicks,
+      heartbeatTimeoutTicks: timing.heartbeatTimeoutTicks,
+      transferTimeoutTicks: timing.electionTimeoutTicks,
+      preferredLeaderIds: config.preferredLeaderIds,
+      maxSizePerMsgBytes: Math.min(config.maxEntryBodyBytes + 1024, 8 * 1024 * 1024),
+      ...this.options.raft,
+    };
+    // The PRNG only spreads election timeouts; a fresh seed per process keeps peers apart.
+    this.storage = new LogRaftStorage(store);
+    this.core = new RaftCore(raftConfig, this.storage, new Prng(randomInt(0, 2 ** 47)), { info: (line) => this.log(line) });
+    // Entries the store recovered were durable before the crash; the state machine starts empty
+    // and re-applies from the beginning of the log as the leader tells us what is committed.
+    this.appliedIndex = store.beforeBeginIndex;
+    const self = config.peers.find((peer) => peer.id === config.selfId);
+    assert(self !== undefined, 'selfId not in peers (config validation missed it)');
+    this.transport = new PeerTransport({
+      group: config.group,
+      selfId: config.selfId,
+      peers: config.peers,
+      maxFrameBytes: MAX_FRAME_BYTES,
+      maxQueuedFramesPerPeer: 4096,
+      reconnectInitialDelayMs: 20,
+      reconnectMaxDelayMs: 1000,
+      onMessage: (from, value) => this.onPeerMessage(from, value),
+      onClientConnection: (socket) => this.openClientSession(socket),
+      log: this.log,
+    });
+    this.boundPort = await this.transport.listen(self.host === 'localhost' ? '127.0.0.1' : self.host, self.port);
+    this.tickTimer = setInterval(() => this.tick(), config.tickIntervalMs);
+    this.log(`started: peers ${config.peers.map((p) => `${p.id}-${p.host}:${p.port}`).join(';')}, log [${store.beforeBeginIndex + 1}, ${store.lastIndex}], flush ${config.flushPolicy}`);
+  }
+
+  /** Tests start peers on OS-assigned ports and then tell each other where they are. */
+  setPeerPort(peerId: string, host: string, port: number): void {
+    this.liveTransport().setPeerAddress({ id: peerId, host, port });
+  }
+
+  /** Append bodies; resolves after they are committed (and applied), in order. */
+  append(bodies: Uint8Array | readonly Uint8Array[]): Promise<AppendResult[]> {
+    const list = bodies instanceof Uint8Array ? [bodies] : [...bodies];
+    const core = this.liveCore();
+    if (list.length === 0) return Promise.resolve([]);
+    for (const body of list) {
+      if (body.byteLength > this.config.maxEntryBodyBytes) {
+        return Promise.reject(new DLedgerError(ResponseCode.UNEXPECTED_ARGUMENT, `entry of ${body.byteLength} bytes exceeds maxEntryBodyBytes ${this.config.maxEntryBodyBytes}`));
+      }
+    }
+    if (this.pendingAppends.size + list.length > this.config.maxPendingRequestsNum) {
+      return Promise.reject(new DLedgerError(ResponseCode.LEADER_PENDING_FULL, `${this.pendingAppends.size} appends pending (maxPendingRequestsNum ${this.config.maxPendingRequestsNum})`, this.role.leaderId));
+    }
+    const result = core.propose(list);
+    if (!result.ok) {
+      return Promise.reject(new DLedgerError(refusalCode(result.reason), `append refused: ${result.reason}`, result.leaderId));
+    }
+    const startedAtNs = process.hrtime.bigint();
+    const timeoutMs = this.options.appendTimeoutMs ?? 10_000;
+    const promises = list.map(
+      (_, i) =>
+        new Promise<AppendResult>((resolve, reject) => {
+          const index = result.firstIndex + i;
+          const timer = setTimeout(() => {
+            if (this.pendingAppends.get(index)?.timer !== timer) return;
+            this.pendingAppends.delete(index);
+            reject(new DLedgerError(ResponseCode.WAIT_QUORUM_ACK_TIMEOUT, `append at index ${index} not committed within ${timeoutMs} ms; its outcome is unknown`, this.role.leaderId));
+          }, timeoutMs);
+          timer.unref();
+          this.pendingAppends.set(index, { term: result.term, pos: -1, startedAtNs, resolve, reject, timer });
+        }),
+    );
+    this.scheduleProcess();
+    return Promise.all(promises);
+  }
+
+  /** A committed entry, or null if `index` is not committed (or compacted away). */
+  get(index: number): CommittedEntry & { pos: number } | null {
+    const core = this.liveCore();
+    if (index > core.status().commitIndex) return null;
+    const entry = this.liveStore().get(index);
+    if (entry === null) return null;
+    return { index: entry.index, term: entry.term, pos: entry.pos, body: entry.body };
+  }
+
+  /**
+   * Linearizable read barrier (ReadIndex): resolves once this node has applied everything that
+   * was committed when the barrier was asked, as confirmed by a quorum. Leader only.
+   */
+  readBarrier(): Promise<number> {
+    const core = this.liveCore();
+    const ctx = `r${this.nextReadCtx++}`;
+    const result = core.readIndex(ctx);
+    if (!result.ok) return Promise.reject(new DLedgerError(refusalCode(result.reason), `read barrier refused: ${result.reason}`, result.leaderId));
+    this.scheduleProcess();
+    return new Promise((resolve, reject) => this.pendingReads.set(ctx, { resolve, reject, index: null }));
+  }
+
+  /** Hand leadership to `to`; resolves when `to` leads, rejects on refusal or after the timeout. */
+  async transferLeadership(to: string, timeoutMs = 3000): Promise<void> {
+    const result = this.liveCore().transferLeadership(to);
+    if (!result.ok) throw new DLedgerError(refusalCode(result.reason), `transfer to ${to} refused: ${result.reason}`, result.leaderId);
+    this.scheduleProcess();
+    const deadline = Date.now() + timeoutMs;
+    while (this.role.leaderId !== to || this.role.role === 'leader') {
+      if (Date.now() > deadline) throw new DLedgerError(ResponseCode.TAKE_LEADERSHIP_FAILED, `${to} did not take leadership within ${timeoutMs} ms`, this.role.leaderId);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  status(): RaftStatus {
+    return this.liveCore().status();
+  }
+
+  metadata(): Metadata {
+    const status = this.liveCore().status();
+    return {
+      group: this.config.group,
+      selfId: this.config.selfId,
+      leaderId: status.leaderId,
+      term: status.term,
+      role: status.role,
+      commitIndex: status.commitIndex,
+      peers: Object.fromEntries(this.config.peers.map((peer) => [peer.id, `${peer.host}:${peer.port}`])),
+    };
+  }
+
+  /** Stop accepting work, fail what is pending, flush and close the store. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    await this.transport?.close();
+    this.failPending(new DLedgerError(ResponseCode.INTERNAL_ERROR, 'server closed'));
+    await this.persistChain.catch(() => undefined);
+    await this.store?.close();
+    this.log('closed');
+  }
+
+  // ---------------------------------------------------------------- driving the core
+
+  private tick(): void {
+    if (this.closed) return;
+    this.liveCore().tick();
+    this.processReadies();
+  }
+
+  private onPeerMessage(from: string, value: unknown): void {
+    if (this.closed) return;
+    const message = parseWireMessage(value, from, this.config.selfId);
+    this.liveCore().step(message);
+    this.scheduleProcess();
+  }
+
+  private scheduleProcess(): void {
+    if (this.processScheduled) return;
+    this.processScheduled = true;
+    // setImmediate runs after this turn's I/O callbacks: everything that arrived together is
+    // handled by one Ready (one write, one msync, one frame per peer).
+    setImmediate(() => {
+      this.processScheduled = false;
+      if (!this.closed) this.processReadies();
+    });
+  }
+
+  private processReadies(): void {
+    const core = this.liveCore();
+    while (core.hasReady()) {
+      const ready = core.ready();
+      this.handleReady(core, ready);
+    }
+  }
+
+  private handleReady(core: RaftCore, ready: Ready): void {
+    if (ready.softState !== null) this.onSoftState(ready.softState.role, ready.softState.term, ready.softState.leaderId);
+    for (const message of ready.messages) this.send(message);
+    const storage = this.liveStorage();
+    const lastWritten = storage.persist(ready);
+    if (ready.entriesToPersist.length > 0) this.metrics.observeBatchEntries(ready.entriesToPersist.length);
+    core.advance(ready);
+    const store = this.liveStore();
+    const persisted = lastWritten === null ? null : store.whenDurable(lastWritten);
+    this.persistChain = this.persistChain.then(async () => {
+      if (persisted !== null) await persisted;
+      if (this.closed) return;
+      core.onPersisted(ready.number);
+      for (const message of ready.messagesAfterPersist) this.send(message);
+      this.scheduleProcess();
+    });
+    this.persistChain.catch((error: Error) => this.fatal(`persisting ready ${ready.number} failed: ${error.message}`));
+    for (const readState of ready.readStates) {
+      const pending = this.pendingReads.get(readState.requestCtx);
+      if (pending !== undefined) pending.index = readState.index;
+    }
+    this.apply(core, ready.committedEntries);
+    this.resolveReads();
+  }
+
+  private apply(core: RaftCore, entries: readonly Entry[]): void {
+    const last = entries[entries.length - 1];
+    if (last === undefined) return;
+    const now = process.hrtime.bigint();
+    for (const entry of entries) {
+      const result = entry.type === EntryType.Normal ? this.options.stateMachine?.apply({ index: entry.index, term: entry.term, body: entry.data }) : undefined;
+      const pending = this.pendingAppends.get(entry.index);
+      if (pending === undefined) continue;
+      this.pendingAppends.delete(entry.index);
+      clearTimeout(pending.timer);
+      if (pending.term !== entry.term) {
+        // Another leader's entry took this index: our proposal was lost with our leadership.
+        pending.reject(new DLedgerError(ResponseCode.TERM_CHANGED, `append at index ${entry.index} (term ${pending.term}) was replaced by term ${entry.term}`, this.role.leaderId));
+        continue;
+      }
+      this.metrics.observeCommitLatencySeconds(Number(now - pending.startedAtNs) / 1e9);
+      const stored = this.liveStore().get(entry.index);
+      pending.resolve({ index: entry.index, term: entry.term, pos: stored?.pos ?? -1, result });
+    }
+    this.appliedIndex = last.index;
+    core.onApplied(last.index);
+  }
+
+  private resolveReads(): void {
+    for (const [ctx, pending] of this.pendingReads) {
+      if (pending.index !== null && pending.index <= this.appliedIndex) {
+        this.pendingReads.delete(ctx);
+        pending.resolve(pending.index);
+      }
+    }
+  }
+
+  private onSoftState(role: Role, term: number, leaderId: string | null): void {
+    const previous = this.role;
+    this.role = { role, term, leaderId };
+    this.metrics.setRole(role);
+    this.metrics.setTerm(term);
+    if (previous.leaderId !== leaderId) this.metrics.incLeaderChanges();
+    if (role === 'candidate' && previous.role !== 'candidate') this.metrics.incElections();
+    if (previous.role === 'leader' && role !== 'leader') {
+      // Reads need this node to lead; appends may still commit under the next leader, so they
+      // wait for the entry at their index (or their timeout).
+      for (const [ctx, pending] of this.pendingReads) {
+        this.pendingReads.delete(ctx);
+        pending.reject(new DLedgerError(ResponseCode.NOT_LEADER, 'leadership lost before the read was confirmed', leaderId));
+      }
+    }
+    if (previous.role !== role || previous.leaderId !== leaderId) {
+      this.log(`role ${role}, term ${term}, leader ${leaderId ?? 'none'}`);
+      for (const handler of this.roleHandlers) handler(this.role);
+    }
+  }
+
+  private send(message: Message): void {
+    this.liveTransport().send(message.to, message);
+  }
+
+  private fatal(reason: string): void {
+    // A store that cannot persist must not keep acknowledging: stop the node (the operator sees
+    // why; the rest of the group carries on without it).
+    this.log(`FATAL: ${reason}; stopping this node`);
+    void this.close();
+  }
+
+  private failPending(error: DLedgerError): void {
+    for (const [index, pending] of this.pendingAppends) {
+      clearTimeout(pending.timer);
+      this.pendingAppends.delete(index);
+      pending.reject(error);
+    }
+    for (const [ctx, pending] of this.pendingReads) {
+      this.pendingReads.delete(ctx);
+      pending.reject(error);
+    }
+  }
+
+  // ---------------------------------------------------------------- client sessions
+
+  private openClientSession(socket: net.Socket): ClientSession {
+    const transport = this.liveTransport();
+    const reply = (response: ClientResponse): void => transport.writeFrame(socket, response);
+    return {
+      onFrame: (value) => {
+        const problem = requestProblem(value);
+        if (problem !== null) {
+          const id = (value as { id?: unknown } | null)?.id;
+          reply({ id: typeof id === 'number' ? id : -1, code: ResponseCode.UNEXPECTED_ARGUMENT, leaderId: this.role.leaderId, error: problem });
+          return;
+        }
+        void this.serveRequest(value as ClientRequest).then(reply);
+      },
+      onClose: () => undefined,
+    };
+  }
+
+  private async serveRequest(request: ClientRequest): Promise<ClientResponse> {
+    const base = { id: request.id, leaderId: this.role.leaderId };
+    try {
+      switch (request.op) {
+        case 'append': {
+          const results = await this.append(request.bodies);
+          const appended: AppendedInfo[] = results.map(({ index, term, pos }) => ({ index, term, pos }));
+          return { ...base, code: ResponseCode.SUCCESS, appended };
+        }
+        case 'get': {
+          const entry = this.get(request.index);
+          if (entry === null) return { ...base, code: ResponseCode.INDEX_OUT_OF_RANGE, error: `index ${request.index} is not a committed entry on ${this.config.selfId}` };
+          return { ...base, code: ResponseCode.SUCCESS, entry };
+        }
+        case 'metadata':
+          return { ...base, code: ResponseCode.SUCCESS, metadata: this.metadata() };
+        case 'transfer':
+          await this.transferLeadership(request.to);
+          return { ...base, leaderId: this.role.leaderId, code: ResponseCode.SUCCESS };
+        case 'read-barrier':
+          return { ...base, code: ResponseCode.SUCCESS, readIndex: await this.readBarrier() };
+      }
+    } catch (error) {
+      if (error instanceof DLedgerError) return { ...base, code: error.code, leaderId: error.leaderId ?? this.role.leaderId, error: error.message };
+      return { ...base, code: ResponseCode.INTERNAL_ERROR, error: (error as Error).message };
+    }
+  }
+
+  // ---------------------------------------------------------------- accessors
+
+  private liveCore(): RaftCore {
+    if (this.closed) throw new DLedgerError(ResponseCode.INTERNAL_ERROR, 'server closed');
+    assert(this.core !== null, 'server not started');
+    return this.core;
+  }
+
+  private liveStore(): LogStore {
+    assert(this.store !== null, 'server not started');
+    return this.store;
+  }
+
+  private liveStorage(): LogRaftStorage {
+    assert(this.storage !== null, 'server not started');
+    return this.storage;
+  }
+
+  private liveTransport(): PeerTransport {
+    assert(this.transport !== null, 'server not started');
+    return this.transport;
+  }
+}
