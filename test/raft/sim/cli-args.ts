@@ -3,11 +3,14 @@
 export const TESTING_BUGS = ['commitPreviousTermEntries', 'grantVoteWithoutLogCheck'] as const;
 export type TestingBug = (typeof TESTING_BUGS)[number];
 
+import { WEATHERS, type WeatherName } from './options.js';
+
 export interface SimArgs {
   readonly firstSeed: number;
   readonly lastSeed: number;
   readonly steps: number;
   readonly bug: TestingBug | null;
+  readonly weather: WeatherName | null;
   readonly traceCapacity: number;
   readonly maxFailures: number;
   readonly quiet: boolean;
@@ -18,7 +21,7 @@ export class SimUsageError extends Error {
 }
 
 const USAGE =
-  'usage: npm run sim -- (--seed N | --seeds A..B) [--steps M] [--bug commitPreviousTermEntries|grantVoteWithoutLogCheck] [--trace K] [--max-failures K] [--quiet]';
+  'usage: npm run sim -- (--seed N | --seeds A..B) [--steps M] [--bug commitPreviousTermEntries|grantVoteWithoutLogCheck] [--weather figure8] [--trace K] [--max-failures K] [--quiet]';
 
 export const DEFAULT_STEPS = 400;
 
@@ -27,7 +30,8 @@ export function parseSimArgs(argv: readonly string[]): SimArgs {
   let lastSeed: number | null = null;
   let steps = DEFAULT_STEPS;
   let bug: TestingBug | null = null;
-  let traceCapacity = 60;
+  let weather: WeatherName | null = null;
+  let traceCapacity = 120;
   let maxFailures = 10;
   let quiet = false;
   for (let i = 0; i < argv.length; i++) {
@@ -61,6 +65,14 @@ export function parseSimArgs(argv: readonly string[]): SimArgs {
         bug = name as TestingBug;
         break;
       }
+      case '--weather': {
+        const name = value();
+        if (!Object.hasOwn(WEATHERS, name)) {
+          throw new SimUsageError(`--weather must be one of ${Object.keys(WEATHERS).join(', ')}, got ${JSON.stringify(name)}`);
+        }
+        weather = name as WeatherName;
+        break;
+      }
       case '--trace':
         traceCapacity = parseNonNegativeInteger(flag, value());
         break;
@@ -75,7 +87,7 @@ export function parseSimArgs(argv: readonly string[]): SimArgs {
     }
   }
   if (firstSeed === null || lastSeed === null) throw new SimUsageError(`--seed or --seeds is required\n${USAGE}`);
-  return { firstSeed, lastSeed, steps, bug, traceCapacity, maxFailures, quiet };
+  return { firstSeed, lastSeed, steps, bug, weather, traceCapacity, maxFailures, quiet };
 }
 
 function parseNonNegativeInteger(flag: string, text: string): number {
@@ -86,6 +98,6 @@ function parseNonNegativeInteger(flag: string, text: string): number {
 }
 
 /** The exact command that replays one seed. */
-export function reproduceCommand(seed: number, steps: number, bug: TestingBug | null): string {
-  return `npm run sim -- --seed ${seed} --steps ${steps}${bug === null ? '' : ` --bug ${bug}`}`;
+export function reproduceCommand(seed: number, steps: number, bug: TestingBug | null, weather: WeatherName | null = null): string {
+  return `npm run sim -- --seed ${seed} --steps ${steps}${bug === null ? '' : ` --bug ${bug}`}${weather === null ? '' : ` --weather ${weather}`}`;
 }

@@ -2,12 +2,13 @@
 //   npm run sim -- --seed N --steps M            one seed, with a trace on failure
 //   npm run sim -- --seeds A..B --steps M        a range, then a summary line
 // Options: --bug commitPreviousTermEntries|grantVoteWithoutLogCheck (switches a deliberate core
-// bug on, to watch a checker catch it), --trace K (events kept for a failure report, default
-// 60), --max-failures K (stop a range after K violations, default 10), --quiet.
+// bug on, to watch a checker catch it), --weather figure8 (a named variant of the seed's
+// fault profile, see WEATHERS in options.ts), --trace K (events kept for a failure report, default
+// 120), --max-failures K (stop a range after K violations, default 10), --quiet.
 // Exit status: 0 when every seed passed, 1 on any violation, 2 on bad usage.
 import { parseSimArgs, reproduceCommand, SimUsageError, type SimArgs } from './cli-args.js';
 import { realCoreFactory } from './real-core.js';
-import { describeProfile } from './options.js';
+import { describeProfile, WEATHERS } from './options.js';
 import { runSeed, type RunResult } from './simulation.js';
 
 function main(argv: readonly string[]): number {
@@ -45,7 +46,7 @@ function main(argv: readonly string[]): number {
   const seconds = elapsedSeconds(startedAtMs);
   process.stdout.write(
     `summary: seeds ${args.firstSeed}..${args.firstSeed + seedsRun - 1} run=${seedsRun} steps=${args.steps} violations=${failures} ` +
-      `ticks=${ticks} acknowledged=${acknowledged} time=${seconds} s${args.bug === null ? '' : ` bug=${args.bug}`}\n`,
+      `ticks=${ticks} acknowledged=${acknowledged} time=${seconds} s${args.bug === null ? '' : ` bug=${args.bug}`}${args.weather === null ? '' : ` weather=${args.weather}`}\n`,
   );
   return failures === 0 ? 0 : 1;
 }
@@ -57,6 +58,7 @@ function runOne(args: SimArgs, seed: number, traceCapacity: number): RunResult {
     coreFactory: realCoreFactory,
     traceCapacity,
     configOverrides: args.bug === null ? {} : { allowTestingBugs: true, testingBugs: { [args.bug]: true } },
+    ...(args.weather === null ? {} : { adjustProfile: WEATHERS[args.weather] }),
   });
 }
 
@@ -70,7 +72,7 @@ function reportFailure(args: SimArgs, seed: number): void {
     `  stats: ${describeStats(traced)}`,
     `  last ${traced.trace.length} events:`,
     ...traced.trace.map((line) => `    ${line}`),
-    `  reproduce: ${reproduceCommand(seed, args.steps, args.bug)}`,
+    `  reproduce: ${reproduceCommand(seed, args.steps, args.bug, args.weather)}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -34,6 +34,11 @@ export interface FaultProfile {
   /** Per global tick, chance that one live node crashes. */
   readonly crashProbability: number;
   readonly restartDelayMaxTicks: number;
+  /** Chance that a node which just became leader is crashed within newLeaderCrashDelayMaxTicks. */
+  readonly newLeaderCrashProbability: number;
+  readonly newLeaderCrashDelayMaxTicks: number;
+  /** Chance that a node which just became leader is cut off at once (when no partition is on). */
+  readonly newLeaderIsolateProbability: number;
   /** Nodes whose disk writes take slowDiskDelayMaxTicks instead of 0..1 tick. */
   readonly slowDiskNodeCount: number;
   readonly slowDiskDelayMaxTicks: number;
@@ -106,12 +111,33 @@ function networkProfile(prng: Prng): NetworkProfile {
 function faultProfile(prng: Prng, nodeCount: number): FaultProfile {
   const allModes = Object.values(PartitionMode);
   const partitionModes = allModes.filter(() => prng.chance(0.5));
+  // A storm: frequent crashes with quick restarts, every disk slow, short frequent partitions.
+  // This is the weather in which old-term entries linger on minorities and leaders die between
+  // committing and replicating, which is where commit-rule and vote-rule bugs show (Raft §5.4).
+  if (prng.chance(0.2)) {
+    return {
+      partitionModes: partitionModes.length > 0 ? partitionModes : [PartitionMode.IsolateLeader],
+      partitionStartProbability: prng.pick([0.03, 0.06]),
+      partitionDurationMaxTicks: prng.pick([10, 30]),
+      crashProbability: prng.pick([0.02, 0.04, 0.08]),
+      restartDelayMaxTicks: prng.pick([3, 10, 30]),
+      newLeaderCrashProbability: prng.pick([0.2, 0.5]),
+      newLeaderCrashDelayMaxTicks: prng.pick([1, 4, 10]),
+      newLeaderIsolateProbability: prng.pick([0, 0.3]),
+      slowDiskNodeCount: nodeCount,
+      slowDiskDelayMaxTicks: prng.pick([8, 20]),
+      tickRateSpread: prng.pick([0, 0.1]),
+    };
+  }
   return {
     partitionModes,
     partitionStartProbability: partitionModes.length === 0 ? 0 : prng.pick([0.005, 0.01, 0.03]),
     partitionDurationMaxTicks: prng.pick([20, 60, 150]),
     crashProbability: prng.pick([0, 0, 0.002, 0.005, 0.015]),
     restartDelayMaxTicks: prng.pick([5, 30, 100]),
+    newLeaderCrashProbability: prng.pick([0, 0, 0, 0.1]),
+    newLeaderCrashDelayMaxTicks: prng.pick([2, 10]),
+    newLeaderIsolateProbability: prng.pick([0, 0, 0.1]),
     slowDiskNodeCount: prng.intBetween(0, nodeCount + 1),
     slowDiskDelayMaxTicks: prng.pick([2, 5, 12]),
     tickRateSpread: prng.pick([0, 0, 0.1, 0.3]),
@@ -152,7 +178,39 @@ export function describeProfile(profile: SimProfile): string {
     `nodes=${profile.nodeCount}`,
     `election=${c.electionTimeoutTicks} heartbeat=${c.heartbeatTimeoutTicks} preVote=${c.preVote} checkQuorum=${c.checkQuorum} lease=${c.leaseReads}`,
     `drop=${n.dropProbability} dup=${n.duplicateProbability} delay=${n.delayMinTicks}..${n.delayMaxTicks} reorder=${n.reorderProbability}`,
-    `partitions=[${f.partitionModes.join(',')}]@${f.partitionStartProbability} crash=${f.crashProbability} slowDisks=${f.slowDiskNodeCount} skew=${f.tickRateSpread}`,
+    `partitions=[${f.partitionModes.join(',')}]@${f.partitionStartProbability} crash=${f.crashProbability} newLeaderCrash=${f.newLeaderCrashProbability} newLeaderIsolate=${f.newLeaderIsolateProbability} slowDisks=${f.slowDiskNodeCount} skew=${f.tickRateSpread}`,
     `propose=${w.proposeProbability} read=${w.readProbability} transfer=${w.transferProbability} compact=${w.compactProbability}`,
   ].join('; ');
 }
+
+/**
+ * Named variants of the swarm profile for hunts that need a particular weather. `figure8`
+ * (Raft paper, figure 8) keeps five nodes, slow disks everywhere, small messages (entries travel
+ * a few at a time) and leaders that are isolated or crashed soon after their election, so that
+ * entries of a term often sit on a minority and a leader often dies between committing and
+ * replicating its own no-op: the conditions under which committing a previous term's entry by
+ * counting replicas loses it.
+ */
+export const WEATHERS = {
+  figure8: (p: SimProfile): SimProfile => ({
+    ...p,
+    nodeCount: 5,
+    network: { ...p.network, dropProbability: 0.05 },
+    faults: {
+      ...p.faults,
+      partitionModes: [PartitionMode.IsolateLeader],
+      partitionStartProbability: 0.03,
+      partitionDurationMaxTicks: 30,
+      crashProbability: 0.02,
+      restartDelayMaxTicks: 10,
+      newLeaderCrashProbability: 0.4,
+      newLeaderCrashDelayMaxTicks: 4,
+      newLeaderIsolateProbability: 0.4,
+      slowDiskNodeCount: 5,
+      slowDiskDelayMaxTicks: 12,
+    },
+    workload: { ...p.workload, proposeProbability: 0.5 },
+    core: { ...p.core, maxSizePerMsgBytes: 16, maxInflightBytes: 4096 },
+  }),
+} as const;
+export type WeatherName = keyof typeof WEATHERS;

@@ -15,7 +15,7 @@ import { ClusterCheckers } from './checkers.js';
 import type { SimCoreFactory } from './core-port.js';
 import { pickPartitionMode, startPartition, type ActivePartition } from './faults.js';
 import { SimNetwork } from './network.js';
-import { profileFromSeed, type SimProfile } from './options.js';
+import { PartitionMode, profileFromSeed, type SimProfile } from './options.js';
 import { SimNode, type NodeEnvironment } from './sim-node.js';
 import { EventTrace } from './trace.js';
 import { CheckerName, SimViolation } from './violation.js';
@@ -29,6 +29,8 @@ export interface RunOptions {
   readonly traceCapacity?: number;
   /** Merged into every node's config (the bite test switches deliberate bugs on here). */
   readonly configOverrides?: Partial<RaftConfig>;
+  /** Replaces the seed's swarm profile with a variant (see WEATHERS in options.ts). */
+  readonly adjustProfile?: (profile: SimProfile) => SimProfile;
   /** Liveness phase bound; the default scales with the election timeout. */
   readonly livenessTicksMax?: number;
 }
@@ -114,12 +116,16 @@ class Simulation {
   private readonly env: NodeEnvironment;
   private readonly pendingReads = new Map<string, PendingRead>();
   private partition: ActivePartition | null = null;
+  /** Crashes scheduled for nodes that just became leader (safety phase only). */
+  private readonly scheduledCrashTick = new Map<NodeId, number>();
+  private inSafetyPhase = true;
   private valueCounter = 0;
   private readCounter = 0;
 
   constructor(private readonly options: RunOptions) {
     assert(Number.isSafeInteger(options.steps) && options.steps >= 0, `bad steps ${options.steps}`);
-    this.profile = profileFromSeed(options.seed);
+    const seeded = profileFromSeed(options.seed);
+    this.profile = options.adjustProfile === undefined ? seeded : options.adjustProfile(seeded);
     this.prng = new Prng(options.seed);
     this.trace = new EventTrace(options.traceCapacity ?? 0);
     this.network = new SimNetwork(this.prng, this.profile.network);
@@ -139,7 +145,7 @@ class Simulation {
       nowTick: () => this.now,
       send: (message) => this.send(message),
       onReadState: (nodeId, readState) => this.onReadState(nodeId, readState),
-      onSoftStateChange: (nodeId) => this.dropReadsOf(nodeId),
+      onSoftStateChange: (nodeId) => this.onSoftStateChange(nodeId),
     };
   }
 
@@ -220,6 +226,12 @@ class Simulation {
     for (const node of this.nodes) {
       if (!node.isUp && node.restartAtTick <= this.now) this.startNode(node);
     }
+    for (const [nodeId, crashAtTick] of this.scheduledCrashTick) {
+      if (crashAtTick > this.now) continue;
+      this.scheduledCrashTick.delete(nodeId);
+      const node = this.nodesById.get(nodeId)!;
+      if (node.isUp) this.crash(node);
+    }
     if (faults.crashProbability > 0 && this.prng.chance(faults.crashProbability)) {
       const live = this.nodes.filter((n) => n.isUp);
       if (live.length > 0) this.crash(this.prng.pick(live));
@@ -296,6 +308,26 @@ class Simulation {
     if (this.trace.enabled) this.trace.record(this.now, `${nodeId} answered read ${readState.requestCtx} at index ${readState.index}`);
   }
 
+  private onSoftStateChange(nodeId: NodeId): void {
+    this.dropReadsOf(nodeId);
+    const node = this.nodesById.get(nodeId)!;
+    const faults = this.profile.faults;
+    if (!this.inSafetyPhase || node.role !== 'leader') return;
+    if (this.partition === null && faults.newLeaderIsolateProbability > 0 && this.prng.chance(faults.newLeaderIsolateProbability)) {
+      // A leader cut off at birth keeps its no-op and any proposals to itself: durable entries of
+      // a term that a majority never sees, the raw material of Raft's figure 8.
+      const description = startPartition(PartitionMode.IsolateLeader, this.ids, nodeId, this.network, this.prng);
+      this.partition = { mode: PartitionMode.IsolateLeader, endsAtTick: this.now + this.prng.intBetween(5, faults.partitionDurationMaxTicks + 6), description };
+      this.stats.partitions++;
+      this.trace.record(this.now, `new leader isolated until t=${this.partition.endsAtTick}: ${description}`);
+    }
+    if (faults.newLeaderCrashProbability === 0) return;
+    if (this.scheduledCrashTick.has(nodeId) || !this.prng.chance(faults.newLeaderCrashProbability)) return;
+    const crashAtTick = this.now + this.prng.intBetween(0, faults.newLeaderCrashDelayMaxTicks + 1);
+    this.scheduledCrashTick.set(nodeId, crashAtTick);
+    this.trace.record(this.now, `${nodeId} will crash at t=${crashAtTick} (new leader)`);
+  }
+
   private dropReadsOf(nodeId: NodeId): void {
     for (const [ctx, read] of this.pendingReads) if (read.nodeId === nodeId) this.pendingReads.delete(ctx);
   }
@@ -348,6 +380,8 @@ class Simulation {
   }
 
   private runLivenessPhase(): void {
+    this.inSafetyPhase = false;
+    this.scheduledCrashTick.clear();
     this.network.heal();
     this.partition = null;
     for (const node of this.nodes) {
