@@ -1,0 +1,221 @@
+// DLedgerClient: talks to a running group. It keeps one connection per member it has used, sends
+// each request to the member it believes leads, and on NOT_LEADER (or a dead connection) follows
+// the leader hint or tries the next member, with a short backoff, until `retryTimeoutMs` runs out.
+// Requests in flight on one connection are bounded (maxInflightRequests) so a caller cannot grow
+// memory without bound.
+import net from 'node:net';
+import { encodeFrame, FrameDecoder, FrameError } from '../node/peer-frame.js';
+import { parsePeers, type PeerAddress } from '../node/config.js';
+import { type AppendedInfo, type ClientRequest, type ClientResponse, type EntryInfo, type Metadata, ResponseCode, ResponseCodeName } from '../node/client-protocol.js';
+import { assert } from '../util/assert.js';
+
+export interface DLedgerClientOptions {
+  readonly group: string;
+  /** DLedger syntax "n0-host:port;n1-host:port;..." or parsed addresses. */
+  readonly peers: string | readonly PeerAddress[];
+  /** How long one call keeps retrying NOT_LEADER and connection failures. */
+  readonly retryTimeoutMs?: number;
+  /** Per-request time limit on one connection. */
+  readonly requestTimeoutMs?: number;
+  readonly maxInflightRequests?: number;
+}
+
+export class DLedgerClientError extends Error {
+  override name = 'DLedgerClientError';
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(`${ResponseCodeName[code] ?? `code ${code}`}: ${message}`);
+  }
+}
+
+const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+const RETRYABLE = new Set<number>([ResponseCode.NOT_LEADER, ResponseCode.LEADER_TRANSFERRING, ResponseCode.LEADER_NOT_READY, ResponseCode.TIMEOUT]);
+
+type Waiter = { resolve: (r: ClientResponse) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
+type RequestBody = ClientRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+class Connection {
+  private readonly socket: net.Socket;
+  private readonly decoder = new FrameDecoder(MAX_FRAME_BYTES);
+  private readonly waiters = new Map<number, Waiter>();
+  private nextId = 1;
+  private failure: Error | null = null;
+  readonly ready: Promise<void>;
+
+  constructor(
+    readonly peer: PeerAddress,
+    group: string,
+    private readonly requestTimeoutMs: number,
+    private readonly maxInflight: number,
+  ) {
+    this.socket = net.connect({ host: peer.host, port: peer.port });
+    this.socket.setNoDelay(true);
+    this.ready = new Promise((resolve, reject) => {
+      this.socket.once('connect', () => {
+        this.socket.write(encodeFrame({ hello: 1, group, client: true }, MAX_FRAME_BYTES));
+        resolve();
+      });
+      this.socket.once('error', reject);
+    });
+    this.ready.catch(() => undefined);
+    this.socket.on('data', (chunk: Buffer) => {
+      try {
+        for (const value of this.decoder.push(chunk)) this.onResponse(value as ClientResponse);
+      } catch (error) {
+        if (!(error instanceof FrameError)) throw error;
+        this.fail(new Error(`malformed response from ${peer.id}: ${error.message}`));
+      }
+    });
+    this.socket.on('error', (error) => this.fail(error));
+    this.socket.on('close', () => this.fail(new Error(`connection to ${peer.id} (${peer.host}:${peer.port}) closed`)));
+  }
+
+  get broken(): boolean {
+    return this.failure !== null;
+  }
+
+  async request(body: RequestBody): Promise<ClientResponse> {
+    await this.ready;
+    if (this.failure !== null) throw this.failure;
+    if (this.waiters.size >= this.maxInflight) throw new DLedgerClientError(ResponseCode.LEADER_PENDING_FULL, `${this.waiters.size} requests in flight to ${this.peer.id} (maxInflightRequests)`);
+    const id = this.nextId++;
+    return new Promise<ClientResponse>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(id);
+        reject(new DLedgerClientError(ResponseCode.TIMEOUT, `no answer from ${this.peer.id} within ${this.requestTimeoutMs} ms`));
+      }, this.requestTimeoutMs);
+      this.waiters.set(id, { resolve, reject, timer });
+      this.socket.write(encodeFrame({ ...body, id }, MAX_FRAME_BYTES));
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private onResponse(response: ClientResponse): void {
+    const waiter = this.waiters.get(response.id);
+    if (waiter === undefined) return;
+    this.waiters.delete(response.id);
+    clearTimeout(waiter.timer);
+    waiter.resolve(response);
+  }
+
+  private fail(error: Error): void {
+    if (this.failure === null) this.failure = error;
+    for (const [id, waiter] of this.waiters) {
+      this.waiters.delete(id);
+      clearTimeout(waiter.timer);
+      waiter.reject(error);
+    }
+    this.socket.destroy();
+  }
+}
+
+export class DLedgerClient {
+  private readonly peers: readonly PeerAddress[];
+  private readonly connections = new Map<string, Connection>();
+  private leaderId: string | null = null;
+  private readonly retryTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly maxInflight: number;
+  private closed = false;
+
+  constructor(private readonly options: DLedgerClientOptions) {
+    this.peers = typeof options.peers === 'string' ? parsePeers(options.peers) : options.peers;
+    assert(this.peers.length > 0, 'DLedgerClient needs at least one peer');
+    this.retryTimeoutMs = options.retryTimeoutMs ?? 10_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
+    this.maxInflight = options.maxInflightRequests ?? 10_000;
+  }
+
+  /** Append one body or a batch; resolves with index, term and pos of each once committed. */
+  async append(bodies: Uint8Array | readonly Uint8Array[]): Promise<AppendedInfo[]> {
+    const list = bodies instanceof Uint8Array ? [bodies] : [...bodies];
+    const response = await this.call({ op: 'append', bodies: list }, true);
+    return [...(response.appended ?? [])];
+  }
+
+  /** A committed entry, read from the leader. */
+  async get(index: number): Promise<EntryInfo> {
+    const response = await this.call({ op: 'get', index }, true);
+    assert(response.entry !== undefined, 'get response without entry');
+    return response.entry;
+  }
+
+  async metadata(): Promise<Metadata> {
+    const response = await this.call({ op: 'metadata' }, false);
+    assert(response.metadata !== undefined, 'metadata response without metadata');
+    return response.metadata;
+  }
+
+  /** Ask the leader to hand leadership to `transfereeId`; resolves once it has. */
+  async transferLeadership(transfereeId: string): Promise<void> {
+    await this.call({ op: 'transfer', to: transfereeId }, true);
+  }
+
+  /** The index a linearizable read may be served at (the leader has applied up to it). */
+  async readBarrier(): Promise<number> {
+    const response = await this.call({ op: 'read-barrier' }, true);
+    return response.readIndex ?? -1;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const connection of this.connections.values()) connection.close();
+    this.connections.clear();
+  }
+
+  private async call(body: RequestBody, needsLeader: boolean): Promise<ClientResponse> {
+    const deadline = Date.now() + this.retryTimeoutMs;
+    let attempt = 0;
+    let lastError: Error = new Error('no attempt made');
+    while (!this.closed) {
+      const target = this.pickTarget(needsLeader, attempt);
+      try {
+        const response = await this.connection(target).request(body);
+        if (response.code === ResponseCode.SUCCESS) {
+          if (needsLeader) this.leaderId = target.id;
+          return response;
+        }
+        lastError = new DLedgerClientError(response.code, response.error ?? 'request failed');
+        if (!RETRYABLE.has(response.code)) throw lastError;
+        this.leaderId = response.leaderId !== null && response.leaderId !== target.id ? response.leaderId : null;
+      } catch (error) {
+        if (error instanceof DLedgerClientError && !RETRYABLE.has(error.code)) throw error;
+        lastError = error as Error;
+        this.dropConnection(target.id);
+        if (this.leaderId === target.id) this.leaderId = null;
+      }
+      attempt++;
+      if (Date.now() > deadline) break;
+      // Back off a little while an election is under way; never longer than 100 ms.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100, 5 * 2 ** Math.min(attempt, 5))));
+    }
+    throw new DLedgerClientError(lastError instanceof DLedgerClientError ? lastError.code : ResponseCode.TIMEOUT, `gave up after ${this.retryTimeoutMs} ms: ${lastError.message}`);
+  }
+
+  private pickTarget(needsLeader: boolean, attempt: number): PeerAddress {
+    if (needsLeader && this.leaderId !== null) {
+      const leader = this.peers.find((peer) => peer.id === this.leaderId);
+      if (leader !== undefined) return leader;
+    }
+    return this.peers[attempt % this.peers.length] as PeerAddress;
+  }
+
+  private connection(peer: PeerAddress): Connection {
+    let connection = this.connections.get(peer.id);
+    if (connection === undefined || connection.broken) {
+      connection = new Connection(peer, this.options.group, this.requestTimeoutMs, this.maxInflight);
+      this.connections.set(peer.id, connection);
+    }
+    return connection;
+  }
+
+  private dropConnection(id: string): void {
+    this.connections.get(id)?.close();
+    this.connections.delete(id);
+  }
+}
