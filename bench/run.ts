@@ -1,0 +1,36 @@
+// Bench dispatcher: `npm run bench -- <name> [flags]` (package.json: tsc, then node dist/bench/run.js).
+// Each bench prints a readable table and writes JSON under bench/results/.
+
+interface BenchModule {
+  run(args: readonly string[]): Promise<void>;
+}
+
+const BENCHES: Readonly<Record<string, { description: string; load: () => Promise<BenchModule> }>> = {
+  store: {
+    description: 'commit-log store append latency/throughput vs a raw write+fdatasync baseline (--quick for a smoke run)',
+    load: () => import('./store.js'),
+  },
+};
+
+function usage(): string {
+  const lines = Object.entries(BENCHES).map(([name, bench]) => `  ${name.padEnd(10)} ${bench.description}`);
+  return `usage: npm run bench -- <name> [flags]\n\nbenches:\n${lines.join('\n')}`;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    console.log(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const bench = Object.hasOwn(BENCHES, name) ? BENCHES[name] : undefined;
+  if (bench === undefined) {
+    console.error(`unknown bench "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  const module = await bench.load();
+  await module.run(rest);
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));
