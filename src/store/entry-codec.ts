@@ -14,7 +14,7 @@
 //
 // A BLANK filler is only magic=-1 and size=remaining (8 bytes); the rest of the segment is left
 // as it is (zero in a fresh, fallocated file), so replicas stay byte-identical.
-import { crc32Of } from './crc.js';
+import { crc32Of, crc32Range } from './crc.js';
 import { readUint53BE, writeUint53BE } from './int64.js';
 import { ENTRY_HEADER_BYTES, EntryMagic } from './types.js';
 
@@ -51,9 +51,8 @@ export function isEntryMagic(magic: number): magic is EntryMagic {
 
 /** The chainCrc of the header at `offsetBytes` of `bytes` (whose bodyCrc field is already written). */
 export function computeChainCrc(bytes: Uint8Array, offsetBytes: number, previousChainCrc: number): number {
-  const headFields = bytes.subarray(offsetBytes, offsetBytes + HeaderOffset.chainCrc);
-  const tailFields = bytes.subarray(offsetBytes + HeaderOffset.bodyCrc, offsetBytes + ENTRY_HEADER_BYTES);
-  return crc32Of(tailFields, crc32Of(headFields, previousChainCrc));
+  const headCrc = crc32Range(bytes, offsetBytes, offsetBytes + HeaderOffset.chainCrc, previousChainCrc);
+  return crc32Range(bytes, offsetBytes + HeaderOffset.bodyCrc, offsetBytes + ENTRY_HEADER_BYTES, headCrc);
 }
 
 export interface NewEntryHeader {
