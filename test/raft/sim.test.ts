@@ -12,7 +12,7 @@ import { realCoreFactory } from './sim/real-core.js';
 import { runSeed } from './sim/simulation.js';
 
 const SEED_COUNT = Number(process.env['SIM_SEEDS'] ?? 1000);
-const STEPS = Number(process.env['SIM_STEPS'] ?? 300);
+const STEPS = Number(process.env['SIM_STEPS'] ?? 400);
 const FIRST_SEED = 1;
 /** Violations reported in full; the rest are counted. */
 const REPORTED_MAX = 10;
