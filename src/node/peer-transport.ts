@@ -43,6 +43,9 @@ export interface PeerTransportStats {
   malformedFrames: number;
 }
 
+/** A burst this long is written at once instead of waiting for the end of the task. */
+const WRITE_BATCH_FRAMES = 64;
+
 interface Hello {
   readonly hello: 1;
   readonly group: string;
@@ -55,7 +58,8 @@ class OutboundPeer {
   connected = false;
   /** True after socket.write returned false, until 'drain': later frames wait in the queue. */
   blocked = false;
-  // Invariant: queue.length <= maxQueuedFramesPerPeer, and the queue is empty while connected && !blocked.
+  flushScheduled = false;
+  // Invariant: queue.length <= maxQueuedFramesPerPeer.
   queue: Buffer[] = [];
   reconnectDelayMs: number;
   reconnectTimer: NodeJS.Timeout | null = null;
@@ -69,6 +73,7 @@ export class PeerTransport {
   readonly stats: PeerTransportStats = { framesSent: 0, framesReceived: 0, framesDropped: 0, connectionsOpened: 0, malformedFrames: 0 };
   private readonly outbound = new Map<string, OutboundPeer>();
   private readonly inbound = new Set<net.Socket>();
+  private readonly pendingReplies = new Map<net.Socket, Buffer[]>();
   private server: net.Server | null = null;
   private closed = false;
 
@@ -106,7 +111,19 @@ export class PeerTransport {
 
   /** Raw frames (e.g. client responses) on a socket this transport accepted. */
   writeFrame(socket: net.Socket, value: unknown): void {
-    if (!socket.destroyed) socket.write(encodeFrame(value, this.options.maxFrameBytes));
+    if (socket.destroyed) return;
+    let pending = this.pendingReplies.get(socket);
+    if (pending === undefined) {
+      pending = [];
+      this.pendingReplies.set(socket, pending);
+      // Replies resolved in one turn (a committed batch) leave in one write.
+      setImmediate(() => {
+        const frames = this.pendingReplies.get(socket) ?? [];
+        this.pendingReplies.delete(socket);
+        if (!socket.destroyed && frames.length > 0) socket.write(frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames));
+      });
+    }
+    pending.push(encodeFrame(value, this.options.maxFrameBytes));
   }
 
   /** Queue a message for a peer. Never throws for an unreachable peer: the message is dropped. */
@@ -114,18 +131,25 @@ export class PeerTransport {
     const peer = this.outbound.get(to);
     assert(peer !== undefined, `send to unknown peer ${to}`);
     if (this.closed) return;
-    const frame = encodeFrame(message, this.options.maxFrameBytes);
-    if (peer.connected && !peer.blocked && peer.socket !== null) {
-      peer.blocked = !peer.socket.write(frame);
-      this.stats.framesSent++;
-      return;
-    }
     if (peer.queue.length >= this.options.maxQueuedFramesPerPeer) {
       this.stats.framesDropped++;
       return;
     }
-    peer.queue.push(frame);
+    // Frames wait for the end of the current task, then go out in one write per peer: a Ready's
+    // messages (and everything else sent in the same task) cost one syscall, not one each.
+    peer.queue.push(encodeFrame(message, this.options.maxFrameBytes));
     if (peer.socket === null && peer.reconnectTimer === null) this.connect(peer);
+    else if (peer.queue.length >= WRITE_BATCH_FRAMES) this.flushQueue(peer);
+    else this.scheduleFlush(peer);
+  }
+
+  private scheduleFlush(peer: OutboundPeer): void {
+    if (peer.flushScheduled || !peer.connected || peer.blocked) return;
+    peer.flushScheduled = true;
+    queueMicrotask(() => {
+      peer.flushScheduled = false;
+      this.flushQueue(peer);
+    });
   }
 
   async close(): Promise<void> {

@@ -58,8 +58,13 @@ t.test('in-order delivery, bounded drops while down, reconnect after restart', a
 
   await b.close();
   // While n1 is down, sends are queued up to the bound and the rest dropped; nothing throws.
+  const sentBefore = a.stats.framesSent;
   for (let i = 0; i < 500; i++) a.send('n1', { seq: 2000 + i });
-  t.ok(a.stats.framesDropped >= 350 && a.stats.framesDropped <= 400, `dropped ${a.stats.framesDropped} frames while the peer was down`);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Some frames may go into the socket before n0 notices the close; the rest wait in the queue
+  // (at most maxQueuedFramesPerPeer = 100) or are dropped.
+  const written = a.stats.framesSent - sentBefore;
+  t.ok(a.stats.framesDropped > 0 && a.stats.framesDropped + written >= 400, `dropped ${a.stats.framesDropped}, written ${written}: at most 100 queued`);
 
   inbox1.length = 0;
   b = makeTransport('n1', inbox1, logs);
