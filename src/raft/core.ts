@@ -262,6 +262,7 @@ export class RaftCore {
 
   // ------------------------------------------------------------------ Ready cycle
 
+  /** True when ready() has something to hand out; false while the last Ready awaits advance(). */
   hasReady(): boolean {
     if (this.awaitingAdvance !== null) return false;
     if (!softStateEqual(this.softState(), this.lastHandedSoftState)) return true;
