@@ -1,11 +1,16 @@
 // The file-system medium: segments are mmap'd (or made by an injected factory, for fault tests),
 // small metadata files are replaced atomically and durably.
-import { mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { PAGE_SIZE_BYTES } from '../native/mmap.js';
-import { fsyncDirectory, writeFileDurably } from './fs-util.js';
+import { fsyncDirectory, isNoSpaceError, writeFileDurably } from './fs-util.js';
 import type { StoreMedium } from './medium.js';
 import { mmapSegmentFileFactory } from './mmap-segment-file.js';
 import type { SegmentFileFactory } from './segment-file.js';
+
+/** Space kept for metadata writes on a full disk: a few small files' worth of blocks. */
+export const SPACE_RESERVE_FILE_NAME = 'space-reserve';
+const SPACE_RESERVE_BYTES = 64 * 1024;
 
 export class DiskMedium implements StoreMedium {
   readonly pageSizeBytes = PAGE_SIZE_BYTES;
@@ -47,7 +52,25 @@ export class DiskMedium implements StoreMedium {
   }
 
   writeFileDurably(filePath: string, contents: Uint8Array): void {
-    writeFileDurably(filePath, contents);
+    try {
+      writeFileDurably(filePath, contents);
+    } catch (error) {
+      const reservePath = join(dirname(filePath), SPACE_RESERVE_FILE_NAME);
+      if (!isNoSpaceError(error) || !existsSync(reservePath)) throw error;
+      rmSync(reservePath, { force: true });
+      fsyncDirectory(dirname(filePath));
+      writeFileDurably(filePath, contents);
+    }
+  }
+
+  prepareSpaceReserve(directoryPath: string): void {
+    const reservePath = join(directoryPath, SPACE_RESERVE_FILE_NAME);
+    if (existsSync(reservePath)) return;
+    try {
+      writeFileDurably(reservePath, new Uint8Array(SPACE_RESERVE_BYTES));
+    } catch (error) {
+      if (!isNoSpaceError(error)) throw error;
+    }
   }
 
   modifiedTimeMs(filePath: string): number {

@@ -1,5 +1,5 @@
 // Small durable-file helpers shared by the disk medium and segment creation.
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** fsync a directory so that creations, renames and unlinks in it survive a power loss. */
@@ -15,16 +15,27 @@ export function fsyncDirectory(directoryPath: string): void {
 /** Replace `path` atomically and durably: write a temp file, fsync it, rename, fsync the directory. */
 export function writeFileDurably(path: string, contents: Uint8Array): void {
   const tempPath = `${path}.tmp`;
-  const fd = openSync(tempPath, 'w', 0o644);
   try {
-    let writtenBytes = 0;
-    while (writtenBytes < contents.length) {
-      writtenBytes += writeSync(fd, contents, writtenBytes, contents.length - writtenBytes);
+    const fd = openSync(tempPath, 'w', 0o644);
+    try {
+      let writtenBytes = 0;
+      while (writtenBytes < contents.length) {
+        writtenBytes += writeSync(fd, contents, writtenBytes, contents.length - writtenBytes);
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
     }
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    renameSync(tempPath, path);
+  } catch (error) {
+    rmSync(tempPath, { force: true });
+    throw error;
   }
-  renameSync(tempPath, path);
   fsyncDirectory(dirname(path));
+}
+
+/** True for the errno codes of a full file system or an exhausted quota. */
+export function isNoSpaceError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }

@@ -16,8 +16,17 @@ export interface StoreMedium {
   syncDirectory(directoryPath: string): void;
   /** A small file's contents, or null when it does not exist. */
   readFile(filePath: string): Uint8Array | null;
-  /** Replace a small file atomically and durably (temp file, fsync, rename, fsync directory). */
+  /**
+   * Replace a small file atomically and durably (temp file, fsync, rename, fsync directory). On a
+   * full disk it spends the directory's space reserve (see prepareSpaceReserve) and retries once.
+   */
   writeFileDurably(filePath: string, contents: Uint8Array): void;
+  /**
+   * Keep a small preallocated file in the directory whose space metadata writes (term/vote,
+   * checkpoint) can use when the disk is full: Raft must still persist a vote, and retention must
+   * still record a new log start, precisely when there is no space. Best effort.
+   */
+  prepareSpaceReserve(directoryPath: string): void;
   /** Last modification time in ms since the epoch (retention by age). */
   modifiedTimeMs(filePath: string): number;
   /** Fraction of the file system holding the directory that is in use, 0..1 (retention by space). */

@@ -87,6 +87,10 @@ export class MemoryMedium implements StoreMedium {
     this.modifiedMs.set(filePath, this.nowMs());
   }
 
+  prepareSpaceReserve(): void {
+    // Small files of this medium do not count against its capacity.
+  }
+
   modifiedTimeMs(filePath: string): number {
     const ms = this.modifiedMs.get(filePath);
     assert(ms !== undefined, `no file ${filePath}`);

@@ -9,10 +9,11 @@
 // append of that turn (group commit); under async a timer does it.
 import { join } from 'node:path';
 import { assert } from '../util/assert.js';
-import { type Checkpoint, INITIAL_CHECKPOINT, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { type Checkpoint, checkpointPath, INITIAL_CHECKPOINT, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { validateStoreOptions } from './config.js';
 import { crc32Of } from './crc.js';
-import { StoreClosedError, StoreFailedError, StoreRejectedRecordError, StoreTruncatedError } from './errors.js';
+import { StoreClosedError, StoreDiskFullError, StoreFailedError, StoreRejectedRecordError, StoreTruncatedError } from './errors.js';
+import { isNoSpaceError } from './fs-util.js';
 import { BLANK_MIN_BYTES, checkRecord, HeaderOffset, writeBlank, writeEntryHeader } from './entry-codec.js';
 import { DurabilityWaiters } from './group-commit.js';
 import { clearIndexFrom, headerAt, indexSlotPos, locateVerifiedEntry, publishIndexOf, readIndexOf } from './log-access.js';
@@ -56,6 +57,8 @@ export class SegmentedLogStore implements LogStore {
   /** A truncate cleared index records; they must be durable before later entries are reported durable. */
   private indexFlushPending = false;
   private flushScheduled = false;
+  /** Advisory checkpoints not written because the disk was full (observability). */
+  checkpointsSkippedForSpace = 0;
   private prepareScheduled = false;
   private readonly flushTimer: NodeJS.Timeout | null = null;
   private failure: StoreFailedError | null = null;
@@ -82,9 +85,16 @@ export class SegmentedLogStore implements LogStore {
     // Recovery made everything it kept durable.
     this.durable = recovered.lastIndex;
     this.checkpointed = checkpoint;
-    // The active segments exist from the start (the next ones are prepared right after).
-    this.dataList.ensure(this.end);
-    this.indexList.ensure(indexSlotPos(this.last.index + 1));
+    // The active segments exist from the start (the next ones are prepared right after). On a
+    // full disk the store still opens and serves reads; the first append that needs the missing
+    // segment fails with StoreDiskFullError.
+    try {
+      this.dataList.ensure(this.end);
+      this.indexList.ensure(indexSlotPos(this.last.index + 1));
+    } catch (error) {
+      if (!(error instanceof StoreDiskFullError)) throw error;
+    }
+    medium.prepareSpaceReserve(options.nodeDir);
     this.writeCheckpointAtLast();
     if (options.flush.kind === 'async') {
       this.flushTimer = setInterval(() => this.flushIfDirty(), options.flush.intervalMs);
@@ -291,7 +301,7 @@ export class SegmentedLogStore implements LogStore {
     const newEnd = newLast.pos >= 0 ? newLast.pos + newLast.sizeBytes : cutRecord.pos;
     if (this.checkpointed.verified !== null && this.checkpointed.verified.index >= fromIndex) {
       // Roll the checkpoint back first: recovery must never start past the cut.
-      this.saveCheckpoint({ ...this.checkpointed, verified: newLast.pos >= 0 ? this.verifiedPointOf(newLast) : null });
+      this.saveRequiredCheckpoint({ ...this.checkpointed, verified: newLast.pos >= 0 ? this.verifiedPointOf(newLast) : null });
     }
     // Zero everything after the new end in its segment (not only the header at the cut): a torn
     // write over stale bytes could otherwise leave old records that verify after a crash.
@@ -341,7 +351,7 @@ export class SegmentedLogStore implements LogStore {
     // Make the flushes of the kept part durable and record the new start before deleting anything.
     this.flushNow();
     const keepVerified = this.checkpointed.verified !== null && this.checkpointed.verified.index > beforeBeginIndex;
-    this.saveCheckpoint({
+    this.saveRequiredCheckpoint({
       beforeBeginIndex,
       beforeBeginTerm,
       beforeBeginChainCrc: chainCrc,
@@ -379,28 +389,32 @@ export class SegmentedLogStore implements LogStore {
       this.movePrefixToSegment(next.startPos, nextFirstIndex - 1);
       removed.push(...this.removeSegmentsBeforeStart());
     }
+    if (removed.length > 0) this.medium.prepareSpaceReserve(this.options.nodeDir);
     return removed;
   }
 
   /** Persist a log start at `segmentStartPos` whose previous entry is `newBeforeBeginIndex`. */
   private movePrefixToSegment(segmentStartPos: number, newBeforeBeginIndex: number): void {
     this.flushNow();
-    if (newBeforeBeginIndex > this.beforeBegin.index) {
+    let beforeBegin = this.beforeBegin;
+    if (newBeforeBeginIndex > beforeBegin.index) {
       const entry = readIndexOf(this.indexList, newBeforeBeginIndex);
       assert(entry !== null, `index record of ${newBeforeBeginIndex}`);
       const chainCrc = headerAt(this.dataList, entry.pos, `entry ${newBeforeBeginIndex}`).chainCrc;
-      this.beforeBegin = { index: newBeforeBeginIndex, term: entry.term, chainCrc };
-      this.durable = Math.max(this.durable, newBeforeBeginIndex);
+      beforeBegin = { index: newBeforeBeginIndex, term: entry.term, chainCrc };
     }
-    this.firstPos = Math.max(this.firstPos, segmentStartPos);
+    const firstPos = Math.max(this.firstPos, segmentStartPos);
     const verified = this.checkpointed.verified;
-    this.saveCheckpoint({
-      beforeBeginIndex: this.beforeBegin.index,
-      beforeBeginTerm: this.beforeBegin.term,
-      beforeBeginChainCrc: this.beforeBegin.chainCrc,
-      firstPos: this.firstPos,
-      verified: verified !== null && verified.index > this.beforeBegin.index ? verified : null,
+    this.saveRequiredCheckpoint({
+      beforeBeginIndex: beforeBegin.index,
+      beforeBeginTerm: beforeBegin.term,
+      beforeBeginChainCrc: beforeBegin.chainCrc,
+      firstPos,
+      verified: verified !== null && verified.index > beforeBegin.index ? verified : null,
     });
+    this.beforeBegin = beforeBegin;
+    this.firstPos = firstPos;
+    this.durable = Math.max(this.durable, beforeBegin.index);
   }
 
   loadTermVote(): TermVote {
@@ -480,7 +494,7 @@ export class SegmentedLogStore implements LogStore {
       endSegment.markDirty(pos - endSegment.startPos, this.end - endSegment.startPos);
       this.flushNow();
     }
-    this.saveCheckpoint({ ...this.checkpointed, firstPos: pos, verified: null });
+    this.saveRequiredCheckpoint({ ...this.checkpointed, firstPos: pos, verified: null });
     this.firstPos = pos;
     this.end = pos;
     const targetStart = this.dataList.segmentStartOf(pos);
@@ -553,7 +567,7 @@ export class SegmentedLogStore implements LogStore {
     if (this.last.pos >= 0 && this.last.index > this.beforeBegin.index && this.durable >= this.last.index) {
       this.writeCheckpointAt(this.last);
     } else {
-      this.saveCheckpoint(this.checkpointed);
+      this.writeCheckpointAdvisory(this.checkpointed);
     }
   }
 
@@ -561,10 +575,38 @@ export class SegmentedLogStore implements LogStore {
     try {
       // The checkpoint vouches for the index up to this entry too.
       this.indexList.flushDirty();
-      this.saveCheckpoint({ ...this.checkpointed, verified: this.verifiedPointOf(entry) });
     } catch (error) {
+      this.failure = new StoreFailedError(`flush of the index of ${this.options.nodeDir} failed; reopen the store to recover`, error);
+      this.waiters.rejectAll(this.failure);
+      return;
+    }
+    this.writeCheckpointAdvisory({ ...this.checkpointed, verified: this.verifiedPointOf(entry) });
+  }
+
+  /**
+   * A checkpoint that only moves the verified point forward is an optimisation (recovery from the
+   * previous one is just longer), so a full disk skips it; any other failure stops the store.
+   */
+  private writeCheckpointAdvisory(checkpoint: Checkpoint): void {
+    try {
+      this.saveCheckpoint(checkpoint);
+    } catch (error) {
+      if (isNoSpaceError(error)) {
+        this.checkpointsSkippedForSpace++;
+        return;
+      }
       this.failure = new StoreFailedError(`checkpoint of ${this.options.nodeDir} failed; reopen the store to recover`, error);
       this.waiters.rejectAll(this.failure);
+    }
+  }
+
+  /** A checkpoint that records a new log start must be written before the change it describes. */
+  private saveRequiredCheckpoint(checkpoint: Checkpoint): void {
+    try {
+      this.saveCheckpoint(checkpoint);
+    } catch (error) {
+      if (isNoSpaceError(error)) throw new StoreDiskFullError(checkpointPath(this.options.nodeDir), error);
+      throw error;
     }
   }
 
