@@ -89,6 +89,8 @@ interface PendingRead {
 }
 
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/** Gauges are refreshed every few ticks, not per Ready: a scrape every few seconds needs no more. */
+const METRICS_EVERY_TICKS = 10;
 
 function refusalCode(reason: RefusalReason): number {
   switch (reason) {
@@ -127,6 +129,7 @@ export class DLedgerServer {
   private readonly roleHandlers: Array<(change: RoleChange) => void> = [];
   private role: RoleChange = { role: 'follower', term: 0, leaderId: null };
   private boundPort = 0;
+  private ticksSinceMetrics = 0;
 
   constructor(private readonly options: DLedgerServerOptions) {
     this.config = options.config;
@@ -304,6 +307,23 @@ export class DLedgerServer {
     if (this.closed) return;
     this.liveCore().tick();
     this.processReadies();
+    if (++this.ticksSinceMetrics >= METRICS_EVERY_TICKS) {
+      this.ticksSinceMetrics = 0;
+      this.updateMetrics();
+    }
+  }
+
+  private updateMetrics(): void {
+    const status = this.liveCore().status();
+    this.metrics.setIndexes({ commitIndex: status.commitIndex, appliedIndex: this.appliedIndex, lastIndex: status.lastIndex });
+    for (const [peerId, progress] of status.progress) {
+      if (peerId !== this.config.selfId) this.metrics.setFollowerProgress(peerId, progress.match, status.lastIndex - progress.match);
+    }
+    const store = this.liveStore();
+    const firstPos = store.get(store.beforeBeginIndex + 1)?.pos ?? store.endPos;
+    const segmentBytes = this.config.mappedFileSizeForEntryData;
+    const segments = store.endPos > firstPos ? Math.floor((store.endPos - 1) / segmentBytes) - Math.floor(firstPos / segmentBytes) + 1 : 0;
+    this.metrics.setStoreSize(store.endPos - firstPos, segments);
   }
 
   private onPeerMessage(from: string, value: unknown): void {
@@ -340,7 +360,10 @@ export class DLedgerServer {
     if (ready.entriesToPersist.length > 0) this.metrics.observeBatchEntries(ready.entriesToPersist.length);
     core.advance(ready);
     const store = this.liveStore();
-    const persisted = lastWritten === null ? null : store.whenDurable(lastWritten);
+    const writtenAtNs = process.hrtime.bigint();
+    const persisted = lastWritten === null ? null : store.whenDurable(lastWritten).then(() => {
+      this.metrics.observeAppendLatencySeconds(Number(process.hrtime.bigint() - writtenAtNs) / 1e9);
+    });
     this.persistChain = this.persistChain.then(async () => {
       if (persisted !== null) await persisted;
       if (this.closed) return;
