@@ -111,6 +111,23 @@ export class SimNode {
     this.core.checkInvariants();
   }
 
+  /**
+   * The crash interrupts the oldest queued write: its snapshot and the first `entryCount` of its
+   * entries reach the disk, its hard state does not. Returns a description for the trace.
+   */
+  tearOldestWrite(entryCount: number, env: NodeEnvironment): string {
+    const write = this.diskQueue[0];
+    assert(write !== undefined, `${this.id} has no queued write to tear`);
+    const ready = write.ready;
+    assert(entryCount >= 0 && entryCount <= ready.entriesToPersist.length, `bad torn prefix ${entryCount}`);
+    const snapshot = ready.snapshotToInstall;
+    if (snapshot !== null) this.storage.installSnapshot(snapshot.meta, snapshot.data);
+    const prefix = ready.entriesToPersist.slice(0, entryCount);
+    this.storage.append(prefix);
+    for (const entry of prefix) env.checkers.observeDurableEntry(this.id, entry, this.storage.term(entry.index - 1));
+    return `tore Ready ${ready.number}: snapshot ${snapshot === null ? 'none' : snapshot.meta.index}, ${entryCount}/${ready.entriesToPersist.length} entries, no hard state`;
+  }
+
   crash(): void {
     assert(this.core !== null, `${this.id} crashed while down`);
     this.core = null;
@@ -173,6 +190,10 @@ export class SimNode {
       completed++;
     }
     return completed;
+  }
+
+  oldestWriteEntryCount(): number {
+    return this.diskQueue[0]?.ready.entriesToPersist.length ?? 0;
   }
 
   hasQueuedWrites(): boolean {

@@ -239,6 +239,11 @@ class Simulation {
   }
 
   private crash(node: SimNode): void {
+    const tornProbability = this.profile.faults.tornWriteProbability;
+    if (tornProbability > 0 && node.hasQueuedWrites() && this.prng.chance(tornProbability)) {
+      const entryCount = this.prng.intBetween(0, node.oldestWriteEntryCount() + 1);
+      this.trace.record(this.now, `${node.id} ${node.tearOldestWrite(entryCount, this.env)}`);
+    }
     node.crash();
     this.network.dropAllOf(node.id);
     this.dropReadsOf(node.id);
