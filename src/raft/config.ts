@@ -1,5 +1,6 @@
 // Raft configuration: sensible defaults and an up-front validator, so a bad setting fails at
 // start-up with the name of the key instead of surfacing later as a stuck or unsafe cluster.
+import { leaseDurationTicks } from './lease.js';
 import type { NodeId, RaftConfig } from './types.js';
 
 /** A configuration error: `key` names the offending setting. */
@@ -102,6 +103,12 @@ export function validateRaftConfig(config: RaftConfig): RaftConfig {
   }
   if (config.leaseReads && !config.checkQuorum) {
     throw new RaftConfigError('leaseReads', 'requires checkQuorum: without it a deposed leader keeps serving reads');
+  }
+  if (config.leaseReads && leaseDurationTicks(config.electionTimeoutTicks) < 1) {
+    throw new RaftConfigError(
+      'electionTimeoutTicks',
+      `${config.electionTimeoutTicks} is too short for lease reads: the lease would be ${leaseDurationTicks(config.electionTimeoutTicks)} ticks (needs >= 4)`,
+    );
   }
   if (config.maxSizePerMsgBytes > config.maxInflightBytes) {
     throw new RaftConfigError(

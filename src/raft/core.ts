@@ -13,7 +13,9 @@ import { RaftLog } from './log.js';
 import { Progress } from './progress.js';
 import { committedIndex, quorumSize, voteOutcome } from './quorum.js';
 import { ReadOnlyQueue } from './read-only.js';
-import { SnapshotReceiver } from './snapshot-receiver.js';
+import { FollowerReplication } from './follower-replication.js';
+import { leaseDurationTicks, leaseStartTick } from './lease.js';
+import { SILENT_LOGGER, type RaftLogger } from './logger.js';
 import {
   EntryType,
   ProgressState,
@@ -33,20 +35,6 @@ import {
   type SoftState,
   type TransferResult,
 } from './types.js';
-
-/** Receives one readable line per notable event (role changes, votes, commits, refusals). */
-export interface RaftLogger {
-  info(line: string): void;
-}
-
-const SILENT_LOGGER: RaftLogger = { info: () => {} };
-
-/**
- * Lease reads assume that tick rates on different nodes differ by at most this factor: a
- * follower that heard the leader ignores votes for electionTimeoutTicks of *its* ticks, which
- * last at least electionTimeoutTicks / MAX_TICK_RATE_RATIO of the leader's ticks.
- */
-export const MAX_TICK_RATE_RATIO = 1.25;
 
 type CampaignKind = 'pre-election' | 'election' | 'transfer';
 
@@ -106,7 +94,7 @@ export class RaftCore {
 
   private messages: Message[] = [];
   private messagesAfterPersist: Message[] = [];
-  private snapshotReceiver: SnapshotReceiver | null = null;
+  private readonly follower: FollowerReplication;
 
   private lastReadyNumber = 0;
   /** The Ready handed out and not yet advance()d, if any. */
@@ -125,6 +113,7 @@ export class RaftCore {
     this.logger = logger;
     const hardState = storage.initialHardState();
     this.log = new RaftLog(storage, hardState.commitIndex);
+    this.follower = new FollowerReplication(this.id, this.log, logger);
     this.term = hardState.term;
     this.votedFor = hardState.votedFor;
     // Entries are persisted before the hard state of the same Ready: a crash in between leaves a
@@ -651,17 +640,18 @@ export class RaftCore {
 
   private stepFollower(m: Message): void {
     switch (m.type) {
+      // Answers wait for persistence: they acknowledge what this Ready writes.
       case 'Append':
         this.hearFromLeader(m.from);
-        this.handleAppend(m);
+        this.messagesAfterPersist.push(this.follower.handleAppend(m, this.term));
         return;
       case 'Heartbeat':
         this.hearFromLeader(m.from);
-        this.handleHeartbeat(m);
+        this.messagesAfterPersist.push(this.follower.handleHeartbeat(m, this.term));
         return;
       case 'Snapshot':
         this.hearFromLeader(m.from);
-        this.handleSnapshot(m);
+        this.messagesAfterPersist.push(this.follower.handleSnapshot(m, this.term));
         return;
       case 'TimeoutNow':
         this.logger.info(`${this.id} received TimeoutNow from ${m.from}: campaigning for leadership transfer`);
@@ -722,94 +712,6 @@ export class RaftCore {
         return;
       default:
         return;
-    }
-  }
-
-  // ------------------------------------------------------------------ follower: replication
-
-  private handleAppend(m: MessageOf<'Append'>): void {
-    const reply = (fields: { reject: boolean; index: number; conflictTerm: number; conflictIndex: number }): void => {
-      // Acks are sent only once what they acknowledge is durable.
-      this.messagesAfterPersist.push({ type: 'AppendResp', from: this.id, to: m.from, term: this.term, ...fields });
-    };
-    if (m.prevLogIndex < this.log.commitIndex) {
-      // Everything up to our commit index matches the leader's log (Leader Completeness).
-      reply({ reject: false, index: this.log.commitIndex, conflictTerm: 0, conflictIndex: 0 });
-      return;
-    }
-    const lastNewIndex = this.log.maybeAppend(m.prevLogIndex, m.prevLogTerm, m.commitIndex, m.entries);
-    if (lastNewIndex !== null) {
-      reply({ reject: false, index: lastNewIndex, conflictTerm: 0, conflictIndex: 0 });
-      return;
-    }
-    const lastIndex = this.log.lastIndex();
-    if (m.prevLogIndex > lastIndex) {
-      reply({ reject: true, index: m.prevLogIndex, conflictTerm: 0, conflictIndex: lastIndex + 1 });
-    } else {
-      const conflictTerm = this.log.term(m.prevLogIndex) as number;
-      // Entries up to commit match the leader, so the scan never needs to go below commit + 1.
-      const conflictIndex = this.log.firstIndexOfTermAt(m.prevLogIndex, this.log.commitIndex + 1);
-      reply({ reject: true, index: m.prevLogIndex, conflictTerm, conflictIndex });
-    }
-    this.logger.info(
-      `${this.id} rejected Append from ${m.from}: no entry (${m.prevLogIndex},${m.prevLogTerm}) [last log (${lastIndex},${this.log.lastTerm()})]`,
-    );
-  }
-
-  private handleHeartbeat(m: MessageOf<'Heartbeat'>): void {
-    this.log.commitTo(m.commitIndex);
-    this.messagesAfterPersist.push({
-      type: 'HeartbeatResp',
-      from: this.id,
-      to: m.from,
-      term: this.term,
-      readCtx: m.readCtx,
-      sentAtTick: m.sentAtTick,
-    });
-  }
-
-  private handleSnapshot(m: MessageOf<'Snapshot'>): void {
-    const meta = m.snapshot;
-    const reply = (fields: { nextOffset: number; reject: boolean; done: boolean }): void => {
-      this.messagesAfterPersist.push({ type: 'SnapshotResp', from: this.id, to: m.from, term: this.term, snapshotIndex: meta.index, ...fields });
-    };
-    if (meta.index <= this.log.commitIndex) {
-      // We already hold everything it covers; let the leader probe after it.
-      this.snapshotReceiver = null;
-      reply({ nextOffset: meta.sizeBytes, reject: false, done: true });
-      return;
-    }
-    if (this.snapshotReceiver === null || !this.snapshotReceiver.matches(meta)) {
-      if (m.offset !== 0) {
-        reply({ nextOffset: 0, reject: false, done: false });
-        return;
-      }
-      this.snapshotReceiver = new SnapshotReceiver(meta);
-    }
-    const outcome = this.snapshotReceiver.receive(m.offset, m.data, m.done);
-    switch (outcome.kind) {
-      case 'need':
-        reply({ nextOffset: outcome.nextOffset, reject: false, done: false });
-        return;
-      case 'invalid':
-        this.logger.info(`${this.id} rejected snapshot (${meta.index},${meta.term}) from ${m.from}: ${outcome.reason}`);
-        this.snapshotReceiver = null;
-        reply({ nextOffset: 0, reject: true, done: false });
-        return;
-      case 'complete':
-        this.snapshotReceiver = null;
-        if (this.log.matchTerm(meta.index, meta.term)) {
-          // Our log already has the snapshot's last entry: keep the log, just commit.
-          this.logger.info(`${this.id} fast-forwarded commit to ${meta.index} instead of installing snapshot`);
-          this.log.commitTo(meta.index);
-        } else {
-          this.logger.info(`${this.id} restored snapshot (${meta.index},${meta.term}) of ${meta.sizeBytes} bytes`);
-          this.log.restore({ meta, data: outcome.data });
-        }
-        reply({ nextOffset: meta.sizeBytes, reject: false, done: true });
-        return;
-      default:
-        unreachable(outcome);
     }
   }
 
@@ -1048,24 +950,18 @@ export class RaftCore {
   }
 
   /**
-   * Lease reads: a quorum answered heartbeats sent at or after leaseStart, and each of those
-   * voters ignores votes for electionTimeoutTicks of its own ticks after receiving one. With tick
-   * rates within MAX_TICK_RATE_RATIO of each other (and one tick of rounding on each side), no
-   * other leader can exist before leaseStart + leaseDurationTicks() of our ticks. A transfer
-   * deliberately breaks that promise (TimeoutNow campaigns ignore the lease, and a delayed one may
-   * still win after the transfer was abandoned), so no lease is held during one, nor for the rest
-   * of a term in which a TimeoutNow was sent.
+   * Lease reads (see lease.ts for the clock-drift assumption). A transfer deliberately breaks
+   * the followers' promise (TimeoutNow campaigns ignore leases, and a delayed one may still win
+   * after the transfer was abandoned), so no lease is held during one, nor for the rest of a
+   * term in which a TimeoutNow was sent.
    */
   private holdsLease(): boolean {
     if (!this.config.leaseReads || this.leadTransferee !== null || this.timeoutNowSentThisTerm) return false;
-    const acked = this.voters.map((id) => (id === this.id ? this.localTick : (this.progress.get(id) as Progress).lastHeartbeatAckSentAtTick));
-    acked.sort((a, b) => b - a);
-    const leaseStart = acked[quorumSize(this.voters.length) - 1] as number;
-    return leaseStart >= 0 && this.localTick < leaseStart + this.leaseDurationTicks();
-  }
-
-  private leaseDurationTicks(): number {
-    return Math.floor((this.config.electionTimeoutTicks - 1) / MAX_TICK_RATE_RATIO) - 1;
+    const answered = this.voters.map((id) =>
+      id === this.id ? this.localTick : (this.progress.get(id) as Progress).lastHeartbeatAckSentAtTick,
+    );
+    const leaseStart = leaseStartTick(answered, quorumSize(this.voters.length));
+    return leaseStart >= 0 && this.localTick < leaseStart + leaseDurationTicks(this.config.electionTimeoutTicks);
   }
 
   // ------------------------------------------------------------------ helpers

@@ -116,6 +116,8 @@ t.test('config validation names the key', async (t) => {
   bad({ selfId: '' }, 'selfId');
   bad({ peerIds: ['n1', 'n2', 'n2'] }, 'peerIds');
   bad({ leaseReads: true, checkQuorum: false }, 'leaseReads');
+  bad({ leaseReads: true, checkQuorum: true, electionTimeoutTicks: 3, heartbeatTimeoutTicks: 1 }, 'electionTimeoutTicks');
+  t.doesNotThrow(() => validateRaftConfig({ ...base, leaseReads: true, electionTimeoutTicks: 4, heartbeatTimeoutTicks: 1 }));
   bad({ maxInflightMsgs: 0 }, 'maxInflightMsgs');
   bad({ maxSizePerMsgBytes: -1 }, 'maxSizePerMsgBytes');
   bad({ snapshotChunkBytes: 1.5 }, 'snapshotChunkBytes');
