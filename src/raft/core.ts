@@ -380,6 +380,22 @@ export class RaftCore {
     };
   }
 
+  /**
+   * The highest index the node may compact into a snapshot now: what it has applied, and on a
+   * leader no further than the slowest recently active follower's match, so that followers which
+   * are merely a little behind catch up from the log rather than by a whole snapshot. (A
+   * follower that is down does not hold compaction back; it gets a snapshot when it returns.)
+   */
+  compactableIndex(): number {
+    let index = this.log.appliedIndex;
+    if (this.role === Role.Leader) {
+      for (const [id, pr] of this.progress) {
+        if (id !== this.id && pr.recentActive) index = Math.min(index, pr.match);
+      }
+    }
+    return Math.max(index, this.log.firstIndex() - 1);
+  }
+
   /** Entries [lo, hiExclusive) of this node's log (persisted or not); for tests and the node. */
   logEntries(lo: number, hiExclusive: number): Entry[] {
     return this.log.entries(lo, hiExclusive, Number.MAX_SAFE_INTEGER) ?? [];

@@ -275,3 +275,23 @@ t.test('no core ever sends to itself', async (t) => {
   }
   t.equal(cluster.core('a').status().role, 'leader');
 });
+
+t.test('compactableIndex: applied, held back on a leader by live followers only', async (t) => {
+  const cluster = new TinyCluster(['a', 'b', 'c']);
+  cluster.elect('a');
+  const leader = cluster.core('a');
+  cluster.allow = (m) => m.to !== 'c';
+  leader.propose(['x', 'y', 'z'].map(bytes));
+  cluster.pump();
+  t.equal(leader.status().appliedIndex, 3);
+  t.equal(leader.status().progress.get('c')?.match, 0);
+  t.equal(leader.compactableIndex(), 0, 'c is recently active and holds only index 0');
+  t.equal(cluster.core('b').compactableIndex(), 3, 'a follower may compact what it applied');
+  // An election timeout without hearing from c: it no longer holds compaction back.
+  for (let i = 0; i < 10; i++) {
+    leader.tick();
+    cluster.pump();
+  }
+  t.equal(leader.status().progress.get('c')?.recentActive, false);
+  t.equal(leader.compactableIndex(), 3);
+});
