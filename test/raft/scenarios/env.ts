@@ -292,7 +292,7 @@ export class ScenarioEnv {
     node.core = this.makeCore(node.id, node.config, node.storage, node.restarts);
     const snapshot = node.storage.snapshotMeta();
     node.applied = snapshot === null ? [] : (JSON.parse(decoder.decode(node.storage.snapshotChunk(0, snapshot.sizeBytes).data)) as Array<[number, string]>);
-    this.out.push(`${node.id} restarted (lost ${lost} unpersisted Ready${lost === 1 ? '' : 's'})`);
+    this.out.push(`${node.id} restarted (lost ${lost} unpersisted ${lost === 1 ? 'Ready' : 'Readies'})`);
     node.core.checkInvariants();
   }
 
