@@ -74,6 +74,17 @@ export class StoreFailedError extends Error {
   }
 }
 
+/** Another live store (this process or another) has the node directory open for writing. */
+export class StoreLockedError extends Error {
+  override name = 'StoreLockedError';
+  constructor(
+    readonly lockPath: string,
+    readonly holderPid: number,
+  ) {
+    super(`store is locked: ${lockPath} is held by ${holderPid === process.pid ? 'another store in this process' : `process ${holderPid}`}`);
+  }
+}
+
 /** The store was closed; no operation is possible. */
 export class StoreClosedError extends Error {
   override name = 'StoreClosedError';

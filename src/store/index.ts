@@ -9,13 +9,14 @@ export type { SegmentFile, SegmentFileFactory, SegmentAccess } from './segment-f
 export { MmapSegmentFile, mmapSegmentFileFactory } from './mmap-segment-file.js';
 export { MemorySegmentFile } from './memory-segment-file.js';
 export { MemoryMedium, type MemoryMediumOptions } from './memory-medium.js';
-export type { StoreMedium } from './medium.js';
+export type { StoreMedium, StoreLock } from './medium.js';
 export {
   StoreConfigError,
   StoreCorruptionError,
   StoreDiskFullError,
   StoreFailedError,
   StoreClosedError,
+  StoreLockedError,
   StoreRejectedRecordError,
   StoreTruncatedError,
 } from './errors.js';

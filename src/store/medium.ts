@@ -3,6 +3,13 @@
 // layout, codec, CRCs, recovery, truncation — is the same code over either.
 import type { SegmentFileFactory } from './segment-file.js';
 
+export interface StoreLock {
+  /** Give the lock up (clean close). */
+  release(): void;
+  /** Forget the lock in this process but leave its file, as a crashed process would. */
+  abandon(): void;
+}
+
 export interface StoreMedium {
   /** Data segment sizes must be a multiple of this (mmap granularity). */
   readonly pageSizeBytes: number;
@@ -27,6 +34,11 @@ export interface StoreMedium {
    * still record a new log start, precisely when there is no space. Best effort.
    */
   prepareSpaceReserve(directoryPath: string): void;
+  /**
+   * Take the single-writer lock of a node directory (two writers would interleave records); returns
+   * its handle. A lock left by a dead process is taken over. Throws StoreLockedError.
+   */
+  acquireLock(nodeDir: string): StoreLock;
   /** Last modification time in ms since the epoch (retention by age). */
   modifiedTimeMs(filePath: string): number;
   /** Fraction of the file system holding the directory that is in use, 0..1 (retention by space). */

@@ -1,10 +1,10 @@
 // An in-memory file system for the in-memory store: segments are MemorySegmentFiles, metadata
 // files are byte arrays. Reopening a store on the same medium is a process restart; with
 // trackDurability, loseUnflushedWrites() first is a power loss (unflushed segment bytes revert).
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { assert } from '../util/assert.js';
-import { StoreDiskFullError } from './errors.js';
-import type { StoreMedium } from './medium.js';
+import { StoreDiskFullError, StoreLockedError } from './errors.js';
+import type { StoreLock, StoreMedium } from './medium.js';
 import { MemorySegmentFile } from './memory-segment-file.js';
 import type { SegmentFileFactory } from './segment-file.js';
 
@@ -28,6 +28,7 @@ export class MemoryMedium implements StoreMedium {
   private readonly smallFiles = new Map<string, Uint8Array>();
   private readonly modifiedMs = new Map<string, number>();
   private readonly directories = new Set<string>();
+  private readonly locked = new Set<string>();
   private readonly trackDurability: boolean;
   private readonly capacityBytes: number;
   private readonly nowMs: () => number;
@@ -85,6 +86,13 @@ export class MemoryMedium implements StoreMedium {
   writeFileDurably(filePath: string, contents: Uint8Array): void {
     this.smallFiles.set(filePath, contents.slice());
     this.modifiedMs.set(filePath, this.nowMs());
+  }
+
+  acquireLock(nodeDir: string): StoreLock {
+    if (this.locked.has(nodeDir)) throw new StoreLockedError(join(nodeDir, 'lock'), process.pid);
+    this.locked.add(nodeDir);
+    const release = (): void => void this.locked.delete(nodeDir);
+    return { release, abandon: release };
   }
 
   prepareSpaceReserve(): void {

@@ -28,6 +28,7 @@ import { ENTRY_HEADER_BYTES, EntryMagic } from './types.js';
 const INDEX_EVIDENCE_RECORDS_MAX = 4096;
 /** Zeroing at a cut works in chunks, so untouched zero pages are never dirtied. */
 const ZERO_CHUNK_BYTES = 4096;
+const ZERO_CHUNK = new Uint8Array(ZERO_CHUNK_BYTES);
 
 export interface RecoveryReport {
   readonly startedFrom: 'checkpoint' | 'log start';
@@ -270,7 +271,7 @@ function zeroNonZeroChunks(segment: Segment, fromBytes: number, toBytes: number)
   for (let chunkStart = fromBytes; chunkStart < toBytes; ) {
     const chunkEnd = Math.min(toBytes, chunkStart - (chunkStart % ZERO_CHUNK_BYTES) + ZERO_CHUNK_BYTES);
     const chunk = segment.bytes.subarray(chunkStart, chunkEnd);
-    if (chunk.some((b) => b !== 0)) {
+    if (Buffer.compare(chunk, ZERO_CHUNK.subarray(0, chunk.length)) !== 0) {
       chunk.fill(0);
       segment.markDirty(chunkStart, chunkEnd);
       zeroedBytes += chunkEnd - chunkStart;

@@ -17,7 +17,7 @@ import { isNoSpaceError } from './fs-util.js';
 import { BLANK_MIN_BYTES, checkRecord, HeaderOffset, writeBlank, writeEntryHeader } from './entry-codec.js';
 import { DurabilityWaiters } from './group-commit.js';
 import { clearIndexFrom, headerAt, indexSlotPos, locateVerifiedEntry, publishIndexOf, readIndexOf } from './log-access.js';
-import type { StoreMedium } from './medium.js';
+import type { StoreLock, StoreMedium } from './medium.js';
 import { type RecoveryReport, recoverLog } from './recovery.js';
 import { SegmentList } from './segment-list.js';
 import { loadTermVote, saveTermVote } from './term-vote.js';
@@ -63,6 +63,7 @@ export class SegmentedLogStore implements LogStore {
   private readonly flushTimer: NodeJS.Timeout | null = null;
   private failure: StoreFailedError | null = null;
   private closed = false;
+  private readonly lock: StoreLock;
 
   constructor(
     private readonly options: StoreOptions,
@@ -71,31 +72,39 @@ export class SegmentedLogStore implements LogStore {
     validateStoreOptions(options, medium.pageSizeBytes);
     this.maxRecordBytes = ENTRY_HEADER_BYTES + options.maxEntryBodyBytes;
     medium.makeDirectory(options.nodeDir);
+    this.lock = medium.acquireLock(options.nodeDir);
     this.dataList = new SegmentList(medium, join(options.nodeDir, DATA_DIR_NAME), options.dataSegmentSizeBytes);
     this.indexList = new SegmentList(medium, join(options.nodeDir, INDEX_DIR_NAME), options.indexSegmentSizeBytes);
-    this.dataList.load();
-    this.indexList.load();
-    const checkpoint = readCheckpoint(medium, options.nodeDir) ?? INITIAL_CHECKPOINT;
-    const recovered = recoverLog(this.dataList, this.indexList, checkpoint, this.maxRecordBytes);
-    this.recoveryReport = recovered.report;
-    this.beforeBegin = { index: checkpoint.beforeBeginIndex, term: checkpoint.beforeBeginTerm, chainCrc: checkpoint.beforeBeginChainCrc };
-    this.firstPos = checkpoint.firstPos;
-    this.last = { index: recovered.lastIndex, term: recovered.lastTerm, chainCrc: recovered.lastChainCrc, pos: recovered.lastEntryPos, sizeBytes: recovered.lastEntrySizeBytes };
-    this.end = recovered.endPos;
-    // Recovery made everything it kept durable.
-    this.durable = recovered.lastIndex;
-    this.checkpointed = checkpoint;
-    // The active segments exist from the start (the next ones are prepared right after). On a
-    // full disk the store still opens and serves reads; the first append that needs the missing
-    // segment fails with StoreDiskFullError.
     try {
-      this.dataList.ensure(this.end);
-      this.indexList.ensure(indexSlotPos(this.last.index + 1));
+      this.dataList.load();
+      this.indexList.load();
+      const checkpoint = readCheckpoint(medium, options.nodeDir) ?? INITIAL_CHECKPOINT;
+      const recovered = recoverLog(this.dataList, this.indexList, checkpoint, this.maxRecordBytes);
+      this.recoveryReport = recovered.report;
+      this.beforeBegin = { index: checkpoint.beforeBeginIndex, term: checkpoint.beforeBeginTerm, chainCrc: checkpoint.beforeBeginChainCrc };
+      this.firstPos = checkpoint.firstPos;
+      this.last = { index: recovered.lastIndex, term: recovered.lastTerm, chainCrc: recovered.lastChainCrc, pos: recovered.lastEntryPos, sizeBytes: recovered.lastEntrySizeBytes };
+      this.end = recovered.endPos;
+      // Recovery made everything it kept durable.
+      this.durable = recovered.lastIndex;
+      this.checkpointed = checkpoint;
+      // The active segments exist from the start (the next ones are prepared right after). On a
+      // full disk the store still opens and serves reads; the first append that needs the missing
+      // segment fails with StoreDiskFullError.
+      try {
+        this.dataList.ensure(this.end);
+        this.indexList.ensure(indexSlotPos(this.last.index + 1));
+      } catch (error) {
+        if (!(error instanceof StoreDiskFullError)) throw error;
+      }
+      medium.prepareSpaceReserve(options.nodeDir);
+      this.writeCheckpointAtLast();
     } catch (error) {
-      if (!(error instanceof StoreDiskFullError)) throw error;
+      this.dataList.close();
+      this.indexList.close();
+      this.lock.release();
+      throw error;
     }
-    medium.prepareSpaceReserve(options.nodeDir);
-    this.writeCheckpointAtLast();
     if (options.flush.kind === 'async') {
       this.flushTimer = setInterval(() => this.flushIfDirty(), options.flush.intervalMs);
       this.flushTimer.unref();
@@ -323,6 +332,9 @@ export class SegmentedLogStore implements LogStore {
     this.last = newLast;
     this.end = newEnd;
     this.durable = Math.min(this.durable, newLast.index);
+    // Make the cut durable now (one msync; truncation is rare): after truncate returns, no power
+    // loss can bring the removed entries back.
+    this.flushNow();
     this.schedulePrepare();
   }
 
@@ -440,6 +452,7 @@ export class SegmentedLogStore implements LogStore {
       this.waiters.rejectAll(this.failure ?? new StoreClosedError('wait for durability'));
       this.dataList.close();
       this.indexList.close();
+      this.lock.release();
     }
     if (this.failure !== null) throw this.failure;
   }
@@ -456,6 +469,8 @@ export class SegmentedLogStore implements LogStore {
     this.waiters.rejectAll(new StoreClosedError('wait for durability (simulated crash)'));
     this.dataList.close();
     this.indexList.close();
+    // A dead process holds no lock; its lock file stays behind, as after a real crash.
+    this.lock.abandon();
   }
 
   /** Where the next record of `recordBytes` goes: a BLANK fills the segment when it does not fit. */

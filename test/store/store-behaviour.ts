@@ -10,6 +10,7 @@ import {
   type SegmentedLogStore,
   StoreCorruptionError,
   StoreDiskFullError,
+  StoreLockedError,
   StoreRejectedRecordError,
   StoreTruncatedError,
 } from '../../src/store/index.js';
@@ -573,6 +574,17 @@ export function storeBehaviour(t: Test, makeHarness: () => StoreHarness): void {
     store.append(1, [bodyOf(19, 5000, 500)]);
     t.equal(store.lastIndex, lastIndex + 1, 'appends resume when space is back');
     await store.close();
+  });
+
+  withHarness('one writer at a time: a second open is refused until the first closes or dies', async (t, harness) => {
+    const first = harness.open();
+    t.throws(() => harness.open(), StoreLockedError, 'second writer refused');
+    await first.close();
+    const second = harness.open();
+    second.simulateCrash();
+    const third = harness.open();
+    t.pass('a crashed writer leaves a lock that the next open takes over');
+    await third.close();
   });
 
   withHarness('term and vote round trip', async (t, harness) => {
