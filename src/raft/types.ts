@@ -246,9 +246,13 @@ export interface RaftStatus {
  *     `onPersisted(number)`.
  *  3. Only after that, send `messagesAfterPersist` (votes, append acks: Raft's "persist before
  *     you answer").
- *  4. Apply `committedEntries` in order (they are already durable on a quorum), then call
- *     `onApplied(lastAppliedIndex)` when done.
- *  `advance(ready)` is called once the node has taken the Ready, before or after persistence.
+ *  4. Apply `committedEntries` in order (they are durable on a quorum and already durable
+ *     locally, so they may be applied before this Ready's own writes finish), then call
+ *     `onApplied(lastAppliedIndex)` when done. Serve each ReadState once applied >= its index.
+ *  `advance(ready)` is called once the node has taken the Ready, before or after persistence;
+ *  hasReady() is false and ready() refuses until then. Readies persist in number order, so
+ *  onPersisted(n) also covers every earlier Ready. Installing `snapshotToInstall` also restores
+ *  the state machine to it (the core counts it as applied once persisted).
  */
 export interface Ready {
   readonly number: number;
@@ -260,7 +264,11 @@ export interface Ready {
   readonly messagesAfterPersist: readonly Message[];
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
-  /** True when entriesToPersist or hardState must reach stable storage before messagesAfterPersist. */
+  /**
+   * True when entries, a snapshot, or a term/vote change must reach stable storage (fsync)
+   * before messagesAfterPersist go out. A commit-index-only hard state change may be written
+   * lazily.
+   */
   readonly mustSync: boolean;
 }
 
