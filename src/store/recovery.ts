@@ -229,9 +229,9 @@ export function recoverLog(dataList: SegmentList, indexList: SegmentList, checkp
 /** A description of a verifying entry after the stop point, or null when there is none. */
 function findLaterValidEntry(dataList: SegmentList, indexList: SegmentList, stop: ScanStop, lastIndex: number): string | null {
   // The record right after the bad one, if the bad one's header still gives its size.
-  const header = readEntryHeader(stop.segment.view, stop.offsetBytes);
   const segmentBytes = stop.segment.file.sizeBytes;
-  if (isEntryMagic(header.magic) && header.sizeBytes >= ENTRY_HEADER_BYTES && stop.offsetBytes + header.sizeBytes + ENTRY_HEADER_BYTES <= segmentBytes) {
+  const header = stop.offsetBytes + ENTRY_HEADER_BYTES <= segmentBytes ? readEntryHeader(stop.segment.view, stop.offsetBytes) : null;
+  if (header !== null && isEntryMagic(header.magic) && header.sizeBytes >= ENTRY_HEADER_BYTES && stop.offsetBytes + header.sizeBytes + ENTRY_HEADER_BYTES <= segmentBytes) {
     const found = verifiesStandalone(stop.segment, stop.offsetBytes + header.sizeBytes, lastIndex + 2);
     if (found !== null) return found;
   }
