@@ -10,8 +10,8 @@ import { assert, unreachable } from '../util/assert.js';
 import type { Prng } from '../util/prng.js';
 import { validateRaftConfig } from './config.js';
 import { RaftLog } from './log.js';
-import { Progress } from './progress.js';
-import { committedIndex, quorumSize, voteOutcome } from './quorum.js';
+import { LeaderReplication } from './leader-replication.js';
+import { quorumSize, voteOutcome } from './quorum.js';
 import { ReadOnlyQueue } from './read-only.js';
 import { FollowerReplication } from './follower-replication.js';
 import { leaseDurationTicks, leaseStartTick } from './lease.js';
@@ -72,8 +72,8 @@ export class RaftCore {
   /** With lease reads, a restarted node keeps the lease it may have promised before the crash. */
   private startupLeaseTicksLeft: number;
 
-  // Invariant: non-empty exactly when role is leader; has one entry per voter (self included).
-  private progress = new Map<NodeId, Progress>();
+  // Invariant: non-null exactly when role is leader.
+  private leader: LeaderReplication | null = null;
   private votes = new Map<NodeId, boolean>();
   /** Set while a candidate waits for its own term/vote to become durable before counting itself. */
   private selfVoteReadyNumber: number | null = null;
@@ -202,9 +202,10 @@ export class RaftCore {
     }
     const firstIndex = this.log.lastIndex() + 1;
     const entries: Entry[] = bodies.map((data, i) => ({ index: firstIndex + i, term: this.term, type: EntryType.Normal, data }));
-    this.appendAsLeader(entries);
+    const leader = this.leaderSide();
+    leader.appendEntries(entries);
     this.uncommittedSizeBytes += sizeBytes;
-    this.broadcastAppend();
+    leader.broadcastAppend();
     return { ok: true, firstIndex, lastIndex: firstIndex + entries.length - 1, term: this.term };
   }
 
@@ -234,8 +235,8 @@ export class RaftCore {
     if (!this.voters.includes(to)) return { ok: false, reason: 'unknown-peer', leaderId: this.id };
     if (to === this.id) return { ok: true };
     if (this.leadTransferee === to) return { ok: true };
-    const pr = this.progress.get(to);
-    assert(pr !== undefined, `no progress for voter ${to}`);
+    const leader = this.leaderSide();
+    const pr = leader.progressOf(to);
     if (pr.state === ProgressState.Snapshot) {
       // Needs a whole snapshot first; it could not catch up within the transfer timeout.
       return { ok: false, reason: 'target-not-eligible', leaderId: this.id };
@@ -245,7 +246,7 @@ export class RaftCore {
     this.transferElapsedTicks = 0;
     this.logger.info(`${this.id} starts leadership transfer to ${to} at term ${this.term}`);
     if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
-    else this.sendAppend(to, true);
+    else leader.sendAppend(to, true);
     return { ok: true };
   }
 
@@ -336,10 +337,7 @@ export class RaftCore {
       this.selfVoteReadyNumber = null;
       if (this.role === Role.Candidate) this.recordVote(this.id, true);
     }
-    if (this.role === Role.Leader) {
-      const self = this.progress.get(this.id) as Progress;
-      if (self.maybeUpdate(this.log.persistedIndex()) && this.maybeCommit()) this.broadcastAppend();
-    }
+    this.leader?.onSelfPersisted();
   }
 
   /** The node applied committed entries up to `index`. */
@@ -352,7 +350,7 @@ export class RaftCore {
 
   status(): RaftStatus {
     const progress = new Map<NodeId, PeerProgressStatus>();
-    for (const [id, pr] of this.progress) {
+    for (const [id, pr] of this.leader?.progress ?? []) {
       progress.set(id, {
         match: pr.match,
         next: pr.next,
@@ -389,7 +387,7 @@ export class RaftCore {
   compactableIndex(): number {
     let index = this.log.appliedIndex;
     if (this.role === Role.Leader) {
-      for (const [id, pr] of this.progress) {
+      for (const [id, pr] of this.leaderSide().progress) {
         if (id !== this.id && pr.recentActive) index = Math.min(index, pr.match);
       }
     }
@@ -415,12 +413,13 @@ export class RaftCore {
     if (this.role === Role.Leader) {
       assert(this.leaderId === this.id, `${this.id}: leader with leaderId ${String(this.leaderId)}`);
       assert(this.votedFor === this.id, `${this.id}: leader voted for ${String(this.votedFor)}`);
-      assert(this.progress.size === this.voters.length, `${this.id}: progress for ${this.progress.size} voters`);
-      for (const [id, pr] of this.progress) pr.checkInvariants(`${this.id}->${id}`, lastIndex);
-      const self = this.progress.get(this.id) as Progress;
+      const progress = this.leaderSide().progress;
+      assert(progress.size === this.voters.length, `${this.id}: progress for ${progress.size} voters`);
+      for (const [id, pr] of progress) pr.checkInvariants(`${this.id}->${id}`, lastIndex);
+      const self = this.leaderSide().progressOf(this.id);
       assert(self.match <= this.log.persistedIndex(), `${this.id}: self match ${self.match} > persisted ${this.log.persistedIndex()}`);
     } else {
-      assert(this.progress.size === 0, `${this.id}: ${this.role} keeps leader progress`);
+      assert(this.leader === null, `${this.id}: ${this.role} keeps leader progress`);
       assert(this.leadTransferee === null, `${this.id}: ${this.role} with a transfer`);
       assert(this.readOnly.size() === 0 && this.deferredReadCtxs.length === 0, `${this.id}: ${this.role} with pending reads`);
     }
@@ -447,12 +446,12 @@ export class RaftCore {
     if (this.electionElapsedTicks >= this.config.electionTimeoutTicks) {
       this.electionElapsedTicks = 0;
       if (this.config.checkQuorum) {
-        if (!this.quorumActive()) {
+        if (!this.leaderSide().quorumActive()) {
           this.logger.info(`${this.id} stepped down to follower since quorum is not active`);
           this.becomeFollower(this.term, null);
           return;
         }
-        for (const [id, pr] of this.progress) pr.recentActive = id === this.id;
+        this.leaderSide().resetRecentActive();
       }
     }
     if (this.leadTransferee !== null) {
@@ -461,7 +460,7 @@ export class RaftCore {
     }
     if (this.heartbeatElapsedTicks >= this.config.heartbeatTimeoutTicks) {
       this.heartbeatElapsedTicks = 0;
-      this.broadcastHeartbeat(this.readOnly.lastCtx());
+      this.leaderSide().broadcastHeartbeat(this.readOnly.lastCtx());
       this.maybeTransferToPreferred();
     }
   }
@@ -478,7 +477,7 @@ export class RaftCore {
     this.heartbeatElapsedTicks = 0;
     this.randomizedElectionTimeoutTicks = this.randomElectionTimeout();
     this.votes.clear();
-    this.progress.clear();
+    this.leader = null;
     this.leadTransferee = null;
     this.transferElapsedTicks = 0;
     this.timeoutNowSentThisTerm = false;
@@ -523,20 +522,27 @@ export class RaftCore {
     this.votedFor = votedFor;
     this.role = Role.Leader;
     this.leaderId = this.id;
-    const lastIndex = this.log.lastIndex();
-    for (const id of this.voters) {
-      const pr = new Progress(lastIndex + 1, this.config.maxInflightMsgs, this.config.maxInflightBytes);
-      if (id === this.id) {
-        pr.match = this.log.persistedIndex();
-        pr.becomeReplicate();
-        pr.recentActive = true;
-      }
-      this.progress.set(id, pr);
-    }
+    const leader = new LeaderReplication(
+      this.id,
+      this.term,
+      this.voters,
+      this.log,
+      this.config,
+      this.logger,
+      (message) => this.messages.push(message),
+      () => this.localTick,
+      {
+        onMatchAdvanced: (id, match) => this.onMatchAdvanced(id, match),
+        onCommitted: () => this.onCommitted(),
+        onReadCtxAnswered: (id, readCtx) => this.onReadCtxAnswered(id, readCtx),
+      },
+    );
+    this.leader = leader;
     this.logger.info(`${this.id} became leader at term ${this.term}`);
     // A no-op of our term lets earlier entries commit without waiting for a client write (§5.4.2).
-    this.appendAsLeader([{ index: lastIndex + 1, term: this.term, type: EntryType.Noop, data: new Uint8Array(0) }]);
-    this.broadcastAppend();
+    const lastIndex = this.log.lastIndex();
+    leader.appendEntries([{ index: lastIndex + 1, term: this.term, type: EntryType.Noop, data: new Uint8Array(0) }]);
+    leader.broadcastAppend();
   }
 
   private campaignFor(kind: CampaignKind): void {
@@ -712,13 +718,13 @@ export class RaftCore {
   private stepLeader(m: Message): void {
     switch (m.type) {
       case 'AppendResp':
-        this.handleAppendResponse(m);
+        this.leaderSide().handleAppendResponse(m);
         return;
       case 'HeartbeatResp':
-        this.handleHeartbeatResponse(m);
+        this.leaderSide().handleHeartbeatResponse(m);
         return;
       case 'SnapshotResp':
-        this.handleSnapshotResponse(m);
+        this.leaderSide().handleSnapshotResponse(m);
         return;
       case 'Append':
       case 'Heartbeat':
@@ -731,192 +737,29 @@ export class RaftCore {
     }
   }
 
-  // ------------------------------------------------------------------ leader: replication
-
-  private appendAsLeader(entries: readonly Entry[]): void {
-    this.log.append(entries);
-    const self = this.progress.get(this.id) as Progress;
-    self.next = this.log.lastIndex() + 1;
+  private leaderSide(): LeaderReplication {
+    assert(this.leader !== null, `${this.id} is ${this.role}, not leader`);
+    return this.leader;
   }
 
-  private broadcastAppend(): void {
-    for (const id of this.voters) if (id !== this.id) this.sendAppend(id, true);
-  }
-
-  /** Sends the next Append (or snapshot) to `to` if its flow control allows; true if sent. */
-  private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
-    const pr = this.progress.get(to) as Progress;
-    if (pr.isPaused()) return false;
-    const prevLogIndex = pr.next - 1;
-    const prevLogTerm = this.log.term(prevLogIndex);
-    const lastIndex = this.log.lastIndex();
-    const entries = this.log.entries(pr.next, lastIndex + 1, this.config.maxSizePerMsgBytes);
-    if (prevLogTerm === null || entries === null) return this.startSnapshot(to, pr);
-    if (entries.length === 0 && !sendIfEmpty) return false;
-    const bytes = entries.reduce((sum, e) => sum + e.data.byteLength, 0);
-    this.messages.push({ type: 'Append', from: this.id, to, term: this.term, prevLogIndex, prevLogTerm, entries, commitIndex: this.log.commitIndex });
-    pr.commitSent = Math.max(pr.commitSent, this.log.commitIndex);
-    pr.sentEntries(entries.length, prevLogIndex + entries.length, bytes);
-    return true;
-  }
-
-  private startSnapshot(to: NodeId, pr: Progress): boolean {
-    if (!pr.recentActive) {
-      this.logger.info(`${this.id} postponed snapshot to ${to}: not recently active`);
-      return false;
-    }
-    const meta = this.log.storage.snapshotMeta();
-    assert(meta !== null, `${to} needs compacted entries but storage has no snapshot`);
-    pr.becomeSnapshot(meta.index);
-    this.logger.info(`${this.id} sends snapshot (${meta.index},${meta.term}) of ${meta.sizeBytes} bytes to ${to}`);
-    this.sendSnapshotChunk(to, pr);
-    return true;
-  }
-
-  private sendSnapshotChunk(to: NodeId, pr: Progress): void {
-    const meta = this.log.storage.snapshotMeta();
-    assert(meta !== null, 'snapshot vanished from storage');
-    if (meta.index !== pr.pendingSnapshotIndex) {
-      // Compacted again meanwhile: the newer snapshot replaces the one being sent.
-      pr.becomeSnapshot(meta.index);
-    }
-    const offset = pr.snapshotAckedOffset;
-    const chunk = this.log.storage.snapshotChunk(offset, this.config.snapshotChunkBytes);
-    this.messages.push({ type: 'Snapshot', from: this.id, to, term: this.term, snapshot: meta, offset, data: chunk.data, done: chunk.done });
-    pr.snapshotInflightEnd = offset + chunk.data.byteLength;
-  }
-
-  private handleAppendResponse(m: MessageOf<'AppendResp'>): void {
-    const pr = this.progress.get(m.from) as Progress;
-    pr.recentActive = true;
-    if (m.reject) {
-      this.handleAppendRejection(m, pr);
-      return;
-    }
-    const wasPaused = pr.isPaused();
-    if (!pr.maybeUpdate(m.index) && !(pr.match === m.index && pr.state === ProgressState.Probe)) return;
-    pr.appendProgressed = true;
-    if (pr.state === ProgressState.Probe) pr.becomeReplicate();
-    else if (pr.state === ProgressState.Snapshot && pr.match >= pr.pendingSnapshotIndex) {
-      pr.becomeProbe();
-      pr.becomeReplicate();
-    } else if (pr.state === ProgressState.Replicate) pr.inflights.freeLE(m.index);
-
-    if (this.maybeCommit()) this.broadcastAppend();
-    // It was waiting on this answer and may have missed a commit index advance meanwhile.
-    else if (wasPaused) this.sendAppend(m.from, this.log.commitIndex > pr.commitSent);
-    // Fill the window.
-    while (this.sendAppend(m.from, false)) {
-      /* keep sending while the window has room and entries remain */
-    }
-    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
-      this.logger.info(`${this.id} sends TimeoutNow to ${m.from}: it has caught up to ${pr.match}`);
-      this.sendTimeoutNow(m.from);
+  private onMatchAdvanced(id: NodeId, match: number): void {
+    if (id === this.leadTransferee && match === this.log.lastIndex()) {
+      this.logger.info(`${this.id} sends TimeoutNow to ${id}: it has caught up to ${match}`);
+      this.sendTimeoutNow(id);
     }
   }
 
-  private handleAppendRejection(m: MessageOf<'AppendResp'>, pr: Progress): void {
-    const nextHint = this.fastBackupNext(m, pr);
-    if (!pr.maybeDecreaseTo(m.index, nextHint)) return;
-    this.logger.info(
-      `${this.id} got rejection of prev ${m.index} from ${m.from} (conflict term ${m.conflictTerm} index ${m.conflictIndex}): next=${pr.next}`,
-    );
-    if (pr.state === ProgressState.Replicate) pr.becomeProbe();
-    this.sendAppend(m.from, true);
-  }
-
-  /**
-   * Fast backup (Raft thesis §5.3 optimisation): if the follower has no entry at prev, resume at
-   * its end; if we hold entries of its conflicting term, resume after our last one of that term;
-   * otherwise skip its whole conflicting term.
-   */
-  private fastBackupNext(m: MessageOf<'AppendResp'>, pr: Progress): number {
-    if (m.conflictTerm === 0) return m.conflictIndex;
-    const ours = this.log.lastIndexOfTerm(m.conflictTerm, m.index, pr.match);
-    return ours === null ? m.conflictIndex : ours + 1;
-  }
-
-  private handleHeartbeatResponse(m: MessageOf<'HeartbeatResp'>): void {
-    const pr = this.progress.get(m.from) as Progress;
-    pr.recentActive = true;
-    pr.lastHeartbeatAckSentAtTick = Math.max(pr.lastHeartbeatAckSentAtTick, m.sentAtTick);
-    if (pr.state === ProgressState.Snapshot) {
-      // No chunk was answered since the last heartbeat: it (or its answer) was lost, or the
-      // follower asked to resume elsewhere. Resend from the offset it last reported.
-      if (!pr.snapshotProgressed) this.sendSnapshotChunk(m.from, pr);
-      pr.snapshotProgressed = false;
-    } else {
-      if (pr.state === ProgressState.Replicate && pr.match < this.log.lastIndex() && !pr.appendProgressed) {
-        // Nothing was acknowledged for a whole heartbeat round while entries are outstanding:
-        // an Append (or its answer) was lost. The core hears of no unreachable peers, so it
-        // recovers by itself: resend from the last known match.
-        this.logger.info(`${this.id} saw no progress from ${m.from} since the last heartbeat; probing from ${pr.match + 1}`);
-        pr.becomeProbe();
-      }
-      pr.appendProgressed = false;
-      pr.probeSent = false;
-      if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
-    }
-    if (m.readCtx === '') return;
-    const acks = this.readOnly.recordAck(m.from, m.readCtx);
-    if (acks >= quorumSize(this.voters.length)) this.readStates.push(...this.readOnly.releaseThrough(m.readCtx));
-  }
-
-  private handleSnapshotResponse(m: MessageOf<'SnapshotResp'>): void {
-    const pr = this.progress.get(m.from) as Progress;
-    pr.recentActive = true;
-    if (pr.state !== ProgressState.Snapshot || m.snapshotIndex !== pr.pendingSnapshotIndex) return; // stale
-    if (m.reject) {
-      this.logger.info(`${this.id} snapshot to ${m.from} rejected; probing again`);
-      pr.becomeProbe();
-      this.sendAppend(m.from, true);
-      return;
-    }
-    if (m.done) {
-      this.logger.info(`${this.id} snapshot ${m.snapshotIndex} installed on ${m.from}; probing after it`);
-      pr.becomeProbe();
-      this.sendAppend(m.from, true);
-      return;
-    }
-    pr.snapshotAckedOffset = m.nextOffset;
-    // Only the answer to the outstanding chunk drives the next one; other answers (duplicates,
-    // or a request to resume elsewhere) wait for the heartbeat-driven resend, so at most one
-    // chunk stream is ever in flight.
-    if (m.nextOffset === pr.snapshotInflightEnd) {
-      pr.snapshotProgressed = true;
-      this.sendSnapshotChunk(m.from, pr);
-    }
-  }
-
-  /** Commits the highest index a quorum holds, if it is of the current term (§5.4.2). */
-  private maybeCommit(): boolean {
-    const index = committedIndex(this.voters, (id) => this.progress.get(id)?.match);
-    if (index <= this.log.commitIndex) return false;
-    if (this.log.term(index) !== this.term && this.config.testingBugs?.commitPreviousTermEntries !== true) return false;
-    this.log.commitTo(index);
-    this.logger.info(`${this.id} committed up to ${index} at term ${this.term}`);
+  private onCommitted(): void {
     if (this.committedInCurrentTerm() && this.deferredReadCtxs.length > 0) {
       const deferred = this.deferredReadCtxs;
       this.deferredReadCtxs = [];
       for (const ctx of deferred) this.serveRead(ctx);
     }
-    return true;
   }
 
-  private broadcastHeartbeat(readCtx: string): void {
-    for (const [id, pr] of this.progress) {
-      if (id === this.id) continue;
-      this.messages.push({
-        type: 'Heartbeat',
-        from: this.id,
-        to: id,
-        term: this.term,
-        // Never more than the follower is known to hold, so it cannot commit past its log.
-        commitIndex: Math.min(pr.match, this.log.commitIndex),
-        readCtx,
-        sentAtTick: this.localTick,
-      });
-    }
+  private onReadCtxAnswered(id: NodeId, readCtx: string): void {
+    const acks = this.readOnly.recordAck(id, readCtx);
+    if (acks >= quorumSize(this.voters.length)) this.readStates.push(...this.readOnly.releaseThrough(readCtx));
   }
 
   private sendTimeoutNow(to: NodeId): void {
@@ -935,19 +778,13 @@ export class RaftCore {
     if (preferred.length === 0 || preferred.includes(this.id) || this.leadTransferee !== null) return;
     const lastIndex = this.log.lastIndex();
     for (const id of preferred) {
-      const pr = this.progress.get(id) as Progress;
+      const pr = this.leaderSide().progressOf(id);
       if (pr.recentActive && pr.match === lastIndex) {
         this.logger.info(`${this.id} is not a preferred leader; handing over to caught-up preferred ${id}`);
         this.transferLeadership(id);
         return;
       }
     }
-  }
-
-  private quorumActive(): boolean {
-    let active = 0;
-    for (const pr of this.progress.values()) if (pr.recentActive) active++;
-    return active >= quorumSize(this.voters.length);
   }
 
   // ------------------------------------------------------------------ reads
@@ -962,7 +799,7 @@ export class RaftCore {
       return;
     }
     this.readOnly.add(ctx, this.log.commitIndex, this.id);
-    this.broadcastHeartbeat(ctx);
+    this.leaderSide().broadcastHeartbeat(ctx);
   }
 
   /**
@@ -974,7 +811,7 @@ export class RaftCore {
   private holdsLease(): boolean {
     if (!this.config.leaseReads || this.leadTransferee !== null || this.timeoutNowSentThisTerm) return false;
     const answered = this.voters.map((id) =>
-      id === this.id ? this.localTick : (this.progress.get(id) as Progress).lastHeartbeatAckSentAtTick,
+      id === this.id ? this.localTick : this.leaderSide().progressOf(id).lastHeartbeatAckSentAtTick,
     );
     const leaseStart = leaseStartTick(answered, quorumSize(this.voters.length));
     return leaseStart >= 0 && this.localTick < leaseStart + leaseDurationTicks(this.config.electionTimeoutTicks);
