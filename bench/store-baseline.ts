@@ -11,10 +11,13 @@
 import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { fallocate, mapFile, msync } from '../src/native/mmap.js';
 import { join } from 'node:path';
+import { deviceBytesWrittenCounter } from './lib/diskstats.js';
 import { LatencySamples, nowUs } from './lib/stats.js';
 
 export interface SliceResult {
   readonly samples: LatencySamples;
+  /** Bytes the block device wrote during the measured window (all writers of that device), or NaN. */
+  readonly deviceBytes: number;
   /** Operations (single) or entries (batch) completed inside the measured window. */
   readonly entries: number;
   readonly payloadBytes: number;
@@ -72,6 +75,8 @@ export function runBaselineSlice(
     }
   }
   let positionBytes = 0;
+  const deviceBytes = deviceBytesWrittenCounter(dir) ?? (() => NaN);
+  let deviceBytesAtStart = NaN;
   try {
     const sliceStartUs = nowUs();
     const measureFromUs = sliceStartUs + timing.warmupMs * 1000;
@@ -79,20 +84,26 @@ export function runBaselineSlice(
     let entries = 0;
     let measuredFromUs = NaN;
     for (;;) {
-      const startUs = nowUs();
+      let startUs = nowUs();
       if (startUs >= endUs) break;
+      const measured = startUs >= measureFromUs;
+      if (measured && Number.isNaN(measuredFromUs)) {
+        // Every warm-up batch has been synced, so the device counter starts clean here.
+        deviceBytesAtStart = deviceBytes();
+        startUs = nowUs();
+        measuredFromUs = startUs;
+      }
       if (positionBytes + batchBytes > PREALLOC_BYTES) positionBytes = 0;
       writeBatch(positionBytes);
       positionBytes += batchBytes;
       const doneUs = nowUs();
-      if (startUs >= measureFromUs) {
-        if (Number.isNaN(measuredFromUs)) measuredFromUs = startUs;
+      if (measured) {
         samples.add(doneUs - startUs);
         entries += batch;
       }
     }
     const elapsedUs = Number.isNaN(measuredFromUs) ? 0 : nowUs() - measuredFromUs;
-    return { samples, entries, payloadBytes: entries * entryBytes, elapsedUs };
+    return { samples, entries, payloadBytes: entries * entryBytes, elapsedUs, deviceBytes: deviceBytes() - deviceBytesAtStart };
   } finally {
     closeSync(fd);
     rmSync(path, { force: true });

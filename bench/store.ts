@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FlushPolicy, LogStore, StoreOptions } from '../src/store/types.js';
 import { Prng } from '../src/util/prng.js';
+import { deviceBytesWrittenCounter } from './lib/diskstats.js';
 import { writeResults } from './lib/results.js';
 import { LatencySamples, nowUs, type LatencySummary } from './lib/stats.js';
 import { fixed, formatTable, grouped } from './lib/table.js';
@@ -58,6 +59,7 @@ interface CaseTotals {
   entries: number;
   payloadBytes: number;
   elapsedUs: number;
+  deviceBytes: number;
 }
 
 function caseLabel(spec: CaseSpec): string {
@@ -135,21 +137,30 @@ async function runStoreSlice(config: BenchConfig, spec: Extract<CaseSpec, { kind
       bodies.push(body);
     }
     const isSync = spec.flush.kind === 'sync';
+    const deviceBytes = deviceBytesWrittenCounter(nodeDir) ?? (() => NaN);
+    let deviceBytesAtStart = NaN;
     const samples = new LatencySamples();
     const measureFromUs = nowUs() + config.timing.warmupMs * 1000;
     const endUs = measureFromUs + config.timing.measureMs * 1000;
     let measuredFromUs = NaN;
     let entries = 0;
     for (;;) {
-      const startUs = nowUs();
+      let startUs = nowUs();
       if (startUs >= endUs) break;
+      const measured = startUs >= measureFromUs;
+      if (measured && Number.isNaN(measuredFromUs)) {
+        // Make the warm-up durable first so that neither its time nor its bytes are counted.
+        await store.whenDurable(store.lastIndex);
+        deviceBytesAtStart = deviceBytes();
+        startUs = nowUs();
+        measuredFromUs = startUs;
+      }
       const appended = store.append(TERM, bodies);
       const last = appended[appended.length - 1];
       if (last === undefined) throw new Error('store.append returned no entries');
       if (isSync) await store.whenDurable(last.index);
       const doneUs = nowUs();
-      if (startUs >= measureFromUs) {
-        if (Number.isNaN(measuredFromUs)) measuredFromUs = startUs;
+      if (measured) {
         samples.add(doneUs - startUs);
         entries += spec.batch;
       }
@@ -157,7 +168,7 @@ async function runStoreSlice(config: BenchConfig, spec: Extract<CaseSpec, { kind
     }
     await store.whenDurable(store.lastIndex);
     const elapsedUs = Number.isNaN(measuredFromUs) ? 0 : nowUs() - measuredFromUs;
-    return { samples, entries, payloadBytes: entries * spec.entryBytes, elapsedUs };
+    return { samples, entries, payloadBytes: entries * spec.entryBytes, elapsedUs, deviceBytes: deviceBytes() - deviceBytesAtStart };
   } finally {
     await store.close();
     rmSync(nodeDir, { recursive: true, force: true });
@@ -179,6 +190,8 @@ interface RowReport {
   readonly latency: LatencySummary;
   readonly entriesPerSec: number;
   readonly payloadMBPerSec: number;
+  /** Bytes the device wrote per payload byte (all writers of the device; ~1 plus journal overhead is ideal). */
+  readonly deviceBytesPerPayloadByte: number;
   /** store only: payload bytes/s divided by the batch baseline's bytes/s. */
   readonly throughputVsBaseline?: number;
   /** store only: p50 minus the single baseline's p50, microseconds. */
@@ -190,7 +203,7 @@ export async function run(args: readonly string[]): Promise<void> {
   const prng = new Prng(config.seed);
   const cases = allCases();
   const totals = new Map<CaseSpec, CaseTotals>(
-    cases.map((spec) => [spec, { spec, samples: new LatencySamples(), entries: 0, payloadBytes: 0, elapsedUs: 0 }]),
+    cases.map((spec) => [spec, { spec, samples: new LatencySamples(), entries: 0, payloadBytes: 0, elapsedUs: 0, deviceBytes: 0 }]),
   );
   const startedAt = new Date().toISOString();
   const wallStartUs = nowUs();
@@ -211,6 +224,7 @@ export async function run(args: readonly string[]): Promise<void> {
         total.entries += result.entries;
         total.payloadBytes += result.payloadBytes;
         total.elapsedUs += result.elapsedUs;
+        total.deviceBytes += result.deviceBytes;
       }
       process.stdout.write(`  round ${round + 1}/${config.rounds} done (${fixed((nowUs() - wallStartUs) / 1e6, 1)} s)\n`);
     }
@@ -226,6 +240,7 @@ export async function run(args: readonly string[]): Promise<void> {
       latency: total.samples.summary(),
       entriesPerSec: total.entries / seconds,
       payloadMBPerSec: total.payloadBytes / 1e6 / seconds,
+      deviceBytesPerPayloadByte: total.deviceBytes / total.payloadBytes,
     };
   };
   const baselineTotals = [...totals.values()].filter((t) => t.spec.kind === 'baseline');
@@ -263,7 +278,7 @@ export async function run(args: readonly string[]): Promise<void> {
     },
   };
 
-  const header = ['case', 'ops', 'p50 us', 'p99 us', 'p999 us', 'entries/s', 'MB/s', 'MB/s vs base', 'p50 - base us'];
+  const header = ['case', 'ops', 'p50 us', 'p99 us', 'p999 us', 'entries/s', 'MB/s', 'dev B/B', 'MB/s vs base', 'p50 - base us'];
   const cells = (row: RowReport): string[] => [
     row.label,
     grouped(row.latency.count),
@@ -272,6 +287,7 @@ export async function run(args: readonly string[]): Promise<void> {
     fixed(row.latency.p999Us),
     grouped(row.entriesPerSec),
     fixed(row.payloadMBPerSec, 1),
+    fixed(row.deviceBytesPerPayloadByte, 2),
     row.throughputVsBaseline === undefined ? '' : `${fixed(row.throughputVsBaseline * 100)}%`,
     row.p50MinusBaselineUs === undefined ? '' : fixed(row.p50MinusBaselineUs),
   ];
@@ -280,6 +296,7 @@ export async function run(args: readonly string[]): Promise<void> {
   console.log('');
   console.log('ops = latency samples (one per append call; a batch is one call). sync latency is until durable;');
   console.log('async latency is until append returns (page cache). MB/s counts body bytes (10^6 B/s).');
+  console.log('dev B/B = bytes the block device wrote per body byte (from /proc/diskstats; counts every writer of the device).');
   console.log(`MB/s vs base: against "${batchRow.label}"; p50 - base: against "${singleRow.label}".`);
   console.log(
     `target sync 256 x 1 KiB >= 80% of baseline bytes/s: ${fixed(targets.syncBatch256x1KiBAtLeast80PercentOfBaselineBytesPerSec.ratio * 100)}% ` +
