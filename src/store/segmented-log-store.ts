@@ -341,17 +341,20 @@ export class SegmentedLogStore implements LogStore {
   resetPrefix(beforeBeginIndex: number, beforeBeginTerm: number): void {
     this.checkWritable('resetPrefix');
     if (beforeBeginIndex <= this.beforeBegin.index) return;
+    if (beforeBeginIndex <= this.last.index && readIndexOf(this.indexList, beforeBeginIndex)?.term !== beforeBeginTerm) {
+      // Our entry at that index is not the snapshot's: nothing of our log is part of the new
+      // history (Raft log matching), so drop it all and take the prefix as one from elsewhere.
+      this.truncate(this.beforeBegin.index + 1);
+    }
     let chainCrc: number | null;
     let firstPos: number;
     if (beforeBeginIndex < this.last.index) {
       const next = readIndexOf(this.indexList, beforeBeginIndex + 1);
       const entry = readIndexOf(this.indexList, beforeBeginIndex);
       assert(next !== null && entry !== null, `index records around ${beforeBeginIndex}`);
-      assert(entry.term === beforeBeginTerm, `resetPrefix term ${beforeBeginTerm} differs from entry ${beforeBeginIndex}'s term ${entry.term}`);
       chainCrc = headerAt(this.dataList, entry.pos, `entry ${beforeBeginIndex}`).chainCrc;
       firstPos = next.pos;
     } else if (beforeBeginIndex === this.last.index) {
-      assert(this.last.term === beforeBeginTerm, `resetPrefix term ${beforeBeginTerm} differs from the last term ${this.last.term}`);
       chainCrc = this.last.chainCrc;
       firstPos = this.end;
     } else {

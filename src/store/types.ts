@@ -104,7 +104,11 @@ export interface LogStore {
   readRaw(fromIndex: number, maxBytes: number): RawRecords | null;
   /** Remove entries with index >= fromIndex (Raft conflict truncation). */
   truncate(fromIndex: number): void;
-  /** Logically drop everything <= beforeBeginIndex (after a snapshot); the log restarts after it. */
+  /**
+   * Logically drop everything <= beforeBeginIndex (after a snapshot); the log restarts after it.
+   * Entries after it are kept only if our entry at beforeBeginIndex has beforeBeginTerm (Raft log
+   * matching); otherwise the whole log is dropped.
+   */
   resetPrefix(beforeBeginIndex: number, beforeBeginTerm: number): void;
   /** Delete old whole segments by the policy; returns the segment file names deleted. */
   applyRetention(policy: RetentionPolicy): string[];
