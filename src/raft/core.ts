@@ -6,6 +6,9 @@
 // Persistence is asynchronous: the leader sends entries to followers while writing them itself,
 // and counts its own copy toward a quorum only once onPersisted() says it is durable; a
 // candidate likewise counts its own vote only once its term and vote are durable.
+//
+// This file holds roles, elections, leadership transfer, reads and the Ready cycle; replication
+// lives in leader-replication.ts (created on becoming leader) and follower-replication.ts.
 import { assert, unreachable } from '../util/assert.js';
 import type { Prng } from '../util/prng.js';
 import { validateRaftConfig } from './config.js';
