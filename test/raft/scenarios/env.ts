@@ -2,6 +2,27 @@
 // one command at a time, everything printed. Nothing happens unless a command says so: ticks,
 // Ready handling, persistence and message delivery are separate steps, so a scenario can stop
 // the world between any two of them (etcd's rafttest InteractionEnv, in one file).
+//
+// Commands (nodes are n1..nN):
+//   add-nodes N [election=10 heartbeat=3 preVote=false checkQuorum=false leaseReads=false
+//               maxInflight= maxSizePerMsg= maxUncommitted= snapshotChunk= transferTimeout=20
+//               preferred=n2,n3 bug=commitPreviousTermEntries|grantVoteWithoutLogCheck]
+//   campaign n                  start an election now
+//   tick n [count]              tick n count times (default 1)
+//   tick-election n             tick n up to its next election timeout (check-quorum on a leader)
+//   tick-heartbeat n            tick n heartbeatTimeoutTicks times
+//   propose n data...           propose one entry per word
+//   process-ready [n...] [persist=false]
+//                               take every Ready (all nodes by default), print it, send its
+//                               messages; persist it at once unless persist=false, which holds
+//                               the node's persistence until `persist n`
+//   persist n [count]           persist held Readies in order, send what waited on them, apply
+//   deliver-msgs [n...] [type=T]  deliver queued messages to those nodes (cut links drop them)
+//   drop-msgs [n...] [type=T]   drop queued messages to those nodes
+//   stabilize                   process-ready and deliver-msgs until nothing moves
+//   isolate n | partition a,b c,d | recover     cut links (partition replaces earlier cuts)
+//   raft-log n | status n       print the log / role, progress and state machine
+//   transfer-leadership n to | read-index n ctx | compact n index | restart n
 import { assert } from '../../../src/util/assert.js';
 import { Prng } from '../../../src/util/prng.js';
 import {
@@ -159,6 +180,7 @@ export class ScenarioEnv {
   // ------------------------------------------------------------------ driving
 
   private tick(id: string | undefined, count: number): void {
+    assert(Number.isSafeInteger(count) && count >= 0, `tick count must be a non-negative integer, got ${count}`);
     const node = this.node(id);
     for (let i = 0; i < count; i++) {
       node.core.tick();
