@@ -17,8 +17,10 @@
 //                               messages; persist it at once unless persist=false, which holds
 //                               the node's persistence until `persist n`
 //   persist n [count]           persist held Readies in order, send what waited on them, apply
-//   deliver-msgs [n...] [type=T]  deliver queued messages to those nodes (cut links drop them)
-//   drop-msgs [n...] [type=T]   drop queued messages to those nodes
+//   deliver-msgs [n... | a->b ...] [type=T]
+//                               deliver queued messages to those nodes or over those links
+//                               (all by default; cut links drop them)
+//   drop-msgs [n... | a->b ...] [type=T]   drop queued messages likewise
 //   stabilize                   process-ready and deliver-msgs until nothing moves
 //   isolate n | partition a,b c,d | recover     cut links (partition replaces earlier cuts)
 //   raft-log n | status n       print the log / role, progress and state machine
@@ -105,10 +107,10 @@ export class ScenarioEnv {
         break;
       }
       case 'deliver-msgs':
-        this.deliver(this.targets(args), options.get('type'));
+        this.deliver(this.messageFilter(args, options.get('type')));
         break;
       case 'drop-msgs':
-        this.drop(this.targets(args), options.get('type'));
+        this.drop(this.messageFilter(args, options.get('type')));
         break;
       case 'stabilize':
         this.stabilize();
@@ -239,8 +241,8 @@ export class ScenarioEnv {
     if (last !== undefined) node.core.onApplied(last.index);
   }
 
-  private deliver(targets: string[], type: string | undefined): boolean {
-    const { picked, rest } = this.pick(targets, type);
+  private deliver(filter: (m: Message) => boolean): boolean {
+    const { picked, rest } = this.pick(filter);
     this.network = rest;
     for (const m of picked) {
       if (this.blockedLinks.has(`${m.from}->${m.to}`)) {
@@ -255,27 +257,38 @@ export class ScenarioEnv {
     return picked.length > 0;
   }
 
-  private drop(targets: string[], type: string | undefined): void {
-    const { picked, rest } = this.pick(targets, type);
+  private drop(filter: (m: Message) => boolean): void {
+    const { picked, rest } = this.pick(filter);
     this.network = rest;
     for (const m of picked) this.out.push(`dropped ${formatMessage(m)}`);
   }
 
-  private pick(targets: string[], type: string | undefined): { picked: Message[]; rest: Message[] } {
+  /** Queued messages in order, split by the filter (FIFO order is kept on both sides). */
+  private pick(filter: (m: Message) => boolean): { picked: Message[]; rest: Message[] } {
     const picked: Message[] = [];
     const rest: Message[] = [];
-    for (const m of this.network) {
-      if (targets.includes(m.to) && (type === undefined || m.type === type)) picked.push(m);
-      else rest.push(m);
-    }
+    for (const m of this.network) (filter(m) ? picked : rest).push(m);
     return { picked, rest };
+  }
+
+  /**
+   * Which queued messages a deliver/drop command means: arguments are recipients (`n2`) or
+   * links (`n1->n2`); none means all. `type=Append` narrows further.
+   */
+  private messageFilter(args: string[], type: string | undefined): (m: Message) => boolean {
+    const links = args.filter((arg) => arg.includes('->'));
+    for (const link of links) for (const id of link.split('->')) this.node(id);
+    const recipients = args.filter((arg) => !arg.includes('->')).map((id) => this.node(id).id);
+    const all = args.length === 0;
+    return (m) =>
+      (all || recipients.includes(m.to) || links.includes(`${m.from}->${m.to}`)) && (type === undefined || m.type === type);
   }
 
   private stabilize(): void {
     for (let round = 0; round < STABILIZE_MAX_ROUNDS; round++) {
       let busy = false;
       for (const node of this.nodes.values()) busy = this.processReady(node) || busy;
-      busy = this.deliver([...this.nodes.keys()], undefined) || busy;
+      busy = this.deliver(() => true) || busy;
       if (!busy) return;
     }
     throw new Error(`stabilize did not settle within ${STABILIZE_MAX_ROUNDS} rounds`);
