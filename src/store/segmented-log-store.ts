@@ -35,6 +35,8 @@ import {
 } from './types.js';
 
 export const DATA_DIR_NAME = 'data';
+/** How often creating the next segment ahead is retried after it failed (e.g. disk full). */
+const PREPARE_RETRY_MS = 100;
 export const INDEX_DIR_NAME = 'index';
 
 export class SegmentedLogStore implements LogStore {
@@ -60,6 +62,7 @@ export class SegmentedLogStore implements LogStore {
   /** Advisory checkpoints not written because the disk was full (observability). */
   checkpointsSkippedForSpace = 0;
   private prepareScheduled = false;
+  private prepareFailedAtMs: number | null = null;
   private readonly flushTimer: NodeJS.Timeout | null = null;
   private failure: StoreFailedError | null = null;
   private closed = false;
@@ -158,23 +161,35 @@ export class SegmentedLogStore implements LogStore {
 
     const appended: AppendedEntry[] = [];
     let previousChainCrc = this.last.chainCrc ?? 0;
+    let index = this.last.index;
+    let pos = this.end;
+    let recordBytes = 0;
     for (const body of bodies) {
-      const recordBytes = ENTRY_HEADER_BYTES + body.length;
-      this.placeRecord(recordBytes);
-      const index = this.last.index + 1;
-      const pos = this.end;
-      const segment = this.dataList.ensure(pos);
-      const offsetBytes = pos - segment.startPos;
+      recordBytes = ENTRY_HEADER_BYTES + body.length;
+      let segment = this.dataList.ensure(pos);
+      let offsetBytes = pos - segment.startPos;
+      const remaining = segment.file.sizeBytes - offsetBytes;
+      if (recordBytes + BLANK_MIN_BYTES > remaining) {
+        writeBlank(segment.view, offsetBytes, remaining);
+        segment.markDirty(offsetBytes, offsetBytes + BLANK_MIN_BYTES);
+        pos = segment.endPos;
+        segment = this.dataList.ensure(pos);
+        offsetBytes = 0;
+      }
+      index++;
       const bodyOffset = offsetBytes + ENTRY_HEADER_BYTES;
       segment.bytes.set(body, bodyOffset);
+      // The CRC is computed over the bytes as they lie in the segment: it covers the copy.
       const bodyCrc = crc32Of(segment.bytes.subarray(bodyOffset, bodyOffset + body.length));
       previousChainCrc = writeEntryHeader(segment.view, segment.bytes, offsetBytes, { magic, index, term, pos, bodyLength: body.length, bodyCrc }, previousChainCrc);
       segment.markDirty(offsetBytes, offsetBytes + recordBytes);
+      // Published after its record is written: a reader that sees the index record sees the entry.
       publishIndexOf(this.indexList, { magic, pos, sizeBytes: recordBytes, index, term });
-      this.last = { index, term, chainCrc: previousChainCrc, pos, sizeBytes: recordBytes };
-      this.end = pos + recordBytes;
       appended.push({ index, term, pos });
+      pos += recordBytes;
     }
+    this.last = { index, term, chainCrc: previousChainCrc, pos: pos - recordBytes, sizeBytes: recordBytes };
+    this.end = pos;
     this.afterWrite();
     return appended;
   }
@@ -640,6 +655,9 @@ export class SegmentedLogStore implements LogStore {
 
   private schedulePrepare(): void {
     if (this.prepareScheduled) return;
+    if (this.dataList.hasPrepared && this.indexList.hasPrepared) return;
+    // After a failure (disk full) retry at most every PREPARE_RETRY_MS, not on every append.
+    if (this.prepareFailedAtMs !== null && Date.now() - this.prepareFailedAtMs < PREPARE_RETRY_MS) return;
     this.prepareScheduled = true;
     // Off the append call: create and allocate the next segments while the loop is idle.
     setImmediate(() => {
@@ -647,6 +665,8 @@ export class SegmentedLogStore implements LogStore {
       if (this.closed) return;
       this.dataList.prepareNext();
       this.indexList.prepareNext();
+      const failed = this.dataList.prepareError !== null || this.indexList.prepareError !== null;
+      this.prepareFailedAtMs = failed ? Date.now() : null;
     });
   }
 
