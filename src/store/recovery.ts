@@ -198,7 +198,11 @@ export function recoverLog(dataList: SegmentList, indexList: SegmentList, checkp
   const removedSegments: string[] = [];
   const endSegment = dataList.find(endPos);
   removedSegments.push(...dataList.removeFrom(endSegment === undefined ? endPos : endSegment.startPos + dataList.segmentSizeBytes).map((name) => `data/${name}`));
-  const clearedIndexRecords = clearIndexFrom(indexList, lastIndex + 1, null);
+  // Stale index records past the end: every one in the window the evidence search examined (a
+  // power loss can leave holes), then on until the first empty one.
+  const clearedIndexRecords =
+    clearIndexFrom(indexList, lastIndex + 1, lastIndex + INDEX_EVIDENCE_RECORDS_MAX) +
+    clearIndexFrom(indexList, lastIndex + INDEX_EVIDENCE_RECORDS_MAX + 1, null);
   const endIndexSegmentStart = indexList.segmentStartOf(indexSlotPos(lastIndex + 1));
   removedSegments.push(...indexList.removeFrom(endIndexSegmentStart + indexList.segmentSizeBytes).map((name) => `index/${name}`));
   removedSegments.push(...dataList.removeEndingBy(dataList.segmentStartOf(checkpoint.firstPos)).map((name) => `data/${name}`));
