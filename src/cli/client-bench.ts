@@ -25,7 +25,11 @@ export interface ClientBenchResult {
   readonly p99Ms: number;
   readonly p999Ms: number;
   readonly maxMs: number;
+  /** The latency distribution for plots: [percentile, ms] pairs. */
+  readonly curve: ReadonlyArray<readonly [number, number]>;
 }
+
+const CURVE_PERCENTILES = [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999];
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -71,6 +75,7 @@ export async function runClientBench(options: ClientBenchOptions): Promise<Clien
       p99Ms: percentile(latenciesMs, 0.99),
       p999Ms: percentile(latenciesMs, 0.999),
       maxMs: latenciesMs[latenciesMs.length - 1] ?? Number.NaN,
+      curve: CURVE_PERCENTILES.map((p) => [p, percentile(latenciesMs, p)] as const),
     };
   } finally {
     client.close();

@@ -5,8 +5,20 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const CLI = path.resolve(here, '../../bin/dledger');
+import fs from 'node:fs';
+
+/** The package root: this file runs as test/cluster/*.ts under tap and as dist/test/cluster/*.js from benches. */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'bin', 'dledger'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`bin/dledger not found above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+export const CLI = path.join(packageRoot(), 'bin', 'dledger');
 
 /** Ports the OS hands out now (bound then released; a tiny reuse race is accepted in tests). */
 export async function freePorts(count: number): Promise<number[]> {
