@@ -7,9 +7,13 @@
 // Two informational floors for the store's own I/O path, to tell store overhead from I/O cost:
 //   prealloc: the same writes into a file fallocated (and fdatasync'd) up front, as segments are
 //   mmap:     memcpy into a MAP_SHARED mapping of such a file, then msync(MS_SYNC) of the range
+//   mmap-random: the same after madvise(MADV_RANDOM). Without it, page faults on the mapping read
+//             ahead (read_ahead_kb) into large folios, and msync writes back every whole folio that
+//             straddles the synced range — again after the next batch dirties it: compare the
+//             device bytes per payload byte of the two.
 
 import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from 'node:fs';
-import { fallocate, mapFile, msync } from '../src/native/mmap.js';
+import { fallocate, madvise, mapFile, msync } from '../src/native/mmap.js';
 import { join } from 'node:path';
 import { deviceBytesWrittenCounter } from './lib/diskstats.js';
 import { LatencySamples, nowUs } from './lib/stats.js';
@@ -30,7 +34,7 @@ export interface SliceTiming {
   readonly measureMs: number;
 }
 
-export type BaselineMethod = 'grow' | 'prealloc' | 'mmap';
+export type BaselineMethod = 'grow' | 'prealloc' | 'mmap' | 'mmap-random';
 
 /** Room preallocated for the prealloc and mmap methods; a slice that fills it wraps to offset 0. */
 const PREALLOC_BYTES = 256 * 1024 * 1024;
@@ -67,6 +71,7 @@ export function runBaselineSlice(
       };
     } else {
       const mapping = mapFile(fd, PREALLOC_BYTES, 0, { writable: true, filePath: path });
+      if (method === 'mmap-random') madvise(mapping, 0, PREALLOC_BYTES, 'random', path);
       const bytes = new Uint8Array(mapping);
       writeBatch = (positionBytes) => {
         for (let i = 0; i < batch; i++) bytes.set(payload, positionBytes + i * entryBytes);

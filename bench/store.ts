@@ -68,6 +68,7 @@ function caseLabel(spec: CaseSpec): string {
       grow: 'baseline write+fdatasync',
       prealloc: '(info) fallocated write+fdatasync',
       mmap: '(info) fallocated mmap memcpy+msync',
+      'mmap-random': '(info) fallocated mmap+MADV_RANDOM memcpy+msync',
     }[spec.method];
     return `${what} ${spec.batch} x 1KiB`;
   }
@@ -108,7 +109,7 @@ function parseArgs(args: readonly string[]): BenchConfig {
 
 function allCases(): CaseSpec[] {
   const cases: CaseSpec[] = [];
-  for (const method of ['grow', 'prealloc', 'mmap'] as const) {
+  for (const method of ['grow', 'prealloc', 'mmap', 'mmap-random'] as const) {
     for (const batch of [1, 256]) cases.push({ kind: 'baseline', method, entryBytes: 1024, batch });
   }
   for (const flush of FLUSH_POLICIES) {
