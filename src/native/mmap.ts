@@ -190,6 +190,8 @@ function requireRangeInMapping(
  *
  * A mapping made with writable: false is PROT_READ: a store into it from JS kills the process
  * with SIGSEGV (a SharedArrayBuffer cannot be made read-only). Readers must only read it.
+ * Shrinking the file (ftruncate) below a live mapping makes later accesses past the new end raise
+ * SIGBUS; delete or shrink a segment only after dropping every mapping of it.
  */
 export function mapFile(
   fd: number,
