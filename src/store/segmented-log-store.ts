@@ -508,10 +508,18 @@ export class SegmentedLogStore implements LogStore {
    * records after a prefix installed from elsewhere).
    */
   private positionFollowerWrite(pos: number, firstRecordBytes: number): void {
-    if (pos === this.end) return;
+    if (pos === this.end) {
+      this.dataList.ensure(pos);
+      this.indexList.ensure(indexSlotPos(this.last.index + 1));
+      return;
+    }
     const segmentBytes = this.options.dataSegmentSizeBytes;
     const endRemaining = segmentBytes - (this.end % segmentBytes);
     if (pos === this.end + endRemaining && firstRecordBytes + BLANK_MIN_BYTES > endRemaining) {
+      // Create the next segment (and index room) first: a full disk then fails before the BLANK.
+      this.dataList.ensure(this.end);
+      this.dataList.ensure(pos);
+      this.indexList.ensure(indexSlotPos(this.last.index + 1));
       this.placeRecord(firstRecordBytes);
       assert(this.end === pos, 'BLANK placement matches the leader');
       return;
