@@ -295,3 +295,37 @@ t.test('compactableIndex: applied, held back on a leader by live followers only'
   t.equal(leader.status().progress.get('c')?.recentActive, false);
   t.equal(leader.compactableIndex(), 3);
 });
+
+t.test('Raft §5.2: election timeouts are randomized over [E, 2E) and reproducible from the seed', async (t) => {
+  const electionTimeoutTicks = 10;
+  const ticksToCampaign = (seed: number): number => {
+    const config: RaftConfig = { ...defaultRaftConfig('a', ['a', 'b', 'c']), electionTimeoutTicks, heartbeatTimeoutTicks: 2, preVote: false };
+    const core = new RaftCore(config, new MemoryRaftStorage(), new Prng(seed));
+    for (let tick = 1; tick <= 2 * electionTimeoutTicks; tick++) {
+      core.tick();
+      if (core.status().role === 'candidate') return tick;
+    }
+    return -1;
+  };
+  const seen = new Set<number>();
+  for (let seed = 0; seed < 400; seed++) seen.add(ticksToCampaign(seed));
+  t.same([...seen].sort((a, b) => a - b), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19], 'every value of [E, 2E) and nothing else');
+  t.equal(ticksToCampaign(7), ticksToCampaign(7), 'same seed, same timeout');
+});
+
+t.test('Raft §5.1: a message with a stale term is not acted on', async (t) => {
+  const cluster = new TinyCluster(['a', 'b', 'c'], { preVote: false, checkQuorum: false });
+  cluster.elect('a');
+  cluster.core('b').campaign(); // b moves to term 2
+  const b = cluster.core('b');
+  const before = b.status();
+  b.step({ type: 'Append', from: 'a', to: 'b', term: 1, prevLogIndex: 0, prevLogTerm: 1, entries: [], commitIndex: 0 });
+  b.step({ type: 'Vote', from: 'c', to: 'b', term: 1, lastLogIndex: 9, lastLogTerm: 9, transfer: false });
+  const after = b.status();
+  t.equal(after.term, before.term);
+  t.equal(after.role, before.role);
+  t.equal(after.leaderId, null);
+  t.equal(after.lastIndex, before.lastIndex);
+  const ready = b.ready();
+  t.same(ready.messagesAfterPersist, [], 'no vote granted or refused, no append acknowledged');
+});
