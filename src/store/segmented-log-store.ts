@@ -284,6 +284,18 @@ export class SegmentedLogStore implements LogStore {
     };
   }
 
+  termAt(index: number): number | null {
+    this.checkOpen('termAt');
+    if (index === this.beforeBegin.index) return this.beforeBegin.term;
+    if (index < this.beforeBegin.index || index > this.last.index) return null;
+    const record = readIndexOf(this.indexList, index);
+    if (record === null || record.index !== index) {
+      // The full check names the index file, offset, expected and found values.
+      return locateVerifiedEntry(this.dataList, this.indexList, index, undefined).header.term;
+    }
+    return record.term;
+  }
+
   readRaw(fromIndex: number, maxBytes: number): RawRecords | null {
     this.checkOpen('readRaw');
     if (fromIndex <= this.beforeBegin.index || fromIndex > this.last.index) return null;

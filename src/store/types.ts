@@ -100,6 +100,11 @@ export interface LogStore {
   /** Make every entry appended so far durable now (synchronously; one msync of the dirty range). */
   flush(): void;
   get(index: number): StoredEntry | null;
+  /**
+   * The term of entry `index` from its index record (no body read or copy: for Raft's frequent
+   * term lookups); beforeBeginTerm for beforeBeginIndex; null outside [beforeBeginIndex, lastIndex].
+   */
+  termAt(index: number): number | null;
   /** Whole records starting at fromIndex, up to maxBytes (at least one record), for replication. */
   readRaw(fromIndex: number, maxBytes: number): RawRecords | null;
   /** Remove entries with index >= fromIndex (Raft conflict truncation). */

@@ -193,6 +193,9 @@ export function storeBehaviour(t: Test, makeHarness: () => StoreHarness): void {
     await store.whenDurable(255);
     t.equal(store.get(17)?.magic, EntryMagic.Noop, 'magic kept');
     t.equal(store.get(17)?.term, 3, 'term kept');
+    t.equal(store.termAt(17), 3, 'termAt reads the index record');
+    t.equal(store.termAt(-1), 0, 'termAt of the sentinel before the first entry');
+    t.equal(store.termAt(256), null, 'termAt past the end');
     await store.close();
     checkLayout(t, harness, store);
   });
