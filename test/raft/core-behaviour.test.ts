@@ -329,3 +329,52 @@ t.test('Raft §5.1: a message with a stale term is not acted on', async (t) => {
   const ready = b.ready();
   t.same(ready.messagesAfterPersist, [], 'no vote granted or refused, no append acknowledged');
 });
+
+/**
+ * One lease race: leader a's heartbeat is answered at leader tick s, then a is cut off. a keeps
+ * ticking once per time unit and asks for a read after every tick; b and c tick every
+ * `followerTickPeriod` units, starting just after they heard a (the worst phase), and b
+ * campaigns after every tick (as if its randomized timeout were as short as allowed), so a new
+ * leader appears as soon as c's lease lets it vote. Returns when a last served a read from its
+ * lease and when the new leader appeared, both in a's ticks after s.
+ */
+function leaseRace(followerTickPeriod: number): { lastLeaseReadAt: number; newLeaderAt: number } {
+  const cluster = new TinyCluster(['a', 'b', 'c'], { leaseReads: true, checkQuorum: true, preVote: true, electionTimeoutTicks: 10, heartbeatTimeoutTicks: 2 });
+  const a = cluster.core('a');
+  // Past the followers' startup lease, then elect a and confirm it with one heartbeat round.
+  for (let i = 0; i < 10; i++) for (const id of ['b', 'c']) cluster.core(id).tick();
+  cluster.elect('a');
+  a.tick();
+  a.tick();
+  cluster.pump();
+  cluster.allow = (m) => m.from !== 'a' && m.to !== 'a';
+  let lastLeaseReadAt = -1;
+  let newLeaderAt = -1;
+  let nextFollowerTick = 1e-9;
+  for (let leaderTick = 1; leaderTick <= 20 && newLeaderAt < 0; leaderTick++) {
+    while (nextFollowerTick < leaderTick && newLeaderAt < 0) {
+      for (const id of ['b', 'c']) cluster.core(id).tick();
+      if (cluster.core('b').status().role !== 'leader') cluster.core('b').campaign();
+      cluster.pump();
+      if (['b', 'c'].some((id) => cluster.core(id).status().role === 'leader')) newLeaderAt = nextFollowerTick;
+      nextFollowerTick += followerTickPeriod;
+    }
+    a.tick();
+    const asked = a.readIndex(`read-${leaderTick}`);
+    cluster.pump();
+    const readies = cluster.nodes.get('a')?.readies ?? [];
+    const servedNow = readies.some((r) => r.readStates.some((s) => s.requestCtx === `read-${leaderTick}`));
+    if (asked.ok && servedNow) lastLeaseReadAt = leaderTick;
+  }
+  return { lastLeaseReadAt, newLeaderAt };
+}
+
+t.test('lease reads: no overlap with a new leader when tick rates differ by <= MAX_TICK_RATE_RATIO', async (t) => {
+  const withinBound = leaseRace(1 / 1.25);
+  t.ok(withinBound.lastLeaseReadAt > 0, `the lease served reads (last at +${withinBound.lastLeaseReadAt})`);
+  t.ok(withinBound.newLeaderAt > 0, `a new leader was elected (at +${withinBound.newLeaderAt.toFixed(2)})`);
+  t.ok(withinBound.lastLeaseReadAt < withinBound.newLeaderAt, 'every lease read came before the new leader existed');
+  // The assumption is needed: followers ticking twice as fast elect a leader inside the lease.
+  const beyondBound = leaseRace(1 / 2);
+  t.ok(beyondBound.newLeaderAt > 0 && beyondBound.lastLeaseReadAt > beyondBound.newLeaderAt, 'with 2x drift a stale lease read happens');
+});
