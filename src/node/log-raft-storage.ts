@@ -4,7 +4,7 @@
 // store.append, and term/vote go to the store's durable currterm file.
 import type { Entry, HardState, RaftStorage, Ready, SnapshotMeta } from '../raft/types.js';
 import { EntryType } from '../raft/types.js';
-import { EntryMagic, type LogStore, type TermVote } from '../store/types.js';
+import { type AppendedEntry, EntryMagic, type LogStore, type TermVote } from '../store/types.js';
 import { assert } from '../util/assert.js';
 
 function magicOf(type: EntryType): EntryMagic {
@@ -74,15 +74,15 @@ export class LogRaftStorage implements RaftStorage {
    * Write what a Ready asks to persist, in the contract's order: snapshot, entries (truncating a
    * conflicting suffix first), then term/vote. Entries reach the page cache here; the caller
    * waits for store.whenDurable(lastIndex) before it reports the Ready persisted.
-   * Returns the last index written, or null if the Ready wrote no entries.
+   * Returns where each entry was written (index, term, pos), in order.
    */
-  persist(ready: Ready): number | null {
+  persist(ready: Ready): AppendedEntry[] {
     if (ready.snapshotToInstall !== null) {
       const meta = ready.snapshotToInstall.meta;
       if (this.store.lastIndex >= meta.index + 1) this.store.truncate(Math.max(meta.index + 1, this.store.beforeBeginIndex + 1));
       this.store.resetPrefix(meta.index, meta.term);
     }
-    let lastWritten: number | null = null;
+    const written: AppendedEntry[] = [];
     const entries = ready.entriesToPersist;
     const first = entries[0];
     if (first !== undefined) {
@@ -97,15 +97,15 @@ export class LogRaftStorage implements RaftStorage {
         const run = entries.slice(runStart, i);
         const appended = this.store.append(head.term, run.map((entry) => entry.data), magicOf(head.type));
         assert(appended[0]?.index === head.index, `store appended at ${appended[0]?.index}, Raft expected ${head.index}`);
+        for (const entry of appended) written.push(entry);
         runStart = i;
       }
-      lastWritten = this.store.lastIndex;
     }
     const hardState = ready.hardState;
     if (hardState !== null && (hardState.term !== this.savedTermVote.term || hardState.votedFor !== this.savedTermVote.votedFor)) {
       this.savedTermVote = { term: hardState.term, votedFor: hardState.votedFor };
       this.store.saveTermVote(this.savedTermVote);
     }
-    return lastWritten;
+    return written;
   }
 }

@@ -73,13 +73,29 @@ export interface AppendResult {
   readonly result: unknown;
 }
 
+/** One append() call: its entries resolve together, in order, once all are applied. */
+interface AppendGroup {
+  readonly results: AppendResult[];
+  remaining: number;
+  settled: boolean;
+  readonly startedAtNs: bigint;
+  /** Date.now() after which the group fails with WAIT_QUORUM_ACK_TIMEOUT (outcome unknown). */
+  readonly deadlineMs: number;
+  readonly resolve: (results: AppendResult[]) => void;
+  readonly reject: (error: DLedgerError) => void;
+}
+
 interface PendingAppend {
   readonly term: number;
-  readonly pos: number;
-  readonly startedAtNs: bigint;
-  readonly resolve: (result: AppendResult) => void;
-  readonly reject: (error: DLedgerError) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly group: AppendGroup;
+  /** This entry's place in group.results. */
+  readonly slot: number;
+  pos: number;
+}
+
+interface QueuedAppend {
+  readonly bodies: readonly Uint8Array[];
+  readonly group: AppendGroup;
 }
 
 interface PendingRead {
@@ -121,6 +137,9 @@ export class DLedgerServer {
   private closed = false;
   // Invariant: keys are log indexes this leader proposed and has not yet seen applied.
   private readonly pendingAppends = new Map<number, PendingAppend>();
+  // Invariant: queuedBodies is the number of bodies in appendQueue (bounded with pendingAppends).
+  private appendQueue: QueuedAppend[] = [];
+  private queuedBodies = 0;
   private readonly pendingReads = new Map<string, PendingRead>();
   private nextReadCtx = 0;
   private appliedIndex = -1;
@@ -202,40 +221,76 @@ export class DLedgerServer {
     this.liveTransport().setPeerAddress({ id: peerId, host, port });
   }
 
-  /** Append bodies; resolves after they are committed (and applied), in order. */
+  /**
+   * Append bodies; resolves after they are committed (and applied), in order. Appends made in the
+   * same event-loop turn are proposed to the core together: one batch, one Append per follower.
+   */
   append(bodies: Uint8Array | readonly Uint8Array[]): Promise<AppendResult[]> {
     const list = bodies instanceof Uint8Array ? [bodies] : [...bodies];
-    const core = this.liveCore();
+    this.liveCore();
     if (list.length === 0) return Promise.resolve([]);
     for (const body of list) {
       if (body.byteLength > this.config.maxEntryBodyBytes) {
         return Promise.reject(new DLedgerError(ResponseCode.UNEXPECTED_ARGUMENT, `entry of ${body.byteLength} bytes exceeds maxEntryBodyBytes ${this.config.maxEntryBodyBytes}`));
       }
     }
-    if (this.pendingAppends.size + list.length > this.config.maxPendingRequestsNum) {
-      return Promise.reject(new DLedgerError(ResponseCode.LEADER_PENDING_FULL, `${this.pendingAppends.size} appends pending (maxPendingRequestsNum ${this.config.maxPendingRequestsNum})`, this.role.leaderId));
+    if (this.role.role !== 'leader') {
+      return Promise.reject(new DLedgerError(ResponseCode.NOT_LEADER, `append refused: not-leader (${this.config.selfId} is ${this.role.role})`, this.role.leaderId));
     }
-    const result = core.propose(list);
+    const pending = this.pendingAppends.size + this.queuedBodies;
+    if (pending + list.length > this.config.maxPendingRequestsNum) {
+      return Promise.reject(new DLedgerError(ResponseCode.LEADER_PENDING_FULL, `${pending} appends pending (maxPendingRequestsNum ${this.config.maxPendingRequestsNum})`, this.role.leaderId));
+    }
+    return new Promise<AppendResult[]>((resolve, reject) => {
+      const group: AppendGroup = {
+        results: new Array<AppendResult>(list.length),
+        remaining: list.length,
+        settled: false,
+        startedAtNs: process.hrtime.bigint(),
+        deadlineMs: Date.now() + (this.options.appendTimeoutMs ?? 10_000),
+        resolve,
+        reject,
+      };
+      this.appendQueue.push({ bodies: list, group });
+      this.queuedBodies += list.length;
+      this.scheduleProcess();
+    });
+  }
+
+  /** Propose every queued append as one batch. */
+  private proposeQueued(core: RaftCore): void {
+    if (this.appendQueue.length === 0) return;
+    const queued = this.appendQueue;
+    this.appendQueue = [];
+    this.queuedBodies = 0;
+    const result = core.propose(queued.flatMap((q) => q.bodies));
     if (!result.ok) {
-      return Promise.reject(new DLedgerError(refusalCode(result.reason), `append refused: ${result.reason}`, result.leaderId));
+      for (const q of queued) this.settle(q.group, new DLedgerError(refusalCode(result.reason), `append refused: ${result.reason}`, result.leaderId));
+      return;
     }
-    const startedAtNs = process.hrtime.bigint();
-    const timeoutMs = this.options.appendTimeoutMs ?? 10_000;
-    const promises = list.map(
-      (_, i) =>
-        new Promise<AppendResult>((resolve, reject) => {
-          const index = result.firstIndex + i;
-          const timer = setTimeout(() => {
-            if (this.pendingAppends.get(index)?.timer !== timer) return;
-            this.pendingAppends.delete(index);
-            reject(new DLedgerError(ResponseCode.WAIT_QUORUM_ACK_TIMEOUT, `append at index ${index} not committed within ${timeoutMs} ms; its outcome is unknown`, this.role.leaderId));
-          }, timeoutMs);
-          timer.unref();
-          this.pendingAppends.set(index, { term: result.term, pos: -1, startedAtNs, resolve, reject, timer });
-        }),
-    );
-    this.scheduleProcess();
-    return Promise.all(promises);
+    let index = result.firstIndex;
+    for (const q of queued) {
+      for (let slot = 0; slot < q.bodies.length; slot++) {
+        this.pendingAppends.set(index++, { term: result.term, group: q.group, slot, pos: -1 });
+      }
+    }
+  }
+
+  private settle(group: AppendGroup, error: DLedgerError | null): void {
+    if (group.settled) return;
+    group.settled = true;
+    if (error === null) group.resolve(group.results);
+    else group.reject(error);
+  }
+
+  /** Fail appends past their deadline (their entries may still commit later: outcome unknown). */
+  private expireAppends(): void {
+    const now = Date.now();
+    for (const [index, pending] of this.pendingAppends) {
+      if (pending.group.deadlineMs > now) break; // insertion order = index order = deadline order
+      this.pendingAppends.delete(index);
+      this.settle(pending.group, new DLedgerError(ResponseCode.WAIT_QUORUM_ACK_TIMEOUT, `append at index ${index} not committed within ${this.options.appendTimeoutMs ?? 10_000} ms; its outcome is unknown`, this.role.leaderId));
+    }
   }
 
   /** A committed entry, or null if `index` is not committed (or compacted away). */
@@ -307,6 +362,7 @@ export class DLedgerServer {
     if (this.closed) return;
     this.liveCore().tick();
     this.processReadies();
+    this.expireAppends();
     if (++this.ticksSinceMetrics >= METRICS_EVERY_TICKS) {
       this.ticksSinceMetrics = 0;
       this.updateMetrics();
@@ -346,6 +402,7 @@ export class DLedgerServer {
 
   private processReadies(): void {
     const core = this.liveCore();
+    this.proposeQueued(core);
     while (core.hasReady()) {
       const ready = core.ready();
       this.handleReady(core, ready);
@@ -356,7 +413,12 @@ export class DLedgerServer {
     if (ready.softState !== null) this.onSoftState(ready.softState.role, ready.softState.term, ready.softState.leaderId);
     for (const message of ready.messages) this.send(message);
     const storage = this.liveStorage();
-    const lastWritten = storage.persist(ready);
+    const written = storage.persist(ready);
+    for (const entry of written) {
+      const pending = this.pendingAppends.get(entry.index);
+      if (pending !== undefined && pending.term === entry.term) pending.pos = entry.pos;
+    }
+    const lastWritten = written.length === 0 ? null : (written[written.length - 1] as { index: number }).index;
     if (ready.entriesToPersist.length > 0) this.metrics.observeBatchEntries(ready.entriesToPersist.length);
     core.advance(ready);
     const store = this.liveStore();
@@ -392,15 +454,17 @@ export class DLedgerServer {
       const pending = this.pendingAppends.get(entry.index);
       if (pending === undefined) continue;
       this.pendingAppends.delete(entry.index);
-      clearTimeout(pending.timer);
+      const group = pending.group;
       if (pending.term !== entry.term) {
         // Another leader's entry took this index: our proposal was lost with our leadership.
-        pending.reject(new DLedgerError(ResponseCode.TERM_CHANGED, `append at index ${entry.index} (term ${pending.term}) was replaced by term ${entry.term}`, this.role.leaderId));
+        this.settle(group, new DLedgerError(ResponseCode.TERM_CHANGED, `append at index ${entry.index} (term ${pending.term}) was replaced by term ${entry.term}`, this.role.leaderId));
         continue;
       }
-      this.metrics.observeCommitLatencySeconds(Number(now - pending.startedAtNs) / 1e9);
-      const stored = this.liveStore().get(entry.index);
-      pending.resolve({ index: entry.index, term: entry.term, pos: stored?.pos ?? -1, result });
+      group.results[pending.slot] = { index: entry.index, term: entry.term, pos: pending.pos, result };
+      if (--group.remaining === 0 && !group.settled) {
+        this.metrics.observeCommitLatencySeconds(Number(now - group.startedAtNs) / 1e9);
+        this.settle(group, null);
+      }
     }
     this.appliedIndex = last.index;
     core.onApplied(last.index);
@@ -448,11 +512,11 @@ export class DLedgerServer {
   }
 
   private failPending(error: DLedgerError): void {
-    for (const [index, pending] of this.pendingAppends) {
-      clearTimeout(pending.timer);
-      this.pendingAppends.delete(index);
-      pending.reject(error);
-    }
+    for (const q of this.appendQueue) this.settle(q.group, error);
+    this.appendQueue = [];
+    this.queuedBodies = 0;
+    for (const pending of this.pendingAppends.values()) this.settle(pending.group, error);
+    this.pendingAppends.clear();
     for (const [ctx, pending] of this.pendingReads) {
       this.pendingReads.delete(ctx);
       pending.reject(error);

@@ -64,6 +64,7 @@ t.test('elect, replicate byte-identically, read barrier, transfer, fail over', a
   const batch = await leader.append(Array.from({ length: 50 }, (_, i) => encoder.encode(`batch-${i}`)));
   const indexes = [first, ...concurrent, batch].flat().map((r) => r.index);
   t.equal(new Set(indexes).size, 251, 'every append got its own index');
+  t.ok([first, ...concurrent, batch].flat().every((r) => r.pos >= 0 && leader.get(r.index)?.pos === r.pos), 'each append reports the pos its entry was stored at');
 
   const lastIndex = Math.max(...indexes);
   await until(() => servers.every((s) => s.status().commitIndex >= lastIndex), 10_000, 'all members to commit');
