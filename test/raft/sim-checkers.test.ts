@@ -45,6 +45,22 @@ t.test('election safety: two leaders in one term', async (t) => {
   t.equal(violationOf(() => c.observeLeader('n2', 2, logOf([])))?.checker, CheckerName.ElectionSafety);
 });
 
+t.test('election safety: a leader-only message from a node not on record as leader', async (t) => {
+  const c = new ClusterCheckers();
+  c.observeLeader('n0', 3, logOf([]));
+  c.observeLeaderMessage('n0', 3);
+  t.equal(violationOf(() => c.observeLeaderMessage('n1', 3))?.checker, CheckerName.ElectionSafety);
+  t.equal(violationOf(() => c.observeLeaderMessage('n1', 4))?.checker, CheckerName.ElectionSafety, 'no leader on record for term 4');
+});
+
+t.test('vote safety: one grant per voter and term', async (t) => {
+  const c = new ClusterCheckers();
+  c.observeVoteGranted('n0', 2, 'n1');
+  c.observeVoteGranted('n0', 2, 'n1'); // a duplicate answer to a duplicate request
+  c.observeVoteGranted('n0', 3, 'n2');
+  t.equal(violationOf(() => c.observeVoteGranted('n0', 2, 'n2'))?.checker, CheckerName.VoteSafety);
+});
+
 t.test('log matching: same (index, term), different payload or predecessor', async (t) => {
   const c = new ClusterCheckers();
   c.observeDurableEntry('n0', entry(0, 1, 'a'), 0);

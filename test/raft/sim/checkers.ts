@@ -3,7 +3,10 @@
 // core's own account of itself. Each throws a SimViolation naming the property it checks.
 //
 // Properties (Raft paper, figure 3):
-//  - election safety: at most one leader per term, over the whole history;
+//  - election safety: at most one leader per term, over the whole history (a node counts as
+//    leader of a term when it says so in a Ready or sends a leader-only message in that term);
+//  - vote safety: a voter grants at most one candidate per term, across crashes and restarts
+//    (Raft's "persist before you answer" seen from the wire);
 //  - log matching: an (index, term) pair identifies one payload and one predecessor term, in
 //    every durable log, for all time (which by induction makes the prefixes identical);
 //  - leader completeness: a node that becomes leader of term T holds every entry known to have
@@ -56,6 +59,8 @@ export interface Acknowledgement {
 
 export class ClusterCheckers {
   private readonly leaderByTerm = new Map<number, NodeId>();
+  // Key `${voter}/${term}` -> the candidate granted; only granted VoteResps that left the voter.
+  private readonly voteGrantedTo = new Map<string, NodeId>();
   // Key `${index}/${term}`; grows by one record per distinct entry ever made durable.
   private readonly entryRegistry = new Map<string, RegisteredEntry>();
   private readonly appliedByIndex = new Map<number, AppliedRecord>();
@@ -86,6 +91,29 @@ export class ClusterCheckers {
     if (previous !== undefined) return;
     this.leaderByTerm.set(term, nodeId);
     this.checkLeaderCompleteness(nodeId, term, log);
+  }
+
+  /** A node sent a message only a leader sends (Append, Heartbeat, Snapshot, TimeoutNow). */
+  observeLeaderMessage(nodeId: NodeId, term: number): void {
+    const previous = this.leaderByTerm.get(term);
+    // A leader reports itself in the softState of the Ready that first carries its messages, so
+    // a leader-only message from a node not on record as that term's leader is an impostor.
+    if (previous !== nodeId) {
+      this.fail(CheckerName.ElectionSafety, `${nodeId} sends as leader of term ${term}, whose leader is ${previous ?? 'nobody on record'}`);
+    }
+  }
+
+  /** A voter's granted VoteResp left it (after its term and vote were durable, if the core is right). */
+  observeVoteGranted(voterId: NodeId, term: number, candidateId: NodeId): void {
+    const key = `${voterId}/${term}`;
+    const previous = this.voteGrantedTo.get(key);
+    if (previous === undefined) {
+      this.voteGrantedTo.set(key, candidateId);
+      return;
+    }
+    if (previous !== candidateId) {
+      this.fail(CheckerName.VoteSafety, `${voterId} granted its term-${term} vote to ${previous} and then to ${candidateId}`);
+    }
   }
 
   /**

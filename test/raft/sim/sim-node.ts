@@ -26,6 +26,8 @@ export interface NodeEnvironment {
   readonly nowTick: () => number;
   readonly send: (message: Message) => void;
   readonly onReadState: (nodeId: NodeId, readState: ReadState) => void;
+  /** Bite test only: send messagesAfterPersist when the Ready is taken, breaking the contract. */
+  readonly answerBeforePersist: boolean;
   /** Pending reads at this node die with its leadership (types.ts: ReadIndexResult). */
   readonly onSoftStateChange: (nodeId: NodeId) => void;
 }
@@ -225,6 +227,8 @@ export class SimNode {
     if (ready.softState !== null) this.observeSoftState(ready, env);
     if (ready.committedEntries.length > 0) env.checkers.observeCommitted(this.id, this.term, ready.committedEntries);
     for (const message of ready.messages) env.send(message);
+    // A deliberately broken node layer (bite test): answers before its vote and entries are durable.
+    if (env.answerBeforePersist) for (const message of ready.messagesAfterPersist) env.send(message);
     core.advance(ready);
     core.checkInvariants();
     const persists = ready.entriesToPersist.length > 0 || ready.hardState !== null || ready.snapshotToInstall !== null;
@@ -261,7 +265,7 @@ export class SimNode {
     }
     core.onPersisted(ready.number);
     core.checkInvariants();
-    for (const message of ready.messagesAfterPersist) env.send(message);
+    if (!env.answerBeforePersist) for (const message of ready.messagesAfterPersist) env.send(message);
     if (ready.committedEntries.length === 0) return;
     for (const entry of ready.committedEntries) this.apply(entry, env);
     core.onApplied(this.appliedIndex);

@@ -29,6 +29,11 @@ export interface RunOptions {
   readonly traceCapacity?: number;
   /** Merged into every node's config (the bite test switches deliberate bugs on here). */
   readonly configOverrides?: Partial<RaftConfig>;
+  /**
+   * Bite test only: the simulated node layer sends votes and append acks before they are durable
+   * (the "persist before you answer" rule of the Ready contract, broken on purpose).
+   */
+  readonly answerBeforePersist?: boolean;
   /** Replaces the seed's swarm profile with a variant (see WEATHERS in options.ts). */
   readonly adjustProfile?: (profile: SimProfile) => SimProfile;
   /** Liveness phase bound; the default scales with the election timeout. */
@@ -142,6 +147,7 @@ class Simulation {
       checkers: this.checkers,
       trace: this.trace,
       prng: this.prng,
+      answerBeforePersist: options.answerBeforePersist === true,
       nowTick: () => this.now,
       send: (message) => this.send(message),
       onReadState: (nodeId, readState) => this.onReadState(nodeId, readState),
@@ -206,6 +212,19 @@ class Simulation {
 
   private send(message: Message): void {
     if (this.trace.enabled) this.trace.record(this.now, `send ${describeMessage(message)}`);
+    switch (message.type) {
+      case 'Append':
+      case 'Heartbeat':
+      case 'Snapshot':
+      case 'TimeoutNow':
+        this.checkers.observeLeaderMessage(message.from, message.term);
+        break;
+      case 'VoteResp':
+        if (!message.reject) this.checkers.observeVoteGranted(message.from, message.term, message.to);
+        break;
+      default:
+        break;
+    }
     this.network.send(message, this.now);
   }
 

@@ -2,6 +2,8 @@
 // tests match on (the bite test expects a particular checker to fire for a particular bug).
 export const CheckerName = {
   ElectionSafety: 'election-safety',
+  /** A voter granted two different candidates in one term (e.g. its vote was not durable). */
+  VoteSafety: 'vote-safety',
   LogMatching: 'log-matching',
   LeaderCompleteness: 'leader-completeness',
   StateMachineSafety: 'state-machine-safety',
