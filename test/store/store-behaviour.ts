@@ -10,6 +10,7 @@ import {
   type SegmentedLogStore,
   StoreCorruptionError,
   StoreDiskFullError,
+  StoreFailedError,
   StoreLockedError,
   StoreRejectedRecordError,
   StoreTruncatedError,
@@ -588,6 +589,44 @@ export function storeBehaviour(t: Test, makeHarness: () => StoreHarness): void {
     const third = harness.open();
     t.pass('a crashed writer leaves a lock that the next open takes over');
     await third.close();
+  });
+
+  withHarness('readRaw returns whole records of one segment, at least one, up to maxBytes', async (t, harness) => {
+    const store = harness.open();
+    appendSized(store, 20, 1, sizes(20, 40, 700));
+    const one = store.readRaw(3, 1);
+    t.same([one?.firstIndex, one?.lastIndex, one?.pos], [3, 3, store.get(3)?.pos], 'at least one record even if larger than maxBytes');
+    t.equal(one?.bytes.length, store.get(3)?.sizeBytes);
+    let index = 0;
+    let batches = 0;
+    while (index <= store.lastIndex) {
+      const raw = store.readRaw(index, 3000);
+      if (raw === null) break;
+      const segmentOf = (pos: number): number => pos - (pos % SEGMENT);
+      if (segmentOf(raw.pos) !== segmentOf(raw.pos + raw.bytes.length - 1)) t.fail(`records ${raw.firstIndex}..${raw.lastIndex} cross a segment`);
+      if (raw.bytes.length > 3000 && raw.lastIndex !== raw.firstIndex) t.fail('more than maxBytes');
+      index = raw.lastIndex + 1;
+      batches++;
+    }
+    t.equal(index, 40, `all records read in ${batches} reads`);
+    t.equal(store.readRaw(40, 1000), null, 'nothing past the end');
+    await store.close();
+  });
+
+  withHarness('a failed flush fails the waiters and stops the store until it is reopened', async (t, harness) => {
+    let store = harness.open();
+    appendSized(store, 21, 1, [100, 100]);
+    await store.whenDurable(1);
+    harness.failFlushes = true;
+    appendSized(store, 21, 1, [100]);
+    await t.rejects(store.whenDurable(2), StoreFailedError, 'the waiter learns the flush failed');
+    t.throws(() => store.append(1, [new Uint8Array(1)]), StoreFailedError, 'no more writes');
+    t.equal(store.get(1)?.body.length, 100, 'reads still work');
+    await t.rejects(store.close(), StoreFailedError, 'close reports the failure');
+    harness.failFlushes = false;
+    store = harness.open();
+    t.ok(store.lastIndex >= 1, 'reopen recovers what is on disk');
+    await store.close();
   });
 
   withHarness('term and vote round trip', async (t, harness) => {

@@ -41,6 +41,8 @@ export interface StoreHarness {
   flushCalls(): number;
   /** While true, creating a segment fails with StoreDiskFullError. */
   failSegmentCreates: boolean;
+  /** While true, flushing a segment fails with EIO. */
+  failFlushes: boolean;
   cleanup(): void;
 }
 
@@ -55,6 +57,7 @@ export function mmapHarness(): StoreHarness {
     name: 'mmap',
     nodeDir,
     failSegmentCreates: false,
+    failFlushes: false,
     open: (overrides = {}) => openLogStore({ ...baseOptions(nodeDir, overrides), segmentFiles: factory }),
     list: (kind) => (existsSync(join(nodeDir, kind)) ? readdirSync(join(nodeDir, kind)).sort() : []),
     read: (relativePath) => new Uint8Array(readFileSync(join(nodeDir, relativePath))),
@@ -72,12 +75,16 @@ export function mmapHarness(): StoreHarness {
     flushCalls: () => flushes,
     cleanup: () => rmSync(nodeDir, { recursive: true, force: true }),
   };
+  const onFlush = (): void => {
+    if (harness.failFlushes) throw Object.assign(new Error('EIO: i/o error, msync (injected)'), { code: 'EIO' });
+    flushes++;
+  };
   const factory: SegmentFileFactory = {
     create: (path, sizeBytes) => {
       if (harness.failSegmentCreates) throw new StoreDiskFullError(path, new Error('ENOSPC (injected)'));
-      return countFlushes(mmapSegmentFileFactory.create(path, sizeBytes), () => flushes++);
+      return countFlushes(mmapSegmentFileFactory.create(path, sizeBytes), () => onFlush());
     },
-    open: (path, sizeBytes, access) => countFlushes(mmapSegmentFileFactory.open(path, sizeBytes, access), () => flushes++),
+    open: (path, sizeBytes, access) => countFlushes(mmapSegmentFileFactory.open(path, sizeBytes, access), () => onFlush()),
   };
   return harness;
 }
@@ -85,19 +92,24 @@ export function mmapHarness(): StoreHarness {
 export function memoryHarness(): StoreHarness {
   const nodeDir = '/memory/dledger-n0';
   let flushes = 0;
+  const onFlush = (): void => {
+    if (harness.failFlushes) throw Object.assign(new Error('EIO: i/o error, msync (injected)'), { code: 'EIO' });
+    flushes++;
+  };
   const medium: MemoryMedium = new MemoryMedium({
     decorateSegmentFiles: (inner) => ({
       create: (path, sizeBytes) => {
         if (harness.failSegmentCreates) throw new StoreDiskFullError(path, new Error('ENOSPC (injected)'));
-        return countFlushes(inner.create(path, sizeBytes), () => flushes++);
+        return countFlushes(inner.create(path, sizeBytes), () => onFlush());
       },
-      open: (path, sizeBytes, access) => countFlushes(inner.open(path, sizeBytes, access), () => flushes++),
+      open: (path, sizeBytes, access) => countFlushes(inner.open(path, sizeBytes, access), () => onFlush()),
     }),
   });
   const harness: StoreHarness = {
     name: 'memory',
     nodeDir,
     failSegmentCreates: false,
+    failFlushes: false,
     open: (overrides = {}) => new MemoryLogStore(baseOptions(nodeDir, overrides), medium),
     list: (kind) => medium.listFiles(join(nodeDir, kind)),
     read: (relativePath) => {
