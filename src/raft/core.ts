@@ -14,6 +14,7 @@ import type { Prng } from '../util/prng.js';
 import { validateRaftConfig } from './config.js';
 import { RaftLog } from './log.js';
 import { LeaderReplication } from './leader-replication.js';
+import { invalidMessageReason } from './message-validation.js';
 import { quorumSize, voteOutcome } from './quorum.js';
 import { ReadOnlyQueue } from './read-only.js';
 import { FollowerReplication } from './follower-replication.js';
@@ -153,6 +154,11 @@ export class RaftCore {
     assert(m.to === this.id, `message for ${m.to} stepped into ${this.id}`);
     if (m.from === this.id || !this.voters.includes(m.from)) {
       this.logger.info(`${this.id} ignored ${m.type} from unknown peer ${m.from}`);
+      return;
+    }
+    const invalid = invalidMessageReason(m);
+    if (invalid !== null) {
+      this.logger.info(`${this.id} dropped malformed ${m.type} from ${m.from}: ${invalid}`);
       return;
     }
     if (m.term > this.term) {

@@ -378,3 +378,15 @@ t.test('lease reads: no overlap with a new leader when tick rates differ by <= M
   const beyondBound = leaseRace(1 / 2);
   t.ok(beyondBound.newLeaderAt > 0 && beyondBound.lastLeaseReadAt > beyondBound.newLeaderAt, 'with 2x drift a stale lease read happens');
 });
+
+t.test('a malformed message from a peer is dropped with a logged reason, not an assertion', async (t) => {
+  const lines: string[] = [];
+  const storage = new MemoryRaftStorage();
+  const core = new RaftCore(defaultRaftConfig('b', ['a', 'b', 'c']), storage, new Prng(3), { info: (line) => lines.push(line) });
+  const gap = { index: 7, term: 1, type: EntryType.Normal, data: bytes('x') };
+  core.step({ type: 'Append', from: 'a', to: 'b', term: 1, prevLogIndex: -1, prevLogTerm: 0, entries: [gap], commitIndex: 7 });
+  core.checkInvariants();
+  t.equal(core.status().lastIndex, -1, 'nothing appended');
+  t.equal(core.status().term, 0, 'not even the term was adopted');
+  t.match(lines.join('\n'), /dropped malformed Append from a: entry 0 has index 7, expected 0/);
+});

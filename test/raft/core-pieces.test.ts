@@ -212,3 +212,34 @@ t.test('read-only queue: acks per ctx, release in order', async (t) => {
   queue.add('r3', 6, 'n1');
   t.throws(() => queue.add('r3', 6, 'n1'), AssertionError);
 });
+
+t.test('message validation drops malformed peer messages with a reason, passes good ones', async (t) => {
+  const { invalidMessageReason } = await import('../../src/raft/message-validation.js');
+  const append = (entries: Entry[], extra: Partial<{ prevLogIndex: number; prevLogTerm: number; term: number }> = {}) =>
+    invalidMessageReason({
+      type: 'Append',
+      from: 'a',
+      to: 'b',
+      term: extra.term ?? 3,
+      prevLogIndex: extra.prevLogIndex ?? 4,
+      prevLogTerm: extra.prevLogTerm ?? 2,
+      entries,
+      commitIndex: 4,
+    });
+  t.equal(append([entry(5, 2), entry(6, 3)]), null);
+  t.equal(append([]), null);
+  t.match(append([entry(6, 2)]), /index 6, expected 5/);
+  t.match(append([entry(5, 3), entry(6, 2)]), /term 2, expected 3\.\.3/);
+  t.match(append([entry(5, 4)]), /term 4/);
+  t.match(append([], { prevLogTerm: 5 }), /prev term 5 exceeds/);
+  t.match(append([], { prevLogIndex: -2 }), /prev \(-2,2\)/);
+  t.match(append([{ index: 5, term: 2, type: 7 as unknown as EntryType, data: bytes('') }]), /type 7/);
+  const snapshot = (offset: number, data: string, sizeBytes: number) =>
+    invalidMessageReason({ type: 'Snapshot', from: 'a', to: 'b', term: 3, snapshot: { index: 9, term: 2, sizeBytes }, offset, data: bytes(data), done: false });
+  t.equal(snapshot(0, 'abc', 3), null);
+  t.match(snapshot(2, 'abc', 3), /outside the 3-byte snapshot/);
+  t.match(invalidMessageReason({ type: 'Vote', from: 'a', to: 'b', term: 2, lastLogIndex: 4, lastLogTerm: 3, transfer: false }), /exceeds the campaign term/);
+  t.match(invalidMessageReason({ type: 'HeartbeatResp', from: 'a', to: 'b', term: 2, readCtx: '', sentAtTick: -1 }), /sentAtTick -1/);
+  t.match(invalidMessageReason({ type: 'AppendResp', from: 'a', to: 'b', term: 2, reject: true, index: 3, conflictTerm: 1, conflictIndex: 9 }), /past the rejected index/);
+  t.match(invalidMessageReason({ type: 'TimeoutNow', from: 'a', to: 'b', term: 1.5 }), /term 1\.5/);
+});
