@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import { existsSync, fstatSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getSystemErrorMap } from 'node:util';
 
 export type MadviseAdvice = 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed';
 
@@ -24,6 +25,7 @@ interface NativeMmapBinding {
   readonly advice: Readonly<Record<MadviseAdvice, number>>;
   map(fd: number, lengthBytes: number, offsetBytes: number, writable: boolean): SharedArrayBuffer;
   msync(region: SharedArrayBuffer, offsetBytes: number, lengthBytes: number, sync: boolean): void;
+  msyncInBackground(region: SharedArrayBuffer, offsetBytes: number, lengthBytes: number, callback: (errno: number) => void): void;
   madvise(region: SharedArrayBuffer, offsetBytes: number, lengthBytes: number, advice: number): void;
   fallocate(fd: number, offsetBytes: number, lengthBytes: number): void;
 }
@@ -251,6 +253,27 @@ export function msync(
     throw new TypeError(`${fn} on ${filePath}: mode must be 'sync' or 'async', got ${String(mode)}`);
   }
   callNative(filePath, () => binding.msync(mapping, offsetBytes, lengthBytes, mode === 'sync'));
+}
+
+/**
+ * msync(MS_SYNC) of [offsetBytes, offsetBytes+lengthBytes) on the libuv thread pool: resolves once
+ * the range is on disk, while the calling thread's event loop keeps running. The mapping stays
+ * valid until the flush is done even if the SharedArrayBuffer is collected meanwhile.
+ */
+export function msyncInBackground(mapping: SharedArrayBuffer, offsetBytes: number, lengthBytes: number, filePath: string): Promise<void> {
+  const fn = 'msyncInBackground';
+  requireFilePath(fn, filePath);
+  requireMapping(fn, mapping, filePath);
+  requireRangeInMapping(fn, mapping, offsetBytes, lengthBytes, filePath);
+  return new Promise((resolve, reject) => {
+    callNative(filePath, () =>
+      binding.msyncInBackground(mapping, offsetBytes, lengthBytes, (errno) => {
+        if (errno === 0) return resolve();
+        const [code, text] = getSystemErrorMap().get(-errno) ?? [`E${errno}`, `errno ${errno}`];
+        reject(new NativeIoError('msync', filePath, code, errno, text));
+      }),
+    );
+  });
 }
 
 /** madvise(2) over [offsetBytes, offsetBytes+lengthBytes), start rounded down to a page. */
