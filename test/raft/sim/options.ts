@@ -82,6 +82,11 @@ export interface SimProfile {
   readonly faults: FaultProfile;
   readonly workload: WorkloadProfile;
   readonly core: CoreProfile;
+  /**
+   * The node layer applies committed entries as soon as it takes a Ready, before that Ready's own
+   * writes finish (the contract allows it: committed entries are already durable locally).
+   */
+  readonly applyBeforePersist: boolean;
 }
 
 /** Derives the profile from its own Prng so that the profile never shifts the run's random stream. */
@@ -100,7 +105,8 @@ export function profileFromSeed(seed: number): SimProfile {
   };
   // Drawn last so that adding it did not reshuffle the profiles of existing seeds.
   const faults: FaultProfile = { ...faultsWithoutTornWrites, tornWriteProbability: prng.pick([0, 0.5, 1]) };
-  return { seed, nodeCount, network, faults, workload, core };
+  const applyBeforePersist = prng.chance(0.5);
+  return { seed, nodeCount, network, faults, workload, core, applyBeforePersist };
 }
 
 function networkProfile(prng: Prng): NetworkProfile {
@@ -186,7 +192,7 @@ export function describeProfile(profile: SimProfile): string {
     `election=${c.electionTimeoutTicks} heartbeat=${c.heartbeatTimeoutTicks} preVote=${c.preVote} checkQuorum=${c.checkQuorum} lease=${c.leaseReads}`,
     `drop=${n.dropProbability} dup=${n.duplicateProbability} delay=${n.delayMinTicks}..${n.delayMaxTicks} reorder=${n.reorderProbability}`,
     `partitions=[${f.partitionModes.join(',')}]@${f.partitionStartProbability} crash=${f.crashProbability} newLeaderCrash=${f.newLeaderCrashProbability} newLeaderIsolate=${f.newLeaderIsolateProbability} torn=${f.tornWriteProbability} slowDisks=${f.slowDiskNodeCount} skew=${f.tickRateSpread}`,
-    `propose=${w.proposeProbability} read=${w.readProbability} transfer=${w.transferProbability} compact=${w.compactProbability}`,
+    `applyBeforePersist=${profile.applyBeforePersist} propose=${w.proposeProbability} read=${w.readProbability} transfer=${w.transferProbability} compact=${w.compactProbability}`,
   ].join('; ');
 }
 

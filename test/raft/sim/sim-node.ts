@@ -2,9 +2,11 @@
 // become durable) with a FIFO queue of writes in progress, and a state machine reduced to an
 // applied index and a running digest. The node follows the Ready contract in src/raft/types.ts:
 // messages go out when the Ready is taken; snapshot, entries and hard state become durable when
-// the simulated write completes, then onPersisted, then messagesAfterPersist, then committed
-// entries are applied and onApplied is called. A crash throws away the core, the write queue
-// and the state machine; the storage survives.
+// the simulated write completes, then onPersisted, then messagesAfterPersist. Committed entries
+// are applied (then onApplied) after the write, or, when the profile says applyBeforePersist,
+// as soon as the Ready is taken, which the contract allows because they are already durable
+// locally (checked). A crash throws away the core, the write queue and the state machine; the
+// storage survives.
 import { MemoryRaftStorage } from '../../../src/raft/memory-storage.js';
 import type { Entry, Message, NodeId, RaftConfig, ReadState, Ready, Role } from '../../../src/raft/types.js';
 import { assert } from '../../../src/util/assert.js';
@@ -26,6 +28,8 @@ export interface NodeEnvironment {
   readonly nowTick: () => number;
   readonly send: (message: Message) => void;
   readonly onReadState: (nodeId: NodeId, readState: ReadState) => void;
+  /** Apply committed entries when a Ready is taken rather than after its writes (see SimProfile). */
+  readonly applyBeforePersist: boolean;
   /** Bite test only: send messagesAfterPersist when the Ready is taken, breaking the contract. */
   readonly answerBeforePersist: boolean;
   /** Pending reads at this node die with its leadership (types.ts: ReadIndexResult). */
@@ -42,6 +46,8 @@ export interface PendingProposal {
 interface DiskWrite {
   readonly ready: Ready;
   readonly completeAtTick: number;
+  /** Its committed entries were applied when the Ready was taken (applyBeforePersist). */
+  readonly appliedEarly: boolean;
 }
 
 /** Bound on the disk queue: the core must not hand out readies faster than a slow disk allows forever. */
@@ -188,7 +194,7 @@ export class SimNode {
     let completed = 0;
     while (this.core !== null && this.diskQueue.length > 0 && this.diskQueue[0]!.completeAtTick <= env.nowTick()) {
       const write = this.diskQueue.shift()!;
-      this.completeWrite(this.core, write.ready, env);
+      this.completeWrite(this.core, write.ready, write.appliedEarly, env);
       completed++;
     }
     return completed;
@@ -231,12 +237,17 @@ export class SimNode {
     if (env.answerBeforePersist) for (const message of ready.messagesAfterPersist) env.send(message);
     core.advance(ready);
     core.checkInvariants();
+    this.checkCommittedAreDurable(ready, env);
+    // Early apply must not overtake a snapshot install or entries still waiting behind a write.
+    const appliedEarly =
+      env.applyBeforePersist && ready.snapshotToInstall === null && this.diskQueue.every((w) => w.appliedEarly);
+    if (appliedEarly) this.applyCommitted(core, ready.committedEntries, env);
     const persists = ready.entriesToPersist.length > 0 || ready.hardState !== null || ready.snapshotToInstall !== null;
     const delayTicks = persists ? this.diskDelayTicks(env) : 0;
     const last = this.diskQueue[this.diskQueue.length - 1];
     const completeAtTick = Math.max(now + delayTicks, last?.completeAtTick ?? now);
     assert(this.diskQueue.length < DISK_QUEUE_MAX, `${this.id} has ${DISK_QUEUE_MAX} disk writes queued`);
-    this.diskQueue.push({ ready, completeAtTick });
+    this.diskQueue.push({ ready, completeAtTick, appliedEarly });
   }
 
   private observeSoftState(ready: Ready, env: NodeEnvironment): void {
@@ -256,7 +267,7 @@ export class SimNode {
     return this.slowDisk ? prng.intBetween(2, this.slowDiskDelayMaxTicks + 1) : prng.intBetween(0, 2);
   }
 
-  private completeWrite(core: SimCore, ready: Ready, env: NodeEnvironment): void {
+  private completeWrite(core: SimCore, ready: Ready, appliedEarly: boolean, env: NodeEnvironment): void {
     const snapshot = ready.snapshotToInstall;
     if (snapshot !== null) this.installSnapshotState(snapshot.meta, snapshot.data, env);
     this.storage.persistReady(ready);
@@ -266,8 +277,27 @@ export class SimNode {
     core.onPersisted(ready.number);
     core.checkInvariants();
     if (!env.answerBeforePersist) for (const message of ready.messagesAfterPersist) env.send(message);
-    if (ready.committedEntries.length === 0) return;
-    for (const entry of ready.committedEntries) this.apply(entry, env);
+    if (!appliedEarly) this.applyCommitted(core, ready.committedEntries, env);
+  }
+
+  /** The contract (types.ts, Ready step 4): committed entries handed out are already durable here. */
+  private checkCommittedAreDurable(ready: Ready, env: NodeEnvironment): void {
+    const first = ready.committedEntries[0];
+    if (first === undefined) return;
+    const last = ready.committedEntries[ready.committedEntries.length - 1]!;
+    const durableLast = this.storage.lastIndex();
+    const stillPending = last.index > durableLast || (last.index >= this.storage.firstIndex() && this.storage.term(last.index) !== last.term);
+    if (stillPending) {
+      env.checkers.fail(
+        CheckerName.CoreInvariant,
+        `${this.id} handed out committed ${first.index}..${last.index}/${last.term} in Ready ${ready.number}, but its durable log does not hold ${last.index}/${last.term} (it ends at ${durableLast}): the Ready contract says committed entries are durable locally`,
+      );
+    }
+  }
+
+  private applyCommitted(core: SimCore, entries: readonly Entry[], env: NodeEnvironment): void {
+    if (entries.length === 0) return;
+    for (const entry of entries) this.apply(entry, env);
     core.onApplied(this.appliedIndex);
     core.checkInvariants();
   }

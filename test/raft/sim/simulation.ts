@@ -148,6 +148,7 @@ class Simulation {
       trace: this.trace,
       prng: this.prng,
       answerBeforePersist: options.answerBeforePersist === true,
+      applyBeforePersist: this.profile.applyBeforePersist,
       nowTick: () => this.now,
       send: (message) => this.send(message),
       onReadState: (nodeId, readState) => this.onReadState(nodeId, readState),
