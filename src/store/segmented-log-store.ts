@@ -19,7 +19,7 @@ import { DurabilityWaiters } from './group-commit.js';
 import { clearIndexFrom, headerAt, indexSlotPos, locateVerifiedEntry, publishIndexOf, readIndexOf } from './log-access.js';
 import type { StoreLock, StoreMedium } from './medium.js';
 import { type RecoveryReport, recoverLog } from './recovery.js';
-import { SegmentList } from './segment-list.js';
+import { type Segment, SegmentList } from './segment-list.js';
 import { loadTermVote, saveTermVote } from './term-vote.js';
 import {
   type AppendedEntry,
@@ -59,6 +59,11 @@ export class SegmentedLogStore implements LogStore {
   /** A truncate cleared index records; they must be durable before later entries are reported durable. */
   private indexFlushPending = false;
   private flushScheduled = false;
+  /** The background group commit in flight (flushInBackground), and whether another is wanted. */
+  private backgroundFlush: { ranges: ReadonlyArray<{ segment: Segment; fromBytes: number; toBytes: number }> } | null = null;
+  private backgroundFlushAgain = false;
+  /** Counts synchronous flushes; a background flush that straddles one has nothing left to report. */
+  private flushEpoch = 0;
   /** Advisory checkpoints not written because the disk was full (observability). */
   checkpointsSkippedForSpace = 0;
   private prepareScheduled = false;
@@ -539,20 +544,30 @@ export class SegmentedLogStore implements LogStore {
     if (this.last.index !== this.beforeBegin.index) {
       throw new StoreRejectedRecordError('pos of raw records', `${this.end} (or the next segment after a BLANK)`, String(pos));
     }
-    // Empty log: move the start. Clear what lies between, persist the new start, drop segments
-    // that hold nothing of the log.
+    // Empty log: move its start to the leader's position. Every byte of our data segments is dead
+    // (no live entry), but stale records must not lie after the new start, and each step must
+    // leave a recoverable state if we crash right after it.
+    const targetStart = this.dataList.segmentStartOf(pos);
     const endSegment = this.dataList.find(this.end);
-    if (endSegment !== undefined && pos >= endSegment.startPos && pos < this.end) {
-      endSegment.bytes.fill(0, pos - endSegment.startPos, this.end - endSegment.startPos);
-      endSegment.markDirty(pos - endSegment.startPos, this.end - endSegment.startPos);
-      this.flushNow();
+    if (endSegment !== undefined && endSegment.startPos === targetStart) {
+      // Same segment: zero from the new start to the old end (durably), record the new start,
+      // then drop every other segment.
+      if (pos < this.end) {
+        endSegment.bytes.fill(0, pos - endSegment.startPos, this.end - endSegment.startPos);
+        endSegment.markDirty(pos - endSegment.startPos, this.end - endSegment.startPos);
+        this.flushNow();
+      }
+      this.saveRequiredCheckpoint({ ...this.checkpointed, firstPos: pos, verified: null });
+      const removed = [...this.dataList.removeFrom(targetStart + segmentBytes), ...this.dataList.removeEndingBy(targetStart)];
+      if (removed.length > 0) this.dataList.syncDirectory();
+    } else {
+      // Another segment: drop them all first (an empty data dir recovers as an empty log at the
+      // recorded start), then record the new start; the target segment is created fresh.
+      if (this.dataList.removeFrom(0).length > 0) this.dataList.syncDirectory();
+      this.saveRequiredCheckpoint({ ...this.checkpointed, firstPos: pos, verified: null });
     }
-    this.saveRequiredCheckpoint({ ...this.checkpointed, firstPos: pos, verified: null });
     this.firstPos = pos;
     this.end = pos;
-    const targetStart = this.dataList.segmentStartOf(pos);
-    const removed = [...this.dataList.removeFrom(targetStart + segmentBytes), ...this.dataList.removeEndingBy(targetStart)];
-    if (removed.length > 0) this.dataList.syncDirectory();
   }
 
   private removeSegmentsBeforeStart(): string[] {
@@ -578,22 +593,71 @@ export class SegmentedLogStore implements LogStore {
 
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
+    if (this.backgroundFlush !== null) {
+      // The flush in flight does not cover this append; its completion starts the next one.
+      this.backgroundFlushAgain = true;
+      return;
+    }
     this.flushScheduled = true;
     // setImmediate runs after the current turn's I/O callbacks: every append made in this turn
     // (and every whenDurable waiting on them) is covered by the one msync below.
     setImmediate(() => {
       this.flushScheduled = false;
-      if (!this.closed && this.failure === null) this.flushNow();
+      if (this.closed || this.failure !== null) return;
+      if (this.options.flushInBackground === true) this.startBackgroundFlush();
+      else this.flushNow();
     });
   }
 
   private flushIfDirty(): void {
-    if (!this.closed && this.failure === null && this.durable < this.last.index) this.flushNow();
+    if (this.closed || this.failure !== null || this.durable >= this.last.index) return;
+    if (this.options.flushInBackground !== true) return this.flushNow();
+    if (this.backgroundFlush === null) this.startBackgroundFlush();
+    else this.backgroundFlushAgain = true;
+  }
+
+  /**
+   * A group commit on the thread pool: take the dirty data ranges, msync them off-thread, then
+   * report durability up to the last entry at the start. At most one is in flight.
+   */
+  private startBackgroundFlush(): void {
+    assert(this.backgroundFlush === null, 'two background flushes in flight');
+    const target = this.last;
+    const epoch = this.flushEpoch;
+    const ranges = this.dataList.takeDirtyRanges();
+    this.backgroundFlushAgain = false;
+    this.backgroundFlush = { ranges };
+    const flushes = ranges.map(({ segment, fromBytes, toBytes }) => {
+      const file = segment.file;
+      if (file.flushInBackground !== undefined) return file.flushInBackground(fromBytes, toBytes - fromBytes);
+      file.flush(fromBytes, toBytes - fromBytes);
+      return Promise.resolve();
+    });
+    Promise.all(flushes).then(
+      () => {
+        this.backgroundFlush = null;
+        if (this.closed || this.failure !== null) return;
+        // A synchronous flush (truncate, reset, close, flush()) since the start covered these
+        // ranges and everything before it; after a truncate `target` may not even exist.
+        if (epoch === this.flushEpoch) this.completeFlush(target);
+        if (this.backgroundFlushAgain || this.durable < this.last.index) this.startBackgroundFlush();
+      },
+      (error: unknown) => {
+        this.backgroundFlush = null;
+        if (this.closed || this.failure !== null) return;
+        this.failure = new StoreFailedError(`flush of ${this.options.nodeDir} failed; reopen the store to recover`, error);
+        this.waiters.rejectAll(this.failure);
+      },
+    );
   }
 
   /** One group commit: msync the dirty data range (and the index after a truncate), then report. */
   private flushNow(): void {
     const target = this.last;
+    this.flushEpoch++;
+    // Ranges a background flush is still writing are flushed again here, so that what this
+    // reports durable is durable when it returns.
+    for (const range of this.backgroundFlush?.ranges ?? []) range.segment.markDirty(range.fromBytes, range.toBytes);
     try {
       this.dataList.flushDirty();
       if (this.indexFlushPending) {
@@ -605,6 +669,11 @@ export class SegmentedLogStore implements LogStore {
       this.waiters.rejectAll(this.failure);
       return;
     }
+    this.completeFlush(target);
+  }
+
+  /** Everything up to `target` is durable: wake its waiters, checkpoint when a segment filled. */
+  private completeFlush(target: typeof this.last): void {
     this.durable = Math.max(this.durable, target.index);
     this.waiters.resolveThrough(this.durable);
     if (this.waiters.size === 0) this.flushTimer?.unref();
