@@ -74,6 +74,10 @@ export class ClusterCheckers {
     return this.leaderByTerm.size;
   }
 
+  acknowledgementAt(index: number): Acknowledgement | undefined {
+    return this.acknowledgedByIndex.get(index);
+  }
+
   acknowledgements(): IterableIterator<Acknowledgement> {
     return this.acknowledgedByIndex.values();
   }

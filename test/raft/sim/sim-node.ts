@@ -229,8 +229,9 @@ export class SimNode {
     // Read states first: they were produced while the node still led, before any step-down that
     // this same Ready reports; only reads still unanswered die with the leadership.
     for (const readState of ready.readStates) env.onReadState(this.id, readState);
-    if (ready.hardState !== null && ready.hardState.term > this.term) this.term = ready.hardState.term;
+    // Soft state before hard state: the change test compares with the previous Ready's term.
     if (ready.softState !== null) this.observeSoftState(ready, env);
+    if (ready.hardState !== null && ready.hardState.term > this.term) this.term = ready.hardState.term;
     if (ready.committedEntries.length > 0) env.checkers.observeCommitted(this.id, this.term, ready.committedEntries);
     for (const message of ready.messages) env.send(message);
     // A deliberately broken node layer (bite test): answers before its vote and entries are durable.

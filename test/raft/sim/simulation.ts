@@ -453,8 +453,7 @@ class Simulation {
   }
 
   private isAcknowledged(index: number, value: string): boolean {
-    for (const ack of this.checkers.acknowledgements()) if (ack.index === index && ack.value === value) return true;
-    return false;
+    return this.checkers.acknowledgementAt(index)?.value === value;
   }
 
   private converged(probe: { value: string; index: number }): boolean {
