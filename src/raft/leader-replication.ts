@@ -75,14 +75,22 @@ export class LeaderReplication {
     this.progressOf(this.id).next = this.log.lastIndex() + 1;
   }
 
+  /** Sends what each follower's flow control allows: one Append at least, then fills its window. */
   broadcastAppend(): void {
-    for (const id of this.voters) if (id !== this.id) this.sendAppend(id, true);
+    for (const id of this.voters) {
+      if (id === this.id || !this.sendAppend(id, true)) continue;
+      while (this.sendAppend(id, false)) {
+        /* pipeline further Appends while the window has room and entries remain */
+      }
+    }
   }
 
   /** Sends the next Append (or snapshot) to `to` if its flow control allows; true if sent. */
   sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
     const pr = this.progress.get(to) as Progress;
     if (pr.isPaused()) return false;
+    // Nothing new and nothing to say: skip the log lookups (the common case when pipelining).
+    if (!sendIfEmpty && pr.next > this.log.lastIndex()) return false;
     const prevLogIndex = pr.next - 1;
     const prevLogTerm = this.log.term(prevLogIndex);
     const lastIndex = this.log.lastIndex();
