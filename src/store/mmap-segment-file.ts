@@ -8,7 +8,7 @@
 // a real segment name.
 import { closeSync, fdatasyncSync, fstatSync, openSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { fallocate, mapFile, msync, NativeIoError, PAGE_SIZE_BYTES } from '../native/mmap.js';
+import { fallocate, mapFile, msync, msyncInBackground, NativeIoError, PAGE_SIZE_BYTES } from '../native/mmap.js';
 import { assert } from '../util/assert.js';
 import { StoreDiskFullError } from './errors.js';
 import { fsyncDirectory } from './fs-util.js';
@@ -74,6 +74,13 @@ export class MmapSegmentFile implements SegmentFile {
     // msync wants a page-aligned start; the wrapper rounds down, we only keep the range in bounds.
     const alignedStart = offsetBytes - (offsetBytes % PAGE_SIZE_BYTES);
     msync(this.mapping, alignedStart, offsetBytes + lengthBytes - alignedStart, 'sync', this.path);
+  }
+
+  flushInBackground(offsetBytes: number, lengthBytes: number): Promise<void> {
+    assert(this.mapping !== null, `flush of closed segment ${basename(this.path)}`);
+    if (lengthBytes === 0) return Promise.resolve();
+    const alignedStart = offsetBytes - (offsetBytes % PAGE_SIZE_BYTES);
+    return msyncInBackground(this.mapping, alignedStart, offsetBytes + lengthBytes - alignedStart, this.path);
   }
 
   close(): void {

@@ -12,6 +12,12 @@ export interface SegmentFile {
   readonly bytes: Uint8Array;
   /** Make [offsetBytes, offsetBytes + lengthBytes) durable (msync MS_SYNC). Throws on I/O error. */
   flush(offsetBytes: number, lengthBytes: number): void;
+  /**
+   * The same flush on a helper thread (msync on the libuv pool): resolves when the range is
+   * durable; the caller's event loop keeps running meanwhile. Optional: stores without it flush
+   * inline.
+   */
+  flushInBackground?(offsetBytes: number, lengthBytes: number): Promise<void>;
   /** Drop this handle. The bytes view must not be used afterwards. */
   close(): void;
 }

@@ -50,6 +50,15 @@ export class Segment {
     if (toBytes > this.dirtyToBytes) this.dirtyToBytes = toBytes;
   }
 
+  /** Hand the unflushed range to a background flush: it is no longer dirty here. */
+  takeDirty(): { segment: Segment; fromBytes: number; toBytes: number } | null {
+    if (this.dirtyFromBytes === this.dirtyToBytes) return null;
+    const range = { segment: this as Segment, fromBytes: this.dirtyFromBytes, toBytes: this.dirtyToBytes };
+    this.dirtyFromBytes = 0;
+    this.dirtyToBytes = 0;
+    return range;
+  }
+
   /** msync the unflushed range, if any. Throws on I/O error (the range stays dirty). */
   flushDirty(): boolean {
     if (this.dirtyFromBytes === this.dirtyToBytes) return false;
@@ -192,6 +201,16 @@ export class SegmentList {
     }
     if (this.segments.length === 0) this.discardPrepared();
     return removed;
+  }
+
+  /** Every segment's unflushed range, handed over to a background flush. */
+  takeDirtyRanges(): Array<{ segment: Segment; fromBytes: number; toBytes: number }> {
+    const ranges = [];
+    for (const segment of this.segments) {
+      const range = segment.takeDirty();
+      if (range !== null) ranges.push(range);
+    }
+    return ranges;
   }
 
   /** Make every segment's unflushed range durable. */

@@ -57,6 +57,14 @@ export interface StoreOptions {
   readonly flush: FlushPolicy;
   /** Largest body accepted by append (DLedger: about 4 MiB). */
   readonly maxEntryBodyBytes: number;
+  /**
+   * Run group-commit flushes (flush sync's msync, flush async's timer) on the libuv thread pool
+   * instead of the calling thread, so the event loop serves sockets while the disk flushes; one
+   * flush in flight, the next covers everything appended meanwhile. Costs a thread hop per
+   * flush; a node serving a group wants it, a caller that waits on each append may not.
+   * Default false.
+   */
+  readonly flushInBackground?: boolean;
 }
 
 /** Persisted Raft metadata, written atomically and durably (temp file, fsync, rename, fsync dir). */
