@@ -50,7 +50,7 @@ function baseOptions(nodeDir: string, overrides: Partial<StoreOptions>): StoreOp
   return { nodeDir, flush: { kind: 'sync' }, ...SMALL_GEOMETRY, ...overrides };
 }
 
-export function mmapHarness(): StoreHarness {
+export function mmapHarness(defaults: Partial<StoreOptions> = {}): StoreHarness {
   const nodeDir = mkdtempSync(join(tmpdir(), 'dledger-store-'));
   let flushes = 0;
   const harness: StoreHarness = {
@@ -58,7 +58,7 @@ export function mmapHarness(): StoreHarness {
     nodeDir,
     failSegmentCreates: false,
     failFlushes: false,
-    open: (overrides = {}) => openLogStore({ ...baseOptions(nodeDir, overrides), segmentFiles: factory }),
+    open: (overrides = {}) => openLogStore({ ...baseOptions(nodeDir, { ...defaults, ...overrides }), segmentFiles: factory }),
     list: (kind) => (existsSync(join(nodeDir, kind)) ? readdirSync(join(nodeDir, kind)).sort() : []),
     read: (relativePath) => new Uint8Array(readFileSync(join(nodeDir, relativePath))),
     exists: (relativePath) => existsSync(join(nodeDir, relativePath)),
@@ -137,9 +137,9 @@ export function memoryHarness(): StoreHarness {
   return harness;
 }
 
-/** A view of `file` whose flush calls are counted. */
+/** A view of `file` whose flush calls (inline and background) are counted and can be failed. */
 function countFlushes(file: SegmentFile, onFlush: () => void): SegmentFile {
-  return {
+  const counted: SegmentFile = {
     path: file.path,
     sizeBytes: file.sizeBytes,
     bytes: file.bytes,
@@ -148,5 +148,14 @@ function countFlushes(file: SegmentFile, onFlush: () => void): SegmentFile {
       file.flush(offsetBytes, lengthBytes);
     },
     close: () => file.close(),
+  };
+  const inBackground = file.flushInBackground?.bind(file);
+  if (inBackground === undefined) return counted;
+  return {
+    ...counted,
+    flushInBackground: async (offsetBytes, lengthBytes) => {
+      onFlush();
+      await inBackground(offsetBytes, lengthBytes);
+    },
   };
 }
