@@ -29,6 +29,8 @@ export interface DLedgerNodeConfig {
   readonly flushPolicy: FlushPolicyName;
   /** Period of the background flush under 'async' (DLedger's flushFileInterval). */
   readonly flushFileInterval: number;
+  /** Group-commit flushes on the libuv thread pool (true) or on the event-loop thread (false). */
+  readonly flushInBackground: boolean;
   readonly maxPendingRequestsNum: number;
   readonly maxEntryBodyBytes: number;
   readonly metricsPort: number | null;
@@ -59,6 +61,7 @@ export const DEFAULT_CONFIG: Omit<DLedgerNodeConfig, 'peers' | 'selfId'> & { pee
   mappedFileSizeForEntryIndex: 32 * 5 * 1024 * 1024,
   flushPolicy: 'sync',
   flushFileInterval: 10,
+  flushInBackground: true,
   maxPendingRequestsNum: 10_000,
   maxEntryBodyBytes: 4 * 1024 * 1024 - 48,
   metricsPort: null,
@@ -161,6 +164,8 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
   const flushPolicy = text('flushPolicy');
   if (flushPolicy !== 'sync' && flushPolicy !== 'async') problems.push(`flushPolicy: "${flushPolicy}" must be "sync" or "async"`);
   const flushFileInterval = integer('flushFileInterval', 1, 60_000);
+  const flushInBackgroundText = text('flushInBackground');
+  if (flushInBackgroundText !== 'true' && flushInBackgroundText !== 'false') problems.push(`flushInBackground: "${flushInBackgroundText}" must be true or false`);
   const maxPendingRequestsNum = integer('maxPendingRequestsNum', 1, 10_000_000);
   const maxEntryBodyBytes = integer('maxEntryBodyBytes', 1, 64 * 1024 * 1024);
   if (maxEntryBodyBytes + 48 + 8 > mappedFileSizeForEntryData) {
@@ -185,6 +190,7 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
     mappedFileSizeForEntryIndex,
     flushPolicy: flushPolicy as FlushPolicyName,
     flushFileInterval,
+    flushInBackground: flushInBackgroundText === 'true',
     maxPendingRequestsNum,
     maxEntryBodyBytes,
     metricsPort,

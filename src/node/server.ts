@@ -179,6 +179,7 @@ export class DLedgerServer {
       indexSegmentSizeBytes: config.mappedFileSizeForEntryIndex,
       flush: config.flushPolicy === 'sync' ? { kind: 'sync' } : { kind: 'async', intervalMs: config.flushFileInterval },
       maxEntryBodyBytes: config.maxEntryBodyBytes,
+      flushInBackground: config.flushInBackground,
     });
     this.store = store;
     const timing = raftTimingTicks(config);
