@@ -296,8 +296,9 @@ export class DLedgerServer {
 
   /** A committed entry, or null if `index` is not committed (or compacted away). */
   get(index: number): CommittedEntry & { pos: number } | null {
-    const core = this.liveCore();
-    if (index > core.status().commitIndex) return null;
+    this.liveCore();
+    // Applied entries are committed; the applied index is what this node has acted on.
+    if (index > this.appliedIndex) return null;
     const entry = this.liveStore().get(index);
     if (entry === null) return null;
     return { index: entry.index, term: entry.term, pos: entry.pos, body: entry.body };

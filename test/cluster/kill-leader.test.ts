@@ -59,4 +59,11 @@ t.test('SIGKILL of the leader loses nothing acknowledged', async (t) => {
     reader.close();
   }
   t.pass(`${acknowledged.size} acknowledged entries present and identical on all 3 members`);
+
+  // SIGTERM: each member stops accepting, flushes, closes its store and exits 0.
+  for (const node of nodes) {
+    const code = await stopNode(node, 'SIGTERM');
+    t.equal(code, 0, `${node.id} exited cleanly on SIGTERM`);
+    t.match(node.output, /closed/, `${node.id} logged its shutdown`);
+  }
 });
