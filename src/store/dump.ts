@@ -7,10 +7,13 @@ import { crc32Of } from './crc.js';
 import { BLANK_MIN_BYTES, computeChainCrc, hex, isEntryMagic, readEntryHeader } from './entry-codec.js';
 import { ENTRY_HEADER_BYTES, EntryMagic } from './types.js';
 
+/** Bytes read at a time (a record larger than this gets a window of its own size). */
+const DUMP_WINDOW_BYTES = 4 * 1024 * 1024;
+
 export interface DumpOptions {
   /** First global position to print (records before it are still read, to follow the chain). */
   readonly fromPos?: number;
-  /** Stop after printing this many entries. */
+  /** Stop after printing this many entries (the summary then covers what was read so far). */
   readonly maxEntries?: number;
   /** Bytes of each body shown (printable ASCII as is, the rest as '.'). */
   readonly bodyPreviewBytes?: number;
@@ -51,80 +54,116 @@ export function dumpDataDir(dataDir: string, options: DumpOptions = {}): DumpSum
       stopReason = `segment ${name} does not start at ${endPos}`;
       break;
     }
-    const bytes = readWholeFile(path);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let offset = 0;
-    while (offset + BLANK_MIN_BYTES <= bytes.length) {
-      const pos = startPos + offset;
-      const magic = view.getInt32(offset);
-      const size = view.getInt32(offset + 4);
-      if (magic === 0 && size === 0) {
-        endPos = pos;
-        stopReason = 'end of log (zero header)';
-        break outer;
-      }
-      if (magic === EntryMagic.Blank) {
-        blanks++;
-        if (pos >= fromPos) write(`pos=${pos} BLANK size=${size}${size === bytes.length - offset ? '' : ' (bad: not the rest of the segment)'}`);
-        if (size !== bytes.length - offset) {
+    const file = new WindowedFile(path);
+    try {
+      const segmentBytes = file.sizeBytes;
+      let offset = 0;
+      while (offset + BLANK_MIN_BYTES <= segmentBytes) {
+        const pos = startPos + offset;
+        const head = file.view(offset, BLANK_MIN_BYTES);
+        const magic = head.getInt32(0);
+        const size = head.getInt32(4);
+        if (magic === 0 && size === 0) {
           endPos = pos;
-          stopReason = `bad BLANK size ${size} at pos ${pos}`;
+          stopReason = 'end of log (zero header)';
           break outer;
         }
+        if (magic === EntryMagic.Blank) {
+          blanks++;
+          if (pos >= fromPos) write(`pos=${pos} BLANK size=${size}${size === segmentBytes - offset ? '' : ' (bad: not the rest of the segment)'}`);
+          if (size !== segmentBytes - offset) {
+            endPos = pos;
+            stopReason = `bad BLANK size ${size} at pos ${pos}`;
+            break outer;
+          }
+          offset += size;
+          continue;
+        }
+        if (!isEntryMagic(magic) || size < ENTRY_HEADER_BYTES || offset + size > segmentBytes) {
+          endPos = pos;
+          stopReason = `unparsable record at pos ${pos}: magic ${magic} size ${size}`;
+          write(`pos=${pos} ${stopReason}`);
+          break outer;
+        }
+        const { bytes, view, at } = file.window(offset, size);
+        const header = readEntryHeader(view, at);
+        const bodyLength = Math.max(0, Math.min(header.bodyLength, size - ENTRY_HEADER_BYTES));
+        const body = bytes.subarray(at + ENTRY_HEADER_BYTES, at + ENTRY_HEADER_BYTES + bodyLength);
+        const bodyOk = crc32Of(body) === header.bodyCrc;
+        // The chain seed of a log's first entry is 0; after a prefix reset it is unknown here.
+        const seed = previousChainCrc ?? (header.index === 0 ? 0 : null);
+        const chainOk = seed === null ? null : computeChainCrc(bytes, at, seed) === header.chainCrc;
+        if (!bodyOk) badBodyCrcs++;
+        if (chainOk === false) badChainCrcs++;
+        const sequence = previousIndex !== null && header.index !== previousIndex + 1 ? ` (index gap after ${previousIndex})` : '';
+        entries++;
+        if (pos >= fromPos) {
+          printed++;
+          write(
+            `pos=${pos} index=${header.index} term=${header.term} size=${size} magic=${magic === EntryMagic.Noop ? 'NOOP' : 'NORMAL'} ` +
+              `bodyCrc=${hex(header.bodyCrc)}:${bodyOk ? 'ok' : 'BAD'} chainCrc=${hex(header.chainCrc)}:${chainOk === null ? 'unchecked' : chainOk ? 'ok' : 'BAD'}${sequence} ` +
+              `body=${JSON.stringify(preview(body, previewBytes))}`,
+          );
+          if (printed >= maxEntries) {
+            endPos = pos + size;
+            stopReason = `printed ${printed} entries (maxEntries)`;
+            break outer;
+          }
+        }
+        previousChainCrc = header.chainCrc;
+        previousIndex = header.index;
         offset += size;
-        continue;
       }
-      if (!isEntryMagic(magic) || size < ENTRY_HEADER_BYTES || offset + size > bytes.length) {
-        endPos = pos;
-        stopReason = `unparsable record at pos ${pos}: magic ${magic} size ${size}`;
-        write(`pos=${pos} ${stopReason}`);
-        break outer;
-      }
-      const header = readEntryHeader(view, offset);
-      const bodyLength = Math.max(0, Math.min(header.bodyLength, size - ENTRY_HEADER_BYTES));
-      const body = bytes.subarray(offset + ENTRY_HEADER_BYTES, offset + ENTRY_HEADER_BYTES + bodyLength);
-      const bodyOk = crc32Of(body) === header.bodyCrc;
-      // The chain seed of a log's first entry is 0; after a prefix reset it is unknown here.
-      const seed = previousChainCrc ?? (header.index === 0 ? 0 : null);
-      const chainOk = seed === null ? null : computeChainCrc(bytes, offset, seed) === header.chainCrc;
-      if (!bodyOk) badBodyCrcs++;
-      if (chainOk === false) badChainCrcs++;
-      const sequence = previousIndex !== null && header.index !== previousIndex + 1 ? ` (index gap after ${previousIndex})` : '';
-      entries++;
-      if (pos >= fromPos && printed < maxEntries) {
-        printed++;
-        write(
-          `pos=${pos} index=${header.index} term=${header.term} size=${size} magic=${magic === EntryMagic.Noop ? 'NOOP' : 'NORMAL'} ` +
-            `bodyCrc=${hex(header.bodyCrc)}:${bodyOk ? 'ok' : 'BAD'} chainCrc=${hex(header.chainCrc)}:${chainOk === null ? 'unchecked' : chainOk ? 'ok' : 'BAD'}${sequence} ` +
-            `body=${JSON.stringify(preview(body, previewBytes))}`,
-        );
-      }
-      previousChainCrc = header.chainCrc;
-      previousIndex = header.index;
-      offset += size;
+      endPos = startPos + segmentBytes;
+    } finally {
+      file.close();
     }
-    endPos = startPos + bytes.length;
   }
   const summary = { segments: names.length, entries, blanks, badBodyCrcs, badChainCrcs, endPos, stopReason };
   write(`# ${entries} entries, ${blanks} blanks, ${badBodyCrcs} bad bodyCrc, ${badChainCrcs} bad chainCrc, ${names.length} segments; stopped at pos ${endPos}: ${stopReason}`);
   return summary;
 }
 
-function readWholeFile(path: string): Uint8Array {
-  const sizeBytes = statSync(path).size;
-  const bytes = new Uint8Array(sizeBytes);
-  const fd = openSync(path, 'r');
-  try {
+/** Positional reads through a sliding window, so a 1 GiB segment is never read into memory whole. */
+class WindowedFile {
+  private readonly fd: number;
+  readonly sizeBytes: number;
+  private buffer = new Uint8Array(DUMP_WINDOW_BYTES);
+  private windowStart = 0;
+  private windowEnd = 0;
+
+  constructor(path: string) {
+    this.sizeBytes = statSync(path).size;
+    this.fd = openSync(path, 'r');
+  }
+
+  /** The bytes [offset, offset + length) of the file, inside the current window. */
+  window(offset: number, length: number): { bytes: Uint8Array; view: DataView; at: number } {
+    if (offset < this.windowStart || offset + length > this.windowEnd) this.fill(offset, length);
+    return { bytes: this.buffer, view: new DataView(this.buffer.buffer, 0, this.windowEnd - this.windowStart), at: offset - this.windowStart };
+  }
+
+  view(offset: number, length: number): DataView {
+    const { view, at } = this.window(offset, length);
+    return new DataView(view.buffer, at, length);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  private fill(offset: number, length: number): void {
+    if (length > this.buffer.length) this.buffer = new Uint8Array(length);
+    const wanted = Math.min(this.buffer.length, this.sizeBytes - offset);
     let readBytes = 0;
-    while (readBytes < sizeBytes) {
-      const n = readSync(fd, bytes, readBytes, sizeBytes - readBytes, readBytes);
+    while (readBytes < wanted) {
+      const n = readSync(this.fd, this.buffer, readBytes, wanted - readBytes, offset + readBytes);
       if (n === 0) break;
       readBytes += n;
     }
-  } finally {
-    closeSync(fd);
+    this.windowStart = offset;
+    this.windowEnd = offset + readBytes;
   }
-  return bytes;
 }
 
 function preview(body: Uint8Array, maxBytes: number): string {
