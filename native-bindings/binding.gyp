@@ -7,7 +7,12 @@
     {
       "target_name": "dledger_mmap",
       "sources": ["src/dledger_mmap.cc"],
-      "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"]
+      "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"],
+      # Never unload this library: mappings outlive the environment that made them (a worker's
+      # isolate frees its SharedArrayBuffers after Node has dlclose'd the worker's addons), and
+      # their munmap deleter is code in this library. Without it, a worker that loaded the addon
+      # alone and exits holding a mapping crashes the process (SIGSEGV in ~BackingStore).
+      "ldflags": ["-Wl,-z,nodelete"]
     }
   ]
 }

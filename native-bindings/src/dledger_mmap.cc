@@ -209,10 +209,30 @@ void Msync(const FunctionCallbackInfo<Value>& args) {
   if (msync(start, length, flags) != 0) return ThrowErrno(isolate, errno, "msync");
 }
 
+// Per-environment (main thread or one worker) state of background work. A worker that is
+// terminated while a uv_queue_work request is in flight would close its event loop with an
+// active request, which Node treats as fatal (CheckedUvLoopClose aborts the whole process). So the
+// environment's cleanup hook runs the loop until every in-flight msync has finished, and
+// completions that arrive during cleanup free their request without calling into JavaScript.
+struct AddonState {
+  uv_loop_t* loop;
+  // Invariant: the number of queued BackgroundMsync requests whose after-work has not yet run.
+  int inFlight = 0;
+  bool cleaningUp = false;
+};
+
+void CleanupAddonState(void* arg) {
+  auto* state = static_cast<AddonState*>(arg);
+  state->cleaningUp = true;
+  while (state->inFlight > 0) uv_run(state->loop, UV_RUN_ONCE);
+  delete state;
+}
+
 // One msync on the thread pool. The shared_ptr keeps the mapping alive (no munmap) until the
 // work is done, even if every SharedArrayBuffer over it is collected meanwhile.
 struct BackgroundMsync {
   uv_work_t request;
+  AddonState* state;
   std::shared_ptr<BackingStore> store;
   uint8_t* start;
   size_t lengthBytes;
@@ -226,6 +246,7 @@ struct BackgroundMsync {
 // of the node for that long. On the pool, appends keep arriving and the next flush covers them.
 void MsyncInBackground(const FunctionCallbackInfo<Value>& args) {
   Isolate* isolate = args.GetIsolate();
+  auto* state = static_cast<AddonState*>(args.Data().As<v8::External>()->Value());
   Region region;
   if (!ReadRegion(args, 0, &region)) return;
   uint8_t* start;
@@ -237,21 +258,25 @@ void MsyncInBackground(const FunctionCallbackInfo<Value>& args) {
       : args[0].As<ArrayBufferView>()->Buffer()->GetBackingStore();
   auto* work = new BackgroundMsync();
   work->request.data = work;
+  work->state = state;
   work->store = std::move(store);
   work->start = start;
   work->lengthBytes = length;
   work->error = 0;
   work->isolate = isolate;
   work->callback.Reset(isolate, args[3].As<Function>());
-  uv_loop_t* loop = node::GetCurrentEventLoop(isolate);
   int rc = uv_queue_work(
-      loop, &work->request,
+      state->loop, &work->request,
       [](uv_work_t* request) {
         auto* w = static_cast<BackgroundMsync*>(request->data);
         if (w->lengthBytes != 0 && msync(w->start, w->lengthBytes, MS_SYNC) != 0) w->error = errno;
       },
       [](uv_work_t* request, int status) {
         std::unique_ptr<BackgroundMsync> w(static_cast<BackgroundMsync*>(request->data));
+        w->state->inFlight--;
+        w->store.reset();
+        // During environment cleanup JavaScript can no longer run; the request is just freed.
+        if (w->state->cleaningUp) return;
         Isolate* isolate = w->isolate;
         HandleScope scope(isolate);
         Local<Function> callback = w->callback.Get(isolate);
@@ -259,13 +284,13 @@ void MsyncInBackground(const FunctionCallbackInfo<Value>& args) {
         Context::Scope contextScope(context);
         int error = status == UV_ECANCELED ? ECANCELED : w->error;
         Local<Value> argv[] = {Integer::New(isolate, error)};
-        w->store.reset();
         node::MakeCallback(isolate, context->Global(), callback, 1, argv, node::async_context{0, 0});
       });
   if (rc != 0) {
     delete work;
     return ThrowErrno(isolate, -rc, "uv_queue_work");
   }
+  state->inFlight++;
 }
 
 // madvise(sabOrView, offset, length, advice)
@@ -333,7 +358,15 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   Isolate* isolate = context->GetIsolate();
   NODE_SET_METHOD(exports, "map", Map);
   NODE_SET_METHOD(exports, "msync", Msync);
-  NODE_SET_METHOD(exports, "msyncInBackground", MsyncInBackground);
+  auto* state = new AddonState();
+  state->loop = node::GetCurrentEventLoop(isolate);
+  node::AddEnvironmentCleanupHook(isolate, CleanupAddonState, state);
+  exports
+      ->Set(context, String::NewFromUtf8Literal(isolate, "msyncInBackground"),
+            v8::FunctionTemplate::New(isolate, MsyncInBackground, v8::External::New(isolate, state))
+                ->GetFunction(context)
+                .ToLocalChecked())
+      .Check();
   NODE_SET_METHOD(exports, "madvise", Madvise);
   NODE_SET_METHOD(exports, "fallocate", Fallocate);
   SetConstant(context, exports, "pageSize", static_cast<double>(PageSizeBytes()));
