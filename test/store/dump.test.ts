@@ -32,9 +32,9 @@ t.test('dump lists entries, BLANKs and CRC status', async (t) => {
   writeSync(fd, byte, 0, 1, size0 + 50);
   closeSync(fd);
   const some: string[] = [];
-  const partial = dumpDataDir(join(nodeDir, 'data'), { write: (line) => some.push(line), fromPos: 4096, maxEntries: 2 });
-  t.equal(some.filter((line) => line.startsWith('pos=')).length, 2, 'maxEntries entries printed');
-  t.ok(some.every((line) => !line.startsWith('pos=') || Number(/^pos=(\d+)/.exec(line)?.[1]) >= 4096), 'from fromPos on');
+  const partial = dumpDataDir(join(nodeDir, 'data'), { write: (line) => some.push(line), fromPos: 1000, maxEntries: 2 });
+  t.equal(some.filter((line) => / index=/.test(line)).length, 2, 'maxEntries entries printed');
+  t.ok(some.every((line) => !line.startsWith('pos=') || Number(/^pos=(\d+)/.exec(line)?.[1]) >= 1000), 'from fromPos on');
   t.match(partial.stopReason, /maxEntries/);
   const damaged: string[] = [];
   const after = dumpDataDir(join(nodeDir, 'data'), { write: (line) => damaged.push(line) });
