@@ -1,12 +1,13 @@
 // `npm run bench -- store [--quick] [--rounds N] [--slice-ms N]`
 //
 // Append latency and throughput of the commit-log store for entry sizes 128 B / 1 KiB / 16 KiB,
-// flush `sync` vs `async(10 ms)`, batches of 1 / 16 / 256, against a baseline of plain
-// fs.writeSync + fs.fdatasyncSync measured in the same run.
+// flush `sync` vs `async(10 ms)` (and `sync` with flushInBackground: the msync on the libuv pool,
+// labelled "(pool)"), batches of 1 / 16 / 256, against a baseline of plain fs.writeSync +
+// fs.fdatasyncSync measured in the same run, plus informational floors of the raw I/O paths.
 //
 // Method. The machine is shared and its fdatasync latency drifts between regimes over minutes
 // (reference/deps-and-limits.md §2a), so nothing is measured in one long block: the run is R
-// rounds, and each round runs every case (the two baselines and the 18 store rows) for one short
+// rounds, and each round runs every case (the baselines, the floors and the 27 store rows) for one short
 // slice, in a freshly shuffled order (seeded). Samples are pooled per case across rounds, so each
 // store row and the baseline it is compared with sample the same stretch of time.
 //
@@ -35,7 +36,12 @@ import { openLogStore } from '../src/store/index.js';
 
 const ENTRY_SIZES_BYTES = [128, 1024, 16 * 1024] as const;
 const BATCH_SIZES = [1, 16, 256] as const;
-const FLUSH_POLICIES: readonly FlushPolicy[] = [{ kind: 'sync' }, { kind: 'async', intervalMs: 10 }];
+/** The store's flush modes: sync and async(10 ms) on the calling thread, and sync with the msync on the thread pool. */
+const FLUSH_MODES: readonly { readonly flush: FlushPolicy; readonly flushInBackground: boolean }[] = [
+  { flush: { kind: 'sync' }, flushInBackground: false },
+  { flush: { kind: 'sync' }, flushInBackground: true },
+  { flush: { kind: 'async', intervalMs: 10 }, flushInBackground: false },
+];
 /** Segment sizes for the bench: big enough that a slice crosses few boundaries, small enough to preallocate fast. */
 const DATA_SEGMENT_BYTES = 256 * 1024 * 1024;
 const INDEX_SEGMENT_BYTES = 32 * 1024 * 1024;
@@ -51,7 +57,13 @@ interface BenchConfig {
 
 type CaseSpec =
   | { readonly kind: 'baseline'; readonly method: BaselineMethod; readonly entryBytes: number; readonly batch: number }
-  | { readonly kind: 'store'; readonly entryBytes: number; readonly batch: number; readonly flush: FlushPolicy };
+  | {
+      readonly kind: 'store';
+      readonly entryBytes: number;
+      readonly batch: number;
+      readonly flush: FlushPolicy;
+      readonly flushInBackground: boolean;
+    };
 
 interface CaseTotals {
   readonly spec: CaseSpec;
@@ -72,7 +84,7 @@ function caseLabel(spec: CaseSpec): string {
     }[spec.method];
     return `${what} ${spec.batch} x 1KiB`;
   }
-  const flush = spec.flush.kind === 'sync' ? 'sync' : `async(${spec.flush.intervalMs}ms)`;
+  const flush = (spec.flush.kind === 'sync' ? 'sync' : `async(${spec.flush.intervalMs}ms)`) + (spec.flushInBackground ? '(pool)' : '');
   return `store ${sizeLabel(spec.entryBytes)} ${flush} batch ${spec.batch}`;
 }
 
@@ -98,7 +110,7 @@ function parseArgs(args: readonly string[]): BenchConfig {
     else if (arg === '--seed') seed = next();
     else throw new Error(`unknown flag ${arg}; flags: --quick, --rounds N, --slice-ms N, --seed N`);
   }
-  const measureMs = sliceMs ?? (quick ? 120 : 900);
+  const measureMs = sliceMs ?? (quick ? 100 : 700);
   return {
     rounds: rounds ?? (quick ? 1 : 3),
     timing: { warmupMs: quick ? 20 : 60, measureMs },
@@ -112,9 +124,9 @@ function allCases(): CaseSpec[] {
   for (const method of ['grow', 'prealloc', 'mmap', 'mmap-random'] as const) {
     for (const batch of [1, 256]) cases.push({ kind: 'baseline', method, entryBytes: 1024, batch });
   }
-  for (const flush of FLUSH_POLICIES) {
+  for (const { flush, flushInBackground } of FLUSH_MODES) {
     for (const entryBytes of ENTRY_SIZES_BYTES) {
-      for (const batch of BATCH_SIZES) cases.push({ kind: 'store', entryBytes, batch, flush });
+      for (const batch of BATCH_SIZES) cases.push({ kind: 'store', entryBytes, batch, flush, flushInBackground });
     }
   }
   return cases;
@@ -127,6 +139,7 @@ async function runStoreSlice(config: BenchConfig, spec: Extract<CaseSpec, { kind
     dataSegmentSizeBytes: DATA_SEGMENT_BYTES,
     indexSegmentSizeBytes: INDEX_SEGMENT_BYTES,
     flush: spec.flush,
+    flushInBackground: spec.flushInBackground,
     maxEntryBodyBytes: MAX_ENTRY_BODY_BYTES,
   };
   const store: LogStore = openLogStore(options);
@@ -263,10 +276,10 @@ export async function run(args: readonly string[]): Promise<void> {
     });
 
   const targetBatch = storeRows.find(
-    (r) => r.spec.kind === 'store' && r.spec.flush.kind === 'sync' && r.spec.entryBytes === 1024 && r.spec.batch === 256,
+    (r) => r.spec.kind === 'store' && r.spec.flush.kind === 'sync' && !r.spec.flushInBackground && r.spec.entryBytes === 1024 && r.spec.batch === 256,
   );
   const targetSingle = storeRows.find(
-    (r) => r.spec.kind === 'store' && r.spec.flush.kind === 'sync' && r.spec.entryBytes === 1024 && r.spec.batch === 1,
+    (r) => r.spec.kind === 'store' && r.spec.flush.kind === 'sync' && !r.spec.flushInBackground && r.spec.entryBytes === 1024 && r.spec.batch === 1,
   );
   const targets = {
     syncBatch256x1KiBAtLeast80PercentOfBaselineBytesPerSec: {
