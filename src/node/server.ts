@@ -61,6 +61,8 @@ export interface DLedgerServerOptions {
   readonly log?: (line: string) => void;
   /** Pending appends fail with TIMEOUT after this long (their outcome is then unknown). */
   readonly appendTimeoutMs?: number;
+  /** Store hook (RocketMQ: write the physical offset into each message); see StoreOptions.patchBody. */
+  readonly patchBody?: (body: Uint8Array, pos: number) => void;
   /** Overrides of the Raft core's settings (tests); timing comes from the node config. */
   readonly raft?: Partial<RaftConfig>;
 }
@@ -180,6 +182,7 @@ export class DLedgerServer {
       flush: config.flushPolicy === 'sync' ? { kind: 'sync' } : { kind: 'async', intervalMs: config.flushFileInterval },
       maxEntryBodyBytes: config.maxEntryBodyBytes,
       flushInBackground: config.flushInBackground,
+      ...(this.options.patchBody === undefined ? {} : { patchBody: this.options.patchBody }),
     });
     this.store = store;
     const timing = raftTimingTicks(config);

@@ -184,6 +184,9 @@ export class SegmentedLogStore implements LogStore {
       index++;
       const bodyOffset = offsetBytes + ENTRY_HEADER_BYTES;
       segment.bytes.set(body, bodyOffset);
+      if (magic === EntryMagic.Normal && this.options.patchBody !== undefined) {
+        this.options.patchBody(segment.bytes.subarray(bodyOffset, bodyOffset + body.length), pos);
+      }
       // The CRC is computed over the bytes as they lie in the segment: it covers the copy.
       const bodyCrc = crc32Of(segment.bytes.subarray(bodyOffset, bodyOffset + body.length));
       previousChainCrc = writeEntryHeader(segment.view, segment.bytes, offsetBytes, { magic, index, term, pos, bodyLength: body.length, bodyCrc }, previousChainCrc);

@@ -65,6 +65,14 @@ export interface StoreOptions {
    * Default false.
    */
   readonly flushInBackground?: boolean;
+  /**
+   * Called for each NORMAL entry appended through append(), with its body as written into the
+   * segment and its pos, before the CRCs are computed: RocketMQ writes the message's physical
+   * offset (pos + 48) into the body here, as DLedger's append hook does. It must be a pure
+   * function of (body, pos) so that every replica, which writes the same entry at the same pos,
+   * stores the same bytes. Records received raw (appendRaw) are already patched.
+   */
+  readonly patchBody?: (body: Uint8Array, pos: number) => void;
 }
 
 /** Persisted Raft metadata, written atomically and durably (temp file, fsync, rename, fsync dir). */
