@@ -1,0 +1,105 @@
+// Remoting frames (RemotingCommand.encode/decode + Netty's LengthFieldBasedFrameDecoder):
+//   int32 totalLength (what follows, not itself) | int32 serializeType<<24 | headerLength |
+//   header | body
+// The whole frame, length field included, is capped at 16 MiB as Java's decoder caps it. The
+// decoder checks each length before reading, holds at most one partial frame, and reports
+// anything malformed as a RemotingFrameError (the caller closes the connection); it throws
+// nothing else.
+import { assert } from '../util/assert.js';
+import { RemotingFrameError, SerializeType, type RemotingCommand } from './command.js';
+import { decodeBinaryHeader, encodeBinaryHeader } from './binary-header.js';
+import { decodeJsonHeader, encodeJsonHeader } from './json-header.js';
+
+export const FRAME_MAX_BYTES = 16 * 1024 * 1024;
+const LENGTH_BYTES = 4;
+const HEADER_TYPE_BYTES = 4;
+const HEADER_LENGTH_MAX = 0xffffff;
+
+/** Encode one command; a frame over the cap is a RemotingFrameError (e.g. an oversized body). */
+export function encodeCommand(command: RemotingCommand, frameMaxBytes = FRAME_MAX_BYTES): Buffer {
+  const header = command.serializeType === SerializeType.ROCKETMQ ? encodeBinaryHeader(command) : encodeJsonHeader(command);
+  const bodyBytes = command.body?.length ?? 0;
+  const frameBytes = LENGTH_BYTES + HEADER_TYPE_BYTES + header.length + bodyBytes;
+  if (header.length > HEADER_LENGTH_MAX) throw new RemotingFrameError(`header of ${header.length} bytes exceeds the 24-bit header length`, command.opaque);
+  if (frameBytes > frameMaxBytes) throw new RemotingFrameError(`frame of ${frameBytes} bytes exceeds the maximum of ${frameMaxBytes}`, command.opaque);
+  const frame = Buffer.allocUnsafe(frameBytes);
+  frame.writeInt32BE(frameBytes - LENGTH_BYTES, 0);
+  frame.writeUInt32BE(((command.serializeType << 24) | header.length) >>> 0, LENGTH_BYTES);
+  header.copy(frame, LENGTH_BYTES + HEADER_TYPE_BYTES);
+  if (command.body !== null) command.body.copy(frame, LENGTH_BYTES + HEADER_TYPE_BYTES + header.length);
+  return frame;
+}
+
+/** Decode one complete frame without its length prefix (`int32 type|headerLength | header | body`). */
+export function decodeFrameContent(content: Buffer): RemotingCommand {
+  if (content.length < HEADER_TYPE_BYTES) throw new RemotingFrameError(`frame of ${content.length} bytes has no header length`);
+  const typeAndLength = content.readUInt32BE(0);
+  const serializeType = typeAndLength >>> 24;
+  const headerLength = typeAndLength & HEADER_LENGTH_MAX;
+  if (headerLength > content.length - HEADER_TYPE_BYTES) {
+    throw new RemotingFrameError(`header length ${headerLength} exceeds the ${content.length - HEADER_TYPE_BYTES} bytes of the frame`);
+  }
+  const headerBytes = content.subarray(HEADER_TYPE_BYTES, HEADER_TYPE_BYTES + headerLength);
+  let header;
+  if (serializeType === SerializeType.JSON) header = decodeJsonHeader(headerBytes);
+  else if (serializeType === SerializeType.ROCKETMQ) header = decodeBinaryHeader(headerBytes);
+  else throw new RemotingFrameError(`unknown serialize type ${serializeType} (0 = JSON, 1 = ROCKETMQ)`);
+  const body = content.subarray(HEADER_TYPE_BYTES + headerLength);
+  // Java leaves body null when empty; copy out so the connection's buffers can be reused.
+  return { ...header, body: body.length === 0 ? null : Buffer.from(body), serializeType };
+}
+
+/** Incremental decoder for one connection's byte stream. */
+export class RemotingFrameDecoder {
+  private pending: Buffer[] = [];
+  // Invariant: pendingBytes is the sum of the lengths of `pending`; after push() returns it is
+  // below the length of the next frame (complete frames are decoded at once), so at most one
+  // partial frame (<= frameMaxBytes) is ever held.
+  private pendingBytes = 0;
+
+  constructor(private readonly frameMaxBytes = FRAME_MAX_BYTES) {
+    assert(Number.isInteger(frameMaxBytes) && frameMaxBytes >= LENGTH_BYTES + HEADER_TYPE_BYTES, `bad frameMaxBytes ${frameMaxBytes}`);
+  }
+
+  /** Bytes held of a frame not yet complete. */
+  get bufferedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /** Feed bytes from the socket; returns every command completed by them. */
+  push(chunk: Buffer): RemotingCommand[] {
+    if (chunk.length > 0) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+    }
+    const commands: RemotingCommand[] = [];
+    while (this.pendingBytes >= LENGTH_BYTES) {
+      const totalLength = this.peek(LENGTH_BYTES).readInt32BE(0);
+      if (totalLength < HEADER_TYPE_BYTES) throw new RemotingFrameError(`frame length ${totalLength} is below the minimum of ${HEADER_TYPE_BYTES}`);
+      if (totalLength > this.frameMaxBytes - LENGTH_BYTES) {
+        throw new RemotingFrameError(`frame of ${LENGTH_BYTES + totalLength} bytes exceeds the maximum of ${this.frameMaxBytes}`);
+      }
+      if (this.pendingBytes < LENGTH_BYTES + totalLength) break;
+      const frame = this.take(LENGTH_BYTES + totalLength);
+      commands.push(decodeFrameContent(frame.subarray(LENGTH_BYTES)));
+    }
+    return commands;
+  }
+
+  private peek(length: number): Buffer {
+    const first = this.pending[0];
+    if (first !== undefined && first.length >= length) return first;
+    const joined = Buffer.concat(this.pending);
+    this.pending = [joined];
+    return joined;
+  }
+
+  private take(length: number): Buffer {
+    const joined = this.peek(length);
+    const frame = joined.subarray(0, length);
+    const rest = joined.subarray(length);
+    this.pending = rest.length > 0 ? [rest] : [];
+    this.pendingBytes -= length;
+    return frame;
+  }
+}

@@ -1,0 +1,211 @@
+// A RocketMQ remoting server over TCP: one handler per request code, and every request that is
+// not oneway gets exactly one answer — the handler's response, REQUEST_CODE_NOT_SUPPORTED for a
+// code nobody handles, SYSTEM_BUSY past the per-connection in-flight bound, or SYSTEM_ERROR with
+// the reason when a handler fails. Malformed frames are answered with SYSTEM_ERROR (matched by
+// opaque when the header got that far) and the connection is closed with a logged reason.
+import net from 'node:net';
+import { assert, AssertionError } from '../util/assert.js';
+import { ResponseCode } from './codes.js';
+import { createResponse, FLAG_RESPONSE, isOneway, isResponse, RemotingFrameError, SerializeType, type RemotingCommand } from './command.js';
+import { RemotingConnection } from './connection.js';
+import { FRAME_MAX_BYTES, RemotingFrameDecoder } from './frame.js';
+
+export type RequestHandler = (request: RemotingCommand, connection: RemotingConnection) => RemotingCommand | Promise<RemotingCommand>;
+
+export interface RemotingServerOptions {
+  /** Names this server in log lines ("namesrv", "broker RaftNode00/n0"). */
+  readonly name: string;
+  readonly log: (line: string) => void;
+  readonly frameMaxBytes?: number;
+  /** Requests of one connection being handled at once; more are answered SYSTEM_BUSY. */
+  readonly maxInFlightPerConnection?: number;
+  /** Output queued for a slow reader beyond which we stop reading its requests. */
+  readonly writeBufferMaxBytes?: number;
+  /** How long a closed connection may take to flush its last answer before it is destroyed. */
+  readonly closeLingerMs?: number;
+}
+
+const DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION = 1024;
+const DEFAULT_WRITE_BUFFER_MAX_BYTES = 8 * 1024 * 1024;
+const DEFAULT_CLOSE_LINGER_MS = 1000;
+
+export class RemotingServer {
+  private readonly handlers = new Map<number, RequestHandler>();
+  private readonly connections = new Set<RemotingConnection>();
+  private readonly closeListeners: Array<(connection: RemotingConnection) => void> = [];
+  private readonly frameMaxBytes: number;
+  private readonly maxInFlightPerConnection: number;
+  private readonly writeBufferMaxBytes: number;
+  private readonly closeLingerMs: number;
+  private server: net.Server | null = null;
+  private closing = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: RemotingServerOptions) {
+    this.frameMaxBytes = options.frameMaxBytes ?? FRAME_MAX_BYTES;
+    this.maxInFlightPerConnection = options.maxInFlightPerConnection ?? DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION;
+    this.writeBufferMaxBytes = options.writeBufferMaxBytes ?? DEFAULT_WRITE_BUFFER_MAX_BYTES;
+    this.closeLingerMs = options.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS;
+    assert(Number.isInteger(this.maxInFlightPerConnection) && this.maxInFlightPerConnection > 0, 'maxInFlightPerConnection must be a positive integer');
+  }
+
+  registerHandler(code: number, handler: RequestHandler): void {
+    assert(!this.handlers.has(code), `a handler for request code ${code} is already registered`);
+    this.handlers.set(code, handler);
+  }
+
+  /** Called once for every connection that closes, for whatever reason. */
+  onConnectionClosed(listener: (connection: RemotingConnection) => void): void {
+    this.closeListeners.push(listener);
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Start listening (port 0 asks the OS for a free port); resolves with the bound port. */
+  async listen(host: string, port: number): Promise<number> {
+    assert(this.server === null, 'listen called twice');
+    const server = net.createServer((socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address();
+    assert(address !== null && typeof address === 'object', 'server has no address');
+    return address.port;
+  }
+
+  /**
+   * Graceful close: stop accepting and reading, let requests in flight answer for up to
+   * graceMs, then close every connection.
+   */
+  async close(graceMs = 5000): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const server = this.server;
+    const stopped = server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const connection of this.connections) connection.socket.pause();
+    if (this.inFlightTotal() > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.idleWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    for (const connection of this.connections) connection.close(this.closeLingerMs);
+    await stopped;
+  }
+
+  private inFlightTotal(): number {
+    let total = 0;
+    for (const connection of this.connections) total += connection.inFlight;
+    return total;
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closing) return void socket.destroy();
+    socket.setNoDelay(true);
+    const connection = new RemotingConnection(socket, this.frameMaxBytes, this.writeBufferMaxBytes);
+    this.connections.add(connection);
+    const decoder = new RemotingFrameDecoder(this.frameMaxBytes);
+    socket.on('data', (chunk: Buffer) => {
+      if (connection.closed) return;
+      let commands: RemotingCommand[];
+      try {
+        commands = decoder.push(chunk);
+      } catch (error) {
+        if (!(error instanceof RemotingFrameError)) throw error;
+        this.rejectConnection(connection, error);
+        return;
+      }
+      for (const command of commands) this.dispatch(connection, command);
+    });
+    socket.on('error', () => undefined); // 'close' follows and does the cleanup
+    socket.on('close', () => {
+      connection.markClosed();
+      this.connections.delete(connection);
+      for (const listener of this.closeListeners) listener(connection);
+      this.notifyIfIdle();
+    });
+  }
+
+  private rejectConnection(connection: RemotingConnection, error: RemotingFrameError): void {
+    this.options.log(`${this.options.name}: closing connection from ${connection.remoteAddress}: ${error.message}`);
+    const answer: RemotingCommand = {
+      code: ResponseCode.SYSTEM_ERROR,
+      language: 'JAVA',
+      version: 0,
+      opaque: error.opaque ?? 0,
+      flag: FLAG_RESPONSE,
+      remark: `malformed frame: ${error.message}`,
+      extFields: {},
+      body: null,
+      serializeType: SerializeType.JSON,
+    };
+    connection.send(answer);
+    connection.close(this.closeLingerMs);
+  }
+
+  private dispatch(connection: RemotingConnection, command: RemotingCommand): void {
+    if (isResponse(command)) {
+      // This server sends no requests of its own, so no response can be expected.
+      this.options.log(`${this.options.name}: dropping an unexpected response (opaque ${command.opaque}) from ${connection.remoteAddress}`);
+      return;
+    }
+    if (this.closing) return; // read before close paused the socket; the peer sees the close
+    const handler = this.handlers.get(command.code);
+    if (handler === undefined) {
+      this.answer(connection, command, createResponse(command, ResponseCode.REQUEST_CODE_NOT_SUPPORTED, { remark: ` request type ${command.code} not supported` }));
+      return;
+    }
+    if (connection.inFlight >= this.maxInFlightPerConnection) {
+      this.answer(connection, command, createResponse(command, ResponseCode.SYSTEM_BUSY, {
+        remark: `[OVERLOAD]system busy, ${connection.inFlight} requests of this connection in flight (limit ${this.maxInFlightPerConnection})`,
+      }));
+      return;
+    }
+    connection.inFlight++;
+    void this.run(handler, connection, command).then((response) => {
+      connection.inFlight--;
+      this.answer(connection, command, response);
+      this.notifyIfIdle();
+    });
+  }
+
+  /** Never rejects: a failing handler becomes a SYSTEM_ERROR answer. */
+  private async run(handler: RequestHandler, connection: RemotingConnection, request: RemotingCommand): Promise<RemotingCommand> {
+    try {
+      return await handler(request, connection);
+    } catch (error) {
+      const err = error instanceof Error ? error : new Error(String(error));
+      if (err instanceof AssertionError) this.options.log(`${this.options.name}: BUG in the handler of request code ${request.code}: ${err.stack ?? err.message}`);
+      return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: `${err.name}: ${err.message}` });
+    }
+  }
+
+  private answer(connection: RemotingConnection, request: RemotingCommand, response: RemotingCommand): void {
+    if (isOneway(request)) return;
+    // Whatever the handler built, the answer is a response to this request.
+    const framed: RemotingCommand = { ...response, opaque: request.opaque, flag: response.flag | FLAG_RESPONSE, serializeType: request.serializeType };
+    try {
+      connection.send(framed);
+    } catch (error) {
+      if (!(error instanceof RemotingFrameError)) throw error;
+      connection.send(createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: `the response could not be encoded: ${error.message}` }));
+    }
+  }
+
+  private notifyIfIdle(): void {
+    if (this.idleWaiters.length === 0 || this.inFlightTotal() > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
