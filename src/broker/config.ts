@@ -1,0 +1,278 @@
+// Broker configuration: the Java-properties keys of RocketMQ's BrokerConfig / MessageStoreConfig
+// that a DLedger broker reads (conf/dledger/broker-n0.conf is the model), validated in full before
+// anything starts. An unknown or malformed key is an error naming the key and, when the value came
+// from a file, file:line — a typo must not silently fall back to a default. Keys RocketMQ has but
+// that make no sense in DLedger mode (brokerId, brokerRole) are rejected with the reason.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildNodeConfig, ConfigError, type DLedgerNodeConfig, type PeerAddress, parsePeers } from '../node/config.js';
+import { parseProperties, PropertiesError } from '../util/properties.js';
+
+export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
+
+export interface BrokerConfig {
+  readonly brokerClusterName: string;
+  readonly brokerName: string;
+  /** The address registered with the name server and written into STOREHOST: brokerIP1:listenPort. */
+  readonly brokerIP1: string;
+  readonly listenPort: number;
+  /** Name server addresses ("host:port"), from namesrvAddr's ';'-separated list. */
+  readonly namesrvAddrs: readonly string[];
+  readonly storePathRootDir: string;
+  /** The classic (pre-DLedger) commit log directory; unused while enableDLegerCommitLog is true. */
+  readonly storePathCommitLog: string;
+  readonly enableDLegerCommitLog: boolean;
+  readonly dLegerGroup: string;
+  readonly dLegerPeers: readonly PeerAddress[];
+  readonly dLegerSelfId: string;
+  readonly preferredLeaderId: string | null;
+  /** Sends being processed at once (Java: the send executor's size); more wait their turn. */
+  readonly sendMessageThreadPoolNums: number;
+  /** Pulls being processed at once (Java: the pull executor's size). */
+  readonly pullMessageThreadPoolNums: number;
+  /** Largest message body a producer may send (Java's maxMessageSize, 4 MiB). */
+  readonly maxMessageSize: number;
+  /** DLedger data segment size (Java: mappedFileSizeCommitLog, 1 GiB). */
+  readonly mappedFileSizeCommitLog: number;
+  /** SYNC_FLUSH: a send is acknowledged once a majority flushed it; ASYNC_FLUSH: from page cache. */
+  readonly flushDiskType: FlushDiskType;
+  /** Queue count of topics created without one (heartbeat-created retry topics use 1). */
+  readonly defaultTopicQueueNums: number;
+  readonly registerNameServerPeriodMs: number;
+  readonly longPollingEnable: boolean;
+}
+
+interface KeySpec {
+  readonly defaultValue: string | null;
+  readonly doc: string;
+}
+
+const MIB = 1024 * 1024;
+
+/** Every key a broker conf may set, with RocketMQ's default (null: derived or required). */
+const KEYS: Readonly<Record<string, KeySpec>> = {
+  brokerClusterName: { defaultValue: 'DefaultCluster', doc: 'cluster name in clusterList' },
+  brokerName: { defaultValue: null, doc: 'logical broker = one DLedger group (default: host name)' },
+  brokerIP1: { defaultValue: null, doc: 'advertised IP (default: first non-loopback IPv4)' },
+  listenPort: { defaultValue: '10911', doc: 'client remoting port' },
+  namesrvAddr: { defaultValue: null, doc: 'name servers, host:port;host:port' },
+  storePathRootDir: { defaultValue: null, doc: 'store root (default ~/store)' },
+  storePathCommitLog: { defaultValue: null, doc: 'classic commit log dir (default {root}/commitlog)' },
+  enableDLegerCommitLog: { defaultValue: 'false', doc: 'must be true: the commit log is a DLedger group' },
+  dLegerGroup: { defaultValue: null, doc: 'DLedger group name (default: brokerName)' },
+  dLegerPeers: { defaultValue: null, doc: 'n0-host:port;n1-host:port;...' },
+  dLegerSelfId: { defaultValue: null, doc: 'this member: one letter and digits, e.g. n0' },
+  preferredLeaderId: { defaultValue: null, doc: 'DLedger preferred leader' },
+  sendMessageThreadPoolNums: { defaultValue: String(Math.min(os.availableParallelism(), 4)), doc: 'sends processed at once' },
+  pullMessageThreadPoolNums: { defaultValue: String(16 + os.availableParallelism() * 2), doc: 'pulls processed at once' },
+  maxMessageSize: { defaultValue: String(4 * MIB), doc: 'largest message body' },
+  mappedFileSizeCommitLog: { defaultValue: String(1024 * MIB), doc: 'DLedger data segment size' },
+  flushDiskType: { defaultValue: 'ASYNC_FLUSH', doc: 'ASYNC_FLUSH or SYNC_FLUSH' },
+  defaultTopicQueueNums: { defaultValue: '8', doc: 'queues of a topic created without a count' },
+  registerNameServerPeriod: { defaultValue: '30000', doc: 'ms between registrations' },
+  longPollingEnable: { defaultValue: 'true', doc: 'hold pulls until a message arrives' },
+};
+
+/** RocketMQ keys that exist but cannot be set for a DLedger broker, and why. */
+const REJECTED_KEYS: Readonly<Record<string, string>> = {
+  brokerId: 'not configurable in DLedger mode: the leader registers as 0, a follower as the digits of dLegerSelfId + 1',
+  brokerRole: 'not configurable in DLedger mode: the role follows the Raft election',
+  enableControllerMode: 'controller mode cannot be combined with enableDLegerCommitLog (RocketMQ exits with -4)',
+};
+
+/** Where a raw value came from, for error messages. */
+export type KeySources = Readonly<Record<string, string>>;
+
+/** Broker config problems, each naming its key (and file:line when known). */
+export class BrokerConfigError extends Error {
+  override name = 'BrokerConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid broker configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/** Read and validate a broker conf file (Java properties). */
+export function loadBrokerConfigFile(file: string, overrides: Readonly<Record<string, string>> = {}): BrokerConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new BrokerConfigError([`${file}: cannot read the config file: ${(error as Error).message}`]);
+  }
+  let raw: Record<string, string>;
+  try {
+    raw = parseProperties(text, file);
+  } catch (error) {
+    if (error instanceof PropertiesError) throw new BrokerConfigError([error.message]);
+    throw error;
+  }
+  const sources: Record<string, string> = {};
+  for (const [key, line] of keyLines(text)) sources[key] = `${file}:${line}`;
+  for (const key of Object.keys(overrides)) sources[key] = 'command line';
+  return buildBrokerConfig({ ...raw, ...overrides }, sources);
+}
+
+/**
+ * The line on which each key's logical line starts. parseProperties has no positions, so we find
+ * them again; keys with escapes in them (never seen in broker confs) fall back to the file name.
+ */
+function keyLines(text: string): Map<string, number> {
+  const lines = new Map<string, number>();
+  const physical = text.split(/\r\n|\r|\n/);
+  let continued = false;
+  for (let i = 0; i < physical.length; i++) {
+    const line = physical[i] as string;
+    const wasContinued = continued;
+    continued = /(^|[^\\])(\\\\)*\\$/.test(line);
+    if (wasContinued) continue;
+    const match = /^[ \t\f]*([^ \t\f=:#!\\][^ \t\f=:\\]*)/.exec(line);
+    if (match !== null && !lines.has(match[1] as string)) lines.set(match[1] as string, i + 1);
+  }
+  return lines;
+}
+
+/** Validate raw key/values (strings as a properties file gives them). */
+export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources: KeySources = {}): BrokerConfig {
+  const problems: string[] = [];
+  const where = (key: string): string => (sources[key] === undefined ? key : `${sources[key]}: ${key}`);
+  for (const key of Object.keys(raw)) {
+    const rejected = REJECTED_KEYS[key];
+    if (rejected !== undefined) problems.push(`${where(key)}: ${rejected}`);
+    else if (!Object.hasOwn(KEYS, key)) problems.push(`${where(key)}: unknown key (known: ${Object.keys(KEYS).join(', ')})`);
+  }
+  const text = (key: string): string => (raw[key] ?? KEYS[key]?.defaultValue ?? '').trim();
+  const integer = (key: string, min: number, max: number): number => {
+    const value = text(key);
+    const n = Number(value);
+    if (!/^[0-9]+$/.test(value) || n < min || n > max) {
+      problems.push(`${where(key)}: "${value}" is not an integer in [${min}, ${max}]`);
+      return min;
+    }
+    return n;
+  };
+  const boolean = (key: string): boolean => {
+    const value = text(key);
+    if (value !== 'true' && value !== 'false') problems.push(`${where(key)}: "${value}" must be true or false`);
+    return value === 'true';
+  };
+  const name = (key: string, value: string): string => {
+    // RocketMQ's topic/broker-name charset; also keeps names safe as directory names.
+    if (!/^[A-Za-z0-9_-]{1,127}$/.test(value)) problems.push(`${where(key)}: "${value}" must be 1-127 letters, digits, '_' or '-'`);
+    return value;
+  };
+
+  const brokerClusterName = name('brokerClusterName', text('brokerClusterName'));
+  const brokerName = name('brokerName', text('brokerName') || os.hostname().split('.')[0] || 'broker');
+  const brokerIP1 = text('brokerIP1') || firstNonLoopbackIPv4();
+  if (!isIPv4(brokerIP1)) problems.push(`${where('brokerIP1')}: "${brokerIP1}" is not an IPv4 address (stored messages and ali-ons need IPv4 hosts)`);
+  const listenPort = integer('listenPort', 1, 65535);
+  const namesrvAddrs = text('namesrvAddr').split(';').map((a) => a.trim()).filter((a) => a.length > 0);
+  if (namesrvAddrs.length === 0) problems.push(`${where('namesrvAddr')}: required (host:port;host:port)`);
+  for (const addr of namesrvAddrs) {
+    if (!/^[^:\s]+:[0-9]{1,5}$/.test(addr) || Number(addr.slice(addr.lastIndexOf(':') + 1)) > 65535) {
+      problems.push(`${where('namesrvAddr')}: "${addr}" is not host:port`);
+    }
+  }
+  const storePathRootDir = text('storePathRootDir') || path.join(os.homedir(), 'store');
+  if (!path.isAbsolute(storePathRootDir)) problems.push(`${where('storePathRootDir')}: "${storePathRootDir}" must be an absolute path`);
+  const storePathCommitLog = text('storePathCommitLog') || path.join(storePathRootDir, 'commitlog');
+  const enableDLegerCommitLog = boolean('enableDLegerCommitLog');
+  if (!enableDLegerCommitLog) {
+    problems.push(`${where('enableDLegerCommitLog')}: must be true — this broker keeps its commit log in a DLedger group (the classic single-node commit log is not implemented)`);
+  }
+  const dLegerGroup = name('dLegerGroup', text('dLegerGroup') || brokerName);
+  let dLegerPeers: PeerAddress[] = [];
+  if (text('dLegerPeers') === '') problems.push(`${where('dLegerPeers')}: required (n0-host:port;n1-host:port;n2-host:port)`);
+  else {
+    try {
+      dLegerPeers = parsePeers(text('dLegerPeers'), where('dLegerPeers'));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems);
+    }
+  }
+  const dLegerSelfId = text('dLegerSelfId');
+  // RocketMQ derives the follower brokerId from the digits after the first character
+  // (apache/rocketmq#3701: "node1" crashes the Java broker); we refuse such ids up front.
+  if (!/^[A-Za-z][0-9]{1,9}$/.test(dLegerSelfId)) problems.push(`${where('dLegerSelfId')}: "${dLegerSelfId}" must be one letter followed by digits (e.g. n0): the follower brokerId is its digits + 1`);
+  else if (dLegerPeers.length > 0 && !dLegerPeers.some((p) => p.id === dLegerSelfId)) {
+    problems.push(`${where('dLegerSelfId')}: "${dLegerSelfId}" is not one of dLegerPeers (${dLegerPeers.map((p) => p.id).join(', ')})`);
+  }
+  for (const peer of dLegerPeers) {
+    if (!/^[A-Za-z][0-9]{1,9}$/.test(peer.id)) problems.push(`${where('dLegerPeers')}: peer id "${peer.id}" must be one letter followed by digits`);
+  }
+  const brokerIds = dLegerPeers.map((p) => followerBrokerIdOf(p.id));
+  if (new Set(brokerIds).size !== brokerIds.length) problems.push(`${where('dLegerPeers')}: two peer ids have the same digits, so their follower brokerIds would collide`);
+  const preferredLeaderId = text('preferredLeaderId') || null;
+  if (preferredLeaderId !== null && !dLegerPeers.some((p) => p.id === preferredLeaderId)) {
+    problems.push(`${where('preferredLeaderId')}: "${preferredLeaderId}" is not one of dLegerPeers`);
+  }
+  const sendMessageThreadPoolNums = integer('sendMessageThreadPoolNums', 1, 4096);
+  const pullMessageThreadPoolNums = integer('pullMessageThreadPoolNums', 1, 4096);
+  const maxMessageSize = integer('maxMessageSize', 1, 64 * MIB);
+  const mappedFileSizeCommitLog = integer('mappedFileSizeCommitLog', 64 * 1024, 2 ** 40);
+  if (mappedFileSizeCommitLog % 4096 !== 0) problems.push(`${where('mappedFileSizeCommitLog')}: ${mappedFileSizeCommitLog} must be a multiple of 4096`);
+  if (maxStoredMessageBytes(maxMessageSize) + 48 + 8 > mappedFileSizeCommitLog) {
+    problems.push(`${where('maxMessageSize')}: ${maxMessageSize} does not fit in a commit log segment of ${mappedFileSizeCommitLog} bytes`);
+  }
+  const flushDiskType = text('flushDiskType');
+  if (flushDiskType !== 'ASYNC_FLUSH' && flushDiskType !== 'SYNC_FLUSH') problems.push(`${where('flushDiskType')}: "${flushDiskType}" must be ASYNC_FLUSH or SYNC_FLUSH`);
+  const defaultTopicQueueNums = integer('defaultTopicQueueNums', 1, 1024);
+  const registerNameServerPeriodMs = integer('registerNameServerPeriod', 1000, 60_000);
+  const longPollingEnable = boolean('longPollingEnable');
+
+  if (problems.length > 0) throw new BrokerConfigError(problems);
+  return {
+    brokerClusterName, brokerName, brokerIP1, listenPort, namesrvAddrs, storePathRootDir, storePathCommitLog,
+    enableDLegerCommitLog, dLegerGroup, dLegerPeers, dLegerSelfId, preferredLeaderId,
+    sendMessageThreadPoolNums, pullMessageThreadPoolNums, maxMessageSize, mappedFileSizeCommitLog,
+    flushDiskType: flushDiskType as FlushDiskType, defaultTopicQueueNums, registerNameServerPeriodMs, longPollingEnable,
+  };
+}
+
+/**
+ * Largest stored message for a body of maxMessageSize: the fixed fields with IPv6 hosts (131
+ * bytes), a 2-byte topic length and a 32767-byte properties string (RocketMQ's limits).
+ */
+export function maxStoredMessageBytes(maxMessageSize: number): number {
+  return maxMessageSize + 131 + 2 + 127 * 3 + 32767;
+}
+
+/** RocketMQ's follower brokerId: the digits after the first character of the selfId, plus 1. */
+export function followerBrokerIdOf(selfId: string): number {
+  return Number.parseInt(selfId.slice(1), 10) + 1;
+}
+
+/**
+ * The DLedger member this broker runs. DLedger data lands in {storePathRootDir}/dledger-{selfId}/
+ * as in RocketMQ (storeBaseDir = storePathRootDir). `overrides` are for tests (timings, ports).
+ */
+export function toNodeConfig(config: BrokerConfig, overrides: Readonly<Record<string, unknown>> = {}): DLedgerNodeConfig {
+  return buildNodeConfig({
+    group: config.dLegerGroup,
+    selfId: config.dLegerSelfId,
+    peers: config.dLegerPeers.map((p) => `${p.id}-${p.host}:${p.port}`).join(';'),
+    storeBaseDir: config.storePathRootDir,
+    preferredLeaderIds: config.preferredLeaderId ?? '',
+    mappedFileSizeForEntryData: config.mappedFileSizeCommitLog,
+    flushPolicy: config.flushDiskType === 'SYNC_FLUSH' ? 'sync' : 'async',
+    maxEntryBodyBytes: maxStoredMessageBytes(config.maxMessageSize),
+    ...overrides,
+  });
+}
+
+function isIPv4(text: string): boolean {
+  const parts = text.split('.');
+  return parts.length === 4 && parts.every((p) => /^[0-9]{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+/** RocketMQ's NetworkUtil.getLocalAddress: the first non-loopback IPv4, else 127.0.0.1. */
+function firstNonLoopbackIPv4(): string {
+  for (const addresses of Object.values(os.networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (address.family === 'IPv4' && !address.internal) return address.address;
+    }
+  }
+  return '127.0.0.1';
+}
