@@ -39,4 +39,7 @@ export function validateStoreOptions(options: StoreOptions, pageSizeBytes: numbe
   if (flush.kind === 'async' && (!Number.isSafeInteger(flush.intervalMs) || flush.intervalMs <= 0)) {
     throw new StoreConfigError('flush.intervalMs', `must be a positive integer of milliseconds, got ${flush.intervalMs}`);
   }
+  if (options.flushInBackground !== undefined && typeof options.flushInBackground !== 'boolean') {
+    throw new StoreConfigError('flushInBackground', `must be true or false, got ${JSON.stringify(options.flushInBackground)}`);
+  }
 }

@@ -14,6 +14,7 @@ const cases: [string, Partial<StoreOptions> | Record<string, unknown>][] = [
   ['maxEntryBodyBytes', { maxEntryBodyBytes: 8192 - 48 - 7 }],
   ['flush', { flush: { kind: 'sometimes' } }],
   ['flush.intervalMs', { flush: { kind: 'async', intervalMs: 0 } }],
+  ['flushInBackground', { flushInBackground: 'yes' }],
 ];
 
 for (const [option, change] of cases) {
