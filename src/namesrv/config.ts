@@ -1,0 +1,55 @@
+// Name server configuration: Java's keys (NamesrvConfig + NettyServerConfig) from a properties
+// file (-c) and flags. Keys that only tune the Java implementation are accepted and ignored so
+// existing files load; any other key, or a malformed value, is a NamesrvConfigError naming it.
+
+export class NamesrvConfigError extends Error {
+  override name = 'NamesrvConfigError';
+}
+
+export interface NamesrvConfig {
+  readonly listenPort: number;
+  readonly bindAddress: string;
+  /** A broker that has not re-registered for this long is removed (Java: 120 s, fixed). */
+  readonly brokerChannelExpiredTimeMs: number;
+  /** How often expiry is checked (Java: scanNotActiveBrokerInterval, 5 s). */
+  readonly scanNotActiveBrokerIntervalMs: number;
+}
+
+export const DEFAULT_NAMESRV_CONFIG: NamesrvConfig = {
+  listenPort: 9876,
+  bindAddress: '0.0.0.0',
+  brokerChannelExpiredTimeMs: 120_000,
+  scanNotActiveBrokerIntervalMs: 5_000,
+};
+
+/** Java keys with no meaning here (thread pools, Netty buffers, KV config paths). */
+const IGNORED_JAVA_KEYS = new Set([
+  'rocketmqHome', 'kvConfigPath', 'configStorePath', 'productEnvName', 'clusterTest', 'orderMessageEnable',
+  'serverWorkerThreads', 'serverCallbackExecutorThreads', 'serverSelectorThreads', 'serverOnewaySemaphoreValue',
+  'serverAsyncSemaphoreValue', 'serverChannelMaxIdleTimeSeconds', 'serverSocketSndBufSize', 'serverSocketRcvBufSize',
+  'serverPooledByteBufAllocatorEnable', 'useEpollNativeSelector', 'enableAllTopicList', 'enableTopicList',
+  'defaultThreadPoolNums', 'clientRequestThreadPoolNums', 'returnOrderTopicConfigToBroker', 'writeBufferHighWaterMark',
+  'writeBufferLowWaterMark', 'serverSocketBacklog',
+]);
+
+export function buildNamesrvConfig(raw: Readonly<Record<string, string>>, source: string): NamesrvConfig {
+  const config: { -readonly [K in keyof NamesrvConfig]: NamesrvConfig[K] } = { ...DEFAULT_NAMESRV_CONFIG };
+  for (const [key, value] of Object.entries(raw)) {
+    switch (key) {
+      case 'listenPort': config.listenPort = integerIn(value, key, source, 0, 65535); break;
+      case 'bindAddress': config.bindAddress = value.trim(); break;
+      case 'brokerChannelExpiredTime': config.brokerChannelExpiredTimeMs = integerIn(value, key, source, 1, 86_400_000); break;
+      case 'scanNotActiveBrokerInterval': config.scanNotActiveBrokerIntervalMs = integerIn(value, key, source, 1, 86_400_000); break;
+      default:
+        if (!IGNORED_JAVA_KEYS.has(key)) throw new NamesrvConfigError(`${source}: unknown name server key "${key}"`);
+    }
+  }
+  return config;
+}
+
+function integerIn(value: string, key: string, source: string, min: number, max: number): number {
+  const text = value.trim();
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || n < min || n > max) throw new NamesrvConfigError(`${source}: ${key}=${JSON.stringify(value)} is not an integer in [${min}, ${max}]`);
+  return n;
+}
