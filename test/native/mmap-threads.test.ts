@@ -58,7 +58,7 @@ t.test('three workers and the main thread map the same file at once', async (t) 
   fallocate(fd, 0, mappingBytes, filePath);
   const mainMapping = mapFile(fd, mappingBytes, 0, { writable: true, filePath }); // main loads the addon too
   const workerCount = 3;
-  const increments = 100_000;
+  const increments = 20_000;
   const barrier = new SharedArrayBuffer(4);
   const runs = [];
   for (let workerId = 0; workerId < workerCount; workerId++) {
