@@ -49,9 +49,11 @@ class ClientConnection {
         clearTimeout(timer);
         resolve();
       });
+      let cause = 'connection closed before it was established';
+      socket.once('error', (error) => (cause = error.message));
       socket.once('close', () => {
         clearTimeout(timer);
-        reject(new RemotingClientError('connect', address, 'connection closed before it was established'));
+        reject(new RemotingClientError('connect', address, cause));
       });
     });
     this.ready.catch(() => undefined); // observed by invoke(); never an unhandled rejection

@@ -99,8 +99,13 @@ export class RemotingServer {
         });
       });
     }
-    for (const connection of this.connections) connection.close(this.closeLingerMs);
-    await stopped;
+    const allClosed = [...this.connections].map((connection) => new Promise<void>((resolve) => {
+      if (connection.socket.closed) return resolve();
+      connection.socket.once('close', () => resolve());
+      connection.close(this.closeLingerMs);
+    }));
+    // Each socket closes within closeLingerMs (close() destroys it then).
+    await Promise.all([stopped, ...allClosed]);
   }
 
   private inFlightTotal(): number {
