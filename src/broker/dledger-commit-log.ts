@@ -1,0 +1,259 @@
+// The broker's commit log is a DLedger group (RocketMQ's DLedgerCommitLog): every message is one
+// entry whose body is the stored message, PHYSICALOFFSET = entry pos + 48 written by the store's
+// append hook on every replica, and the replicated BrokerState indexes committed messages into
+// consume queues on every member. This class is the broker's only path into the group: puts
+// (leader only, queue offsets from the allocator), commands, reads by queue offset, and the
+// master/slave role RocketMQ derives from the Raft role.
+import { DLedgerError, DLedgerServer, type AppendResult, type RoleChange } from '../node/server.js';
+import type { DLedgerNodeConfig } from '../node/config.js';
+import type { RaftConfig } from '../raft/types.js';
+import { ResponseCode as DLedgerCode } from '../node/client-protocol.js';
+import { assert } from '../util/assert.js';
+import { createMessageId, DLEDGER_ENTRY_HEADER_BYTES, encodeMessage, type HostAddress, patchPhysicalOffset } from './message-codec.js';
+import { BrokerState, type ApplyResult } from './state/broker-state.js';
+import { type BrokerCommand, encodeCommand } from './state/commands.js';
+import { QueueOffsetAllocator } from './state/queue-offset-allocator.js';
+
+/** A producer's message before the broker stores it (offsets and store fields come from us). */
+export interface MessageToPut {
+  readonly topic: string;
+  readonly queueId: number;
+  readonly flag: number;
+  readonly sysFlag: number;
+  readonly bornTimestampMs: number;
+  readonly bornHost: HostAddress;
+  readonly reconsumeTimes: number;
+  readonly body: Uint8Array;
+  readonly properties: string;
+}
+
+export interface PutResult {
+  readonly msgId: string;
+  readonly queueId: number;
+  readonly queueOffset: number;
+  readonly physicalOffset: number;
+  readonly logIndex: number;
+}
+
+/** RocketMQ's PutMessageStatus values a put can end with, besides PUT_OK. */
+export type PutFailure = 'SERVICE_NOT_AVAILABLE' | 'IN_SYNC_REPLICAS_NOT_ENOUGH' | 'OS_PAGE_CACHE_BUSY' | 'MESSAGE_ILLEGAL' | 'UNKNOWN_ERROR';
+
+export class PutMessageError extends Error {
+  override name = 'PutMessageError';
+  constructor(readonly status: PutFailure, message: string, readonly leaderId: string | null = null) {
+    super(message);
+  }
+}
+
+/** RocketMQ's broker role: master = the Raft leader once it has applied its whole log. */
+export interface BrokerRoleChange {
+  readonly role: 'master' | 'slave';
+  readonly term: number;
+  readonly leaderId: string | null;
+}
+
+export interface DLedgerCommitLogOptions {
+  readonly nodeConfig: DLedgerNodeConfig;
+  /** brokerIP1:listenPort, written into STOREHOST and msgIds. */
+  readonly storeHost: HostAddress;
+  readonly log: (line: string) => void;
+  /** A put not committed within this long fails with IN_SYNC_REPLICAS_NOT_ENOUGH (DLedger: 2.5 s). */
+  readonly appendTimeoutMs?: number;
+  /** Raft core overrides (tests). */
+  readonly raft?: Partial<RaftConfig>;
+}
+
+/** How often a new leader checks whether it has applied its whole log. */
+const MASTER_READY_POLL_MS = 10;
+
+export class DLedgerCommitLog {
+  readonly state: BrokerState;
+  readonly server: DLedgerServer;
+  private readonly allocator: QueueOffsetAllocator;
+  private readonly roleHandlers: Array<(change: BrokerRoleChange) => void> = [];
+  private brokerRole: BrokerRoleChange = { role: 'slave', term: 0, leaderId: null };
+  private masterTimer: NodeJS.Timeout | null = null;
+  /** Bumped on every Raft role change, so a check scheduled for an older one does nothing. */
+  private roleGeneration = 0;
+  private closed = false;
+
+  constructor(private readonly options: DLedgerCommitLogOptions) {
+    this.state = new BrokerState(options.log);
+    this.server = new DLedgerServer({
+      config: options.nodeConfig,
+      stateMachine: this.state,
+      patchBody: patchPhysicalOffset,
+      log: options.log,
+      appendTimeoutMs: options.appendTimeoutMs ?? 2500,
+      ...(options.raft === undefined ? {} : { raft: options.raft }),
+    });
+    this.allocator = new QueueOffsetAllocator({
+      appliedMaxOffset: (topic, queueId) => this.state.maxOffset(topic, queueId),
+      leaderCaughtUp: () => {
+        const status = this.server.status();
+        return status.role === 'leader' && status.appliedIndex >= status.lastIndex;
+      },
+    });
+    this.server.onRoleChange((change) => this.onRaftRole(change));
+  }
+
+  async start(): Promise<void> {
+    await this.server.start();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.masterTimer !== null) clearInterval(this.masterTimer);
+    await this.server.close();
+  }
+
+  /** Called with 'slave' on every Raft role other than leader, 'master' once a leader is ready. */
+  onBrokerRoleChange(handler: (change: BrokerRoleChange) => void): void {
+    this.roleHandlers.push(handler);
+  }
+
+  get role(): BrokerRoleChange {
+    return this.brokerRole;
+  }
+
+  /** Sends are accepted: this member leads and its queue offsets are exact. */
+  isWritable(): boolean {
+    return !this.closed && this.brokerRole.role === 'master' && this.allocator.ready();
+  }
+
+  /**
+   * Store messages for one (topic, queueId) at consecutive queue offsets; resolves once they are
+   * committed and indexed (on this member; followers index them as they apply).
+   */
+  async putMessages(messages: readonly MessageToPut[]): Promise<PutResult[]> {
+    assert(messages.length > 0, 'putMessages needs messages');
+    const first = messages[0] as MessageToPut;
+    assert(messages.every((m) => m.topic === first.topic && m.queueId === first.queueId), 'one put = one queue');
+    if (!this.isWritable()) {
+      throw new PutMessageError('SERVICE_NOT_AVAILABLE', `${this.options.nodeConfig.selfId} is not the master (${this.brokerRole.role}, leader ${this.brokerRole.leaderId ?? 'unknown'})`, this.brokerRole.leaderId);
+    }
+    const nowMs = Date.now();
+    const baseOffset = this.allocator.reserve(first.topic, first.queueId, messages.length);
+    let ok = false;
+    try {
+      const bodies = messages.map((m, i) => encodeMessage({
+        ...m,
+        queueOffset: baseOffset + i,
+        physicalOffset: 0, // written by the store's append hook: pos + 48
+        storeTimestampMs: nowMs,
+        storeHost: this.options.storeHost,
+        preparedTransactionOffset: 0,
+      }));
+      const appended = await this.appendOrExplain(bodies);
+      const results = appended.map((entry, i) => this.putResultOf(entry, baseOffset + i));
+      ok = true;
+      return results;
+    } finally {
+      this.allocator.settle(ok);
+    }
+  }
+
+  private putResultOf(entry: AppendResult, expectedQueueOffset: number): PutResult {
+    const applied = entry.result as ApplyResult;
+    const physicalOffset = entry.pos + DLEDGER_ENTRY_HEADER_BYTES;
+    if (applied.kind !== 'message' || applied.queueOffset !== expectedQueueOffset) {
+      throw new PutMessageError('UNKNOWN_ERROR', `entry ${entry.index} applied as ${JSON.stringify(applied)}, expected queue offset ${expectedQueueOffset}`);
+    }
+    assert(applied.physicalOffset === physicalOffset, `entry ${entry.index}: PHYSICALOFFSET ${applied.physicalOffset} but pos ${entry.pos}`);
+    return { msgId: createMessageId(this.options.storeHost, physicalOffset), queueId: applied.queueId, queueOffset: applied.queueOffset, physicalOffset, logIndex: entry.index };
+  }
+
+  /** Replicate a broker command; resolves once it is committed and applied here. */
+  async proposeCommand(command: BrokerCommand): Promise<void> {
+    if (this.closed || this.brokerRole.role !== 'master') {
+      throw new PutMessageError('SERVICE_NOT_AVAILABLE', `${this.options.nodeConfig.selfId} is not the master`, this.brokerRole.leaderId);
+    }
+    const [entry] = await this.appendOrExplain([encodeCommand(command, this.options.storeHost, Date.now())]);
+    const applied = entry?.result as ApplyResult | undefined;
+    if (applied?.kind !== 'command') throw new PutMessageError('UNKNOWN_ERROR', `command applied as ${JSON.stringify(applied)}`);
+  }
+
+  /** DLedger's outcome as RocketMQ's PutMessageStatus (DLedgerCommitLog.asyncPutMessage). */
+  private async appendOrExplain(bodies: readonly Uint8Array[]): Promise<AppendResult[]> {
+    try {
+      return await this.server.append(bodies);
+    } catch (error) {
+      if (!(error instanceof DLedgerError)) throw error;
+      switch (error.code) {
+        case DLedgerCode.NOT_LEADER:
+        case DLedgerCode.LEADER_NOT_READY:
+        case DLedgerCode.LEADER_TRANSFERRING:
+        case DLedgerCode.TERM_CHANGED:
+        case DLedgerCode.DISK_FULL:
+        case DLedgerCode.DISK_ERROR:
+          throw new PutMessageError('SERVICE_NOT_AVAILABLE', error.message, error.leaderId);
+        case DLedgerCode.WAIT_QUORUM_ACK_TIMEOUT:
+          throw new PutMessageError('IN_SYNC_REPLICAS_NOT_ENOUGH', `in-sync replicas not enough: ${error.message}`, error.leaderId);
+        case DLedgerCode.LEADER_PENDING_FULL:
+          throw new PutMessageError('OS_PAGE_CACHE_BUSY', error.message, error.leaderId);
+        case DLedgerCode.UNEXPECTED_ARGUMENT:
+          throw new PutMessageError('MESSAGE_ILLEGAL', error.message, error.leaderId);
+        default:
+          throw new PutMessageError('UNKNOWN_ERROR', error.message, error.leaderId);
+      }
+    }
+  }
+
+  /**
+   * Stored messages of (topic, queueId) from queueOffset on: at most maxNums messages and (after
+   * the first) maxBytes bytes, each the exact stored bytes a PULL body carries.
+   */
+  readMessages(topic: string, queueId: number, queueOffset: number, maxNums: number, maxBytes: number): Uint8Array[] {
+    const queue = this.state.consumeQueue(topic, queueId);
+    const out: Uint8Array[] = [];
+    if (queue === null) return out;
+    let bytes = 0;
+    for (let offset = queueOffset; offset < queue.maxOffset && out.length < maxNums; offset++) {
+      const unit = queue.get(offset);
+      if (unit === null) break;
+      if (out.length > 0 && bytes + unit.size > maxBytes) break;
+      const entry = this.server.get(unit.logIndex);
+      // Invariant: an indexed message is an applied entry of exactly the unit's size.
+      assert(entry !== null && entry.body.length === unit.size && entry.pos + DLEDGER_ENTRY_HEADER_BYTES === unit.commitLogOffset, `CQ ${topic}-${queueId}@${offset} does not match entry ${unit.logIndex}`);
+      out.push(entry.body);
+      bytes += unit.size;
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- roles
+
+  private onRaftRole(change: RoleChange): void {
+    const generation = ++this.roleGeneration;
+    this.allocator.reset();
+    if (this.masterTimer !== null) {
+      clearInterval(this.masterTimer);
+      this.masterTimer = null;
+    }
+    if (change.role !== 'leader') {
+      this.setBrokerRole({ role: 'slave', term: change.term, leaderId: change.leaderId });
+      return;
+    }
+    // RocketMQ's DLedgerRoleChangeHandler: become master only once the whole log is applied.
+    this.setBrokerRole({ role: 'slave', term: change.term, leaderId: change.leaderId });
+    const becomeMaster = (): boolean => {
+      if (this.closed || !this.allocator.ready()) return false;
+      if (this.masterTimer !== null) clearInterval(this.masterTimer);
+      this.masterTimer = null;
+      this.setBrokerRole({ role: 'master', term: change.term, leaderId: change.leaderId });
+      return true;
+    };
+    // The core reports the role before this Ready's entries are applied: check on the next turn.
+    setImmediate(() => {
+      if (this.closed || generation !== this.roleGeneration) return;
+      if (!becomeMaster()) this.masterTimer = setInterval(becomeMaster, MASTER_READY_POLL_MS);
+    });
+  }
+
+  private setBrokerRole(change: BrokerRoleChange): void {
+    const previous = this.brokerRole;
+    this.brokerRole = change;
+    if (previous.role === change.role && previous.term === change.term && previous.leaderId === change.leaderId) return;
+    for (const handler of this.roleHandlers) handler(change);
+  }
+}

@@ -1,0 +1,169 @@
+// The replicated broker state: DLedgerServer calls apply() for every committed entry, in log
+// order, on every member. Messages are indexed into consume queues; commands (commands.ts) update
+// the topic table and the consumer offsets. Because followers run the same apply over the same
+// bytes, they hold the same queues, topics and offsets, and a new leader serves at once.
+//
+// apply() must be deterministic: it never reads the clock or local config, and an entry it cannot
+// use (malformed bytes, an invalid command) is skipped identically everywhere and logged.
+import type { CommittedEntry, StateMachine } from '../../node/server.js';
+import { assert } from '../../util/assert.js';
+import { decodeMessage, javaStringHashCode, MessageFormatError, parseMessageProperties } from '../message-codec.js';
+import { BROKER_STATE_TOPIC, type BrokerCommand, CommandFormatError, decodeCommand } from './commands.js';
+import { ConsumeQueue } from './consume-queue.js';
+import type { TopicConfig } from './topic-config.js';
+
+export type ApplyResult =
+  | { readonly kind: 'message'; readonly topic: string; readonly queueId: number; readonly queueOffset: number; readonly physicalOffset: number }
+  | { readonly kind: 'command'; readonly command: BrokerCommand }
+  | { readonly kind: 'skipped'; readonly reason: string };
+
+export interface BrokerStateListener {
+  /** A message became consumable at `queueOffset` of (topic, queueId) (long polling wakes on it). */
+  onMessage?(topic: string, queueId: number, queueOffset: number): void;
+  /** The topic table changed (the broker re-registers with the name server). */
+  onTopicsChanged?(): void;
+}
+
+export interface BrokerStateStats {
+  messages: number;
+  commands: number;
+  skipped: number;
+  /** Messages whose stored QUEUEOFFSET differed from their place in the queue (a leader bug). */
+  queueOffsetMismatches: number;
+}
+
+export class BrokerState implements StateMachine {
+  private readonly queues = new Map<string, Map<number, ConsumeQueue>>();
+  private readonly topics = new Map<string, TopicConfig>();
+  /** RocketMQ's ConsumerOffsetManager table: "topic@group" -> queueId -> next offset to consume. */
+  private readonly offsets = new Map<string, Map<number, number>>();
+  private readonly listeners: BrokerStateListener[] = [];
+  // Invariant: entries are applied in strictly increasing index order.
+  private appliedIndex = -1;
+  /** Bumped on every topic change; the name server compares it (DataVersion.counter). */
+  topicsVersion = 0;
+  readonly stats: BrokerStateStats = { messages: 0, commands: 0, skipped: 0, queueOffsetMismatches: 0 };
+
+  constructor(private readonly log: (line: string) => void = () => undefined) {}
+
+  addListener(listener: BrokerStateListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Index of the last entry applied (-1 before any). */
+  get lastAppliedIndex(): number {
+    return this.appliedIndex;
+  }
+
+  apply(entry: CommittedEntry): ApplyResult {
+    assert(entry.index > this.appliedIndex, `entry ${entry.index} applied after ${this.appliedIndex}`);
+    this.appliedIndex = entry.index;
+    let message;
+    try {
+      // The store verified the entry's CRC over these bytes; BODYCRC need not be recomputed.
+      message = decodeMessage(entry.body, 0, { verifyBodyCrc: false });
+      if (message.totalSize !== entry.body.length) throw new MessageFormatError(`TOTALSIZE ${message.totalSize} but the entry holds ${entry.body.length} bytes`);
+    } catch (error) {
+      if (!(error instanceof MessageFormatError)) throw error;
+      return this.skip(entry.index, `not a stored message: ${error.message}`);
+    }
+    if (message.topic === BROKER_STATE_TOPIC) {
+      let command: BrokerCommand;
+      try {
+        command = decodeCommand(message.body);
+      } catch (error) {
+        if (!(error instanceof CommandFormatError)) throw error;
+        return this.skip(entry.index, error.message);
+      }
+      this.applyCommand(command);
+      this.stats.commands++;
+      return { kind: 'command', command };
+    }
+    const queue = this.queueFor(message.topic, message.queueId);
+    const tags = parseMessageProperties(message.properties).get('TAGS');
+    const tagsCode = tags === undefined ? 0 : javaStringHashCode(tags);
+    const queueOffset = queue.append(message.physicalOffset, message.totalSize, tagsCode, entry.index);
+    if (queueOffset !== message.queueOffset) {
+      // Indexed where it landed (every member does the same); the consumer will see the stored
+      // QUEUEOFFSET, so this must not happen: the leader's allocator prevents it.
+      this.stats.queueOffsetMismatches++;
+      this.log(`entry ${entry.index}: ${message.topic}-${message.queueId} message stored with QUEUEOFFSET ${message.queueOffset} indexed at ${queueOffset}`);
+    }
+    this.stats.messages++;
+    for (const listener of this.listeners) listener.onMessage?.(message.topic, message.queueId, queueOffset);
+    return { kind: 'message', topic: message.topic, queueId: message.queueId, queueOffset, physicalOffset: message.physicalOffset };
+  }
+
+  private skip(index: number, reason: string): ApplyResult {
+    this.stats.skipped++;
+    this.log(`entry ${index} skipped: ${reason}`);
+    return { kind: 'skipped', reason };
+  }
+
+  private applyCommand(command: BrokerCommand): void {
+    switch (command.type) {
+      case 'upsertTopic':
+        this.topics.set(command.topic.topicName, command.topic);
+        this.topicsChanged();
+        return;
+      case 'deleteTopic':
+        // Queues stay: their messages are still in the commit log, and a re-created topic continues them.
+        if (this.topics.delete(command.topicName)) this.topicsChanged();
+        return;
+      case 'commitOffsets':
+        for (const { topic, queueId, offset } of command.offsets) {
+          const key = `${topic}@${command.group}`;
+          let table = this.offsets.get(key);
+          if (table === undefined) this.offsets.set(key, (table = new Map()));
+          table.set(queueId, offset);
+        }
+        return;
+    }
+  }
+
+  private topicsChanged(): void {
+    this.topicsVersion++;
+    for (const listener of this.listeners) listener.onTopicsChanged?.();
+  }
+
+  private queueFor(topic: string, queueId: number): ConsumeQueue {
+    let byId = this.queues.get(topic);
+    if (byId === undefined) this.queues.set(topic, (byId = new Map()));
+    let queue = byId.get(queueId);
+    if (queue === undefined) byId.set(queueId, (queue = new ConsumeQueue(topic, queueId)));
+    return queue;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  consumeQueue(topic: string, queueId: number): ConsumeQueue | null {
+    return this.queues.get(topic)?.get(queueId) ?? null;
+  }
+
+  /** Next queue offset of (topic, queueId): 0 for a queue that has no message yet. */
+  maxOffset(topic: string, queueId: number): number {
+    return this.consumeQueue(topic, queueId)?.maxOffset ?? 0;
+  }
+
+  minOffset(topic: string, queueId: number): number {
+    return this.consumeQueue(topic, queueId)?.minOffset ?? 0;
+  }
+
+  topicConfig(topicName: string): TopicConfig | null {
+    return this.topics.get(topicName) ?? null;
+  }
+
+  topicConfigs(): ReadonlyMap<string, TopicConfig> {
+    return this.topics;
+  }
+
+  /** The committed offset of a consumer group on a queue, or null if it never committed one. */
+  consumerOffset(group: string, topic: string, queueId: number): number | null {
+    return this.offsets.get(`${topic}@${group}`)?.get(queueId) ?? null;
+  }
+
+  /** Every "topic@group" with its per-queue offsets (admin consumerProgress). */
+  consumerOffsets(): ReadonlyMap<string, ReadonlyMap<number, number>> {
+    return this.offsets;
+  }
+}
