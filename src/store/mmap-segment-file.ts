@@ -8,7 +8,7 @@
 // a real segment name.
 import { closeSync, fdatasyncSync, fstatSync, openSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { fallocate, mapFile, msync, msyncInBackground, NativeIoError, PAGE_SIZE_BYTES } from '../native/mmap.js';
+import { fallocate, madvise, mapFile, msync, msyncInBackground, NativeIoError, PAGE_SIZE_BYTES } from '../native/mmap.js';
 import { assert } from '../util/assert.js';
 import { StoreDiskFullError } from './errors.js';
 import { fsyncDirectory } from './fs-util.js';
@@ -45,6 +45,10 @@ export class MmapSegmentFile implements SegmentFile {
       // The allocation (extent metadata and size) must be durable before data in it can be.
       fdatasyncSync(fd);
       const mapping = mapFile(fd, sizeBytes, 0, { writable: true, filePath: path });
+      // No readahead on faults: readahead builds large page-cache folios, and msync writes back
+      // whole folios that straddle the synced range (measured 3.6x the device bytes for 256 x 1 KiB
+      // batches without this, about 1.1x with it).
+      madvise(mapping, 0, sizeBytes, 'random', path);
       renameSync(tempPath, path);
       fsyncDirectory(dirname(path));
       return new MmapSegmentFile(path, sizeBytes, mapping);
@@ -62,6 +66,10 @@ export class MmapSegmentFile implements SegmentFile {
       const actualBytes = fstatSync(fd).size;
       assert(actualBytes === sizeBytes, `${path} is ${actualBytes} bytes, caller checked ${sizeBytes}`);
       const mapping = mapFile(fd, sizeBytes, 0, { writable: access === 'read-write', filePath: path });
+      // No readahead on faults: readahead builds large page-cache folios, and msync writes back
+      // whole folios that straddle the synced range (measured 3.6x the device bytes for 256 x 1 KiB
+      // batches without this, about 1.1x with it).
+      madvise(mapping, 0, sizeBytes, 'random', path);
       return new MmapSegmentFile(path, sizeBytes, mapping);
     } finally {
       closeSync(fd);
