@@ -602,14 +602,21 @@ export class SegmentedLogStore implements LogStore {
       return;
     }
     this.flushScheduled = true;
-    // setImmediate runs after the current turn's I/O callbacks: every append made in this turn
-    // (and every whenDurable waiting on them) is covered by the one msync below.
-    setImmediate(() => {
+    const run = (): void => {
       this.flushScheduled = false;
       if (this.closed || this.failure !== null) return;
       if (this.options.flushInBackground === true) this.startBackgroundFlush();
       else this.flushNow();
-    });
+    };
+    if (this.options.flushInBackground === true) {
+      // Off-thread flushes pipeline by themselves: start at the end of this task (the appends of
+      // one Ready or one socket read), and whatever arrives while it runs joins the next one.
+      queueMicrotask(run);
+    } else {
+      // setImmediate runs after the current turn's I/O callbacks: every append made in this turn
+      // (and every whenDurable waiting on them) is covered by the one blocking msync.
+      setImmediate(run);
+    }
   }
 
   private flushIfDirty(): void {
