@@ -40,9 +40,10 @@ export class LogRaftStorage implements RaftStorage {
 
   term(index: number): number {
     if (index === this.store.beforeBeginIndex) return this.store.beforeBeginTerm;
-    const entry = this.store.get(index);
-    assert(entry !== null, `term(${index}) outside the log [${this.store.beforeBeginIndex}, ${this.store.lastIndex}]`);
-    return entry.term;
+    // From the index record: no body copy or CRC pass just to learn a term (Raft asks often).
+    const term = this.store.termAt(index);
+    assert(term !== null, `term(${index}) outside the log [${this.store.beforeBeginIndex}, ${this.store.lastIndex}]`);
+    return term;
   }
 
   entries(lo: number, hiExclusive: number, maxBytes: number): Entry[] {
