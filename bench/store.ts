@@ -275,22 +275,25 @@ export async function run(args: readonly string[]): Promise<void> {
       };
     });
 
-  const targetBatch = storeRows.find(
-    (r) => r.spec.kind === 'store' && r.spec.flush.kind === 'sync' && !r.spec.flushInBackground && r.spec.entryBytes === 1024 && r.spec.batch === 256,
-  );
-  const targetSingle = storeRows.find(
-    (r) => r.spec.kind === 'store' && r.spec.flush.kind === 'sync' && !r.spec.flushInBackground && r.spec.entryBytes === 1024 && r.spec.batch === 1,
-  );
-  const targets = {
-    syncBatch256x1KiBAtLeast80PercentOfBaselineBytesPerSec: {
-      ratio: targetBatch?.throughputVsBaseline ?? NaN,
-      met: (targetBatch?.throughputVsBaseline ?? 0) >= 0.8,
-    },
-    syncSingle1KiBP50Within50UsOfBaseline: {
-      differenceUs: targetSingle?.p50MinusBaselineUs ?? NaN,
-      met: (targetSingle?.p50MinusBaselineUs ?? Infinity) <= 50,
-    },
+  // The targets are evaluated for both sync modes: inline (msync on the calling thread) and pool
+  // (msync on the libuv pool, what a DLedger node uses); each is reported, neither is hidden.
+  const targetsFor = (pool: boolean) => {
+    const find = (batch: number) =>
+      storeRows.find((r) => r.spec.kind === 'store' && r.spec.flush.kind === 'sync' && r.spec.flushInBackground === pool && r.spec.entryBytes === 1024 && r.spec.batch === batch);
+    const targetBatch = find(256);
+    const targetSingle = find(1);
+    return {
+      syncBatch256x1KiBAtLeast80PercentOfBaselineBytesPerSec: {
+        ratio: targetBatch?.throughputVsBaseline ?? NaN,
+        met: (targetBatch?.throughputVsBaseline ?? 0) >= 0.8,
+      },
+      syncSingle1KiBP50Within50UsOfBaseline: {
+        differenceUs: targetSingle?.p50MinusBaselineUs ?? NaN,
+        met: (targetSingle?.p50MinusBaselineUs ?? Infinity) <= 50,
+      },
+    };
   };
+  const targetsByMode = { inline: targetsFor(false), pool: targetsFor(true) };
 
   const header = ['case', 'ops', 'p50 us', 'p99 us', 'p999 us', 'entries/s', 'MB/s', 'dev B/B', 'MB/s vs base', 'p50 - base us'];
   const cells = (row: RowReport): string[] => [
@@ -312,14 +315,16 @@ export async function run(args: readonly string[]): Promise<void> {
   console.log('async latency is until append returns (page cache). MB/s counts body bytes (10^6 B/s).');
   console.log('dev B/B = bytes the block device wrote per body byte (from /proc/diskstats; counts every writer of the device).');
   console.log(`MB/s vs base: against "${batchRow.label}"; p50 - base: against "${singleRow.label}".`);
-  console.log(
-    `target sync 256 x 1 KiB >= 80% of baseline bytes/s: ${fixed(targets.syncBatch256x1KiBAtLeast80PercentOfBaselineBytesPerSec.ratio * 100)}% ` +
-      `-> ${targets.syncBatch256x1KiBAtLeast80PercentOfBaselineBytesPerSec.met ? 'MET' : 'MISSED'}`,
-  );
-  console.log(
-    `target sync single 1 KiB p50 within 50 us of baseline p50: ${fixed(targets.syncSingle1KiBP50Within50UsOfBaseline.differenceUs)} us ` +
-      `-> ${targets.syncSingle1KiBP50Within50UsOfBaseline.met ? 'MET' : 'MISSED'}`,
-  );
+  for (const [mode, targets] of Object.entries(targetsByMode)) {
+    console.log(
+      `target sync(${mode}) 256 x 1 KiB >= 80% of baseline bytes/s: ${fixed(targets.syncBatch256x1KiBAtLeast80PercentOfBaselineBytesPerSec.ratio * 100)}% ` +
+        `-> ${targets.syncBatch256x1KiBAtLeast80PercentOfBaselineBytesPerSec.met ? 'MET' : 'MISSED'}`,
+    );
+    console.log(
+      `target sync(${mode}) single 1 KiB p50 within 50 us of baseline p50: ${fixed(targets.syncSingle1KiBP50Within50UsOfBaseline.differenceUs)} us ` +
+        `-> ${targets.syncSingle1KiBP50Within50UsOfBaseline.met ? 'MET' : 'MISSED'}`,
+    );
+  }
   const path = writeResults('store', {
     bench: 'store',
     startedAt,
@@ -329,7 +334,7 @@ export async function run(args: readonly string[]): Promise<void> {
     baseline: { single: singleRow, batch: batchRow },
     informationalFloors: baselineRows.filter((row) => row.spec.kind === 'baseline' && row.spec.method !== 'grow'),
     store: storeRows,
-    targets,
+    targets: targetsByMode,
   });
   console.log(`\nJSON: ${path}`);
 }
