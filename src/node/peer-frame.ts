@@ -5,6 +5,7 @@
 // logs the reason); it never throws anything else and never buffers more than one frame.
 import { Packr, Unpackr } from 'msgpackr';
 import { assert } from '../util/assert.js';
+import { ByteQueue } from '../util/byte-queue.js';
 
 export const PEER_PROTOCOL_VERSION = 1;
 const LENGTH_BYTES = 4;
@@ -32,10 +33,8 @@ export function encodeFrame(value: unknown, maxFrameBytes: number): Buffer {
 
 /** Incremental decoder for one connection's byte stream. */
 export class FrameDecoder {
-  private pending: Buffer[] = [];
-  // Invariant: pendingBytes is the sum of the lengths of `pending`, and stays below
-  // LENGTH_BYTES + maxFrameBytes (a frame is decoded as soon as it is complete).
-  private pendingBytes = 0;
+  // Invariant: holds less than LENGTH_BYTES + maxFrameBytes (a frame is decoded once complete).
+  private readonly pending = new ByteQueue();
 
   constructor(private readonly maxFrameBytes: number) {
     assert(Number.isInteger(maxFrameBytes) && maxFrameBytes > VERSION_BYTES, `bad maxFrameBytes ${maxFrameBytes}`);
@@ -44,18 +43,15 @@ export class FrameDecoder {
   /** Feed bytes from the socket; returns the values of every frame completed by them. */
   push(chunk: Buffer): unknown[] {
     this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
     const values: unknown[] = [];
-    for (;;) {
-      if (this.pendingBytes < LENGTH_BYTES) break;
-      const head = this.peek(LENGTH_BYTES);
-      const frameBytes = head.readUInt32BE(0);
+    while (this.pending.length >= LENGTH_BYTES) {
+      const frameBytes = this.pending.peek(LENGTH_BYTES).readUInt32BE(0);
       if (frameBytes > this.maxFrameBytes) {
         throw new FrameError(`frame length ${frameBytes} exceeds the maximum of ${this.maxFrameBytes}`);
       }
       if (frameBytes < VERSION_BYTES + 1) throw new FrameError(`frame length ${frameBytes} is too short`);
-      if (this.pendingBytes < LENGTH_BYTES + frameBytes) break;
-      const frame = this.take(LENGTH_BYTES + frameBytes);
+      if (this.pending.length < LENGTH_BYTES + frameBytes) break;
+      const frame = this.pending.take(LENGTH_BYTES + frameBytes);
       const version = frame.readUInt8(LENGTH_BYTES);
       if (version !== PEER_PROTOCOL_VERSION) {
         throw new FrameError(`unsupported peer protocol version ${version} (this node speaks ${PEER_PROTOCOL_VERSION})`);
@@ -63,23 +59,6 @@ export class FrameDecoder {
       values.push(decodePayload(frame.subarray(LENGTH_BYTES + VERSION_BYTES)));
     }
     return values;
-  }
-
-  private peek(length: number): Buffer {
-    const first = this.pending[0];
-    if (first !== undefined && first.length >= length) return first;
-    const joined = Buffer.concat(this.pending);
-    this.pending = [joined];
-    return joined;
-  }
-
-  private take(length: number): Buffer {
-    const joined = this.peek(length);
-    const frame = joined.subarray(0, length);
-    const rest = joined.subarray(length);
-    this.pending = rest.length > 0 ? [rest] : [];
-    this.pendingBytes -= length;
-    return frame;
   }
 }
 

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { encodeFrame, FrameDecoder, FrameError } from './peer-frame.js';
 import { WireMessageError } from './raft-message-wire.js';
 import { assert } from '../util/assert.js';
+import { listenOn } from '../util/listen.js';
 import type { PeerAddress } from './config.js';
 
 export interface PeerTransportOptions {
@@ -88,17 +89,9 @@ export class PeerTransport {
   async listen(host: string, port: number): Promise<number> {
     const server = net.createServer((socket) => this.acceptInbound(socket));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = server.address();
-    assert(address !== null && typeof address === 'object', 'server has no address');
-    return address.port;
+    return listenOn(server, host, port);
   }
+
 
   /** Tests bind to OS-assigned ports, so they learn peer addresses after construction. */
   setPeerAddress(address: PeerAddress): void {
