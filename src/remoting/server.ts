@@ -164,7 +164,11 @@ export class RemotingServer {
       this.options.log(`${this.options.name}: dropping an unexpected response (opaque ${command.opaque}) from ${connection.remoteAddress}`);
       return;
     }
-    if (this.closing) return; // read before close paused the socket; the peer sees the close
+    if (this.closing) {
+      // Read just before close() paused the socket: still one answer, telling the caller to retry elsewhere.
+      this.answer(connection, command, createResponse(command, ResponseCode.SYSTEM_BUSY, { remark: `${this.options.name} is shutting down` }));
+      return;
+    }
     const handler = this.handlers.get(command.code);
     if (handler === undefined) {
       this.answer(connection, command, createResponse(command, ResponseCode.REQUEST_CODE_NOT_SUPPORTED, { remark: ` request type ${command.code} not supported` }));

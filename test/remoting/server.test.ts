@@ -7,7 +7,7 @@
 import net from 'node:net';
 import t, { type Test } from 'tap';
 import { RemotingClient, RemotingClientError } from '../../src/remoting/client.js';
-import { createRequest, createResponse, FLAG_ONEWAY, type RemotingCommand } from '../../src/remoting/command.js';
+import { createRequest, createResponse, FLAG_ONEWAY, SerializeType, type RemotingCommand } from '../../src/remoting/command.js';
 import { ResponseCode } from '../../src/remoting/codes.js';
 import { encodeCommand, RemotingFrameDecoder } from '../../src/remoting/frame.js';
 import { RemotingServer } from '../../src/remoting/server.js';
@@ -174,4 +174,17 @@ t.test('graceful close answers requests in flight before closing connections', a
   await closing;
   t.equal(server.connectionCount, 0);
   await t.rejects(client.invoke(address, createRequest(ECHO), 1000), RemotingClientError, 'nothing listens afterwards');
+});
+
+t.test('a request with a ROCKETMQ binary header is answered in the same serialize type', async (t) => {
+  const { address } = await startServer(t);
+  const raw = await rawConnection(address);
+  t.teardown(() => raw.socket.destroy());
+  const request = createRequest(ECHO, { extFields: { value: 'binary' } });
+  request.serializeType = SerializeType.ROCKETMQ;
+  raw.socket.write(encodeCommand(request));
+  for (let i = 0; i < 100 && raw.received.length < 1; i++) await sleep(10);
+  t.equal(raw.received[0]?.serializeType, SerializeType.ROCKETMQ);
+  t.equal(raw.received[0]?.extFields['echo'], 'binary');
+  t.equal(raw.received[0]?.opaque, request.opaque);
 });
