@@ -181,3 +181,30 @@ t.test('register bodies: compressed binary, pre-3.0.11 wrapper, CRC mismatch, ba
   }
   t.equal((await route(admin, address, 'Zipped')).route?.brokerDatas.length, 1, 'bad registrations changed nothing');
 });
+
+t.test('two groups in one cluster: a topic spreads over both; each group keeps its own ids', async (t) => {
+  const { namesrv, address } = await startNameServer();
+  t.teardown(() => namesrv.close());
+  const admin = new RemotingClient();
+  const brokers = [0, 1, 2, 3].map(() => new FakeBrokerConnection(address));
+  t.teardown(() => { admin.close(); for (const b of brokers) b.close(); });
+  const g1 = (id: number, port: number): BrokerIdentity => ({ clusterName: CLUSTER, brokerName: 'RaftNode01', brokerAddr: `10.0.0.2:${port}`, brokerId: id });
+  await brokers[0]!.register(n(0, 30911), [topic('Shared', 4), topic('OnlyHere', 2)]);
+  await brokers[1]!.register(n(2, 30921), [topic('Shared', 4), topic('OnlyHere', 2)]);
+  await brokers[2]!.register(g1(0, 30911), [topic('Shared', 8)]);
+  await brokers[3]!.register(g1(3, 30931), [topic('Shared', 8)]);
+
+  const shared = (await route(admin, address, 'Shared')).route;
+  t.same(shared?.queueDatas.map((q) => `${q.brokerName}:${q.writeQueueNums}`), ['RaftNode00:4', 'RaftNode01:8'], 'one queueData per group, sorted by brokerName');
+  t.same(shared?.brokerDatas.map((b) => [b.brokerName, b.brokerAddrs]), [
+    ['RaftNode00', { 0: '10.0.0.1:30911', 2: '10.0.0.1:30921' }],
+    ['RaftNode01', { 0: '10.0.0.2:30911', 3: '10.0.0.2:30931' }],
+  ]);
+  t.same((await route(admin, address, 'OnlyHere')).route?.brokerDatas.map((b) => b.brokerName), ['RaftNode00'], 'a route lists only the groups that carry the topic');
+  t.same((await clusterInfo(admin, address)).clusterAddrTable, { [CLUSTER]: ['RaftNode00', 'RaftNode01'] });
+
+  // A follower's registration does not change queue data (only the master's does).
+  await brokers[3]!.register(g1(3, 30931), [topic('Shared', 1), topic('FollowerOnly', 1)]);
+  t.equal((await route(admin, address, 'Shared')).route?.queueDatas[1]?.writeQueueNums, 8);
+  t.equal((await route(admin, address, 'FollowerOnly')).response.code, ResponseCode.TOPIC_NOT_EXIST);
+});
