@@ -23,11 +23,18 @@ export interface RemotingServerOptions {
   readonly writeBufferMaxBytes?: number;
   /** How long a closed connection may take to flush its last answer before it is destroyed. */
   readonly closeLingerMs?: number;
+  /**
+   * A connection with no traffic either way and nothing in flight for this long is closed
+   * (Java: serverChannelMaxIdleTimeSeconds, 120 s), so abandoned connections do not pile up.
+   * Brokers and clients talk every 30 s, well inside it.
+   */
+  readonly idleTimeoutMs?: number;
 }
 
 const DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION = 1024;
 const DEFAULT_WRITE_BUFFER_MAX_BYTES = 8 * 1024 * 1024;
 const DEFAULT_CLOSE_LINGER_MS = 1000;
+const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 
 export class RemotingServer {
   private readonly handlers = new Map<number, RequestHandler>();
@@ -37,6 +44,7 @@ export class RemotingServer {
   private readonly maxInFlightPerConnection: number;
   private readonly writeBufferMaxBytes: number;
   private readonly closeLingerMs: number;
+  private readonly idleTimeoutMs: number;
   private server: net.Server | null = null;
   private closing = false;
   private idleWaiters: Array<() => void> = [];
@@ -46,6 +54,7 @@ export class RemotingServer {
     this.maxInFlightPerConnection = options.maxInFlightPerConnection ?? DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION;
     this.writeBufferMaxBytes = options.writeBufferMaxBytes ?? DEFAULT_WRITE_BUFFER_MAX_BYTES;
     this.closeLingerMs = options.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     assert(Number.isInteger(this.maxInFlightPerConnection) && this.maxInFlightPerConnection > 0, 'maxInFlightPerConnection must be a positive integer');
   }
 
@@ -131,6 +140,12 @@ export class RemotingServer {
         return;
       }
       for (const command of commands) this.dispatch(connection, command);
+    });
+    socket.setTimeout(this.idleTimeoutMs, () => {
+      // A long poll in flight is not idleness: its answer will be traffic.
+      if (connection.inFlight > 0) return;
+      this.options.log(`${this.options.name}: closing connection from ${connection.remoteAddress}: idle for ${this.idleTimeoutMs} ms`);
+      connection.close(this.closeLingerMs);
     });
     socket.on('error', () => undefined); // 'close' follows and does the cleanup
     socket.on('close', () => {

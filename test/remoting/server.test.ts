@@ -188,3 +188,22 @@ t.test('a request with a ROCKETMQ binary header is answered in the same serializ
   t.equal(raw.received[0]?.extFields['echo'], 'binary');
   t.equal(raw.received[0]?.opaque, request.opaque);
 });
+
+t.test('idle connections are closed; a connection with a request in flight is not', async (t) => {
+  const logs: string[] = [];
+  const server = new RemotingServer({ name: 'idle', log: (line) => logs.push(line), idleTimeoutMs: 150 });
+  server.registerHandler(SLOW, async (request) => {
+    await sleep(Number(request.extFields['delayMs']));
+    return createResponse(request, ResponseCode.SUCCESS);
+  });
+  const port = await server.listen('127.0.0.1', 0);
+  t.teardown(() => server.close(100));
+  const idle = await rawConnection(`127.0.0.1:${port}`);
+  const busy = await rawConnection(`127.0.0.1:${port}`);
+  t.teardown(() => { idle.socket.destroy(); busy.socket.destroy(); });
+  busy.socket.write(encodeCommand(createRequest(SLOW, { extFields: { delayMs: 400 } })));
+  await idle.closed;
+  t.match(logs.join('\n'), /idle for 150 ms/);
+  for (let i = 0; i < 100 && busy.received.length < 1; i++) await sleep(10);
+  t.equal(busy.received[0]?.code, ResponseCode.SUCCESS, 'the slow request outlived the idle timeout and was answered');
+});
