@@ -27,9 +27,12 @@ export interface BrokerConfig {
   readonly dLegerPeers: readonly PeerAddress[];
   readonly dLegerSelfId: string;
   readonly preferredLeaderId: string | null;
-  /** Sends being processed at once (Java: the send executor's size); more wait their turn. */
+  /**
+   * Java's send executor size. Accepted (the quick start sets it) and reported; sends here run on
+   * the event loop and are bounded by DLedger's maxPendingRequestsNum instead of a thread pool.
+   */
   readonly sendMessageThreadPoolNums: number;
-  /** Pulls being processed at once (Java: the pull executor's size). */
+  /** Java's pull executor size; accepted and reported like sendMessageThreadPoolNums. */
   readonly pullMessageThreadPoolNums: number;
   /** Largest message body a producer may send (Java's maxMessageSize, 4 MiB). */
   readonly maxMessageSize: number;
@@ -64,8 +67,8 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   dLegerPeers: { defaultValue: null, doc: 'n0-host:port;n1-host:port;...' },
   dLegerSelfId: { defaultValue: null, doc: 'this member: one letter and digits, e.g. n0' },
   preferredLeaderId: { defaultValue: null, doc: 'DLedger preferred leader' },
-  sendMessageThreadPoolNums: { defaultValue: String(Math.min(os.availableParallelism(), 4)), doc: 'sends processed at once' },
-  pullMessageThreadPoolNums: { defaultValue: String(16 + os.availableParallelism() * 2), doc: 'pulls processed at once' },
+  sendMessageThreadPoolNums: { defaultValue: String(Math.min(os.availableParallelism(), 4)), doc: 'Java send executor size (reported)' },
+  pullMessageThreadPoolNums: { defaultValue: String(16 + os.availableParallelism() * 2), doc: 'Java pull executor size (reported)' },
   maxMessageSize: { defaultValue: String(4 * MIB), doc: 'largest message body' },
   mappedFileSizeCommitLog: { defaultValue: String(1024 * MIB), doc: 'DLedger data segment size' },
   flushDiskType: { defaultValue: 'ASYNC_FLUSH', doc: 'ASYNC_FLUSH or SYNC_FLUSH' },

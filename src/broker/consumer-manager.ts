@@ -1,0 +1,80 @@
+// Which clients are online per consumer group (ConsumerManager): filled by HEART_BEAT, emptied by
+// UNREGISTER_CLIENT, by the client's connection closing and by 120 s without a heartbeat. Local
+// to each member: clients heartbeat every broker of the group, followers included, so a new
+// master already knows them. GET_CONSUMER_LIST_BY_GROUP answers from here, and ali-ons only pulls
+// once its own clientId is in that list.
+
+export interface Subscription {
+  readonly topic: string;
+  readonly subString: string;
+}
+
+interface ClientInfo {
+  readonly clientId: string;
+  connectionId: number;
+  lastHeartbeatMs: number;
+  subscriptions: readonly Subscription[];
+}
+
+/** Java's channelExpiredTimeout for clients. */
+export const CLIENT_EXPIRY_MS = 120_000;
+/** Bounds on what heartbeats may create. */
+const GROUPS_MAX = 10_000;
+const CLIENTS_PER_GROUP_MAX = 10_000;
+
+export class ConsumerManager {
+  private readonly groups = new Map<string, Map<string, ClientInfo>>();
+
+  /** Record a heartbeat; false if the bounds refuse a new group or client. */
+  heartbeat(group: string, clientId: string, connectionId: number, subscriptions: readonly Subscription[], nowMs: number): boolean {
+    let clients = this.groups.get(group);
+    if (clients === undefined) {
+      if (this.groups.size >= GROUPS_MAX) return false;
+      this.groups.set(group, (clients = new Map()));
+    }
+    const known = clients.get(clientId);
+    if (known === undefined) {
+      if (clients.size >= CLIENTS_PER_GROUP_MAX) return false;
+      clients.set(clientId, { clientId, connectionId, lastHeartbeatMs: nowMs, subscriptions });
+    } else {
+      known.connectionId = connectionId;
+      known.lastHeartbeatMs = nowMs;
+      known.subscriptions = subscriptions;
+    }
+    return true;
+  }
+
+  unregister(group: string, clientId: string): void {
+    const clients = this.groups.get(group);
+    clients?.delete(clientId);
+    if (clients?.size === 0) this.groups.delete(group);
+  }
+
+  onConnectionClosed(connectionId: number): void {
+    this.removeWhere((client) => client.connectionId === connectionId);
+  }
+
+  expire(nowMs: number): void {
+    this.removeWhere((client) => nowMs - client.lastHeartbeatMs > CLIENT_EXPIRY_MS);
+  }
+
+  /** Client ids of a group, sorted (every consumer allocates queues from the same order). */
+  clientIds(group: string): string[] {
+    return [...(this.groups.get(group)?.keys() ?? [])].sort();
+  }
+
+  subscriptions(group: string): Subscription[] {
+    return [...(this.groups.get(group)?.values() ?? [])].flatMap((c) => c.subscriptions);
+  }
+
+  get groupCount(): number {
+    return this.groups.size;
+  }
+
+  private removeWhere(predicate: (client: ClientInfo) => boolean): void {
+    for (const [group, clients] of this.groups) {
+      for (const [id, client] of clients) if (predicate(client)) clients.delete(id);
+      if (clients.size === 0) this.groups.delete(group);
+    }
+  }
+}

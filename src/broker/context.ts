@@ -1,0 +1,25 @@
+// What the request processors share: the broker's config and identity, its commit log (and the
+// replicated state behind it), and the local services (clients, long polling, offset commits).
+import type { BrokerConfig } from './config.js';
+import type { ConsumerManager } from './consumer-manager.js';
+import type { DLedgerCommitLog } from './dledger-commit-log.js';
+import type { OffsetCommitter } from './offset-committer.js';
+import type { PullHoldService } from './pull-hold.js';
+
+export interface BrokerContext {
+  readonly config: BrokerConfig;
+  /** brokerIP1:listenPort */
+  readonly brokerAddr: string;
+  readonly commitLog: DLedgerCommitLog;
+  readonly consumers: ConsumerManager;
+  readonly pullHold: PullHoldService;
+  readonly offsets: OffsetCommitter;
+  readonly log: (line: string) => void;
+  readonly stats: BrokerStats;
+}
+
+export interface BrokerStats {
+  messagesPut: number;
+  messagesPulled: number;
+  readonly startedAtMs: number;
+}

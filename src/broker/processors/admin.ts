@@ -1,0 +1,95 @@
+// Admin requests: UPDATE_AND_CREATE_TOPIC (17) replicates the topic config through the log (the
+// broker then re-registers with the name server, from the state listener), GET_ALL_TOPIC_CONFIG
+// (21) and GET_BROKER_RUNTIME_INFO (28, the KVTable clusterList reads).
+import { RequestCode, ResponseCode } from '../../remoting/codes.js';
+import { createResponse, type RemotingCommand } from '../../remoting/command.js';
+import { optionalBoolean, optionalInteger, optionalString, requiredInteger, requiredString } from '../../remoting/ext-fields.js';
+import type { RemotingServer } from '../../remoting/server.js';
+import type { BrokerContext } from '../context.js';
+import { BROKER_STATE_TOPIC } from '../state/commands.js';
+import { parseTopicConfig, TopicConfigError } from '../state/topic-config.js';
+import { putFailureResponse } from './errors.js';
+
+/** The version clusterList shows (the quick start's RocketMQ generation). */
+export const BROKER_VERSION_DESC = 'V4_9_4';
+
+export function registerAdminProcessors(server: RemotingServer, context: BrokerContext): void {
+  server.registerHandler(RequestCode.UPDATE_AND_CREATE_TOPIC, (request) => updateAndCreateTopic(context, request));
+  server.registerHandler(RequestCode.GET_ALL_TOPIC_CONFIG, (request) => allTopicConfig(context, request));
+  server.registerHandler(RequestCode.GET_BROKER_RUNTIME_INFO, (request) => runtimeInfo(context, request));
+}
+
+async function updateAndCreateTopic(context: BrokerContext, request: RemotingCommand): Promise<RemotingCommand> {
+  const topicName = requiredString(request, 'topic');
+  let attributes: Record<string, string> = {};
+  const attributesText = optionalString(request, 'attributes');
+  if (attributesText !== null && attributesText !== '') {
+    try {
+      attributes = JSON.parse(attributesText) as Record<string, string>;
+    } catch {
+      return createResponse(request, ResponseCode.INVALID_PARAMETER, { remark: `attributes ${JSON.stringify(attributesText)} is not JSON` });
+    }
+  }
+  let topic;
+  try {
+    topic = parseTopicConfig({
+      topicName,
+      readQueueNums: requiredInteger(request, 'readQueueNums'),
+      writeQueueNums: requiredInteger(request, 'writeQueueNums'),
+      perm: requiredInteger(request, 'perm'),
+      topicFilterType: optionalString(request, 'topicFilterType') ?? 'SINGLE_TAG',
+      topicSysFlag: optionalInteger(request, 'topicSysFlag') ?? 0,
+      order: optionalBoolean(request, 'order') ?? false,
+      attributes,
+    });
+  } catch (error) {
+    if (error instanceof TopicConfigError) return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: error.message });
+    throw error;
+  }
+  if (topic.topicName === BROKER_STATE_TOPIC) {
+    return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: `The topic[${topic.topicName}] is conflict with system topic.` });
+  }
+  try {
+    await context.commitLog.proposeCommand({ type: 'upsertTopic', topic });
+  } catch (error) {
+    return putFailureResponse(request, error);
+  }
+  return createResponse(request, ResponseCode.SUCCESS);
+}
+
+function allTopicConfig(context: BrokerContext, request: RemotingCommand): RemotingCommand {
+  const state = context.commitLog.state;
+  const body = { topicConfigTable: Object.fromEntries(state.topicConfigs()), dataVersion: { stateVersion: 0, timestamp: context.stats.startedAtMs, counter: state.topicsVersion } };
+  return createResponse(request, ResponseCode.SUCCESS, { body: Buffer.from(JSON.stringify(body), 'utf8') });
+}
+
+function runtimeInfo(context: BrokerContext, request: RemotingCommand): RemotingCommand {
+  const status = context.commitLog.server.status();
+  const table: Record<string, string> = {
+    brokerVersionDesc: BROKER_VERSION_DESC,
+    brokerVersion: '401',
+    brokerActive: String(context.commitLog.role.role === 'master'),
+    putTps: '0.00',
+    getTransferredTps: '0.00',
+    sendThreadPoolQueueSize: '0',
+    pullThreadPoolQueueSize: '0',
+    sendThreadPoolQueueHeadWaitTimeMills: '0',
+    pullThreadPoolQueueHeadWaitTimeMills: '0',
+    pageCacheLockTimeMills: '0',
+    earliestMessageTimeStamp: String(context.stats.startedAtMs),
+    commitLogDiskRatio: '0.0',
+    msgPutTotalTodayNow: String(context.stats.messagesPut),
+    msgGetTotalTodayNow: String(context.stats.messagesPulled),
+    bootTimestamp: String(context.stats.startedAtMs),
+    sendMessageThreadPoolNums: String(context.config.sendMessageThreadPoolNums),
+    dLegerGroup: context.config.dLegerGroup,
+    dLegerSelfId: context.config.dLegerSelfId,
+    dLegerRole: status.role,
+    dLegerTerm: String(status.term),
+    dLegerLeaderId: status.leaderId ?? '',
+    dLegerCommitIndex: String(status.commitIndex),
+    dLegerLastIndex: String(status.lastIndex),
+    heldPulls: String(context.pullHold.heldCount),
+  };
+  return createResponse(request, ResponseCode.SUCCESS, { body: Buffer.from(JSON.stringify({ table }), 'utf8') });
+}

@@ -1,0 +1,94 @@
+// Client bookkeeping: HEART_BEAT (34), UNREGISTER_CLIENT (35), GET_CONSUMER_LIST_BY_GROUP (38).
+// A consumer group's heartbeat also creates its %RETRY%<group> topic on the master (ali-ons
+// subscribes to it and reports an error every 30 s while it does not exist).
+import { RequestCode, ResponseCode } from '../../remoting/codes.js';
+import { createResponse, type RemotingCommand } from '../../remoting/command.js';
+import type { RemotingConnection } from '../../remoting/connection.js';
+import { optionalString, requiredString } from '../../remoting/ext-fields.js';
+import { parseRocketMqJson, RocketMqJsonError } from '../../remoting/fastjson.js';
+import type { RemotingServer } from '../../remoting/server.js';
+import type { BrokerContext } from '../context.js';
+import type { Subscription } from '../consumer-manager.js';
+import { GROUP_NAME_PATTERN } from '../state/commands.js';
+import { createRetryTopic, RETRY_GROUP_TOPIC_PREFIX } from './send.js';
+
+export function registerClientProcessors(server: RemotingServer, context: BrokerContext): void {
+  server.registerHandler(RequestCode.HEART_BEAT, (request, connection) => heartbeat(context, request, connection));
+  server.registerHandler(RequestCode.UNREGISTER_CLIENT, (request) => unregisterClient(context, request));
+  server.registerHandler(RequestCode.GET_CONSUMER_LIST_BY_GROUP, (request) => consumerList(context, request));
+  server.onConnectionClosed((connection) => context.consumers.onConnectionClosed(connection.id));
+}
+
+interface ConsumerData {
+  readonly groupName: string;
+  readonly subscriptions: Subscription[];
+}
+
+/** The consumer part of HeartbeatData; a HeartbeatError names what is malformed. */
+function parseHeartbeat(body: Buffer | null): { clientId: string; consumers: ConsumerData[] } {
+  if (body === null) throw new HeartbeatError('HEART_BEAT without a body');
+  let value: unknown;
+  try {
+    value = parseRocketMqJson(body.toString('utf8'));
+  } catch (error) {
+    if (error instanceof RocketMqJsonError) throw new HeartbeatError(error.message);
+    throw error;
+  }
+  if (typeof value !== 'object' || value === null) throw new HeartbeatError('HeartbeatData is not a JSON object');
+  const v = value as Record<string, unknown>;
+  const clientId = v['clientID'];
+  if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > 255) throw new HeartbeatError('HeartbeatData.clientID is not a string of 1-255 characters');
+  const set = v['consumerDataSet'] ?? [];
+  if (!Array.isArray(set)) throw new HeartbeatError('HeartbeatData.consumerDataSet is not an array');
+  const consumers = set.map((item: unknown, i): ConsumerData => {
+    const c = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    const groupName = c['groupName'];
+    if (typeof groupName !== 'string' || !GROUP_NAME_PATTERN.test(groupName)) throw new HeartbeatError(`consumerDataSet[${i}].groupName ${JSON.stringify(groupName)} is not a group name`);
+    const subs = Array.isArray(c['subscriptionDataSet']) ? (c['subscriptionDataSet'] as unknown[]) : [];
+    const subscriptions = subs.flatMap((s): Subscription[] => {
+      const d = (typeof s === 'object' && s !== null ? s : {}) as Record<string, unknown>;
+      return typeof d['topic'] === 'string' ? [{ topic: d['topic'], subString: typeof d['subString'] === 'string' ? d['subString'] : '*' }] : [];
+    });
+    return { groupName, subscriptions };
+  });
+  return { clientId, consumers };
+}
+
+class HeartbeatError extends Error {
+  override name = 'HeartbeatError';
+}
+
+async function heartbeat(context: BrokerContext, request: RemotingCommand, connection: RemotingConnection): Promise<RemotingCommand> {
+  let data;
+  try {
+    data = parseHeartbeat(request.body);
+  } catch (error) {
+    if (error instanceof HeartbeatError) return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: error.message });
+    throw error;
+  }
+  const nowMs = Date.now();
+  for (const consumer of data.consumers) {
+    if (!context.consumers.heartbeat(consumer.groupName, data.clientId, connection.id, consumer.subscriptions, nowMs)) {
+      return createResponse(request, ResponseCode.SYSTEM_BUSY, { remark: `too many consumer groups or clients; ${consumer.groupName}/${data.clientId} not recorded` });
+    }
+    const retryTopic = `${RETRY_GROUP_TOPIC_PREFIX}${consumer.groupName}`;
+    if (context.commitLog.isWritable() && context.commitLog.state.topicConfig(retryTopic) === null && retryTopic.length <= 127) {
+      await createRetryTopic(context, retryTopic).catch((error: Error) => context.log(`retry topic ${retryTopic} not created: ${error.message}`));
+    }
+  }
+  return createResponse(request, ResponseCode.SUCCESS);
+}
+
+function unregisterClient(context: BrokerContext, request: RemotingCommand): RemotingCommand {
+  const clientId = requiredString(request, 'clientID');
+  const group = optionalString(request, 'consumerGroup');
+  if (group !== null) context.consumers.unregister(group, clientId);
+  return createResponse(request, ResponseCode.SUCCESS);
+}
+
+function consumerList(context: BrokerContext, request: RemotingCommand): RemotingCommand {
+  const group = requiredString(request, 'consumerGroup');
+  const ids = context.consumers.clientIds(group);
+  if (ids.length === 0) return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: `no consumer for this group, ${group}` });
+  return createResponse(request, ResponseCode.SUCCESS, { body: Buffer.from(JSON.stringify({ consumerIdList: ids }), 'utf8') });
+}

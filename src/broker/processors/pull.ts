@@ -1,0 +1,103 @@
+// PULL_MESSAGE (11): the messages of one queue from an offset, with RocketMQ's status codes and
+// the extFields ali-ons always reads (nextBeginOffset, minOffset, maxOffset, suggestWhichBrokerId).
+// With the suspend flag, a pull that finds nothing new is held (long polling) until a message
+// for its queue is applied or suspendTimeoutMillis passes. Followers serve pulls too: their
+// queues hold the same committed messages at the same offsets.
+import { RequestCode, ResponseCode } from '../../remoting/codes.js';
+import { createResponse, type RemotingCommand } from '../../remoting/command.js';
+import { optionalInteger, optionalString, requiredInteger, requiredString } from '../../remoting/ext-fields.js';
+import type { RemotingServer } from '../../remoting/server.js';
+import type { BrokerContext } from '../context.js';
+import { getMessages, type GetMessageResult, tagCodesOf } from '../get-message.js';
+import { isReadable } from '../state/topic-config.js';
+
+export const PullSysFlag = { COMMIT_OFFSET: 1, SUSPEND: 2, SUBSCRIPTION: 4, CLASS_FILTER: 8 } as const;
+
+/** A held pull is answered after at most this long, whatever the client asked (Java clients ask 15 s). */
+const SUSPEND_MAX_MS = 30_000;
+const MAX_MSG_NUMS_MAX = 1024;
+const PULL_MAX_BYTES_DEFAULT = 4 * 1024 * 1024;
+
+interface PullHeader {
+  readonly consumerGroup: string;
+  readonly topic: string;
+  readonly queueId: number;
+  readonly queueOffset: number;
+  readonly maxMsgNums: number;
+  readonly sysFlag: number;
+  readonly commitOffset: number;
+  readonly suspendTimeoutMillis: number;
+  readonly subscription: string | null;
+  readonly maxMsgBytes: number;
+}
+
+function pullHeaderOf(request: RemotingCommand): PullHeader {
+  return {
+    consumerGroup: requiredString(request, 'consumerGroup'),
+    topic: requiredString(request, 'topic'),
+    queueId: requiredInteger(request, 'queueId'),
+    queueOffset: requiredInteger(request, 'queueOffset'),
+    maxMsgNums: requiredInteger(request, 'maxMsgNums'),
+    sysFlag: requiredInteger(request, 'sysFlag'),
+    commitOffset: requiredInteger(request, 'commitOffset'),
+    suspendTimeoutMillis: requiredInteger(request, 'suspendTimeoutMillis'),
+    subscription: optionalString(request, 'subscription'),
+    maxMsgBytes: optionalInteger(request, 'maxMsgBytes') ?? PULL_MAX_BYTES_DEFAULT,
+  };
+}
+
+export function registerPullProcessor(server: RemotingServer, context: BrokerContext): void {
+  server.registerHandler(RequestCode.PULL_MESSAGE, (request) => pull(context, request));
+}
+
+function pull(context: BrokerContext, request: RemotingCommand): RemotingCommand | Promise<RemotingCommand> {
+  const header = pullHeaderOf(request);
+  const topicConfig = context.commitLog.state.topicConfig(header.topic);
+  if (topicConfig === null) return createResponse(request, ResponseCode.TOPIC_NOT_EXIST, { remark: `topic[${header.topic}] not exist, apply first please!` });
+  if (!isReadable(topicConfig.perm)) return createResponse(request, ResponseCode.NO_PERMISSION, { remark: `the topic[${header.topic}] pulling message is forbidden` });
+  if (header.queueId < 0 || header.queueId >= topicConfig.readQueueNums) {
+    return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: `queueId[${header.queueId}] is illegal, topic:[${header.topic}] topicConfig.readQueueNums:[${topicConfig.readQueueNums}] consumer:[${header.consumerGroup}]` });
+  }
+  if (header.maxMsgNums <= 0 || header.queueOffset < 0) {
+    return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: `maxMsgNums ${header.maxMsgNums} and queueOffset ${header.queueOffset} must be positive` });
+  }
+  // The piggybacked commit offset is stored on the master only (as in RocketMQ).
+  if ((header.sysFlag & PullSysFlag.COMMIT_OFFSET) !== 0 && header.commitOffset >= 0 && context.commitLog.role.role === 'master') {
+    context.offsets.commit(header.consumerGroup, header.topic, header.queueId, header.commitOffset).catch(() => undefined);
+  }
+  const tagCodes = (header.sysFlag & PullSysFlag.SUBSCRIPTION) !== 0 ? tagCodesOf(header.subscription) : tagCodesOfGroup(context, header);
+  const run = (): GetMessageResult => getMessages(context.commitLog, header.topic, header.queueId, header.queueOffset, Math.min(header.maxMsgNums, MAX_MSG_NUMS_MAX), Math.max(1, header.maxMsgBytes), tagCodes);
+  const first = run();
+  const suspend = (header.sysFlag & PullSysFlag.SUSPEND) !== 0 && context.config.longPollingEnable && header.suspendTimeoutMillis > 0;
+  // Held only when the answer would be PULL_NOT_FOUND: the consumer is at the end of the queue.
+  const atEnd = first.status === 'OFFSET_OVERFLOW_ONE' || (first.status === 'NO_MESSAGE_IN_QUEUE' && header.queueOffset === 0);
+  if (!atEnd || !suspend) return responseOf(context, request, first);
+  return new Promise((resolve) => {
+    const held = context.pullHold.hold(header.topic, header.queueId, Math.min(header.suspendTimeoutMillis, SUSPEND_MAX_MS), () => resolve(responseOf(context, request, run())));
+    if (!held) resolve(responseOf(context, request, first));
+  });
+}
+
+/** Without a subscription in the request, the group's subscription from its heartbeats. */
+function tagCodesOfGroup(context: BrokerContext, header: PullHeader): Set<number> | null {
+  const subscription = context.consumers.subscriptions(header.consumerGroup).find((s) => s.topic === header.topic);
+  return tagCodesOf(subscription?.subString ?? null);
+}
+
+function responseOf(context: BrokerContext, request: RemotingCommand, result: GetMessageResult): RemotingCommand {
+  let code: number;
+  switch (result.status) {
+    case 'FOUND': code = ResponseCode.SUCCESS; break;
+    case 'NO_MATCHED_MESSAGE': code = ResponseCode.PULL_RETRY_IMMEDIATELY; break;
+    case 'OFFSET_OVERFLOW_ONE': code = ResponseCode.PULL_NOT_FOUND; break;
+    case 'NO_MESSAGE_IN_QUEUE': code = Number(request.extFields['queueOffset']) === 0 ? ResponseCode.PULL_NOT_FOUND : ResponseCode.PULL_OFFSET_MOVED; break;
+    case 'OFFSET_TOO_SMALL':
+    case 'OFFSET_OVERFLOW_BADLY': code = ResponseCode.PULL_OFFSET_MOVED; break;
+  }
+  context.stats.messagesPulled += result.messages.length;
+  return createResponse(request, code, {
+    extFields: { suggestWhichBrokerId: 0, nextBeginOffset: result.nextBeginOffset, minOffset: result.minOffset, maxOffset: result.maxOffset },
+    body: result.messages.length === 0 ? null : Buffer.concat(result.messages),
+    remark: result.status,
+  });
+}
