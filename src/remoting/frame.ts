@@ -6,6 +6,7 @@
 // anything malformed as a RemotingFrameError (the caller closes the connection); it throws
 // nothing else.
 import { assert } from '../util/assert.js';
+import { ByteQueue } from '../util/byte-queue.js';
 import { RemotingFrameError, SerializeType, type RemotingCommand } from './command.js';
 import { decodeBinaryHeader, encodeBinaryHeader } from './binary-header.js';
 import { decodeJsonHeader, encodeJsonHeader } from './json-header.js';
@@ -51,11 +52,9 @@ export function decodeFrameContent(content: Buffer): RemotingCommand {
 
 /** Incremental decoder for one connection's byte stream. */
 export class RemotingFrameDecoder {
-  private pending: Buffer[] = [];
-  // Invariant: pendingBytes is the sum of the lengths of `pending`; after push() returns it is
-  // below the length of the next frame (complete frames are decoded at once), so at most one
-  // partial frame (<= frameMaxBytes) is ever held.
-  private pendingBytes = 0;
+  // Invariant: after push() returns, `queue` holds less than the next frame (complete frames are
+  // decoded at once), so at most one partial frame (< frameMaxBytes) is ever held.
+  private readonly queue = new ByteQueue();
 
   constructor(private readonly frameMaxBytes = FRAME_MAX_BYTES) {
     assert(Number.isInteger(frameMaxBytes) && frameMaxBytes >= LENGTH_BYTES + HEADER_TYPE_BYTES, `bad frameMaxBytes ${frameMaxBytes}`);
@@ -63,43 +62,23 @@ export class RemotingFrameDecoder {
 
   /** Bytes held of a frame not yet complete. */
   get bufferedBytes(): number {
-    return this.pendingBytes;
+    return this.queue.length;
   }
 
   /** Feed bytes from the socket; returns every command completed by them. */
   push(chunk: Buffer): RemotingCommand[] {
-    if (chunk.length > 0) {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-    }
+    this.queue.push(chunk);
     const commands: RemotingCommand[] = [];
-    while (this.pendingBytes >= LENGTH_BYTES) {
-      const totalLength = this.peek(LENGTH_BYTES).readInt32BE(0);
+    while (this.queue.length >= LENGTH_BYTES) {
+      const totalLength = this.queue.peek(LENGTH_BYTES).readInt32BE(0);
       if (totalLength < HEADER_TYPE_BYTES) throw new RemotingFrameError(`frame length ${totalLength} is below the minimum of ${HEADER_TYPE_BYTES}`);
       if (totalLength > this.frameMaxBytes - LENGTH_BYTES) {
         throw new RemotingFrameError(`frame of ${LENGTH_BYTES + totalLength} bytes exceeds the maximum of ${this.frameMaxBytes}`);
       }
-      if (this.pendingBytes < LENGTH_BYTES + totalLength) break;
-      const frame = this.take(LENGTH_BYTES + totalLength);
+      if (this.queue.length < LENGTH_BYTES + totalLength) break;
+      const frame = this.queue.take(LENGTH_BYTES + totalLength);
       commands.push(decodeFrameContent(frame.subarray(LENGTH_BYTES)));
     }
     return commands;
-  }
-
-  private peek(length: number): Buffer {
-    const first = this.pending[0];
-    if (first !== undefined && first.length >= length) return first;
-    const joined = Buffer.concat(this.pending);
-    this.pending = [joined];
-    return joined;
-  }
-
-  private take(length: number): Buffer {
-    const joined = this.peek(length);
-    const frame = joined.subarray(0, length);
-    const rest = joined.subarray(length);
-    this.pending = rest.length > 0 ? [rest] : [];
-    this.pendingBytes -= length;
-    return frame;
   }
 }

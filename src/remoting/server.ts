@@ -5,6 +5,7 @@
 // opaque when the header got that far) and the connection is closed with a logged reason.
 import net from 'node:net';
 import { assert, AssertionError } from '../util/assert.js';
+import { listenOn } from '../util/listen.js';
 import { ResponseCode } from './codes.js';
 import { createResponse, FLAG_RESPONSE, isOneway, isResponse, RemotingFrameError, SerializeType, type RemotingCommand } from './command.js';
 import { RemotingConnection } from './connection.js';
@@ -77,16 +78,7 @@ export class RemotingServer {
     assert(this.server === null, 'listen called twice');
     const server = net.createServer((socket) => this.accept(socket));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = server.address();
-    assert(address !== null && typeof address === 'object', 'server has no address');
-    return address.port;
+    return listenOn(server, host, port);
   }
 
   /**
