@@ -207,3 +207,32 @@ t.test('idle connections are closed; a connection with a request in flight is no
   for (let i = 0; i < 100 && busy.received.length < 1; i++) await sleep(10);
   t.equal(busy.received[0]?.code, ResponseCode.SUCCESS, 'the slow request outlived the idle timeout and was answered');
 });
+
+t.test('the client answers requests a server sends it: onRequest, else REQUEST_CODE_NOT_SUPPORTED', async (t) => {
+  // A bare TCP server stands in for a broker that pushes NOTIFY_CONSUMER_IDS_CHANGED (40).
+  const received: RemotingCommand[] = [];
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    const decoder = new RemotingFrameDecoder();
+    socket.on('data', (chunk: Buffer) => {
+      for (const command of decoder.push(chunk)) {
+        if ((command.flag & 1) === 1) { received.push(command); continue; }
+        // Answer the client's request, then ask it something ourselves.
+        socket.write(encodeCommand(createResponse(command, ResponseCode.SUCCESS)));
+        socket.write(encodeCommand(createRequest(40, { extFields: { consumerGroup: 'CG' } })));
+      }
+    });
+  });
+  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+  t.teardown(() => { for (const s of sockets) s.destroy(); server.close(); });
+
+  const plain = new RemotingClient();
+  const answering = new RemotingClient({ onRequest: (request) => createResponse(request, ResponseCode.SUCCESS, { remark: `seen ${request.extFields['consumerGroup']}` }) });
+  t.teardown(() => { plain.close(); answering.close(); });
+  await plain.invoke(`127.0.0.1:${port}`, createRequest(ECHO), 2000);
+  await answering.invoke(`127.0.0.1:${port}`, createRequest(ECHO), 2000);
+  for (let i = 0; i < 100 && received.length < 2; i++) await sleep(10);
+  t.same(received.map((c) => c.code).sort(), [ResponseCode.SUCCESS, ResponseCode.REQUEST_CODE_NOT_SUPPORTED].sort());
+  t.ok(received.some((c) => c.remark === 'seen CG'), 'onRequest built the answer');
+});
