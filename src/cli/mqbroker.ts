@@ -1,0 +1,82 @@
+// `mqbroker`: one broker of a DLedger group, as `sh bin/mqbroker -c conf/dledger/broker-n0.conf`
+// starts it in the quick start.
+//   mqbroker -c FILE [-n NAMESRV_ADDR] [-p]
+// -c loads the broker conf (Java properties, RocketMQ's keys; every key validated before anything
+// starts, errors name file:line); -n overrides namesrvAddr; -p prints the effective config and
+// exits. Prints Java's boot-success line once serving; SIGTERM/SIGINT unregister from the name
+// servers, answer held pulls, flush and close the store, then exit 0.
+import fs from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Broker } from '../broker/broker.js';
+import { BrokerConfigError, loadBrokerConfigFile } from '../broker/config.js';
+import { ConfigError } from '../node/config.js';
+
+const USAGE = 'usage: mqbroker -c configFile [-n namesrvAddr] [-p printConfigItem] [-h]';
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        configFile: { type: 'string', short: 'c' },
+        namesrvAddr: { type: 'string', short: 'n' },
+        printConfigItem: { type: 'boolean', short: 'p' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    process.stderr.write(`mqbroker: ${(error as Error).message}\n${USAGE}\n`);
+    return 1;
+  }
+  if (values.help === true) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (values.configFile === undefined) {
+    process.stderr.write(`mqbroker: -c configFile is required (a DLedger broker needs dLegerPeers and dLegerSelfId)\n${USAGE}\n`);
+    return 1;
+  }
+  let broker: Broker;
+  try {
+    const config = loadBrokerConfigFile(values.configFile, values.namesrvAddr === undefined ? {} : { namesrvAddr: values.namesrvAddr });
+    if (values.printConfigItem === true) {
+      for (const [key, value] of Object.entries(config)) {
+        process.stdout.write(`${key}=${Array.isArray(value) ? value.map((v) => (typeof v === 'object' ? `${v.id}-${v.host}:${v.port}` : String(v))).join(';') : String(value)}\n`);
+      }
+      return 0;
+    }
+    broker = new Broker({ config });
+    await broker.start();
+  } catch (error) {
+    if (error instanceof BrokerConfigError || error instanceof ConfigError) {
+      process.stderr.write(`mqbroker: ${error.message}\n`);
+      return 1;
+    }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      process.stderr.write(`mqbroker: ${(error as Error).message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const config = broker.config;
+  process.stdout.write(`The broker[${config.brokerName}, ${broker.brokerAddr}] boot success. serializeType=JSON and name server is ${config.namesrvAddrs.join(';')}\n`);
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  process.stderr.write(`mqbroker: ${signal}: shutting down\n`);
+  await broker.close();
+  return 0;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (error: unknown) => {
+    process.stderr.write(`mqbroker: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+}
