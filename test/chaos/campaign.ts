@@ -1,0 +1,216 @@
+// Goal: one seeded fault campaign against a real 3-member group, end to end.
+// Method: start the proxied cluster and client loops; until the deadline, repeat
+// (pick a fault from the enabled families with a seeded PRNG, inject it, hold it, heal, let the
+// group recover); then heal everything, wait (bounded) until every member reports the same
+// commit index, keep a quiet period, stop members cleanly, read every member's files with
+// openLogReader and run the checkers. Every process is stopped by pid in a finally block.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openLogReader, DEFAULT_DATA_SEGMENT_SIZE_BYTES, DEFAULT_INDEX_SEGMENT_SIZE_BYTES } from '../../src/store/index.js';
+import { until } from '../cluster/helpers.js';
+import { ChaosCluster } from './cluster.js';
+import { checkLogs, type CheckResult, type MemberLog } from './checkers.js';
+import { ClientLoops, summarize, type History } from './history.js';
+
+export type FaultFamily = 'kill' | 'pause' | 'partition';
+export const FAULT_FAMILIES: readonly FaultFamily[] = ['kill', 'pause', 'partition'];
+
+export interface CampaignOptions {
+  readonly seed: number;
+  readonly durationMs: number;
+  readonly faults: readonly FaultFamily[];
+  readonly clients?: number;
+  readonly flush?: 'sync' | 'async';
+  readonly baseDir?: string;
+  readonly keepData?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export interface FaultRecord {
+  readonly atMs: number;
+  readonly family: FaultFamily;
+  readonly description: string;
+  readonly holdMs: number;
+}
+
+export interface CampaignReport {
+  readonly seed: number;
+  readonly durationMs: number;
+  readonly faultFamilies: readonly FaultFamily[];
+  readonly faults: FaultRecord[];
+  readonly operations: number;
+  readonly ok: number;
+  readonly fail: number;
+  readonly unknown: number;
+  readonly converged: boolean;
+  readonly finalCommitIndexes: Record<string, number>;
+  readonly lastIndexes: Record<string, number>;
+  readonly check: CheckResult;
+  readonly violations: string[];
+  readonly proxyStats: Record<string, unknown>;
+  readonly baseDir: string;
+}
+
+/** mulberry32: small, seedable, good enough to pick faults reproducibly. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Read one member's whole log from its files. */
+export function readMemberLog(id: string, nodeDir: string): MemberLog {
+  const reader = openLogReader({ nodeDir, dataSegmentSizeBytes: DEFAULT_DATA_SEGMENT_SIZE_BYTES, indexSegmentSizeBytes: DEFAULT_INDEX_SEGMENT_SIZE_BYTES });
+  const decoder = new TextDecoder();
+  try {
+    const last = reader.lastIndex();
+    const entries = [];
+    let first = -1;
+    for (let index = 0; index <= last; index++) {
+      const entry = reader.get(index);
+      if (entry === null) {
+        if (entries.length === 0) continue; // below a truncation floor
+        throw new Error(`${id}: index ${index} unreadable below lastIndex ${last}`);
+      }
+      if (entries.length === 0) first = index;
+      entries.push({ index: entry.index, term: entry.term, pos: entry.pos, magic: entry.magic, body: decoder.decode(entry.body) });
+    }
+    return { id, firstIndex: first === -1 ? last + 1 : first, entries };
+  } finally {
+    reader.close();
+  }
+}
+
+export async function runCampaign(options: CampaignOptions): Promise<CampaignReport> {
+  const log = options.log ?? (() => undefined);
+  const random = prng(options.seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const between = (lo: number, hi: number): number => Math.round(lo + random() * (hi - lo));
+  const baseDir = options.baseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `dledger-chaos-${options.seed}-`));
+  const startedAt = Date.now();
+  const faults: FaultRecord[] = [];
+  const cluster = await ChaosCluster.start({ group: 'chaos', baseDir, flush: options.flush, log: (line) => log(`[${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${line}`) });
+  let loops: ClientLoops | null = null;
+  try {
+    await until(() => cluster.leader(), 20_000, 'a first leader');
+    loops = new ClientLoops({ group: 'chaos', peers: cluster.realPeers, clients: options.clients ?? 3, retryTimeoutMs: 3000, requestTimeoutMs: 1500, thinkMs: 5, maxOpsPerClient: 1_000_000 });
+    const deadline = Date.now() + options.durationMs;
+    const ids = cluster.ids;
+    while (Date.now() < deadline) {
+      const family = pick(options.faults);
+      const holdMs = between(2000, 3500);
+      const leader = await cluster.leader();
+      let description: string;
+      if (family === 'kill') {
+        const target = random() < 0.5 && leader !== null ? leader : pick(ids);
+        description = `kill -9 ${target}${target === leader ? ' (leader)' : ''}`;
+        await cluster.kill(target);
+      } else if (family === 'pause') {
+        const target = random() < 0.5 && leader !== null ? leader : pick(ids);
+        description = `SIGSTOP ${target}${target === leader ? ' (leader)' : ''} for ${holdMs} ms`;
+        cluster.pause(target);
+      } else {
+        const kind = pick(['isolate', 'isolate-leader', 'halves', 'asymmetric'] as const);
+        if (kind === 'isolate' || (kind === 'isolate-leader' && leader === null)) {
+          const target = pick(ids);
+          description = `isolate ${target}`;
+          cluster.isolate(target, random() < 0.5 ? { kind: 'cut' } : { kind: 'drop' });
+        } else if (kind === 'isolate-leader') {
+          description = `isolate leader ${leader}`;
+          cluster.isolate(leader!);
+        } else if (kind === 'halves') {
+          const shuffled = [...ids].sort(() => random() - 0.5);
+          const minority = shuffled.slice(0, 1);
+          const majority = shuffled.slice(1);
+          description = `halves [${minority.join(',')}] | [${majority.join(',')}] with 50 ms delay inside the majority`;
+          cluster.partition(minority, majority);
+          for (const a of majority) for (const b of majority) if (a !== b) cluster.setLink(a, b, { kind: 'delay', ms: 50 });
+        } else {
+          const from = pick(ids);
+          const to = pick(ids.filter((id) => id !== from));
+          description = `asymmetric ${from} -> ${to} cut`;
+          cluster.asymmetric(from, to);
+        }
+      }
+      faults.push({ atMs: Date.now() - startedAt, family, description, holdMs });
+      log(`[${((Date.now() - startedAt) / 1000).toFixed(1)}s] fault ${faults.length}: ${description}, hold ${holdMs} ms`);
+      await sleep(Math.min(holdMs, Math.max(0, deadline - Date.now()) + 500));
+      cluster.healAll();
+      await sleep(between(1500, 3000));
+    }
+
+    // Heal, stop the clients, and let the group converge.
+    cluster.healAll();
+    const history = await loops.stop();
+    loops = null;
+    let converged = true;
+    let commitIndexes: Record<string, number> = {};
+    try {
+      await until(async () => {
+        const statuses = await cluster.statuses();
+        if (statuses.length !== ids.length) return false;
+        const leaders = statuses.filter((s) => s.leaderId === s.id);
+        if (leaders.length !== 1) return false;
+        const commits = new Set(statuses.map((s) => s.commitIndex));
+        if (commits.size !== 1) return false;
+        commitIndexes = Object.fromEntries(statuses.map((s) => [s.id, s.commitIndex]));
+        return true;
+      }, 30_000, 'every member to report the same commit index under one leader');
+    } catch {
+      converged = false;
+      commitIndexes = Object.fromEntries((await cluster.statuses()).map((s) => [s.id, s.commitIndex]));
+    }
+    await sleep(1000); // quiet period
+    await cluster.stopAll('SIGTERM');
+    const logs = ids.map((id) => readMemberLog(id, cluster.nodeDir(id)));
+    const lastIndexes = Object.fromEntries(logs.map((l) => [l.id, l.entries.length === 0 ? l.firstIndex - 1 : l.entries[l.entries.length - 1]!.index]));
+    const knownCommits = Object.values(commitIndexes);
+    const committedEnd = Math.min(...(knownCommits.length > 0 ? knownCommits : [-1]), ...Object.values(lastIndexes));
+    const check = checkLogs(history, logs, committedEnd);
+    const violations = [...check.violations];
+    if (!converged) violations.push(`convergence: members did not agree on one commit index within 30 s after healing (${JSON.stringify(commitIndexes)})`);
+    const counts = summarize(history);
+    return {
+      seed: options.seed,
+      durationMs: Date.now() - startedAt,
+      faultFamilies: options.faults,
+      faults,
+      ...counts,
+      converged,
+      finalCommitIndexes: commitIndexes,
+      lastIndexes,
+      check,
+      violations,
+      proxyStats: cluster.proxyStats(),
+      baseDir,
+    };
+  } finally {
+    if (loops !== null) await loops.stop().catch(() => undefined);
+    await cluster.close();
+    if (options.keepData !== true) cluster.removeData();
+  }
+}
+
+/** The readable summary printed by the CLI and the CI test. */
+export function formatSummary(report: CampaignReport): string {
+  const byFamily = new Map<string, number>();
+  for (const f of report.faults) byFamily.set(f.family, (byFamily.get(f.family) ?? 0) + 1);
+  const lines = [
+    `seed ${report.seed}, ${(report.durationMs / 1000).toFixed(1)} s, families ${report.faultFamilies.join(',')}`,
+    `faults injected: ${report.faults.length} (${[...byFamily].map(([k, v]) => `${k} ${v}`).join(', ')})`,
+    `operations: ${report.operations} (ok ${report.ok}, fail ${report.fail}, unknown ${report.unknown})`,
+    `acknowledged: ${report.check.acknowledged}, lost: ${report.check.lost}, duplicates: ${report.check.duplicates}, phantoms: ${report.check.phantoms}, divergences: ${report.check.divergences}`,
+    `unacknowledged appends present: ${report.check.unacknowledgedPresent}; committed end ${report.check.committedEnd}; converged ${report.converged}`,
+    `violations: ${report.violations.length}`,
+    ...report.violations.map((v) => `  ${v}`),
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,58 @@
+// Goal: `npm run chaos -- --minutes M --seed S [--faults kill,pause,partition] [--flush sync|async]
+// [--clients N] [--out DIR] [--keep-data]` runs one seeded fault campaign against a real 3-member
+// group, prints a readable summary, writes the full report as JSON (bench/results/ when it
+// exists, else the temp dir, or --out), and exits 1 on any violation (2 on bad arguments).
+// Method: parse flags strictly, call runCampaign, report. The same seed replays the same fault
+// schedule (timings of the processes themselves are not reproducible).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { FAULT_FAMILIES, formatSummary, runCampaign, type FaultFamily } from './campaign.js';
+
+function usage(problem: string): never {
+  process.stderr.write(`${problem}\nusage: npm run chaos -- --minutes M --seed S [--faults kill,pause,partition] [--flush sync|async] [--clients N] [--out DIR] [--keep-data]\n`);
+  process.exit(2);
+}
+
+function parse(argv: readonly string[]): { minutes: number; seed: number; faults: FaultFamily[]; flush?: 'sync' | 'async'; clients: number; out?: string; keepData: boolean } {
+  const values = new Map<string, string>();
+  let keepData = false;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    if (flag === '--keep-data') { keepData = true; continue; }
+    if (!['--minutes', '--seed', '--faults', '--flush', '--clients', '--out'].includes(flag)) usage(`unknown argument ${flag}`);
+    const value = argv[++i];
+    if (value === undefined) usage(`${flag} needs a value`);
+    values.set(flag, value);
+  }
+  const minutes = Number(values.get('--minutes') ?? '1');
+  if (!(Number.isFinite(minutes) && minutes > 0 && minutes <= 24 * 60)) usage(`--minutes: expected a number in (0, 1440], got ${values.get('--minutes')}`);
+  const seed = Number(values.get('--seed') ?? '1');
+  if (!Number.isSafeInteger(seed)) usage(`--seed: expected an integer, got ${values.get('--seed')}`);
+  const faults = (values.get('--faults') ?? FAULT_FAMILIES.join(',')).split(',').map((f) => f.trim());
+  for (const f of faults) if (!FAULT_FAMILIES.includes(f as FaultFamily)) usage(`--faults: unknown family ${f} (known: ${FAULT_FAMILIES.join(', ')})`);
+  const flush = values.get('--flush');
+  if (flush !== undefined && flush !== 'sync' && flush !== 'async') usage(`--flush: expected sync or async, got ${flush}`);
+  const clients = Number(values.get('--clients') ?? '3');
+  if (!(Number.isSafeInteger(clients) && clients >= 1 && clients <= 32)) usage(`--clients: expected an integer in [1, 32]`);
+  return { minutes, seed, faults: faults as FaultFamily[], flush, clients, out: values.get('--out'), keepData };
+}
+
+const args = parse(process.argv.slice(2));
+const report = await runCampaign({
+  seed: args.seed,
+  durationMs: Math.round(args.minutes * 60_000),
+  faults: args.faults,
+  flush: args.flush,
+  clients: args.clients,
+  keepData: args.keepData,
+  log: (line) => process.stdout.write(`${line}\n`),
+});
+process.stdout.write(`\n${formatSummary(report)}\n`);
+const benchResults = path.resolve('bench', 'results');
+const outDir = args.out ?? (fs.existsSync(benchResults) ? benchResults : os.tmpdir());
+fs.mkdirSync(outDir, { recursive: true });
+const file = path.join(outDir, `chaos-seed${args.seed}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+process.stdout.write(`report: ${file}\n`);
+process.exit(report.violations.length === 0 ? 0 : 1);

@@ -1,0 +1,229 @@
+// Goal: a 3-member DLedger group of real `dledger server` processes whose every directed peer
+// link goes through a LinkProxy, with the fault operations a campaign needs: SIGKILL and restart
+// from the same directories, SIGSTOP/SIGCONT pauses, and partitions made from proxy faults
+// (isolate a member, isolate the leader, halves 1 | 2, asymmetric i→j).
+// Method: member i's --peers string lists its own real port and, for every j ≠ i, the port of the
+// proxy i→j, which forwards to j's real port. Clients talk to the real ports directly (a client
+// sits "next to" every member, as in Jepsen). close() stops every process it started by pid
+// (SIGCONT then SIGKILL) and every proxy, and is safe to call twice and after failures.
+import fs from 'node:fs';
+import path from 'node:path';
+import { DLedgerClient } from '../../src/client/client.js';
+import { freePorts, startNode, stopNode, type NodeProcess } from '../cluster/helpers.js';
+import { LinkProxy, PASS, type LinkFault } from './proxy.js';
+
+export interface ChaosClusterOptions {
+  readonly group: string;
+  readonly baseDir: string;
+  readonly size?: number;
+  readonly flush?: 'sync' | 'async';
+  readonly log?: (line: string) => void;
+}
+
+export interface MemberStatus {
+  readonly id: string;
+  readonly role: string;
+  readonly term: number;
+  readonly leaderId: string | null;
+  readonly commitIndex: number;
+}
+
+export class ChaosCluster {
+  readonly ids: string[];
+  readonly realPeers: string;
+  private readonly realPorts: number[];
+  private readonly memberPeers: string[];
+  private readonly proxies = new Map<string, LinkProxy>();
+  private readonly nodes = new Map<string, NodeProcess>();
+  private readonly paused = new Set<string>();
+  /** Every pid this cluster ever started, so close() can prove none is left. */
+  readonly startedPids: number[] = [];
+  private closed = false;
+
+  private constructor(
+    readonly options: ChaosClusterOptions,
+    ports: number[],
+    proxyPorts: number[],
+  ) {
+    const size = options.size ?? 3;
+    this.ids = Array.from({ length: size }, (_, i) => `n${i}`);
+    this.realPorts = ports;
+    this.realPeers = this.ids.map((id, i) => `${id}-127.0.0.1:${ports[i]}`).join(';');
+    let next = 0;
+    this.memberPeers = this.ids.map((_, i) =>
+      this.ids
+        .map((id, j) => {
+          if (i === j) return `${id}-127.0.0.1:${ports[j]}`;
+          const proxyPort = proxyPorts[next++]!;
+          this.proxies.set(`${i}>${j}`, new LinkProxy(`n${i}->n${j}`, proxyPort, ports[j]!));
+          return `${id}-127.0.0.1:${proxyPort}`;
+        })
+        .join(';'),
+    );
+  }
+
+  static async start(options: ChaosClusterOptions): Promise<ChaosCluster> {
+    const size = options.size ?? 3;
+    const ports = await freePorts(size + size * (size - 1));
+    const cluster = new ChaosCluster(options, ports.slice(0, size), ports.slice(size));
+    try {
+      for (const proxy of cluster.proxies.values()) await proxy.start();
+      for (const id of cluster.ids) cluster.spawn(id);
+    } catch (error) {
+      await cluster.close();
+      throw error;
+    }
+    return cluster;
+  }
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+
+  private spawn(id: string): void {
+    const i = this.ids.indexOf(id);
+    const extra = this.options.flush !== undefined ? ['--flush', this.options.flush] : [];
+    const node = startNode(id, this.options.group, this.memberPeers[i]!, this.options.baseDir, extra);
+    if (node.child.pid !== undefined) this.startedPids.push(node.child.pid);
+    this.nodes.set(id, node);
+  }
+
+  nodeDir(id: string): string {
+    return path.join(this.options.baseDir, `dledger-${id}`);
+  }
+
+  isRunning(id: string): boolean {
+    const child = this.nodes.get(id)?.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
+  output(id: string): string {
+    return this.nodes.get(id)?.output ?? '';
+  }
+
+  /** SIGKILL (no flush, no close) and wait for the exit. */
+  async kill(id: string): Promise<void> {
+    const node = this.nodes.get(id);
+    if (node === undefined || !this.isRunning(id)) return;
+    this.log(`kill -9 ${id} (pid ${node.child.pid})`);
+    this.paused.delete(id);
+    await stopNode(node, 'SIGKILL');
+  }
+
+  /** Start a stopped member again from the same directories. */
+  restart(id: string): void {
+    if (this.isRunning(id)) return;
+    this.spawn(id);
+    this.log(`restart ${id} (pid ${this.nodes.get(id)!.child.pid})`);
+  }
+
+  pause(id: string): void {
+    const node = this.nodes.get(id);
+    if (node === undefined || !this.isRunning(id) || this.paused.has(id)) return;
+    this.log(`SIGSTOP ${id}`);
+    node.child.kill('SIGSTOP');
+    this.paused.add(id);
+  }
+
+  resume(id: string): void {
+    const node = this.nodes.get(id);
+    if (node === undefined || !this.paused.has(id)) return;
+    this.log(`SIGCONT ${id}`);
+    node.child.kill('SIGCONT');
+    this.paused.delete(id);
+  }
+
+  /** Set the fault on the directed link from → to. */
+  setLink(from: string, to: string, fault: LinkFault): void {
+    const proxy = this.proxies.get(`${this.ids.indexOf(from)}>${this.ids.indexOf(to)}`);
+    if (proxy === undefined) throw new Error(`no link ${from} -> ${to}`);
+    proxy.setFault(fault);
+  }
+
+  /** Cut every link between the two sides, both directions. */
+  partition(sideA: readonly string[], sideB: readonly string[], fault: LinkFault = { kind: 'cut' }): void {
+    this.log(`partition [${sideA.join(',')}] | [${sideB.join(',')}] (${fault.kind})`);
+    for (const a of sideA) for (const b of sideB) {
+      this.setLink(a, b, fault);
+      this.setLink(b, a, fault);
+    }
+  }
+
+  isolate(id: string, fault: LinkFault = { kind: 'cut' }): void {
+    this.partition([id], this.ids.filter((other) => other !== id), fault);
+  }
+
+  /** Only messages from → to are lost; to → from still flows. */
+  asymmetric(from: string, to: string, fault: LinkFault = { kind: 'cut' }): void {
+    this.log(`asymmetric ${from} -> ${to} (${fault.kind}), ${to} -> ${from} open`);
+    this.setLink(from, to, fault);
+  }
+
+  healLinks(): void {
+    for (const proxy of this.proxies.values()) proxy.setFault(PASS);
+  }
+
+  /** Links pass, paused members continue, stopped members restart. */
+  healAll(): void {
+    this.healLinks();
+    for (const id of [...this.paused]) this.resume(id);
+    for (const id of this.ids) if (!this.isRunning(id)) this.restart(id);
+    this.log('heal all');
+  }
+
+  /** Each running, unpaused member's own view (asked directly, one connection each). */
+  async statuses(timeoutMs = 1000): Promise<MemberStatus[]> {
+    const out: MemberStatus[] = [];
+    await Promise.all(this.ids.map(async (id, i) => {
+      if (!this.isRunning(id) || this.paused.has(id)) return;
+      const client = new DLedgerClient({ group: this.options.group, peers: `${id}-127.0.0.1:${this.realPorts[i]}`, retryTimeoutMs: timeoutMs, requestTimeoutMs: timeoutMs });
+      try {
+        const m = await client.metadata();
+        out.push({ id, role: m.role, term: m.term, leaderId: m.leaderId, commitIndex: m.commitIndex });
+      } catch {
+        // unreachable now
+      } finally {
+        client.close();
+      }
+    }));
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** The member that claims leadership with the highest term, if any answers. */
+  async leader(): Promise<string | null> {
+    const leaders = (await this.statuses()).filter((s) => s.leaderId === s.id);
+    leaders.sort((a, b) => b.term - a.term);
+    return leaders[0]?.id ?? null;
+  }
+
+  proxyStats(): Record<string, LinkProxy['stats']> {
+    return Object.fromEntries([...this.proxies.values()].map((p) => [p.name, { ...p.stats }]));
+  }
+
+  /** SIGTERM every member (clean shutdown) and wait; those that do not exit in time are killed. */
+  async stopAll(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    for (const id of [...this.paused]) this.resume(id);
+    await Promise.all([...this.nodes.values()].map((node) => stopNode(node, signal)));
+  }
+
+  /** Stop everything by pid; idempotent, never throws. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const node of this.nodes.values()) {
+      try {
+        if (node.child.exitCode === null && node.child.signalCode === null) {
+          node.child.kill('SIGCONT');
+          await stopNode(node, 'SIGKILL');
+        }
+      } catch {
+        // already gone
+      }
+    }
+    for (const proxy of this.proxies.values()) await proxy.close().catch(() => undefined);
+  }
+
+  removeData(): void {
+    fs.rmSync(this.options.baseDir, { recursive: true, force: true });
+  }
+}
