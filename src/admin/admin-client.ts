@@ -1,0 +1,201 @@
+// The requests mqadmin makes (MQAdminExt in Java): cluster info, routes and topic lists from the
+// name server(s); runtime info, topic configs, queue offsets and consumer offsets from brokers;
+// topic creation on brokers. Every call is bounded by timeoutMs and every failure is an
+// AdminError whose message names the address and what went wrong, so the CLI can print it as is.
+import { RemotingClient, RemotingClientError } from '../remoting/client.js';
+import { RequestCode, ResponseCode } from '../remoting/codes.js';
+import { createRequest, type RemotingCommand } from '../remoting/command.js';
+import { parseRocketMqJson, RocketMqJsonError } from '../remoting/fastjson.js';
+
+export class AdminError extends Error {
+  override name = 'AdminError';
+}
+
+export interface ClusterInfoView {
+  /** brokerName → { cluster, brokerName, brokerAddrs: id → addr } */
+  readonly brokerAddrTable: Record<string, BrokerDataView>;
+  /** cluster → brokerNames */
+  readonly clusterAddrTable: Record<string, string[]>;
+}
+
+export interface BrokerDataView {
+  readonly cluster: string;
+  readonly brokerName: string;
+  readonly brokerAddrs: Record<string, string>;
+}
+
+export interface QueueDataView {
+  readonly brokerName: string;
+  readonly readQueueNums: number;
+  readonly writeQueueNums: number;
+  readonly perm: number;
+  readonly topicSysFlag: number;
+}
+
+export interface TopicRouteView {
+  readonly queueDatas: QueueDataView[];
+  readonly brokerDatas: BrokerDataView[];
+  readonly filterServerTable?: Record<string, string[]>;
+}
+
+export interface TopicConfigView {
+  readonly topicName: string;
+  readonly readQueueNums: number;
+  readonly writeQueueNums: number;
+  readonly perm: number;
+}
+
+export interface UpdateTopicOptions {
+  readonly topic: string;
+  readonly readQueueNums: number;
+  readonly writeQueueNums: number;
+  readonly perm: number;
+  readonly order: boolean;
+}
+
+/** The brokerAddrs entries of one broker name, ascending by id (Java's HashMap<Long,…> order). */
+export function sortedBrokerAddrs(data: BrokerDataView): Array<[number, string]> {
+  return Object.entries(data.brokerAddrs)
+    .map(([id, addr]) => [Number(id), addr] as [number, string])
+    .sort(([a], [b]) => a - b);
+}
+
+/** The master (id 0) address, else the lowest id: followers answer reads from replicated state. */
+export function readableAddr(data: BrokerDataView): string | null {
+  const addrs = sortedBrokerAddrs(data);
+  return addrs.find(([id]) => id === 0)?.[1] ?? addrs[0]?.[1] ?? null;
+}
+
+export function masterAddr(data: BrokerDataView): string | null {
+  return sortedBrokerAddrs(data).find(([id]) => id === 0)?.[1] ?? null;
+}
+
+export class AdminClient {
+  private readonly client = new RemotingClient({ connectTimeoutMs: 3000 });
+
+  /** namesrvAddrs: tried in order; the first that answers is used (as Java's client does). */
+  constructor(private readonly namesrvAddrs: readonly string[], private readonly timeoutMs = 5000) {
+    if (namesrvAddrs.length === 0) throw new AdminError('no name server address: pass -n host:port (";" separates several)');
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  async clusterInfo(): Promise<ClusterInfoView> {
+    const response = await this.namesrvCall(createRequest(RequestCode.GET_BROKER_CLUSTER_INFO), 'GET_BROKER_CLUSTER_INFO');
+    const info = parseBody(response, 'cluster info') as Partial<ClusterInfoView>;
+    return { brokerAddrTable: info.brokerAddrTable ?? {}, clusterAddrTable: info.clusterAddrTable ?? {} };
+  }
+
+  async topicList(): Promise<string[]> {
+    const response = await this.namesrvCall(createRequest(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER), 'GET_ALL_TOPIC_LIST_FROM_NAMESERVER');
+    const body = parseBody(response, 'topic list') as { topicList?: string[] };
+    return [...(body.topicList ?? [])].sort();
+  }
+
+  /** The route, or AdminError for a topic the name server does not know. */
+  async topicRoute(topic: string): Promise<TopicRouteView> {
+    const response = await this.namesrvCall(createRequest(RequestCode.GET_ROUTEINFO_BY_TOPIC, { extFields: { topic } }), 'GET_ROUTEINFO_BY_TOPIC', [ResponseCode.TOPIC_NOT_EXIST]);
+    if (response.code === ResponseCode.TOPIC_NOT_EXIST) throw new AdminError(`topic ${topic} does not exist (the name server has no route for it)`);
+    return parseBody(response, `route of ${topic}`) as TopicRouteView;
+  }
+
+  /** GET_BROKER_RUNTIME_INFO's KVTable: every value a string. */
+  async runtimeInfo(addr: string): Promise<Record<string, string>> {
+    const response = await this.brokerCall(addr, createRequest(RequestCode.GET_BROKER_RUNTIME_INFO), 'GET_BROKER_RUNTIME_INFO');
+    const body = parseBody(response, `runtime info of ${addr}`) as { table?: Record<string, string> };
+    return body.table ?? {};
+  }
+
+  async topicConfigs(addr: string): Promise<Record<string, TopicConfigView>> {
+    const response = await this.brokerCall(addr, createRequest(RequestCode.GET_ALL_TOPIC_CONFIG), 'GET_ALL_TOPIC_CONFIG');
+    const body = parseBody(response, `topic config of ${addr}`) as { topicConfigTable?: Record<string, TopicConfigView> };
+    return body.topicConfigTable ?? {};
+  }
+
+  async updateTopic(addr: string, options: UpdateTopicOptions): Promise<void> {
+    // UpdateTopicSubCommand's header (CreateTopicRequestHeader): defaultTopic is TBW102 in Java.
+    const request = createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, {
+      extFields: {
+        topic: options.topic,
+        defaultTopic: 'TBW102',
+        readQueueNums: options.readQueueNums,
+        writeQueueNums: options.writeQueueNums,
+        perm: options.perm,
+        topicFilterType: 'SINGLE_TAG',
+        topicSysFlag: 0,
+        order: options.order,
+      },
+    });
+    await this.brokerCall(addr, request, 'UPDATE_AND_CREATE_TOPIC');
+  }
+
+  async maxOffset(addr: string, topic: string, queueId: number): Promise<number> {
+    const response = await this.brokerCall(addr, createRequest(RequestCode.GET_MAX_OFFSET, { extFields: { topic, queueId } }), 'GET_MAX_OFFSET');
+    return offsetField(response, addr);
+  }
+
+  async minOffset(addr: string, topic: string, queueId: number): Promise<number> {
+    const response = await this.brokerCall(addr, createRequest(RequestCode.GET_MIN_OFFSET, { extFields: { topic, queueId } }), 'GET_MIN_OFFSET');
+    return offsetField(response, addr);
+  }
+
+  /** The group's committed offset for one queue, or null when it never committed one there. */
+  async consumerOffset(addr: string, group: string, topic: string, queueId: number): Promise<number | null> {
+    const request = createRequest(RequestCode.QUERY_CONSUMER_OFFSET, { extFields: { consumerGroup: group, topic, queueId, setZeroIfNotFound: false } });
+    const response = await this.brokerCall(addr, request, 'QUERY_CONSUMER_OFFSET', [ResponseCode.QUERY_NOT_FOUND]);
+    if (response.code === ResponseCode.QUERY_NOT_FOUND) return null;
+    return offsetField(response, addr);
+  }
+
+  private async namesrvCall(request: RemotingCommand, what: string, acceptedCodes: readonly number[] = []): Promise<RemotingCommand> {
+    const failures: string[] = [];
+    for (const addr of this.namesrvAddrs) {
+      try {
+        // A retry needs a fresh opaque: reuse of one still pending on another connection is harmless,
+        // but each attempt is its own request.
+        return await this.call(addr, { ...request, opaque: createRequest(request.code).opaque }, what, acceptedCodes);
+      } catch (error) {
+        if (!(error instanceof AdminError) || !(error.cause instanceof RemotingClientError)) throw error;
+        failures.push(error.message);
+      }
+    }
+    throw new AdminError(`no name server answered ${what}: ${failures.join('; ')}`);
+  }
+
+  private brokerCall(addr: string, request: RemotingCommand, what: string, acceptedCodes: readonly number[] = []): Promise<RemotingCommand> {
+    return this.call(addr, request, what, acceptedCodes);
+  }
+
+  private async call(addr: string, request: RemotingCommand, what: string, acceptedCodes: readonly number[]): Promise<RemotingCommand> {
+    let response: RemotingCommand;
+    try {
+      response = await this.client.invoke(addr, request, this.timeoutMs);
+    } catch (error) {
+      if (error instanceof RemotingClientError) throw new AdminError(`${what} to ${error.message}`, { cause: error });
+      throw error;
+    }
+    if (response.code !== ResponseCode.SUCCESS && !acceptedCodes.includes(response.code)) {
+      throw new AdminError(`${what} to ${addr} failed: code ${response.code}${response.remark === null ? '' : `, ${response.remark}`}`);
+    }
+    return response;
+  }
+}
+
+function parseBody(response: RemotingCommand, what: string): unknown {
+  if (response.body === null || response.body.length === 0) throw new AdminError(`${what}: the response has no body`);
+  try {
+    return parseRocketMqJson(response.body.toString('utf8'));
+  } catch (error) {
+    if (error instanceof RocketMqJsonError || error instanceof SyntaxError) throw new AdminError(`${what}: the body is not JSON (${error.message})`);
+    throw error;
+  }
+}
+
+function offsetField(response: RemotingCommand, addr: string): number {
+  const text = response.extFields['offset'];
+  const value = text === undefined ? NaN : Number(text);
+  if (!Number.isSafeInteger(value)) throw new AdminError(`${addr} answered without a valid offset field (${JSON.stringify(text)})`);
+  return value;
+}

@@ -1,0 +1,212 @@
+// The mqadmin sub-commands: each gathers what it needs through AdminClient and returns the text to
+// print (so tests can check output without a terminal). Column layouts follow RocketMQ 4.9.4's
+// sub-commands (reference §1.3 for clusterList), so operators' scripts that read them keep working.
+import { AdminClient, AdminError, masterAddr, readableAddr, sortedBrokerAddrs, type BrokerDataView, type ClusterInfoView } from './admin-client.js';
+
+const format = (template: string, ...values: Array<string | number>): string => {
+  // A tiny printf for the %-Ns / %Ns forms Java's printf uses here (no other conversions needed).
+  let index = 0;
+  return template.replace(/%(-?)(\d*)s/g, (_match, left: string, width: string) => {
+    const text = String(values[index++] ?? '');
+    const size = width === '' ? 0 : Number(width);
+    return left === '-' ? text.padEnd(size) : text.padStart(size);
+  }).trimEnd();
+};
+
+const CLUSTER_LIST_ROW = '%-16s  %-22s  %-4s  %-22s %-16s %19s %19s %10s %5s %6s';
+
+function clusterNames(info: ClusterInfoView, onlyCluster: string | null): string[] {
+  const names = Object.keys(info.clusterAddrTable).sort();
+  if (onlyCluster === null) return names;
+  if (!names.includes(onlyCluster)) throw new AdminError(`cluster ${onlyCluster} is not registered with the name server (known: ${names.join(', ') || 'none'})`);
+  return [onlyCluster];
+}
+
+function brokerData(info: ClusterInfoView, brokerName: string): BrokerDataView | null {
+  return info.brokerAddrTable[brokerName] ?? null;
+}
+
+function fixed(text: string | undefined, digits: number): string {
+  const value = Number(text ?? '0');
+  return (Number.isFinite(value) ? value : 0).toFixed(digits);
+}
+
+/** clusterList: one row per (cluster, brokerName, brokerId) with the broker's runtime info. */
+export async function clusterList(admin: AdminClient, onlyCluster: string | null, warn: (line: string) => void): Promise<string> {
+  const info = await admin.clusterInfo();
+  const lines = [format(CLUSTER_LIST_ROW, '#Cluster Name', '#Broker Name', '#BID', '#Addr', '#Version', '#InTPS(LOAD)', '#OutTPS(LOAD)', '#PCWait(ms)', '#Hour', '#SPACE')];
+  const now = Date.now();
+  for (const cluster of clusterNames(info, onlyCluster)) {
+    for (const brokerName of [...(info.clusterAddrTable[cluster] ?? [])].sort()) {
+      const data = brokerData(info, brokerName);
+      if (data === null) continue;
+      for (const [id, addr] of sortedBrokerAddrs(data)) {
+        let table: Record<string, string> = {};
+        try {
+          table = await admin.runtimeInfo(addr);
+        } catch (error) {
+          // Java prints the row with empty stats when a broker does not answer; we say why on stderr.
+          warn(`clusterList: ${(error as Error).message}`);
+        }
+        const inTps = `${fixed(table['putTps'], 2).padStart(9)}(${table['sendThreadPoolQueueSize'] ?? '0'},${table['sendThreadPoolQueueHeadWaitTimeMills'] ?? '0'}ms)`;
+        const outTps = `${fixed(table['getTransferredTps'], 2).padStart(9)}(${table['pullThreadPoolQueueSize'] ?? '0'},${table['pullThreadPoolQueueHeadWaitTimeMills'] ?? '0'}ms)`;
+        const earliest = Number(table['earliestMessageTimeStamp'] ?? '');
+        const hours = Number.isFinite(earliest) && earliest > 0 ? ((now - earliest) / 3.6e6).toFixed(2) : '0.00';
+        lines.push(format(CLUSTER_LIST_ROW, cluster, brokerName, id, addr, table['brokerVersionDesc'] ?? '', inTps, outTps, table['pageCacheLockTimeMills'] ?? '0', hours, fixed(table['commitLogDiskRatio'], 4)));
+      }
+    }
+  }
+  return lines.join('\n');
+}
+
+export async function topicList(admin: AdminClient): Promise<string> {
+  return (await admin.topicList()).join('\n');
+}
+
+/** topicRoute: the route JSON as Java prints it (pretty, standard JSON). */
+export async function topicRoute(admin: AdminClient, topic: string): Promise<string> {
+  return JSON.stringify(await admin.topicRoute(topic), null, 2);
+}
+
+export interface UpdateTopicArgs {
+  readonly topic: string;
+  readonly cluster: string | null;
+  readonly brokerAddr: string | null;
+  readonly readQueueNums: number;
+  readonly writeQueueNums: number;
+  readonly perm: number;
+  readonly order: boolean;
+}
+
+/** updateTopic: to one broker (-b) or to the master of every broker group of a cluster (-c). */
+export async function updateTopic(admin: AdminClient, args: UpdateTopicArgs): Promise<string> {
+  const options = { topic: args.topic, readQueueNums: args.readQueueNums, writeQueueNums: args.writeQueueNums, perm: args.perm, order: args.order };
+  const config = `TopicConfig [topicName=${args.topic}, readQueueNums=${args.readQueueNums}, writeQueueNums=${args.writeQueueNums}, perm=${permText(args.perm)}, topicFilterType=SINGLE_TAG, topicSysFlag=0, order=${args.order}]`;
+  if (args.brokerAddr !== null) {
+    await admin.updateTopic(args.brokerAddr, options);
+    return `create topic to ${args.brokerAddr} success.\n${config}`;
+  }
+  if (args.cluster === null) throw new AdminError('updateTopic needs -c clusterName or -b brokerAddr');
+  const info = await admin.clusterInfo();
+  const [cluster] = clusterNames(info, args.cluster);
+  const lines: string[] = [];
+  for (const brokerName of [...(info.clusterAddrTable[cluster as string] ?? [])].sort()) {
+    const data = brokerData(info, brokerName);
+    const addr = data === null ? null : masterAddr(data);
+    // Only a group's leader accepts writes; a group without one right now (an election) is an error
+    // rather than a silent skip, so the operator knows the topic is not everywhere yet.
+    if (addr === null) throw new AdminError(`broker group ${brokerName} of cluster ${cluster} has no master (BID 0) right now; retry once clusterList shows one`);
+    await admin.updateTopic(addr, options);
+    lines.push(`create topic to ${addr} success.`);
+  }
+  if (lines.length === 0) throw new AdminError(`cluster ${cluster} has no broker groups`);
+  lines.push(config);
+  return lines.join('\n');
+}
+
+function permText(perm: number): string {
+  return `${(perm & 4) !== 0 ? 'R' : '-'}${(perm & 2) !== 0 ? 'W' : '-'}${(perm & 1) !== 0 ? 'X' : '-'}`;
+}
+
+/** topicStatus: min and max offset of every queue of the topic on every broker group serving it. */
+export async function topicStatus(admin: AdminClient, topic: string): Promise<string> {
+  const route = await admin.topicRoute(topic);
+  const row = '%-32s  %-4s  %-20s  %-20s';
+  const lines = [format(row, '#Broker Name', '#QID', '#Min Offset', '#Max Offset')];
+  for (const queueData of [...route.queueDatas].sort((a, b) => a.brokerName.localeCompare(b.brokerName))) {
+    const data = route.brokerDatas.find((item) => item.brokerName === queueData.brokerName);
+    const addr = data === undefined ? null : readableAddr(data);
+    if (addr === null) throw new AdminError(`broker group ${queueData.brokerName} serving ${topic} has no live broker`);
+    const queues = Math.max(queueData.readQueueNums, queueData.writeQueueNums);
+    for (let queueId = 0; queueId < queues; queueId++) {
+      const min = await admin.minOffset(addr, topic, queueId);
+      const max = await admin.maxOffset(addr, topic, queueId);
+      lines.push(format(row, queueData.brokerName, queueId, min, max));
+    }
+  }
+  return lines.join('\n');
+}
+
+/**
+ * consumerProgress: per queue, the broker's max offset, the group's committed offset and the
+ * difference. Without -t every topic of every group is examined (from GET_ALL_TOPIC_CONFIG) and
+ * those where the group committed something are shown; RocketMQ asks GET_CONSUME_STATS, which
+ * our broker does not implement, and the per-queue queries give the same numbers.
+ */
+export async function consumerProgress(admin: AdminClient, group: string, onlyTopic: string | null): Promise<string> {
+  const info = await admin.clusterInfo();
+  const row = '%-64s  %-32s  %-4s  %-20s  %-20s  %s';
+  const lines = [format(row, '#Topic', '#Broker Name', '#QID', '#Broker Offset', '#Consumer Offset', '#Diff')];
+  let diffTotal = 0;
+  let found = false;
+  for (const brokerName of Object.keys(info.brokerAddrTable).sort()) {
+    const data = brokerData(info, brokerName);
+    const addr = data === null ? null : readableAddr(data);
+    if (addr === null) continue;
+    const configs = await admin.topicConfigs(addr);
+    const topics = onlyTopic === null ? Object.keys(configs).sort() : [onlyTopic];
+    for (const topic of topics) {
+      const config = configs[topic];
+      if (config === undefined) continue;
+      const queues = Math.max(config.readQueueNums, config.writeQueueNums);
+      for (let queueId = 0; queueId < queues; queueId++) {
+        const consumerOffset = await admin.consumerOffset(addr, group, topic, queueId);
+        if (consumerOffset === null) continue;
+        const brokerOffset = await admin.maxOffset(addr, topic, queueId);
+        const diff = Math.max(0, brokerOffset - consumerOffset);
+        diffTotal += diff;
+        found = true;
+        lines.push(format(row, topic, brokerName, queueId, brokerOffset, consumerOffset, diff));
+      }
+    }
+  }
+  if (!found) throw new AdminError(`consumer group ${group} has no committed offsets${onlyTopic === null ? '' : ` on topic ${onlyTopic}`} (has it consumed and committed yet?)`);
+  lines.push('', `Diff Total: ${diffTotal}`);
+  return lines.join('\n');
+}
+
+/**
+ * dledgerStatus: per broker group, every member the name server lists with its Raft role, term,
+ * leader, commit index and last index from GET_BROKER_RUNTIME_INFO. Lag is the leader's last index
+ * minus the member's (entries it has yet to receive); the leader's own row shows 0. A member that
+ * is down is not listed by the name server (its connection closed), so the group header counts
+ * the members seen.
+ */
+export async function dledgerStatus(admin: AdminClient, onlyCluster: string | null, warn: (line: string) => void): Promise<string> {
+  const info = await admin.clusterInfo();
+  const row = '%-16s  %-22s  %-4s  %-22s  %-6s  %-10s  %6s  %-8s  %12s  %12s  %8s';
+  const lines = [format(row, '#Cluster Name', '#Group', '#BID', '#Addr', '#Self', '#Role', '#Term', '#Leader', '#CommitIndex', '#LastIndex', '#Lag')];
+  for (const cluster of clusterNames(info, onlyCluster)) {
+    for (const brokerName of [...(info.clusterAddrTable[cluster] ?? [])].sort()) {
+      const data = brokerData(info, brokerName);
+      if (data === null) continue;
+      const members: Array<{ id: number; addr: string; table: Record<string, string> | null }> = [];
+      for (const [id, addr] of sortedBrokerAddrs(data)) {
+        try {
+          members.push({ id, addr, table: await admin.runtimeInfo(addr) });
+        } catch (error) {
+          warn(`dledgerStatus: ${(error as Error).message}`);
+          members.push({ id, addr, table: null });
+        }
+      }
+      const leader = members.find((member) => member.table?.['dLegerRole'] === 'leader');
+      const leaderLast = leader === undefined ? NaN : Number(leader.table?.['dLegerLastIndex']);
+      for (const { id, addr, table } of members) {
+        if (table === null) {
+          lines.push(format(row, cluster, brokerName, id, addr, '?', 'unreachable', '', '', '', '', ''));
+          continue;
+        }
+        if (table['dLegerRole'] === undefined) {
+          // A broker without Raft fields in its runtime info (not a DLedger broker, or an older one).
+          lines.push(format(row, cluster, brokerName, id, addr, '-', 'no-dledger', '', '', '', '', ''));
+          continue;
+        }
+        const last = Number(table['dLegerLastIndex']);
+        const lag = Number.isFinite(leaderLast) && Number.isFinite(last) ? String(Math.max(0, leaderLast - last)) : '?';
+        lines.push(format(row, cluster, table['dLegerGroup'] ?? brokerName, id, addr, table['dLegerSelfId'] ?? '?', table['dLegerRole'], table['dLegerTerm'] ?? '?', table['dLegerLeaderId'] || '-', table['dLegerCommitIndex'] ?? '?', table['dLegerLastIndex'] ?? '?', lag));
+      }
+      if (leader === undefined) lines.push(`  (group ${brokerName}: no member reports itself leader right now)`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,140 @@
+// `mqadmin`: RocketMQ's admin tool for our name server and DLedger brokers, as the quick start
+// uses it: `sh bin/mqadmin clusterList -n 127.0.0.1:9876`. Sub-commands and flags follow
+// RocketMQ's (clusterList, topicList, topicRoute, updateTopic, topicStatus, consumerProgress) plus
+// dledgerStatus (alias getBrokerRaftStatus) for the Raft view of each group. Output goes to
+// stdout; errors are one line on stderr and exit 1; a bad command line exits 2 with the usage.
+import fs from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { AdminClient, AdminError } from '../admin/admin-client.js';
+import { clusterList, consumerProgress, dledgerStatus, topicList, topicRoute, topicStatus, updateTopic } from '../admin/commands.js';
+
+const USAGE = `usage: mqadmin <command> -n namesrvAddr [options]
+
+commands:
+  clusterList       [-c cluster]                 brokers per cluster and group (BID 0 = leader)
+  topicList                                      every topic the name server knows
+  topicRoute        -t topic                     the topic's route (queues and broker addresses)
+  updateTopic       -t topic (-c cluster | -b brokerAddr) [-r readQueueNums] [-w writeQueueNums]
+                    [-p perm] [-o true|false]    create or update a topic (default 8/8, perm 6)
+  topicStatus       -t topic                     min and max offset of every queue
+  consumerProgress  -g group [-t topic]          committed offset and lag of a consumer group
+  dledgerStatus     [-c cluster]                 Raft role, term, leader, commit index and lag of
+                                                 every group member (alias getBrokerRaftStatus)
+
+options:
+  -n, --namesrvAddr host:port[;host:port]        name server(s) (default $NAMESRV_ADDR)
+  --timeout ms                                   per-request timeout (default 5000)
+  -h, --help                                     this text`;
+
+class UsageError extends Error {}
+
+function integerOption(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!/^[0-9]+$/.test(value) || Number(value) < min || Number(value) > max) throw new UsageError(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+function required(value: string | undefined, flag: string, command: string): string {
+  if (value === undefined || value === '') throw new UsageError(`${command} needs ${flag}`);
+  return value;
+}
+
+export async function main(argv: readonly string[], out: (text: string) => void = (text) => process.stdout.write(text), err: (text: string) => void = (text) => process.stderr.write(text)): Promise<number> {
+  let values;
+  let positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      options: {
+        namesrvAddr: { type: 'string', short: 'n' },
+        cluster: { type: 'string', short: 'c' },
+        brokerAddr: { type: 'string', short: 'b' },
+        topic: { type: 'string', short: 't' },
+        group: { type: 'string', short: 'g' },
+        readQueueNums: { type: 'string', short: 'r' },
+        writeQueueNums: { type: 'string', short: 'w' },
+        perm: { type: 'string', short: 'p' },
+        order: { type: 'string', short: 'o' },
+        timeout: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: true,
+    }));
+  } catch (error) {
+    err(`mqadmin: ${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help === true || positionals[0] === 'help') {
+    out(`${USAGE}\n`);
+    return 0;
+  }
+  const [command, ...extra] = positionals;
+  let admin: AdminClient | null = null;
+  try {
+    if (command === undefined) throw new UsageError('no command given');
+    if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+    const namesrv = values.namesrvAddr ?? process.env['NAMESRV_ADDR'];
+    if (namesrv === undefined || namesrv === '') throw new UsageError('-n namesrvAddr is required (or set NAMESRV_ADDR)');
+    const timeoutMs = integerOption(values.timeout, '--timeout', 5000, 1, 600_000);
+    const warn = (line: string): void => err(`${line}\n`);
+    const run = async (client: AdminClient): Promise<string> => {
+      switch (command) {
+        case 'clusterList':
+          return clusterList(client, values.cluster ?? null, warn);
+        case 'topicList':
+          return topicList(client);
+        case 'topicRoute':
+          return topicRoute(client, required(values.topic, '-t topic', command));
+        case 'updateTopic': {
+          if ((values.cluster === undefined) === (values.brokerAddr === undefined)) throw new UsageError('updateTopic needs exactly one of -c cluster and -b brokerAddr');
+          const order = values.order ?? 'false';
+          if (order !== 'true' && order !== 'false') throw new UsageError(`-o must be true or false, got ${JSON.stringify(order)}`);
+          return updateTopic(client, {
+            topic: required(values.topic, '-t topic', command),
+            cluster: values.cluster ?? null,
+            brokerAddr: values.brokerAddr ?? null,
+            readQueueNums: integerOption(values.readQueueNums, '-r', 8, 1, 1024),
+            writeQueueNums: integerOption(values.writeQueueNums, '-w', 8, 1, 1024),
+            perm: integerOption(values.perm, '-p', 6, 0, 7),
+            order: order === 'true',
+          });
+        }
+        case 'topicStatus':
+          return topicStatus(client, required(values.topic, '-t topic', command));
+        case 'consumerProgress':
+          return consumerProgress(client, required(values.group, '-g group', command), values.topic ?? null);
+        case 'dledgerStatus':
+        case 'getBrokerRaftStatus':
+          return dledgerStatus(client, values.cluster ?? null, warn);
+        default:
+          throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+      }
+    };
+    const addrs = namesrv.split(';').map((addr) => addr.trim()).filter((addr) => addr !== '');
+    admin = new AdminClient(addrs, timeoutMs);
+    const text = await run(admin);
+    out(text.length === 0 ? '' : `${text}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err(`mqadmin: ${error.message}\n${USAGE}\n`);
+      return 2;
+    }
+    if (error instanceof AdminError) {
+      err(`mqadmin: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    admin?.close();
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (error: unknown) => {
+    process.stderr.write(`mqadmin: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+}
