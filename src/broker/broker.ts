@@ -18,6 +18,7 @@ import { registerAdminProcessors } from './processors/admin.js';
 import { registerClientProcessors } from './processors/client.js';
 import { registerOffsetProcessors } from './processors/consumer-offset.js';
 import { registerPullProcessor } from './processors/pull.js';
+import { registerSendBackProcessor } from './processors/send-back.js';
 import { registerSendProcessors } from './processors/send.js';
 import { PullHoldService } from './pull-hold.js';
 
@@ -105,6 +106,7 @@ export class Broker {
     registerOffsetProcessors(this.remoting, context);
     registerClientProcessors(this.remoting, context);
     registerAdminProcessors(this.remoting, context);
+    registerSendBackProcessor(this.remoting, context);
     const registrar = new NamesrvRegistrar({
       clusterName: this.config.brokerClusterName,
       brokerName: this.config.brokerName,

@@ -221,6 +221,26 @@ export class DLedgerCommitLog {
     return out;
   }
 
+  /**
+   * The stored message at a physical offset (entry pos + 48), or null if none starts there.
+   * Positions grow with the index, so a binary search over the applied log finds the entry in
+   * O(log n) reads without keeping an offset-to-index table in memory.
+   */
+  readByPhysicalOffset(physicalOffset: number): Uint8Array | null {
+    const target = physicalOffset - DLEDGER_ENTRY_HEADER_BYTES;
+    let low = this.server.status().firstIndex;
+    let high = this.state.lastAppliedIndex;
+    while (low <= high) {
+      const middle = Math.floor((low + high) / 2);
+      const entry = this.server.get(middle);
+      if (entry === null) return null;
+      if (entry.pos === target) return entry.body;
+      if (entry.pos < target) low = middle + 1;
+      else high = middle - 1;
+    }
+    return null;
+  }
+
   // ---------------------------------------------------------------- roles
 
   private onRaftRole(change: RoleChange): void {
