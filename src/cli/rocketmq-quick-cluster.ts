@@ -1,0 +1,160 @@
+// `npm start`: the RocketMQ-on-DLedger quick start in the foreground. Starts the name server
+// (port 9876) and the three brokers of conf/dledger/ as child processes (the same launchers
+// fast-try uses), prefixes their output with who printed it, prints `mqadmin clusterList` once
+// the group has a leader (BID 0), and on Ctrl-C (or SIGTERM) sends TERM to every child, KILL to
+// any still running after a grace period, and exits. If a child dies on its own the rest are
+// stopped too, with exit code 1, so a half-running cluster is never left behind.
+//   node dist/src/cli/rocketmq-quick-cluster.js [--conf-dir DIR] [--namesrv-port PORT]
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { AdminClient } from '../admin/admin-client.js';
+import { clusterList } from '../admin/commands.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const NODES = ['n0', 'n1', 'n2'] as const;
+/** Time between TERM and KILL on shutdown: a broker flushes and unregisters well within it. */
+const GRACE_MS = 8000;
+/** How long to wait for the group to elect and register a leader before saying so. */
+const LEADER_WAIT_MS = 30_000;
+
+interface Member {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+}
+
+function launch(name: string, args: string[], onUnexpectedExit: (name: string, code: number | null, signal: string | null) => void, stopping: () => boolean): Member {
+  const child = spawn('sh', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = `[${name}] `;
+  for (const stream of [child.stdout, child.stderr]) {
+    let partial = '';
+    stream?.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) process.stdout.write(`${prefix}${line}\n`);
+    });
+    stream?.on('end', () => { if (partial !== '') process.stdout.write(`${prefix}${partial}\n`); });
+  }
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      if (!stopping()) onUnexpectedExit(name, code, signal);
+      resolve();
+    });
+  });
+  return { name, child, exited };
+}
+
+/** TERM every live child, wait for all up to GRACE_MS, KILL the rest; resolves when all exited. */
+async function stopAll(members: readonly Member[]): Promise<void> {
+  const alive = (m: Member): boolean => m.child.exitCode === null && m.child.signalCode === null;
+  // Brokers first so they can unregister from the name server; the name server last.
+  const brokers = members.filter((m) => m.name !== 'namesrv');
+  const namesrv = members.filter((m) => m.name === 'namesrv');
+  for (const group of [brokers, namesrv]) {
+    for (const m of group) if (alive(m)) m.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), GRACE_MS)));
+    const late = await Promise.race([Promise.all(group.map((m) => m.exited)).then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (late) {
+      for (const m of group) {
+        if (!alive(m)) continue;
+        process.stdout.write(`${m.name} (pid ${m.child.pid}) did not exit within ${GRACE_MS} ms of TERM: killing it\n`);
+        m.child.kill('SIGKILL');
+      }
+      await Promise.all(group.map((m) => m.exited));
+    }
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { 'conf-dir': { type: 'string' }, 'namesrv-port': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    process.stderr.write(`rocketmq-quick-cluster: ${(error as Error).message}\n`);
+    return 2;
+  }
+  if (values.help === true) {
+    process.stdout.write('usage: rocketmq-quick-cluster [--conf-dir conf/dledger] [--namesrv-port 9876]\n');
+    return 0;
+  }
+  const confDir = path.resolve(ROOT, values['conf-dir'] ?? 'conf/dledger');
+  const port = values['namesrv-port'] ?? '9876';
+  for (const node of NODES) {
+    const conf = path.join(confDir, `broker-${node}.conf`);
+    if (!fs.existsSync(conf)) {
+      process.stderr.write(`rocketmq-quick-cluster: ${conf} is missing\n`);
+      return 1;
+    }
+  }
+  let stopping = false;
+  let failure: string | null = null;
+  let wake: () => void = () => undefined;
+  const stopRequested = new Promise<void>((resolve) => (wake = resolve));
+  const onUnexpectedExit = (name: string, code: number | null, signal: string | null): void => {
+    failure ??= `${name} exited on its own (${signal ?? `code ${code}`}); stopping the others`;
+    wake();
+  };
+  const onSignal = (signal: string): void => {
+    process.stdout.write(`\n${signal}: stopping the cluster (TERM, then KILL after ${GRACE_MS} ms)\n`);
+    wake();
+  };
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+
+  const members: Member[] = [launch('namesrv', [path.join(ROOT, 'bin/mqnamesrv'), '-n', port], onUnexpectedExit, () => stopping)];
+  for (const node of NODES) {
+    members.push(launch(node, [path.join(ROOT, 'bin/mqbroker'), '-c', path.join(confDir, `broker-${node}.conf`)], onUnexpectedExit, () => stopping));
+  }
+
+  // Poll the name server until BID 0 appears, then print clusterList once (the quick start's check).
+  const admin = new AdminClient([`127.0.0.1:${port}`], 2000);
+  const watch = (async () => {
+    const deadline = Date.now() + LEADER_WAIT_MS;
+    let printedWaiting = false;
+    while (!stopping && failure === null && Date.now() < deadline) {
+      try {
+        const info = await admin.clusterInfo();
+        const hasLeader = Object.values(info.brokerAddrTable).some((data) => data.brokerAddrs['0'] !== undefined);
+        if (hasLeader) {
+          const text = await clusterList(admin, null, (line) => process.stdout.write(`${line}\n`));
+          process.stdout.write(`\n$ sh bin/mqadmin clusterList -n 127.0.0.1:${port}\n${text}\n\nThe cluster is up; Ctrl-C stops it.\n`);
+          return;
+        }
+      } catch {
+        // The name server may not be listening yet; the deadline bounds the retries.
+      }
+      if (!printedWaiting) {
+        process.stdout.write('waiting for the group to elect a leader...\n');
+        printedWaiting = true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    if (!stopping && failure === null) process.stdout.write(`no leader registered within ${LEADER_WAIT_MS} ms; the processes keep running (see their output above)\n`);
+  })();
+
+  await stopRequested;
+  stopping = true;
+  await watch;
+  admin.close();
+  if (failure !== null) process.stderr.write(`rocketmq-quick-cluster: ${failure}\n`);
+  await stopAll(members);
+  process.stdout.write('all processes stopped\n');
+  return failure === null ? 0 : 1;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (error: unknown) => {
+    process.stderr.write(`rocketmq-quick-cluster: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  });
+}
