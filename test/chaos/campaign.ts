@@ -21,6 +21,7 @@ export interface CampaignOptions {
   readonly durationMs: number;
   readonly faults: readonly FaultFamily[];
   readonly clients?: number;
+  readonly clientMode?: 'single-attempt' | 'library-retry';
   readonly flush?: 'sync' | 'async';
   readonly baseDir?: string;
   readonly keepData?: boolean;
@@ -49,6 +50,7 @@ export interface CampaignReport {
   readonly check: CheckResult;
   readonly violations: string[];
   readonly proxyStats: Record<string, unknown>;
+  readonly unexpectedExits: ChaosCluster['unexpectedExits'];
   readonly baseDir: string;
 }
 
@@ -101,7 +103,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   let loops: ClientLoops | null = null;
   try {
     await until(() => cluster.leader(), 20_000, 'a first leader');
-    loops = new ClientLoops({ group: 'chaos', peers: cluster.realPeers, clients: options.clients ?? 3, retryTimeoutMs: 3000, requestTimeoutMs: 1500, thinkMs: 5, maxOpsPerClient: 1_000_000 });
+    loops = new ClientLoops({ group: 'chaos', peers: cluster.realPeers, clients: options.clients ?? 3, retryTimeoutMs: 3000, requestTimeoutMs: 1500, thinkMs: 5, maxOpsPerClient: 1_000_000, mode: options.clientMode });
     const deadline = Date.now() + options.durationMs;
     const ids = cluster.ids;
     while (Date.now() < deadline) {
@@ -176,6 +178,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     const committedEnd = Math.min(...(knownCommits.length > 0 ? knownCommits : [-1]), ...Object.values(lastIndexes));
     const check = checkLogs(history, logs, committedEnd);
     const violations = [...check.violations];
+    for (const exit of cluster.unexpectedExits) violations.push(`crash: ${exit.id} (pid ${exit.pid}) exited by itself with code ${exit.code} signal ${exit.signal}; output tail: ${JSON.stringify(exit.outputTail.slice(-600))}`);
     if (!converged) violations.push(`convergence: members did not agree on one commit index within 30 s after healing (${JSON.stringify(commitIndexes)})`);
     const counts = summarize(history);
     return {
@@ -190,6 +193,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       check,
       violations,
       proxyStats: cluster.proxyStats(),
+      unexpectedExits: cluster.unexpectedExits,
       baseDir,
     };
   } finally {

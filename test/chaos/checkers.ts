@@ -88,12 +88,13 @@ export function checkLogs(history: History, logs: readonly MemberLog[], committe
     }
   }
 
+  const outcomeOf = new Map(history.ops.map((op) => [op.value, op.outcome?.type ?? 'pending']));
   let duplicates = 0;
   for (const { log, positions } of byMember) {
     for (const [value, indexes] of positions) {
       if (indexes.length > 1) {
         duplicates++;
-        violate('duplicate', `${value} appears ${indexes.length} times on ${log.id} (indexes ${indexes.slice(0, 5).join(', ')})`);
+        violate('duplicate', `${value} (client outcome ${outcomeOf.get(value)}) appears ${indexes.length} times on ${log.id} (indexes ${indexes.slice(0, 5).join(', ')})`);
       }
     }
   }

@@ -1,5 +1,5 @@
 // Goal: `npm run chaos -- --minutes M --seed S [--faults kill,pause,partition] [--flush sync|async]
-// [--clients N] [--out DIR] [--keep-data]` runs one seeded fault campaign against a real 3-member
+// [--clients N] [--client-mode single-attempt|library-retry] [--out DIR] [--keep-data]` runs one seeded fault campaign against a real 3-member
 // group, prints a readable summary, writes the full report as JSON (bench/results/ when it
 // exists, else the temp dir, or --out), and exits 1 on any violation (2 on bad arguments).
 // Method: parse flags strictly, call runCampaign, report. The same seed replays the same fault
@@ -10,17 +10,17 @@ import path from 'node:path';
 import { FAULT_FAMILIES, formatSummary, runCampaign, type FaultFamily } from './campaign.js';
 
 function usage(problem: string): never {
-  process.stderr.write(`${problem}\nusage: npm run chaos -- --minutes M --seed S [--faults kill,pause,partition] [--flush sync|async] [--clients N] [--out DIR] [--keep-data]\n`);
+  process.stderr.write(`${problem}\nusage: npm run chaos -- --minutes M --seed S [--faults kill,pause,partition] [--flush sync|async] [--clients N] [--client-mode single-attempt|library-retry] [--out DIR] [--keep-data]\n`);
   process.exit(2);
 }
 
-function parse(argv: readonly string[]): { minutes: number; seed: number; faults: FaultFamily[]; flush?: 'sync' | 'async'; clients: number; out?: string; keepData: boolean } {
+function parse(argv: readonly string[]): { minutes: number; seed: number; faults: FaultFamily[]; flush?: 'sync' | 'async'; clients: number; clientMode: 'single-attempt' | 'library-retry'; out?: string; keepData: boolean } {
   const values = new Map<string, string>();
   let keepData = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     if (flag === '--keep-data') { keepData = true; continue; }
-    if (!['--minutes', '--seed', '--faults', '--flush', '--clients', '--out'].includes(flag)) usage(`unknown argument ${flag}`);
+    if (!['--minutes', '--seed', '--faults', '--flush', '--clients', '--client-mode', '--out'].includes(flag)) usage(`unknown argument ${flag}`);
     const value = argv[++i];
     if (value === undefined) usage(`${flag} needs a value`);
     values.set(flag, value);
@@ -35,7 +35,9 @@ function parse(argv: readonly string[]): { minutes: number; seed: number; faults
   if (flush !== undefined && flush !== 'sync' && flush !== 'async') usage(`--flush: expected sync or async, got ${flush}`);
   const clients = Number(values.get('--clients') ?? '3');
   if (!(Number.isSafeInteger(clients) && clients >= 1 && clients <= 32)) usage(`--clients: expected an integer in [1, 32]`);
-  return { minutes, seed, faults: faults as FaultFamily[], flush, clients, out: values.get('--out'), keepData };
+  const clientMode = values.get('--client-mode') ?? 'single-attempt';
+  if (clientMode !== 'single-attempt' && clientMode !== 'library-retry') usage(`--client-mode: expected single-attempt or library-retry, got ${clientMode}`);
+  return { minutes, seed, faults: faults as FaultFamily[], flush, clients, clientMode, out: values.get('--out'), keepData };
 }
 
 const args = parse(process.argv.slice(2));
@@ -45,6 +47,7 @@ const report = await runCampaign({
   faults: args.faults,
   flush: args.flush,
   clients: args.clients,
+  clientMode: args.clientMode,
   keepData: args.keepData,
   log: (line) => process.stdout.write(`${line}\n`),
 });

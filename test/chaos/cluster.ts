@@ -36,6 +36,9 @@ export class ChaosCluster {
   private readonly proxies = new Map<string, LinkProxy>();
   private readonly nodes = new Map<string, NodeProcess>();
   private readonly paused = new Set<string>();
+  /** Children this harness is stopping on purpose; any other exit is a crash worth reporting. */
+  private readonly expectedExits = new WeakSet<NodeProcess>();
+  readonly unexpectedExits: { id: string; pid: number | undefined; code: number | null; signal: string | null; outputTail: string }[] = [];
   /** Every pid this cluster ever started, so close() can prove none is left. */
   readonly startedPids: number[] = [];
   private closed = false;
@@ -86,6 +89,11 @@ export class ChaosCluster {
     const node = startNode(id, this.options.group, this.memberPeers[i]!, this.options.baseDir, extra);
     if (node.child.pid !== undefined) this.startedPids.push(node.child.pid);
     this.nodes.set(id, node);
+    node.child.once('exit', (code, signal) => {
+      if (this.expectedExits.has(node)) return;
+      this.unexpectedExits.push({ id, pid: node.child.pid, code, signal, outputTail: node.output.slice(-4000) });
+      this.log(`UNEXPECTED EXIT of ${id} (pid ${node.child.pid}): code ${code} signal ${signal}\n${node.output.slice(-2000)}`);
+    });
   }
 
   nodeDir(id: string): string {
@@ -107,6 +115,7 @@ export class ChaosCluster {
     if (node === undefined || !this.isRunning(id)) return;
     this.log(`kill -9 ${id} (pid ${node.child.pid})`);
     this.paused.delete(id);
+    this.expectedExits.add(node);
     await stopNode(node, 'SIGKILL');
   }
 
@@ -203,6 +212,7 @@ export class ChaosCluster {
   /** SIGTERM every member (clean shutdown) and wait; those that do not exit in time are killed. */
   async stopAll(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     for (const id of [...this.paused]) this.resume(id);
+    for (const node of this.nodes.values()) this.expectedExits.add(node);
     await Promise.all([...this.nodes.values()].map((node) => stopNode(node, signal)));
   }
 
@@ -211,6 +221,7 @@ export class ChaosCluster {
     if (this.closed) return;
     this.closed = true;
     for (const node of this.nodes.values()) {
+      this.expectedExits.add(node);
       try {
         if (node.child.exitCode === null && node.child.signalCode === null) {
           node.child.kill('SIGCONT');

@@ -1,10 +1,18 @@
 // Goal: record what clients asked of the group and what they were told, so checkers can judge the
 // final logs against it. Method: a few concurrent client loops, each with its own DLedgerClient
-// (connections to every member's real port), append one unique value `c{client}-{seq}` at a time
-// and record invoke / ok {index, term, pos} / fail / unknown with monotonic times. An answer that
-// is not SUCCESS is "fail" only when the client was told so by a member (a DLedgerClientError
-// whose code is not TIMEOUT); timeouts and connection losses are "unknown": the append may have
-// happened. Neither is asserted absent by the checkers — only at most once.
+// append one unique value `c{client}-{seq}` at a time and record invoke / ok {index, term, pos} /
+// fail / unknown with monotonic times.
+// Two client modes:
+//   'single-attempt' (default): one DLedgerClient per member with retryTimeoutMs -1 (its deadline
+//     has passed before the first answer), so each call is exactly one request. A value is re-sent (to the next member) only after a definite rejection
+//     (NOT_LEADER, LEADER_NOT_READY, LEADER_TRANSFERRING: nothing was appended); after a timeout or
+//     a lost connection it is recorded "unknown" and never re-sent. A value then reaches a leader at
+//     most once, so a duplicate in a log is the server's doing.
+//   'library-retry': one DLedgerClient over all members with its own retries, as an application
+//     would use it. It re-sends after timeouts too, so duplicates of unknown appends can appear
+//     (see FINDINGS.md).
+// "fail" means a member definitely refused (or the retry budget ran out on refusals); "unknown"
+// means the append may have happened. Neither is asserted absent by the checkers.
 import { performance } from 'node:perf_hooks';
 import { DLedgerClient, DLedgerClientError } from '../../src/client/client.js';
 import { ResponseCode } from '../../src/node/client-protocol.js';
@@ -37,11 +45,47 @@ export interface ClientLoopsOptions {
   readonly thinkMs: number;
   /** Hard upper bound on operations per client. */
   readonly maxOpsPerClient: number;
+  readonly mode?: 'single-attempt' | 'library-retry';
+}
+
+const DEFINITE_REJECTIONS = new Set<number>([ResponseCode.NOT_LEADER, ResponseCode.LEADER_NOT_READY, ResponseCode.LEADER_TRANSFERRING]);
+
+/** One append per value, re-sent only after definite rejections, rotating over members. */
+class SingleAttemptAppender {
+  private readonly members: DLedgerClient[];
+  private current = 0;
+
+  constructor(options: ClientLoopsOptions) {
+    this.members = options.peers.split(';').map((peer) => new DLedgerClient({ group: options.group, peers: peer, retryTimeoutMs: -1, requestTimeoutMs: options.requestTimeoutMs }));
+  }
+
+  async append(body: Uint8Array, retryTimeoutMs: number, stopping: () => boolean): Promise<{ index: number; term: number; pos: number }> {
+    const deadline = performance.now() + retryTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const [info] = await this.members[this.current]!.append(body);
+        if (info === undefined) throw new Error('append answered without an entry');
+        return info;
+      } catch (error) {
+        if (error instanceof DLedgerClientError && DEFINITE_REJECTIONS.has(error.code) && performance.now() < deadline && !stopping()) {
+          this.current = (this.current + 1) % this.members.length;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(100, 5 * 2 ** Math.min(attempt, 5))));
+          continue;
+        }
+        if (!(error instanceof DLedgerClientError && DEFINITE_REJECTIONS.has(error.code))) this.current = (this.current + 1) % this.members.length;
+        throw error;
+      }
+    }
+  }
+
+  close(): void {
+    for (const member of this.members) member.close();
+  }
 }
 
 export function classify(error: unknown): OpOutcome {
   const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof DLedgerClientError && error.code !== ResponseCode.TIMEOUT) return { type: 'fail', error: message };
+  if (error instanceof DLedgerClientError && DEFINITE_REJECTIONS.has(error.code)) return { type: 'fail', error: message };
   return { type: 'unknown', error: message };
 }
 
@@ -50,19 +94,19 @@ export class ClientLoops {
   readonly history: History = { ops: [] };
   private stopping = false;
   private readonly done: Promise<void>;
-  private readonly clients: DLedgerClient[] = [];
 
   constructor(private readonly options: ClientLoopsOptions) {
     const encoder = new TextEncoder();
     const loops = Array.from({ length: options.clients }, async (_, c) => {
-      const client = new DLedgerClient({ group: options.group, peers: options.peers, retryTimeoutMs: options.retryTimeoutMs, requestTimeoutMs: options.requestTimeoutMs });
-      this.clients.push(client);
+      const single = options.mode !== 'library-retry' ? new SingleAttemptAppender(options) : null;
+      const client = single === null ? new DLedgerClient({ group: options.group, peers: options.peers, retryTimeoutMs: options.retryTimeoutMs, requestTimeoutMs: options.requestTimeoutMs }) : null;
       try {
         for (let seq = 0; seq < options.maxOpsPerClient && !this.stopping; seq++) {
           const op: AppendOp = { client: c, value: `c${c}-${seq}`, invokeMs: performance.now(), completeMs: null, outcome: null };
           this.history.ops.push(op);
           try {
-            const [info] = await client.append(encoder.encode(op.value));
+            const body = encoder.encode(op.value);
+            const info = single !== null ? await single.append(body, options.retryTimeoutMs, () => this.stopping) : (await client!.append(body))[0];
             if (info === undefined) throw new Error('append answered without an entry');
             op.outcome = { type: 'ok', index: info.index, term: info.term, pos: info.pos };
           } catch (error) {
@@ -72,7 +116,8 @@ export class ClientLoops {
           if (options.thinkMs > 0) await new Promise((resolve) => setTimeout(resolve, options.thinkMs));
         }
       } finally {
-        client.close();
+        single?.close();
+        client?.close();
       }
     });
     this.done = Promise.all(loops).then(() => undefined);
