@@ -1,0 +1,218 @@
+// Goal: the DLedger quick start works as a newcomer runs it: `fast-try.sh start` brings up a name
+// server and three brokers in the background; within 10 s `mqadmin clusterList` shows RaftCluster /
+// RaftNode00 with exactly one BID 0 and two followers (selfId digits + 1); a second start says it
+// is already running; mqadmin creates a topic and reports queue offsets, consumer progress and the
+// Raft view; SIGKILL of the leader broker moves BID 0 to another node (time measured) and the data
+// is still there; `fast-try.sh stop` leaves none of the processes behind.
+// Method: the real scripts (bin/dledger-fast-try.sh, bin/mqadmin) run as child processes from
+// dist/ with the quick start's confs copied to a temp dir on free ports (so a developer's own
+// quick start on 9876/30911/... is never touched) and logs/pid files in the temp dir, selected
+// through the script's FAST_TRY_CONF_DIR / ROCKETMQ_LOG_DIR / NAMESRV_PORT. Messages and a
+// consumer offset are written with RemotingClient. Every wait is bounded; teardown SIGKILLs, by
+// pid, any process from the pid files that is still alive.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { formatMessageProperties } from '../../src/broker/message-codec.js';
+import { RemotingClient } from '../../src/remoting/client.js';
+import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
+import { createRequest } from '../../src/remoting/command.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const FAST_TRY = path.join(ROOT, 'bin/dledger-fast-try.sh');
+const MQADMIN = path.join(ROOT, 'bin/mqadmin');
+const NODES = ['n0', 'n1', 'n2'] as const;
+
+t.before(() => {
+  for (const file of ['mqadmin.js', 'mqbroker.js', 'mqnamesrv.js']) {
+    if (!fs.existsSync(path.join(ROOT, 'dist/src/cli', file))) throw new Error(`dist/src/cli/${file} is missing: run \`npx tsc -p tsconfig.json\` first (npm test does)`);
+  }
+});
+
+/** Distinct free ports: all listeners are held open until every port is chosen. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    ports.push((server.address() as net.AddressInfo).port);
+  }
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile('sh', [file, ...args], { cwd: ROOT, env, timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+interface Row {
+  readonly cluster: string;
+  readonly brokerName: string;
+  readonly bid: number;
+  readonly addr: string;
+}
+
+function clusterRows(stdout: string): Row[] {
+  return stdout.split('\n').filter((line) => line !== '' && !line.startsWith('#')).map((line) => {
+    const [cluster, brokerName, bid, addr] = line.trim().split(/\s+/);
+    return { cluster: cluster as string, brokerName: brokerName as string, bid: Number(bid), addr: addr as string };
+  });
+}
+
+t.test('fast-try start, clusterList, mqadmin, SIGKILL of the leader, stop', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quickstart-'));
+  const confDir = path.join(dir, 'conf');
+  const logDir = path.join(dir, 'logs');
+  fs.mkdirSync(confDir);
+  const [namesrvPort, ...ports] = await freePorts(7) as [number, ...number[]];
+  const clientPorts = ports.slice(0, 3);
+  const peerPorts = ports.slice(3, 6);
+  // The quick start's confs with only ports and store paths changed, so everything else
+  // (cluster, group, selfIds, the spaces around `=`) is exactly what ships.
+  for (const [index, node] of NODES.entries()) {
+    let text = fs.readFileSync(path.join(ROOT, `conf/dledger/broker-${node}.conf`), 'utf8');
+    text = text.replace(/^listenPort=.*$/m, `listenPort=${clientPorts[index]}`)
+      .replace(/^namesrvAddr=.*$/m, `namesrvAddr=127.0.0.1:${namesrvPort}`)
+      .replace(/^dLegerPeers=.*$/m, `dLegerPeers=${peerPorts.map((port, i) => `n${i}-127.0.0.1:${port}`).join(';')}`)
+      .replaceAll('/tmp/rmqstore', path.join(dir, 'rmqstore'));
+    t.match(text, new RegExp(`dLegerSelfId=${node}`));
+    fs.writeFileSync(path.join(confDir, `broker-${node}.conf`), text);
+  }
+  const env = { ...process.env, FAST_TRY_CONF_DIR: confDir, ROCKETMQ_LOG_DIR: logDir, NAMESRV_PORT: String(namesrvPort), FAST_TRY_GRACE_SECONDS: '8' };
+  const pidFiles = ['namesrv', ...NODES.map((node) => `broker-${node}`)].map((name) => path.join(logDir, `${name}.pid`));
+  const pidsSeen = new Set<number>();
+  const notePids = (): void => {
+    for (const file of pidFiles) if (fs.existsSync(file)) pidsSeen.add(Number(fs.readFileSync(file, 'utf8').trim()));
+  };
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const client = new RemotingClient();
+  t.teardown(() => {
+    client.close();
+    notePids();
+    for (const pid of pidsSeen) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const mqadmin = (...args: string[]): Promise<Run> => run(MQADMIN, [...args, '-n', `127.0.0.1:${namesrvPort}`], env, 20_000);
+
+  const startedAt = Date.now();
+  const start = await run(FAST_TRY, ['start'], env, 60_000);
+  notePids();
+  t.equal(start.code, 0, `start exits 0\n${start.stdout}${start.stderr}`);
+  t.match(start.stdout, /name server started \(pid \d+/);
+  for (const node of NODES) t.match(start.stdout, new RegExp(`broker ${node} started \\(pid \\d+`));
+  t.equal(pidsSeen.size, 4, 'four pid files');
+
+  // clusterList until the group shows one BID 0 and two followers (the quick start's check).
+  let rows: Row[] = [];
+  const electionDeadline = startedAt + 30_000;
+  for (;;) {
+    const list = await mqadmin('clusterList');
+    rows = list.code === 0 ? clusterRows(list.stdout) : [];
+    if (rows.length === 3 && rows.filter((row) => row.bid === 0).length === 1) break;
+    if (Date.now() > electionDeadline) throw new Error(`no leader with two followers within 30 s; last clusterList:\n${list.stdout}${list.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const upMs = Date.now() - startedAt;
+  t.ok(upMs <= 10_000, `clusterList shows the group ${upMs} ms after start (issue: within 10 s)`);
+  t.ok(rows.every((row) => row.cluster === 'RaftCluster' && row.brokerName === 'RaftNode00'), 'RaftCluster / RaftNode00');
+  const addrPort = (addr: string): number => Number(addr.slice(addr.lastIndexOf(':') + 1));
+  t.same(rows.map((row) => addrPort(row.addr)).sort(), [...clientPorts].sort(), 'every broker listed once');
+  const leader = rows.find((row) => row.bid === 0) as Row;
+  const leaderIndex = clientPorts.indexOf(addrPort(leader.addr));
+  // Followers register as selfId digits + 1: n0 → 1, n1 → 2, n2 → 3; the leader's own slot is absent.
+  t.same(rows.filter((row) => row.bid !== 0).map((row) => row.bid).sort(), [1, 2, 3].filter((id) => id !== leaderIndex + 1), 'followers as selfId digits + 1');
+
+  const again = await run(FAST_TRY, ['start'], env, 30_000);
+  t.equal(again.code, 0);
+  t.match(again.stdout, /name server is already running/);
+  t.match(again.stdout, /broker n0 is already running/);
+
+  // mqadmin against the live group: create a topic, write, read offsets and progress.
+  const update = await mqadmin('updateTopic', '-t', 'TopicTest', '-c', 'RaftCluster', '-r', '4', '-w', '4');
+  t.equal(update.code, 0, update.stderr);
+  t.match(update.stdout, `create topic to ${leader.addr} success.`);
+  for (let i = 0; i < 10; i++) {
+    const sent = await client.invoke(leader.addr, createRequest(RequestCode.SEND_MESSAGE_V2, {
+      extFields: { a: 'PG', b: 'TopicTest', c: 'TBW102', d: 4, e: 1, f: 0, g: Date.now(), h: 0, i: formatMessageProperties([['TAGS', 'TagA']]), j: 0, k: false },
+      body: Buffer.from(`hello ${i}`),
+    }), 10_000);
+    t.equal(sent.code, ResponseCode.SUCCESS, `send ${i}`);
+  }
+  const committed = await client.invoke(leader.addr, createRequest(RequestCode.UPDATE_CONSUMER_OFFSET, { extFields: { consumerGroup: 'QuickGroup', topic: 'TopicTest', queueId: 1, commitOffset: 3 } }), 10_000);
+  t.equal(committed.code, ResponseCode.SUCCESS, 'offset committed');
+  const checkOffsets = async (when: string): Promise<void> => {
+    const status = await mqadmin('topicStatus', '-t', 'TopicTest');
+    t.equal(status.code, 0, status.stderr);
+    t.match(status.stdout, /^RaftNode00\s+1\s+0\s+10$/m, `${when}: queue 1 holds offsets 0..10`);
+    t.match(status.stdout, /^RaftNode00\s+0\s+0\s+0$/m, `${when}: queue 0 is empty`);
+    const progress = await mqadmin('consumerProgress', '-g', 'QuickGroup');
+    t.equal(progress.code, 0, progress.stderr);
+    t.match(progress.stdout, /^TopicTest\s+RaftNode00\s+1\s+10\s+3\s+7$/m, `${when}: broker offset 10, consumer offset 3, diff 7`);
+    t.match(progress.stdout, /Diff Total: 7/);
+  };
+  await checkOffsets('before the kill');
+  const list = await mqadmin('topicList');
+  t.match(list.stdout, /^TopicTest$/m);
+  const raft = await mqadmin('dledgerStatus');
+  t.equal(raft.code, 0, raft.stderr);
+  const raftRows = raft.stdout.split('\n').filter((line) => line.startsWith('RaftCluster')).map((line) => line.split(/\s+/));
+  t.equal(raftRows.length, 3);
+  const leaderRaft = raftRows.find((cols) => cols[5] === 'leader') as string[];
+  t.ok(leaderRaft !== undefined && leaderRaft[2] === '0' && leaderRaft[4] === `n${leaderIndex}`, 'dledgerStatus: BID 0 is the Raft leader');
+  const termBefore = Number(leaderRaft[6]);
+
+  // SIGKILL the leader by the pid in its pid file; BID 0 must move to another node.
+  const leaderPid = Number(fs.readFileSync(path.join(logDir, `broker-n${leaderIndex}.pid`), 'utf8').trim());
+  t.ok(alive(leaderPid), 'the leader pid is alive');
+  const killedAt = Date.now();
+  process.kill(leaderPid, 'SIGKILL');
+  let newLeader: Row | undefined;
+  for (;;) {
+    const after = await mqadmin('clusterList');
+    newLeader = clusterRows(after.stdout).find((row) => row.bid === 0 && row.addr !== leader.addr);
+    if (newLeader !== undefined) break;
+    if (Date.now() - killedAt > 30_000) throw new Error(`BID 0 did not move within 30 s of the kill:\n${after.stdout}${after.stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const failoverMs = Date.now() - killedAt;
+  t.pass(`BID 0 moved from ${leader.addr} to ${newLeader.addr} ${failoverMs} ms after SIGKILL (guide: ~10 s; target <= 3 s)`);
+  const raftAfter = await mqadmin('dledgerStatus');
+  const newLeaderRaft = raftAfter.stdout.split('\n').map((line) => line.split(/\s+/)).find((cols) => cols[5] === 'leader');
+  t.ok(newLeaderRaft !== undefined && Number(newLeaderRaft[6]) > termBefore, `a new term (${termBefore} -> ${newLeaderRaft?.[6]})`);
+  await checkOffsets('after the failover');
+
+  const stop = await run(FAST_TRY, ['stop'], env, 60_000);
+  t.equal(stop.code, 0, stop.stderr);
+  t.match(stop.stdout, new RegExp(`broker n${leaderIndex} is not running \\(stale pid file removed\\)`), 'the killed broker is reported, not signalled');
+  t.match(stop.stdout, /name server \(pid \d+\) stopped/);
+  for (const pid of pidsSeen) t.notOk(alive(pid), `pid ${pid} is gone`);
+  for (const file of pidFiles) t.notOk(fs.existsSync(file), `${path.basename(file)} removed`);
+  const stopAgain = await run(FAST_TRY, ['stop'], env, 10_000);
+  t.match(stopAgain.stdout, /nothing to stop/);
+  const badCommand = await run(FAST_TRY, ['restart'], env, 10_000);
+  t.equal(badCommand.code, 1);
+  t.match(badCommand.stdout, /Usage: sh .* start\|stop/);
+});
