@@ -93,9 +93,12 @@ export function readMemberLog(id: string, nodeDir: string): MemberLog {
 
 export async function runCampaign(options: CampaignOptions): Promise<CampaignReport> {
   const log = options.log ?? (() => undefined);
-  const random = prng(options.seed);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-  const between = (lo: number, hi: number): number => Math.round(lo + random() * (hi - lo));
+  // Two streams: the schedule (family, hold, recovery) depends on the seed alone; the targets
+  // stream is also consumed differently depending on who leads at the time.
+  const schedule = prng(options.seed);
+  const random = prng(options.seed ^ 0x9e3779b9);
+  const pick = <T>(items: readonly T[], from: () => number = random): T => items[Math.floor(from() * items.length)]!;
+  const between = (lo: number, hi: number): number => Math.round(lo + schedule() * (hi - lo));
   const baseDir = options.baseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `dledger-chaos-${options.seed}-`));
   const startedAt = Date.now();
   const faults: FaultRecord[] = [];
@@ -107,7 +110,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     const deadline = Date.now() + options.durationMs;
     const ids = cluster.ids;
     while (Date.now() < deadline) {
-      const family = pick(options.faults);
+      const family = pick(options.faults, schedule);
       const holdMs = between(2000, 3500);
       const leader = await cluster.leader();
       let description: string;
