@@ -169,8 +169,8 @@ export async function consumerProgress(admin: AdminClient, group: string, onlyTo
  * dledgerStatus: per broker group, every member the name server lists with its Raft role, term,
  * leader, commit index and last index from GET_BROKER_RUNTIME_INFO. Lag is the leader's last index
  * minus the member's (entries it has yet to receive); the leader's own row shows 0. A member that
- * is down is not listed by the name server (its connection closed), so the group header counts
- * the members seen.
+ * is down is not listed by the name server (its connection closed); the leader's per-peer section
+ * below the rows (from its dLegerPeerProgress, when the broker publishes it) does list it.
  */
 export async function dledgerStatus(admin: AdminClient, onlyCluster: string | null, warn: (line: string) => void): Promise<string> {
   const info = await admin.clusterInfo();
@@ -205,8 +205,48 @@ export async function dledgerStatus(admin: AdminClient, onlyCluster: string | nu
         const lag = Number.isFinite(leaderLast) && Number.isFinite(last) ? String(Math.max(0, leaderLast - last)) : '?';
         lines.push(format(row, cluster, table['dLegerGroup'] ?? brokerName, id, addr, table['dLegerSelfId'] ?? '?', table['dLegerRole'], table['dLegerTerm'] ?? '?', table['dLegerLeaderId'] || '-', table['dLegerCommitIndex'] ?? '?', table['dLegerLastIndex'] ?? '?', lag));
       }
-      if (leader === undefined) lines.push(`  (group ${brokerName}: no member reports itself leader right now)`);
+      if (leader === undefined) {
+        lines.push(`  (group ${brokerName}: no member reports itself leader right now)`);
+        continue;
+      }
+      lines.push(...peerProgressLines(brokerName, leader.table as Record<string, string>, leaderLast));
     }
   }
   return lines.join('\n');
+}
+
+/** The runtime-info key where a leader may publish its per-peer replication progress (JSON). */
+export const PEER_PROGRESS_KEY = 'dLegerPeerProgress';
+
+interface PeerProgressView {
+  readonly match?: number;
+  readonly next?: number;
+  readonly state?: string;
+  readonly recentActive?: boolean;
+}
+
+/**
+ * The leader's own view of every peer (match index, lag, replication state), when its runtime info
+ * carries `dLegerPeerProgress` = {"n1":{"match":..,"next":..,"state":..,"recentActive":..}}. Unlike
+ * the member rows this includes peers that are down (the name server no longer lists them), which
+ * is what an operator checking a group's health needs. Brokers without the key get a note.
+ */
+function peerProgressLines(brokerName: string, table: Record<string, string>, leaderLast: number): string[] {
+  const text = table[PEER_PROGRESS_KEY];
+  if (text === undefined || text === '') return [`  (group ${brokerName}: the leader's runtime info has no ${PEER_PROGRESS_KEY}; per-peer match indexes unavailable)`];
+  let progress: Record<string, PeerProgressView>;
+  try {
+    progress = JSON.parse(text) as Record<string, PeerProgressView>;
+  } catch {
+    return [`  (group ${brokerName}: ${PEER_PROGRESS_KEY} is not JSON: ${JSON.stringify(text.slice(0, 80))})`];
+  }
+  const row = '  %-8s  %12s  %8s  %-10s  %s';
+  const lines = [format(row, '#Peer', '#MatchIndex', '#Lag', '#State', '#Active')];
+  for (const peer of Object.keys(progress).sort()) {
+    const view = progress[peer] ?? {};
+    const match = typeof view.match === 'number' ? view.match : NaN;
+    const lag = Number.isFinite(match) && Number.isFinite(leaderLast) ? String(Math.max(0, leaderLast - match)) : '?';
+    lines.push(format(row, peer, Number.isFinite(match) ? match : '?', lag, view.state ?? '?', view.recentActive === undefined ? '?' : view.recentActive ? 'yes' : 'no'));
+  }
+  return lines;
 }
