@@ -181,7 +181,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     const committedEnd = Math.min(...(knownCommits.length > 0 ? knownCommits : [-1]), ...Object.values(lastIndexes));
     const check = checkLogs(history, logs, committedEnd);
     const violations = [...check.violations];
-    for (const exit of cluster.unexpectedExits) violations.push(`crash: ${exit.id} (pid ${exit.pid}) exited by itself with code ${exit.code} signal ${exit.signal}; output tail: ${JSON.stringify(exit.outputTail.slice(-600))}`);
+    for (const exit of cluster.unexpectedExits) violations.push(`crash: ${exit.id} (pid ${exit.pid}) exited by itself with code ${exit.code} signal ${exit.signal}; output tail: ${JSON.stringify(exit.outputTail.slice(-1500))}`);
     if (!converged) violations.push(`convergence: members did not agree on one commit index within 30 s after healing (${JSON.stringify(commitIndexes)})`);
     const counts = summarize(history);
     return {
@@ -202,6 +202,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   } finally {
     if (loops !== null) await loops.stop().catch(() => undefined);
     await cluster.close();
+    const left = cluster.runningPids();
+    if (left.length > 0) throw new Error(`chaos cluster left processes running: ${left.join(', ')}`);
     if (options.keepData !== true) cluster.removeData();
   }
 }

@@ -41,6 +41,7 @@ export class ChaosCluster {
   readonly unexpectedExits: { id: string; pid: number | undefined; code: number | null; signal: string | null; outputTail: string }[] = [];
   /** Every pid this cluster ever started, so close() can prove none is left. */
   readonly startedPids: number[] = [];
+  private readonly everStarted: NodeProcess[] = [];
   private closed = false;
 
   private constructor(
@@ -89,6 +90,7 @@ export class ChaosCluster {
     const node = startNode(id, this.options.group, this.memberPeers[i]!, this.options.baseDir, extra);
     if (node.child.pid !== undefined) this.startedPids.push(node.child.pid);
     this.nodes.set(id, node);
+    this.everStarted.push(node);
     node.child.once('exit', (code, signal) => {
       if (this.expectedExits.has(node)) return;
       this.unexpectedExits.push({ id, pid: node.child.pid, code, signal, outputTail: node.output.slice(-4000) });
@@ -232,6 +234,11 @@ export class ChaosCluster {
       }
     }
     for (const proxy of this.proxies.values()) await proxy.close().catch(() => undefined);
+  }
+
+  /** Pids of children this cluster started that have not exited (empty after close()). */
+  runningPids(): number[] {
+    return this.everStarted.filter((n) => n.child.exitCode === null && n.child.signalCode === null).map((n) => n.child.pid ?? -1);
   }
 
   removeData(): void {
