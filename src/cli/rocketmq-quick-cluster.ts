@@ -89,6 +89,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const confDir = path.resolve(ROOT, values['conf-dir'] ?? 'conf/dledger');
   const port = values['namesrv-port'] ?? '9876';
+  if (!/^[0-9]+$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+    process.stderr.write(`rocketmq-quick-cluster: --namesrv-port must be a port number, got ${JSON.stringify(port)}\n`);
+    return 2;
+  }
   for (const node of NODES) {
     const conf = path.join(confDir, `broker-${node}.conf`);
     if (!fs.existsSync(conf)) {
@@ -115,6 +119,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   for (const node of NODES) {
     members.push(launch(node, [path.join(ROOT, 'bin/mqbroker'), '-c', path.join(confDir, `broker-${node}.conf`)], onUnexpectedExit, () => stopping));
   }
+
+  // Pids up front: if this process is killed hard, the operator knows what to clean up.
+  process.stdout.write(`started ${members.map((m) => `${m.name} (pid ${m.child.pid ?? '?'})`).join(', ')}\n`);
 
   // Poll the name server until BID 0 appears, then print clusterList once (the quick start's check).
   const admin = new AdminClient([`127.0.0.1:${port}`], 2000);

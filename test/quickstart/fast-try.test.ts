@@ -12,7 +12,6 @@
 // pid, any process from the pid files that is still alive.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
@@ -20,31 +19,16 @@ import { formatMessageProperties } from '../../src/broker/message-codec.js';
 import { RemotingClient } from '../../src/remoting/client.js';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
 import { createRequest } from '../../src/remoting/command.js';
+import { alive, clusterRows, NODES, ROOT, writeQuickConfs, type Row } from './helpers.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const FAST_TRY = path.join(ROOT, 'bin/dledger-fast-try.sh');
 const MQADMIN = path.join(ROOT, 'bin/mqadmin');
-const NODES = ['n0', 'n1', 'n2'] as const;
 
 t.before(() => {
   for (const file of ['mqadmin.js', 'mqbroker.js', 'mqnamesrv.js']) {
     if (!fs.existsSync(path.join(ROOT, 'dist/src/cli', file))) throw new Error(`dist/src/cli/${file} is missing: run \`npx tsc -p tsconfig.json\` first (npm test does)`);
   }
 });
-
-/** Distinct free ports: all listeners are held open until every port is chosen. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  const ports: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    servers.push(server);
-    ports.push((server.address() as net.AddressInfo).port);
-  }
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
 
 interface Run {
   readonly code: number | null;
@@ -61,52 +45,15 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: nu
   });
 }
 
-interface Row {
-  readonly cluster: string;
-  readonly brokerName: string;
-  readonly bid: number;
-  readonly addr: string;
-}
-
-function clusterRows(stdout: string): Row[] {
-  return stdout.split('\n').filter((line) => line !== '' && !line.startsWith('#')).map((line) => {
-    const [cluster, brokerName, bid, addr] = line.trim().split(/\s+/);
-    return { cluster: cluster as string, brokerName: brokerName as string, bid: Number(bid), addr: addr as string };
-  });
-}
-
 t.test('fast-try start, clusterList, mqadmin, SIGKILL of the leader, stop', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quickstart-'));
-  const confDir = path.join(dir, 'conf');
   const logDir = path.join(dir, 'logs');
-  fs.mkdirSync(confDir);
-  const [namesrvPort, ...ports] = await freePorts(7) as [number, ...number[]];
-  const clientPorts = ports.slice(0, 3);
-  const peerPorts = ports.slice(3, 6);
-  // The quick start's confs with only ports and store paths changed, so everything else
-  // (cluster, group, selfIds, the spaces around `=`) is exactly what ships.
-  for (const [index, node] of NODES.entries()) {
-    let text = fs.readFileSync(path.join(ROOT, `conf/dledger/broker-${node}.conf`), 'utf8');
-    text = text.replace(/^listenPort=.*$/m, `listenPort=${clientPorts[index]}`)
-      .replace(/^namesrvAddr=.*$/m, `namesrvAddr=127.0.0.1:${namesrvPort}`)
-      .replace(/^dLegerPeers=.*$/m, `dLegerPeers=${peerPorts.map((port, i) => `n${i}-127.0.0.1:${port}`).join(';')}`)
-      .replaceAll('/tmp/rmqstore', path.join(dir, 'rmqstore'));
-    t.match(text, new RegExp(`dLegerSelfId=${node}`));
-    fs.writeFileSync(path.join(confDir, `broker-${node}.conf`), text);
-  }
+  const { confDir, namesrvPort, clientPorts } = await writeQuickConfs(dir);
   const env = { ...process.env, FAST_TRY_CONF_DIR: confDir, ROCKETMQ_LOG_DIR: logDir, NAMESRV_PORT: String(namesrvPort), FAST_TRY_GRACE_SECONDS: '8' };
   const pidFiles = ['namesrv', ...NODES.map((node) => `broker-${node}`)].map((name) => path.join(logDir, `${name}.pid`));
   const pidsSeen = new Set<number>();
   const notePids = (): void => {
     for (const file of pidFiles) if (fs.existsSync(file)) pidsSeen.add(Number(fs.readFileSync(file, 'utf8').trim()));
-  };
-  const alive = (pid: number): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
   };
   const client = new RemotingClient();
   t.teardown(() => {

@@ -1,0 +1,82 @@
+// Shared by the quick start tests: the shipped conf/dledger confs rewritten onto free ports and a
+// temp store, so the tests never touch a developer's own quick start on 9876/30911/... .
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const NODES = ['n0', 'n1', 'n2'] as const;
+
+/** Distinct free ports: all listeners are held open until every port is chosen. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    ports.push((server.address() as net.AddressInfo).port);
+  }
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+export interface QuickConfs {
+  readonly confDir: string;
+  readonly namesrvPort: number;
+  /** Client (remoting) ports of n0, n1, n2. */
+  readonly clientPorts: readonly number[];
+}
+
+/**
+ * The quick start's confs with only ports and store paths changed, so everything else (cluster,
+ * group, selfIds, the spaces around `=`) is exactly what ships. Throws if a key to rewrite is
+ * missing, so a changed shipped conf is noticed rather than silently tested on the fixed ports.
+ */
+export async function writeQuickConfs(dir: string): Promise<QuickConfs> {
+  const confDir = path.join(dir, 'conf');
+  fs.mkdirSync(confDir, { recursive: true });
+  const [namesrvPort, ...ports] = (await freePorts(7)) as [number, ...number[]];
+  const clientPorts = ports.slice(0, 3);
+  const peerPorts = ports.slice(3, 6);
+  for (const [index, node] of NODES.entries()) {
+    const original = fs.readFileSync(path.join(ROOT, `conf/dledger/broker-${node}.conf`), 'utf8');
+    let text = original;
+    for (const [pattern, replacement] of [
+      [/^listenPort=.*$/m, `listenPort=${clientPorts[index]}`],
+      [/^namesrvAddr=.*$/m, `namesrvAddr=127.0.0.1:${namesrvPort}`],
+      [/^dLegerPeers=.*$/m, `dLegerPeers=${peerPorts.map((port, i) => `n${i}-127.0.0.1:${port}`).join(';')}`],
+    ] as const) {
+      if (!pattern.test(text)) throw new Error(`conf/dledger/broker-${node}.conf has no line matching ${pattern}`);
+      text = text.replace(pattern, replacement);
+    }
+    text = text.replaceAll('/tmp/rmqstore', path.join(dir, 'rmqstore'));
+    if (!new RegExp(`^dLegerSelfId=${node}$`, 'm').test(text)) throw new Error(`conf/dledger/broker-${node}.conf: dLegerSelfId is not ${node}`);
+    fs.writeFileSync(path.join(confDir, `broker-${node}.conf`), text);
+  }
+  return { confDir, namesrvPort, clientPorts };
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface Row {
+  readonly cluster: string;
+  readonly brokerName: string;
+  readonly bid: number;
+  readonly addr: string;
+}
+
+/** The data rows of `mqadmin clusterList` output: cluster, broker name, numeric BID, host:port. */
+export function clusterRows(stdout: string): Row[] {
+  return stdout.split('\n').filter((line) => /^\S+\s+\S+\s+\d+\s+\S+:\d+\s/.test(line)).map((line) => {
+    const [cluster, brokerName, bid, addr] = line.trim().split(/\s+/);
+    return { cluster: cluster as string, brokerName: brokerName as string, bid: Number(bid), addr: addr as string };
+  });
+}
