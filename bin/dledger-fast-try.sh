@@ -83,7 +83,11 @@ start() {
     if waitBoot "name server" "$pid" "$LOG_DIR/namesrv.log" "The Name Server boot success"; then
       echo "name server started (pid $pid, port $NAMESRV_PORT, log $LOG_DIR/namesrv.log)"
     else
-      failed=1
+      # Brokers without their name server would run unseen by clients and mqadmin: stop here.
+      if kill -0 "$pid" 2>/dev/null; then kill -s TERM "$pid"; fi
+      rm -f "$LOG_DIR/namesrv.pid"
+      echo "start aborted: the brokers were not started"
+      exit 1
     fi
   fi
   started=""
