@@ -4,7 +4,7 @@
 // AdminError whose message names the address and what went wrong, so the CLI can print it as is.
 import { RemotingClient, RemotingClientError } from '../remoting/client.js';
 import { RequestCode, ResponseCode } from '../remoting/codes.js';
-import { createRequest, type RemotingCommand } from '../remoting/command.js';
+import { allocateOpaque, createRequest, type RemotingCommand } from '../remoting/command.js';
 import { parseRocketMqJson, RocketMqJsonError } from '../remoting/fastjson.js';
 
 export class AdminError extends Error {
@@ -153,9 +153,8 @@ export class AdminClient {
     const failures: string[] = [];
     for (const addr of this.namesrvAddrs) {
       try {
-        // A retry needs a fresh opaque: reuse of one still pending on another connection is harmless,
-        // but each attempt is its own request.
-        return await this.call(addr, { ...request, opaque: createRequest(request.code).opaque }, what, acceptedCodes);
+        // Each attempt is its own request with its own opaque (the failed one may still be pending).
+        return await this.call(addr, { ...request, opaque: allocateOpaque() }, what, acceptedCodes);
       } catch (error) {
         if (!(error instanceof AdminError) || !(error.cause instanceof RemotingClientError)) throw error;
         failures.push(error.message);

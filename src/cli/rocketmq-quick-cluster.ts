@@ -108,14 +108,24 @@ export async function main(argv: readonly string[]): Promise<number> {
     failure ??= `${name} exited on its own (${signal ?? `code ${code}`}); stopping the others`;
     wake();
   };
+  let signals = 0;
+  const members: Member[] = [];
   const onSignal = (signal: string): void => {
-    process.stdout.write(`\n${signal}: stopping the cluster (TERM, then KILL after ${GRACE_MS} ms)\n`);
-    wake();
+    signals++;
+    if (signals === 1) {
+      process.stdout.write(`\n${signal}: stopping the cluster (TERM, then KILL after ${GRACE_MS} ms)\n`);
+      wake();
+      return;
+    }
+    // An impatient second Ctrl-C: do not wait out the grace period, and do not die leaving
+    // children behind (the default action would): KILL them now; stopAll then sees them exit.
+    process.stdout.write(`\n${signal} again: killing the remaining processes now\n`);
+    for (const m of members) if (m.child.exitCode === null && m.child.signalCode === null) m.child.kill('SIGKILL');
   };
-  process.once('SIGINT', () => onSignal('SIGINT'));
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
 
-  const members: Member[] = [launch('namesrv', [path.join(ROOT, 'bin/mqnamesrv'), '-n', port], onUnexpectedExit, () => stopping)];
+  members.push(launch('namesrv', [path.join(ROOT, 'bin/mqnamesrv'), '-n', port], onUnexpectedExit, () => stopping));
   for (const node of NODES) {
     members.push(launch(node, [path.join(ROOT, 'bin/mqbroker'), '-c', path.join(confDir, `broker-${node}.conf`)], onUnexpectedExit, () => stopping));
   }

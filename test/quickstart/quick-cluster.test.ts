@@ -1,6 +1,7 @@
 // Goal: `npm start` (dist/src/cli/rocketmq-quick-cluster.js) runs the quick start in the
 // foreground: it prints the children's pids, then clusterList once the group has a leader (one
-// BID 0, two followers), and on SIGINT stops every child and exits 0; if a broker dies on its own
+// BID 0, two followers), and on SIGINT stops every child and exits 0 (a second SIGINT KILLs them
+// at once rather than leaving them behind); if a broker dies on its own
 // it stops the others and exits 1 naming it. No child outlives it in either case.
 // Method: the compiled CLI as a child process with --conf-dir (the shipped confs on free ports in
 // a temp dir) and --namesrv-port; its output is parsed for pids and the clusterList block; we
@@ -63,6 +64,19 @@ t.test('SIGINT stops every child; exit 0', async (t) => {
   t.match(output(), /SIGINT: stopping the cluster/);
   t.match(output(), /all processes stopped/);
   t.notMatch(output(), /did not exit within/, 'every child stopped on TERM');
+  for (const pid of childPids) t.notOk(alive(pid), `child ${pid} is gone`);
+});
+
+t.test('a second SIGINT kills the children at once instead of waiting out the grace period', async (t) => {
+  const { child, exited, childPids, output } = await startCluster(t);
+  const signalledAt = Date.now();
+  child.kill('SIGINT');
+  await until(() => (/SIGINT: stopping the cluster/.test(output()) ? true : null), 5000, 'the first SIGINT to be seen', output);
+  child.kill('SIGINT');
+  const code = await Promise.race([exited, new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), 30_000))]);
+  t.equal(code, 0, output());
+  t.match(output(), /SIGINT again: killing the remaining processes now/);
+  t.ok(Date.now() - signalledAt < 8000, 'well inside the 8 s grace period');
   for (const pid of childPids) t.notOk(alive(pid), `child ${pid} is gone`);
 });
 
