@@ -19,6 +19,8 @@ const NODES = ['n0', 'n1', 'n2'] as const;
 const GRACE_MS = 8000;
 /** How long to wait for the group to elect and register a leader before saying so. */
 const LEADER_WAIT_MS = 30_000;
+/** After BID 0 appears, how long to wait for the followers' registrations before printing. */
+const FOLLOWERS_WAIT_MS = 3000;
 
 interface Member {
   readonly name: string;
@@ -138,11 +140,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   const watch = (async () => {
     const deadline = Date.now() + LEADER_WAIT_MS;
     let printedWaiting = false;
+    let leaderSeenAt: number | undefined;
     while (!stopping && failure === null && Date.now() < deadline) {
       try {
         const info = await admin.clusterInfo();
-        const hasLeader = Object.values(info.brokerAddrTable).some((data) => data.brokerAddrs['0'] !== undefined);
-        if (hasLeader) {
+        const groups = Object.values(info.brokerAddrTable);
+        const hasLeader = groups.some((data) => data.brokerAddrs['0'] !== undefined);
+        if (hasLeader) leaderSeenAt ??= Date.now();
+        // Followers register at their own role change, usually with the leader; give them up to
+        // FOLLOWERS_WAIT_MS so the printed list is the whole group rather than a moment's view.
+        const everyoneListed = groups.reduce((count, data) => count + Object.keys(data.brokerAddrs).length, 0) >= NODES.length;
+        if (hasLeader && (everyoneListed || Date.now() - (leaderSeenAt as number) > FOLLOWERS_WAIT_MS)) {
           const text = await clusterList(admin, null, (line) => process.stdout.write(`${line}\n`));
           process.stdout.write(`\n$ sh bin/mqadmin clusterList -n 127.0.0.1:${port}\n${text}\n\nThe cluster is up; Ctrl-C stops it.\n`);
           return;
