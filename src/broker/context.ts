@@ -5,6 +5,7 @@ import type { ConsumerManager } from './consumer-manager.js';
 import type { DLedgerCommitLog } from './dledger-commit-log.js';
 import type { OffsetCommitter } from './offset-committer.js';
 import type { PullHoldService } from './pull-hold.js';
+import type { RateMeter } from './rate-meter.js';
 
 export interface BrokerContext {
   readonly config: BrokerConfig;
@@ -21,5 +22,7 @@ export interface BrokerContext {
 export interface BrokerStats {
   messagesPut: number;
   messagesPulled: number;
+  readonly putRate: RateMeter;
+  readonly pullRate: RateMeter;
   readonly startedAtMs: number;
 }

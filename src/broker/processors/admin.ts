@@ -69,8 +69,9 @@ function runtimeInfo(context: BrokerContext, request: RemotingCommand): Remoting
     brokerVersionDesc: BROKER_VERSION_DESC,
     brokerVersion: '401',
     brokerActive: String(context.commitLog.role.role === 'master'),
-    putTps: '0.00',
-    getTransferredTps: '0.00',
+    // clusterList reads the first of the space-separated rates (Java: 10 s, 60 s, 600 s windows).
+    putTps: context.stats.putRate.perSecond().toFixed(2),
+    getTransferredTps: context.stats.pullRate.perSecond().toFixed(2),
     sendThreadPoolQueueSize: '0',
     pullThreadPoolQueueSize: '0',
     sendThreadPoolQueueHeadWaitTimeMills: '0',

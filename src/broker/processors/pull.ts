@@ -95,6 +95,7 @@ function responseOf(context: BrokerContext, request: RemotingCommand, result: Ge
     case 'OFFSET_OVERFLOW_BADLY': code = ResponseCode.PULL_OFFSET_MOVED; break;
   }
   context.stats.messagesPulled += result.messages.length;
+  context.stats.pullRate.add(result.messages.length);
   return createResponse(request, code, {
     extFields: { suggestWhichBrokerId: 0, nextBeginOffset: result.nextBeginOffset, minOffset: result.minOffset, maxOffset: result.maxOffset },
     body: result.messages.length === 0 ? null : Buffer.concat(result.messages),

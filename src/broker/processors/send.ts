@@ -135,6 +135,7 @@ async function send(context: BrokerContext, request: RemotingCommand, connection
   try {
     const results = await context.commitLog.putMessages(messages);
     context.stats.messagesPut += results.length;
+    context.stats.putRate.add(results.length);
     const first = results[0];
     return createResponse(request, ResponseCode.SUCCESS, {
       extFields: { msgId: results.map((r) => r.msgId).join(','), queueId: first?.queueId, queueOffset: first?.queueOffset, MSG_REGION: 'DefaultRegion', TRACE_ON: 'true' },
