@@ -16,7 +16,7 @@ const METRICS_PORTS = [5557, 5558, 5559];
 const STOP_GRACE_MS = 10_000;
 const LEADER_WAIT_MS = 30_000;
 
-const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/dledger');
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/dledger.mjs');
 
 function startMember(id: string, metricsPort: number): ChildProcess {
   const child = spawn(process.execPath, [cli, 'server', '--group', GROUP, '--id', id, '--peers', PEERS, '--store-base-dir', STORE_BASE_DIR, '--metrics-port', String(metricsPort)], { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -58,7 +58,7 @@ async function main(): Promise<number> {
         if (metadata.leaderId !== null) {
           console.log(`DLedger group "${GROUP}" is up: leader ${metadata.leaderId}, term ${metadata.term}`);
           console.log(JSON.stringify(metadata, null, 2));
-          console.log(`try: bin/dledger append -g ${GROUP} -p "${PEERS}" -d hello`);
+          console.log(`try: bin/dledger.mjs append -g ${GROUP} -p "${PEERS}" -d hello`);
           console.log(`metrics: ${METRICS_PORTS.map((p) => `http://127.0.0.1:${p}/metrics`).join(' ')}`);
           console.log('Ctrl-C stops the group.');
           break;

@@ -10,15 +10,15 @@ import fs from 'node:fs';
 /** The package root: this file runs as test/cluster/*.ts under tap and as dist/test/cluster/*.js from benches. */
 function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'bin', 'dledger'))) {
+  while (!fs.existsSync(path.join(dir, 'bin', 'dledger.mjs'))) {
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`bin/dledger not found above ${fileURLToPath(import.meta.url)}`);
+    if (parent === dir) throw new Error(`bin/dledger.mjs not found above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
   return dir;
 }
 
-export const CLI = path.join(packageRoot(), 'bin', 'dledger');
+export const CLI = path.join(packageRoot(), 'bin', 'dledger.mjs');
 
 /** Ports the OS hands out now (bound then released; a tiny reuse race is accepted in tests). */
 export async function freePorts(count: number): Promise<number[]> {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { alive, ROOT, writeQuickConfs } from './helpers.js';
 
-const FAST_TRY = path.join(ROOT, 'bin/dledger-fast-try.sh');
+const FAST_TRY = path.join(ROOT, 'bin/dledger/fast-try.sh');
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve) => {

@@ -4,7 +4,7 @@
 // is already running; mqadmin creates a topic and reports queue offsets, consumer progress and the
 // Raft view; SIGKILL of the leader broker moves BID 0 to another node (time measured) and the data
 // is still there; `fast-try.sh stop` leaves none of the processes behind.
-// Method: the real scripts (bin/dledger-fast-try.sh, bin/mqadmin) run as child processes from
+// Method: the real scripts (bin/dledger/fast-try.sh, bin/mqadmin) run as child processes from
 // dist/ with the quick start's confs copied to a temp dir on free ports (so a developer's own
 // quick start on 9876/30911/... is never touched) and logs/pid files in the temp dir, selected
 // through the script's FAST_TRY_CONF_DIR / ROCKETMQ_LOG_DIR / NAMESRV_PORT. Messages and a
@@ -21,7 +21,7 @@ import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
 import { createRequest } from '../../src/remoting/command.js';
 import { alive, clusterRows, NODES, ROOT, writeQuickConfs, type Row } from './helpers.js';
 
-const FAST_TRY = path.join(ROOT, 'bin/dledger-fast-try.sh');
+const FAST_TRY = path.join(ROOT, 'bin/dledger/fast-try.sh');
 const MQADMIN = path.join(ROOT, 'bin/mqadmin');
 
 t.before(() => {

@@ -1,10 +1,9 @@
 #!/bin/sh
 # The DLedger quick start (RocketMQ's distribution/bin/dledger/fast-try.sh):
-#   sh bin/dledger-fast-try.sh start   name server + the 3 brokers of conf/dledger/, in the background
-#   sh bin/dledger-fast-try.sh stop    TERM to those processes, KILL after a grace period
-# (The guide's path is bin/dledger/fast-try.sh; here bin/dledger is the DLedger CLI launcher, a
-# file, so the script lives beside it. It finds the project root from its own location, so it
-# works unchanged if moved into a bin/dledger/ directory.)
+#   sh bin/dledger/fast-try.sh start   name server + the 3 brokers of conf/dledger/, in the background
+#   sh bin/dledger/fast-try.sh stop    TERM to those processes, KILL after a grace period
+# (At the guide's path; the DLedger CLI launcher is bin/dledger.mjs. The script finds the project
+# root from its own location.)
 # Unlike the Java script, which greps `ps` for every BrokerStartup on the machine, we keep a pid
 # file per process and only ever signal a pid whose command line is still ours, so other
 # clusters on the same host are left alone.
