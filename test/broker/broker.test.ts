@@ -138,7 +138,9 @@ t.test('broker group behind a name server', async (t) => {
   t.equal((await cluster.call(master.brokerAddr, RequestCode.UNREGISTER_CLIENT, { clientID, consumerGroup: 'CG' })).code, ResponseCode.SUCCESS);
   t.equal((await cluster.call(master.brokerAddr, RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: 'CG' })).code, ResponseCode.SYSTEM_ERROR, 'unregistered');
   const info = await cluster.call(master.brokerAddr, RequestCode.GET_BROKER_RUNTIME_INFO);
-  t.match(JSON.parse(info.body!.toString()), { table: { brokerVersionDesc: 'V4_9_4', dLegerRole: 'leader' } });
+  const table = (JSON.parse(info.body!.toString()) as { table: Record<string, string> }).table;
+  t.match(table, { brokerVersionDesc: 'V4_9_4', dLegerRole: 'leader', putTps: /^[0-9]+\.[0-9]{2}$/ });
+  t.same(Object.keys(JSON.parse(table['dLegerPeerProgress']!) as object).sort(), followers.map((f) => f.config.dLegerSelfId).sort(), 'the leader reports its view of each follower');
 
   t.comment('leader change moves BID 0');
   const target = followers[0]!;

@@ -92,5 +92,13 @@ function runtimeInfo(context: BrokerContext, request: RemotingCommand): Remoting
     dLegerLastIndex: String(status.lastIndex),
     heldPulls: String(context.pullHold.heldCount),
   };
+  if (status.role === 'leader') {
+    // The leader's view of each follower, for mqadmin dledgerStatus (src/admin/README.md).
+    const progress: Record<string, { match: number; next: number; state: string; recentActive: boolean }> = {};
+    for (const [peerId, p] of status.progress) {
+      if (peerId !== context.config.dLegerSelfId) progress[peerId] = { match: p.match, next: p.next, state: p.state, recentActive: p.recentActive };
+    }
+    table['dLegerPeerProgress'] = JSON.stringify(progress);
+  }
   return createResponse(request, ResponseCode.SUCCESS, { body: Buffer.from(JSON.stringify({ table }), 'utf8') });
 }
