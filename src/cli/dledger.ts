@@ -154,21 +154,31 @@ async function runServer(v: Record<string, unknown>): Promise<number> {
   for (const [key, value] of Object.entries(fromFlags)) if (value !== undefined && !(key in raw)) raw[key] = value;
   const config = buildNodeConfig(raw);
   const metrics = new PrometheusMetrics({ group: config.group, selfId: config.selfId });
-  const server = new DLedgerServer({ config, metrics });
+  let fatalReason: string | null = null;
+  let wake: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (wake = resolve));
+  const server = new DLedgerServer({
+    config,
+    metrics,
+    onFatal: (reason) => {
+      fatalReason = reason;
+      wake();
+    },
+  });
   await server.start();
   const metricsServer = config.metricsPort === null ? null : await serveMetrics(metrics.registry, '127.0.0.1', config.metricsPort);
   if (metricsServer !== null) process.stderr.write(`[${config.group}/${config.selfId}] metrics on http://127.0.0.1:${metricsServer.port}/metrics\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      process.stderr.write(`[${config.group}/${config.selfId}] ${signal}: stopping\n`);
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  const stop = (signal: string): void => {
+    process.stderr.write(`[${config.group}/${config.selfId}] ${signal}: stopping\n`);
+    wake();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  await stopped;
   metricsServer?.server.close();
   await server.close();
-  return 0;
+  // A node that stopped itself must not look like a clean shutdown to a supervisor.
+  return fatalReason === null ? 0 : 3;
 }
 
 function clientFrom(v: Record<string, unknown>): DLedgerClient {

@@ -15,6 +15,7 @@ import { defaultRaftConfig } from '../raft/config.js';
 import type { Entry, Message, RaftConfig, RaftStatus, Ready, RefusalReason, Role } from '../raft/types.js';
 import { EntryType } from '../raft/types.js';
 import { openLogStore } from '../store/open.js';
+import { StoreTruncatedError } from '../store/errors.js';
 import type { LogStore } from '../store/types.js';
 import { assert } from '../util/assert.js';
 import { Prng } from '../util/prng.js';
@@ -61,6 +62,8 @@ export interface DLedgerServerOptions {
   readonly log?: (line: string) => void;
   /** Pending appends fail with TIMEOUT after this long (their outcome is then unknown). */
   readonly appendTimeoutMs?: number;
+  /** Called after the node stopped itself on an unrecoverable error (e.g. a failed flush). */
+  readonly onFatal?: (reason: string) => void;
   /** Store hook (RocketMQ: write the physical offset into each message); see StoreOptions.patchBody. */
   readonly patchBody?: (body: Uint8Array, pos: number) => void;
   /** Overrides of the Raft core's settings (tests); timing comes from the node config. */
@@ -431,12 +434,29 @@ export class DLedgerServer {
     // Under flush async (DLedger's default) a write counts as persisted once it is in the page
     // cache: the timer flushes later, and a power loss can lose up to one interval (README).
     const waitForDisk = lastWritten !== null && this.config.flushPolicy === 'sync';
-    const persisted = !waitForDisk ? null : store.whenDurable(lastWritten).then(() => {
-      this.metrics.observeAppendLatencySeconds(Number(process.hrtime.bigint() - writtenAtNs) / 1e9);
-    });
+    // Resolves true once durable; false if a later Ready truncated these entries first (a deposed
+    // leader or a follower taking a new leader's log): their durability no longer matters.
+    const persisted: Promise<boolean> | null = !waitForDisk
+      ? null
+      : store.whenDurable(lastWritten).then(
+          () => {
+            this.metrics.observeAppendLatencySeconds(Number(process.hrtime.bigint() - writtenAtNs) / 1e9);
+            return true;
+          },
+          (error: unknown) => {
+            if (error instanceof StoreTruncatedError) return false;
+            throw error;
+          },
+        );
     this.persistChain = this.persistChain.then(async () => {
-      if (persisted !== null) await persisted;
+      const durable = persisted === null ? true : await persisted;
       if (this.closed) return;
+      if (!durable) {
+        // This Ready's answers (acks, votes) would vouch for entries this node no longer holds:
+        // drop them, as a lossy network may. The truncating Ready's onPersisted covers this one
+        // too (the core ignores a persisted mark whose entry was replaced).
+        return;
+      }
       core.onPersisted(ready.number);
       for (const message of ready.messagesAfterPersist) this.send(message);
       this.scheduleProcess();
@@ -512,8 +532,9 @@ export class DLedgerServer {
   private fatal(reason: string): void {
     // A store that cannot persist must not keep acknowledging: stop the node (the operator sees
     // why; the rest of the group carries on without it).
+    if (this.closed) return;
     this.log(`FATAL: ${reason}; stopping this node`);
-    void this.close();
+    void this.close().finally(() => this.options.onFatal?.(reason));
   }
 
   private failPending(error: DLedgerError): void {
