@@ -25,6 +25,12 @@ export class DLedgerClientError extends Error {
   constructor(
     readonly code: number,
     message: string,
+    /**
+     * True when the request reached a node and no answer came back (timeout, lost connection):
+     * an append may or may not have been applied. The client never re-sends such an append by
+     * itself, since that could store it twice.
+     */
+    readonly outcomeUnknown = false,
   ) {
     super(`${ResponseCodeName[code] ?? `code ${code}`}: ${message}`);
   }
@@ -84,9 +90,11 @@ class Connection {
     return new Promise<ClientResponse>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(id);
-        reject(new DLedgerClientError(ResponseCode.TIMEOUT, `no answer from ${this.peer.id} within ${this.requestTimeoutMs} ms`));
+        reject(new DLedgerClientError(ResponseCode.TIMEOUT, `no answer from ${this.peer.id} within ${this.requestTimeoutMs} ms`, true));
       }, this.requestTimeoutMs);
-      this.waiters.set(id, { resolve, reject, timer });
+      // Once written, a failure of the connection leaves the outcome unknown.
+      const onFailure = (error: Error): void => reject(new DLedgerClientError(ResponseCode.TIMEOUT, `${error.message} after the request was sent`, true));
+      this.waiters.set(id, { resolve, reject: onFailure, timer });
       this.socket.write(encodeFrame({ ...body, id }, MAX_FRAME_BYTES));
     });
   }
@@ -134,7 +142,7 @@ export class DLedgerClient {
   /** Append one body or a batch; resolves with index, term and pos of each once committed. */
   async append(bodies: Uint8Array | readonly Uint8Array[]): Promise<AppendedInfo[]> {
     const list = bodies instanceof Uint8Array ? [bodies] : [...bodies];
-    const response = await this.call({ op: 'append', bodies: list }, true);
+    const response = await this.call({ op: 'append', bodies: list }, true, false);
     return [...(response.appended ?? [])];
   }
 
@@ -153,7 +161,7 @@ export class DLedgerClient {
 
   /** Ask the leader to hand leadership to `transfereeId`; resolves once it has. */
   async transferLeadership(transfereeId: string): Promise<void> {
-    await this.call({ op: 'transfer', to: transfereeId }, true);
+    await this.call({ op: 'transfer', to: transfereeId }, true, false);
   }
 
   /** The index a linearizable read may be served at (the leader has applied up to it). */
@@ -168,7 +176,7 @@ export class DLedgerClient {
     this.connections.clear();
   }
 
-  private async call(body: RequestBody, needsLeader: boolean): Promise<ClientResponse> {
+  private async call(body: RequestBody, needsLeader: boolean, idempotent = true): Promise<ClientResponse> {
     const deadline = Date.now() + this.retryTimeoutMs;
     let attempt = 0;
     let lastError: Error = new Error('no attempt made');
@@ -184,7 +192,10 @@ export class DLedgerClient {
         if (!RETRYABLE.has(response.code)) throw lastError;
         this.leaderId = response.leaderId !== null && response.leaderId !== target.id ? response.leaderId : null;
       } catch (error) {
-        if (error instanceof DLedgerClientError && !RETRYABLE.has(error.code)) throw error;
+        // An append that reached a node and got no answer is not re-sent: that could store it
+        // twice (reads and metadata are safe to repeat). The caller learns the outcome is unknown.
+        if (error instanceof DLedgerClientError && error.outcomeUnknown && !idempotent) throw error;
+        if (error instanceof DLedgerClientError && !error.outcomeUnknown && !RETRYABLE.has(error.code)) throw error;
         lastError = error as Error;
         this.dropConnection(target.id);
         if (this.leaderId === target.id) this.leaderId = null;
