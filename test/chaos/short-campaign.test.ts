@@ -6,12 +6,6 @@
 import t from 'tap';
 import { formatSummary, runCampaign } from './campaign.js';
 
-// Open findings (FINDINGS.md) that the node's owners have not fixed yet. A violation matching one
-// is reported as a TODO instead of failing CI, unless CHAOS_STRICT=1; remove the entry once fixed.
-// Everything else — lost, moved, duplicate, phantom, divergence, other crashes — fails.
-const KNOWN_FINDINGS: readonly { readonly id: string; readonly pattern: RegExp }[] = [
-  { id: 'F1 (deposed leader stops itself when its unflushed tail is truncated)', pattern: /^crash: .*before it became durable/s },
-];
 
 t.test('short fault campaign: kill, pause, partition', async (t) => {
   const lines: string[] = [];
@@ -23,8 +17,5 @@ t.test('short fault campaign: kill, pause, partition', async (t) => {
   t.ok(report.converged, 'the group converged after healing');
   t.equal(report.check.lost, 0, 'no acknowledged append lost');
   if (report.violations.length > 0) t.comment(lines.join('\n'));
-  const strict = process.env.CHAOS_STRICT === '1';
-  const known = strict ? [] : report.violations.filter((v) => KNOWN_FINDINGS.some((f) => f.pattern.test(v)));
-  for (const v of known) t.fail(v, { todo: KNOWN_FINDINGS.find((f) => f.pattern.test(v))!.id });
-  t.same(report.violations.filter((v) => !known.includes(v)), [], 'no violation');
+  t.same(report.violations, [], 'no violation');
 });
