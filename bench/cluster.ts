@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { DLedgerClient } from '../src/client/client.js';
 import type { ClientBenchResult } from '../src/cli/client-bench.js';
-import { CLI, freePorts, startNode, stopNode, until, type NodeProcess } from '../test/cluster/helpers.js';
+import { appendAcceptingDuplicates, CLI, freePorts, startNode, stopNode, until, type NodeProcess } from '../test/cluster/helpers.js';
 import { writeResults } from './lib/results.js';
 import { fixed, formatTable, grouped } from './lib/table.js';
 import { latencySvg } from './lib/latency-svg.js';
@@ -74,7 +74,7 @@ async function measureFailover(group: Group, groupName: string, kills: number): 
       if (leader === undefined) throw new Error(`leader ${String(leaderId)} is not one of ours`);
       const killedAt = performance.now();
       leader.child.kill('SIGKILL');
-      await client.append(body);
+      await appendAcceptingDuplicates(client, body);
       timesMs.push(performance.now() - killedAt);
       await stopNode(leader);
       group.nodes[index] = startNode(leader.id, groupName, group.peers, group.baseDir, ['--flush', group.flush]);

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import fs from 'node:fs';
+import { DLedgerClient, DLedgerClientError } from '../../src/client/client.js';
+import type { AppendedInfo } from '../../src/node/client-protocol.js';
 
 /** The package root: this file runs as test/cluster/*.ts under tap and as dist/test/cluster/*.js from benches. */
 function packageRoot(): string {
@@ -68,5 +70,23 @@ export async function until<T>(probe: () => Promise<T | null | undefined | false
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Append, re-sending only when the outcome is unknown (the request reached a node that died before
+ * answering). Tests that tolerate a possible second copy use this around a leader kill; the
+ * client itself never re-sends such an append.
+ */
+export async function appendAcceptingDuplicates(client: DLedgerClient, body: Uint8Array, timeoutMs = 30_000): Promise<AppendedInfo> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const [info] = await client.append(body);
+      if (info === undefined) throw new Error('append returned no entry');
+      return info;
+    } catch (error) {
+      if (!(error instanceof DLedgerClientError) || !error.outcomeUnknown || Date.now() > deadline) throw error;
+    }
   }
 }
