@@ -25,12 +25,13 @@ const SHAPE: ContentShape = { minBodyBytes: 1, maxBodyBytes: 12 * 1024 };
 const ENTRIES = 3000;
 const seed = Number(process.env.READER_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-function startReader(task: ReaderTask): Promise<ReaderReport> {
+function startReader(task: ReaderTask, onStarted: () => void): Promise<ReaderReport> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(workerPath, { workerData: task });
     let report: ReaderReport | null = null;
-    worker.on('message', (message: ReaderReport) => {
-      report = message;
+    worker.on('message', (message: ReaderReport | { started: true }) => {
+      if ('started' in message) onStarted();
+      else report = message;
     });
     worker.on('error', reject);
     worker.on('exit', (code) => {
@@ -47,14 +48,20 @@ for (const flush of [{ kind: 'sync' }, { kind: 'async', intervalMs: 10 }] as con
     const nodeDir = join(dir, 'dledger-n0');
     const store = openLogStore({ nodeDir, flush, ...GEOMETRY });
     const bodies = new ExpectedBodies(seed, SHAPE);
-    const reading = startReader({
-      nodeDir,
-      ...GEOMETRY,
-      seed,
-      shape: SHAPE,
-      targetLastIndex: ENTRIES - 1,
-      deadlineMs: Date.now() + 60_000,
-    });
+    let started: () => void = () => undefined;
+    const readerStarted = new Promise<void>((resolve) => (started = resolve));
+    const reading = startReader(
+      {
+        nodeDir,
+        ...GEOMETRY,
+        seed,
+        shape: SHAPE,
+        targetLastIndex: ENTRIES - 1,
+        deadlineMs: Date.now() + 60_000,
+      },
+      () => started(),
+    );
+    await Promise.race([readerStarted, reading.then(() => undefined, () => undefined)]);
     const prng = new Prng(seed);
     while (store.lastIndex < ENTRIES - 1) {
       const first = store.lastIndex + 1;

@@ -94,4 +94,7 @@ function run(): ReaderReport {
   }
 }
 
+// Tell the writer the reader is running: on a loaded machine a worker can take longer to start
+// than the writer takes to append everything, and then nothing interleaves.
+port.postMessage({ started: true });
 port.postMessage(run());
