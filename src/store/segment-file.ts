@@ -10,6 +10,12 @@ export interface SegmentFile {
   readonly sizeBytes: number;
   /** The whole segment. Writes through it are visible at once to every reader of the file. */
   readonly bytes: Uint8Array;
+  /**
+   * Copy `bytes` into the segment at offsetBytes, as one write(2) where the file supports it.
+   * Optional: without it the store copies into `bytes` (the mapping) directly. Either way the
+   * bytes are visible through `bytes` at once (one page cache) and made durable by flush().
+   */
+  write?(offsetBytes: number, bytes: Uint8Array): void;
   /** Make [offsetBytes, offsetBytes + lengthBytes) durable (msync MS_SYNC). Throws on I/O error. */
   flush(offsetBytes: number, lengthBytes: number): void;
   /**
