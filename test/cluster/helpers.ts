@@ -2,6 +2,7 @@
 // child processes started from the compiled CLI and stopped by pid, bounded waits.
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -89,4 +90,119 @@ export async function appendAcceptingDuplicates(client: DLedgerClient, body: Uin
       if (!(error instanceof DLedgerClientError) || !error.outcomeUnknown || Date.now() > deadline) throw error;
     }
   }
+}
+
+/**
+ * Small segments for cluster tests: 256 KiB data and 4,096-record index segments, so that a few
+ * thousand entries span several files (BLANK fillers, segment roll-over) and a test never
+ * fallocates DLedger's 1 GiB + 160 MiB per member.
+ */
+export const SMALL_SEGMENTS = {
+  dataSegmentSizeBytes: 256 * 1024,
+  indexSegmentSizeBytes: 32 * 4096,
+} as const;
+
+/** A 3-member group of `dledger server` processes in a temp dir; every process is stopped by pid in teardown. */
+export interface ProcessGroup {
+  readonly group: string;
+  readonly ids: readonly string[];
+  readonly peers: string;
+  readonly baseDir: string;
+  /** --config file with the segment sizes (and any extra keys the test asked for). */
+  readonly configPath: string;
+  readonly nodes: Map<string, NodeProcess>;
+  readonly client: DLedgerClient;
+  /** {baseDir}/dledger-{id}. */
+  nodeDir(id: string): string;
+  /** Start (or restart) member `id` from its files. */
+  start(id: string): NodeProcess;
+  /** The address string of member `id` alone ("n1-127.0.0.1:P"), for a client that talks to it only. */
+  peerOf(id: string): string;
+  /** Waits for a leader and returns its id. */
+  leader(timeoutMs?: number): Promise<string>;
+}
+
+interface TapLike {
+  teardown(fn: () => unknown): void;
+}
+
+export async function startProcessGroup(t: TapLike, options: {
+  group: string;
+  ids?: readonly string[];
+  /** Extra config-file keys (DLedger names), e.g. preferredLeaderIds. */
+  config?: Readonly<Record<string, string | number>>;
+  /** Members not started yet (the test starts them later with group.start). */
+  deferred?: readonly string[];
+  clientRetryTimeoutMs?: number;
+}): Promise<ProcessGroup> {
+  const ids = options.ids ?? ['n0', 'n1', 'n2'];
+  const ports = await freePorts(ids.length);
+  const peers = ids.map((id, i) => `${id}-127.0.0.1:${ports[i]}`).join(';');
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), `dledger-${options.group}-`));
+  const configPath = path.join(baseDir, 'node.properties');
+  const keys: Record<string, string | number> = {
+    mappedFileSizeForEntryData: SMALL_SEGMENTS.dataSegmentSizeBytes,
+    mappedFileSizeForEntryIndex: SMALL_SEGMENTS.indexSegmentSizeBytes,
+    maxEntryBodyBytes: 64 * 1024,
+    ...options.config,
+  };
+  fs.writeFileSync(configPath, Object.entries(keys).map(([k, v]) => `${k}=${v}\n`).join(''));
+  const nodes = new Map<string, NodeProcess>();
+  const client = new DLedgerClient({ group: options.group, peers, retryTimeoutMs: options.clientRetryTimeoutMs ?? 15_000 });
+  const group: ProcessGroup = {
+    group: options.group,
+    ids,
+    peers,
+    baseDir,
+    configPath,
+    nodes,
+    client,
+    nodeDir: (id) => path.join(baseDir, `dledger-${id}`),
+    start: (id) => {
+      const previous = nodes.get(id);
+      assertStopped(previous);
+      const node = startNode(id, options.group, peers, baseDir, ['--config', configPath]);
+      nodes.set(id, node);
+      return node;
+    },
+    peerOf: (id) => {
+      const entry = peers.split(';').find((p) => p.startsWith(`${id}-`));
+      if (entry === undefined) throw new Error(`no member ${id}`);
+      return entry;
+    },
+    leader: async (timeoutMs = 15_000) => until(async () => (await client.metadata()).leaderId, timeoutMs, `a leader of ${options.group}`),
+  };
+  t.teardown(async () => {
+    client.close();
+    for (const node of nodes.values()) {
+      if (node.child.signalCode === null && node.child.exitCode === null) node.child.kill('SIGCONT');
+      await stopNode(node, 'SIGKILL');
+    }
+    fs.rmSync(baseDir, { recursive: true, force: true });
+  });
+  for (const id of ids) if (!(options.deferred ?? []).includes(id)) group.start(id);
+  return group;
+}
+
+function assertStopped(node: NodeProcess | undefined): void {
+  if (node !== undefined && node.child.exitCode === null && node.child.signalCode === null) throw new Error(`${node.id} is still running (pid ${node.child.pid})`);
+}
+
+/** SIGTERM every running member at once (no member outlives the others long enough to win an election and append). */
+export async function stopAll(group: ProcessGroup): Promise<Map<string, number | null>> {
+  const codes = await Promise.all([...group.nodes.values()].map(async (node) => [node.id, await stopNode(node, 'SIGTERM')] as const));
+  return new Map(codes);
+}
+
+/** Run the dledger CLI to completion (bounded); stdout, stderr and exit code. */
+export async function runCli(args: readonly string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, stdout, stderr };
 }
