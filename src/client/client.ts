@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { encodeFrame, FrameDecoder, FrameError } from '../node/peer-frame.js';
 import { parsePeers, type PeerAddress } from '../node/config.js';
-import { type AppendedInfo, type ClientRequest, type ClientResponse, type EntryInfo, type Metadata, ResponseCode, ResponseCodeName } from '../node/client-protocol.js';
+import { type AppendedInfo, type ClientRequest, type ClientResponse, type EntryInfo, type Metadata, type ReadConsistency, ResponseCode, ResponseCodeName } from '../node/client-protocol.js';
 import { assert } from '../util/assert.js';
 
 export interface DLedgerClientOptions {
@@ -168,6 +168,18 @@ export class DLedgerClient {
   async readBarrier(): Promise<number> {
     const response = await this.call({ op: 'read-barrier' }, true);
     return response.readIndex ?? -1;
+  }
+
+  /**
+   * The register view: the latest committed normal entry at or before the read index (null when
+   * there is none). 'linearizable' asks the leader, which answers after a ReadIndex barrier;
+   * 'local' asks whichever member is tried first (the first peer given) for its own applied
+   * state, without a barrier, so it may be stale.
+   */
+  async readLatest(consistency: ReadConsistency = 'linearizable'): Promise<{ readIndex: number; latest: EntryInfo | null }> {
+    const response = await this.call({ op: 'read-latest', consistency }, consistency === 'linearizable');
+    assert(response.readIndex !== undefined && response.latest !== undefined, 'read-latest response without readIndex or latest');
+    return { readIndex: response.readIndex, latest: response.latest };
   }
 
   close(): void {

@@ -31,7 +31,15 @@ export type ClientRequest =
   | { readonly id: number; readonly op: 'get'; readonly index: number }
   | { readonly id: number; readonly op: 'metadata' }
   | { readonly id: number; readonly op: 'transfer'; readonly to: string }
-  | { readonly id: number; readonly op: 'read-barrier' };
+  | { readonly id: number; readonly op: 'read-barrier' }
+  /**
+   * The register view of the log: the latest committed non-empty NORMAL entry at or before a read
+   * index. 'linearizable' (default): leader only, after a ReadIndex barrier. 'local': any member,
+   * at its own applied index, no barrier; may be stale (a follower's or a deposed leader's view).
+   */
+  | { readonly id: number; readonly op: 'read-latest'; readonly consistency?: ReadConsistency };
+
+export type ReadConsistency = 'linearizable' | 'local';
 
 export interface AppendedInfo {
   readonly index: number;
@@ -66,6 +74,8 @@ export interface ClientResponse {
   readonly entry?: EntryInfo;
   readonly metadata?: Metadata;
   readonly readIndex?: number;
+  /** read-latest: the entry read, or null when no normal entry exists at or before readIndex. */
+  readonly latest?: EntryInfo | null;
 }
 
 /** Checks an untrusted request; returns an error text naming the field, or null when valid. */
@@ -88,6 +98,10 @@ export function requestProblem(value: unknown): string | null {
     case 'metadata':
     case 'read-barrier':
       return null;
+    case 'read-latest': {
+      const consistency = r['consistency'];
+      return consistency === undefined || consistency === 'linearizable' || consistency === 'local' ? null : `read-latest.consistency: expected 'linearizable' or 'local', got ${JSON.stringify(consistency)}`;
+    }
     default:
       return `request.op: unknown operation ${JSON.stringify(r['op'])}`;
   }

@@ -112,6 +112,8 @@ interface PendingRead {
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** Gauges are refreshed every few ticks, not per Ready: a scrape every few seconds needs no more. */
 const METRICS_EVERY_TICKS = 10;
+/** read-latest scans back over NOOPs (one per new leader) and empty bodies at most this far. */
+const MAX_READ_LATEST_SCAN = 10_000;
 
 function refusalCode(reason: RefusalReason): number {
   switch (reason) {
@@ -308,6 +310,25 @@ export class DLedgerServer {
     const entry = this.liveStore().get(index);
     if (entry === null) return null;
     return { index: entry.index, term: entry.term, pos: entry.pos, body: entry.body };
+  }
+
+  /**
+   * The register view of the log: the last NORMAL entry with a non-empty body at or before `index`
+   * (an applied index), or null when the log holds none from its beginning. Leaders add NOOPs, so
+   * this scans back; a run of more than MAX_READ_LATEST_SCAN entries without one is refused rather
+   * than served slowly, and so is a scan that reaches compacted entries (their bodies are gone).
+   */
+  latestNormalAtOrBefore(index: number): (CommittedEntry & { pos: number }) | null {
+    assert(index <= this.appliedIndex, `read-latest at ${index} beyond the applied index ${this.appliedIndex}`);
+    const store = this.liveStore();
+    for (let i = index, scanned = 0; i > store.beforeBeginIndex; i--, scanned++) {
+      if (scanned >= MAX_READ_LATEST_SCAN) throw new DLedgerError(ResponseCode.INTERNAL_ERROR, `read-latest: no normal entry in the ${MAX_READ_LATEST_SCAN} entries at or below ${index}`);
+      const entry = store.get(i);
+      if (entry === null) throw new DLedgerError(ResponseCode.INDEX_OUT_OF_RANGE, `read-latest: entry ${i} unreadable on ${this.config.selfId}`);
+      if (entry.magic === EntryType.Normal && entry.body.length > 0) return { index: entry.index, term: entry.term, pos: entry.pos, body: entry.body };
+    }
+    if (store.beforeBeginIndex >= 0) throw new DLedgerError(ResponseCode.INDEX_OUT_OF_RANGE, `read-latest: entries up to ${store.beforeBeginIndex} are compacted on ${this.config.selfId}`);
+    return null;
   }
 
   /**
@@ -589,6 +610,11 @@ export class DLedgerServer {
           return { ...base, leaderId: this.role.leaderId, code: ResponseCode.SUCCESS };
         case 'read-barrier':
           return { ...base, code: ResponseCode.SUCCESS, readIndex: await this.readBarrier() };
+        case 'read-latest': {
+          // 'local' skips the barrier on purpose (stale reads; the chaos checker proves they are).
+          const readIndex = request.consistency === 'local' ? this.appliedIndex : await this.readBarrier();
+          return { ...base, code: ResponseCode.SUCCESS, readIndex, latest: this.latestNormalAtOrBefore(readIndex) };
+        }
       }
     } catch (error) {
       if (error instanceof DLedgerError) return { ...base, code: error.code, leaderId: error.leaderId ?? this.role.leaderId, error: error.message };
