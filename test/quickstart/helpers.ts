@@ -1,8 +1,11 @@
 // Shared by the quick start tests: the shipped conf/dledger confs rewritten onto free ports and a
 // temp store, so the tests never touch a developer's own quick start on 9876/30911/... .
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { AdminClient } from '../../src/admin/admin-client.js';
+import { clusterList } from '../../src/admin/commands.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const NODES = ['n0', 'n1', 'n2'] as const;
@@ -79,4 +82,62 @@ export function clusterRows(stdout: string): Row[] {
     const [cluster, brokerName, bid, addr] = line.trim().split(/\s+/);
     return { cluster: cluster as string, brokerName: brokerName as string, bid: Number(bid), addr: addr as string };
   });
+}
+
+export interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `sh file args...` from the project root; SIGKILLed after timeoutMs. */
+export function runSh(file: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile('sh', [file, ...args], { cwd: ROOT, env, timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export const FAST_TRY = path.join(ROOT, 'bin/dledger/fast-try.sh');
+export const MQADMIN = path.join(ROOT, 'bin/mqadmin');
+
+/** Fails early, with the fix, when the launchers' compiled code is missing. */
+export function requireDist(): void {
+  for (const file of ['mqadmin.js', 'mqbroker.js', 'mqnamesrv.js']) {
+    if (!fs.existsSync(path.join(ROOT, 'dist/src/cli', file))) throw new Error(`dist/src/cli/${file} is missing: run \`npx tsc -p tsconfig.json\` first (npm test does)`);
+  }
+}
+
+/** Port of a host:port address. */
+export function addrPort(addr: string): number {
+  return Number(addr.slice(addr.lastIndexOf(':') + 1));
+}
+
+/**
+ * Polls clusterList (the same code `bin/mqadmin clusterList` prints, called in-process: spawning
+ * a node process per poll costs ~0.2 s of CPU, which on a loaded 2-core machine slows the very
+ * election being timed) every pollMs until accept(rows) returns a value; throws with the last
+ * output after timeoutMs.
+ */
+export async function awaitClusterList<T>(namesrvAddr: string, accept: (rows: Row[]) => T | undefined, timeoutMs: number, what: string, pollMs = 50): Promise<T> {
+  const admin = new AdminClient([namesrvAddr], 2000);
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      let output = '';
+      try {
+        output = await clusterList(admin, null, () => undefined);
+      } catch (error) {
+        output = (error as Error).message;
+      }
+      const value = accept(clusterRows(output));
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`${what} not seen within ${timeoutMs} ms; last clusterList:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  } finally {
+    admin.close();
+  }
 }
