@@ -92,6 +92,12 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (values
       const transferee = requiredText(v['transferee'], 'transferee');
       const client = clientFrom(v);
       try {
+        // DLedger sends the request to --leader; asking a member that does not lead is an error
+        // there, and must not silently move leadership away from whoever leads now.
+        if (v['leader'] !== undefined) {
+          const leaderId = (await client.metadata()).leaderId;
+          if (leaderId !== v['leader']) throw new Error(`--leader ${String(v['leader'])} does not lead the group (leader: ${leaderId ?? 'none'})`);
+        }
         await client.transferLeadership(transferee);
         console.log(JSON.stringify({ leader: transferee }));
         return 0;
