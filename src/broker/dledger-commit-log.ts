@@ -188,7 +188,8 @@ export class DLedgerCommitLog {
         case DLedgerCode.DISK_ERROR:
           throw new PutMessageError('SERVICE_NOT_AVAILABLE', error.message, error.leaderId);
         case DLedgerCode.WAIT_QUORUM_ACK_TIMEOUT:
-          throw new PutMessageError('IN_SYNC_REPLICAS_NOT_ENOUGH', `in-sync replicas not enough: ${error.message}`, error.leaderId);
+          // RocketMQ's remark is "in-sync replicas not enough"; the node's message may already say so.
+          throw new PutMessageError('IN_SYNC_REPLICAS_NOT_ENOUGH', error.message.startsWith('in-sync replicas not enough') ? error.message : `in-sync replicas not enough: ${error.message}`, error.leaderId);
         case DLedgerCode.LEADER_PENDING_FULL:
           throw new PutMessageError('OS_PAGE_CACHE_BUSY', error.message, error.leaderId);
         case DLedgerCode.UNEXPECTED_ARGUMENT:

@@ -48,3 +48,41 @@ export async function closeAll(clients: readonly AliClient[]): Promise<void> {
 export function unexpectedErrors(errors: readonly Error[]): string[] {
   return errors.filter((e) => !/%RETRY%/.test(e.message)).map((e) => e.message);
 }
+
+/** Sends `count` messages `${prefix}-${i}` (tags TagA/TagB, key key-<body>), `concurrency` at a time; any failure throws. */
+export async function produce(producer: AliProducer, topic: string, prefix: string, count: number, concurrency = 8): Promise<Map<string, AliSendResult>> {
+  const results = new Map<string, AliSendResult>();
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) {
+      const i = next++;
+      const body = `${prefix}-${i}`;
+      const result = await producer.send(message(topic, i % 2 === 0 ? 'TagA' : 'TagB', `key-${body}`, body));
+      if (result.sendStatus !== 'SEND_OK') throw new Error(`send ${body}: ${JSON.stringify(result)}`);
+      results.set(body, result);
+    }
+  }));
+  return results;
+}
+
+/** A CLUSTERING consumer from the first offset, counting deliveries per body. */
+export function consumeInto(options: Record<string, unknown>, topic: string, deliveries: Map<string, number>, errors: Error[]): AliConsumer {
+  const consumer = new ons.Consumer({ httpclient: {}, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', ...SHORT_INTERVALS_MS, ...options });
+  consumer.on('error', (error) => errors.push(error));
+  consumer.subscribe(topic, '*', async (m) => {
+    const body = m.body.toString();
+    deliveries.set(body, (deliveries.get(body) ?? 0) + 1);
+  });
+  return consumer;
+}
+
+/** Waits (bounded) until every expected body was delivered; returns the missing ones on timeout. */
+export async function awaitDeliveries(deliveries: ReadonlyMap<string, number>, expected: Iterable<string>, timeoutMs: number): Promise<string[]> {
+  const want = [...expected];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const missing = want.filter((body) => !deliveries.has(body));
+    if (missing.length === 0 || Date.now() > deadline) return missing;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
