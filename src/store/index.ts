@@ -7,6 +7,7 @@ export { openLogReader, LogReader, type LogReaderOptions } from './log-reader.js
 export { dumpDataDir, type DumpOptions, type DumpSummary } from './dump.js';
 export type { SegmentFile, SegmentFileFactory, SegmentAccess } from './segment-file.js';
 export { MmapSegmentFile, mmapSegmentFileFactory } from './mmap-segment-file.js';
+export { FAULT_JOURNAL_ENV, SLOW_DISK_CONTROL_FILE, SHADOW_DIR_NAME, META_DIR_NAME, faultJournalDirOf } from './fault-journal.js';
 export { MemorySegmentFile } from './memory-segment-file.js';
 export { MemoryMedium, type MemoryMediumOptions } from './memory-medium.js';
 export type { StoreMedium, StoreLock } from './medium.js';

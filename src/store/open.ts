@@ -1,6 +1,8 @@
 // Entry points: the mmap'd store on disk, and the in-memory store (same code over MemoryMedium).
 import { DiskMedium } from './disk-medium.js';
+import { faultJournalFromEnvironment } from './fault-journal.js';
 import { MemoryMedium } from './memory-medium.js';
+import { mmapSegmentFileFactory } from './mmap-segment-file.js';
 import type { SegmentFileFactory } from './segment-file.js';
 import { SegmentedLogStore } from './segmented-log-store.js';
 import type { StoreOptions } from './types.js';
@@ -19,6 +21,9 @@ export interface LogStoreOptions extends StoreOptions {
  * and StoreCorruptionError (file, offset, expected, found) when the log cannot be trusted.
  */
 export function openLogStore(options: LogStoreOptions): SegmentedLogStore {
+  // Fault harnesses only (DLEDGER_FAULT_JOURNAL, see fault-journal.ts): shadows of what is durable.
+  const journal = faultJournalFromEnvironment(options.nodeDir);
+  if (journal !== null) return new SegmentedLogStore(options, journal.medium(options.segmentFiles ?? mmapSegmentFileFactory));
   return new SegmentedLogStore(options, new DiskMedium(options.segmentFiles));
 }
 

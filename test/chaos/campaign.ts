@@ -7,14 +7,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openLogReader, DEFAULT_DATA_SEGMENT_SIZE_BYTES, DEFAULT_INDEX_SEGMENT_SIZE_BYTES } from '../../src/store/index.js';
+import { openLogReader } from '../../src/store/index.js';
 import { until } from '../cluster/helpers.js';
-import { ChaosCluster } from './cluster.js';
+import { CHAOS_SEGMENTS, ChaosCluster } from './cluster.js';
+import { describePowerLoss } from './power-loss-disk.js';
 import { checkLogs, type CheckResult, type MemberLog } from './checkers.js';
 import { ClientLoops, summarize, type History } from './history.js';
 
-export type FaultFamily = 'kill' | 'pause' | 'partition';
-export const FAULT_FAMILIES: readonly FaultFamily[] = ['kill', 'pause', 'partition'];
+export type FaultFamily = 'kill' | 'pause' | 'partition' | 'power' | 'slow-disk' | 'duplicate';
+export const FAULT_FAMILIES: readonly FaultFamily[] = ['kill', 'pause', 'partition', 'power', 'slow-disk', 'duplicate'];
+/** Families that need the members' fault journal (src/store/fault-journal.ts). */
+const JOURNAL_FAMILIES: ReadonlySet<FaultFamily> = new Set(['power', 'slow-disk']);
 
 export interface CampaignOptions {
   readonly seed: number;
@@ -23,6 +26,9 @@ export interface CampaignOptions {
   readonly clients?: number;
   readonly clientMode?: 'single-attempt' | 'library-retry';
   readonly flush?: 'sync' | 'async';
+  readonly flushIntervalMs?: number;
+  /** Group size, 3 (default) or 5. */
+  readonly members?: number;
   readonly baseDir?: string;
   readonly keepData?: boolean;
   readonly log?: (line: string) => void;
@@ -70,7 +76,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /** Read one member's whole log from its files. */
 export function readMemberLog(id: string, nodeDir: string): MemberLog {
-  const reader = openLogReader({ nodeDir, dataSegmentSizeBytes: DEFAULT_DATA_SEGMENT_SIZE_BYTES, indexSegmentSizeBytes: DEFAULT_INDEX_SEGMENT_SIZE_BYTES });
+  const reader = openLogReader({ nodeDir, ...CHAOS_SEGMENTS });
   const decoder = new TextDecoder();
   try {
     const last = reader.lastIndex();
@@ -102,7 +108,14 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const baseDir = options.baseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `dledger-chaos-${options.seed}-`));
   const startedAt = Date.now();
   const faults: FaultRecord[] = [];
-  const cluster = await ChaosCluster.start({ group: 'chaos', baseDir, flush: options.flush, log: (line) => log(`[${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${line}`) });
+  const cluster = await ChaosCluster.start({
+    group: 'chaos',
+    baseDir,
+    size: options.members ?? 3,
+    flush: options.flush,
+    flushIntervalMs: options.flushIntervalMs,
+    faultJournal: options.faults.some((family) => JOURNAL_FAMILIES.has(family)),
+    log: (line) => log(`[${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${line}`) });
   let loops: ClientLoops | null = null;
   try {
     await until(() => cluster.leader(), 20_000, 'a first leader');
@@ -122,8 +135,28 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         const target = random() < 0.5 && leader !== null ? leader : pick(ids);
         description = `SIGSTOP ${target}${target === leader ? ' (leader)' : ''} for ${holdMs} ms`;
         cluster.pause(target);
+      } else if (family === 'power') {
+        // One member (often the leader), or a majority at once, sometimes the whole group.
+        const shuffled = [...ids].sort(() => random() - 0.5);
+        const roll = random();
+        const majority = Math.floor(ids.length / 2) + 1;
+        const targets = roll < 0.4 ? [random() < 0.5 && leader !== null ? leader : shuffled[0]!] : roll < 0.85 ? shuffled.slice(0, majority) : shuffled;
+        const reports = await cluster.powerLoss(targets, random);
+        description = `power loss of ${targets.join(',')}${targets.includes(leader ?? '') ? ` (leader ${leader})` : ''}: ${reports.map(describePowerLoss).join(' | ')}`;
+      } else if (family === 'slow-disk') {
+        const target = random() < 0.5 && leader !== null ? leader : pick(ids);
+        const delayMs = 50 + Math.round(random() * 450);
+        description = `slow disk on ${target}${target === leader ? ' (leader)' : ''}: +${delayMs} ms per flush`;
+        cluster.slowDisk(target, delayMs);
+      } else if (family === 'duplicate') {
+        const everyLink = random() < 0.5;
+        description = everyLink ? 'duplicate every peer frame on every link' : `duplicate every peer frame to and from ${leader ?? 'n0'}`;
+        for (const from of ids) for (const to of ids) {
+          if (from !== to && (everyLink || from === (leader ?? 'n0') || to === (leader ?? 'n0'))) cluster.setLink(from, to, { kind: 'duplicate' });
+        }
       } else {
-        const kind = pick(['isolate', 'isolate-leader', 'halves', 'asymmetric'] as const);
+        const kinds = ids.length >= 5 ? (['isolate', 'isolate-leader', 'halves', 'asymmetric', 'ring'] as const) : (['isolate', 'isolate-leader', 'halves', 'asymmetric'] as const);
+        const kind = pick<(typeof kinds)[number]>(kinds);
         if (kind === 'isolate' || (kind === 'isolate-leader' && leader === null)) {
           const target = pick(ids);
           description = `isolate ${target}`;
@@ -131,9 +164,13 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         } else if (kind === 'isolate-leader') {
           description = `isolate leader ${leader}`;
           cluster.isolate(leader!);
+        } else if (kind === 'ring') {
+          const ring = [...ids].sort(() => random() - 0.5);
+          description = `majorities ring ${ring.join('-')}-${ring[0]} (each member reaches only its two ring neighbours)`;
+          cluster.ring(ring);
         } else if (kind === 'halves') {
           const shuffled = [...ids].sort(() => random() - 0.5);
-          const minority = shuffled.slice(0, 1);
+          const minority = shuffled.slice(0, 1 + Math.floor(random() * Math.floor((ids.length - 1) / 2)));
           const majority = shuffled.slice(1);
           description = `halves [${minority.join(',')}] | [${majority.join(',')}] with 50 ms delay inside the majority`;
           cluster.partition(minority, majority);

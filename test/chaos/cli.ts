@@ -1,6 +1,7 @@
-// Goal: `npm run chaos -- --minutes M --seed S [--faults kill,pause,partition] [--flush sync|async]
-// [--clients N] [--client-mode single-attempt|library-retry] [--out DIR] [--keep-data]` runs one seeded fault campaign against a real 3-member
-// group, prints a readable summary, writes the full report as JSON (bench/results/ when it
+// Goal: `npm run chaos -- --minutes M --seed S [--faults kill,pause,partition,power,slow-disk,duplicate]
+// [--members 3|5] [--flush sync|async] [--flush-interval-ms N] [--clients N]
+// [--client-mode single-attempt|library-retry] [--out DIR] [--keep-data]` runs one seeded fault
+// campaign (every family by default) against a real 3- or 5-member group, prints a readable summary, writes the full report as JSON (bench/results/ when it
 // exists, else the temp dir, or --out), and exits 1 on any violation (2 on bad arguments).
 // Method: parse flags strictly, call runCampaign, report. The same seed replays the same fault
 // schedule (timings of the processes themselves are not reproducible).
@@ -10,17 +11,17 @@ import path from 'node:path';
 import { FAULT_FAMILIES, formatSummary, runCampaign, type FaultFamily } from './campaign.js';
 
 function usage(problem: string): never {
-  process.stderr.write(`${problem}\nusage: npm run chaos -- --minutes M --seed S [--faults kill,pause,partition] [--flush sync|async] [--clients N] [--client-mode single-attempt|library-retry] [--out DIR] [--keep-data]\n`);
+  process.stderr.write(`${problem}\nusage: npm run chaos -- --minutes M --seed S [--faults ${FAULT_FAMILIES.join(',')}] [--members 3|5] [--flush sync|async] [--flush-interval-ms N] [--clients N] [--client-mode single-attempt|library-retry] [--out DIR] [--keep-data]\n`);
   process.exit(2);
 }
 
-function parse(argv: readonly string[]): { minutes: number; seed: number; faults: FaultFamily[]; flush?: 'sync' | 'async'; clients: number; clientMode: 'single-attempt' | 'library-retry'; out?: string; keepData: boolean } {
+function parse(argv: readonly string[]): { minutes: number; seed: number; faults: FaultFamily[]; flush?: 'sync' | 'async'; flushIntervalMs?: number; members: number; clients: number; clientMode: 'single-attempt' | 'library-retry'; out?: string; keepData: boolean } {
   const values = new Map<string, string>();
   let keepData = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     if (flag === '--keep-data') { keepData = true; continue; }
-    if (!['--minutes', '--seed', '--faults', '--flush', '--clients', '--client-mode', '--out'].includes(flag)) usage(`unknown argument ${flag}`);
+    if (!['--minutes', '--seed', '--faults', '--flush', '--flush-interval-ms', '--members', '--clients', '--client-mode', '--out'].includes(flag)) usage(`unknown argument ${flag}`);
     const value = argv[++i];
     if (value === undefined) usage(`${flag} needs a value`);
     values.set(flag, value);
@@ -33,11 +34,16 @@ function parse(argv: readonly string[]): { minutes: number; seed: number; faults
   for (const f of faults) if (!FAULT_FAMILIES.includes(f as FaultFamily)) usage(`--faults: unknown family ${f} (known: ${FAULT_FAMILIES.join(', ')})`);
   const flush = values.get('--flush');
   if (flush !== undefined && flush !== 'sync' && flush !== 'async') usage(`--flush: expected sync or async, got ${flush}`);
+  const flushIntervalText = values.get('--flush-interval-ms');
+  const flushIntervalMs = flushIntervalText === undefined ? undefined : Number(flushIntervalText);
+  if (flushIntervalMs !== undefined && !(Number.isSafeInteger(flushIntervalMs) && flushIntervalMs >= 1 && flushIntervalMs <= 60_000)) usage(`--flush-interval-ms: expected an integer in [1, 60000], got ${flushIntervalText}`);
+  const members = Number(values.get('--members') ?? '3');
+  if (members !== 3 && members !== 5) usage(`--members: expected 3 or 5, got ${values.get('--members')}`);
   const clients = Number(values.get('--clients') ?? '3');
   if (!(Number.isSafeInteger(clients) && clients >= 1 && clients <= 32)) usage(`--clients: expected an integer in [1, 32]`);
   const clientMode = values.get('--client-mode') ?? 'single-attempt';
   if (clientMode !== 'single-attempt' && clientMode !== 'library-retry') usage(`--client-mode: expected single-attempt or library-retry, got ${clientMode}`);
-  return { minutes, seed, faults: faults as FaultFamily[], flush, clients, clientMode, out: values.get('--out'), keepData };
+  return { minutes, seed, faults: faults as FaultFamily[], flush, flushIntervalMs, members, clients, clientMode, out: values.get('--out'), keepData };
 }
 
 const args = parse(process.argv.slice(2));
@@ -46,6 +52,8 @@ const report = await runCampaign({
   durationMs: Math.round(args.minutes * 60_000),
   faults: args.faults,
   flush: args.flush,
+  flushIntervalMs: args.flushIntervalMs,
+  members: args.members,
   clients: args.clients,
   clientMode: args.clientMode,
   keepData: args.keepData,

@@ -1,7 +1,9 @@
 // Goal: a 3-member DLedger group of real `dledger server` processes whose every directed peer
 // link goes through a LinkProxy, with the fault operations a campaign needs: SIGKILL and restart
 // from the same directories, SIGSTOP/SIGCONT pauses, and partitions made from proxy faults
-// (isolate a member, isolate the leader, halves 1 | 2, asymmetric i→j).
+// (isolate a member, isolate the leader, halves, asymmetric i→j, the majorities ring), and, with
+// faultJournal, power loss (SIGKILL, then the files lose what was never flushed: power-loss-disk.ts)
+// and a slow disk (every flush of one member delayed).
 // Method: member i's --peers string lists its own real port and, for every j ≠ i, the port of the
 // proxy i→j, which forwards to j's real port. Clients talk to the real ports directly (a client
 // sits "next to" every member, as in Jepsen). close() stops every process it started by pid
@@ -9,14 +11,29 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DLedgerClient } from '../../src/client/client.js';
+import { FAULT_JOURNAL_ENV, faultJournalDirOf, SLOW_DISK_CONTROL_FILE } from '../../src/store/index.js';
 import { freePorts, startNode, stopNode, type NodeProcess } from '../cluster/helpers.js';
+import { losePower, type PowerLossReport } from './power-loss-disk.js';
 import { LinkProxy, PASS, type LinkFault } from './proxy.js';
+
+/**
+ * Segment sizes of chaos members: small enough that a power loss rewrites whole files cheaply and
+ * a campaign rolls over many segments (BLANK fillers, creation ahead of need), unlike DLedger's
+ * 1 GiB default.
+ */
+export const CHAOS_SEGMENTS = { dataSegmentSizeBytes: 1024 * 1024, indexSegmentSizeBytes: 32 * 8192 } as const;
+/** Client values are a few bytes; a body must fit in a data segment. */
+const CHAOS_MAX_ENTRY_BODY_BYTES = 64 * 1024;
 
 export interface ChaosClusterOptions {
   readonly group: string;
   readonly baseDir: string;
   readonly size?: number;
   readonly flush?: 'sync' | 'async';
+  /** flushFileInterval under flush async (DLedger's key; the node's default is 10 ms). */
+  readonly flushIntervalMs?: number;
+  /** Run members with DLEDGER_FAULT_JOURNAL so that powerLoss() and slowDisk() work. */
+  readonly faultJournal?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -43,6 +60,10 @@ export class ChaosCluster {
   readonly startedPids: number[] = [];
   private readonly everStarted: NodeProcess[] = [];
   private closed = false;
+  /** The members' --config file (segment sizes, flush interval). */
+  readonly configPath: string;
+  /** DLEDGER_FAULT_JOURNAL of every member, or null without faultJournal. */
+  readonly journalRoot: string | null;
 
   private constructor(
     readonly options: ChaosClusterOptions,
@@ -50,6 +71,16 @@ export class ChaosCluster {
     proxyPorts: number[],
   ) {
     const size = options.size ?? 3;
+    fs.mkdirSync(options.baseDir, { recursive: true });
+    this.configPath = path.join(options.baseDir, 'chaos-member.conf');
+    const config = [
+      `mappedFileSizeForEntryData=${CHAOS_SEGMENTS.dataSegmentSizeBytes}`,
+      `mappedFileSizeForEntryIndex=${CHAOS_SEGMENTS.indexSegmentSizeBytes}`,
+      `maxEntryBodyBytes=${CHAOS_MAX_ENTRY_BODY_BYTES}`,
+      ...(options.flushIntervalMs !== undefined ? [`flushFileInterval=${options.flushIntervalMs}`] : []),
+    ];
+    fs.writeFileSync(this.configPath, `${config.join('\n')}\n`);
+    this.journalRoot = options.faultJournal === true ? path.join(options.baseDir, 'fault-journal') : null;
     this.ids = Array.from({ length: size }, (_, i) => `n${i}`);
     this.realPorts = ports;
     this.realPeers = this.ids.map((id, i) => `${id}-127.0.0.1:${ports[i]}`).join(';');
@@ -86,8 +117,17 @@ export class ChaosCluster {
 
   private spawn(id: string): void {
     const i = this.ids.indexOf(id);
-    const extra = this.options.flush !== undefined ? ['--flush', this.options.flush] : [];
-    const node = startNode(id, this.options.group, this.memberPeers[i]!, this.options.baseDir, extra);
+    const extra = ['--config', this.configPath, ...(this.options.flush !== undefined ? ['--flush', this.options.flush] : [])];
+    // The child inherits the environment at spawn time; set the journal variable for that moment only.
+    const saved = process.env[FAULT_JOURNAL_ENV];
+    if (this.journalRoot !== null) process.env[FAULT_JOURNAL_ENV] = this.journalRoot;
+    let node: NodeProcess;
+    try {
+      node = startNode(id, this.options.group, this.memberPeers[i]!, this.options.baseDir, extra);
+    } finally {
+      if (saved === undefined) delete process.env[FAULT_JOURNAL_ENV];
+      else process.env[FAULT_JOURNAL_ENV] = saved;
+    }
     if (node.child.pid !== undefined) this.startedPids.push(node.child.pid);
     this.nodes.set(id, node);
     this.everStarted.push(node);
@@ -119,6 +159,27 @@ export class ChaosCluster {
     this.paused.delete(id);
     this.expectedExits.add(node);
     await stopNode(node, 'SIGKILL');
+  }
+
+  /**
+   * Power loss of these members at once: SIGKILL all, then each one's files lose what was never
+   * flushed (seeded fates, see power-loss-disk.ts). They stay down until restart()/healAll().
+   */
+  async powerLoss(ids: readonly string[], random: () => number): Promise<PowerLossReport[]> {
+    const journalRoot = this.journalRoot;
+    if (journalRoot === null) throw new Error('powerLoss needs a cluster started with faultJournal');
+    this.log(`power loss of ${ids.join(',')}`);
+    await Promise.all(ids.map((id) => this.kill(id)));
+    return ids.map((id) => losePower(this.nodeDir(id), journalRoot, random));
+  }
+
+  /** Every flush of member `id` takes `delayMs` longer (0: a normal disk again). */
+  slowDisk(id: string, delayMs: number): void {
+    if (this.journalRoot === null) throw new Error('slowDisk needs a cluster started with faultJournal');
+    if (delayMs > 0) this.log(`slow disk on ${id}: +${delayMs} ms per flush`);
+    const dir = faultJournalDirOf(this.journalRoot, this.nodeDir(id));
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, SLOW_DISK_CONTROL_FILE), `${delayMs}\n`);
   }
 
   /** Start a stopped member again from the same directories. */
@@ -164,6 +225,20 @@ export class ChaosCluster {
     this.partition([id], this.ids.filter((other) => other !== id), fault);
   }
 
+  /**
+   * The majorities ring: members in `ring` order reach only their two neighbours (both directions),
+   * every other link is cut; with 5 members each one sees a majority, a different one each.
+   */
+  ring(ring: readonly string[]): void {
+    this.log(`ring ${ring.join('-')}`);
+    const n = ring.length;
+    for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) {
+      if (a === b) continue;
+      const neighbours = (b - a + n) % n === 1 || (a - b + n) % n === 1;
+      this.setLink(ring[a]!, ring[b]!, neighbours ? PASS : { kind: 'cut' });
+    }
+  }
+
   /** Only messages from → to are lost; to → from still flows. */
   asymmetric(from: string, to: string, fault: LinkFault = { kind: 'cut' }): void {
     this.log(`asymmetric ${from} -> ${to} (${fault.kind}), ${to} -> ${from} open`);
@@ -174,9 +249,10 @@ export class ChaosCluster {
     for (const proxy of this.proxies.values()) proxy.setFault(PASS);
   }
 
-  /** Links pass, paused members continue, stopped members restart. */
+  /** Links pass, disks are fast, paused members continue, stopped members restart. */
   healAll(): void {
     this.healLinks();
+    if (this.journalRoot !== null) for (const id of this.ids) this.slowDisk(id, 0);
     for (const id of [...this.paused]) this.resume(id);
     for (const id of this.ids) if (!this.isRunning(id)) this.restart(id);
     this.log('heal all');

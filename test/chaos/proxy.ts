@@ -5,7 +5,11 @@
 //   pass  — forward bytes in order;
 //   drop  — keep connections open but discard every byte (a black hole; new connections accepted);
 //   delay — forward each chunk `ms` after it arrived, in order;
-//   cut   — close every connection now and refuse new ones until the fault changes.
+//   cut   — close every connection now and refuse new ones until the fault changes;
+//   duplicate — forward every peer frame twice in a row (the first frame of a connection, the
+//           hello, once). The proxy sees a byte stream, so it follows the frame boundaries of
+//           src/node/peer-frame.ts (4-byte big-endian length prefix) at all times and inserts the
+//           copy right after the frame's last byte.
 // Memory is bounded: each direction of each connection queues at most `maxBufferedBytes`; a
 // connection that exceeds it (slow peer under delay) is closed, which Raft tolerates.
 import net from 'node:net';
@@ -14,7 +18,8 @@ export type LinkFault =
   | { readonly kind: 'pass' }
   | { readonly kind: 'drop' }
   | { readonly kind: 'delay'; readonly ms: number }
-  | { readonly kind: 'cut' };
+  | { readonly kind: 'cut' }
+  | { readonly kind: 'duplicate' };
 
 export const PASS: LinkFault = { kind: 'pass' };
 
@@ -24,6 +29,49 @@ export interface LinkProxyStats {
   bytesForwarded: number;
   bytesDropped: number;
   overflowCloses: number;
+  framesDuplicated: number;
+}
+
+const FRAME_LENGTH_BYTES = 4;
+
+/** Splits one direction's byte stream at peer-frame boundaries (length prefix, then that many bytes). */
+export class FrameBoundaries {
+  private readonly header = Buffer.alloc(FRAME_LENGTH_BYTES);
+  private headerHave = 0;
+  private bodyLeft = 0;
+  // Invariant: the pieces of the frame in progress (views of the chunks, not copies).
+  private parts: Buffer[] = [];
+  framesCompleted = 0;
+
+  /** The chunk cut after each frame end; `completed` is that whole frame's views. */
+  split(chunk: Buffer): Array<{ piece: Buffer; completed: Buffer[] | null }> {
+    const out: Array<{ piece: Buffer; completed: Buffer[] | null }> = [];
+    let pieceStart = 0;
+    let offset = 0;
+    while (offset < chunk.length) {
+      let take: number;
+      if (this.headerHave < FRAME_LENGTH_BYTES) {
+        take = Math.min(FRAME_LENGTH_BYTES - this.headerHave, chunk.length - offset);
+        chunk.copy(this.header, this.headerHave, offset, offset + take);
+        this.headerHave += take;
+        if (this.headerHave === FRAME_LENGTH_BYTES) this.bodyLeft = this.header.readUInt32BE(0);
+      } else {
+        take = Math.min(this.bodyLeft, chunk.length - offset);
+        this.bodyLeft -= take;
+      }
+      this.parts.push(chunk.subarray(offset, offset + take));
+      offset += take;
+      if (this.headerHave === FRAME_LENGTH_BYTES && this.bodyLeft === 0) {
+        out.push({ piece: chunk.subarray(pieceStart, offset), completed: this.parts });
+        this.framesCompleted++;
+        pieceStart = offset;
+        this.parts = [];
+        this.headerHave = 0;
+      }
+    }
+    if (pieceStart < chunk.length) out.push({ piece: chunk.subarray(pieceStart), completed: null });
+    return out;
+  }
 }
 
 interface Pending {
@@ -36,6 +84,7 @@ class Pipe {
   private readonly queue: Pending[] = [];
   private queuedBytes = 0;
   private timer: NodeJS.Timeout | null = null;
+  private readonly frames = new FrameBoundaries();
 
   constructor(
     private readonly to: net.Socket,
@@ -44,6 +93,17 @@ class Pipe {
   ) {}
 
   push(chunk: Buffer): void {
+    for (const { piece, completed } of this.frames.split(chunk)) {
+      this.enqueue(piece);
+      // The first frame of a connection is the hello; a second hello would be a protocol error.
+      if (completed !== null && this.proxy.fault.kind === 'duplicate' && this.frames.framesCompleted > 1) {
+        this.proxy.stats.framesDuplicated++;
+        this.enqueue(Buffer.concat(completed));
+      }
+    }
+  }
+
+  private enqueue(chunk: Buffer): void {
     const fault = this.proxy.fault;
     if (fault.kind === 'drop' || fault.kind === 'cut') {
       this.proxy.stats.bytesDropped += chunk.length;
@@ -95,7 +155,7 @@ class Pipe {
 
 export class LinkProxy {
   fault: LinkFault = PASS;
-  readonly stats: LinkProxyStats = { accepted: 0, refused: 0, bytesForwarded: 0, bytesDropped: 0, overflowCloses: 0 };
+  readonly stats: LinkProxyStats = { accepted: 0, refused: 0, bytesForwarded: 0, bytesDropped: 0, overflowCloses: 0, framesDuplicated: 0 };
   private readonly server: net.Server;
   private readonly connections = new Set<{ close(): void }>();
   private listening = false;
