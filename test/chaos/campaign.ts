@@ -97,6 +97,57 @@ export function readMemberLog(id: string, nodeDir: string): MemberLog {
   }
 }
 
+
+export interface FinalCheck {
+  readonly history: History;
+  readonly converged: boolean;
+  readonly commitIndexes: Record<string, number>;
+  readonly logs: MemberLog[];
+  readonly lastIndexes: Record<string, number>;
+  readonly check: CheckResult;
+  readonly violations: string[];
+}
+
+/**
+ * The end of every campaign and fault test: heal everything, stop the clients (stopClients), wait
+ * (≤ 30 s) until every member reports the same commit index under one leader, keep a quiet second,
+ * stop the members cleanly, read their files and run the checkers. Crashes and non-convergence
+ * are violations too.
+ */
+export async function healConvergeAndCheck(cluster: ChaosCluster, stopClients: () => Promise<History>): Promise<FinalCheck> {
+  const ids = cluster.ids;
+  cluster.healAll();
+  const history = await stopClients();
+  let converged = true;
+  let commitIndexes: Record<string, number> = {};
+  try {
+    await until(async () => {
+      const statuses = await cluster.statuses();
+      if (statuses.length !== ids.length) return false;
+      const leaders = statuses.filter((s) => s.leaderId === s.id);
+      if (leaders.length !== 1) return false;
+      const commits = new Set(statuses.map((s) => s.commitIndex));
+      if (commits.size !== 1) return false;
+      commitIndexes = Object.fromEntries(statuses.map((s) => [s.id, s.commitIndex]));
+      return true;
+    }, 30_000, 'every member to report the same commit index under one leader');
+  } catch {
+    converged = false;
+    commitIndexes = Object.fromEntries((await cluster.statuses()).map((s) => [s.id, s.commitIndex]));
+  }
+  await sleep(1000); // quiet period
+  await cluster.stopAll('SIGTERM');
+  const logs = ids.map((id) => readMemberLog(id, cluster.nodeDir(id)));
+  const lastIndexes = Object.fromEntries(logs.map((l) => [l.id, l.entries.length === 0 ? l.firstIndex - 1 : l.entries[l.entries.length - 1]!.index]));
+  const knownCommits = Object.values(commitIndexes);
+  const committedEnd = Math.min(...(knownCommits.length > 0 ? knownCommits : [-1]), ...Object.values(lastIndexes));
+  const check = checkLogs(history, logs, committedEnd);
+  const violations = [...check.violations];
+  for (const exit of cluster.unexpectedExits) violations.push(`crash: ${exit.id} (pid ${exit.pid}) exited by itself with code ${exit.code} signal ${exit.signal}; output tail: ${JSON.stringify(exit.outputTail.slice(-1500))}`);
+  if (!converged) violations.push(`convergence: members did not agree on one commit index within 30 s after healing (${JSON.stringify(commitIndexes)})`);
+  return { history, converged, commitIndexes, logs, lastIndexes, check, violations };
+}
+
 export async function runCampaign(options: CampaignOptions): Promise<CampaignReport> {
   const log = options.log ?? (() => undefined);
   // Two streams: the schedule (family, hold, recovery) depends on the seed alone; the targets
@@ -190,36 +241,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     }
 
     // Heal, stop the clients, and let the group converge.
-    cluster.healAll();
-    const history = await loops.stop();
+    const stopping = loops;
     loops = null;
-    let converged = true;
-    let commitIndexes: Record<string, number> = {};
-    try {
-      await until(async () => {
-        const statuses = await cluster.statuses();
-        if (statuses.length !== ids.length) return false;
-        const leaders = statuses.filter((s) => s.leaderId === s.id);
-        if (leaders.length !== 1) return false;
-        const commits = new Set(statuses.map((s) => s.commitIndex));
-        if (commits.size !== 1) return false;
-        commitIndexes = Object.fromEntries(statuses.map((s) => [s.id, s.commitIndex]));
-        return true;
-      }, 30_000, 'every member to report the same commit index under one leader');
-    } catch {
-      converged = false;
-      commitIndexes = Object.fromEntries((await cluster.statuses()).map((s) => [s.id, s.commitIndex]));
-    }
-    await sleep(1000); // quiet period
-    await cluster.stopAll('SIGTERM');
-    const logs = ids.map((id) => readMemberLog(id, cluster.nodeDir(id)));
-    const lastIndexes = Object.fromEntries(logs.map((l) => [l.id, l.entries.length === 0 ? l.firstIndex - 1 : l.entries[l.entries.length - 1]!.index]));
-    const knownCommits = Object.values(commitIndexes);
-    const committedEnd = Math.min(...(knownCommits.length > 0 ? knownCommits : [-1]), ...Object.values(lastIndexes));
-    const check = checkLogs(history, logs, committedEnd);
-    const violations = [...check.violations];
-    for (const exit of cluster.unexpectedExits) violations.push(`crash: ${exit.id} (pid ${exit.pid}) exited by itself with code ${exit.code} signal ${exit.signal}; output tail: ${JSON.stringify(exit.outputTail.slice(-1500))}`);
-    if (!converged) violations.push(`convergence: members did not agree on one commit index within 30 s after healing (${JSON.stringify(commitIndexes)})`);
+    const { history, converged, commitIndexes, lastIndexes, check, violations } = await healConvergeAndCheck(cluster, () => stopping.stop());
     const counts = summarize(history);
     return {
       seed: options.seed,
