@@ -10,10 +10,11 @@
 // (SIGCONT then SIGKILL) and every proxy, and is safe to call twice and after failures.
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { DLedgerClient } from '../../src/client/client.js';
 import { FAULT_JOURNAL_ENV, faultJournalDirOf, SLOW_DISK_CONTROL_FILE } from '../../src/store/index.js';
 import { freePorts, startNode, stopNode, type NodeProcess } from '../cluster/helpers.js';
-import { losePower, type PowerLossReport } from './power-loss-disk.js';
+import { losePower, type PowerLossReport, type TailFate } from './power-loss-disk.js';
 import { LinkProxy, PASS, type LinkFault } from './proxy.js';
 
 /**
@@ -62,6 +63,8 @@ export class ChaosCluster {
   private closed = false;
   /** The members' --config file (segment sizes, flush interval). */
   readonly configPath: string;
+  /** performance.now() when the members of the last powerLoss() had all died. */
+  lastPowerLossAtMs = Number.NaN;
   /** DLEDGER_FAULT_JOURNAL of every member, or null without faultJournal. */
   readonly journalRoot: string | null;
 
@@ -165,12 +168,13 @@ export class ChaosCluster {
    * Power loss of these members at once: SIGKILL all, then each one's files lose what was never
    * flushed (seeded fates, see power-loss-disk.ts). They stay down until restart()/healAll().
    */
-  async powerLoss(ids: readonly string[], random: () => number): Promise<PowerLossReport[]> {
+  async powerLoss(ids: readonly string[], random: () => number, fates?: readonly TailFate[]): Promise<PowerLossReport[]> {
     const journalRoot = this.journalRoot;
     if (journalRoot === null) throw new Error('powerLoss needs a cluster started with faultJournal');
     this.log(`power loss of ${ids.join(',')}`);
     await Promise.all(ids.map((id) => this.kill(id)));
-    return ids.map((id) => losePower(this.nodeDir(id), journalRoot, random));
+    this.lastPowerLossAtMs = performance.now();
+    return ids.map((id) => losePower(this.nodeDir(id), journalRoot, random, fates));
   }
 
   /** Every flush of member `id` takes `delayMs` longer (0: a normal disk again). */

@@ -23,6 +23,7 @@ const TORN_GARBAGE_MAX_BYTES = 512;
 const COMPARE_CHUNK_BYTES = 64 * 1024;
 
 export type TailFate = 'drop' | 'prefix' | 'torn';
+export const ALL_FATES: readonly TailFate[] = ['drop', 'prefix', 'torn'];
 
 export interface PowerLossFileEffect {
   readonly file: string;
@@ -73,7 +74,7 @@ function listFiles(dir: string): string[] {
  * Rewrite a dead member's files as a power loss would leave them. `random` is the campaign's
  * seeded stream; `journalRoot` is the DLEDGER_FAULT_JOURNAL the member ran with.
  */
-export function losePower(nodeDir: string, journalRoot: string, random: () => number): PowerLossReport {
+export function losePower(nodeDir: string, journalRoot: string, random: () => number, fates: readonly TailFate[] = ALL_FATES): PowerLossReport {
   const journalDir = faultJournalDirOf(journalRoot, nodeDir);
   if (!fs.existsSync(journalDir)) throw new Error(`power loss of ${nodeDir}: no fault journal at ${journalDir} (did it run with DLEDGER_FAULT_JOURNAL?)`);
   const files: PowerLossFileEffect[] = [];
@@ -100,7 +101,7 @@ export function losePower(nodeDir: string, journalRoot: string, random: () => nu
       if (range === null) continue;
       const unflushedBytes = range.last - range.first + 1;
       const roll = random();
-      const fate: TailFate = roll < 0.4 ? 'drop' : roll < 0.8 ? 'prefix' : 'torn';
+      const fate = fates.length === ALL_FATES.length ? (roll < 0.4 ? 'drop' : roll < 0.8 ? 'prefix' : 'torn') : fates[Math.floor(roll * fates.length)]!;
       const result = Buffer.from(shadow);
       let keptBytes = 0;
       let garbageBytes = 0;
