@@ -16,6 +16,7 @@ import { NamesrvRegistrar } from './namesrv-registrar.js';
 import { OffsetCommitter } from './offset-committer.js';
 import { registerAdminProcessors } from './processors/admin.js';
 import { registerClientProcessors } from './processors/client.js';
+import { registerConsumeStatsProcessor } from './processors/consume-stats.js';
 import { registerOffsetProcessors } from './processors/consumer-offset.js';
 import { registerPullProcessor } from './processors/pull.js';
 import { registerSendBackProcessor } from './processors/send-back.js';
@@ -108,6 +109,7 @@ export class Broker {
     registerClientProcessors(this.remoting, context);
     registerAdminProcessors(this.remoting, context);
     registerSendBackProcessor(this.remoting, context);
+    registerConsumeStatsProcessor(this.remoting, context);
     const registrar = new NamesrvRegistrar({
       clusterName: this.config.brokerClusterName,
       brokerName: this.config.brokerName,

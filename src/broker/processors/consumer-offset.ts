@@ -60,7 +60,8 @@ async function updateConsumerOffset(context: BrokerContext, request: RemotingCom
   }
 }
 
-function storeTimestampAt(context: BrokerContext, topic: string, queueId: number, offset: number): number | null {
+/** The store time of the message at a queue offset, or null if there is none. */
+export function storeTimestampAt(context: BrokerContext, topic: string, queueId: number, offset: number): number | null {
   const [bytes] = context.commitLog.readMessages(topic, queueId, offset, 1, Number.MAX_SAFE_INTEGER);
   return bytes === undefined ? null : decodeMessage(bytes, 0, { verifyBodyCrc: false }).storeTimestampMs;
 }
