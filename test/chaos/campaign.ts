@@ -75,8 +75,8 @@ export function prng(seed: number): () => number {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Read one member's whole log from its files. */
-export function readMemberLog(id: string, nodeDir: string): MemberLog {
-  const reader = openLogReader({ nodeDir, ...CHAOS_SEGMENTS });
+export function readMemberLog(id: string, nodeDir: string, segments: ChaosCluster['segments'] = CHAOS_SEGMENTS): MemberLog {
+  const reader = openLogReader({ nodeDir, ...segments });
   const decoder = new TextDecoder();
   try {
     const last = reader.lastIndex();
@@ -137,7 +137,7 @@ export async function healConvergeAndCheck(cluster: ChaosCluster, stopClients: (
   }
   await sleep(1000); // quiet period
   await cluster.stopAll('SIGTERM');
-  const logs = ids.map((id) => readMemberLog(id, cluster.nodeDir(id)));
+  const logs = ids.map((id) => readMemberLog(id, cluster.nodeDir(id), cluster.segments));
   const lastIndexes = Object.fromEntries(logs.map((l) => [l.id, l.entries.length === 0 ? l.firstIndex - 1 : l.entries[l.entries.length - 1]!.index]));
   const knownCommits = Object.values(commitIndexes);
   const committedEnd = Math.min(...(knownCommits.length > 0 ? knownCommits : [-1]), ...Object.values(lastIndexes));

@@ -33,6 +33,8 @@ export interface ChaosClusterOptions {
   readonly flush?: 'sync' | 'async';
   /** flushFileInterval under flush async (DLedger's key; the node's default is 10 ms). */
   readonly flushIntervalMs?: number;
+  /** Segment sizes of every member (the same in the whole group); default CHAOS_SEGMENTS. */
+  readonly segments?: { readonly dataSegmentSizeBytes: number; readonly indexSegmentSizeBytes: number };
   /** Run members with DLEDGER_FAULT_JOURNAL so that powerLoss() and slowDisk() work. */
   readonly faultJournal?: boolean;
   readonly log?: (line: string) => void;
@@ -61,6 +63,7 @@ export class ChaosCluster {
   readonly startedPids: number[] = [];
   private readonly everStarted: NodeProcess[] = [];
   private closed = false;
+  readonly segments: { readonly dataSegmentSizeBytes: number; readonly indexSegmentSizeBytes: number };
   /** The members' --config file (segment sizes, flush interval). */
   readonly configPath: string;
   /** performance.now() when the members of the last powerLoss() had all died. */
@@ -76,10 +79,11 @@ export class ChaosCluster {
     const size = options.size ?? 3;
     fs.mkdirSync(options.baseDir, { recursive: true });
     this.configPath = path.join(options.baseDir, 'chaos-member.conf');
+    this.segments = options.segments ?? CHAOS_SEGMENTS;
     const config = [
-      `mappedFileSizeForEntryData=${CHAOS_SEGMENTS.dataSegmentSizeBytes}`,
-      `mappedFileSizeForEntryIndex=${CHAOS_SEGMENTS.indexSegmentSizeBytes}`,
-      `maxEntryBodyBytes=${CHAOS_MAX_ENTRY_BODY_BYTES}`,
+      `mappedFileSizeForEntryData=${this.segments.dataSegmentSizeBytes}`,
+      `mappedFileSizeForEntryIndex=${this.segments.indexSegmentSizeBytes}`,
+      `maxEntryBodyBytes=${Math.min(CHAOS_MAX_ENTRY_BODY_BYTES, this.segments.dataSegmentSizeBytes / 4)}`,
       ...(options.flushIntervalMs !== undefined ? [`flushFileInterval=${options.flushIntervalMs}`] : []),
     ];
     fs.writeFileSync(this.configPath, `${config.join('\n')}\n`);
