@@ -49,7 +49,13 @@ export class FollowerReplication {
   }
 
   handleHeartbeat(m: MessageOf<'Heartbeat'>, term: number): MessageOf<'HeartbeatResp'> {
-    this.log.commitTo(m.commitIndex);
+    // The leader sends at most what we acknowledged; more than we hold means we lost entries (a
+    // deleted store): commit nothing, the leader re-sends them after our next rejection.
+    if (m.commitIndex > this.log.lastIndex()) {
+      this.logger.info(`${this.id} holds up to ${this.log.lastIndex()}, below the leader's commit hint ${m.commitIndex}: it lost entries it acknowledged`);
+    } else {
+      this.log.commitTo(m.commitIndex);
+    }
     return { type: 'HeartbeatResp', from: this.id, to: m.from, term, readCtx: m.readCtx, sentAtTick: m.sentAtTick };
   }
 

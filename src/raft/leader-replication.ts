@@ -157,6 +157,14 @@ export class LeaderReplication {
   }
 
   private handleAppendRejection(m: MessageOf<'AppendResp'>, pr: Progress): void {
+    if (m.conflictTerm === 0 && m.index >= pr.match && m.conflictIndex <= pr.match) {
+      // It lacks an entry it acknowledged (an Append at or after match was refused because its
+      // log ends before match): its store was lost. Without this the rejection looks stale forever.
+      this.logger.info(`${this.id}: ${m.from} no longer holds entries it acknowledged (match ${pr.match}, its log ends at ${m.conflictIndex - 1}); replicating again from there`);
+      pr.lostEntries(m.conflictIndex - 1);
+      this.sendAppend(m.from, true);
+      return;
+    }
     const nextHint = this.fastBackupNext(m, pr);
     if (!pr.maybeDecreaseTo(m.index, nextHint)) return;
     this.logger.info(

@@ -69,6 +69,19 @@ export class Progress {
     this.pendingSnapshotIndex = snapshotIndex;
   }
 
+  /**
+   * The follower answered that its log ends at `followerLastIndex`, below what it acknowledged:
+   * it lost entries (its store was deleted or cut and it restarted). Outside Raft's model, but
+   * DLedger re-syncs such a member, so match goes back to what it holds and probing restarts there.
+   */
+  lostEntries(followerLastIndex: number): void {
+    assert(followerLastIndex < this.match, `lostEntries(${followerLastIndex}) with match ${this.match}`);
+    this.resetState(ProgressState.Probe);
+    this.match = followerLastIndex;
+    this.next = followerLastIndex + 1;
+    this.commitSent = Math.min(this.commitSent, followerLastIndex);
+  }
+
   /** An acknowledgement that the follower matches up to index; false if it was stale. */
   maybeUpdate(index: number): boolean {
     let updated = false;
