@@ -45,6 +45,16 @@ export interface TopicConfigView {
   readonly perm: number;
 }
 
+/** One queue of GET_CONSUME_STATS (MessageQueue + OffsetWrapper). */
+export interface QueueConsumeStats {
+  readonly topic: string;
+  readonly brokerName: string;
+  readonly queueId: number;
+  readonly brokerOffset: number;
+  readonly consumerOffset: number;
+  readonly lastTimestamp: number;
+}
+
 export interface UpdateTopicOptions {
   readonly topic: string;
   readonly readQueueNums: number;
@@ -149,6 +159,18 @@ export class AdminClient {
     return offsetField(response, addr);
   }
 
+  /** GET_CONSUME_STATS: the group's offsets on one broker (one topic, or every topic it committed on). */
+  async consumeStats(addr: string, group: string, topic: string | null): Promise<QueueConsumeStats[]> {
+    const extFields: Record<string, string> = topic === null ? { consumerGroup: group } : { consumerGroup: group, topic };
+    const response = await this.brokerCall(addr, createRequest(RequestCode.GET_CONSUME_STATS, { extFields }), 'GET_CONSUME_STATS');
+    if (response.body === null || response.body.length === 0) throw new AdminError(`consume stats of ${addr}: the response has no body`);
+    try {
+      return parseConsumeStats(response.body.toString('utf8'));
+    } catch (error) {
+      throw new AdminError(`consume stats of ${addr}: ${(error as Error).message}`);
+    }
+  }
+
   private async namesrvCall(request: RemotingCommand, what: string, acceptedCodes: readonly number[] = []): Promise<RemotingCommand> {
     const failures: string[] = [];
     for (const addr of this.namesrvAddrs) {
@@ -197,4 +219,22 @@ function offsetField(response: RemotingCommand, addr: string): number {
   const value = text === undefined ? NaN : Number(text);
   if (!Number.isSafeInteger(value)) throw new AdminError(`${addr} answered without a valid offset field (${JSON.stringify(text)})`);
   return value;
+}
+
+/** fastjson's MessageQueue map key: {"brokerName":"b","queueId":0,"topic":"T"} (names cannot hold quotes). */
+const MESSAGE_QUEUE_KEY = /\{"brokerName":"([^"\\]*)","queueId":(\d+),"topic":"([^"\\]*)"\}(?=\s*:)/g;
+
+/**
+ * ConsumeStats as fastjson writes it: offsetTable's keys are MessageQueue objects, not strings.
+ * Each key is turned into a string first (topic, brokerName, queueId joined by NUL), then the
+ * whole text is parsed as JSON.
+ */
+export function parseConsumeStats(text: string): QueueConsumeStats[] {
+  const standard = text.replace(MESSAGE_QUEUE_KEY, (_key, brokerName: string, queueId: string, topic: string) => JSON.stringify([topic, brokerName, queueId].join('\u0000')));
+  const body = parseRocketMqJson(standard) as { offsetTable?: Record<string, { brokerOffset?: number; consumerOffset?: number; lastTimestamp?: number }> };
+  return Object.entries(body.offsetTable ?? {}).map(([key, wrapper]) => {
+    const [topic, brokerName, queueId] = key.split('\u0000');
+    if (topic === undefined || brokerName === undefined || queueId === undefined) throw new RocketMqJsonError(`offsetTable key ${JSON.stringify(key)} is not a MessageQueue`);
+    return { topic, brokerName, queueId: Number(queueId), brokerOffset: wrapper.brokerOffset ?? 0, consumerOffset: wrapper.consumerOffset ?? 0, lastTimestamp: wrapper.lastTimestamp ?? 0 };
+  });
 }

@@ -1,7 +1,7 @@
 // The mqadmin sub-commands: each gathers what it needs through AdminClient and returns the text to
 // print (so tests can check output without a terminal). Column layouts follow RocketMQ 4.9.4's
 // sub-commands (reference §1.3 for clusterList), so operators' scripts that read them keep working.
-import { AdminClient, AdminError, masterAddr, readableAddr, sortedBrokerAddrs, type BrokerDataView, type ClusterInfoView } from './admin-client.js';
+import { AdminClient, AdminError, masterAddr, readableAddr, sortedBrokerAddrs, type BrokerDataView, type ClusterInfoView, type QueueConsumeStats } from './admin-client.js';
 
 const format = (template: string, ...values: Array<string | number>): string => {
   // A tiny printf for the %-Ns / %Ns forms Java's printf uses here (no other conversions needed).
@@ -128,41 +128,40 @@ export async function topicStatus(admin: AdminClient, topic: string): Promise<st
 }
 
 /**
- * consumerProgress: per queue, the broker's max offset, the group's committed offset and the
- * difference. Without -t every topic of every group is examined (from GET_ALL_TOPIC_CONFIG) and
- * those where the group committed something are shown; RocketMQ asks GET_CONSUME_STATS, which
- * our broker does not implement, and the per-queue queries give the same numbers.
+ * consumerProgress: per queue the broker's max offset, the group's committed offset, the
+ * difference and the store time of the last consumed message, from GET_CONSUME_STATS to each
+ * broker group (its BID 0, else its lowest id: the numbers are replicated state), in RocketMQ
+ * 4.9.4's columns. #Client IP is N/A (Java asks each online consumer for its queues; we do not),
+ * and there is no "Consume TPS" line (not measured per group).
  */
 export async function consumerProgress(admin: AdminClient, group: string, onlyTopic: string | null): Promise<string> {
   const info = await admin.clusterInfo();
-  const row = '%-64s  %-32s  %-4s  %-20s  %-20s  %s';
-  const lines = [format(row, '#Topic', '#Broker Name', '#QID', '#Broker Offset', '#Consumer Offset', '#Diff')];
-  let diffTotal = 0;
-  let found = false;
+  const row = '%-64s  %-32s  %-4s  %-20s  %-20s  %-20s %-20s  %s';
+  const lines = [format(row, '#Topic', '#Broker Name', '#QID', '#Broker Offset', '#Consumer Offset', '#Client IP', '#Diff', '#LastTime')];
+  const queues: QueueConsumeStats[] = [];
   for (const brokerName of Object.keys(info.brokerAddrTable).sort()) {
     const data = brokerData(info, brokerName);
     const addr = data === null ? null : readableAddr(data);
     if (addr === null) continue;
-    const configs = await admin.topicConfigs(addr);
-    const topics = onlyTopic === null ? Object.keys(configs).sort() : [onlyTopic];
-    for (const topic of topics) {
-      const config = configs[topic];
-      if (config === undefined) continue;
-      const queues = Math.max(config.readQueueNums, config.writeQueueNums);
-      for (let queueId = 0; queueId < queues; queueId++) {
-        const consumerOffset = await admin.consumerOffset(addr, group, topic, queueId);
-        if (consumerOffset === null) continue;
-        const brokerOffset = await admin.maxOffset(addr, topic, queueId);
-        const diff = Math.max(0, brokerOffset - consumerOffset);
-        diffTotal += diff;
-        found = true;
-        lines.push(format(row, topic, brokerName, queueId, brokerOffset, consumerOffset, diff));
-      }
-    }
+    queues.push(...await admin.consumeStats(addr, group, onlyTopic));
   }
-  if (!found) throw new AdminError(`consumer group ${group} has no committed offsets${onlyTopic === null ? '' : ` on topic ${onlyTopic}`} (has it consumed and committed yet?)`);
+  queues.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.brokerName < b.brokerName ? -1 : a.brokerName > b.brokerName ? 1 : a.queueId - b.queueId));
+  let diffTotal = 0;
+  for (const q of queues) {
+    const diff = Math.max(0, q.brokerOffset - q.consumerOffset);
+    diffTotal += diff;
+    lines.push(format(row, q.topic, q.brokerName, q.queueId, q.brokerOffset, q.consumerOffset, 'N/A', diff, q.lastTimestamp > 0 ? localDateTime(q.lastTimestamp) : 'N/A'));
+  }
+  if (queues.length === 0) throw new AdminError(`consumer group ${group} has no committed offsets${onlyTopic === null ? '' : ` on topic ${onlyTopic}`} (has it consumed and committed yet?)`);
   lines.push('', `Diff Total: ${diffTotal}`);
   return lines.join('\n');
+}
+
+/** Java's UtilAll.formatDate(date, "yyyy-MM-dd HH:mm:ss"), in local time. */
+function localDateTime(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
 }
 
 /**

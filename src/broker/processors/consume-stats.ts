@@ -32,7 +32,7 @@ function consumeStats(context: BrokerContext, request: RemotingCommand): Remotin
   const entries: string[] = [];
   for (const topic of topics) {
     const config = state.topicConfig(topic);
-    if (config === null) continue;
+    if (config === null) continue; // as Java: a topic this group does not have is no error
     for (let queueId = 0; queueId < config.writeQueueNums; queueId++) {
       const brokerOffset = Math.max(0, state.maxOffset(topic, queueId));
       const consumerOffset = Math.max(0, state.consumerOffset(group, topic, queueId) ?? 0);
@@ -41,9 +41,6 @@ function consumeStats(context: BrokerContext, request: RemotingCommand): Remotin
       const key = `{"brokerName":${JSON.stringify(context.config.brokerName)},"queueId":${queueId},"topic":${JSON.stringify(topic)}}`;
       entries.push(`${key}:{"brokerOffset":${brokerOffset},"consumerOffset":${consumerOffset},"lastTimestamp":${lastTimestamp}}`);
     }
-  }
-  if (entries.length === 0 && onlyTopic !== null && onlyTopic !== '' && state.topicConfig(onlyTopic) === null) {
-    return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: `topic ${onlyTopic} does not exist on ${context.config.brokerName}` });
   }
   const body = `{"consumeTps":0.0,"offsetTable":{${entries.join(',')}}}`;
   return createResponse(request, ResponseCode.SUCCESS, { body: Buffer.from(body, 'utf8') });
