@@ -432,7 +432,8 @@ export class DLedgerServer {
   private processReadies(): void {
     const core = this.liveCore();
     this.proposeQueued(core);
-    while (core.hasReady()) {
+    // A Ready that could not be persisted stops the node (fatal sets closed): no further Ready.
+    while (!this.closed && core.hasReady()) {
       const ready = core.ready();
       this.handleReady(core, ready);
     }
@@ -442,7 +443,16 @@ export class DLedgerServer {
     if (ready.softState !== null) this.onSoftState(ready.softState.role, ready.softState.term, ready.softState.leaderId);
     for (const message of ready.messages) this.send(message);
     const storage = this.liveStorage();
-    const written = storage.persist(ready);
+    let written: ReturnType<LogRaftStorage['persist']>;
+    try {
+      written = storage.persist(ready);
+    } catch (error) {
+      // A store that cannot take this Ready (a full disk: no segment can be allocated; a failed
+      // flush) leaves the core ahead of the log: stop with the reason instead of an uncaught
+      // exception (chaos finding F3). The rest of the group carries on; a restart recovers.
+      this.fatal(`persisting ready ${ready.number} failed: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
     for (const entry of written) {
       const pending = this.pendingAppends.get(entry.index);
       if (pending !== undefined && pending.term === entry.term) pending.pos = entry.pos;
