@@ -1,0 +1,316 @@
+// Goal: one seeded fault campaign against RocketMQ-on-DLedger (issue 6: "every message
+// acknowledged to ali-ons is consumable after the faults heal").
+// Method: start a name server and 3 broker processes whose DLedger peer links are proxied
+// (rocketmq-cluster.ts); create the topic; start ali-ons producers (unique bodies, every attempt
+// recorded: rocketmq-clients.ts) and a "live" CLUSTERING consumer; until the deadline repeat (pick
+// kill -9 / SIGSTOP / a partition with a seeded PRNG, hold it, heal, let the group recover); then
+// heal, stop the producers, wait until the group agrees on one commit index, drain every queue with
+// a fresh consumer group from the first offset, let the live group catch up, stop the brokers
+// cleanly, read the three DLedger data dirs in lockstep (replicas must be identical up to the
+// committed end) and decode the reference log into messages and offset commits for the checker
+// (rocketmq-checker.ts). Every process is stopped by pid in a finally block.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { AdminClient, masterAddr } from '../../src/admin/admin-client.js';
+import { decodeMessage } from '../../src/broker/message-codec.js';
+import { BROKER_STATE_TOPIC, decodeCommand } from '../../src/broker/state/commands.js';
+import { EntryMagic, openLogReader, type LogReader } from '../../src/store/index.js';
+import { until } from '../cluster/helpers.js';
+import { closeAll, unexpectedErrors, type AliClient } from '../quickstart/ali-ons-client.js';
+import { prng } from './campaign.js';
+import { checkRocketMQ, type LogMessage, type LogOffsetCommit, type RocketMQCheckResult } from './rocketmq-checker.js';
+import { ProducerLoops, recordingConsumer, type Delivery } from './rocketmq-clients.js';
+import { ROCKETMQ_BROKER_NAME, ROCKETMQ_CLUSTER_NAME, ROCKETMQ_DATA_SEGMENT_BYTES, ROCKETMQ_INDEX_SEGMENT_BYTES, RocketMQChaosCluster } from './rocketmq-cluster.js';
+
+export type RocketMQFaultFamily = 'kill' | 'pause' | 'partition';
+export const ROCKETMQ_FAULT_FAMILIES: readonly RocketMQFaultFamily[] = ['kill', 'pause', 'partition'];
+
+export interface RocketMQCampaignOptions {
+  readonly seed: number;
+  readonly durationMs: number;
+  readonly faults?: readonly RocketMQFaultFamily[];
+  readonly producers?: number;
+  /** Concurrent sends per producer. */
+  readonly inFlight?: number;
+  readonly flushDiskType?: 'ASYNC_FLUSH' | 'SYNC_FLUSH';
+  readonly baseDir?: string;
+  readonly keepData?: boolean;
+  /** Bound on the drain after healing. */
+  readonly drainTimeoutMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface RocketMQFaultRecord {
+  readonly atMs: number;
+  readonly family: RocketMQFaultFamily;
+  readonly description: string;
+  readonly holdMs: number;
+}
+
+export interface RocketMQCampaignReport {
+  readonly seed: number;
+  readonly durationMs: number;
+  readonly faults: RocketMQFaultRecord[];
+  readonly check: RocketMQCheckResult;
+  readonly converged: boolean;
+  readonly finalCommitIndexes: Record<string, number>;
+  readonly lastIndexes: Record<string, number>;
+  readonly replicaEntriesCompared: number;
+  readonly brokerExitCodes: Record<string, number | null>;
+  readonly clientErrors: string[];
+  /** Up to 100 sends that were not acknowledged, with their attempts (for reading a run). */
+  readonly unacknowledgedSample: { body: string; outcome: unknown; attempts: string[] }[];
+  readonly violations: string[];
+  readonly proxyStats: Record<string, unknown>;
+  readonly unexpectedExits: RocketMQChaosCluster['unexpectedExits'];
+  readonly baseDir: string;
+}
+
+const TOPIC = 'TopicChaos';
+const QUEUES = 4;
+const LIVE_GROUP = 'CG_chaos_live';
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface ReplicaRead {
+  readonly lastIndexes: Record<string, number>;
+  readonly compared: number;
+  readonly divergences: string[];
+  readonly messages: LogMessage[];
+  readonly commits: LogOffsetCommit[];
+}
+
+/**
+ * Read every member's DLedger files side by side: at each index up to committedEnd all members
+ * must hold the same (term, pos, magic, body bytes); the first member's entries are decoded as
+ * stored messages (topic messages and broker commands).
+ */
+export function readReplicas(nodeDirs: ReadonlyMap<string, string>, committedEnd: number): ReplicaRead {
+  const readers = new Map<string, LogReader>();
+  const divergences: string[] = [];
+  const messages: LogMessage[] = [];
+  const commits: LogOffsetCommit[] = [];
+  let compared = 0;
+  try {
+    for (const [id, nodeDir] of nodeDirs) readers.set(id, openLogReader({ nodeDir, dataSegmentSizeBytes: ROCKETMQ_DATA_SEGMENT_BYTES, indexSegmentSizeBytes: ROCKETMQ_INDEX_SEGMENT_BYTES }));
+    const lastIndexes = Object.fromEntries([...readers].map(([id, r]) => [id, r.lastIndex()]));
+    const end = Math.max(...Object.values(lastIndexes));
+    for (let index = 0; index <= end; index++) {
+      const entries = [...readers].map(([id, r]) => [id, r.get(index)] as const);
+      const [refId, ref] = entries.find(([, e]) => e !== null) ?? [null, null];
+      if (ref === null || refId === null) continue; // below every member's floor
+      if (index <= committedEnd) {
+        compared++;
+        for (const [id, e] of entries) {
+          if (id === refId) continue;
+          if (e === null) divergences.push(`index ${index} (at or below the committed end ${committedEnd}) is on ${refId} but missing on ${id}`);
+          else if (e.term !== ref.term || e.pos !== ref.pos || e.magic !== ref.magic || Buffer.compare(e.body, ref.body) !== 0) {
+            divergences.push(`index ${index}: ${refId} has term ${ref.term} pos ${ref.pos} (${ref.body.length} bytes), ${id} has term ${e.term} pos ${e.pos} (${e.body.length} bytes)`);
+          }
+        }
+      }
+      if (ref.magic !== EntryMagic.Normal || index > committedEnd) continue;
+      let stored;
+      try {
+        stored = decodeMessage(ref.body, 0);
+      } catch (error) {
+        divergences.push(`index ${index} on ${refId}: not a stored message: ${(error as Error).message}`);
+        continue;
+      }
+      if (stored.topic === BROKER_STATE_TOPIC) {
+        const command = decodeCommand(stored.body);
+        if (command.type === 'commitOffsets') for (const o of command.offsets) commits.push({ index, group: command.group, topic: o.topic, queueId: o.queueId, offset: o.offset });
+        continue;
+      }
+      messages.push({ index, physicalOffset: stored.physicalOffset, topic: stored.topic, queueId: stored.queueId, queueOffset: stored.queueOffset, body: Buffer.from(stored.body).toString() });
+    }
+    return { lastIndexes, compared, divergences, messages, commits };
+  } finally {
+    for (const reader of readers.values()) reader.close();
+  }
+}
+
+export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Promise<RocketMQCampaignReport> {
+  const log = options.log ?? (() => undefined);
+  const families = options.faults ?? ROCKETMQ_FAULT_FAMILIES;
+  const schedule = prng(options.seed);
+  const random = prng(options.seed ^ 0x9e3779b9);
+  const pick = <T>(items: readonly T[], from: () => number = random): T => items[Math.floor(from() * items.length)]!;
+  const between = (lo: number, hi: number): number => Math.round(lo + schedule() * (hi - lo));
+  const baseDir = options.baseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `rocketmq-chaos-${options.seed}-`));
+  const startedAt = Date.now();
+  const stamp = (line: string): void => log(`[${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${line}`);
+  const cluster = await RocketMQChaosCluster.start({ baseDir, flushDiskType: options.flushDiskType, log: stamp });
+  const admin = new AdminClient([cluster.namesrvAddr], 2000);
+  const clients: AliClient[] = [];
+  let producers: ProducerLoops | null = null;
+  const consumerErrors: Error[] = [];
+  const faults: RocketMQFaultRecord[] = [];
+  const faultTimesMs: number[] = [];
+  try {
+    const master = async (): Promise<string | null> => {
+      const data = (await admin.clusterInfo()).brokerAddrTable[ROCKETMQ_BROKER_NAME];
+      return data === undefined ? null : masterAddr(data);
+    };
+    await until(async () => {
+      const addr = await master();
+      if (addr === null) return null;
+      await admin.updateTopic(addr, { topic: TOPIC, readQueueNums: QUEUES, writeQueueNums: QUEUES, perm: 6, order: false });
+      return true;
+    }, 30_000, `a master (BID 0) of ${ROCKETMQ_BROKER_NAME} that creates ${TOPIC}`);
+    await until(() => admin.topicRoute(TOPIC), 10_000, `the route of ${TOPIC}`);
+    stamp(`cluster ${ROCKETMQ_CLUSTER_NAME} up, ${TOPIC} created with ${QUEUES} queues`);
+
+    const live: Delivery[] = [];
+    const liveConsumer = recordingConsumer(cluster.namesrvAddr, LIVE_GROUP, TOPIC, live, consumerErrors);
+    clients.push(liveConsumer);
+    await liveConsumer.ready();
+    producers = new ProducerLoops({ namesrvAddr: cluster.namesrvAddr, topic: TOPIC, producers: options.producers ?? 2, inFlight: options.inFlight ?? 4, thinkMs: 5, maxSendsPerProducer: 10_000_000 });
+    await producers.start();
+    clients.push(...producers.clients);
+
+    const deadline = Date.now() + options.durationMs;
+    const ids = cluster.ids;
+    while (Date.now() < deadline) {
+      const family = pick(families, schedule);
+      const holdMs = between(2000, 3500);
+      const leader = await cluster.leader();
+      let description: string;
+      if (family === 'kill') {
+        const target = random() < 0.5 && leader !== null ? leader : pick(ids);
+        description = `kill -9 broker ${target}${target === leader ? ' (leader)' : ''}`;
+        await cluster.kill(target);
+      } else if (family === 'pause') {
+        const target = random() < 0.5 && leader !== null ? leader : pick(ids);
+        description = `SIGSTOP broker ${target}${target === leader ? ' (leader)' : ''} for ${holdMs} ms`;
+        cluster.pause(target);
+      } else {
+        const kinds = ['isolate', 'isolate-leader', 'halves', 'asymmetric'] as const;
+        const kind = pick<(typeof kinds)[number]>(kinds);
+        if (kind === 'isolate' || (kind === 'isolate-leader' && leader === null)) {
+          const target = pick(ids);
+          const fault = random() < 0.5 ? ({ kind: 'cut' } as const) : ({ kind: 'drop' } as const);
+          description = `isolate ${target} from the Raft peers (${fault.kind})`;
+          cluster.isolate(target, fault);
+        } else if (kind === 'isolate-leader') {
+          description = `isolate leader ${leader} from the Raft peers`;
+          cluster.isolate(leader!);
+        } else if (kind === 'halves') {
+          const shuffled = [...ids].sort(() => random() - 0.5);
+          description = `halves [${shuffled[0]}] | [${shuffled.slice(1).join(',')}] with 50 ms delay inside the majority`;
+          cluster.partition(shuffled.slice(0, 1), shuffled.slice(1));
+          cluster.setLink(shuffled[1]!, shuffled[2]!, { kind: 'delay', ms: 50 });
+          cluster.setLink(shuffled[2]!, shuffled[1]!, { kind: 'delay', ms: 50 });
+        } else {
+          const from = pick(ids);
+          const to = pick(ids.filter((id) => id !== from));
+          description = `asymmetric ${from} -> ${to} cut`;
+          cluster.setLink(from, to, { kind: 'cut' });
+        }
+      }
+      faultTimesMs.push(performance.now());
+      faults.push({ atMs: Date.now() - startedAt, family, description, holdMs });
+      stamp(`fault ${faults.length}: ${description}, hold ${holdMs} ms`);
+      await sleep(Math.min(holdMs, Math.max(0, deadline - Date.now()) + 500));
+      cluster.healAll();
+      await sleep(between(1500, 3000));
+    }
+
+    cluster.healAll();
+    const ops = await producers.stop();
+    producers = null;
+    stamp(`producers stopped: ${ops.length} sends`);
+    const converge = async (what: string): Promise<Record<string, number> | null> => {
+      let commits: Record<string, number> = {};
+      try {
+        await until(async () => {
+          const statuses = await cluster.statuses();
+          if (statuses.length !== ids.length || statuses.filter((s) => s.leaderId === s.id).length !== 1) return false;
+          if (new Set(statuses.map((s) => s.commitIndex)).size !== 1) return false;
+          commits = Object.fromEntries(statuses.map((s) => [s.id, s.commitIndex]));
+          return true;
+        }, 30_000, what);
+        return commits;
+      } catch {
+        stamp(`not converged: ${what}`);
+        return null;
+      }
+    };
+    let converged = (await converge('one commit index under one leader after healing')) !== null;
+    const masterNow = await until(() => master(), 20_000, 'a master after healing');
+
+    // Drain every queue with a fresh group; the live group catches up meanwhile.
+    const maxOffsets = await Promise.all(Array.from({ length: QUEUES }, (_, q) => admin.maxOffset(masterNow, TOPIC, q)));
+    const drain: Delivery[] = [];
+    const drainConsumer = recordingConsumer(cluster.namesrvAddr, `CG_chaos_drain_${options.seed >>> 0}`, TOPIC, drain, consumerErrors);
+    clients.push(drainConsumer);
+    await drainConsumer.ready();
+    const covered = (deliveries: readonly Delivery[]): boolean => {
+      const seen = new Set(deliveries.map((d) => `${d.queueId}@${d.queueOffset}`));
+      return maxOffsets.every((max, q) => Array.from({ length: max }, (_, o) => `${q}@${o}`).every((k) => seen.has(k)));
+    };
+    const drainTimeoutMs = options.drainTimeoutMs ?? 60_000;
+    await until(() => covered(drain), drainTimeoutMs, `the drain consumer to receive queue offsets up to ${maxOffsets.join('/')}`).catch((error: Error) => stamp(error.message));
+    await until(() => covered(live), 20_000, 'the live consumer to catch up').catch((error: Error) => stamp(error.message));
+    stamp(`drained: ${drain.length} deliveries (queue max offsets ${maxOffsets.join('/')}), live ${live.length}`);
+    await closeAll(clients);
+    clients.length = 0;
+
+    const commitIndexes = (await converge('one commit index before stopping')) ?? Object.fromEntries((await cluster.statuses()).map((s) => [s.id, s.commitIndex]));
+    converged &&= Object.keys(commitIndexes).length === ids.length;
+    await sleep(500); // quiet period: the last commit index reaches followers with the next heartbeat
+    const exitCodes = Object.fromEntries(await cluster.stopBrokers());
+    const known = Object.values(commitIndexes);
+    const committedEnd = known.length > 0 ? Math.min(...known) : -1;
+    const replicas = readReplicas(new Map(ids.map((id) => [id, cluster.nodeDir(id)])), committedEnd);
+    const check = checkRocketMQ({ topic: TOPIC, ops, drain, live, liveGroup: LIVE_GROUP, logMessages: replicas.messages, offsetCommits: replicas.commits, faultTimesMs });
+    const violations = [...check.violations, ...replicas.divergences.slice(0, 20).map((d) => `divergence: ${d}`)];
+    if (replicas.divergences.length > 20) violations.push(`divergence: ... ${replicas.divergences.length - 20} more`);
+    for (const exit of cluster.unexpectedExits) violations.push(`crash: ${exit.id} (pid ${exit.pid}) exited by itself with code ${exit.code} signal ${exit.signal}; output tail: ${JSON.stringify(exit.outputTail.slice(-1500))}`);
+    for (const [id, code] of Object.entries(exitCodes)) if (code !== 0) violations.push(`shutdown: broker ${id} exited with ${code} on SIGTERM`);
+    if (!converged) violations.push(`convergence: brokers did not agree on one commit index within 30 s after healing (${JSON.stringify(commitIndexes)})`);
+    return {
+      seed: options.seed,
+      durationMs: Date.now() - startedAt,
+      faults,
+      check,
+      converged,
+      finalCommitIndexes: commitIndexes,
+      lastIndexes: replicas.lastIndexes,
+      replicaEntriesCompared: replicas.compared,
+      brokerExitCodes: exitCodes,
+      clientErrors: unexpectedErrors([...consumerErrors]).slice(0, 50),
+      unacknowledgedSample: ops.filter((op) => op.outcome?.type !== 'ok').slice(0, 100).map((op) => ({ body: op.body, outcome: op.outcome, attempts: op.attempts })),
+      violations,
+      proxyStats: cluster.proxyStats(),
+      unexpectedExits: cluster.unexpectedExits,
+      baseDir,
+    };
+  } finally {
+    if (producers !== null) await producers.stop().catch(() => undefined);
+    await closeAll(clients);
+    admin.close();
+    await cluster.close();
+    const left = cluster.runningPids();
+    if (left.length > 0) throw new Error(`rocketmq chaos cluster left processes running: ${left.join(', ')}`);
+    if (options.keepData !== true) cluster.removeData();
+  }
+}
+
+export function formatRocketMQSummary(report: RocketMQCampaignReport): string {
+  const byFamily = new Map<string, number>();
+  for (const f of report.faults) byFamily.set(f.family, (byFamily.get(f.family) ?? 0) + 1);
+  const c = report.check;
+  return [
+    `rocketmq seed ${report.seed}, ${(report.durationMs / 1000).toFixed(1)} s`,
+    `faults injected: ${report.faults.length} (${[...byFamily].map(([k, v]) => `${k} ${v}`).join(', ')})`,
+    `sends: ${c.sent} (acknowledged ${c.acknowledged}, failed ${c.failed}, unknown ${c.unknown}; retried inside ali-ons ${c.retriedInternally})`,
+    `drain: ${c.drainDeliveries} deliveries, ${c.consumedDistinct} distinct bodies; lost ${c.lost}, moved ${c.moved}, phantoms ${c.phantoms}, drain gaps ${c.drainGaps}, queue violations ${c.queueViolations}`,
+    `duplicates stored: ${c.duplicatesAckedAfterRetry} acknowledged after an ali-ons retry, ${c.duplicatesUnknownOutcome} of unknown outcome, ${c.duplicatesUnexplained} unexplained; unacknowledged sends stored anyway: ${c.unacknowledgedStored}`,
+    `live consumer: ${c.liveDeliveries} deliveries, ${c.liveRedeliveries} redeliveries (${c.liveRedeliveriesAcrossFaults} across a fault), skipped ${c.liveSkipped}; offset commits ${c.offsetCommits}, regressions ${c.offsetRegressions}`,
+    `replicas: ${report.replicaEntriesCompared} entries compared, last indexes ${JSON.stringify(report.lastIndexes)}, converged ${report.converged}`,
+    `violations: ${report.violations.length}`,
+    ...report.violations.map((v) => `  ${v}`),
+  ].join('\n');
+}

@@ -1,0 +1,209 @@
+// Goal: judge a RocketMQ chaos run — what ali-ons producers were told, what ali-ons consumers
+// received, and what the brokers' replicated commit log holds. Pure functions over plain data, so
+// a test can feed hand-made histories and prove each check bites (rocketmq-checker.test.ts).
+// Violations (each a string prefixed by its kind; counts stay exact):
+//   lost         — a message acknowledged SEND_OK was not delivered to the fresh drain consumer;
+//   moved        — the log entry at the acknowledged msgId's physical offset is not that message
+//                  (other body, queue or queue offset), or there is none;
+//   phantom      — a delivered or logged body that no producer sent;
+//   duplicate    — a body stored more often than its send attempts could have stored it (at most
+//                  one copy per attempt that ended SEND_OK or with an unknown outcome; see
+//                  rocketmq-clients.ts) — duplicates within that allowance are counted, not violations;
+//   queue        — a consume queue of the topic in the log is not dense (offsets 0..n-1, once each);
+//   drain-gap    — a message of the topic in the log was not delivered to the drain consumer;
+//   live-skip    — the consumer that ran during the faults never received an acknowledged message
+//                  (its group's committed offset passed a message it had not consumed);
+//   offset-back  — a committed consumer offset of the live group moved backwards in log order.
+import type { Delivery, SendOp } from './rocketmq-clients.js';
+
+/** A stored message of the checked topic, from the reference replica's log. */
+export interface LogMessage {
+  readonly index: number;
+  /** PHYSICALOFFSET (entry pos + 48), what a msgId carries. */
+  readonly physicalOffset: number;
+  readonly topic: string;
+  readonly queueId: number;
+  readonly queueOffset: number;
+  readonly body: string;
+}
+
+/** One commitOffsets command's entry for one queue, in log order. */
+export interface LogOffsetCommit {
+  readonly index: number;
+  readonly group: string;
+  readonly topic: string;
+  readonly queueId: number;
+  readonly offset: number;
+}
+
+export interface RocketMQCheckInput {
+  readonly topic: string;
+  readonly ops: readonly SendOp[];
+  /** Deliveries to a fresh CLUSTERING group started after healing (CONSUME_FROM_FIRST_OFFSET). */
+  readonly drain: readonly Delivery[];
+  /** Deliveries to the group that consumed during the faults. */
+  readonly live: readonly Delivery[];
+  readonly liveGroup: string;
+  readonly logMessages: readonly LogMessage[];
+  readonly offsetCommits: readonly LogOffsetCommit[];
+  /** When (performance.now() ms) a fault that can move leadership was injected; sorted. */
+  readonly faultTimesMs: readonly number[];
+}
+
+export interface RocketMQCheckResult {
+  readonly sent: number;
+  readonly acknowledged: number;
+  readonly failed: number;
+  readonly unknown: number;
+  /** Sends that ali-ons attempted more than once. */
+  readonly retriedInternally: number;
+  readonly drainDeliveries: number;
+  readonly consumedDistinct: number;
+  readonly lost: number;
+  readonly moved: number;
+  readonly phantoms: number;
+  /** Bodies with more than one stored copy, by what explains them. */
+  readonly duplicatesAckedAfterRetry: number;
+  readonly duplicatesUnknownOutcome: number;
+  readonly duplicatesUnexplained: number;
+  /** Unacknowledged (fail/unknown) sends that were stored anyway. */
+  readonly unacknowledgedStored: number;
+  readonly queueViolations: number;
+  readonly drainGaps: number;
+  readonly liveDeliveries: number;
+  /** Live deliveries of a (queue, offset) already delivered to the live group. */
+  readonly liveRedeliveries: number;
+  /** Of those, redeliveries whose previous delivery came before a fault and the redelivery after it. */
+  readonly liveRedeliveriesAcrossFaults: number;
+  readonly liveSkipped: number;
+  readonly offsetCommits: number;
+  readonly offsetRegressions: number;
+  readonly violations: string[];
+}
+
+const MAX_MESSAGES_PER_KIND = 20;
+
+/** The physical offset a msgId carries: its last 16 hex digits (createMessageId). */
+export function physicalOffsetOfMsgId(msgId: string): number {
+  if (!/^[0-9A-F]{32}$/i.test(msgId)) throw new Error(`not an IPv4 msgId: ${msgId}`);
+  return Number.parseInt(msgId.slice(16), 16);
+}
+
+export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
+  const violations: string[] = [];
+  const perKind = new Map<string, number>();
+  const violate = (kind: string, message: string): void => {
+    const n = (perKind.get(kind) ?? 0) + 1;
+    perKind.set(kind, n);
+    if (n <= MAX_MESSAGES_PER_KIND) violations.push(`${kind}: ${message}`);
+    else if (n === MAX_MESSAGES_PER_KIND + 1) violations.push(`${kind}: ... more not shown`);
+  };
+  const count = (kind: string): number => perKind.get(kind) ?? 0;
+  const opOf = new Map(input.ops.map((op) => [op.body, op]));
+  const acked = input.ops.filter((op) => op.outcome?.type === 'ok');
+
+  // The log: dense queues; positions by physical offset; stored copies per body.
+  const topicMessages = input.logMessages.filter((m) => m.topic === input.topic);
+  const byPhysical = new Map(topicMessages.map((m) => [m.physicalOffset, m]));
+  const copiesInLog = new Map<string, number>();
+  const queues = new Map<number, number[]>();
+  for (const m of topicMessages) {
+    copiesInLog.set(m.body, (copiesInLog.get(m.body) ?? 0) + 1);
+    if (!opOf.has(m.body)) violate('phantom', `log index ${m.index} (${m.topic}-${m.queueId}@${m.queueOffset}) holds ${JSON.stringify(m.body.slice(0, 64))}, which no producer sent`);
+    const offsets = queues.get(m.queueId) ?? [];
+    offsets.push(m.queueOffset);
+    queues.set(m.queueId, offsets);
+  }
+  for (const [queueId, offsets] of queues) {
+    const bad = offsets.findIndex((offset, i) => offset !== i);
+    if (bad !== -1) violate('queue', `${input.topic}-${queueId}: the ${bad}th message in log order has queue offset ${offsets[bad]} (expected ${bad}; ${offsets.length} messages)`);
+  }
+
+  // Acknowledged messages: at their msgId in the log, and delivered to the drain group.
+  const drained = new Map<string, Set<string>>();
+  for (const d of input.drain) {
+    const positions = drained.get(d.body) ?? new Set<string>();
+    positions.add(`${d.queueId}@${d.queueOffset}`);
+    drained.set(d.body, positions);
+    if (!opOf.has(d.body)) violate('phantom', `drain consumer received ${JSON.stringify(d.body.slice(0, 64))} (${d.queueId}@${d.queueOffset}), which no producer sent`);
+  }
+  for (const m of topicMessages) {
+    if (!drained.get(m.body)?.has(`${m.queueId}@${m.queueOffset}`)) violate('drain-gap', `${m.topic}-${m.queueId}@${m.queueOffset} (${JSON.stringify(m.body.slice(0, 64))}, log index ${m.index}) was not delivered to the drain consumer`);
+  }
+  for (const op of acked) {
+    const ok = op.outcome as { msgId: string; queueId: number; queueOffset: number };
+    const stored = byPhysical.get(physicalOffsetOfMsgId(ok.msgId));
+    if (stored === undefined || stored.body !== op.body || stored.queueId !== ok.queueId || stored.queueOffset !== ok.queueOffset) {
+      violate('moved', `${op.body} acknowledged as ${ok.msgId} (${ok.queueId}@${ok.queueOffset}); the log has ${stored === undefined ? 'no message there' : `${JSON.stringify(stored.body.slice(0, 64))} (${stored.queueId}@${stored.queueOffset})`}`);
+    }
+    if (!drained.has(op.body)) violate('lost', `${op.body} acknowledged as ${ok.msgId} (${ok.queueId}@${ok.queueOffset}) was not consumed after healing`);
+  }
+
+  // Duplicates: stored copies (log) against what the attempts allow.
+  let duplicatesAckedAfterRetry = 0;
+  let duplicatesUnknownOutcome = 0;
+  let unacknowledgedStored = 0;
+  for (const [body, copies] of copiesInLog) {
+    const op = opOf.get(body);
+    if (op === undefined) continue;
+    if (op.outcome?.type !== 'ok') unacknowledgedStored++;
+    if (copies <= 1) continue;
+    const allowed = op.attempts.filter((a) => a !== 'refused').length;
+    if (copies > allowed) violate('duplicate', `${body} (outcome ${op.outcome?.type}, attempts ${op.attempts.join(',') || 'none recorded'}) is stored ${copies} times`);
+    else if (op.outcome?.type === 'ok') duplicatesAckedAfterRetry++;
+    else duplicatesUnknownOutcome++;
+  }
+
+  // The live group: every acknowledged message received; redeliveries counted; offsets monotonic.
+  const liveSeen = new Map<string, number>();
+  const liveBodies = new Set<string>();
+  let liveRedeliveries = 0;
+  let acrossFaults = 0;
+  for (const d of input.live) {
+    liveBodies.add(d.body);
+    const key = `${d.queueId}@${d.queueOffset}`;
+    const previous = liveSeen.get(key);
+    if (previous !== undefined) {
+      liveRedeliveries++;
+      if (input.faultTimesMs.some((t) => t > previous && t <= d.atMs)) acrossFaults++;
+    }
+    liveSeen.set(key, d.atMs);
+    if (!opOf.has(d.body)) violate('phantom', `live consumer received ${JSON.stringify(d.body.slice(0, 64))}, which no producer sent`);
+  }
+  for (const op of acked) if (!liveBodies.has(op.body)) violate('live-skip', `${op.body} (acknowledged) was never delivered to the live group ${input.liveGroup}`);
+  const lastCommitted = new Map<string, LogOffsetCommit>();
+  const liveCommits = input.offsetCommits.filter((c) => c.group === input.liveGroup && c.topic === input.topic);
+  for (const c of liveCommits) {
+    const key = `${c.topic}-${c.queueId}`;
+    const previous = lastCommitted.get(key);
+    if (previous !== undefined && c.offset < previous.offset) violate('offset-back', `${input.liveGroup} ${key}: committed ${previous.offset} at log index ${previous.index}, then ${c.offset} at ${c.index}`);
+    lastCommitted.set(key, c);
+  }
+
+  const retriedInternally = input.ops.filter((op) => op.attempts.length > 1).length;
+  return {
+    sent: input.ops.length,
+    acknowledged: acked.length,
+    failed: input.ops.filter((op) => op.outcome?.type === 'fail').length,
+    unknown: input.ops.filter((op) => op.outcome === null || op.outcome.type === 'unknown').length,
+    retriedInternally,
+    drainDeliveries: input.drain.length,
+    consumedDistinct: drained.size,
+    lost: count('lost'),
+    moved: count('moved'),
+    phantoms: count('phantom'),
+    duplicatesAckedAfterRetry,
+    duplicatesUnknownOutcome,
+    duplicatesUnexplained: count('duplicate'),
+    unacknowledgedStored,
+    queueViolations: count('queue'),
+    drainGaps: count('drain-gap'),
+    liveDeliveries: input.live.length,
+    liveRedeliveries,
+    liveRedeliveriesAcrossFaults: acrossFaults,
+    liveSkipped: count('live-skip'),
+    offsetCommits: liveCommits.length,
+    offsetRegressions: count('offset-back'),
+    violations,
+  };
+}
