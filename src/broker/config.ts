@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildNodeConfig, ConfigError, type DLedgerNodeConfig, type PeerAddress, parsePeers } from '../node/config.js';
 import { parseProperties, PropertiesError } from '../util/properties.js';
+import { DEFAULT_MESSAGE_DELAY_LEVEL, parseDelayLevels } from './schedule/delay-levels.js';
 
 export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
 
@@ -44,6 +45,8 @@ export interface BrokerConfig {
   readonly defaultTopicQueueNums: number;
   readonly registerNameServerPeriodMs: number;
   readonly longPollingEnable: boolean;
+  /** Delay of each level (messageDelayLevel; level n at index n - 1), for DELAY messages and retries. */
+  readonly messageDelayLevelsMs: readonly number[];
 }
 
 interface KeySpec {
@@ -75,6 +78,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   defaultTopicQueueNums: { defaultValue: '8', doc: 'queues of a topic created without a count' },
   registerNameServerPeriod: { defaultValue: '30000', doc: 'ms between registrations' },
   longPollingEnable: { defaultValue: 'true', doc: 'hold pulls until a message arrives' },
+  messageDelayLevel: { defaultValue: DEFAULT_MESSAGE_DELAY_LEVEL, doc: 'delay of each level, e.g. "1s 5s 10s 30s 1m ... 2h"' },
 };
 
 /** RocketMQ keys that exist but cannot be set for a DLedger broker, and why. */
@@ -224,6 +228,12 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   const defaultTopicQueueNums = integer('defaultTopicQueueNums', 1, 1024);
   const registerNameServerPeriodMs = integer('registerNameServerPeriod', 1000, 60_000);
   const longPollingEnable = boolean('longPollingEnable');
+  let messageDelayLevelsMs: number[] = [];
+  try {
+    messageDelayLevelsMs = parseDelayLevels(text('messageDelayLevel'));
+  } catch (error) {
+    problems.push(`${where('messageDelayLevel')}: ${(error as Error).message}`);
+  }
 
   if (problems.length > 0) throw new BrokerConfigError(problems);
   return {
@@ -231,6 +241,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     enableDLegerCommitLog, dLegerGroup, dLegerPeers, dLegerSelfId, preferredLeaderId,
     sendMessageThreadPoolNums, pullMessageThreadPoolNums, maxMessageSize, mappedFileSizeCommitLog,
     flushDiskType: flushDiskType as FlushDiskType, defaultTopicQueueNums, registerNameServerPeriodMs, longPollingEnable,
+    messageDelayLevelsMs,
   };
 }
 
