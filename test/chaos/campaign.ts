@@ -13,6 +13,7 @@ import { CHAOS_SEGMENTS, ChaosCluster } from './cluster.js';
 import { describePowerLoss } from './power-loss-disk.js';
 import { checkLogs, type CheckResult, type MemberLog } from './checkers.js';
 import { ClientLoops, summarize, type History } from './history.js';
+import { CampaignObservers, formatReadsSummary, type ObservedFields } from './linearizable-campaign.js';
 
 export type FaultFamily = 'kill' | 'pause' | 'partition' | 'power' | 'slow-disk' | 'duplicate';
 export const FAULT_FAMILIES: readonly FaultFamily[] = ['kill', 'pause', 'partition', 'power', 'slow-disk', 'duplicate'];
@@ -32,6 +33,8 @@ export interface CampaignOptions {
   readonly baseDir?: string;
   readonly keepData?: boolean;
   readonly log?: (line: string) => void;
+  /** Linearizable reads interleaved with the appends and checked as a register (default true). */
+  readonly reads?: boolean;
 }
 
 export interface FaultRecord {
@@ -41,7 +44,8 @@ export interface FaultRecord {
   readonly holdMs: number;
 }
 
-export interface CampaignReport {
+/** reads/linearizability (null with reads off), leaders and throughput come from linearizable-campaign.ts. */
+export interface CampaignReport extends ObservedFields {
   readonly seed: number;
   readonly durationMs: number;
   readonly faultFamilies: readonly FaultFamily[];
@@ -168,9 +172,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     faultJournal: options.faults.some((family) => JOURNAL_FAMILIES.has(family)),
     log: (line) => log(`[${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${line}`) });
   let loops: ClientLoops | null = null;
+  let observers: CampaignObservers | null = null;
   try {
     await until(() => cluster.leader(), 20_000, 'a first leader');
     loops = new ClientLoops({ group: 'chaos', peers: cluster.realPeers, clients: options.clients ?? 3, retryTimeoutMs: 3000, requestTimeoutMs: 1500, thinkMs: 5, maxOpsPerClient: 1_000_000, mode: options.clientMode });
+    observers = new CampaignObservers(cluster, startedAt, { reads: options.reads }).start('chaos');
     const deadline = Date.now() + options.durationMs;
     const ids = cluster.ids;
     while (Date.now() < deadline) {
@@ -243,7 +249,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     // Heal, stop the clients, and let the group converge.
     const stopping = loops;
     loops = null;
-    const { history, converged, commitIndexes, lastIndexes, check, violations } = await healConvergeAndCheck(cluster, () => stopping.stop());
+    const reading = observers;
+    const { history, converged, commitIndexes, lastIndexes, check, violations } = await healConvergeAndCheck(cluster, async () => (await Promise.all([stopping.stop(), reading.stopReads()]))[0]);
+    await reading.stop();
+    const { violations: readViolations, ...observed } = reading.finish(history);
+    violations.push(...readViolations);
     const counts = summarize(history);
     return {
       seed: options.seed,
@@ -259,9 +269,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       proxyStats: cluster.proxyStats(),
       unexpectedExits: cluster.unexpectedExits,
       baseDir,
+      ...observed,
     };
   } finally {
     if (loops !== null) await loops.stop().catch(() => undefined);
+    await observers?.stop().catch(() => undefined);
     await cluster.close();
     const left = cluster.runningPids();
     if (left.length > 0) throw new Error(`chaos cluster left processes running: ${left.join(', ')}`);
@@ -279,6 +291,7 @@ export function formatSummary(report: CampaignReport): string {
     `operations: ${report.operations} (ok ${report.ok}, fail ${report.fail}, unknown ${report.unknown})`,
     `acknowledged: ${report.check.acknowledged}, lost: ${report.check.lost}, duplicates: ${report.check.duplicates}, phantoms: ${report.check.phantoms}, divergences: ${report.check.divergences}`,
     `unacknowledged appends present: ${report.check.unacknowledgedPresent}; committed end ${report.check.committedEnd}; converged ${report.converged}`,
+    ...formatReadsSummary(report),
     `violations: ${report.violations.length}`,
     ...report.violations.map((v) => `  ${v}`),
   ];

@@ -1,26 +1,29 @@
 // Goal: `npm run chaos -- --minutes M --seed S [--faults kill,pause,partition,power,slow-disk,duplicate]
 // [--members 3|5] [--flush sync|async] [--flush-interval-ms N] [--clients N]
-// [--client-mode single-attempt|library-retry] [--out DIR] [--keep-data]` runs one seeded fault
+// [--client-mode single-attempt|library-retry] [--no-reads] [--out DIR] [--keep-data]` runs one seeded fault
 // campaign (every family by default) against a real 3- or 5-member group, prints a readable summary, writes the full report as JSON (bench/results/ when it
-// exists, else the temp dir, or --out), and exits 1 on any violation (2 on bad arguments).
+// exists, else the temp dir, or --out) and its SVG timeline next to it (same name, .svg), and exits 1 on any violation (2 on bad arguments).
 // Method: parse flags strictly, call runCampaign, report. The same seed replays the same fault
 // schedule (timings of the processes themselves are not reproducible).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FAULT_FAMILIES, formatSummary, runCampaign, type FaultFamily } from './campaign.js';
+import { campaignTimelineSvg } from './timeline-svg.js';
 
 function usage(problem: string): never {
-  process.stderr.write(`${problem}\nusage: npm run chaos -- --minutes M --seed S [--faults ${FAULT_FAMILIES.join(',')}] [--members 3|5] [--flush sync|async] [--flush-interval-ms N] [--clients N] [--client-mode single-attempt|library-retry] [--out DIR] [--keep-data]\n`);
+  process.stderr.write(`${problem}\nusage: npm run chaos -- --minutes M --seed S [--faults ${FAULT_FAMILIES.join(',')}] [--members 3|5] [--flush sync|async] [--flush-interval-ms N] [--clients N] [--client-mode single-attempt|library-retry] [--no-reads] [--out DIR] [--keep-data]\n`);
   process.exit(2);
 }
 
-function parse(argv: readonly string[]): { minutes: number; seed: number; faults: FaultFamily[]; flush?: 'sync' | 'async'; flushIntervalMs?: number; members: number; clients: number; clientMode: 'single-attempt' | 'library-retry'; out?: string; keepData: boolean } {
+function parse(argv: readonly string[]): { minutes: number; seed: number; faults: FaultFamily[]; flush?: 'sync' | 'async'; flushIntervalMs?: number; members: number; clients: number; clientMode: 'single-attempt' | 'library-retry'; out?: string; keepData: boolean; reads: boolean } {
   const values = new Map<string, string>();
   let keepData = false;
+  let reads = true;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     if (flag === '--keep-data') { keepData = true; continue; }
+    if (flag === '--no-reads') { reads = false; continue; }
     if (!['--minutes', '--seed', '--faults', '--flush', '--flush-interval-ms', '--members', '--clients', '--client-mode', '--out'].includes(flag)) usage(`unknown argument ${flag}`);
     const value = argv[++i];
     if (value === undefined) usage(`${flag} needs a value`);
@@ -43,7 +46,7 @@ function parse(argv: readonly string[]): { minutes: number; seed: number; faults
   if (!(Number.isSafeInteger(clients) && clients >= 1 && clients <= 32)) usage(`--clients: expected an integer in [1, 32]`);
   const clientMode = values.get('--client-mode') ?? 'single-attempt';
   if (clientMode !== 'single-attempt' && clientMode !== 'library-retry') usage(`--client-mode: expected single-attempt or library-retry, got ${clientMode}`);
-  return { minutes, seed, faults: faults as FaultFamily[], flush, flushIntervalMs, members, clients, clientMode, out: values.get('--out'), keepData };
+  return { minutes, seed, faults: faults as FaultFamily[], flush, flushIntervalMs, members, clients, clientMode, out: values.get('--out'), keepData, reads };
 }
 
 const args = parse(process.argv.slice(2));
@@ -57,6 +60,7 @@ const report = await runCampaign({
   clients: args.clients,
   clientMode: args.clientMode,
   keepData: args.keepData,
+  reads: args.reads,
   log: (line) => process.stdout.write(`${line}\n`),
 });
 process.stdout.write(`\n${formatSummary(report)}\n`);
@@ -65,5 +69,7 @@ const outDir = args.out ?? (fs.existsSync(benchResults) ? benchResults : os.tmpd
 fs.mkdirSync(outDir, { recursive: true });
 const file = path.join(outDir, `chaos-seed${args.seed}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-process.stdout.write(`report: ${file}\n`);
+const svgFile = file.replace(/\.json$/, '.svg');
+fs.writeFileSync(svgFile, campaignTimelineSvg(report));
+process.stdout.write(`report: ${file}\ntimeline: ${svgFile}\n`);
 process.exit(report.violations.length === 0 ? 0 : 1);

@@ -136,3 +136,36 @@ export function renderTimelineSvg(input: TimelineInput): string {
     '',
   ].join('\n');
 }
+
+/** The fields of a campaign report the timeline reads (structural, so campaign.ts is not imported). */
+export interface TimelineReport {
+  readonly seed: number;
+  readonly durationMs: number;
+  readonly faultFamilies: readonly string[];
+  readonly faults: readonly TimelineFault[];
+  readonly operations: number;
+  readonly ok: number;
+  readonly lastIndexes: Readonly<Record<string, number>>;
+  readonly check: { readonly acknowledged: number; readonly lost: number };
+  readonly violations: readonly string[];
+  readonly leaders: readonly LeaderSpan[];
+  readonly throughput: Throughput;
+  readonly reads: { readonly reads: number; readonly ok: number } | null;
+  readonly linearizability: { readonly violationCount: number } | null;
+}
+
+export function campaignTimelineSvg(report: TimelineReport): string {
+  const reads = report.reads === null ? 'reads off' : `reads ${report.reads.reads} (ok ${report.reads.ok}), linearizability violations ${report.linearizability?.violationCount ?? '?'}`;
+  return renderTimelineSvg({
+    title: `chaos seed ${report.seed}: ${report.faultFamilies.join(', ')}, ${(report.durationMs / 1000).toFixed(1)} s`,
+    subtitle: [
+      `${report.faults.length} faults; appends ${report.operations} (ok ${report.ok}); acknowledged ${report.check.acknowledged}, lost ${report.check.lost}; ${reads}`,
+      `violations: ${report.violations.length}`,
+    ],
+    durationMs: report.durationMs,
+    members: Object.keys(report.lastIndexes).sort(),
+    faults: report.faults,
+    leaders: report.leaders,
+    throughput: report.throughput,
+  });
+}
