@@ -12,6 +12,9 @@ import { BROKER_STATE_TOPIC, type BrokerCommand, CommandFormatError, decodeComma
 import { ConsumeQueue } from './consume-queue.js';
 import type { TopicConfig } from './topic-config.js';
 
+/** The "Raft index" of a message that lives in the classic commit log (classic-files.ts). */
+export const CLASSIC_LOG_INDEX = -1;
+
 export type ApplyResult =
   | { readonly kind: 'message'; readonly topic: string; readonly queueId: number; readonly queueOffset: number; readonly physicalOffset: number }
   | { readonly kind: 'command'; readonly command: BrokerCommand }
@@ -58,14 +61,28 @@ export class BrokerState implements StateMachine {
   apply(entry: CommittedEntry): ApplyResult {
     assert(entry.index > this.appliedIndex, `entry ${entry.index} applied after ${this.appliedIndex}`);
     this.appliedIndex = entry.index;
+    return this.applyStored(entry.body, entry.index);
+  }
+
+  /**
+   * Index a message of the classic (pre-DLedger) commit log, verified by its reader: every message
+   * of a classic broker, and after an upgrade the old messages, before any Raft entry is applied
+   * (their units carry CLASSIC_LOG_INDEX instead of a Raft index).
+   */
+  applyClassic(body: Uint8Array): ApplyResult {
+    assert(this.appliedIndex === -1, `a classic message indexed after Raft entry ${this.appliedIndex}`);
+    return this.applyStored(body, CLASSIC_LOG_INDEX);
+  }
+
+  private applyStored(body: Uint8Array, index: number): ApplyResult {
     let message;
     try {
       // The store verified the entry's CRC over these bytes; BODYCRC need not be recomputed.
-      message = decodeMessage(entry.body, 0, { verifyBodyCrc: false });
-      if (message.totalSize !== entry.body.length) throw new MessageFormatError(`TOTALSIZE ${message.totalSize} but the entry holds ${entry.body.length} bytes`);
+      message = decodeMessage(body, 0, { verifyBodyCrc: false });
+      if (message.totalSize !== body.length) throw new MessageFormatError(`TOTALSIZE ${message.totalSize} but the entry holds ${body.length} bytes`);
     } catch (error) {
       if (!(error instanceof MessageFormatError)) throw error;
-      return this.skip(entry.index, `not a stored message: ${error.message}`);
+      return this.skip(index, `not a stored message: ${error.message}`);
     }
     if (message.topic === BROKER_STATE_TOPIC) {
       let command: BrokerCommand;
@@ -73,7 +90,7 @@ export class BrokerState implements StateMachine {
         command = decodeCommand(message.body);
       } catch (error) {
         if (!(error instanceof CommandFormatError)) throw error;
-        return this.skip(entry.index, error.message);
+        return this.skip(index, error.message);
       }
       this.applyCommand(command);
       this.stats.commands++;
@@ -82,12 +99,12 @@ export class BrokerState implements StateMachine {
     const queue = this.queueFor(message.topic, message.queueId);
     const tags = parseMessageProperties(message.properties).get('TAGS');
     const tagsCode = tags === undefined ? 0 : javaStringHashCode(tags);
-    const queueOffset = queue.append(message.physicalOffset, message.totalSize, tagsCode, entry.index);
+    const queueOffset = queue.append(message.physicalOffset, message.totalSize, tagsCode, index);
     if (queueOffset !== message.queueOffset) {
       // Indexed where it landed (every member does the same); the consumer will see the stored
       // QUEUEOFFSET, so this must not happen: the leader's allocator prevents it.
       this.stats.queueOffsetMismatches++;
-      this.log(`entry ${entry.index}: ${message.topic}-${message.queueId} message stored with QUEUEOFFSET ${message.queueOffset} indexed at ${queueOffset}`);
+      this.log(`entry ${index}: ${message.topic}-${message.queueId} message stored with QUEUEOFFSET ${message.queueOffset} indexed at ${queueOffset}`);
     }
     this.stats.messages++;
     for (const listener of this.listeners) listener.onMessage?.(message.topic, message.queueId, queueOffset);
