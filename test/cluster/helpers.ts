@@ -134,6 +134,8 @@ export async function startProcessGroup(t: TapLike, options: {
   /** Members not started yet (the test starts them later with group.start). */
   deferred?: readonly string[];
   clientRetryTimeoutMs?: number;
+  /** Extra `dledger server` flags per member (e.g. --metrics-port). */
+  extraArgs?: (id: string) => string[];
 }): Promise<ProcessGroup> {
   const ids = options.ids ?? ['n0', 'n1', 'n2'];
   const ports = await freePorts(ids.length);
@@ -161,7 +163,7 @@ export async function startProcessGroup(t: TapLike, options: {
     start: (id) => {
       const previous = nodes.get(id);
       assertStopped(previous);
-      const node = startNode(id, options.group, peers, baseDir, ['--config', configPath]);
+      const node = startNode(id, options.group, peers, baseDir, ['--config', configPath, ...(options.extraArgs?.(id) ?? [])]);
       nodes.set(id, node);
       return node;
     },
