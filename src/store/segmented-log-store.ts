@@ -292,7 +292,8 @@ export class SegmentedLogStore implements LogStore {
     this.indexList.ensure(indexSlotPos(records.firstIndex));
     this.indexList.ensure(indexSlotPos(records.lastIndex));
     const segmentOffset = records.pos - segment.startPos;
-    segment.bytes.set(bytes, segmentOffset);
+    // One pwrite, as append() does: copying into fresh mapping pages costs a page fault each.
+    writeSegmentBytes(segment, segmentOffset, bytes);
     segment.markDirty(segmentOffset, segmentOffset + bytes.length);
     for (const record of parsed) {
       publishIndexOf(this.indexList, { magic: record.magic, pos: record.pos, sizeBytes: record.sizeBytes, index: record.index, term: record.term });
