@@ -23,6 +23,7 @@ import { registerSendBackProcessor } from './processors/send-back.js';
 import { registerSendProcessors } from './processors/send.js';
 import { PullHoldService } from './pull-hold.js';
 import { RateMeter } from './rate-meter.js';
+import { ScheduleMessageService } from './schedule/schedule-service.js';
 
 export interface BrokerOptions {
   readonly config: BrokerConfig;
@@ -48,6 +49,7 @@ export class Broker {
   private readonly client: RemotingClient;
   private commitLogInstance: DLedgerCommitLog | null = null;
   private registrar: NamesrvRegistrar | null = null;
+  private schedule: ScheduleMessageService | null = null;
   private readonly consumers = new ConsumerManager();
   private readonly pullHold = new PullHoldService(HELD_PULLS_MAX);
   private expiryTimer: NodeJS.Timeout | null = null;
@@ -110,6 +112,8 @@ export class Broker {
     registerAdminProcessors(this.remoting, context);
     registerSendBackProcessor(this.remoting, context);
     registerConsumeStatsProcessor(this.remoting, context);
+    const schedule = new ScheduleMessageService({ commitLog, offsets: context.offsets, levelsMs: this.config.messageDelayLevelsMs, log: this.log });
+    this.schedule = schedule;
     const registrar = new NamesrvRegistrar({
       clusterName: this.config.brokerClusterName,
       brokerName: this.config.brokerName,
@@ -128,6 +132,7 @@ export class Broker {
     });
     commitLog.onBrokerRoleChange((change) => {
       this.roleKnown = true;
+      schedule.setMaster(change.role === 'master');
       this.log(`broker role ${change.role} (term ${change.term}, leader ${change.leaderId ?? 'none'}): registering as brokerId ${this.brokerId()}`);
       void registrar.registerNow();
     });
@@ -143,6 +148,7 @@ export class Broker {
     if (this.closed) return;
     this.closed = true;
     if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
+    this.schedule?.close();
     await this.registrar?.close();
     this.pullHold.close();
     await this.remoting.close();

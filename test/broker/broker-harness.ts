@@ -25,7 +25,8 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function startCluster(): Promise<Cluster> {
+/** extraConfig: more broker conf keys (e.g. messageDelayLevel), the same for every member. */
+export async function startCluster(extraConfig: Readonly<Record<string, string>> = {}): Promise<Cluster> {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'broker-cluster-'));
   const logs: string[] = [];
   const namesrv = new NameServer({ config: { ...DEFAULT_NAMESRV_CONFIG, bindAddress: '127.0.0.1', listenPort: 0 }, log: (line) => logs.push(`namesrv: ${line}`) });
@@ -45,6 +46,7 @@ export async function startCluster(): Promise<Cluster> {
       sendMessageThreadPoolNums: '16',
       maxMessageSize: String(256 * 1024),
       mappedFileSizeCommitLog: String(4 * 1024 * 1024),
+      ...extraConfig,
     }),
     log: (line) => logs.push(`${selfId}: ${line}`),
     listenPortOverride: 0,

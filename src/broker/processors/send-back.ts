@@ -1,14 +1,15 @@
 // CONSUMER_SEND_MSG_BACK (36): a consumer could not process a message; the broker re-puts it into
 // %RETRY%<group> (RETRY_TOPIC and ORIGIN_MESSAGE_ID set, RECONSUMETIMES + 1), or into %DLQ%<group>
-// once it has been retried maxReconsumeTimes times or the consumer asks (delayLevel < 0).
-// Deviation from RocketMQ: there is no delay service (SCHEDULE_TOPIC_XXXX), so a retry is
-// delivered at once instead of after its delay level's back-off.
+// once it has been retried maxReconsumeTimes times or the consumer asks (delayLevel < 0). A retry
+// waits its delay level (delayLevel, or 3 + reconsumeTimes when 0: 10 s, 30 s, 1 m, ... with the
+// default messageDelayLevel) in SCHEDULE_TOPIC_XXXX before it reaches the retry topic.
 import { RequestCode, ResponseCode } from '../../remoting/codes.js';
 import { createResponse, type RemotingCommand } from '../../remoting/command.js';
 import { optionalInteger, optionalString, requiredInteger, requiredString } from '../../remoting/ext-fields.js';
 import type { RemotingServer } from '../../remoting/server.js';
 import type { BrokerContext } from '../context.js';
 import { createMessageId, decodeMessage, formatMessageProperties, parseMessageProperties } from '../message-codec.js';
+import { scheduleIfDelayed } from '../schedule/delay-levels.js';
 import { GROUP_NAME_PATTERN } from '../state/commands.js';
 import { Perm, type TopicConfig } from '../state/topic-config.js';
 import { NOT_MASTER_REMARK, putFailureResponse } from './errors.js';
@@ -36,16 +37,18 @@ async function sendBack(context: BrokerContext, request: RemotingCommand): Promi
   const original = decodeMessage(stored, 0, { verifyBodyCrc: false });
   const properties = parseMessageProperties(original.properties);
   if (!properties.has('RETRY_TOPIC')) properties.set('RETRY_TOPIC', original.topic);
+  properties.delete('DELAY'); // a delayed original's level must not delay its retries
   properties.set('ORIGIN_MESSAGE_ID', originMsgId !== null && originMsgId !== '' ? originMsgId : createMessageId(original.storeHost, original.physicalOffset));
   const reconsumeTimes = original.reconsumeTimes + 1;
   const toDlq = delayLevel < 0 || original.reconsumeTimes >= maxReconsumeTimes;
   const topic = `${toDlq ? DLQ_GROUP_TOPIC_PREFIX : RETRY_GROUP_TOPIC_PREFIX}${group}`;
+  if (!toDlq) properties.set('DELAY', String(delayLevel === 0 ? 3 + original.reconsumeTimes : delayLevel));
   try {
     if (context.commitLog.state.topicConfig(topic) === null) {
       if (toDlq) await createDlqTopic(context, topic);
       else await createRetryTopic(context, topic);
     }
-    await context.commitLog.putMessages([{
+    await context.commitLog.putMessages([scheduleIfDelayed({
       topic,
       queueId: 0,
       flag: original.flag,
@@ -55,7 +58,7 @@ async function sendBack(context: BrokerContext, request: RemotingCommand): Promi
       reconsumeTimes,
       body: original.body,
       properties: formatMessageProperties(properties),
-    }]);
+    }, context.config.messageDelayLevelsMs.length)]);
   } catch (error) {
     return putFailureResponse(request, error);
   }

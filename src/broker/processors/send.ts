@@ -12,6 +12,7 @@ import type { BrokerContext } from '../context.js';
 import type { MessageToPut } from '../dledger-commit-log.js';
 import { decodeMessageBatch, MessageBatchError } from '../message-batch.js';
 import { ipv4Bytes, MessageFormatError, PROPERTIES_MAX_BYTES, type HostAddress } from '../message-codec.js';
+import { SCHEDULE_TOPIC, scheduleIfDelayed } from '../schedule/delay-levels.js';
 import { BROKER_STATE_TOPIC } from '../state/commands.js';
 import { isWriteable, PERM_READ_WRITE, TOPIC_NAME_PATTERN, type TopicConfig } from '../state/topic-config.js';
 import { NOT_MASTER_REMARK, putFailureResponse } from './errors.js';
@@ -90,7 +91,7 @@ async function send(context: BrokerContext, request: RemotingCommand, connection
   if (!TOPIC_NAME_PATTERN.test(topic)) {
     return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: `The specified topic[${topic}] contains illegal characters or is longer than 127, allowing only ^[%|a-zA-Z0-9_-]+$` });
   }
-  if (topic === BROKER_STATE_TOPIC) return createResponse(request, ResponseCode.NO_PERMISSION, { remark: `Sending message to topic[${topic}] is forbidden.` });
+  if (topic === BROKER_STATE_TOPIC || topic === SCHEDULE_TOPIC) return createResponse(request, ResponseCode.NO_PERMISSION, { remark: `Sending message to topic[${topic}] is forbidden.` });
   if (!context.commitLog.isWritable()) {
     const role = context.commitLog.role;
     return createResponse(request, ResponseCode.SERVICE_NOT_AVAILABLE, { remark: `${NOT_MASTER_REMARK} (${context.config.dLegerSelfId} is ${role.role}, leader ${role.leaderId ?? 'unknown'})` });
@@ -125,7 +126,8 @@ async function send(context: BrokerContext, request: RemotingCommand, connection
     }
     if (messages.length === 0) return createResponse(request, ResponseCode.MESSAGE_ILLEGAL, { remark: 'the batch holds no message' });
   } else {
-    messages = [{ topic, queueId, flag: header.flag, sysFlag: header.sysFlag, bornTimestampMs: header.bornTimestampMs, bornHost, reconsumeTimes: header.reconsumeTimes, body, properties: header.properties }];
+    // A DELAY level parks the message in SCHEDULE_TOPIC_XXXX until it is due (batches are not delayed, as in RocketMQ).
+    messages = [scheduleIfDelayed({ topic, queueId, flag: header.flag, sysFlag: header.sysFlag, bornTimestampMs: header.bornTimestampMs, bornHost, reconsumeTimes: header.reconsumeTimes, body, properties: header.properties }, context.config.messageDelayLevelsMs.length)];
   }
   for (const message of messages) {
     if (Buffer.byteLength(message.properties, 'utf8') > PROPERTIES_MAX_BYTES) {
@@ -138,7 +140,8 @@ async function send(context: BrokerContext, request: RemotingCommand, connection
     context.stats.putRate.add(results.length);
     const first = results[0];
     return createResponse(request, ResponseCode.SUCCESS, {
-      extFields: { msgId: results.map((r) => r.msgId).join(','), queueId: first?.queueId, queueOffset: first?.queueOffset, MSG_REGION: 'DefaultRegion', TRACE_ON: 'true' },
+      // queueId is the one asked for even when the message was scheduled (SendMessageProcessor does the same).
+      extFields: { msgId: results.map((r) => r.msgId).join(','), queueId, queueOffset: first?.queueOffset, MSG_REGION: 'DefaultRegion', TRACE_ON: 'true' },
     });
   } catch (error) {
     return putFailureResponse(request, error);
