@@ -43,9 +43,12 @@ export class FrameBoundaries {
   private parts: Buffer[] = [];
   framesCompleted = 0;
 
-  /** The chunk cut after each frame end; `completed` is that whole frame's views. */
-  split(chunk: Buffer): Array<{ piece: Buffer; completed: Buffer[] | null }> {
-    const out: Array<{ piece: Buffer; completed: Buffer[] | null }> = [];
+  /**
+   * The chunk cut after each frame end; `completed` is that whole frame's views and `frameNumber`
+   * its 1-based place in the stream.
+   */
+  split(chunk: Buffer): Array<{ piece: Buffer; completed: Buffer[] | null; frameNumber: number }> {
+    const out: Array<{ piece: Buffer; completed: Buffer[] | null; frameNumber: number }> = [];
     let pieceStart = 0;
     let offset = 0;
     while (offset < chunk.length) {
@@ -62,14 +65,14 @@ export class FrameBoundaries {
       this.parts.push(chunk.subarray(offset, offset + take));
       offset += take;
       if (this.headerHave === FRAME_LENGTH_BYTES && this.bodyLeft === 0) {
-        out.push({ piece: chunk.subarray(pieceStart, offset), completed: this.parts });
         this.framesCompleted++;
+        out.push({ piece: chunk.subarray(pieceStart, offset), completed: this.parts, frameNumber: this.framesCompleted });
         pieceStart = offset;
         this.parts = [];
         this.headerHave = 0;
       }
     }
-    if (pieceStart < chunk.length) out.push({ piece: chunk.subarray(pieceStart), completed: null });
+    if (pieceStart < chunk.length) out.push({ piece: chunk.subarray(pieceStart), completed: null, frameNumber: this.framesCompleted + 1 });
     return out;
   }
 }
@@ -93,10 +96,10 @@ class Pipe {
   ) {}
 
   push(chunk: Buffer): void {
-    for (const { piece, completed } of this.frames.split(chunk)) {
+    for (const { piece, completed, frameNumber } of this.frames.split(chunk)) {
       this.enqueue(piece);
       // The first frame of a connection is the hello; a second hello would be a protocol error.
-      if (completed !== null && this.proxy.fault.kind === 'duplicate' && this.frames.framesCompleted > 1) {
+      if (completed !== null && this.proxy.fault.kind === 'duplicate' && frameNumber > 1) {
         this.proxy.stats.framesDuplicated++;
         this.enqueue(Buffer.concat(completed));
       }
