@@ -6,11 +6,13 @@
 // master/slave role RocketMQ derives from the Raft role.
 import { DLedgerError, DLedgerServer, type AppendResult, type RoleChange } from '../node/server.js';
 import type { DLedgerNodeConfig } from '../node/config.js';
-import type { RaftConfig } from '../raft/types.js';
+import type { RaftConfig, RaftStatus } from '../raft/types.js';
 import { ResponseCode as DLedgerCode } from '../node/client-protocol.js';
 import { assert } from '../util/assert.js';
 import { createMessageId, DLEDGER_ENTRY_HEADER_BYTES, encodeMessage, type HostAddress, patchPhysicalOffset } from './message-codec.js';
-import { BrokerState, type ApplyResult } from './state/broker-state.js';
+import type { ClassicLogFiles } from './classic-files.js';
+import { BrokerState, CLASSIC_LOG_INDEX, type ApplyResult } from './state/broker-state.js';
+import type { ConsumeQueueUnit } from './state/consume-queue.js';
 import { type BrokerCommand, encodeCommand } from './state/commands.js';
 import { QueueOffsetAllocator } from './state/queue-offset-allocator.js';
 
@@ -52,6 +54,35 @@ export interface BrokerRoleChange {
   readonly leaderId: string | null;
 }
 
+/**
+ * What the broker uses of its commit log: this DLedger group, or before an upgrade the classic
+ * single-node log (classic-commit-log.ts). Both index into a BrokerState the same way.
+ */
+export interface BrokerCommitLog {
+  readonly state: BrokerState;
+  readonly role: BrokerRoleChange;
+  start(): Promise<void>;
+  close(): Promise<void>;
+  onBrokerRoleChange(handler: (change: BrokerRoleChange) => void): void;
+  isWritable(): boolean;
+  putMessages(messages: readonly MessageToPut[]): Promise<PutResult[]>;
+  proposeCommand(command: BrokerCommand): Promise<void>;
+  readMessages(topic: string, queueId: number, queueOffset: number, maxNums: number, maxBytes: number): Uint8Array[];
+  readByPhysicalOffset(physicalOffset: number): Uint8Array | null;
+  /** The DLedger member's Raft status; null for a classic log. */
+  raftStatus(): RaftStatus | null;
+}
+
+/**
+ * The classic commit log this group continues after an upgrade (classic-upgrade.ts): physical
+ * offsets below dividedOffset are its messages, indexed before the first Raft entry; the DLedger
+ * store's first entry lies at dividedOffset.
+ */
+export interface ClassicPrefix {
+  readonly files: ClassicLogFiles;
+  readonly dividedOffset: number;
+}
+
 export interface DLedgerCommitLogOptions {
   readonly nodeConfig: DLedgerNodeConfig;
   /** brokerIP1:listenPort, written into STOREHOST and msgIds. */
@@ -61,12 +92,36 @@ export interface DLedgerCommitLogOptions {
   readonly appendTimeoutMs?: number;
   /** Raft core overrides (tests). */
   readonly raft?: Partial<RaftConfig>;
+  /** The old commit log after an upgrade from a classic broker. */
+  readonly classic?: ClassicPrefix;
+}
+
+/**
+ * Stored messages of (topic, queueId) from queueOffset on: at most maxNums messages and (after the
+ * first) maxBytes bytes, each read by `readUnit` from its consume-queue unit.
+ */
+export function readQueueMessages(
+  state: BrokerState, topic: string, queueId: number, queueOffset: number, maxNums: number, maxBytes: number,
+  readUnit: (unit: ConsumeQueueUnit, what: string) => Uint8Array,
+): Uint8Array[] {
+  const queue = state.consumeQueue(topic, queueId);
+  const out: Uint8Array[] = [];
+  if (queue === null) return out;
+  let bytes = 0;
+  for (let offset = queueOffset; offset < queue.maxOffset && out.length < maxNums; offset++) {
+    const unit = queue.get(offset);
+    if (unit === null) break;
+    if (out.length > 0 && bytes + unit.size > maxBytes) break;
+    out.push(readUnit(unit, `CQ ${topic}-${queueId}@${offset}`));
+    bytes += unit.size;
+  }
+  return out;
 }
 
 /** How often a new leader checks whether it has applied its whole log. */
 const MASTER_READY_POLL_MS = 10;
 
-export class DLedgerCommitLog {
+export class DLedgerCommitLog implements BrokerCommitLog {
   readonly state: BrokerState;
   readonly server: DLedgerServer;
   private readonly allocator: QueueOffsetAllocator;
@@ -79,6 +134,9 @@ export class DLedgerCommitLog {
 
   constructor(private readonly options: DLedgerCommitLogOptions) {
     this.state = new BrokerState(options.log);
+    // RocketMQ's DLedgerCommitLog serves offsets below dividedCommitlogOffset from the old files;
+    // their consume-queue units come first, so queue offsets continue across the boundary.
+    options.classic?.files.forEachMessage((_offset, bytes) => this.state.applyClassic(bytes));
     this.server = new DLedgerServer({
       config: options.nodeConfig,
       stateMachine: this.state,
@@ -101,10 +159,15 @@ export class DLedgerCommitLog {
     await this.server.start();
   }
 
+  raftStatus(): RaftStatus {
+    return this.server.status();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.masterTimer !== null) clearInterval(this.masterTimer);
     await this.server.close();
+    this.options.classic?.files.close();
   }
 
   /** Called with 'slave' on every Raft role other than leader, 'master' once a leader is ready. */
@@ -205,21 +268,18 @@ export class DLedgerCommitLog {
    * the first) maxBytes bytes, each the exact stored bytes a PULL body carries.
    */
   readMessages(topic: string, queueId: number, queueOffset: number, maxNums: number, maxBytes: number): Uint8Array[] {
-    const queue = this.state.consumeQueue(topic, queueId);
-    const out: Uint8Array[] = [];
-    if (queue === null) return out;
-    let bytes = 0;
-    for (let offset = queueOffset; offset < queue.maxOffset && out.length < maxNums; offset++) {
-      const unit = queue.get(offset);
-      if (unit === null) break;
-      if (out.length > 0 && bytes + unit.size > maxBytes) break;
-      const entry = this.server.get(unit.logIndex);
-      // Invariant: an indexed message is an applied entry of exactly the unit's size.
-      assert(entry !== null && entry.body.length === unit.size && entry.pos + DLEDGER_ENTRY_HEADER_BYTES === unit.commitLogOffset, `CQ ${topic}-${queueId}@${offset} does not match entry ${unit.logIndex}`);
-      out.push(entry.body);
-      bytes += unit.size;
+    return readQueueMessages(this.state, topic, queueId, queueOffset, maxNums, maxBytes, (unit, what) => this.readUnit(unit, what));
+  }
+
+  private readUnit(unit: ConsumeQueueUnit, what: string): Uint8Array {
+    if (unit.logIndex === CLASSIC_LOG_INDEX) {
+      assert(this.options.classic !== undefined && unit.commitLogOffset < this.options.classic.dividedOffset, `${what}: a classic unit at ${unit.commitLogOffset} without the old commit log`);
+      return this.options.classic.files.read(unit.commitLogOffset, unit.size);
     }
-    return out;
+    const entry = this.server.get(unit.logIndex);
+    // Invariant: an indexed message is an applied entry of exactly the unit's size.
+    assert(entry !== null && entry.body.length === unit.size && entry.pos + DLEDGER_ENTRY_HEADER_BYTES === unit.commitLogOffset, `${what} does not match entry ${unit.logIndex}`);
+    return entry.body;
   }
 
   /**
@@ -228,6 +288,8 @@ export class DLedgerCommitLog {
    * O(log n) reads without keeping an offset-to-index table in memory.
    */
   readByPhysicalOffset(physicalOffset: number): Uint8Array | null {
+    const classic = this.options.classic;
+    if (classic !== undefined && physicalOffset < classic.dividedOffset) return classic.files.readAt(physicalOffset);
     const target = physicalOffset - DLEDGER_ENTRY_HEADER_BYTES;
     let low = this.server.status().firstIndex;
     let high = this.state.lastAppliedIndex;
