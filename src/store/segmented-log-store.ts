@@ -12,7 +12,7 @@ import { assert } from '../util/assert.js';
 import { type Checkpoint, checkpointPath, INITIAL_CHECKPOINT, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { validateStoreOptions } from './config.js';
 import { crc32Of } from './crc.js';
-import { StoreClosedError, StoreDiskFullError, StoreFailedError, StoreRejectedRecordError, StoreTruncatedError } from './errors.js';
+import { StoreClosedError, StoreCorruptionError, StoreDiskFullError, StoreFailedError, StoreRejectedRecordError, StoreTruncatedError } from './errors.js';
 import { isNoSpaceError } from './fs-util.js';
 import { BLANK_MIN_BYTES, checkRecord, HeaderOffset, writeBlank, writeEntryHeader } from './entry-codec.js';
 import { DurabilityWaiters } from './group-commit.js';
@@ -633,7 +633,11 @@ export class SegmentedLogStore implements LogStore {
   private previousChainCrcOf(index: number): number | null {
     if (index - 1 === this.beforeBegin.index) return this.beforeBegin.chainCrc;
     const previous = readIndexOf(this.indexList, index - 1);
-    assert(previous !== null, `index record of entry ${index - 1}`);
+    if (previous === null) {
+      // Damaged on disk (recovery verifies from the checkpoint on only), not a programmer error.
+      const slotPos = indexSlotPos(index - 1);
+      throw new StoreCorruptionError({ filePath: this.indexList.pathOf(this.indexList.segmentStartOf(slotPos)), fileOffsetBytes: slotPos % this.indexList.segmentSizeBytes, what: `index record of entry ${index - 1}`, expected: `a published record for index ${index - 1}`, found: 'no record (deleted or zeroed)' });
+    }
     return headerAt(this.dataList, previous.pos, `entry ${index - 1}`).chainCrc;
   }
 
