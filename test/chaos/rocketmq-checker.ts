@@ -75,6 +75,8 @@ export interface RocketMQCheckResult {
   readonly liveRedeliveries: number;
   /** Of those, redeliveries whose previous delivery came before a fault and the redelivery after it. */
   readonly liveRedeliveriesAcrossFaults: number;
+  /** The first few redeliveries: queue position, both delivery times and the last fault before the second (ms, performance.now()). */
+  readonly liveRedeliverySample: { queue: string; firstMs: number; againMs: number; lastFaultMs: number | null }[];
   readonly liveSkipped: number;
   readonly offsetCommits: number;
   readonly offsetRegressions: number;
@@ -159,6 +161,7 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
   const liveBodies = new Set<string>();
   let liveRedeliveries = 0;
   let acrossFaults = 0;
+  const redeliverySample: RocketMQCheckResult['liveRedeliverySample'] = [];
   for (const d of input.live) {
     liveBodies.add(d.body);
     const key = `${d.queueId}@${d.queueOffset}`;
@@ -166,6 +169,8 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
     if (previous !== undefined) {
       liveRedeliveries++;
       if (input.faultTimesMs.some((t) => t > previous && t <= d.atMs)) acrossFaults++;
+      const lastFaultMs = input.faultTimesMs.filter((t) => t <= d.atMs).at(-1) ?? null;
+      if (redeliverySample.length < 20) redeliverySample.push({ queue: key, firstMs: Math.round(previous), againMs: Math.round(d.atMs), lastFaultMs: lastFaultMs === null ? null : Math.round(lastFaultMs) });
     }
     liveSeen.set(key, d.atMs);
     if (!opOf.has(d.body)) violate('phantom', `live consumer received ${JSON.stringify(d.body.slice(0, 64))}, which no producer sent`);
@@ -201,6 +206,7 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
     liveDeliveries: input.live.length,
     liveRedeliveries,
     liveRedeliveriesAcrossFaults: acrossFaults,
+    liveRedeliverySample: redeliverySample,
     liveSkipped: count('live-skip'),
     offsetCommits: liveCommits.length,
     offsetRegressions: count('offset-back'),
