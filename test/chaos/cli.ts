@@ -3,6 +3,7 @@
 // [--client-mode single-attempt|library-retry] [--no-reads] [--out DIR] [--keep-data]` runs one seeded fault
 // campaign (every family by default) against a real 3- or 5-member group, prints a readable summary, writes the full report as JSON (bench/results/ when it
 // exists, else the temp dir, or --out) and its SVG timeline next to it (same name, .svg), and exits 1 on any violation (2 on bad arguments).
+// With --rocketmq, rocketmq-cli.ts takes over (`npm run chaos -- --rocketmq --minutes M --seed S`).
 // Method: parse flags strictly, call runCampaign, report. The same seed replays the same fault
 // schedule (timings of the processes themselves are not reproducible).
 import fs from 'node:fs';
@@ -49,6 +50,8 @@ function parse(argv: readonly string[]): { minutes: number; seed: number; faults
   return { minutes, seed, faults: faults as FaultFamily[], flush, flushIntervalMs, members, clients, clientMode, out: values.get('--out'), keepData, reads };
 }
 
+// --rocketmq: the RocketMQ-on-DLedger campaign (name server + 3 brokers, ali-ons clients), its own flags.
+if (process.argv.includes('--rocketmq')) process.exit(await (await import('./rocketmq-cli.js')).rocketmqMain(process.argv.slice(2)));
 const args = parse(process.argv.slice(2));
 const report = await runCampaign({
   seed: args.seed,
