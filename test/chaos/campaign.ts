@@ -228,7 +228,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         } else if (kind === 'halves') {
           const shuffled = [...ids].sort(() => random() - 0.5);
           const minority = shuffled.slice(0, 1 + Math.floor(random() * Math.floor((ids.length - 1) / 2)));
-          const majority = shuffled.slice(1);
+          const majority = shuffled.slice(minority.length);
           description = `halves [${minority.join(',')}] | [${majority.join(',')}] with 50 ms delay inside the majority`;
           cluster.partition(minority, majority);
           for (const a of majority) for (const b of majority) if (a !== b) cluster.setLink(a, b, { kind: 'delay', ms: 50 });
