@@ -242,7 +242,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     const message = error instanceof ConfigError ? error.message : (error as Error).message;
     console.error(`dledger ${command}: ${message}`);
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) console.error(usage(command));
+    // DLedgerClientError has a numeric code; node's parseArgs errors a string one.
+    const code = (error as { code?: unknown }).code;
+    if (error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) console.error(usage(command));
     return 1;
   }
 }
