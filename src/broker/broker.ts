@@ -2,15 +2,18 @@
 // on listenPort with the request processors, the DLedger commit log, and the registration with
 // the name servers — brokerId 0 while master, the digits of dLegerSelfId + 1 otherwise, sent at
 // once on every role change and topic change and every registerNameServerPeriod.
+import path from 'node:path';
 import { RemotingClient } from '../remoting/client.js';
 import { RemotingServer } from '../remoting/server.js';
 import type { DLedgerNodeConfig } from '../node/config.js';
 import type { RaftConfig } from '../raft/types.js';
 import { assert } from '../util/assert.js';
-import { type BrokerConfig, followerBrokerIdOf, toNodeConfig } from './config.js';
+import { ClassicCommitLog } from './classic-commit-log.js';
+import { assertNotUpgraded, prepareClassicUpgrade } from './classic-upgrade.js';
+import { type BrokerConfig, followerBrokerIdOf, maxStoredMessageBytes, toNodeConfig } from './config.js';
 import { ConsumerManager } from './consumer-manager.js';
 import type { BrokerContext } from './context.js';
-import { DLedgerCommitLog } from './dledger-commit-log.js';
+import { type BrokerCommitLog, DLedgerCommitLog } from './dledger-commit-log.js';
 import { ipv4Bytes } from './message-codec.js';
 import { NamesrvRegistrar } from './namesrv-registrar.js';
 import { OffsetCommitter } from './offset-committer.js';
@@ -47,7 +50,7 @@ export class Broker {
   private readonly log: (line: string) => void;
   private readonly remoting: RemotingServer;
   private readonly client: RemotingClient;
-  private commitLogInstance: DLedgerCommitLog | null = null;
+  private commitLogInstance: BrokerCommitLog | null = null;
   private registrar: NamesrvRegistrar | null = null;
   private schedule: ScheduleMessageService | null = null;
   private readonly consumers = new ConsumerManager();
@@ -74,7 +77,14 @@ export class Broker {
     return this.boundPort;
   }
 
+  /** The DLedger group (a classic broker has none: see brokerCommitLog). */
   get commitLog(): DLedgerCommitLog {
+    assert(this.commitLogInstance instanceof DLedgerCommitLog, 'broker not started, or a classic broker (enableDLegerCommitLog=false)');
+    return this.commitLogInstance;
+  }
+
+  /** The commit log the processors use: the DLedger group, or the classic single-node log. */
+  get brokerCommitLog(): BrokerCommitLog {
     assert(this.commitLogInstance !== null, 'broker not started');
     return this.commitLogInstance;
   }
@@ -82,18 +92,15 @@ export class Broker {
   /** The brokerId this member registers with now, or null before its first role is known. */
   brokerId(): number | null {
     if (!this.roleKnown || this.commitLogInstance === null) return null;
+    // A classic broker is a single master (brokerId 0 in its conf, checked by config.ts).
+    if (!this.config.enableDLegerCommitLog) return this.commitLogInstance.role.role === 'master' ? 0 : null;
     return this.commitLogInstance.role.role === 'master' ? 0 : followerBrokerIdOf(this.config.dLegerSelfId);
   }
 
   async start(): Promise<void> {
     assert(this.commitLogInstance === null && !this.closed, 'start() called twice');
     this.boundPort = await this.remoting.listen('0.0.0.0', this.options.listenPortOverride ?? this.config.listenPort);
-    const commitLog = new DLedgerCommitLog({
-      nodeConfig: (this.options.mapNodeConfig ?? ((c) => c))(toNodeConfig(this.config, this.options.nodeConfigOverrides)),
-      storeHost: { ip: ipv4Bytes(this.config.brokerIP1), port: this.boundPort },
-      log: this.log,
-      ...(this.options.raft === undefined ? {} : { raft: this.options.raft }),
-    });
+    const commitLog = this.openCommitLog();
     this.commitLogInstance = commitLog;
     const context: BrokerContext = {
       config: this.config,
@@ -140,7 +147,34 @@ export class Broker {
     registrar.start();
     this.expiryTimer = setInterval(() => this.consumers.expire(Date.now()), CLIENT_EXPIRY_SCAN_MS);
     this.expiryTimer.unref();
-    this.log(`listening on ${this.brokerAddr}, DLedger ${this.config.dLegerSelfId} of ${this.config.dLegerGroup}, name servers ${this.config.namesrvAddrs.join(';')}`);
+    const store = this.config.enableDLegerCommitLog ? `DLedger ${this.config.dLegerSelfId} of ${this.config.dLegerGroup}` : `classic commit log ${this.config.storePathCommitLog}`;
+    this.log(`listening on ${this.brokerAddr}, ${store}, name servers ${this.config.namesrvAddrs.join(';')}`);
+  }
+
+  /**
+   * The store selection: enableDLegerCommitLog=false is the classic log under storePathCommitLog;
+   * true is the DLedger group, continuing the classic log when one is there (classic-upgrade.ts).
+   */
+  private openCommitLog(): BrokerCommitLog {
+    const storeHost = { ip: ipv4Bytes(this.config.brokerIP1), port: this.boundPort };
+    const maxMessageBytes = maxStoredMessageBytes(this.config.maxMessageSize);
+    if (!this.config.enableDLegerCommitLog) {
+      assertNotUpgraded(this.config.storePathRootDir);
+      return new ClassicCommitLog({
+        directoryPath: this.config.storePathCommitLog, fileSizeBytes: this.config.mappedFileSizeCommitLog, maxMessageBytes,
+        flushDiskType: this.config.flushDiskType, storeHost, log: this.log,
+      });
+    }
+    const nodeConfig = (this.options.mapNodeConfig ?? ((c) => c))(toNodeConfig(this.config, this.options.nodeConfigOverrides));
+    const classic = prepareClassicUpgrade({
+      classicDirectoryPath: this.config.storePathCommitLog, fileSizeBytes: this.config.mappedFileSizeCommitLog, maxMessageBytes,
+      dledgerNodeDir: path.join(nodeConfig.storeBaseDir, `dledger-${nodeConfig.selfId}`), log: this.log,
+    });
+    return new DLedgerCommitLog({
+      nodeConfig, storeHost, log: this.log,
+      ...(this.options.raft === undefined ? {} : { raft: this.options.raft }),
+      ...(classic === null ? {} : { classic }),
+    });
   }
 
   /** Unregister, answer held pulls, stop serving, close the commit log. */

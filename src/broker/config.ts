@@ -65,7 +65,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   namesrvAddr: { defaultValue: null, doc: 'name servers, host:port;host:port' },
   storePathRootDir: { defaultValue: null, doc: 'store root (default ~/store)' },
   storePathCommitLog: { defaultValue: null, doc: 'classic commit log dir (default {root}/commitlog)' },
-  enableDLegerCommitLog: { defaultValue: 'false', doc: 'must be true: the commit log is a DLedger group' },
+  enableDLegerCommitLog: { defaultValue: 'false', doc: 'true: the commit log is a DLedger group; false: a classic single-node commit log (upgrade by restarting with true)' },
   dLegerGroup: { defaultValue: null, doc: 'DLedger group name (default: brokerName)' },
   dLegerPeers: { defaultValue: null, doc: 'n0-host:port;n1-host:port;...' },
   dLegerSelfId: { defaultValue: null, doc: 'this member: one letter and digits, e.g. n0' },
@@ -143,9 +143,19 @@ function keyLines(text: string): Map<string, number> {
 export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources: KeySources = {}): BrokerConfig {
   const problems: string[] = [];
   const where = (key: string): string => (sources[key] === undefined ? key : `${sources[key]}: ${key}`);
+  // A classic broker (enableDLegerCommitLog=false) is a single master: brokerId 0 and a master
+  // brokerRole are accepted as its old conf has them; slaves are not implemented.
+  const classicMode = (raw['enableDLegerCommitLog'] ?? KEYS['enableDLegerCommitLog']?.defaultValue ?? '').trim() === 'false';
+  const classicKeys: Readonly<Record<string, (value: string) => boolean>> = {
+    brokerId: (value) => value === '0',
+    brokerRole: (value) => value === 'ASYNC_MASTER' || value === 'SYNC_MASTER',
+  };
   for (const key of Object.keys(raw)) {
     const rejected = REJECTED_KEYS[key];
-    if (rejected !== undefined) problems.push(`${where(key)}: ${rejected}`);
+    const classicCheck = classicKeys[key];
+    if (classicMode && classicCheck !== undefined) {
+      if (!classicCheck((raw[key] ?? '').trim())) problems.push(`${where(key)}: "${raw[key]}" not supported: a classic broker (enableDLegerCommitLog=false) here is a single master, brokerId=0 and brokerRole ASYNC_MASTER or SYNC_MASTER`);
+    } else if (rejected !== undefined) problems.push(`${where(key)}: ${rejected}`);
     else if (!Object.hasOwn(KEYS, key)) problems.push(`${where(key)}: unknown key (known: ${Object.keys(KEYS).join(', ')})`);
   }
   const text = (key: string): string => (raw[key] ?? KEYS[key]?.defaultValue ?? '').trim();
@@ -185,12 +195,11 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   if (!path.isAbsolute(storePathRootDir)) problems.push(`${where('storePathRootDir')}: "${storePathRootDir}" must be an absolute path`);
   const storePathCommitLog = text('storePathCommitLog') || path.join(storePathRootDir, 'commitlog');
   const enableDLegerCommitLog = boolean('enableDLegerCommitLog');
-  if (!enableDLegerCommitLog) {
-    problems.push(`${where('enableDLegerCommitLog')}: must be true — this broker keeps its commit log in a DLedger group (the classic single-node commit log is not implemented)`);
-  }
   const dLegerGroup = name('dLegerGroup', text('dLegerGroup') || brokerName);
   let dLegerPeers: PeerAddress[] = [];
-  if (text('dLegerPeers') === '') problems.push(`${where('dLegerPeers')}: required (n0-host:port;n1-host:port;n2-host:port)`);
+  // A classic broker ignores the dLeger* keys (an old conf may already carry them for the upgrade).
+  if (!enableDLegerCommitLog) dLegerPeers = [];
+  else if (text('dLegerPeers') === '') problems.push(`${where('dLegerPeers')}: required (n0-host:port;n1-host:port;n2-host:port)`);
   else {
     try {
       dLegerPeers = parsePeers(text('dLegerPeers'), where('dLegerPeers'));
@@ -199,11 +208,11 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
       problems.push(...error.problems);
     }
   }
-  const dLegerSelfId = text('dLegerSelfId');
+  const dLegerSelfId = enableDLegerCommitLog ? text('dLegerSelfId') : '';
   // RocketMQ derives the follower brokerId from the digits after the first character
   // (apache/rocketmq#3701: "node1" crashes the Java broker); we refuse such ids up front.
-  if (!/^[A-Za-z][0-9]{1,9}$/.test(dLegerSelfId)) problems.push(`${where('dLegerSelfId')}: "${dLegerSelfId}" must be one letter followed by digits (e.g. n0): the follower brokerId is its digits + 1`);
-  else if (dLegerPeers.length > 0 && !dLegerPeers.some((p) => p.id === dLegerSelfId)) {
+  if (enableDLegerCommitLog && !/^[A-Za-z][0-9]{1,9}$/.test(dLegerSelfId)) problems.push(`${where('dLegerSelfId')}: "${dLegerSelfId}" must be one letter followed by digits (e.g. n0): the follower brokerId is its digits + 1`);
+  else if (enableDLegerCommitLog && dLegerPeers.length > 0 && !dLegerPeers.some((p) => p.id === dLegerSelfId)) {
     problems.push(`${where('dLegerSelfId')}: "${dLegerSelfId}" is not one of dLegerPeers (${dLegerPeers.map((p) => p.id).join(', ')})`);
   }
   for (const peer of dLegerPeers) {
@@ -211,7 +220,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   }
   const brokerIds = dLegerPeers.map((p) => followerBrokerIdOf(p.id));
   if (new Set(brokerIds).size !== brokerIds.length) problems.push(`${where('dLegerPeers')}: two peer ids have the same digits, so their follower brokerIds would collide`);
-  const preferredLeaderId = text('preferredLeaderId') || null;
+  const preferredLeaderId = enableDLegerCommitLog ? text('preferredLeaderId') || null : null;
   if (preferredLeaderId !== null && !dLegerPeers.some((p) => p.id === preferredLeaderId)) {
     problems.push(`${where('preferredLeaderId')}: "${preferredLeaderId}" is not one of dLegerPeers`);
   }

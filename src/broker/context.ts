@@ -2,7 +2,7 @@
 // replicated state behind it), and the local services (clients, long polling, offset commits).
 import type { BrokerConfig } from './config.js';
 import type { ConsumerManager } from './consumer-manager.js';
-import type { DLedgerCommitLog } from './dledger-commit-log.js';
+import type { BrokerCommitLog } from './dledger-commit-log.js';
 import type { OffsetCommitter } from './offset-committer.js';
 import type { PullHoldService } from './pull-hold.js';
 import type { RateMeter } from './rate-meter.js';
@@ -11,7 +11,7 @@ export interface BrokerContext {
   readonly config: BrokerConfig;
   /** brokerIP1:listenPort */
   readonly brokerAddr: string;
-  readonly commitLog: DLedgerCommitLog;
+  readonly commitLog: BrokerCommitLog;
   readonly consumers: ConsumerManager;
   readonly pullHold: PullHoldService;
   readonly offsets: OffsetCommitter;

@@ -2,7 +2,7 @@
 // (topic, queueId, queueOffset) gets, with RocketMQ's status and next offset, reading the consume
 // queue and then the stored bytes. Tag filtering by tagsCode as the Java broker does (ali-ons
 // filters by tag again on its side).
-import type { DLedgerCommitLog } from './dledger-commit-log.js';
+import type { BrokerCommitLog } from './dledger-commit-log.js';
 import { javaStringHashCode } from './message-codec.js';
 
 export type GetMessageStatus = 'FOUND' | 'NO_MESSAGE_IN_QUEUE' | 'OFFSET_TOO_SMALL' | 'OFFSET_OVERFLOW_ONE' | 'OFFSET_OVERFLOW_BADLY' | 'NO_MATCHED_MESSAGE';
@@ -27,7 +27,7 @@ export function tagCodesOf(subscription: string | null): Set<number> | null {
 }
 
 export function getMessages(
-  commitLog: DLedgerCommitLog,
+  commitLog: BrokerCommitLog,
   topic: string,
   queueId: number,
   queueOffset: number,

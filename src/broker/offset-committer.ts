@@ -3,7 +3,7 @@
 // per queue and on many pulls, so commits arriving in one event-loop turn are coalesced into one
 // command per group, and a commit equal to the replicated value is not proposed at all.
 import { assert } from '../util/assert.js';
-import type { DLedgerCommitLog } from './dledger-commit-log.js';
+import type { BrokerCommitLog } from './dledger-commit-log.js';
 import type { OffsetCommit } from './state/commands.js';
 
 interface PendingGroup {
@@ -19,7 +19,7 @@ export class OffsetCommitter {
   private pendingQueues = 0;
   private scheduled = false;
 
-  constructor(private readonly commitLog: DLedgerCommitLog, private readonly log: (line: string) => void) {}
+  constructor(private readonly commitLog: BrokerCommitLog, private readonly log: (line: string) => void) {}
 
   /** Replicate `offset` for (group, topic, queueId); resolves once committed (or at once if unchanged). */
   commit(group: string, topic: string, queueId: number, offset: number): Promise<void> {

@@ -95,7 +95,12 @@ t.test('DLedger-specific rules', async (t) => {
   t.match(problemsOf(() => buildBrokerConfig({ ...base, dLegerSelfId: 'node1', dLegerPeers: 'node1-h:1' })).join('\n'), /dLegerSelfId: "node1" must be one letter followed by digits/);
   t.match(problemsOf(() => buildBrokerConfig({ ...base, dLegerSelfId: 'n7' })).join('\n'), /"n7" is not one of dLegerPeers/);
   t.match(problemsOf(() => buildBrokerConfig({ ...base, dLegerPeers: 'n1-h:1;n01-h:2' })).join('\n'), /follower brokerIds would collide/);
-  t.match(problemsOf(() => buildBrokerConfig({ ...base, enableDLegerCommitLog: 'false' })).join('\n'), /enableDLegerCommitLog: must be true/);
+  // enableDLegerCommitLog=false is a classic single master: brokerId 0 / a master role accepted, dLeger* keys ignored.
+  const classic = buildBrokerConfig({ ...base, enableDLegerCommitLog: 'false', brokerId: '0', brokerRole: 'ASYNC_MASTER' });
+  t.equal(classic.enableDLegerCommitLog, false);
+  t.same(classic.dLegerPeers, []);
+  t.match(problemsOf(() => buildBrokerConfig({ ...base, enableDLegerCommitLog: 'false', brokerId: '1' })).join('\n'), /brokerId: "1" not supported: a classic broker/);
+  t.match(problemsOf(() => buildBrokerConfig({ ...base, enableDLegerCommitLog: 'false', brokerRole: 'SLAVE' })).join('\n'), /brokerRole: "SLAVE" not supported/);
   t.match(problemsOf(() => buildBrokerConfig({ ...base, enableDLegerCommitLog: 'yes' })).join('\n'), /"yes" must be true or false/);
   t.match(problemsOf(() => buildBrokerConfig({ ...base, namesrvAddr: '127.0.0.1' })).join('\n'), /namesrvAddr: "127.0.0.1" is not host:port/);
   t.match(problemsOf(() => buildBrokerConfig({ ...base, brokerIP1: '::1' })).join('\n'), /brokerIP1: "::1" is not an IPv4 address/);

@@ -64,7 +64,8 @@ function allTopicConfig(context: BrokerContext, request: RemotingCommand): Remot
 }
 
 function runtimeInfo(context: BrokerContext, request: RemotingCommand): RemotingCommand {
-  const status = context.commitLog.server.status();
+  // A classic broker (enableDLegerCommitLog=false) has no Raft status: no dLeger* keys.
+  const status = context.commitLog.raftStatus();
   const table: Record<string, string> = {
     brokerVersionDesc: BROKER_VERSION_DESC,
     brokerVersion: '401',
@@ -83,16 +84,20 @@ function runtimeInfo(context: BrokerContext, request: RemotingCommand): Remoting
     msgGetTotalTodayNow: String(context.stats.messagesPulled),
     bootTimestamp: String(context.stats.startedAtMs),
     sendMessageThreadPoolNums: String(context.config.sendMessageThreadPoolNums),
-    dLegerGroup: context.config.dLegerGroup,
-    dLegerSelfId: context.config.dLegerSelfId,
-    dLegerRole: status.role,
-    dLegerTerm: String(status.term),
-    dLegerLeaderId: status.leaderId ?? '',
-    dLegerCommitIndex: String(status.commitIndex),
-    dLegerLastIndex: String(status.lastIndex),
     heldPulls: String(context.pullHold.heldCount),
   };
-  if (status.role === 'leader') {
+  if (status !== null) {
+    Object.assign(table, {
+      dLegerGroup: context.config.dLegerGroup,
+      dLegerSelfId: context.config.dLegerSelfId,
+      dLegerRole: status.role,
+      dLegerTerm: String(status.term),
+      dLegerLeaderId: status.leaderId ?? '',
+      dLegerCommitIndex: String(status.commitIndex),
+      dLegerLastIndex: String(status.lastIndex),
+    });
+  }
+  if (status?.role === 'leader') {
     // The leader's view of each follower, for mqadmin dledgerStatus (src/admin/README.md).
     const progress: Record<string, { match: number; next: number; state: string; recentActive: boolean }> = {};
     for (const [peerId, p] of status.progress) {

@@ -5,7 +5,7 @@
 // the Raft log like any consumer offset, so a new master continues where the old one stopped
 // (RocketMQ copies delayOffset.json every 10 s and re-delivers after a failover, apache/rocketmq#1934).
 // A message delivered but not yet recorded when the master dies is delivered again: at least once.
-import type { DLedgerCommitLog } from '../dledger-commit-log.js';
+import type { BrokerCommitLog } from '../dledger-commit-log.js';
 import { decodeMessage, formatMessageProperties, parseMessageProperties, type StoredMessage } from '../message-codec.js';
 import type { OffsetCommitter } from '../offset-committer.js';
 import { SCHEDULE_OFFSET_GROUP, SCHEDULE_TOPIC } from './delay-levels.js';
@@ -16,7 +16,7 @@ const TICK_MS = 100;
 const BATCH_PER_LEVEL = 64;
 
 export interface ScheduleServiceOptions {
-  readonly commitLog: DLedgerCommitLog;
+  readonly commitLog: BrokerCommitLog;
   readonly offsets: OffsetCommitter;
   /** Delay of level n at index n - 1. */
   readonly levelsMs: readonly number[];
