@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AdminClient, AdminError } from '../admin/admin-client.js';
+import { commitLogMd5 } from '../admin/commit-log-md5.js';
 import { clusterList, consumerProgress, dledgerStatus, topicList, topicRoute, topicStatus, updateTopic } from '../admin/commands.js';
 
 const USAGE = `usage: mqadmin <command> -n namesrvAddr [options]
@@ -21,6 +22,9 @@ commands:
   consumerProgress  -g group [-t topic]          committed offset and lag of a consumer group
   dledgerStatus     [-c cluster]                 Raft role, term, leader, commit index and lag of
                                                  every group member (alias getBrokerRaftStatus)
+  commitLogMd5      -d dir1,dir2,...             before an upgrade to DLedger: last classic
+                                                 commit-log file and md5 per directory; exit 1
+                                                 unless they all match (no name server needed)
 
 options:
   -n, --namesrvAddr host:port[;host:port]        name server(s) (default $NAMESRV_ADDR)
@@ -57,6 +61,7 @@ export async function main(argv: readonly string[], out: (text: string) => void 
         perm: { type: 'string', short: 'p' },
         order: { type: 'string', short: 'o' },
         timeout: { type: 'string' },
+        dirs: { type: 'string', short: 'd' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -75,6 +80,12 @@ export async function main(argv: readonly string[], out: (text: string) => void 
   try {
     if (command === undefined) throw new UsageError('no command given');
     if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+    if (command === 'commitLogMd5') {
+      const dirs = required(values.dirs, '-d dir1,dir2,...', command).split(',').map((dir) => dir.trim()).filter((dir) => dir !== '');
+      const comparison = await commitLogMd5(dirs);
+      out(`${comparison.text}\n`);
+      return comparison.match ? 0 : 1;
+    }
     const namesrv = values.namesrvAddr ?? process.env['NAMESRV_ADDR'];
     if (namesrv === undefined || namesrv === '') throw new UsageError('-n namesrvAddr is required (or set NAMESRV_ADDR)');
     const timeoutMs = integerOption(values.timeout, '--timeout', 5000, 1, 600_000);
