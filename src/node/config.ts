@@ -31,6 +31,11 @@ export interface DLedgerNodeConfig {
   readonly flushFileInterval: number;
   /** Group-commit flushes on the libuv thread pool (true) or on the event-loop thread (false). */
   readonly flushInBackground: boolean;
+  /**
+   * Appends carry the leader's stored records and followers append those bytes verbatim (true),
+   * or entries travel as msgpack objects and each follower encodes its own records (false).
+   */
+  readonly shipStoredRecords: boolean;
   readonly maxPendingRequestsNum: number;
   readonly maxEntryBodyBytes: number;
   readonly metricsPort: number | null;
@@ -62,6 +67,7 @@ export const DEFAULT_CONFIG: Omit<DLedgerNodeConfig, 'peers' | 'selfId'> & { pee
   flushPolicy: 'sync',
   flushFileInterval: 10,
   flushInBackground: true,
+  shipStoredRecords: true,
   maxPendingRequestsNum: 10_000,
   maxEntryBodyBytes: 4 * 1024 * 1024 - 48,
   metricsPort: null,
@@ -166,6 +172,8 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
   const flushFileInterval = integer('flushFileInterval', 1, 60_000);
   const flushInBackgroundText = text('flushInBackground');
   if (flushInBackgroundText !== 'true' && flushInBackgroundText !== 'false') problems.push(`flushInBackground: "${flushInBackgroundText}" must be true or false`);
+  const shipStoredRecordsText = text('shipStoredRecords');
+  if (shipStoredRecordsText !== 'true' && shipStoredRecordsText !== 'false') problems.push(`shipStoredRecords: "${shipStoredRecordsText}" must be true or false`);
   const maxPendingRequestsNum = integer('maxPendingRequestsNum', 1, 10_000_000);
   const maxEntryBodyBytes = integer('maxEntryBodyBytes', 1, 64 * 1024 * 1024);
   if (maxEntryBodyBytes + 48 + 8 > mappedFileSizeForEntryData) {
@@ -191,6 +199,7 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
     flushPolicy: flushPolicy as FlushPolicyName,
     flushFileInterval,
     flushInBackground: flushInBackgroundText === 'true',
+    shipStoredRecords: shipStoredRecordsText === 'true',
     maxPendingRequestsNum,
     maxEntryBodyBytes,
     metricsPort,

@@ -23,7 +23,7 @@ import { type DLedgerNodeConfig, raftTimingTicks } from './config.js';
 import { type AppendedInfo, type ClientRequest, type ClientResponse, type Metadata, requestProblem, ResponseCode } from './client-protocol.js';
 import { LogRaftStorage } from './log-raft-storage.js';
 import { type ClientSession, PeerTransport } from './peer-transport.js';
-import { parseWireMessage } from './raft-message-wire.js';
+import { parseWireMessage, wireMessage } from './raft-message-wire.js';
 import { NoopMetrics, type Metrics } from '../metrics/metrics.js';
 
 /** An append, read or transfer that did not succeed; `code` is a DLedger response code. */
@@ -114,6 +114,8 @@ const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 const METRICS_EVERY_TICKS = 10;
 /** read-latest scans back over NOOPs (one per new leader) and empty bodies at most this far. */
 const MAX_READ_LATEST_SCAN = 10_000;
+/** The core's per-commit line (leader-replication.ts maybeCommit). */
+const COMMIT_LINE = / committed up to \d+ at term \d+$/;
 
 function refusalCode(reason: RefusalReason): number {
   switch (reason) {
@@ -201,8 +203,10 @@ export class DLedgerServer {
       ...this.options.raft,
     };
     // The PRNG only spreads election timeouts; a fresh seed per process keeps peers apart.
-    this.storage = new LogRaftStorage(store);
-    this.core = new RaftCore(raftConfig, this.storage, new Prng(randomInt(0, 2 ** 47)), { info: (line) => this.log(line) });
+    // Without a patchBody hook the store writes bodies unchanged, so the proposed bodies may be
+    // kept as the stored bytes (LogRaftStorage's recent-entries cache).
+    this.storage = new LogRaftStorage(store, this.options.patchBody === undefined);
+    this.core = new RaftCore(raftConfig, this.storage, new Prng(randomInt(0, 2 ** 47)), { info: (line) => this.logCoreLine(line) });
     // Entries the store recovered were durable before the crash; the state machine starts empty
     // and re-applies from the beginning of the log as the leader tells us what is committed.
     this.appliedIndex = store.beforeBeginIndex;
@@ -225,6 +229,15 @@ export class DLedgerServer {
     this.log(`started: peers ${config.peers.map((p) => `${p.id}-${p.host}:${p.port}`).join(';')}, log [${store.beforeBeginIndex + 1}, ${store.lastIndex}], flush ${config.flushPolicy}`);
   }
 
+  /**
+   * The core reports every commit-index advance (one line per Ready under load: thousands a
+   * second, each a synchronous write to stderr); those stay out of the node's log, the metrics
+   * carry the commit index. Every other core line (elections, votes, refusals) is logged.
+   */
+  private logCoreLine(line: string): void {
+    if (!COMMIT_LINE.test(line)) this.log(line);
+  }
+
   /** Tests start peers on OS-assigned ports and then tell each other where they are. */
   setPeerPort(peerId: string, host: string, port: number): void {
     this.liveTransport().setPeerAddress({ id: peerId, host, port });
@@ -233,6 +246,7 @@ export class DLedgerServer {
   /**
    * Append bodies; resolves after they are committed (and applied), in order. Appends made in the
    * same event-loop turn are proposed to the core together: one batch, one Append per follower.
+   * The bodies are kept (not copied) until they are applied: do not modify them meanwhile.
    */
   append(bodies: Uint8Array | readonly Uint8Array[]): Promise<AppendResult[]> {
     const list = bodies instanceof Uint8Array ? [bodies] : [...bodies];
@@ -356,6 +370,11 @@ export class DLedgerServer {
     }
   }
 
+  /** Entries this node persisted from received record bytes verbatim vs encoded itself. */
+  persistedEntryCounts(): { readonly raw: number; readonly encoded: number; readonly rawRejected: number } {
+    return { ...this.liveStorage().persistedCounts };
+  }
+
   status(): RaftStatus {
     return this.liveCore().status();
   }
@@ -413,7 +432,8 @@ export class DLedgerServer {
 
   private onPeerMessage(from: string, value: unknown): void {
     if (this.closed) return;
-    const message = parseWireMessage(value, from, this.config.selfId);
+    const storage = this.liveStorage();
+    const message = parseWireMessage(value, from, this.config.selfId, (raw) => storage.offerReceivedRaw(raw));
     this.liveCore().step(message);
     this.scheduleProcess();
   }
@@ -441,7 +461,6 @@ export class DLedgerServer {
 
   private handleReady(core: RaftCore, ready: Ready): void {
     if (ready.softState !== null) this.onSoftState(ready.softState.role, ready.softState.term, ready.softState.leaderId);
-    for (const message of ready.messages) this.send(message);
     const storage = this.liveStorage();
     let written: ReturnType<LogRaftStorage['persist']>;
     try {
@@ -453,6 +472,10 @@ export class DLedgerServer {
       this.fatal(`persisting ready ${ready.number} failed: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
+    // Sent after the write (into the page cache, microseconds) rather than before it: Appends then
+    // carry the records as stored, which followers append verbatim (no re-encoding, no second
+    // CRC computation). The leader still counts itself only once its flush is done.
+    for (const message of ready.messages) this.sendReplicating(storage, message);
     for (const entry of written) {
       const pending = this.pendingAppends.get(entry.index);
       if (pending !== undefined && pending.term === entry.term) pending.pos = entry.pos;
@@ -558,6 +581,12 @@ export class DLedgerServer {
 
   private send(message: Message): void {
     this.liveTransport().send(message.to, message);
+  }
+
+  /** An Append with entries goes out as the stored records when the store has them in one piece. */
+  private sendReplicating(storage: LogRaftStorage, message: Message): void {
+    const raw = message.type === 'Append' && message.entries.length > 0 && this.config.shipStoredRecords ? storage.storedRecordsOf(message.entries) : null;
+    this.liveTransport().send(message.to, wireMessage(message, raw));
   }
 
   private fatal(reason: string): void {
