@@ -71,10 +71,10 @@ function pull(context: BrokerContext, request: RemotingCommand): RemotingCommand
   const suspend = (header.sysFlag & PullSysFlag.SUSPEND) !== 0 && context.config.longPollingEnable && header.suspendTimeoutMillis > 0;
   // Held only when the answer would be PULL_NOT_FOUND: the consumer is at the end of the queue.
   const atEnd = first.status === 'OFFSET_OVERFLOW_ONE' || (first.status === 'NO_MESSAGE_IN_QUEUE' && header.queueOffset === 0);
-  if (!atEnd || !suspend) return responseOf(context, request, first);
+  if (!atEnd || !suspend) return responseOf(context, request, header.queueOffset, first);
   return new Promise((resolve) => {
-    const held = context.pullHold.hold(header.topic, header.queueId, Math.min(header.suspendTimeoutMillis, SUSPEND_MAX_MS), () => resolve(responseOf(context, request, run())));
-    if (!held) resolve(responseOf(context, request, first));
+    const held = context.pullHold.hold(header.topic, header.queueId, Math.min(header.suspendTimeoutMillis, SUSPEND_MAX_MS), () => resolve(responseOf(context, request, header.queueOffset, run())));
+    if (!held) resolve(responseOf(context, request, header.queueOffset, first));
   });
 }
 
@@ -84,7 +84,18 @@ function tagCodesOfGroup(context: BrokerContext, header: PullHeader): Set<number
   return tagCodesOf(subscription?.subString ?? null);
 }
 
-function responseOf(context: BrokerContext, request: RemotingCommand, result: GetMessageResult): RemotingCommand {
+function responseOf(context: BrokerContext, request: RemotingCommand, queueOffset: number, result: GetMessageResult): RemotingCommand {
+  // A follower may lag (restarted, paused, cut off): an offset beyond its queue is not illegal, it
+  // is not applied here yet. Java's slave (offsetCheckInSlave=false) keeps the offset and answers
+  // PULL_RETRY_IMMEDIATELY suggesting the master; answering PULL_OFFSET_MOVED with our stale max
+  // made ali-ons move its offset (and then the committed one) back: chaos R1, redeliveries.
+  const moved = result.status === 'OFFSET_TOO_SMALL' || result.status === 'OFFSET_OVERFLOW_BADLY' || (result.status === 'NO_MESSAGE_IN_QUEUE' && queueOffset !== 0);
+  if (moved && context.commitLog.role.role !== 'master') {
+    return createResponse(request, ResponseCode.PULL_RETRY_IMMEDIATELY, {
+      extFields: { suggestWhichBrokerId: 0, nextBeginOffset: queueOffset, minOffset: result.minOffset, maxOffset: result.maxOffset },
+      remark: `${result.status} on a follower: offset kept, pull from the master`,
+    });
+  }
   let code: number;
   switch (result.status) {
     case 'FOUND': code = ResponseCode.SUCCESS; break;
