@@ -17,6 +17,7 @@ import { PrometheusMetrics, serveMetrics } from '../metrics/prometheus.js';
 import { dumpDataDir } from '../store/dump.js';
 import { parseProperties } from '../util/properties.js';
 import { runClientBench } from './client-bench.js';
+import { runUntilSignal } from './run-until-signal.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -159,32 +160,35 @@ async function runServer(v: Record<string, unknown>): Promise<number> {
   };
   for (const [key, value] of Object.entries(fromFlags)) if (value !== undefined && !(key in raw)) raw[key] = value;
   const config = buildNodeConfig(raw);
-  const metrics = new PrometheusMetrics({ group: config.group, selfId: config.selfId });
-  let fatalReason: string | null = null;
-  let wake: () => void = () => undefined;
-  const stopped = new Promise<void>((resolve) => (wake = resolve));
-  const server = new DLedgerServer({
-    config,
-    metrics,
-    onFatal: (reason) => {
-      fatalReason = reason;
-      wake();
+  const name = `[${config.group}/${config.selfId}]`;
+  return runUntilSignal({
+    name,
+    stoppingMessage: 'stopping',
+    isOperatorError: (error) => error instanceof ConfigError,
+    start: async () => {
+      const metrics = new PrometheusMetrics({ group: config.group, selfId: config.selfId });
+      // A node that stopped itself must not look like a clean shutdown to a supervisor: exit 3.
+      let stopSelf: (code: number) => void = () => undefined;
+      const stoppedByItself = new Promise<number>((resolve) => (stopSelf = resolve));
+      const server = new DLedgerServer({ config, metrics, onFatal: () => stopSelf(3) });
+      await server.start();
+      let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | null = null;
+      try {
+        metricsServer = config.metricsPort === null ? null : await serveMetrics(metrics.registry, '127.0.0.1', config.metricsPort);
+      } catch (error) {
+        await server.close();
+        throw error;
+      }
+      if (metricsServer !== null) process.stderr.write(`${name} metrics on http://127.0.0.1:${metricsServer.port}/metrics\n`);
+      return {
+        stoppedByItself,
+        close: async () => {
+          metricsServer?.server.close();
+          await server.close();
+        },
+      };
     },
   });
-  await server.start();
-  const metricsServer = config.metricsPort === null ? null : await serveMetrics(metrics.registry, '127.0.0.1', config.metricsPort);
-  if (metricsServer !== null) process.stderr.write(`[${config.group}/${config.selfId}] metrics on http://127.0.0.1:${metricsServer.port}/metrics\n`);
-  const stop = (signal: string): void => {
-    process.stderr.write(`[${config.group}/${config.selfId}] ${signal}: stopping\n`);
-    wake();
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
-  await stopped;
-  metricsServer?.server.close();
-  await server.close();
-  // A node that stopped itself must not look like a clean shutdown to a supervisor.
-  return fatalReason === null ? 0 : 3;
 }
 
 function clientFrom(v: Record<string, unknown>): DLedgerClient {

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { Broker } from '../broker/broker.js';
 import { BrokerConfigError, loadBrokerConfigFile } from '../broker/config.js';
 import { ConfigError } from '../node/config.js';
+import { runUntilSignal } from './run-until-signal.js';
 
 const USAGE = 'usage: mqbroker -c configFile [-n namesrvAddr] [-p printConfigItem] [-h]';
 
@@ -40,38 +41,24 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`mqbroker: -c configFile is required (a DLedger broker needs dLegerPeers and dLegerSelfId)\n${USAGE}\n`);
     return 1;
   }
-  let broker: Broker;
-  try {
-    const config = loadBrokerConfigFile(values.configFile, values.namesrvAddr === undefined ? {} : { namesrvAddr: values.namesrvAddr });
-    if (values.printConfigItem === true) {
-      for (const [key, value] of Object.entries(config)) {
-        process.stdout.write(`${key}=${Array.isArray(value) ? value.map((v) => (typeof v === 'object' ? `${v.id}-${v.host}:${v.port}` : String(v))).join(';') : String(value)}\n`);
+  const configFile = values.configFile;
+  return runUntilSignal({
+    name: 'mqbroker',
+    isOperatorError: (error) => error instanceof BrokerConfigError || error instanceof ConfigError,
+    start: async () => {
+      const config = loadBrokerConfigFile(configFile, values.namesrvAddr === undefined ? {} : { namesrvAddr: values.namesrvAddr });
+      if (values.printConfigItem === true) {
+        for (const [key, value] of Object.entries(config)) {
+          process.stdout.write(`${key}=${Array.isArray(value) ? value.map((v) => (typeof v === 'object' ? `${v.id}-${v.host}:${v.port}` : String(v))).join(';') : String(value)}\n`);
+        }
+        return null;
       }
-      return 0;
-    }
-    broker = new Broker({ config });
-    await broker.start();
-  } catch (error) {
-    if (error instanceof BrokerConfigError || error instanceof ConfigError) {
-      process.stderr.write(`mqbroker: ${error.message}\n`);
-      return 1;
-    }
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      process.stderr.write(`mqbroker: ${(error as Error).message}\n`);
-      return 1;
-    }
-    throw error;
-  }
-  const config = broker.config;
-  process.stdout.write(`The broker[${config.brokerName}, ${broker.brokerAddr}] boot success. serializeType=JSON and name server is ${config.namesrvAddrs.join(';')}\n`);
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+      const broker = new Broker({ config });
+      await broker.start();
+      process.stdout.write(`The broker[${config.brokerName}, ${broker.brokerAddr}] boot success. serializeType=JSON and name server is ${config.namesrvAddrs.join(';')}\n`);
+      return broker;
+    },
   });
-  process.stderr.write(`mqbroker: ${signal}: shutting down\n`);
-  await broker.close();
-  return 0;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { buildNamesrvConfig, NamesrvConfigError } from '../namesrv/config.js';
 import { NameServer } from '../namesrv/namesrv.js';
 import { parseProperties, PropertiesError } from '../util/properties.js';
+import { runUntilSignal } from './run-until-signal.js';
 
 const USAGE = 'usage: mqnamesrv [-c configFile] [-n port | --listen-port port] [-p printConfigItem] [-h]';
 
@@ -35,37 +36,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  let server: NameServer;
-  try {
-    const raw: Record<string, string> = values.configFile === undefined ? {} : parseProperties(fs.readFileSync(values.configFile, 'utf8'), values.configFile);
-    if (values['listen-port'] !== undefined) raw['listenPort'] = values['listen-port'];
-    const config = buildNamesrvConfig(raw, values.configFile ?? 'command line');
-    if (values.printConfigItem === true) {
-      for (const [key, value] of Object.entries(config)) process.stdout.write(`${key}=${String(value)}\n`);
-      return 0;
-    }
-    server = new NameServer({ config });
-    await server.start();
-  } catch (error) {
-    if (error instanceof NamesrvConfigError || error instanceof PropertiesError) {
-      process.stderr.write(`mqnamesrv: ${error.message}\n`);
-      return 1;
-    }
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EADDRINUSE' || code === 'EACCES') {
-      process.stderr.write(`mqnamesrv: ${(error as Error).message}\n`);
-      return 1;
-    }
-    throw error;
-  }
-  process.stdout.write(`The Name Server boot success. serializeType=JSON, port=${server.port ?? 0}\n`);
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+  return runUntilSignal({
+    name: 'mqnamesrv',
+    isOperatorError: (error) => error instanceof NamesrvConfigError || error instanceof PropertiesError,
+    start: async () => {
+      const raw: Record<string, string> = values.configFile === undefined ? {} : parseProperties(fs.readFileSync(values.configFile, 'utf8'), values.configFile);
+      if (values['listen-port'] !== undefined) raw['listenPort'] = values['listen-port'];
+      const config = buildNamesrvConfig(raw, values.configFile ?? 'command line');
+      if (values.printConfigItem === true) {
+        for (const [key, value] of Object.entries(config)) process.stdout.write(`${key}=${String(value)}\n`);
+        return null;
+      }
+      const server = new NameServer({ config });
+      await server.start();
+      process.stdout.write(`The Name Server boot success. serializeType=JSON, port=${server.port ?? 0}\n`);
+      return server;
+    },
   });
-  process.stderr.write(`mqnamesrv: ${signal}: shutting down\n`);
-  await server.close();
-  return 0;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { DLedgerError, DLedgerServer, type CommittedEntry, type StateMachine } from '../../src/node/server.js';
 import { buildNodeConfig, type DLedgerNodeConfig } from '../../src/node/config.js';
 import { ResponseCode } from '../../src/node/client-protocol.js';
-import { freePorts } from '../cluster/helpers.js';
+import { freePorts, until } from '../cluster/helpers.js';
 
 type Command = { op: 'put'; key: string; value: string } | { op: 'delete'; key: string };
 
@@ -45,16 +45,6 @@ interface Member {
 }
 
 const encode = (command: Command): Uint8Array => new TextEncoder().encode(JSON.stringify(command));
-
-async function until<T>(probe: () => T | null | undefined | false, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 function configFor(baseDir: string, selfId: string): DLedgerNodeConfig {
   const base = buildNodeConfig({
