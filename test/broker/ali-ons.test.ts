@@ -2,81 +2,109 @@
 // group exactly as it would from RocketMQ: a Producer sends messages with tags and keys to the
 // master and gets its msgIds; a CLUSTERING Consumer (CONSUME_FROM_FIRST_OFFSET) heartbeats,
 // finds itself in the consumer list, pulls (long polling), decodes our stored messages and
-// receives exactly the bodies sent; its offset commits reach every member through the log.
-// Method: in-process name server + 3 brokers on OS-assigned ports (broker-harness.ts); ali-ons
-// with nameSrv set and short loop intervals; bounded waits.
-import { createRequire } from 'node:module';
-import t from 'tap';
+// receives exactly the bodies sent; its offset commits reach every member through the log. A
+// message the handler asks to retry (Consumer.ACTION_RETRY: ali-ons sends it back with delayLevel
+// 0) comes back through %RETRY%<group> after its delay level (3 + reconsumeTimes), once.
+// Method: in-process name server + 3 brokers on OS-assigned ports (broker-harness.ts, delay levels
+// shortened to 1 s); ali-ons with nameSrv set and short loop intervals; bounded waits.
+import t, { type Test } from 'tap';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
-import { startCluster } from './broker-harness.js';
+import { awaitDeliveries, closeAll, consumeInto, ons, produce, SHORT_INTERVALS_MS, unexpectedErrors, type AliClient, type AliMessage } from '../quickstart/ali-ons-client.js';
+import { startCluster, type Cluster } from './broker-harness.js';
 import { until } from './group-harness.js';
-
-interface AliMessage { topic: string; tags: string; keys: string; body: Buffer; msgId: string; queueOffset: number; properties: Record<string, string> }
-interface AliClient {
-  on(event: 'error', listener: (error: Error) => void): void;
-  ready(): Promise<void>;
-  close(): Promise<void>;
-}
-interface AliProducer extends AliClient { send(message: AliMessage): Promise<{ sendStatus: string; msgId: string; messageQueue: { queueId: number }; queueOffset: number }> }
-interface AliConsumer extends AliClient { subscribe(topic: string, expression: string, handler: (message: AliMessage) => Promise<void>): void }
-const require = createRequire(import.meta.url);
-const ons = require('ali-ons') as {
-  Producer: (new (options: Record<string, unknown>) => AliProducer) & { defaultProducer?: AliProducer };
-  Consumer: new (options: Record<string, unknown>) => AliConsumer;
-  Message: new (topic: string, tags: string, body: string) => AliMessage;
-};
 
 const TOPIC = 'TopicTest';
 const COUNT = 200;
 
-t.test('ali-ons Producer and Consumer against the broker group', async (t) => {
-  const cluster = await startCluster();
-  t.teardown(() => cluster.close());
+async function createTopic(t: Test, cluster: Cluster, topic: string): Promise<void> {
   const master = await until(() => cluster.master(), 10_000, 'a master');
   await until(() => cluster.brokerAddrs().get(0) === master.brokerAddr || null, 5000, 'the master registered as 0');
-  const created = await cluster.call(master.brokerAddr, RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: TOPIC, defaultTopic: 'TBW102', readQueueNums: 4, writeQueueNums: 4, perm: 6, topicFilterType: 'SINGLE_TAG', topicSysFlag: 0, order: false });
+  const created = await cluster.call(master.brokerAddr, RequestCode.UPDATE_AND_CREATE_TOPIC, { topic, defaultTopic: 'TBW102', readQueueNums: 4, writeQueueNums: 4, perm: 6, topicFilterType: 'SINGLE_TAG', topicSysFlag: 0, order: false });
   t.equal(created.code, ResponseCode.SUCCESS);
-  await until(() => cluster.namesrv.routeInfo.topicRoute(TOPIC), 5000, 'the topic route');
+  await until(() => cluster.namesrv.routeInfo.topicRoute(topic), 5000, 'the topic route');
+}
 
-  const intervalsMs = { pollNameServerInteval: 500, heartbeatBrokerInterval: 500, persistConsumerOffsetInterval: 300, rebalanceInterval: 300 };
+t.test('ali-ons Producer and Consumer against the broker group', async (t) => {
+  const cluster = await startCluster({ messageDelayLevel: '1s 1s 1s 1s' });
+  const clients: AliClient[] = [];
+  t.teardown(async () => {
+    await closeAll(clients);
+    await cluster.close();
+  });
+  await createTopic(t, cluster, TOPIC);
+
   const errors: Error[] = [];
-  const producer = new ons.Producer({ nameSrv: cluster.namesrvAddr, httpclient: {}, producerGroup: 'PG_alions', ...intervalsMs });
+  const producer = new ons.Producer({ nameSrv: cluster.namesrvAddr, httpclient: {}, producerGroup: 'PG_alions', ...SHORT_INTERVALS_MS });
+  clients.push(producer);
   producer.on('error', (error) => errors.push(error));
-  await producer.ready();
-  const sentBodies = new Set<string>();
-  const msgIds = new Set<string>();
-  for (let i = 0; i < COUNT; i++) {
-    const message = new ons.Message(TOPIC, i % 2 === 0 ? 'TagA' : 'TagB', `body-${i}`);
-    message.keys = [`key-${i}`] as unknown as string;
-    const result = await producer.send(message);
-    if (result.sendStatus !== 'SEND_OK') return t.fail(`send ${i}: ${JSON.stringify(result)}`);
-    sentBodies.add(`body-${i}`);
-    msgIds.add(result.msgId);
-  }
+  const sent = await produce(producer, TOPIC, 'body', COUNT);
+  const msgIds = new Set([...sent.values()].map((r) => r.msgId));
   t.equal(msgIds.size, COUNT, `${COUNT} sends acknowledged with distinct msgIds`);
 
-  const consumer = new ons.Consumer({ nameSrv: cluster.namesrvAddr, httpclient: {}, consumerGroup: 'CG_alions', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', ...intervalsMs });
-  consumer.on('error', (error) => errors.push(error));
   const received: AliMessage[] = [];
+  const consumer = new ons.Consumer({ nameSrv: cluster.namesrvAddr, httpclient: {}, consumerGroup: 'CG_alions', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', ...SHORT_INTERVALS_MS });
+  clients.push(consumer);
+  consumer.on('error', (error) => errors.push(error));
   consumer.subscribe(TOPIC, '*', async (message) => {
     received.push(message);
   });
   await consumer.ready();
   await until(() => new Set(received.map((m) => m.body.toString())).size >= COUNT || null, 30_000, `the consumer to receive ${COUNT} messages (has ${received.length})`);
   const bodies = received.map((m) => m.body.toString());
-  t.same(new Set(bodies), sentBodies, 'exactly the bodies sent');
+  t.same(new Set(bodies), new Set(sent.keys()), 'exactly the bodies sent');
   t.equal(bodies.length, COUNT, 'each once');
   const sample = received.find((m) => m.body.toString() === 'body-3')!;
   t.equal(sample.tags, 'TagB', 'tags survive');
-  t.equal(sample.keys, 'key-3', 'keys survive');
+  t.equal(sample.keys, 'key-body-3', 'keys survive');
   t.ok(msgIds.has(sample.msgId), 'the consumer computes the msgId the producer was given');
 
   await until(() => cluster.brokers.every((b) => [0, 1, 2, 3].reduce((sum, q) => sum + (b.commitLog.state.consumerOffset('CG_alions', TOPIC, q) ?? 0), 0) === COUNT) || null, 10_000, 'the consumer offsets on every member');
   t.pass('ali-ons offset commits reached every member through the log');
-  await consumer.close();
-  await producer.close();
-  // The consumer's hidden inner producer (its own MQClient, ip@DEFAULT) keeps timers alive until closed.
-  await ons.Producer.defaultProducer?.close();
-  const unexpected = errors.filter((e) => !/%RETRY%/.test(e.message));
-  t.same(unexpected.map((e) => e.message), [], 'no client errors');
+  await closeAll(clients);
+  clients.length = 0;
+  t.same(unexpectedErrors(errors), [], 'no client errors');
+});
+
+t.test('ali-ons ACTION_RETRY: the message comes back through the retry topic after its delay', async (t) => {
+  const cluster = await startCluster({ messageDelayLevel: '1s 1s 1s 1s' });
+  const clients: AliClient[] = [];
+  t.teardown(async () => {
+    await closeAll(clients);
+    await cluster.close();
+  });
+  await createTopic(t, cluster, 'TopicRetry');
+  const errors: Error[] = [];
+  const producer = new ons.Producer({ nameSrv: cluster.namesrvAddr, httpclient: {}, producerGroup: 'PG_retry', ...SHORT_INTERVALS_MS });
+  clients.push(producer);
+  producer.on('error', (error) => errors.push(error));
+  const sent = await produce(producer, 'TopicRetry', 'retry', 10);
+
+  const deliveries: Array<{ body: string; reconsumeTimes: number; topic: string; atMs: number }> = [];
+  const consumer = new ons.Consumer({ nameSrv: cluster.namesrvAddr, httpclient: {}, consumerGroup: 'CG_retry', consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', ...SHORT_INTERVALS_MS });
+  clients.push(consumer);
+  consumer.on('error', (error) => errors.push(error));
+  const actionRetry = (ons.Consumer as unknown as { ACTION_RETRY: symbol }).ACTION_RETRY;
+  consumer.subscribe('TopicRetry', '*', async (message) => {
+    const body = message.body.toString();
+    deliveries.push({ body, reconsumeTimes: (message as unknown as { reconsumeTimes: number }).reconsumeTimes, topic: message.topic, atMs: Date.now() });
+    // retry-3 fails once; everything else is consumed.
+    if (body === 'retry-3' && deliveries.filter((d) => d.body === body).length === 1) return actionRetry as unknown as void;
+  });
+  await consumer.ready();
+  const deliveredAll = new Map<string, number>();
+  await until(() => deliveries.filter((d) => d.body === 'retry-3').length >= 2 || null, 20_000, 'the retried message to come back');
+  for (const d of deliveries) deliveredAll.set(d.body, (deliveredAll.get(d.body) ?? 0) + 1);
+  t.same(await awaitDeliveries(deliveredAll, sent.keys(), 1), [], 'every message delivered');
+  const [first, again] = deliveries.filter((d) => d.body === 'retry-3');
+  t.equal(first!.reconsumeTimes, 0);
+  t.equal(again!.reconsumeTimes, 1, 'redelivered with reconsumeTimes 1');
+  t.equal(again!.topic, 'TopicRetry', 'ali-ons restores the original topic (RETRY_TOPIC)');
+  const waitedMs = again!.atMs - first!.atMs;
+  t.ok(waitedMs >= 1000, `after the delay of level 3 (1 s here): ${waitedMs} ms`);
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // another delay period: no third delivery
+  t.equal(deliveries.filter((d) => d.body === 'retry-3').length, 2, 'retried once');
+  t.equal(deliveries.length, 11, '10 messages + 1 retry');
+  await closeAll(clients);
+  clients.length = 0;
+  t.same(unexpectedErrors(errors), [], 'no client errors');
 });
