@@ -64,6 +64,8 @@ interface KernelHooked {
   sendKernelImpl(msg: AliMessage, messageQueue: unknown): Promise<AliSendResult>;
 }
 
+const FAILED_SEND_BACKOFF_MS = 50;
+
 export interface ProducerLoopsOptions {
   readonly namesrvAddr: string;
   readonly topic: string;
@@ -122,7 +124,9 @@ export class ProducerLoops {
             op.outcome = op.attempts.every((a) => a === 'refused') ? { type: 'fail', error: text } : { type: 'unknown', error: text };
           }
           op.completeMs = performance.now();
-          if (options.thinkMs > 0) await new Promise((resolve) => setTimeout(resolve, options.thinkMs));
+          // Without a master in the route ali-ons fails in ~0 ms; back off as an application would.
+          const pauseMs = op.outcome?.type === 'ok' ? options.thinkMs : Math.max(options.thinkMs, FAILED_SEND_BACKOFF_MS);
+          if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
         }
       });
       this.done = Promise.all([this.done, ...lanes]).then(() => undefined);
