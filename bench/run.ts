@@ -10,6 +10,10 @@ const BENCHES: Readonly<Record<string, { description: string; load: () => Promis
     description: 'commit-log store append latency/throughput vs a raw write+fdatasync baseline (--quick for a smoke run)',
     load: () => import('./store.js'),
   },
+  hops: {
+    description: 'thread hops: flush on the libuv pool vs inline, SPSC ring + Atomics worker hop vs inline vs postMessage (--quick)',
+    load: () => import('./hops.js'),
+  },
   cluster: {
     description: '3 dledger server processes + a client process: 1 KiB appends at concurrency 1/16/128 and batched, flush sync/async, failover time (--quick for a smoke run)',
     load: () => import('./cluster.js'),
