@@ -60,10 +60,11 @@ t.test('-p prints the quick start conf; bad confs exit 1 with file:line', async 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mqbroker-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const bad = path.join(dir, 'bad.conf');
-  fs.writeFileSync(bad, 'brokerName=B\nlistenPort=30911\ndLegerSelfId=node1\n');
+  // DLedger keys are only validated with enableDLegerCommitLog=true (false = the classic store).
+  fs.writeFileSync(bad, 'enableDLegerCommitLog=true\nbrokerName=B\nlistenPort=30911\ndLegerSelfId=node1\n');
   const badRun = spawnSync('sh', [LAUNCHER, '-c', bad], { encoding: 'utf8' });
   t.equal(badRun.status, 1);
-  t.match(badRun.stderr, `${bad}:3: dLegerSelfId: "node1" must be one letter followed by digits`);
+  t.match(badRun.stderr, `${bad}:4: dLegerSelfId: "node1" must be one letter followed by digits`);
   t.match(badRun.stderr, /namesrvAddr: required/);
   const noConf = spawnSync('sh', [LAUNCHER], { encoding: 'utf8' });
   t.equal(noConf.status, 1);
