@@ -172,7 +172,7 @@ export async function startProcessGroup(t: TapLike, options: {
       if (entry === undefined) throw new Error(`no member ${id}`);
       return entry;
     },
-    leader: async (timeoutMs = 15_000) => until(async () => (await client.metadata()).leaderId, timeoutMs, `a leader of ${options.group}`),
+    leader: async (timeoutMs = 30_000) => until(async () => (await client.metadata()).leaderId, timeoutMs, `a leader of ${options.group}`),
   };
   t.teardown(async () => {
     client.close();

@@ -13,23 +13,30 @@ const encoder = new TextEncoder();
 
 /** The leader every running member reports, once they all agree. */
 async function agreedLeader(group: ProcessGroup, running: readonly string[], timeoutMs: number, accept: (id: string) => boolean = () => true): Promise<string> {
+  let lastViews: string[] = [];
   return until(async () => {
     const views = await Promise.all(running.map(async (id) => {
       const member = new DLedgerClient({ group: group.group, peers: group.peerOf(id), retryTimeoutMs: 1_000 });
       try {
-        return (await member.metadata()).leaderId;
+        const meta = await member.metadata();
+        return { id, leaderId: meta.leaderId, term: meta.term };
+      } catch (error) {
+        return { id, leaderId: null, term: -1, error: (error as Error).message };
       } finally {
         member.close();
       }
     }));
-    const first = views[0];
-    return first !== null && first !== undefined && accept(first) && views.every((v) => v === first) ? first : null;
-  }, timeoutMs, `members ${running.join(', ')} to agree on a leader`);
+    lastViews = views.map((v) => JSON.stringify(v));
+    const first = views[0]?.leaderId;
+    return first !== null && first !== undefined && accept(first) && views.every((v) => v.leaderId === first) ? first : null;
+  }, timeoutMs, `members ${running.join(', ')} to agree on a leader`).catch((error: Error) => {
+    throw new Error(`${error.message}; last views ${lastViews.join(' ')}`);
+  });
 }
 
 t.test('leadership-transfer through the CLI', async (t) => {
   const group = await startProcessGroup(t, { group: 'xfer' });
-  const leader = await agreedLeader(group, group.ids, 15_000);
+  const leader = await agreedLeader(group, group.ids, 30_000);
   await group.client.append(encoder.encode('before transfer'));
   const transferee = group.ids.find((id) => id !== leader)!;
   const notLeader = group.ids.find((id) => id !== leader && id !== transferee)!;
@@ -50,7 +57,7 @@ t.test('leadership-transfer through the CLI', async (t) => {
 
 t.test('preferred leader: the group ends up led by the preferred member once it is up', async (t) => {
   const group = await startProcessGroup(t, { group: 'pref', config: { preferredLeaderIds: 'n2' }, deferred: ['n2'] });
-  const first = await agreedLeader(group, ['n0', 'n1'], 15_000);
+  const first = await agreedLeader(group, ['n0', 'n1'], 30_000);
   t.not(first, 'n2', `without n2, ${first} leads`);
   await Promise.all(Array.from({ length: 200 }, (_, i) => group.client.append(encoder.encode(`pre-${i}`))));
 
