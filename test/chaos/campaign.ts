@@ -118,7 +118,7 @@ export interface FinalCheck {
  * stop the members cleanly, read their files and run the checkers. Crashes and non-convergence
  * are violations too.
  */
-export async function healConvergeAndCheck(cluster: ChaosCluster, stopClients: () => Promise<History>): Promise<FinalCheck> {
+export async function healConvergeAndCheck(cluster: ChaosCluster, stopClients: () => Promise<History>, convergeTimeoutMs = 30_000): Promise<FinalCheck> {
   const ids = cluster.ids;
   cluster.healAll();
   const history = await stopClients();
@@ -134,7 +134,7 @@ export async function healConvergeAndCheck(cluster: ChaosCluster, stopClients: (
       if (commits.size !== 1) return false;
       commitIndexes = Object.fromEntries(statuses.map((s) => [s.id, s.commitIndex]));
       return true;
-    }, 30_000, 'every member to report the same commit index under one leader');
+    }, convergeTimeoutMs, 'every member to report the same commit index under one leader');
   } catch {
     converged = false;
     commitIndexes = Object.fromEntries((await cluster.statuses()).map((s) => [s.id, s.commitIndex]));
@@ -148,7 +148,7 @@ export async function healConvergeAndCheck(cluster: ChaosCluster, stopClients: (
   const check = checkLogs(history, logs, committedEnd);
   const violations = [...check.violations];
   for (const exit of cluster.unexpectedExits) violations.push(`crash: ${exit.id} (pid ${exit.pid}) exited by itself with code ${exit.code} signal ${exit.signal}; output tail: ${JSON.stringify(exit.outputTail.slice(-1500))}`);
-  if (!converged) violations.push(`convergence: members did not agree on one commit index within 30 s after healing (${JSON.stringify(commitIndexes)})`);
+  if (!converged) violations.push(`convergence: members did not agree on one commit index within ${convergeTimeoutMs / 1000} s after healing (${JSON.stringify(commitIndexes)})`);
   return { history, converged, commitIndexes, logs, lastIndexes, check, violations };
 }
 
