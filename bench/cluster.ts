@@ -55,9 +55,54 @@ async function stopGroup(group: Group): Promise<void> {
   fs.rmSync(group.baseDir, { recursive: true, force: true });
 }
 
-async function runLoad(group: Group, groupName: string, load: LoadCase): Promise<ClientBenchResult> {
-  const { stdout } = await execFileAsync(process.execPath, [CLI, 'bench', '-g', groupName, '-p', group.peers, '--size', '1024', '--concurrency', String(load.concurrency), '--count', String(load.count), '--batch', String(load.batch), '--json'], { timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
-  return JSON.parse(stdout.trim().split('\n').pop() as string) as ClientBenchResult;
+/** Resident set size of a process in MiB, from /proc (Linux); NaN where unavailable. */
+function rssMiB(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match === null ? Number.NaN : Number(match[1]) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+interface LoadResult {
+  readonly result: ClientBenchResult;
+  /** Largest RSS of each member (by id) sampled while the load ran. */
+  readonly maxRssMiB: Record<string, number>;
+  /** CPU time (user + system) the members spent per 1000 appends, by id: what the load costs. */
+  readonly serverCpuMsPer1000: Record<string, number>;
+}
+
+/** CPU time of a process in ms (user + system), from /proc (Linux); NaN where unavailable. */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const fields = (fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms (USER_HZ 100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const RSS_SAMPLE_MS = 250;
+
+async function runLoad(group: Group, groupName: string, load: LoadCase): Promise<LoadResult> {
+  const maxRssMiB: Record<string, number> = {};
+  const sample = (): void => {
+    for (const node of group.nodes) maxRssMiB[node.id] = Math.max(maxRssMiB[node.id] ?? 0, rssMiB(node.child.pid));
+  };
+  const cpuBefore = group.nodes.map((node) => cpuMs(node.child.pid));
+  const sampler = setInterval(sample, RSS_SAMPLE_MS);
+  try {
+    const { stdout } = await execFileAsync(process.execPath, [CLI, 'bench', '-g', groupName, '-p', group.peers, '--size', '1024', '--concurrency', String(load.concurrency), '--count', String(load.count), '--batch', String(load.batch), '--json'], { timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+    sample();
+    const result = JSON.parse(stdout.trim().split('\n').pop() as string) as ClientBenchResult;
+    const serverCpuMsPer1000 = Object.fromEntries(group.nodes.map((node, i) => [node.id, ((cpuMs(node.child.pid) - (cpuBefore[i] ?? Number.NaN)) / Math.max(1, result.appends)) * 1000]));
+    return { result, maxRssMiB, serverCpuMsPer1000 };
+  } finally {
+    clearInterval(sampler);
+  }
 }
 
 /** Kill the leader with SIGKILL, time until an append is acknowledged, restart it, repeat. */
@@ -100,43 +145,83 @@ function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
+/** The issue's targets for this machine, per row; null where it sets none. */
+function targetOf(flush: 'sync' | 'async', load: LoadCase): { text: string; met: (r: ClientBenchResult) => boolean } | null {
+  if (flush === 'sync' && load.concurrency === 1 && load.batch === 1) return { text: 'p50 <= 0.8, p99 <= 3 ms', met: (r) => r.p50Ms <= 0.8 && r.p99Ms <= 3 };
+  if (flush === 'sync' && load.concurrency === 128 && load.batch === 1) return { text: '>= 50,000/s', met: (r) => r.appendsPerSecond >= 50_000 };
+  if (flush === 'async' && load.concurrency === 128 && load.batch === 1) return { text: '>= 80,000/s', met: (r) => r.appendsPerSecond >= 80_000 };
+  if (flush === 'async' && load.batch > 1) return { text: '>= 80,000/s', met: (r) => r.appendsPerSecond >= 80_000 };
+  return null;
+}
+
+const RSS_TARGET_MIB = 250;
+const FAILOVER_TARGET_MEDIAN_MS = 1500;
+const FAILOVER_TARGET_WORST_MS = 3000;
+
 export async function run(args: readonly string[]): Promise<void> {
   const quick = args.includes('--quick');
   const scale = quick ? 0.05 : 1;
+  // Counts keep the whole run under 5 minutes on a loaded 2-core machine (each case >= ~10 s
+  // at the rates measured at load 20: c1 ~150/s, c16 ~1,600/s, c128 ~3,000/s, batches ~8,000/s).
   const loads: LoadCase[] = [
-    { name: 'c1', concurrency: 1, batch: 1, count: Math.ceil(3000 * scale) },
-    { name: 'c16', concurrency: 16, batch: 1, count: Math.ceil(30_000 * scale) },
-    { name: 'c128', concurrency: 128, batch: 1, count: Math.ceil(100_000 * scale) },
-    { name: 'batch64x8', concurrency: 8, batch: 64, count: Math.ceil(200_000 * scale) },
+    { name: 'c1', concurrency: 1, batch: 1, count: Math.ceil(2000 * scale) },
+    { name: 'c16', concurrency: 16, batch: 1, count: Math.ceil(20_000 * scale) },
+    { name: 'c128', concurrency: 128, batch: 1, count: Math.ceil(60_000 * scale) },
+    { name: 'batch64x8', concurrency: 8, batch: 64, count: Math.ceil(120_000 * scale) },
   ];
-  const results: Array<{ flush: string; load: LoadCase; result: ClientBenchResult }> = [];
+  const startedAt = performance.now();
+  const loadBefore = os.loadavg();
+  const results: Array<{ flush: 'sync' | 'async'; load: LoadCase; result: ClientBenchResult; maxRssMiB: Record<string, number>; serverCpuMsPer1000: Record<string, number> }> = [];
   let failoverMs: number[] = [];
   for (const flush of ['sync', 'async'] as const) {
     const groupName = `bench${flush}`;
     const group = await startGroup(flush, groupName);
     try {
       for (const load of loads) {
-        const result = await runLoad(group, groupName, load);
-        results.push({ flush, load, result });
-        console.error(`${flush} ${load.name}: ${grouped(result.appendsPerSecond)} appends/s, p50 ${fixed(result.p50Ms, 3)} ms`);
+        const { result, maxRssMiB, serverCpuMsPer1000 } = await runLoad(group, groupName, load);
+        results.push({ flush, load, result, maxRssMiB, serverCpuMsPer1000 });
+        console.error(`${flush} ${load.name}: ${grouped(result.appendsPerSecond)} appends/s, p50 ${fixed(result.p50Ms, 3)} ms, max RSS ${fixed(Math.max(...Object.values(maxRssMiB)))} MiB`);
       }
       if (flush === 'sync') failoverMs = await measureFailover(group, groupName, quick ? 2 : 5);
     } finally {
       await stopGroup(group);
     }
   }
-  const rows = results.map(({ flush, load, result }) => [
-    `${flush} ${load.name}`,
-    grouped(result.appends),
-    grouped(result.appendsPerSecond),
-    fixed(result.p50Ms, 3),
-    fixed(result.p99Ms, 3),
-    fixed(result.p999Ms, 3),
-    String(result.errors),
-  ]);
-  console.log(formatTable(['case (1 KiB)', 'appends', 'appends/s', 'p50 ms', 'p99 ms', 'p999 ms', 'errors'], rows));
-  console.log(`failover (SIGKILL leader -> first acked append), ${failoverMs.length} kills: median ${fixed(median(failoverMs))} ms, max ${fixed(Math.max(...failoverMs))} ms, all ${failoverMs.map((v) => fixed(v)).join(', ')}`);
-  const report = { machine: { cpus: os.cpus().length, node: process.version }, quick, results, failoverMs, failoverMedianMs: median(failoverMs) };
+  const rows = results.map(({ flush, load, result, maxRssMiB }) => {
+    const target = targetOf(flush, load);
+    return [
+      `${flush} ${load.name}`,
+      grouped(result.appends),
+      grouped(result.appendsPerSecond),
+      fixed(result.p50Ms, 3),
+      fixed(result.p99Ms, 3),
+      fixed(result.p999Ms, 3),
+      String(result.errors),
+      fixed(Math.max(...Object.values(maxRssMiB))),
+      target === null ? '' : `${target.text} ${target.met(result) ? 'MET' : 'missed'}`,
+    ];
+  });
+  const worstRss = Math.max(...results.flatMap((r) => Object.values(r.maxRssMiB)));
+  const failoverMedian = median(failoverMs);
+  const failoverWorst = Math.max(...failoverMs);
+  const elapsedS = (performance.now() - startedAt) / 1000;
+  const loadAfter = os.loadavg();
+  console.log(formatTable(['case (1 KiB)', 'appends', 'appends/s', 'p50 ms', 'p99 ms', 'p999 ms', 'errors', 'max RSS MiB', 'target (issue 4)'], rows));
+  console.log(`failover (SIGKILL leader -> first acked append), ${failoverMs.length} kills: median ${fixed(failoverMedian)} ms, max ${fixed(failoverWorst)} ms (target median <= ${FAILOVER_TARGET_MEDIAN_MS}, worst <= ${FAILOVER_TARGET_WORST_MS}: ${failoverMedian <= FAILOVER_TARGET_MEDIAN_MS && failoverWorst <= FAILOVER_TARGET_WORST_MS ? 'MET' : 'missed'}), all ${failoverMs.map((v) => fixed(v)).join(', ')}`);
+  console.log(`RSS per node at full load: max ${fixed(worstRss)} MiB (target <= ${RSS_TARGET_MIB}: ${worstRss <= RSS_TARGET_MIB ? 'MET' : 'missed'})`);
+  console.log(`server CPU per 1000 appends (ms, n0/n1/n2): ${results.map(({ flush, load, serverCpuMsPer1000 }) => `${flush} ${load.name} ${Object.values(serverCpuMsPer1000).map((v) => fixed(v)).join('/')}`).join('; ')}`);
+  console.log(`load average before ${loadBefore.map((v) => v.toFixed(1)).join(' ')}, after ${loadAfter.map((v) => v.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs; ran ${fixed(elapsedS)} s`);
+  const report = {
+    machine: { cpus: os.cpus().length, node: process.version, loadBefore, loadAfter },
+    quick,
+    elapsedSeconds: elapsedS,
+    results: results.map((r) => ({ ...r, target: targetOf(r.flush, r.load)?.text ?? null, targetMet: targetOf(r.flush, r.load)?.met(r.result) ?? null })),
+    failoverMs,
+    failoverMedianMs: failoverMedian,
+    failoverWorstMs: failoverWorst,
+    maxRssMiB: worstRss,
+    targets: { syncC1P50Ms: 0.8, syncC1P99Ms: 3, syncC128PerSecond: 50_000, asyncPerSecond: 80_000, failoverMedianMs: FAILOVER_TARGET_MEDIAN_MS, failoverWorstMs: FAILOVER_TARGET_WORST_MS, rssMiB: RSS_TARGET_MIB },
+  };
   const jsonPath = writeResults('cluster', report);
   const svgPath = jsonPath.replace(/\.json$/, '.svg');
   fs.writeFileSync(svgPath, latencySvg('Commit latency, 3 members on loopback, 1 KiB appends', results.map(({ flush, load, result }) => ({ label: `${flush} ${load.name}`, curve: result.curve }))));

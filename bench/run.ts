@@ -20,16 +20,27 @@ const BENCHES: Readonly<Record<string, { description: string; load: () => Promis
   },
 };
 
+/** What `npm run bench` without a name runs, in order. */
+const DEFAULT_BENCHES = ['cluster', 'hops'] as const;
+
 function usage(): string {
   const lines = Object.entries(BENCHES).map(([name, bench]) => `  ${name.padEnd(10)} ${bench.description}`);
-  return `usage: npm run bench -- <name> [flags]\n\nbenches:\n${lines.join('\n')}`;
+  return `usage: npm run bench [-- <name>] [flags]   (no name: ${DEFAULT_BENCHES.join(' then ')})\n\nbenches:\n${lines.join('\n')}`;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h') {
+  if (name === '--help' || name === '-h') {
     console.log(usage());
-    return name === undefined ? 2 : 0;
+    return 0;
+  }
+  if (name === undefined || name.startsWith('--')) {
+    // Plain `npm run bench` (issue 4): the 3-process group, then the thread hops; flags go to both.
+    for (const each of DEFAULT_BENCHES) {
+      console.log(`\n== ${each}`);
+      await (await (BENCHES[each] as { load: () => Promise<BenchModule> }).load()).run(argv);
+    }
+    return 0;
   }
   const bench = Object.hasOwn(BENCHES, name) ? BENCHES[name] : undefined;
   if (bench === undefined) {
