@@ -24,14 +24,20 @@ async function createTopic(t: Test, cluster: Cluster, topic: string): Promise<vo
   await until(() => cluster.namesrv.routeInfo.topicRoute(topic), 5000, 'the topic route');
 }
 
-t.test('ali-ons Producer and Consumer against the broker group', async (t) => {
+/** A group with 1 s delay levels and the topic created; closed (with the clients) in teardown. */
+async function clusterWithTopic(t: Test, topic: string): Promise<{ cluster: Cluster; clients: AliClient[] }> {
   const cluster = await startCluster({ messageDelayLevel: '1s 1s 1s 1s' });
   const clients: AliClient[] = [];
   t.teardown(async () => {
     await closeAll(clients);
     await cluster.close();
   });
-  await createTopic(t, cluster, TOPIC);
+  await createTopic(t, cluster, topic);
+  return { cluster, clients };
+}
+
+t.test('ali-ons Producer and Consumer against the broker group', async (t) => {
+  const { cluster, clients } = await clusterWithTopic(t, TOPIC);
 
   const errors: Error[] = [];
   const producer = new ons.Producer({ nameSrv: cluster.namesrvAddr, httpclient: {}, producerGroup: 'PG_alions', ...SHORT_INTERVALS_MS });
@@ -66,13 +72,7 @@ t.test('ali-ons Producer and Consumer against the broker group', async (t) => {
 });
 
 t.test('ali-ons ACTION_RETRY: the message comes back through the retry topic after its delay', async (t) => {
-  const cluster = await startCluster({ messageDelayLevel: '1s 1s 1s 1s' });
-  const clients: AliClient[] = [];
-  t.teardown(async () => {
-    await closeAll(clients);
-    await cluster.close();
-  });
-  await createTopic(t, cluster, 'TopicRetry');
+  const { cluster, clients } = await clusterWithTopic(t, 'TopicRetry');
   const errors: Error[] = [];
   const producer = new ons.Producer({ nameSrv: cluster.namesrvAddr, httpclient: {}, producerGroup: 'PG_retry', ...SHORT_INTERVALS_MS });
   clients.push(producer);
