@@ -56,7 +56,8 @@ t.test('leadership-transfer through the CLI', async (t) => {
 });
 
 t.test('preferred leader: the group ends up led by the preferred member once it is up', async (t) => {
-  const group = await startProcessGroup(t, { group: 'pref', config: { preferredLeaderIds: 'n2' }, deferred: ['n2'] });
+  // The CLI flag on every member (the config-file key preferredLeaderIds takes the same path).
+  const group = await startProcessGroup(t, { group: 'pref', extraArgs: () => ['--preferred-leader-ids', 'n2'], deferred: ['n2'] });
   const first = await agreedLeader(group, ['n0', 'n1'], 30_000);
   t.not(first, 'n2', `without n2, ${first} leads`);
   await Promise.all(Array.from({ length: 200 }, (_, i) => group.client.append(encoder.encode(`pre-${i}`))));
