@@ -15,8 +15,13 @@ import { checkLogs, type CheckResult, type MemberLog } from './checkers.js';
 import { ClientLoops, summarize, type History } from './history.js';
 import { CampaignObservers, formatReadsSummary, type ObservedFields } from './linearizable-campaign.js';
 
-export type FaultFamily = 'kill' | 'pause' | 'partition' | 'power' | 'slow-disk' | 'duplicate';
-export const FAULT_FAMILIES: readonly FaultFamily[] = ['kill', 'pause', 'partition', 'power', 'slow-disk', 'duplicate'];
+export type FaultFamily = 'kill' | 'pause' | 'partition' | 'power' | 'slow-disk' | 'duplicate' | 'disk-full';
+/** Every family; `disk-full` mounts a tmpfs per member (root), so it runs only when named. */
+export const FAULT_FAMILIES: readonly FaultFamily[] = ['kill', 'pause', 'partition', 'power', 'slow-disk', 'duplicate', 'disk-full'];
+export const DEFAULT_FAULT_FAMILIES: readonly FaultFamily[] = FAULT_FAMILIES.filter((family) => family !== 'disk-full');
+/** With disk-full: each member on a tmpfs this big, and segments small enough to need new ones often. */
+const SMALL_DISK_BYTES = 256 * 1024 * 1024;
+const SMALL_DISK_SEGMENTS = { dataSegmentSizeBytes: 64 * 1024, indexSegmentSizeBytes: 32 * 1024 } as const;
 /** Families that need the members' fault journal (src/store/fault-journal.ts). */
 const JOURNAL_FAMILIES: ReadonlySet<FaultFamily> = new Set(['power', 'slow-disk']);
 
@@ -61,6 +66,8 @@ export interface CampaignReport extends ObservedFields {
   readonly violations: string[];
   readonly proxyStats: Record<string, unknown>;
   readonly unexpectedExits: ChaosCluster['unexpectedExits'];
+  /** Members that stopped themselves on a full disk (disk-full family): expected. */
+  readonly diskFullStops: ChaosCluster['diskFullStops'];
   readonly baseDir: string;
 }
 
@@ -170,6 +177,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     flush: options.flush,
     flushIntervalMs: options.flushIntervalMs,
     faultJournal: options.faults.some((family) => JOURNAL_FAMILIES.has(family)),
+    ...(options.faults.includes('disk-full') ? { smallDiskBytes: SMALL_DISK_BYTES, segments: SMALL_DISK_SEGMENTS } : {}),
     log: (line) => log(`[${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${line}`) });
   let loops: ClientLoops | null = null;
   let observers: CampaignObservers | null = null;
@@ -200,6 +208,10 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         const targets = roll < 0.4 ? [random() < 0.5 && leader !== null ? leader : shuffled[0]!] : roll < 0.85 ? shuffled.slice(0, majority) : shuffled;
         const reports = await cluster.powerLoss(targets, random);
         description = `power loss of ${targets.join(',')}${targets.includes(leader ?? '') ? ` (leader ${leader})` : ''}: ${reports.map(describePowerLoss).join(' | ')}`;
+      } else if (family === 'disk-full') {
+        const target = random() < 0.5 && leader !== null ? leader : pick(ids);
+        const bytes = cluster.fillDisk(target);
+        description = `disk full on ${target}${target === leader ? ' (leader)' : ''} (${bytes} bytes taken)`;
       } else if (family === 'slow-disk') {
         const target = random() < 0.5 && leader !== null ? leader : pick(ids);
         const delayMs = 50 + Math.round(random() * 450);
@@ -268,6 +280,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       violations,
       proxyStats: cluster.proxyStats(),
       unexpectedExits: cluster.unexpectedExits,
+      diskFullStops: cluster.diskFullStops,
       baseDir,
       ...observed,
     };
@@ -288,6 +301,7 @@ export function formatSummary(report: CampaignReport): string {
   const lines = [
     `seed ${report.seed}, ${(report.durationMs / 1000).toFixed(1)} s, families ${report.faultFamilies.join(',')}`,
     `faults injected: ${report.faults.length} (${[...byFamily].map(([k, v]) => `${k} ${v}`).join(', ')})`,
+    ...(report.diskFullStops.length > 0 ? [`members stopped on a full disk (exit 3, expected): ${report.diskFullStops.length}`] : []),
     `operations: ${report.operations} (ok ${report.ok}, fail ${report.fail}, unknown ${report.unknown})`,
     `acknowledged: ${report.check.acknowledged}, lost: ${report.check.lost}, duplicates: ${report.check.duplicates}, phantoms: ${report.check.phantoms}, divergences: ${report.check.divergences}`,
     `unacknowledged appends present: ${report.check.unacknowledgedPresent}; committed end ${report.check.committedEnd}; converged ${report.converged}`,

@@ -1,7 +1,7 @@
 // Goal: `npm run chaos -- --minutes M --seed S [--faults kill,pause,partition,power,slow-disk,duplicate]
 // [--members 3|5] [--flush sync|async] [--flush-interval-ms N] [--clients N]
 // [--client-mode single-attempt|library-retry] [--no-reads] [--out DIR] [--keep-data]` runs one seeded fault
-// campaign (every family by default) against a real 3- or 5-member group, prints a readable summary, writes the full report as JSON (bench/results/ when it
+// campaign (every family but disk-full by default; disk-full needs root for a tmpfs per member) against a real 3- or 5-member group, prints a readable summary, writes the full report as JSON (bench/results/ when it
 // exists, else the temp dir, or --out) and its SVG timeline next to it (same name, .svg), and exits 1 on any violation (2 on bad arguments).
 // With --rocketmq, rocketmq-cli.ts takes over (`npm run chaos -- --rocketmq --minutes M --seed S`).
 // Method: parse flags strictly, call runCampaign, report. The same seed replays the same fault
@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FAULT_FAMILIES, formatSummary, runCampaign, type FaultFamily } from './campaign.js';
+import { DEFAULT_FAULT_FAMILIES, FAULT_FAMILIES, formatSummary, runCampaign, type FaultFamily } from './campaign.js';
 import { campaignTimelineSvg } from './timeline-svg.js';
 
 function usage(problem: string): never {
@@ -34,7 +34,7 @@ function parse(argv: readonly string[]): { minutes: number; seed: number; faults
   if (!(Number.isFinite(minutes) && minutes > 0 && minutes <= 24 * 60)) usage(`--minutes: expected a number in (0, 1440], got ${values.get('--minutes')}`);
   const seed = Number(values.get('--seed') ?? '1');
   if (!Number.isSafeInteger(seed)) usage(`--seed: expected an integer, got ${values.get('--seed')}`);
-  const faults = (values.get('--faults') ?? FAULT_FAMILIES.join(',')).split(',').map((f) => f.trim());
+  const faults = (values.get('--faults') ?? DEFAULT_FAULT_FAMILIES.join(',')).split(',').map((f) => f.trim());
   for (const f of faults) if (!FAULT_FAMILIES.includes(f as FaultFamily)) usage(`--faults: unknown family ${f} (known: ${FAULT_FAMILIES.join(', ')})`);
   const flush = values.get('--flush');
   if (flush !== undefined && flush !== 'sync' && flush !== 'async') usage(`--flush: expected sync or async, got ${flush}`);

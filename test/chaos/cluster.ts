@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { DLedgerClient } from '../../src/client/client.js';
 import { FAULT_JOURNAL_ENV, faultJournalDirOf, SLOW_DISK_CONTROL_FILE } from '../../src/store/index.js';
 import { freePorts, startNode, stopNode, type NodeProcess } from '../cluster/helpers.js';
+import { SmallDisk } from './disk-fill.js';
 import { losePower, type PowerLossReport, type TailFate } from './power-loss-disk.js';
 import { LinkProxy, PASS, type LinkFault } from './proxy.js';
 
@@ -35,6 +36,8 @@ export interface ChaosClusterOptions {
   readonly flushIntervalMs?: number;
   /** Segment sizes of every member (the same in the whole group); default CHAOS_SEGMENTS. */
   readonly segments?: { readonly dataSegmentSizeBytes: number; readonly indexSegmentSizeBytes: number };
+  /** Put every member's node directory on its own tmpfs of this size, so fillDisk() works (root). */
+  readonly smallDiskBytes?: number;
   /** Run members with DLEDGER_FAULT_JOURNAL so that powerLoss() and slowDisk() work. */
   readonly faultJournal?: boolean;
   readonly log?: (line: string) => void;
@@ -66,6 +69,9 @@ export class ChaosCluster {
   readonly segments: { readonly dataSegmentSizeBytes: number; readonly indexSegmentSizeBytes: number };
   /** The members' --config file (segment sizes, flush interval). */
   readonly configPath: string;
+  private readonly disks = new Map<string, SmallDisk>();
+  /** Members that stopped themselves (exit 3) while their disk was full: expected, not crashes. */
+  readonly diskFullStops: { id: string; pid: number | undefined; lastLine: string }[] = [];
   /** performance.now() when the members of the last powerLoss() had all died. */
   lastPowerLossAtMs = Number.NaN;
   /** DLEDGER_FAULT_JOURNAL of every member, or null without faultJournal. */
@@ -109,6 +115,7 @@ export class ChaosCluster {
     const ports = await freePorts(size + size * (size - 1));
     const cluster = new ChaosCluster(options, ports.slice(0, size), ports.slice(size));
     try {
+      if (options.smallDiskBytes !== undefined) for (const id of cluster.ids) cluster.disks.set(id, SmallDisk.mountAt(cluster.nodeDir(id), options.smallDiskBytes));
       for (const proxy of cluster.proxies.values()) await proxy.start();
       for (const id of cluster.ids) cluster.spawn(id);
     } catch (error) {
@@ -140,6 +147,11 @@ export class ChaosCluster {
     this.everStarted.push(node);
     node.child.once('exit', (code, signal) => {
       if (this.expectedExits.has(node)) return;
+      if (code === 3 && this.disks.get(id)?.isFull === true) {
+        this.diskFullStops.push({ id, pid: node.child.pid, lastLine: node.output.trim().split('\n').filter((l) => l.includes('FATAL')).at(-1) ?? '' });
+        this.log(`${id} stopped on its full disk (exit 3)`);
+        return;
+      }
       this.unexpectedExits.push({ id, pid: node.child.pid, code, signal, outputTail: node.output.slice(-4000) });
       this.log(`UNEXPECTED EXIT of ${id} (pid ${node.child.pid}): code ${code} signal ${signal}\n${node.output.slice(-2000)}`);
     });
@@ -179,6 +191,15 @@ export class ChaosCluster {
     await Promise.all(ids.map((id) => this.kill(id)));
     this.lastPowerLossAtMs = performance.now();
     return ids.map((id) => losePower(this.nodeDir(id), journalRoot, random, fates));
+  }
+
+  /** Take every free byte of member `id`'s disk (needs smallDiskBytes); returns the bytes taken. */
+  fillDisk(id: string): number {
+    const disk = this.disks.get(id);
+    if (disk === undefined) throw new Error('fillDisk needs a cluster started with smallDiskBytes');
+    const bytes = disk.fill();
+    this.log(`disk of ${id} full (${bytes} bytes taken)`);
+    return bytes;
   }
 
   /** Every flush of member `id` takes `delayMs` longer (0: a normal disk again). */
@@ -261,6 +282,7 @@ export class ChaosCluster {
   healAll(): void {
     this.healLinks();
     if (this.journalRoot !== null) for (const id of this.ids) this.slowDisk(id, 0);
+    for (const disk of this.disks.values()) disk.free();
     for (const id of [...this.paused]) this.resume(id);
     for (const id of this.ids) if (!this.isRunning(id)) this.restart(id);
     this.log('heal all');
@@ -318,6 +340,7 @@ export class ChaosCluster {
       }
     }
     for (const proxy of this.proxies.values()) await proxy.close().catch(() => undefined);
+    for (const disk of this.disks.values()) disk.dispose();
   }
 
   /** Pids of children this cluster started that have not exited (empty after close()). */

@@ -15,32 +15,13 @@ import t from 'tap';
 import { until } from '../cluster/helpers.js';
 import { mountTmpfs } from '../native/helpers/tmpfs.js';
 import { healConvergeAndCheck } from './campaign.js';
+import { fillUp } from './disk-fill.js';
 import { ChaosCluster } from './cluster.js';
 import { ClientLoops } from './history.js';
 
 const SEGMENTS = { dataSegmentSizeBytes: 64 * 1024, indexSegmentSizeBytes: 32 * 1024 } as const;
 const TMPFS_BYTES = 4 * 1024 * 1024;
 const FULL_MEMBER = 'n2';
-
-/** Write zeros until the file system refuses (ENOSPC); returns the bytes written. */
-function fillUp(filePath: string): number {
-  const fd = fs.openSync(filePath, 'w');
-  const chunk = Buffer.alloc(64 * 1024);
-  let total = 0;
-  try {
-    for (let size = chunk.length; size >= 1; ) {
-      try {
-        total += fs.writeSync(fd, chunk, 0, size);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-        size = Math.floor(size / 2);
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return total;
-}
 
 t.test('a member on a full disk stops cleanly, loses nothing acknowledged, and catches up after space is freed', async (t) => {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dledger-diskfull-'));
