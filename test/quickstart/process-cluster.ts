@@ -18,7 +18,7 @@ export interface Child {
   output(): string;
 }
 
-function launch(t: Test, name: string, script: string, args: readonly string[]): Child {
+export function launch(t: Test, name: string, script: string, args: readonly string[]): Child {
   const child = spawn('sh', [path.join(ROOT, script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -41,7 +41,7 @@ export async function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTER
   clearTimeout(timer);
 }
 
-async function awaitLine(child: Child, pattern: RegExp): Promise<void> {
+export async function awaitLine(child: Child, pattern: RegExp): Promise<void> {
   const deadline = Date.now() + BOOT_TIMEOUT_MS;
   while (!pattern.test(child.output())) {
     if (!running(child.child)) throw new Error(`${child.name} exited during start-up:\n${child.output()}`);
@@ -62,6 +62,8 @@ export interface GroupSpec {
   /** brokerName = dLegerGroup, as the guide advises. */
   readonly brokerName: string;
   readonly members: number;
+  /** More conf lines for every member (e.g. mappedFileSizeCommitLog=...). */
+  readonly extraConf?: readonly string[];
 }
 
 export interface BrokerProcess extends Child {
@@ -95,6 +97,7 @@ export async function startGroup(t: Test, dir: string, namesrvAddr: string, spec
       `dLegerPeers=${peers}`,
       `dLegerSelfId=n${i}`,
       'sendMessageThreadPoolNums=16',
+      ...(spec.extraConf ?? []),
       '',
     ].join('\n'));
     const child = launch(t, `broker ${spec.brokerName}/n${i}`, 'bin/mqbroker', ['-c', conf]);
