@@ -40,6 +40,8 @@ export interface ChaosClusterOptions {
   readonly smallDiskBytes?: number;
   /** Run members with DLEDGER_FAULT_JOURNAL so that powerLoss() and slowDisk() work. */
   readonly faultJournal?: boolean;
+  /** Start member `id` (with this --peers string) as something else than `dledger server`: the RocketMQ campaign runs brokers. */
+  readonly spawnMember?: (id: string, peers: string) => NodeProcess;
   readonly log?: (line: string) => void;
 }
 
@@ -137,7 +139,7 @@ export class ChaosCluster {
     if (this.journalRoot !== null) process.env[FAULT_JOURNAL_ENV] = this.journalRoot;
     let node: NodeProcess;
     try {
-      node = startNode(id, this.options.group, this.memberPeers[i]!, this.options.baseDir, extra);
+      node = this.options.spawnMember?.(id, this.memberPeers[i]!) ?? startNode(id, this.options.group, this.memberPeers[i]!, this.options.baseDir, extra);
     } finally {
       if (saved === undefined) delete process.env[FAULT_JOURNAL_ENV];
       else process.env[FAULT_JOURNAL_ENV] = saved;
