@@ -39,7 +39,8 @@ t.test('read-latest on a real group; stale local reads of an isolated leader are
     for (const id of cluster.ids) t.comment(cluster.output(id).slice(-2000));
     throw error;
   });
-  const follower = cluster.ids.find((id) => id !== leader)!;
+  // A follower that is up and follows this leader (under load one may still be starting).
+  const follower = await until(async () => (await cluster.statuses()).find((s) => s.id !== leader && s.leaderId === leader)?.id ?? null, 20_000, 'a follower of the leader');
 
   // The operation itself.
   const client = new DLedgerClient({ group: 'lin', peers: cluster.realPeers, retryTimeoutMs: 5000 });
