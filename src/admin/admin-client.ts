@@ -55,6 +55,12 @@ export interface QueueConsumeStats {
   readonly lastTimestamp: number;
 }
 
+export interface ConsumeStatsView {
+  /** The group's messages per second on that broker. */
+  readonly consumeTps: number;
+  readonly queues: QueueConsumeStats[];
+}
+
 export interface UpdateTopicOptions {
   readonly topic: string;
   readonly readQueueNums: number;
@@ -160,7 +166,7 @@ export class AdminClient {
   }
 
   /** GET_CONSUME_STATS: the group's offsets on one broker (one topic, or every topic it committed on). */
-  async consumeStats(addr: string, group: string, topic: string | null): Promise<QueueConsumeStats[]> {
+  async consumeStats(addr: string, group: string, topic: string | null): Promise<ConsumeStatsView> {
     const extFields: Record<string, string> = topic === null ? { consumerGroup: group } : { consumerGroup: group, topic };
     const response = await this.brokerCall(addr, createRequest(RequestCode.GET_CONSUME_STATS, { extFields }), 'GET_CONSUME_STATS');
     if (response.body === null || response.body.length === 0) throw new AdminError(`consume stats of ${addr}: the response has no body`);
@@ -229,12 +235,13 @@ const MESSAGE_QUEUE_KEY = /\{"brokerName":"([^"\\]*)","queueId":(\d+),"topic":"(
  * Each key is turned into a string first (topic, brokerName, queueId joined by NUL), then the
  * whole text is parsed as JSON.
  */
-export function parseConsumeStats(text: string): QueueConsumeStats[] {
+export function parseConsumeStats(text: string): ConsumeStatsView {
   const standard = text.replace(MESSAGE_QUEUE_KEY, (_key, brokerName: string, queueId: string, topic: string) => JSON.stringify([topic, brokerName, queueId].join('\u0000')));
-  const body = parseRocketMqJson(standard) as { offsetTable?: Record<string, { brokerOffset?: number; consumerOffset?: number; lastTimestamp?: number }> };
-  return Object.entries(body.offsetTable ?? {}).map(([key, wrapper]) => {
+  const body = parseRocketMqJson(standard) as { consumeTps?: number; offsetTable?: Record<string, { brokerOffset?: number; consumerOffset?: number; lastTimestamp?: number }> };
+  const queues = Object.entries(body.offsetTable ?? {}).map(([key, wrapper]) => {
     const [topic, brokerName, queueId] = key.split('\u0000');
     if (topic === undefined || brokerName === undefined || queueId === undefined) throw new RocketMqJsonError(`offsetTable key ${JSON.stringify(key)} is not a MessageQueue`);
     return { topic, brokerName, queueId: Number(queueId), brokerOffset: wrapper.brokerOffset ?? 0, consumerOffset: wrapper.consumerOffset ?? 0, lastTimestamp: wrapper.lastTimestamp ?? 0 };
   });
+  return { consumeTps: typeof body.consumeTps === 'number' ? body.consumeTps : 0, queues };
 }

@@ -131,19 +131,22 @@ export async function topicStatus(admin: AdminClient, topic: string): Promise<st
  * consumerProgress: per queue the broker's max offset, the group's committed offset, the
  * difference and the store time of the last consumed message, from GET_CONSUME_STATS to each
  * broker group (its BID 0, else its lowest id: the numbers are replicated state), in RocketMQ
- * 4.9.4's columns. #Client IP is N/A (Java asks each online consumer for its queues; we do not),
- * and there is no "Consume TPS" line (not measured per group).
+ * 4.9.4's columns and footer. #Client IP is N/A (Java asks each online consumer for its queues;
+ * we do not). Consume TPS sums the brokers' rates, as Java's examineConsumeStats does.
  */
 export async function consumerProgress(admin: AdminClient, group: string, onlyTopic: string | null): Promise<string> {
   const info = await admin.clusterInfo();
   const row = '%-64s  %-32s  %-4s  %-20s  %-20s  %-20s %-20s  %s';
   const lines = [format(row, '#Topic', '#Broker Name', '#QID', '#Broker Offset', '#Consumer Offset', '#Client IP', '#Diff', '#LastTime')];
   const queues: QueueConsumeStats[] = [];
+  let consumeTps = 0;
   for (const brokerName of Object.keys(info.brokerAddrTable).sort()) {
     const data = brokerData(info, brokerName);
     const addr = data === null ? null : readableAddr(data);
     if (addr === null) continue;
-    queues.push(...await admin.consumeStats(addr, group, onlyTopic));
+    const stats = await admin.consumeStats(addr, group, onlyTopic);
+    queues.push(...stats.queues);
+    consumeTps += stats.consumeTps;
   }
   queues.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.brokerName < b.brokerName ? -1 : a.brokerName > b.brokerName ? 1 : a.queueId - b.queueId));
   let diffTotal = 0;
@@ -153,7 +156,7 @@ export async function consumerProgress(admin: AdminClient, group: string, onlyTo
     lines.push(format(row, q.topic, q.brokerName, q.queueId, q.brokerOffset, q.consumerOffset, 'N/A', diff, q.lastTimestamp > 0 ? localDateTime(q.lastTimestamp) : 'N/A'));
   }
   if (queues.length === 0) throw new AdminError(`consumer group ${group} has no committed offsets${onlyTopic === null ? '' : ` on topic ${onlyTopic}`} (has it consumed and committed yet?)`);
-  lines.push('', `Diff Total: ${diffTotal}`);
+  lines.push('', `Consume TPS: ${consumeTps.toFixed(2)}`, `Diff Total: ${diffTotal}`);
   return lines.join('\n');
 }
 

@@ -25,7 +25,7 @@ import { registerPullProcessor } from './processors/pull.js';
 import { registerSendBackProcessor } from './processors/send-back.js';
 import { registerSendProcessors } from './processors/send.js';
 import { PullHoldService } from './pull-hold.js';
-import { RateMeter } from './rate-meter.js';
+import { KeyedRateMeters, RateMeter } from './rate-meter.js';
 import { ScheduleMessageService } from './schedule/schedule-service.js';
 
 export interface BrokerOptions {
@@ -110,7 +110,7 @@ export class Broker {
       pullHold: this.pullHold,
       offsets: new OffsetCommitter(commitLog, this.log),
       log: this.log,
-      stats: { messagesPut: 0, messagesPulled: 0, putRate: new RateMeter(), pullRate: new RateMeter(), startedAtMs: Date.now() },
+      stats: { messagesPut: 0, messagesPulled: 0, putRate: new RateMeter(), pullRate: new RateMeter(), groupPullRates: new KeyedRateMeters(), startedAtMs: Date.now() },
     };
     registerSendProcessors(this.remoting, context);
     registerPullProcessor(this.remoting, context);

@@ -5,7 +5,7 @@ import type { ConsumerManager } from './consumer-manager.js';
 import type { BrokerCommitLog } from './dledger-commit-log.js';
 import type { OffsetCommitter } from './offset-committer.js';
 import type { PullHoldService } from './pull-hold.js';
-import type { RateMeter } from './rate-meter.js';
+import type { KeyedRateMeters, RateMeter } from './rate-meter.js';
 
 export interface BrokerContext {
   readonly config: BrokerConfig;
@@ -24,5 +24,7 @@ export interface BrokerStats {
   messagesPulled: number;
   readonly putRate: RateMeter;
   readonly pullRate: RateMeter;
+  /** Messages pulled per consumer group (GET_CONSUME_STATS' consumeTps). */
+  readonly groupPullRates: KeyedRateMeters;
   readonly startedAtMs: number;
 }

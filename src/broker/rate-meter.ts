@@ -36,3 +36,28 @@ export class RateMeter {
     this.second = Math.max(this.second, now);
   }
 }
+
+/** Groups tracked at most; the least recently counted one is forgotten beyond this. */
+const KEYED_METERS_MAX = 10_000;
+
+/** One RateMeter per key (a consumer group's pulled messages: ConsumeStats.consumeTps), bounded. */
+export class KeyedRateMeters {
+  // Invariant: at most KEYED_METERS_MAX entries, in least-recently-added-to order.
+  private readonly meters = new Map<string, RateMeter>();
+
+  constructor(private readonly nowMs: () => number = Date.now) {}
+
+  add(key: string, count = 1): void {
+    let meter = this.meters.get(key);
+    if (meter === undefined) meter = new RateMeter(this.nowMs);
+    else this.meters.delete(key);
+    this.meters.set(key, meter);
+    if (this.meters.size > KEYED_METERS_MAX) this.meters.delete(this.meters.keys().next().value as string);
+    meter.add(count);
+  }
+
+  /** Events per second of the key over the meter's window; 0 for a key never (or long ago) counted. */
+  perSecond(key: string): number {
+    return this.meters.get(key)?.perSecond() ?? 0;
+  }
+}

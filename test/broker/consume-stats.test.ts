@@ -9,15 +9,17 @@ import { AdminClient, parseConsumeStats } from '../../src/admin/admin-client.js'
 import { formatMessageProperties } from '../../src/broker/message-codec.js';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
 import { startCluster } from './broker-harness.js';
+import { until as untilAsync } from '../cluster/helpers.js';
 import { until } from './group-harness.js';
 
 t.test('a recorded Java ConsumeStats body parses', async (t) => {
   const java = '{"consumeTps":1.5,"offsetTable":{{"brokerName":"RaftNode00","queueId":0,"topic":"TopicTest"}:{"brokerOffset":12,"consumerOffset":10,"lastTimestamp":1700000000000},{"brokerName":"RaftNode00","queueId":1,"topic":"%RETRY%CG"}:{"brokerOffset":0,"consumerOffset":0,"lastTimestamp":0}}}';
-  t.same(parseConsumeStats(java), [
+  t.same(parseConsumeStats(java).queues, [
     { topic: 'TopicTest', brokerName: 'RaftNode00', queueId: 0, brokerOffset: 12, consumerOffset: 10, lastTimestamp: 1700000000000 },
     { topic: '%RETRY%CG', brokerName: 'RaftNode00', queueId: 1, brokerOffset: 0, consumerOffset: 0, lastTimestamp: 0 },
   ]);
-  t.same(parseConsumeStats('{"consumeTps":0.0,"offsetTable":{}}'), []);
+  t.equal(parseConsumeStats(java).consumeTps, 1.5);
+  t.same(parseConsumeStats('{"consumeTps":0.0,"offsetTable":{}}'), { consumeTps: 0, queues: [] });
   t.throws(() => parseConsumeStats('{"offsetTable":{'), /malformed/);
 });
 
@@ -43,14 +45,20 @@ t.test('GET_CONSUME_STATS on the master and a follower', async (t) => {
   // The follower applies the commit through the log.
   await until(() => follower.commitLog.state.consumerOffset('CG', 'TopicA', 1) === 3 || null, 5000, 'the commit on the follower');
   for (const broker of [master, follower]) {
-    const stats = await admin.consumeStats(broker.brokerAddr, 'CG', null);
+    const { queues: stats } = await admin.consumeStats(broker.brokerAddr, 'CG', null);
     const byQueue = stats.map((q) => [q.topic, q.brokerName, q.queueId, q.brokerOffset, q.consumerOffset]);
     t.same(byQueue, [['TopicA', 'RaftNode00', 0, 0, 0], ['TopicA', 'RaftNode00', 1, 5, 3]], `${broker === master ? 'master' : 'follower'}: only the topic the group committed on, both queues`);
     const last = stats[1]!.lastTimestamp;
     t.ok(last >= before && last <= after, 'lastTimestamp = store time of the message at offset 2');
     t.equal(stats[0]!.lastTimestamp, 0, 'nothing consumed on queue 0');
   }
-  t.same((await admin.consumeStats(master.brokerAddr, 'CG', 'TopicB')).map((q) => q.consumerOffset), [0, 0], 'an asked topic without commits: zeros');
-  t.same(await admin.consumeStats(master.brokerAddr, 'CG', 'NoSuchTopic'), [], 'an unknown topic: nothing (as Java)');
-  t.same(await admin.consumeStats(master.brokerAddr, 'OtherGroup', null), [], 'a group without commits: nothing');
+  t.same((await admin.consumeStats(master.brokerAddr, 'CG', 'TopicB')).queues.map((q) => q.consumerOffset), [0, 0], 'an asked topic without commits: zeros');
+  t.same((await admin.consumeStats(master.brokerAddr, 'CG', 'NoSuchTopic')).queues, [], 'an unknown topic: nothing (as Java)');
+  t.same((await admin.consumeStats(master.brokerAddr, 'OtherGroup', null)).queues, [], 'a group without commits: nothing');
+  // consumeTps: the group's pulled messages per second over the last 10 complete seconds.
+  t.equal((await admin.consumeStats(master.brokerAddr, 'CG', null)).consumeTps, 0, 'nothing pulled yet');
+  const pulled = await cluster.call(master.brokerAddr, RequestCode.PULL_MESSAGE, { consumerGroup: 'CG', topic: 'TopicA', queueId: 1, queueOffset: 0, maxMsgNums: 32, sysFlag: 0, commitOffset: 0, suspendTimeoutMillis: 0, subscription: '*', subVersion: 0 });
+  t.equal(pulled.code, ResponseCode.SUCCESS);
+  await untilAsync(async () => (await admin.consumeStats(master.brokerAddr, 'CG', null)).consumeTps === 0.5, 3000, 'the pulled second to complete');
+  t.pass('5 messages pulled in one second: consumeTps 0.5 over the 10 s window');
 });

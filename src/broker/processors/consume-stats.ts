@@ -6,7 +6,7 @@
 // Body = fastjson's ConsumeStats, whose offsetTable is a Map<MessageQueue, OffsetWrapper>: the keys
 // are JSON objects ({"brokerName":"b","queueId":0,"topic":"T"}:{...}), which is not standard JSON
 // but what Java's mqadmin parses; parseConsumeStats (src/admin) reads it back.
-// consumeTps is 0: per-group consume rates are not measured here.
+// consumeTps = messages pulled by the group per second over the last 10 s (Java: the group's get TPS).
 import { RequestCode, ResponseCode } from '../../remoting/codes.js';
 import { createResponse, type RemotingCommand } from '../../remoting/command.js';
 import { optionalString, requiredString } from '../../remoting/ext-fields.js';
@@ -42,6 +42,6 @@ function consumeStats(context: BrokerContext, request: RemotingCommand): Remotin
       entries.push(`${key}:{"brokerOffset":${brokerOffset},"consumerOffset":${consumerOffset},"lastTimestamp":${lastTimestamp}}`);
     }
   }
-  const body = `{"consumeTps":0.0,"offsetTable":{${entries.join(',')}}}`;
+  const body = `{"consumeTps":${context.stats.groupPullRates.perSecond(group)},"offsetTable":{${entries.join(',')}}}`;
   return createResponse(request, ResponseCode.SUCCESS, { body: Buffer.from(body, 'utf8') });
 }

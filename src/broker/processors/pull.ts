@@ -107,6 +107,8 @@ function responseOf(context: BrokerContext, request: RemotingCommand, queueOffse
   }
   context.stats.messagesPulled += result.messages.length;
   context.stats.pullRate.add(result.messages.length);
+  // The header was validated before: consumerGroup is present.
+  if (result.messages.length > 0) context.stats.groupPullRates.add(request.extFields['consumerGroup'] as string, result.messages.length);
   return createResponse(request, code, {
     extFields: { suggestWhichBrokerId: 0, nextBeginOffset: result.nextBeginOffset, minOffset: result.minOffset, maxOffset: result.maxOffset },
     body: result.messages.length === 0 ? null : Buffer.concat(result.messages),
