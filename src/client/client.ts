@@ -221,7 +221,10 @@ export class DLedgerClient {
           return response;
         }
         lastError = new DLedgerClientError(response.code, response.error ?? 'request failed');
-        if (!RETRYABLE.has(response.code)) throw lastError;
+        // A follower serves reads from what it has applied, which may lag the leader's commit: an
+        // index it does not have yet is asked again at the leader it names (read-your-writes).
+        const behindLeader = needsLeader && response.code === ResponseCode.INDEX_OUT_OF_RANGE && response.leaderId !== null && response.leaderId !== target.id;
+        if (!RETRYABLE.has(response.code) && !behindLeader) throw lastError;
         this.leaderId = response.leaderId !== null && response.leaderId !== target.id ? response.leaderId : null;
       } catch (error) {
         // An append that reached a node and got no answer is not re-sent: that could store it
