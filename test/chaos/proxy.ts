@@ -88,6 +88,7 @@ class Pipe {
   private queuedBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly frames = new FrameBoundaries();
+  private closed = false;
 
   constructor(
     private readonly to: net.Socket,
@@ -96,8 +97,13 @@ class Pipe {
   ) {}
 
   push(chunk: Buffer): void {
-    for (const { piece, completed, frameNumber } of this.frames.split(chunk)) {
+    if (this.closed) return;
+    // Frame boundaries are followed under every fault, so duplicate can start at any moment.
+    const pieces = this.frames.split(chunk);
+    if (this.proxy.fault.kind !== 'duplicate') return this.enqueue(chunk);
+    for (const { piece, completed, frameNumber } of pieces) {
       this.enqueue(piece);
+      if (this.closed) return;
       // The first frame of a connection is the hello; a second hello would be a protocol error.
       if (completed !== null && this.proxy.fault.kind === 'duplicate' && frameNumber > 1) {
         this.proxy.stats.framesDuplicated++;
@@ -149,6 +155,7 @@ class Pipe {
   }
 
   close(): void {
+    this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.queue.length = 0;
