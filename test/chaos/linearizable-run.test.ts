@@ -13,7 +13,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import t from 'tap';
 import { DLedgerClient, DLedgerClientError } from '../../src/client/client.js';
-import { ResponseCode } from '../../src/node/client-protocol.js';
+import { requestProblem, ResponseCode } from '../../src/node/client-protocol.js';
 import { until } from '../cluster/helpers.js';
 import { ChaosCluster } from './cluster.js';
 import { ClientLoops, summarize } from './history.js';
@@ -22,6 +22,12 @@ import { ReadLoops, summarizeReads, toRegisterOps } from './linearizable-reads.j
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+t.test('read-latest requests are validated', async (t) => {
+  t.equal(requestProblem({ id: 1, op: 'read-latest' }), null, 'consistency defaults to linearizable');
+  t.equal(requestProblem({ id: 1, op: 'read-latest', consistency: 'local' }), null, 'local');
+  t.match(requestProblem({ id: 1, op: 'read-latest', consistency: 'stale' }), /^read-latest\.consistency: /, 'anything else is refused naming the field');
+});
 
 t.test('read-latest on a real group; stale local reads of an isolated leader are caught, barrier reads pass', async (t) => {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dledger-lin-'));
