@@ -6,43 +6,8 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DLedgerServer } from '../../src/node/server.js';
-import { buildNodeConfig, type DLedgerNodeConfig } from '../../src/node/config.js';
-
-const ids = ['n0', 'n1', 'n2'];
-
-async function until<T>(probe: () => T | null | undefined | false, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-async function startGroup(baseDir: string): Promise<DLedgerServer[]> {
-  const base = buildNodeConfig({
-    group: 'g',
-    peers: ids.map((id, i) => `${id}-127.0.0.1:${20000 + i}`).join(';'),
-    storeBaseDir: baseDir,
-    mappedFileSizeForEntryData: 64 * 1024,
-    mappedFileSizeForEntryIndex: 4096,
-    maxEntryBodyBytes: 8 * 1024,
-    tickIntervalMs: 10,
-    heartBeatTimeIntervalMs: 50,
-    maxHeartBeatLeak: 6,
-  });
-  const servers = ids.map((selfId) => {
-    const config: DLedgerNodeConfig = { ...base, selfId, peers: base.peers.map((p) => ({ ...p, port: 0 })) };
-    return new DLedgerServer({ config, log: () => undefined });
-  });
-  for (const server of servers) await server.start();
-  for (const server of servers) {
-    for (const other of servers) if (other !== server) server.setPeerPort(other.config.selfId, '127.0.0.1', other.port);
-  }
-  return servers;
-}
+import type { DLedgerServer } from '../../src/node/server.js';
+import { startInProcessGroup as startGroup, until } from './in-process-group.js';
 
 function leaderOf(servers: DLedgerServer[]): DLedgerServer | undefined {
   return servers.find((s) => { try { return s.status().role === 'leader'; } catch { return false; } });

@@ -1,0 +1,41 @@
+// A 3-member DLedgerServer group in one process on OS-assigned loopback ports, small segments
+// and fast Raft timings, for the node tests; and a bounded polling wait. Not a test file itself.
+import { DLedgerServer } from '../../src/node/server.js';
+import { buildNodeConfig, type DLedgerNodeConfig } from '../../src/node/config.js';
+
+export const MEMBER_IDS = ['n0', 'n1', 'n2'];
+
+export async function until<T>(probe: () => T | null | undefined | false, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== null && value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Start the members (config keys in `overrides` as strings or numbers) and tell them each other's ports. */
+export async function startInProcessGroup(baseDir: string, overrides: Readonly<Record<string, unknown>> = {}): Promise<DLedgerServer[]> {
+  const base = buildNodeConfig({
+    group: 'g',
+    peers: MEMBER_IDS.map((id, i) => `${id}-127.0.0.1:${20000 + i}`).join(';'),
+    storeBaseDir: baseDir,
+    mappedFileSizeForEntryData: 64 * 1024,
+    mappedFileSizeForEntryIndex: 4096,
+    maxEntryBodyBytes: 8 * 1024,
+    tickIntervalMs: 10,
+    heartBeatTimeIntervalMs: 50,
+    maxHeartBeatLeak: 6,
+    ...overrides,
+  });
+  const servers = MEMBER_IDS.map((selfId) => {
+    const config: DLedgerNodeConfig = { ...base, selfId, peers: base.peers.map((p) => ({ ...p, port: 0 })) };
+    return new DLedgerServer({ config, log: () => undefined });
+  });
+  for (const server of servers) await server.start();
+  for (const server of servers) {
+    for (const other of servers) if (other !== server) server.setPeerPort(other.config.selfId, '127.0.0.1', other.port);
+  }
+  return servers;
+}
