@@ -20,6 +20,7 @@ import { EntryMagic, openLogReader, type LogReader } from '../../src/store/index
 import { until } from '../cluster/helpers.js';
 import { closeAll, unexpectedErrors, type AliClient } from '../quickstart/ali-ons-client.js';
 import { prng } from './campaign.js';
+import type { ChaosCluster } from './cluster.js';
 import { checkRocketMQ, type LogMessage, type LogOffsetCommit, type RocketMQCheckResult } from './rocketmq-checker.js';
 import { ProducerLoops, recordingConsumer, type Delivery } from './rocketmq-clients.js';
 import { ROCKETMQ_BROKER_NAME, ROCKETMQ_CLUSTER_NAME, ROCKETMQ_DATA_SEGMENT_BYTES, ROCKETMQ_INDEX_SEGMENT_BYTES, RocketMQChaosCluster } from './rocketmq-cluster.js';
@@ -64,7 +65,7 @@ export interface RocketMQCampaignReport {
   readonly unacknowledgedSample: { body: string; outcome: unknown; attempts: string[] }[];
   readonly violations: string[];
   readonly proxyStats: Record<string, unknown>;
-  readonly unexpectedExits: RocketMQChaosCluster['unexpectedExits'];
+  readonly unexpectedExits: ChaosCluster['unexpectedExits'];
   readonly baseDir: string;
 }
 
@@ -142,6 +143,7 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
   const startedAt = Date.now();
   const stamp = (line: string): void => log(`[${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${line}`);
   const cluster = await RocketMQChaosCluster.start({ baseDir, flushDiskType: options.flushDiskType, log: stamp });
+  const chaos = cluster.chaos;
   const admin = new AdminClient([cluster.namesrvAddr], 2000);
   const clients: AliClient[] = [];
   let producers: ProducerLoops | null = null;
@@ -171,20 +173,20 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
     clients.push(...producers.clients);
 
     const deadline = Date.now() + options.durationMs;
-    const ids = cluster.ids;
+    const ids = chaos.ids;
     while (Date.now() < deadline) {
       const family = pick(families, schedule);
       const holdMs = between(2000, 3500);
-      const leader = await cluster.leader();
+      const leader = await chaos.leader();
       let description: string;
       if (family === 'kill') {
         const target = random() < 0.5 && leader !== null ? leader : pick(ids);
         description = `kill -9 broker ${target}${target === leader ? ' (leader)' : ''}`;
-        await cluster.kill(target);
+        await chaos.kill(target);
       } else if (family === 'pause') {
         const target = random() < 0.5 && leader !== null ? leader : pick(ids);
         description = `SIGSTOP broker ${target}${target === leader ? ' (leader)' : ''} for ${holdMs} ms`;
-        cluster.pause(target);
+        chaos.pause(target);
       } else {
         const kinds = ['isolate', 'isolate-leader', 'halves', 'asymmetric'] as const;
         const kind = pick<(typeof kinds)[number]>(kinds);
@@ -192,32 +194,32 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
           const target = pick(ids);
           const fault = random() < 0.5 ? ({ kind: 'cut' } as const) : ({ kind: 'drop' } as const);
           description = `isolate ${target} from the Raft peers (${fault.kind})`;
-          cluster.isolate(target, fault);
+          chaos.isolate(target, fault);
         } else if (kind === 'isolate-leader') {
           description = `isolate leader ${leader} from the Raft peers`;
-          cluster.isolate(leader!);
+          chaos.isolate(leader!);
         } else if (kind === 'halves') {
           const shuffled = [...ids].sort(() => random() - 0.5);
           description = `halves [${shuffled[0]}] | [${shuffled.slice(1).join(',')}] with 50 ms delay inside the majority`;
-          cluster.partition(shuffled.slice(0, 1), shuffled.slice(1));
-          cluster.setLink(shuffled[1]!, shuffled[2]!, { kind: 'delay', ms: 50 });
-          cluster.setLink(shuffled[2]!, shuffled[1]!, { kind: 'delay', ms: 50 });
+          chaos.partition(shuffled.slice(0, 1), shuffled.slice(1));
+          chaos.setLink(shuffled[1]!, shuffled[2]!, { kind: 'delay', ms: 50 });
+          chaos.setLink(shuffled[2]!, shuffled[1]!, { kind: 'delay', ms: 50 });
         } else {
           const from = pick(ids);
           const to = pick(ids.filter((id) => id !== from));
           description = `asymmetric ${from} -> ${to} cut`;
-          cluster.setLink(from, to, { kind: 'cut' });
+          chaos.setLink(from, to, { kind: 'cut' });
         }
       }
       faultTimesMs.push(performance.now());
       faults.push({ atMs: Date.now() - startedAt, family, description, holdMs });
       stamp(`fault ${faults.length}: ${description}, hold ${holdMs} ms`);
       await sleep(Math.min(holdMs, Math.max(0, deadline - Date.now()) + 500));
-      cluster.healAll();
+      chaos.healAll();
       await sleep(between(1500, 3000));
     }
 
-    cluster.healAll();
+    chaos.healAll();
     const ops = await producers.stop();
     producers = null;
     stamp(`producers stopped: ${ops.length} sends`);
@@ -225,7 +227,7 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
       let commits: Record<string, number> = {};
       try {
         await until(async () => {
-          const statuses = await cluster.statuses();
+          const statuses = await chaos.statuses();
           if (statuses.length !== ids.length || statuses.filter((s) => s.leaderId === s.id).length !== 1) return false;
           if (new Set(statuses.map((s) => s.commitIndex)).size !== 1) return false;
           commits = Object.fromEntries(statuses.map((s) => [s.id, s.commitIndex]));
@@ -257,17 +259,18 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
     await closeAll(clients);
     clients.length = 0;
 
-    const commitIndexes = (await converge('one commit index before stopping')) ?? Object.fromEntries((await cluster.statuses()).map((s) => [s.id, s.commitIndex]));
+    const commitIndexes = (await converge('one commit index before stopping')) ?? Object.fromEntries((await chaos.statuses()).map((s) => [s.id, s.commitIndex]));
     converged &&= Object.keys(commitIndexes).length === ids.length;
     await sleep(500); // quiet period: the last commit index reaches followers with the next heartbeat
     const exitCodes = Object.fromEntries(await cluster.stopBrokers());
     const known = Object.values(commitIndexes);
     const committedEnd = known.length > 0 ? Math.min(...known) : -1;
-    const replicas = readReplicas(new Map(ids.map((id) => [id, cluster.nodeDir(id)])), committedEnd);
+    const replicas = readReplicas(new Map(ids.map((id) => [id, chaos.nodeDir(id)])), committedEnd);
     const check = checkRocketMQ({ topic: TOPIC, ops, drain, live, liveGroup: LIVE_GROUP, logMessages: replicas.messages, offsetCommits: replicas.commits, faultTimesMs });
     const violations = [...check.violations, ...replicas.divergences.slice(0, 20).map((d) => `divergence: ${d}`)];
     if (replicas.divergences.length > 20) violations.push(`divergence: ... ${replicas.divergences.length - 20} more`);
-    for (const exit of cluster.unexpectedExits) violations.push(`crash: ${exit.id} (pid ${exit.pid}) exited by itself with code ${exit.code} signal ${exit.signal}; output tail: ${JSON.stringify(exit.outputTail.slice(-1500))}`);
+    for (const exit of chaos.unexpectedExits) violations.push(`crash: ${exit.id} (pid ${exit.pid}) exited by itself with code ${exit.code} signal ${exit.signal}; output tail: ${JSON.stringify(exit.outputTail.slice(-1500))}`);
+    for (const exit of cluster.namesrvExits) violations.push(`crash: the name server exited by itself with code ${exit.code} signal ${exit.signal}; output tail: ${JSON.stringify(exit.outputTail.slice(-1500))}`);
     for (const [id, code] of Object.entries(exitCodes)) if (code !== 0) violations.push(`shutdown: broker ${id} exited with ${code} on SIGTERM`);
     if (!converged) violations.push(`convergence: brokers did not agree on one commit index within 30 s after healing (${JSON.stringify(commitIndexes)})`);
     return {
@@ -283,8 +286,8 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
       clientErrors: unexpectedErrors([...consumerErrors]).slice(0, 50),
       unacknowledgedSample: ops.filter((op) => op.outcome?.type !== 'ok').slice(0, 100).map((op) => ({ body: op.body, outcome: op.outcome, attempts: op.attempts })),
       violations,
-      proxyStats: cluster.proxyStats(),
-      unexpectedExits: cluster.unexpectedExits,
+      proxyStats: chaos.proxyStats(),
+      unexpectedExits: chaos.unexpectedExits,
       baseDir,
     };
   } finally {
@@ -294,7 +297,7 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
     await cluster.close();
     const left = cluster.runningPids();
     if (left.length > 0) throw new Error(`rocketmq chaos cluster left processes running: ${left.join(', ')}`);
-    if (options.keepData !== true) cluster.removeData();
+    if (options.keepData !== true) chaos.removeData();
   }
 }
 
