@@ -29,7 +29,8 @@ interface Outcome {
   readonly oldLeader: string;
 }
 
-async function leaveTailOnKilledLeader(t: Test, groupName: string, resume: 'SIGCONT' | 'restart'): Promise<Outcome> {
+/** afterCount: appends under the new leader; fewer than the tail leaves the old leader's log longer than the new one's. */
+async function leaveTailOnKilledLeader(t: Test, groupName: string, resume: 'SIGCONT' | 'restart', afterCount: number): Promise<Outcome> {
   const group = await startProcessGroup(t, { group: groupName });
   const oldLeader = await group.leader();
   const acknowledged = new Map<number, string>();
@@ -84,7 +85,9 @@ async function leaveTailOnKilledLeader(t: Test, groupName: string, resume: 'SIGC
     return leaderId !== null && leaderId !== oldLeader ? leaderId : null;
   }, 20_000, 'a new leader among the resumed followers');
   t.not(newLeader, oldLeader, `${newLeader} leads`);
-  await appendAcknowledged('after', 100);
+  await appendAcknowledged('after', afterCount);
+  const newLast = lastIndexOf(group.nodeDir(newLeader));
+  t.comment(`old leader's log ends at ${lastIndexOf(oldLeaderDir)}, the new leader's at ${newLast}`);
   group.start(oldLeader);
 
   // Converged: everyone holds the leader's last index; then stop and compare the files.
@@ -111,7 +114,9 @@ function checkConverged(t: Test, { group, acknowledged }: Outcome): Map<string, 
 }
 
 t.test('the killed leader drops its uncommitted tail and converges', async (t) => {
-  const outcome = await leaveTailOnKilledLeader(t, 'tail', 'restart');
+  // 5 appends after the failover: the old leader's log (tail included) is LONGER than the new
+  // leader's, so it must cut entries past the new leader's end, not only overwrite them.
+  const outcome = await leaveTailOnKilledLeader(t, 'tail', 'restart', 5);
   const logs = checkConverged(t, outcome);
   for (const [id, log] of logs) {
     const kept = outcome.tail.filter((body) => log.some((entry) => entry.endsWith(`/${body}`)));
@@ -120,7 +125,7 @@ t.test('the killed leader drops its uncommitted tail and converges', async (t) =
 });
 
 t.test('followers resumed by SIGCONT: the tail is in every final log or in none', async (t) => {
-  const outcome = await leaveTailOnKilledLeader(t, 'tailcont', 'SIGCONT');
+  const outcome = await leaveTailOnKilledLeader(t, 'tailcont', 'SIGCONT', 100);
   const logs = checkConverged(t, outcome);
   const counts = outcome.tail.map((body) => [...logs.values()].filter((log) => log.some((entry) => entry.endsWith(`/${body}`))).length);
   t.ok(counts.every((n) => n === 0 || n === logs.size), `each tail body is on all members or none (members holding each: ${counts.join(',')})`);
