@@ -80,6 +80,19 @@ t.test('two 3-member groups in one cluster share a topic', async (t) => {
   t.same(missing, [], `all ${COUNT} messages consumed from both groups`);
   t.same([...deliveries].filter(([, n]) => n !== 1), [], 'each exactly once');
   t.same([...deliveries.keys()].filter((body) => !sent.has(body)), [], 'nothing else');
+  // consumerProgress merges GET_CONSUME_STATS of both groups; the commits arrive every 200 ms.
+  const progressDeadline = Date.now() + 10_000;
+  let progress = await mqadmin('consumerProgress', '-g', 'CG_groups', '-t', TOPIC);
+  while (!/^Diff Total: 0$/m.test(progress.stdout) && Date.now() < progressDeadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    progress = await mqadmin('consumerProgress', '-g', 'CG_groups', '-t', TOPIC);
+  }
+  t.match(progress.stdout, /^Diff Total: 0$/m, `consumerProgress: everything committed\n${progress.stdout}${progress.stderr}`);
+  for (const name of GROUPS) {
+    const rows = progress.stdout.split('\n').filter((line) => line.startsWith(`${TOPIC} `) && line.split(/\s+/)[1] === name);
+    t.equal(rows.length, 4, `consumerProgress: 4 queues of ${name}`);
+    t.equal(rows.reduce((sum, line) => sum + Number(line.split(/\s+/)[4]), 0), perGroup.get(name), `${name}: committed offsets add up to its ${perGroup.get(name)} messages`);
+  }
   await closeAll(clients);
   clients.length = 0;
   t.same(unexpectedErrors(errors), [], 'no client errors');
