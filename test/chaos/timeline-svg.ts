@@ -73,12 +73,13 @@ export function renderTimelineSvg(input: TimelineInput): string {
     for (const fault of input.faults.filter((f) => f.family === family)) {
       const x0 = x(fault.atMs);
       const w = Math.max(2, x(fault.atMs + fault.holdMs) - x0);
-      // The description itself when it fits (it names the members and how), else who was hit.
+      // The description itself when it fits (it names the members and how), else its head, else who was hit.
       const room = Math.floor((w - 4) / 5.6);
-      const label = fault.description.length <= room ? fault.description : membersHit(fault.description, input.members).join(',');
+      const head = fault.description.split(/ with | for |: /)[0]!;
+      const label = [fault.description, head, membersHit(fault.description, input.members).join(',')].find((l) => l.length <= room) ?? '';
       out.push(`<g class="fault" data-family="${escapeXml(family)}"><title>${escapeXml(`${(fault.atMs / 1000).toFixed(1)} s: ${fault.description} (hold ${fault.holdMs} ms)`)}</title>`);
       out.push(`<rect x="${fmt(x0)}" y="${fmt(y)}" width="${fmt(w)}" height="${LANE_PX - 4}" fill="${color}" fill-opacity="0.75"/>`);
-      if (label.length <= room) text(x0 + 2, y + LANE_PX - 9, label, ' font-size="10" fill="#ffffff"');
+      if (label !== '') text(x0 + 2, y + LANE_PX - 9, label, ' font-size="10" fill="#ffffff"');
       out.push('</g>');
     }
     y += LANE_PX;

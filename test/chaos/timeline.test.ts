@@ -20,6 +20,7 @@ const input: TimelineInput = {
     { atMs: 12_000, family: 'pause', description: 'SIGSTOP n2 for 2000 ms', holdMs: 2000 },
     { atMs: 17_000, family: 'duplicate', description: 'duplicate every peer frame on every link <&>', holdMs: 2200 },
     { atMs: 21_000, family: 'partition', description: 'isolate n2', holdMs: 4000 },
+    { atMs: 25_500, family: 'partition', description: 'halves [n2] | [n0,n1] with 50 ms delay inside the majority', holdMs: 4000 },
   ],
   leaders: [
     { leader: 'n1', term: 1, fromMs: 200, toMs: 1000 },
@@ -51,6 +52,7 @@ t.test('the timeline is well-formed and shows faults, members hit, leaders and t
   }
   t.ok(svg.includes('&lt;&amp;&gt;') && svg.includes('&lt;test&gt; &amp; &quot;quotes&quot;'), 'text is escaped');
   t.ok(svg.includes('>isolate n2</text>'), 'a bar is labelled with its description when it fits');
+  t.ok(svg.includes('>halves [n2] | [n0,n1]</text>'), 'else with its head');
   t.ok(svg.includes('>n1</text>') && svg.includes('>n0,n1,n2</text>'), 'else with the members hit');
   t.same(membersHit('halves [n0] | [n1,n2] with 50 ms delay inside the majority', input.members), ['n0', 'n1', 'n2'], 'a partition hits both sides');
   t.same(membersHit('duplicate every peer frame on every link', input.members), ['n0', 'n1', 'n2'], 'a fault naming nobody hits everyone');
