@@ -4,7 +4,8 @@
 // finds itself in the consumer list, pulls (long polling), decodes our stored messages and
 // receives exactly the bodies sent; its offset commits reach every member through the log. A
 // message the handler asks to retry (Consumer.ACTION_RETRY: ali-ons sends it back with delayLevel
-// 0) comes back through %RETRY%<group> after its delay level (3 + reconsumeTimes), once.
+// 0) comes back through %RETRY%<group> after its delay level (3 + reconsumeTimes), once; a message
+// sent with Message.delayTimeLevel is consumed only after that level's delay.
 // Method: in-process name server + 3 brokers on OS-assigned ports (broker-harness.ts, delay levels
 // shortened to 1 s); ali-ons with nameSrv set and short loop intervals; bounded waits.
 import t, { type Test } from 'tap';
@@ -104,6 +105,30 @@ t.test('ali-ons ACTION_RETRY: the message comes back through the retry topic aft
   await new Promise((resolve) => setTimeout(resolve, 1500)); // another delay period: no third delivery
   t.equal(deliveries.filter((d) => d.body === 'retry-3').length, 2, 'retried once');
   t.equal(deliveries.length, 11, '10 messages + 1 retry');
+  await closeAll(clients);
+  clients.length = 0;
+  t.same(unexpectedErrors(errors), [], 'no client errors');
+});
+
+t.test('ali-ons Message.delayTimeLevel: consumed only after its level delay', async (t) => {
+  const { cluster, clients } = await clusterWithTopic(t, 'TopicDelayed');
+  const errors: Error[] = [];
+  const producer = new ons.Producer({ nameSrv: cluster.namesrvAddr, httpclient: {}, producerGroup: 'PG_delay', ...SHORT_INTERVALS_MS });
+  clients.push(producer);
+  producer.on('error', (error) => errors.push(error));
+  const deliveries = new Map<string, number>();
+  const consumer = consumeInto({ nameSrv: cluster.namesrvAddr, consumerGroup: 'CG_delay' }, 'TopicDelayed', deliveries, errors);
+  clients.push(consumer);
+  await consumer.ready();
+  const message = new ons.Message('TopicDelayed', 'TagA', 'later');
+  (message as unknown as { delayTimeLevel: number }).delayTimeLevel = 2; // levels are 1 s each here
+  const sentAt = Date.now();
+  t.equal((await producer.send(message)).sendStatus, 'SEND_OK');
+  t.same(await awaitDeliveries(deliveries, ['later'], 500), ['later'], 'not delivered within 0.5 s');
+  t.same(await awaitDeliveries(deliveries, ['later'], 10_000), [], 'delivered after its delay');
+  const waitedMs = Date.now() - sentAt;
+  t.ok(waitedMs >= 1000, `consumed ${waitedMs} ms after the send (level 2 = 1 s)`);
+  t.equal(deliveries.get('later'), 1, 'once');
   await closeAll(clients);
   clients.length = 0;
   t.same(unexpectedErrors(errors), [], 'no client errors');
