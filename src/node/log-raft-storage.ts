@@ -11,7 +11,7 @@ import { assert } from '../util/assert.js';
 /** Received raw record sets kept until their entries are persisted; older ones are forgotten. */
 const MAX_RECEIVED_RAW = 64;
 /** Bodies of the most recently persisted entries kept in memory for entries() (see RecentEntries). */
-const RECENT_ENTRIES_MAX_BYTES = 16 * 1024 * 1024;
+const RECENT_ENTRIES_MAX_BYTES = 8 * 1024 * 1024;
 
 /**
  * The last entries persisted, as the Raft core handed them over, so that entries() serves the
