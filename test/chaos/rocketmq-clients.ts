@@ -17,12 +17,28 @@
 // (stored attempts + maybe attempts) times; the checker allows exactly that many copies.
 // Consumers: record every delivery (body, queueId, queueOffset, time) — the handler never throws,
 // so ali-ons never sends a message back for redelivery.
+import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { format } from 'node:util';
 import { ResponseCode } from '../../src/remoting/codes.js';
 import { message, ons, SHORT_INTERVALS_MS, type AliConsumer, type AliMessage, type AliProducer, type AliSendResult } from '../quickstart/ali-ons-client.js';
 
 /** ali-ons' default logger warns on every route refresh; a campaign prints its own summary instead. */
 const QUIET_LOGGER = { info(): void {}, warn(): void {}, error(): void {}, debug(): void {} };
+
+/**
+ * With ROCKETMQ_CHAOS_CONSUMER_LOG=FILE, consumers log ali-ons' info/warn/error lines there
+ * (rebalances, offsets read from brokers, illegal-offset corrections), for reading a run (R3).
+ */
+function consumerLogger(group: string): typeof QUIET_LOGGER {
+  const file = process.env['ROCKETMQ_CHAOS_CONSUMER_LOG'];
+  if (file === undefined || file === '') return QUIET_LOGGER;
+  const stream = fs.createWriteStream(file, { flags: 'a' });
+  const write = (level: string) => (...args: unknown[]): void => {
+    stream.write(`${performance.now().toFixed(0)} ${group} ${level} ${format(...args)}\n`);
+  };
+  return { info: write('info'), warn: write('warn'), error: write('error'), debug(): void {} };
+}
 
 export type AttemptResult = 'stored' | 'refused' | 'maybe';
 
@@ -143,7 +159,7 @@ export class ProducerLoops {
 
 /** A CLUSTERING consumer from the first offset that records every delivery. */
 export function recordingConsumer(namesrvAddr: string, group: string, topic: string, deliveries: Delivery[], errors: Error[]): AliConsumer {
-  const consumer = new ons.Consumer({ nameSrv: namesrvAddr, httpclient: {}, consumerGroup: group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', logger: QUIET_LOGGER, ...SHORT_INTERVALS_MS });
+  const consumer = new ons.Consumer({ nameSrv: namesrvAddr, httpclient: {}, consumerGroup: group, consumeFromWhere: 'CONSUME_FROM_FIRST_OFFSET', logger: consumerLogger(group), ...SHORT_INTERVALS_MS });
   consumer.on('error', (error) => errors.push(error));
   consumer.subscribe(topic, '*', async (m) => {
     deliveries.push({ body: m.body.toString(), queueId: Number(m.queueId), queueOffset: Number(m.queueOffset), msgId: m.msgId, atMs: performance.now() });
