@@ -37,7 +37,7 @@ t.test('fast-try start, clusterList, mqadmin, SIGKILL of the leader, stop', asyn
   const client = new RemotingClient();
   t.teardown(() => {
     client.close();
-    notePids();
+  notePids();
     for (const pid of pidsSeen) if (alive(pid)) process.kill(pid, 'SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -45,6 +45,7 @@ t.test('fast-try start, clusterList, mqadmin, SIGKILL of the leader, stop', asyn
 
   const startedAt = Date.now();
   const start = await run(FAST_TRY, ['start'], env, 60_000);
+  const startReturnedAt = Date.now();
   notePids();
   t.equal(start.code, 0, `start exits 0\n${start.stdout}${start.stderr}`);
   t.match(start.stdout, /name server started \(pid \d+/);
@@ -57,7 +58,9 @@ t.test('fast-try start, clusterList, mqadmin, SIGKILL of the leader, stop', asyn
   const listed = await mqadmin('clusterList');
   t.equal(listed.code, 0, listed.stderr);
   const rows = clusterRows(listed.stdout);
-  t.ok(upMs <= 10_000, `clusterList shows the group ${upMs} ms after start (issue: within 10 s)`);
+  // As in ali-ons-failover.test.ts: within 10 s of `fast-try.sh start` returning (the guide's sequence).
+  const upAfterStartMs = Date.now() - startReturnedAt;
+  t.ok(upAfterStartMs <= 10_000, `clusterList shows the group ${upAfterStartMs} ms after fast-try start returned, ${upMs} ms after it was invoked (issue: within 10 s)`);
   t.ok(rows.every((row) => row.cluster === 'RaftCluster' && row.brokerName === 'RaftNode00'), 'RaftCluster / RaftNode00');
   t.same(rows.map((row) => addrPort(row.addr)).sort(), [...clientPorts].sort(), 'every broker listed once');
   const leader = rows.find((row) => row.bid === 0) as Row;
