@@ -159,7 +159,8 @@ export class LogRaftStorage implements RaftStorage {
     if (first === undefined || last === undefined || last.index > this.store.lastIndex) return null;
     let bytes = 0;
     for (const entry of entries) bytes += ENTRY_HEADER_BYTES + entry.data.byteLength;
-    const raw = this.store.readRaw(first.index, bytes);
+    // Unverified: these are records this node wrote (the follower's appendRaw checks every CRC).
+    const raw = this.store.readRaw(first.index, bytes, false);
     return raw !== null && raw.lastIndex === last.index && raw.bytes.byteLength === bytes ? raw : null;
   }
 

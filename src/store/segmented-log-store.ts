@@ -17,7 +17,7 @@ import { isNoSpaceError } from './fs-util.js';
 import { BLANK_MIN_BYTES, checkRecord, HeaderOffset, writeBlank, writeEntryHeader } from './entry-codec.js';
 import { DurabilityWaiters } from './group-commit.js';
 import type { IndexRecord } from './index-codec.js';
-import { clearIndexFrom, headerAt, indexSlotPos, locateVerifiedEntry, publishIndexOf, readIndexOf } from './log-access.js';
+import { clearIndexFrom, dataSegmentAt, headerAt, indexSlotPos, locateVerifiedEntry, publishIndexOf, readIndexOf } from './log-access.js';
 import type { StoreLock, StoreMedium } from './medium.js';
 import { type RecoveryReport, recoverLog } from './recovery.js';
 import { type Segment, SegmentList } from './segment-list.js';
@@ -352,9 +352,13 @@ export class SegmentedLogStore implements LogStore {
     return record.term;
   }
 
-  readRaw(fromIndex: number, maxBytes: number): RawRecords | null {
+  readRaw(fromIndex: number, maxBytes: number, verify = true): RawRecords | null {
     this.checkOpen('readRaw');
     if (fromIndex <= this.beforeBegin.index || fromIndex > this.last.index) return null;
+    if (!verify) {
+      const unverified = this.readRawUnverified(fromIndex, maxBytes);
+      if (unverified !== null) return unverified;
+    }
     const first = locateVerifiedEntry(this.dataList, this.indexList, fromIndex, this.previousChainCrcOf(fromIndex));
     let lastIndex = fromIndex;
     let totalBytes = first.header.sizeBytes;
@@ -371,6 +375,24 @@ export class SegmentedLogStore implements LogStore {
     // A copy: the caller may hold it across a truncate or retention that rewrites these bytes.
     const bytes = first.segment.bytes.slice(first.offsetBytes, first.offsetBytes + totalBytes);
     return { firstIndex: fromIndex, lastIndex, pos: first.indexRecord.pos, bytes };
+  }
+
+  /** readRaw by the index records alone (no CRC pass); null sends the caller to the checked path. */
+  private readRawUnverified(fromIndex: number, maxBytes: number): RawRecords | null {
+    const first = readIndexOf(this.indexList, fromIndex);
+    if (first === null || first.index !== fromIndex) return null;
+    let lastIndex = fromIndex;
+    let totalBytes = first.sizeBytes;
+    while (lastIndex < this.last.index) {
+      const next = readIndexOf(this.indexList, lastIndex + 1);
+      if (next === null || next.pos !== first.pos + totalBytes || totalBytes + next.sizeBytes > maxBytes) break;
+      totalBytes += next.sizeBytes;
+      lastIndex++;
+    }
+    const segment = dataSegmentAt(this.dataList, first.pos, `entry ${fromIndex}`);
+    const offsetBytes = first.pos - segment.startPos;
+    if (offsetBytes + totalBytes > segment.file.sizeBytes) return null;
+    return { firstIndex: fromIndex, lastIndex, pos: first.pos, bytes: segment.bytes.slice(offsetBytes, offsetBytes + totalBytes) };
   }
 
   truncate(fromIndex: number): void {

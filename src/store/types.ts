@@ -121,8 +121,12 @@ export interface LogStore {
    * term lookups); beforeBeginTerm for beforeBeginIndex; null outside [beforeBeginIndex, lastIndex].
    */
   termAt(index: number): number | null;
-  /** Whole records starting at fromIndex, up to maxBytes (at least one record), for replication. */
-  readRaw(fromIndex: number, maxBytes: number): RawRecords | null;
+  /**
+   * Whole records starting at fromIndex, up to maxBytes (at least one record), for replication.
+   * verify (default true) checks each record's CRCs and chain; false skips that for a leader
+   * shipping records it wrote itself moments ago (the follower's appendRaw verifies them all).
+   */
+  readRaw(fromIndex: number, maxBytes: number, verify?: boolean): RawRecords | null;
   /** Remove entries with index >= fromIndex (Raft conflict truncation). */
   truncate(fromIndex: number): void;
   /**

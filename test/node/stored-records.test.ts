@@ -67,6 +67,9 @@ t.test('a raw Append whose records disagree with the message is refused, naming 
   const store = openLogStore({ nodeDir: dir, dataSegmentSizeBytes: 64 * 1024, indexSegmentSizeBytes: 4096, maxEntryBodyBytes: 4096, flush: { kind: 'sync' } });
   store.append(3, [new Uint8Array([1, 2, 3]), new Uint8Array(0), new Uint8Array([9])]);
   const raw = store.readRaw(0, 1 << 20);
+  // The leader reads its own fresh records without re-verifying them: same bytes, same bounds.
+  t.same(store.readRaw(0, 1 << 20, false), raw, 'unverified readRaw returns what the verified one does');
+  t.same(store.readRaw(1, 48 + 1, false), store.readRaw(1, 48 + 1), 'and stops at maxBytes the same way');
   await store.close();
   if (raw === null) throw new Error('no raw records');
   const message = (rawBytes: Uint8Array, prevLogIndex = -1, rawPos = 0): unknown => ({ type: 'Append', from: 'n0', to: 'n1', term: 3, prevLogIndex, prevLogTerm: 0, commitIndex: -1, rawPos, raw: rawBytes });
