@@ -182,9 +182,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   let loops: ClientLoops | null = null;
   let observers: CampaignObservers | null = null;
   try {
+    // Poll leadership from the start, so the timeline shows the first leader too.
+    observers = new CampaignObservers(cluster, startedAt, { reads: options.reads }).startPolling();
     await until(() => cluster.leader(), 20_000, 'a first leader');
     loops = new ClientLoops({ group: 'chaos', peers: cluster.realPeers, clients: options.clients ?? 3, retryTimeoutMs: 3000, requestTimeoutMs: 1500, thinkMs: 5, maxOpsPerClient: 1_000_000, mode: options.clientMode });
-    observers = new CampaignObservers(cluster, startedAt, { reads: options.reads }).start('chaos');
+    observers.startReads('chaos');
     const deadline = Date.now() + options.durationMs;
     const ids = cluster.ids;
     while (Date.now() < deadline) {

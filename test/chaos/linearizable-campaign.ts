@@ -2,7 +2,7 @@
 // reader loops doing linearizable read-latest (on by default), a leader poller for the timeline,
 // and, once the run is over, the register linearizability check over appends + reads and the
 // throughput series.
-// Method: start() after the append loops start; stopReads() together with the append loops (so
+// Method: startPolling() before the first leader, startReads() with the append loops; stopReads() together with the append loops (so
 // both halves of the history end together); stop() after the final check (the poller sees the
 // healing too); finish(history) checks and returns the report's fields and violation lines.
 // A check that cannot be completed (configuration cap) is a violation: a run is never passed
@@ -43,11 +43,17 @@ export class CampaignObservers {
     this.poller = new LeaderPoller(() => cluster.statuses(), originDateMs);
   }
 
-  start(group: string): this {
-    if (this.options.reads !== false) {
+  /** Leadership polls, from before the first election. */
+  startPolling(): this {
+    this.poller.start();
+    return this;
+  }
+
+  /** Reader loops (unless reads are off), together with the append loops. */
+  startReads(group: string): this {
+    if (this.options.reads !== false && this.readers === null) {
       this.readers = new ReadLoops({ group, peers: this.cluster.realPeers, readers: this.options.readers ?? 1, consistency: 'linearizable', retryTimeoutMs: 3000, requestTimeoutMs: 1500, thinkMs: 5, maxOpsPerReader: 1_000_000 });
     }
-    this.poller.start();
     return this;
   }
 
