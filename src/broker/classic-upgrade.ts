@@ -15,8 +15,8 @@
 //
 // Raft replicates only new entries. Every member must therefore hold the same old files before
 // the switch (the guide copies the old commit log to each node and compares md5sums of the last
-// file: `mqadmin commitLogMd5`): a member without them would start its log at 0 and refuse the
-// leader's entries at dividedOffset.
+// file: `mqadmin commitLogMd5`). Nothing detects a member without them: it starts its DLedger
+// log at 0 and can still be elected, then serves neither the old messages nor the old topics.
 import fs from 'node:fs';
 import path from 'node:path';
 import { CHECKPOINT_FILE_NAME, INITIAL_CHECKPOINT, readCheckpoint, writeCheckpoint } from '../store/checkpoint.js';
