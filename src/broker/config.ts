@@ -142,7 +142,7 @@ function keyLines(text: string): Map<string, number> {
 /** Validate raw key/values (strings as a properties file gives them). */
 export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources: KeySources = {}): BrokerConfig {
   const problems: string[] = [];
-  const where = (key: string): string => (sources[key] === undefined ? key : `${sources[key]}: ${key}`);
+  const where = (key: string): string => (!Object.hasOwn(sources, key) ? key : `${sources[key]}: ${key}`);
   // A classic broker (enableDLegerCommitLog=false) is a single master: brokerId 0 and a master
   // brokerRole are accepted as its old conf has them; slaves are not implemented.
   const classicMode = (raw['enableDLegerCommitLog'] ?? KEYS['enableDLegerCommitLog']?.defaultValue ?? '').trim() === 'false';
@@ -151,8 +151,8 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     brokerRole: (value) => value === 'ASYNC_MASTER' || value === 'SYNC_MASTER',
   };
   for (const key of Object.keys(raw)) {
-    const rejected = REJECTED_KEYS[key];
-    const classicCheck = classicKeys[key];
+    const rejected = Object.hasOwn(REJECTED_KEYS, key) ? REJECTED_KEYS[key] : undefined;
+    const classicCheck = Object.hasOwn(classicKeys, key) ? classicKeys[key] : undefined;
     if (classicMode && classicCheck !== undefined) {
       if (!classicCheck((raw[key] ?? '').trim())) problems.push(`${where(key)}: "${raw[key]}" not supported: a classic broker (enableDLegerCommitLog=false) here is a single master, brokerId=0 and brokerRole ASYNC_MASTER or SYNC_MASTER`);
     } else if (rejected !== undefined) problems.push(`${where(key)}: ${rejected}`);
