@@ -138,7 +138,9 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
   };
 
   const group = text('group');
-  if (!/^[A-Za-z0-9_.]+$/.test(group)) problems.push(`group: "${group}" must be letters, digits, '_' or '.'`);
+  // '-' is allowed: RocketMQ brokers default dLegerGroup to brokerName, commonly 'broker-a'. The
+  // group name is only compared (peer hello) and shown (metrics labels), never split on '-'.
+  if (!/^[A-Za-z0-9_.-]+$/.test(group)) problems.push(`group: "${group}" must be letters, digits, '_', '-' or '.'`);
   let peers: PeerAddress[] = [];
   try {
     peers = parsePeers(text('peers'));
