@@ -80,7 +80,9 @@ export class RaftLog {
     const unstableFrom = Math.max(lo, this.unstable.offset);
     if (lo < this.unstable.offset) {
       const stored = this.storage.entries(lo, Math.min(hiExclusive, this.unstable.offset), maxBytes);
-      out.push(...stored);
+      // Not push(...stored): a restarted member re-applying ~120k stored entries overflowed the
+      // call stack with spread arguments (chaos F6, RangeError: Maximum call stack size exceeded).
+      for (const entry of stored) out.push(entry);
       const storedEnd = lo + stored.length;
       if (storedEnd < Math.min(hiExclusive, this.unstable.offset)) return out;
     }
