@@ -95,7 +95,9 @@ export class Unstable {
     if (first === undefined) return;
     const after = first.index;
     if (after === this.offset + this.entries.length) {
-      this.entries.push(...newEntries);
+      // A loop, not push(...newEntries): spread arguments overflow the stack past ~100k entries
+      // (chaos F6 hit that in RaftLog.entries); a large proposal batch must not.
+      for (const entry of newEntries) this.entries.push(entry);
     } else if (after <= this.offset) {
       // Replaces everything unstable (and, once persisted, part of the stored log).
       this.offset = after;

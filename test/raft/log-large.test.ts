@@ -24,3 +24,11 @@ t.test('a restarted log hands back 300,000 stored entries in one call', (t) => {
   t.ok(capped !== null && capped.length >= 1 && capped.length <= 1000, `a byte cap cuts the slice (${capped?.length} entries for 8,000 bytes)`);
   t.end();
 });
+
+t.test('300,000 entries appended to the unstable tail in one call', (t) => {
+  const log = new RaftLog(new MemoryRaftStorage(), -1);
+  const data = new Uint8Array(0);
+  const last = log.append(Array.from({ length: COUNT }, (_, i) => ({ index: i, term: 1, type: EntryType.Normal, data })));
+  t.equal(last, COUNT - 1, 'the log ends at the last appended entry');
+  t.end();
+});
