@@ -13,7 +13,7 @@
 // Slow disk: before each flush the file {journal}/{basename(nodeDir)}/slow-disk-ms is consulted (at
 // most every CONTROL_POLL_MS); a positive number delays every flush by that many ms (a blocking
 // sleep for an inline msync, a timer for a background one), as a disk with long fsyncs would.
-import { closeSync, copyFileSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DiskMedium } from './disk-medium.js';
 import type { SegmentFile, SegmentFileFactory } from './segment-file.js';
@@ -69,7 +69,12 @@ export class FaultJournal {
   /** Record a metadata file's contents once its durable replace has returned. */
   recordMetadata(filePath: string, contents: Uint8Array): void {
     if (resolve(dirname(filePath)) !== resolve(this.nodeDir)) return;
-    writeFileSync(join(this.dir, META_DIR_NAME, basename(filePath)), contents);
+    // Replaced whole (temp + rename), like the store's own file: a SIGKILL in the middle of a
+    // plain write left an empty copy, which a later "power loss" put back as an empty currterm
+    // (30-minute power campaign, seed 34: the member then refused to start, 165 times).
+    const target = join(this.dir, META_DIR_NAME, basename(filePath));
+    writeFileSync(`${target}.tmp`, contents);
+    renameSync(`${target}.tmp`, target);
   }
 
   /** A segment factory whose files keep their shadows. */
