@@ -7,17 +7,9 @@ import { buildBrokerConfig, toNodeConfig } from '../../src/broker/config.js';
 import { DLedgerCommitLog, type MessageToPut } from '../../src/broker/dledger-commit-log.js';
 import { formatMessageProperties } from '../../src/broker/message-codec.js';
 
-export const MEMBER_IDS = ['n0', 'n1', 'n2'];
-
-export async function until<T>(probe: () => T | null | undefined | false, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+// The member ids and the bounded wait are the node tests' (one copy for both).
+import { MEMBER_IDS, until } from '../node/in-process-group.js';
+export { MEMBER_IDS, until };
 
 export interface Group {
   readonly members: DLedgerCommitLog[];
