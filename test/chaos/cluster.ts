@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { DLedgerClient } from '../../src/client/client.js';
 import { FAULT_JOURNAL_ENV, faultJournalDirOf, SLOW_DISK_CONTROL_FILE } from '../../src/store/index.js';
 import { freePorts, startNode, stopNode, type NodeProcess } from '../cluster/helpers.js';
-import { SmallDisk } from './disk-fill.js';
+import { isDiskFullStop, SmallDisk } from './disk-fill.js';
 import { losePower, type PowerLossReport, type TailFate } from './power-loss-disk.js';
 import { LinkProxy, PASS, type LinkFault } from './proxy.js';
 
@@ -149,9 +149,11 @@ export class ChaosCluster {
     this.everStarted.push(node);
     node.child.once('exit', (code, signal) => {
       if (this.expectedExits.has(node)) return;
-      if (code === 3 && this.disks.get(id)?.isFull === true) {
-        this.diskFullStops.push({ id, pid: node.child.pid, lastLine: node.output.trim().split('\n').filter((l) => l.includes('FATAL')).at(-1) ?? '' });
-        this.log(`${id} stopped on its full disk (exit 3)`);
+      const disk = this.disks.get(id);
+      const fatalLine = node.output.trim().split('\n').filter((l) => l.includes('FATAL')).at(-1) ?? '';
+      if (disk !== undefined && isDiskFullStop({ code, fatalLine, diskFull: disk.isFull, msSinceFreed: disk.msSinceFreed() })) {
+        this.diskFullStops.push({ id, pid: node.child.pid, lastLine: fatalLine });
+        this.log(`${id} stopped on its full disk (exit 3)${disk.isFull ? '' : `, ${Math.round(disk.msSinceFreed())} ms after the disk was freed`}`);
         return;
       }
       this.unexpectedExits.push({ id, pid: node.child.pid, code, signal, outputTail: node.output.slice(-4000) });

@@ -4,9 +4,27 @@
 // (made before the member's first start), a filler file written until ENOSPC; free() deletes it.
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { mountTmpfs } from '../native/helpers/tmpfs.js';
 
 const FILLER_NAME = 'chaos-filler';
+/**
+ * A member that hit ENOSPC during a fault window needs a moment to close and exit (it flushes and
+ * logs first); its exit can arrive after healAll() already freed the disk. Exits this soon after a
+ * free still count as stops on a full disk (30-minute disk-full run, seed 35: exit 0.1 s later).
+ */
+export const DISK_FULL_EXIT_GRACE_MS = 10_000;
+
+/**
+ * Whether a member's exit is its expected self-stop on a full disk rather than a crash: exit code 3
+ * (the node's self-stop code) with a FATAL line naming the full disk, while the disk was full or
+ * freed at most DISK_FULL_EXIT_GRACE_MS ago.
+ */
+export function isDiskFullStop(exit: { code: number | null; fatalLine: string; diskFull: boolean; msSinceFreed: number }): boolean {
+  if (exit.code !== 3) return false;
+  if (!/ENOSPC|disk full/i.test(exit.fatalLine)) return false;
+  return exit.diskFull || exit.msSinceFreed <= DISK_FULL_EXIT_GRACE_MS;
+}
 
 /** Write zeros until the file system refuses (ENOSPC); returns the bytes written. */
 export function fillUp(filePath: string): number {
@@ -29,6 +47,9 @@ export function fillUp(filePath: string): number {
 }
 
 export class SmallDisk {
+  /** performance.now() of the last free() that removed a filler; -Infinity before any. */
+  private lastFreedAtMs = Number.NEGATIVE_INFINITY;
+
   private constructor(
     readonly dir: string,
     private readonly unmount: () => void,
@@ -53,7 +74,13 @@ export class SmallDisk {
   }
 
   free(): void {
+    if (this.isFull) this.lastFreedAtMs = performance.now();
     fs.rmSync(path.join(this.dir, FILLER_NAME), { force: true });
+  }
+
+  /** Milliseconds since the filler was last removed (Infinity if it never was). */
+  msSinceFreed(): number {
+    return performance.now() - this.lastFreedAtMs;
   }
 
   dispose(): void {
