@@ -31,6 +31,15 @@ export class DLedgerClientError extends Error {
      * itself, since that could store it twice.
      */
     readonly outcomeUnknown = false,
+    /**
+     * True only when the client can prove that no byte of the request was handed to any socket
+     * during the whole call, over every attempt and member (the connection was refused or lost
+     * before the write, the call gave up before trying, the in-flight limit refused it): the
+     * request cannot have been applied. Any doubt (a write happened, then a timeout, a reset, or a
+     * refusal by a node) leaves it false. A chaos history records such an append as failed, and
+     * its checker then treats the value in any log as a violation.
+     */
+    readonly notSent = false,
   ) {
     super(`${ResponseCodeName[code] ?? `code ${code}`}: ${message}`);
   }
@@ -40,6 +49,13 @@ const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 const RETRYABLE = new Set<number>([ResponseCode.NOT_LEADER, ResponseCode.LEADER_TRANSFERRING, ResponseCode.LEADER_NOT_READY, ResponseCode.TIMEOUT]);
 
 type Waiter = { resolve: (r: ClientResponse) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
+/**
+ * Whether any attempt of one call handed its request to a socket. Shared by the attempts of a call.
+ * Invariant: `written` goes false -> true only, set just before socket.write of a frame holding
+ * the request, and never otherwise.
+ */
+type SendRecord = { written: boolean };
+type Outgoing = { readonly frame: Buffer; readonly sent: SendRecord };
 type RequestBody = ClientRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 class Connection {
@@ -49,7 +65,7 @@ class Connection {
   private nextId = 1;
   private failure: Error | null = null;
   // Invariant: outgoing holds frames of requests made in the current task, not yet written.
-  private outgoing: Buffer[] = [];
+  private outgoing: Outgoing[] = [];
   private writeScheduled = false;
   readonly ready: Promise<void>;
 
@@ -85,20 +101,25 @@ class Connection {
     return this.failure !== null;
   }
 
-  async request(body: RequestBody): Promise<ClientResponse> {
+  /**
+   * One attempt. Errors before the request is written (connect refused, connection already
+   * failed) are plain Errors; `sent.written` tells the caller whether the write happened.
+   */
+  async request(body: RequestBody, sent: SendRecord): Promise<ClientResponse> {
     await this.ready;
     if (this.failure !== null) throw this.failure;
-    if (this.waiters.size >= this.maxInflight) throw new DLedgerClientError(ResponseCode.LEADER_PENDING_FULL, `${this.waiters.size} requests in flight to ${this.peer.id} (maxInflightRequests)`);
+    if (this.waiters.size >= this.maxInflight) throw new DLedgerClientError(ResponseCode.LEADER_PENDING_FULL, `${this.waiters.size} requests in flight to ${this.peer.id} (maxInflightRequests)`, false, !sent.written);
     const id = this.nextId++;
     return new Promise<ClientResponse>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(id);
         reject(new DLedgerClientError(ResponseCode.TIMEOUT, `no answer from ${this.peer.id} within ${this.requestTimeoutMs} ms`, true));
       }, this.requestTimeoutMs);
-      // Once written, a failure of the connection leaves the outcome unknown.
-      const onFailure = (error: Error): void => reject(new DLedgerClientError(ResponseCode.TIMEOUT, `${error.message} after the request was sent`, true));
+      // Once written, a failure of the connection leaves the outcome unknown; a frame the
+      // connection failed before writing was dropped and never will be written (see enqueue).
+      const onFailure = (error: Error): void => reject(sent.written ? new DLedgerClientError(ResponseCode.TIMEOUT, `${error.message} after the request was sent`, true) : error);
       this.waiters.set(id, { resolve, reject: onFailure, timer });
-      this.enqueue(encodeFrame({ ...body, id }, MAX_FRAME_BYTES));
+      this.enqueue({ frame: encodeFrame({ ...body, id }, MAX_FRAME_BYTES), sent });
     });
   }
 
@@ -107,15 +128,18 @@ class Connection {
    * responses in one turn) leave in one socket write: each loopback write costs the sender and the
    * server tens of microseconds of syscall and wake-up, which dominated at concurrency 128.
    */
-  private enqueue(frame: Buffer): void {
-    this.outgoing.push(frame);
+  private enqueue(request: Outgoing): void {
+    this.outgoing.push(request);
     if (this.writeScheduled) return;
     this.writeScheduled = true;
     queueMicrotask(() => {
       this.writeScheduled = false;
-      const frames = this.outgoing;
+      const batch = this.outgoing;
       this.outgoing = [];
-      if (this.failure === null && frames.length > 0) this.socket.write(frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames));
+      // A failed connection drops the batch: fail() has already rejected its waiters.
+      if (this.failure !== null || batch.length === 0) return;
+      for (const { sent } of batch) sent.written = true;
+      this.socket.write(batch.length === 1 ? (batch[0] as Outgoing).frame : Buffer.concat(batch.map((b) => b.frame)));
     });
   }
 
@@ -210,12 +234,13 @@ export class DLedgerClient {
 
   private async call(body: RequestBody, needsLeader: boolean, idempotent = true): Promise<ClientResponse> {
     const deadline = Date.now() + this.retryTimeoutMs;
+    const sent: SendRecord = { written: false };
     let attempt = 0;
     let lastError: Error = new Error('no attempt made');
     while (!this.closed) {
       const target = this.pickTarget(needsLeader, attempt);
       try {
-        const response = await this.connection(target).request(body);
+        const response = await this.connection(target).request(body, sent);
         if (response.code === ResponseCode.SUCCESS) {
           if (needsLeader) this.leaderId = target.id;
           return response;
@@ -240,7 +265,7 @@ export class DLedgerClient {
       // Back off a little while an election is under way; never longer than 100 ms.
       await new Promise((resolve) => setTimeout(resolve, Math.min(100, 5 * 2 ** Math.min(attempt, 5))));
     }
-    throw new DLedgerClientError(lastError instanceof DLedgerClientError ? lastError.code : ResponseCode.TIMEOUT, `gave up after ${this.retryTimeoutMs} ms: ${lastError.message}`);
+    throw new DLedgerClientError(lastError instanceof DLedgerClientError ? lastError.code : ResponseCode.TIMEOUT, `gave up after ${this.retryTimeoutMs} ms: ${lastError.message}`, false, !sent.written);
   }
 
   private pickTarget(needsLeader: boolean, attempt: number): PeerAddress {

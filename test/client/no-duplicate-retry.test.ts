@@ -3,37 +3,10 @@
 // while a refusal before anything happened (NOT_LEADER) is still retried. Method: a fake node on
 // loopback that speaks the client protocol and counts the appends it receives.
 import t from 'tap';
-import net from 'node:net';
 import { DLedgerClient, DLedgerClientError } from '../../src/client/client.js';
-import { encodeFrame, FrameDecoder } from '../../src/node/peer-frame.js';
+import { encodeFrame } from '../../src/node/peer-frame.js';
 import { ResponseCode } from '../../src/node/client-protocol.js';
-import { listenOn } from '../../src/util/listen.js';
-
-async function fakeNode(onAppend: (socket: net.Socket, id: number, count: number) => void): Promise<{ port: number; appends: () => number; close: () => Promise<void> }> {
-  let appends = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    const decoder = new FrameDecoder(1 << 20);
-    socket.on('data', (chunk: Buffer) => {
-      for (const value of decoder.push(chunk)) {
-        const request = value as { op?: string; id?: number };
-        if (request.op === 'append') onAppend(socket, request.id as number, ++appends);
-      }
-    });
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  const port = await listenOn(server, '127.0.0.1', 0);
-  return {
-    port,
-    appends: () => appends,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
+import { fakeNode } from './fake-node.js';
 
 t.test('a connection lost after the append was sent is not retried', async (t) => {
   const node = await fakeNode((socket) => socket.destroy());
