@@ -1,7 +1,8 @@
 // Goal: prove each checker bites. Method: a small hand-made history and three member logs that
 // pass, then one mutation per violation kind (a lost ack, a moved ack, a duplicate, a phantom, a
-// non-empty NOOP, a divergent committed entry), each of which must be reported — and the legal
-// cases (an unknown append present once or absent, an uncommitted divergent tail) must not be.
+// non-empty NOOP, a divergent committed entry, a failed append present), each of which must be
+// reported — and the legal cases (an unknown append present once or absent, an uncommitted
+// divergent tail) must not be.
 // Also exercises the link proxy's faults on a local echo server.
 import t from 'tap';
 import net from 'node:net';
@@ -12,6 +13,7 @@ import { freePorts } from '../cluster/helpers.js';
 
 const ok = (client: number, value: string, index: number, term: number, pos: number): AppendOp => ({ client, value, invokeMs: 0, completeMs: 1, outcome: { type: 'ok', index, term, pos } });
 const unknown = (client: number, value: string): AppendOp => ({ client, value, invokeMs: 0, completeMs: 1, outcome: { type: 'unknown', error: 'timeout' } });
+const failed = (client: number, value: string): AppendOp => ({ client, value, invokeMs: 0, completeMs: 1, outcome: { type: 'fail', error: 'not sent: connect ECONNREFUSED' } });
 const entry = (index: number, term: number, body: string, magic = 1): LogEntry => ({ index, term, pos: index * 100, magic, body });
 
 function baseline(): { history: History; logs: MemberLog[] } {
@@ -54,6 +56,23 @@ t.test('each violation kind is reported', async (t) => {
   const { history, logs } = baseline();
   logs[1] = { ...logs[1]!, entries: logs[1]!.entries.filter((e) => e.index !== 2) };
   t.equal(checkLogs(history, logs, 1).lost, 1, 'lost counts the missing acknowledged append');
+});
+
+t.test('a failed append must be absent from every log, committed or not', async (t) => {
+  const { history, logs } = baseline();
+  history.ops.push(failed(2, 'c2-0'), failed(2, 'c2-1'));
+  const clean = checkLogs(history, logs, 3);
+  t.same(clean.violations, [], 'absent failed appends are fine');
+  t.equal(clean.refusedPresent, 0);
+  // c2-0 in n1's uncommitted tail only: still a violation (the append was never sent or refused).
+  logs[1] = { ...logs[1]!, entries: [...logs[1]!.entries, entry(4, 2, 'c2-0')] };
+  const result = checkLogs(history, logs, 3);
+  t.match(result.violations.join('\n'), /refused-present: c2-0 failed \(not sent: connect ECONNREFUSED\) yet n1 holds it at index 4/);
+  t.equal(result.refusedPresent, 1);
+  t.equal(result.violations.length, 1, 'nothing else is reported');
+  // An unknown append in the same place is legal.
+  const unknownHistory = { ops: history.ops.map((op) => (op.value === 'c2-0' ? unknown(2, 'c2-0') : op)) };
+  t.same(checkLogs(unknownHistory, logs, 3).violations, []);
 });
 
 t.test('link proxy: pass, delay, drop, cut', async (t) => {

@@ -7,8 +7,10 @@
 //   phantom    — an entry no client tried to append (normal entries must carry an invoked value;
 //                the only others allowed are empty NOOP entries a new leader writes);
 //   divergence — members differ in (index, term, pos, magic, body) at or below the committed end
-//                (the shortest committed end over members), or a member's log is shorter than it.
-// Unacknowledged (fail/unknown) appends may be present or absent, but at most once.
+//                (the shortest committed end over members), or a member's log is shorter than it;
+//   refused-present — a failed append (history.ts: definitely refused or never sent) is in a
+//                member's log, at any index (committed or not): the client's proof was wrong.
+// Unknown appends may be present or absent, but at most once.
 import { EntryMagic } from '../../src/store/index.js';
 import type { History } from './history.js';
 
@@ -34,6 +36,8 @@ export interface CheckResult {
   readonly phantoms: number;
   readonly divergences: number;
   readonly unacknowledgedPresent: number;
+  /** Failed (provably not applied) appends found in some member's log: each one a violation. */
+  readonly refusedPresent: number;
   readonly committedEnd: number;
   readonly violations: string[];
 }
@@ -125,6 +129,16 @@ export function checkLogs(history: History, logs: readonly MemberLog[], committe
   const ackedValues = new Set(acked.map((op) => op.value));
   const present = new Set<string>();
   for (const { positions } of byMember) for (const value of positions.keys()) if (!ackedValues.has(value)) present.add(value);
+  const refused = new Set<string>();
+  for (const op of history.ops) {
+    if (op.outcome?.type !== 'fail') continue;
+    for (const { log, positions } of byMember) {
+      const indexes = positions.get(op.value);
+      if (indexes === undefined) continue;
+      refused.add(op.value);
+      violate('refused-present', `${op.value} failed (${op.outcome.error.slice(0, 120)}) yet ${log.id} holds it at index ${indexes.slice(0, 5).join(', ')}`);
+    }
+  }
 
-  return { acknowledged: acked.length, lost, duplicates, phantoms, divergences, unacknowledgedPresent: present.size, committedEnd, violations };
+  return { acknowledged: acked.length, lost, duplicates, phantoms, divergences, unacknowledgedPresent: present.size, refusedPresent: refused.size, committedEnd, violations };
 }

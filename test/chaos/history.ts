@@ -9,10 +9,16 @@
 //     a lost connection it is recorded "unknown" and never re-sent. A value then reaches a leader at
 //     most once, so a duplicate in a log is the server's doing.
 //   'library-retry': one DLedgerClient over all members with its own retries, as an application
-//     would use it. It re-sends after timeouts too, so duplicates of unknown appends can appear
-//     (see FINDINGS.md).
-// "fail" means a member definitely refused (or the retry budget ran out on refusals); "unknown"
-// means the append may have happened. Neither is asserted absent by the checkers.
+//     would use it. Since F2's fix it re-sends an append only after a definite refusal or a
+//     failure before the write (see FINDINGS.md F2).
+// "fail" means the append cannot be in any log: every attempt was definitely refused (NOT_LEADER,
+// LEADER_NOT_READY, LEADER_TRANSFERRING: the node appended nothing; in library-retry mode the
+// client retried only after such refusals or unsent attempts, and the server never answers an
+// append with the retryable TIMEOUT code), or the client proved the request was never written to
+// a socket (DLedgerClientError.notSent: connect refused, connection lost before the write). The
+// checkers treat a failed value found in a log as a violation. "unknown" means the append may
+// have happened (a timeout or lost connection after the write, a quorum wait that timed out, any
+// other error): present at most once, or absent.
 import { performance } from 'node:perf_hooks';
 import { DLedgerClient, DLedgerClientError } from '../../src/client/client.js';
 import { ResponseCode } from '../../src/node/client-protocol.js';
@@ -83,8 +89,10 @@ class SingleAttemptAppender {
   }
 }
 
+/** fail: provably not applied (see the header); unknown otherwise. Also used for reads. */
 export function classify(error: unknown): OpOutcome {
   const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof DLedgerClientError && error.notSent) return { type: 'fail', error: `not sent: ${message}` };
   if (error instanceof DLedgerClientError && DEFINITE_REJECTIONS.has(error.code)) return { type: 'fail', error: message };
   return { type: 'unknown', error: message };
 }
