@@ -13,6 +13,7 @@
 // Unknown appends may be present or absent, but at most once.
 import { EntryMagic } from '../../src/store/index.js';
 import type { History } from './history.js';
+import { Violations } from './violations.js';
 
 export interface LogEntry {
   readonly index: number;
@@ -42,18 +43,9 @@ export interface CheckResult {
   readonly violations: string[];
 }
 
-/** At most this many violation strings are kept per kind (counts stay exact). */
-const MAX_MESSAGES_PER_KIND = 20;
-
 export function checkLogs(history: History, logs: readonly MemberLog[], committedEnd: number): CheckResult {
-  const violations: string[] = [];
-  const perKind = new Map<string, number>();
-  const violate = (kind: string, message: string): void => {
-    const n = (perKind.get(kind) ?? 0) + 1;
-    perKind.set(kind, n);
-    if (n <= MAX_MESSAGES_PER_KIND) violations.push(`${kind}: ${message}`);
-    else if (n === MAX_MESSAGES_PER_KIND + 1) violations.push(`${kind}: ... more not shown`);
-  };
+  const found = new Violations();
+  const violate = found.violate.bind(found);
   const invoked = new Set(history.ops.map((op) => op.value));
   const acked = history.ops.filter((op) => op.outcome?.type === 'ok');
   const byMember = logs.map((log) => {
@@ -103,7 +95,6 @@ export function checkLogs(history: History, logs: readonly MemberLog[], committe
     }
   }
 
-  let phantoms = perKind.get('phantom') ?? 0;
   let divergences = 0;
   if (byMember.length > 0) {
     const reference = byMember[0]!;
@@ -124,7 +115,7 @@ export function checkLogs(history: History, logs: readonly MemberLog[], committe
       }
     }
   }
-  phantoms = perKind.get('phantom') ?? 0;
+  const phantoms = found.count('phantom');
 
   const ackedValues = new Set(acked.map((op) => op.value));
   const present = new Set<string>();
@@ -140,5 +131,5 @@ export function checkLogs(history: History, logs: readonly MemberLog[], committe
     }
   }
 
-  return { acknowledged: acked.length, lost, duplicates, phantoms, divergences, unacknowledgedPresent: present.size, refusedPresent: refused.size, committedEnd, violations };
+  return { acknowledged: acked.length, lost, duplicates, phantoms, divergences, unacknowledgedPresent: present.size, refusedPresent: refused.size, committedEnd, violations: found.list };
 }

@@ -15,6 +15,7 @@
 //                  (its group's committed offset passed a message it had not consumed);
 //   offset-back  — a committed consumer offset of the live group moved backwards in log order.
 import type { Delivery, SendOp } from './rocketmq-clients.js';
+import { Violations } from './violations.js';
 
 /** A stored message of the checked topic, from the reference replica's log. */
 export interface LogMessage {
@@ -83,8 +84,6 @@ export interface RocketMQCheckResult {
   readonly violations: string[];
 }
 
-const MAX_MESSAGES_PER_KIND = 20;
-
 /** The physical offset a msgId carries: its last 16 hex digits (createMessageId). */
 export function physicalOffsetOfMsgId(msgId: string): number {
   if (!/^[0-9A-F]{32}$/i.test(msgId)) throw new Error(`not an IPv4 msgId: ${msgId}`);
@@ -92,15 +91,9 @@ export function physicalOffsetOfMsgId(msgId: string): number {
 }
 
 export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
-  const violations: string[] = [];
-  const perKind = new Map<string, number>();
-  const violate = (kind: string, message: string): void => {
-    const n = (perKind.get(kind) ?? 0) + 1;
-    perKind.set(kind, n);
-    if (n <= MAX_MESSAGES_PER_KIND) violations.push(`${kind}: ${message}`);
-    else if (n === MAX_MESSAGES_PER_KIND + 1) violations.push(`${kind}: ... more not shown`);
-  };
-  const count = (kind: string): number => perKind.get(kind) ?? 0;
+  const found = new Violations();
+  const violate = found.violate.bind(found);
+  const count = found.count.bind(found);
   const opOf = new Map(input.ops.map((op) => [op.body, op]));
   const acked = input.ops.filter((op) => op.outcome?.type === 'ok');
 
@@ -210,6 +203,6 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
     liveSkipped: count('live-skip'),
     offsetCommits: liveCommits.length,
     offsetRegressions: count('offset-back'),
-    violations,
+    violations: found.list,
   };
 }
