@@ -15,6 +15,7 @@ import { validateRaftConfig } from './config.js';
 import { RaftLog } from './log.js';
 import { LeaderReplication } from './leader-replication.js';
 import { invalidMessageReason } from './message-validation.js';
+import { CommittedEntryConflictError } from './committed-conflict.js';
 import { quorumSize, voteOutcome } from './quorum.js';
 import { ReadOnlyQueue } from './read-only.js';
 import { FollowerReplication } from './follower-replication.js';
@@ -99,6 +100,10 @@ export class RaftCore {
   private messages: Message[] = [];
   private messagesAfterPersist: Message[] = [];
   private readonly follower: FollowerReplication;
+  /** Set once a leader's message proved our committed log wrong: every later input rethrows it. */
+  private halted: CommittedEntryConflictError | null = null;
+  /** Members whose impossible acknowledgement (past our last index) this leadership already reported. */
+  private impossibleAckReported = new Set<NodeId>();
 
   private lastReadyNumber = 0;
   /** The Ready handed out and not yet advance()d, if any. */
@@ -138,6 +143,7 @@ export class RaftCore {
 
   /** Advances logical time by one tick. */
   tick(): void {
+    if (this.halted !== null) throw this.halted;
     this.localTick++;
     if (this.startupLeaseTicksLeft > 0) this.startupLeaseTicksLeft--;
     if (this.role === Role.Leader) this.tickLeader();
@@ -150,7 +156,21 @@ export class RaftCore {
     this.campaignFor(this.config.preVote ? 'pre-election' : 'election');
   }
 
+  /**
+   * Throws CommittedEntryConflictError (and from then on on every step() and tick()) when a
+   * leader's message shows an entry we committed is not in its log; see committed-conflict.ts.
+   */
   step(m: Message): void {
+    if (this.halted !== null) throw this.halted;
+    try {
+      this.stepUnchecked(m);
+    } catch (error) {
+      if (error instanceof CommittedEntryConflictError) this.halted = error;
+      throw error;
+    }
+  }
+
+  private stepUnchecked(m: Message): void {
     assert(m.to === this.id, `message for ${m.to} stepped into ${this.id}`);
     if (m.from === this.id || !this.voters.includes(m.from)) {
       this.logger.info(`${this.id} ignored ${m.type} from unknown peer ${m.from}`);
@@ -487,6 +507,7 @@ export class RaftCore {
     this.randomizedElectionTimeoutTicks = this.randomElectionTimeout();
     this.votes.clear();
     this.leader = null;
+    this.impossibleAckReported.clear();
     this.leadTransferee = null;
     this.transferElapsedTicks = 0;
     this.timeoutNowSentThisTerm = false;
@@ -727,6 +748,10 @@ export class RaftCore {
   private stepLeader(m: Message): void {
     switch (m.type) {
       case 'AppendResp':
+        if (!m.reject && m.index > this.log.lastIndex()) {
+          this.reportImpossibleAck(m);
+          return;
+        }
         this.leaderSide().handleAppendResponse(m);
         return;
       case 'HeartbeatResp':
@@ -744,6 +769,22 @@ export class RaftCore {
       default:
         return;
     }
+  }
+
+  /**
+   * A member of our term acknowledged an index past our last one. Its answers only echo our own
+   * Appends or its commit index, which Leader Completeness keeps within our log: it holds
+   * committed entries we lack (acknowledged entries were lost somewhere; chaos F5). Dropped, so
+   * its progress stays within our log; reported once per member and leadership, since the node
+   * keeps serving the majority (the member itself stops once our Appends reach its conflict).
+   */
+  private reportImpossibleAck(m: MessageOf<'AppendResp'>): void {
+    if (this.impossibleAckReported.has(m.from)) return;
+    this.impossibleAckReported.add(m.from);
+    this.logger.info(
+      `ERROR: ${this.id} leads term ${this.term} with last index ${this.log.lastIndex()} but ${m.from} acknowledged index ${m.index}: ` +
+        `${m.from} holds entries this log lacks (a member lost acknowledged entries, e.g. a power loss under flush async); ${m.from} must be rebuilt from a peer`,
+    );
   }
 
   private leaderSide(): LeaderReplication {

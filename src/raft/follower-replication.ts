@@ -3,6 +3,7 @@
 // updates the log and returns the answer, which the core sends only after the Ready that holds
 // what it acknowledges is persisted.
 import { unreachable } from '../util/assert.js';
+import { CommittedEntryConflictError, type CommittedConflict } from './committed-conflict.js';
 import type { RaftLogger } from './logger.js';
 import type { RaftLog } from './log.js';
 import { SnapshotReceiver } from './snapshot-receiver.js';
@@ -28,6 +29,8 @@ export class FollowerReplication {
       term,
       ...fields,
     });
+    // Common case (the Append starts past our commit index): nothing to compare.
+    if (m.prevLogIndex <= this.log.commitIndex) this.checkCommittedOverlap(m, term);
     if (m.prevLogIndex < this.log.commitIndex) {
       // Everything up to our commit index matches the leader's log (Leader Completeness).
       return reply({ reject: false, index: this.log.commitIndex, conflictTerm: 0, conflictIndex: 0 });
@@ -46,6 +49,30 @@ export class FollowerReplication {
     // Entries up to commit match the leader, so the scan never needs to go below commit + 1.
     const conflictIndex = this.log.firstIndexOfTermAt(m.prevLogIndex, this.log.commitIndex + 1);
     return reply({ reject: true, index: m.prevLogIndex, conflictTerm, conflictIndex });
+  }
+
+  /**
+   * Our committed entries are in every later leader's log (Leader Completeness), so where the
+   * Append overlaps our committed prefix (its prev and the entries at or below our commit index)
+   * the terms must be ours. A difference proves that a member forgot entries it acknowledged
+   * (chaos F5): throw instead of answering "match". Only what the message carries is compared
+   * (at most entries.length + 1 term lookups), and only indexes still in our log.
+   */
+  private checkCommittedOverlap(m: MessageOf<'Append'>, term: number): void {
+    const commitIndex = this.log.commitIndex;
+    const check = (index: number, leaderTerm: number, source: CommittedConflict['source']): void => {
+      const localTerm = this.log.term(index);
+      if (localTerm !== null && localTerm !== leaderTerm) this.fail({ index, localTerm, leaderTerm, leaderId: m.from, term, source });
+    };
+    check(m.prevLogIndex, m.prevLogTerm, 'append-prev');
+    for (const entry of m.entries) {
+      if (entry.index > commitIndex) break;
+      check(entry.index, entry.term, 'append-entry');
+    }
+  }
+
+  private fail(conflict: Omit<CommittedConflict, 'commitIndex'>): never {
+    throw new CommittedEntryConflictError(this.id, { ...conflict, commitIndex: this.log.commitIndex });
   }
 
   handleHeartbeat(m: MessageOf<'Heartbeat'>, term: number): MessageOf<'HeartbeatResp'> {
@@ -70,6 +97,10 @@ export class FollowerReplication {
       ...fields,
     });
     if (meta.index <= this.log.commitIndex) {
+      const localTerm = this.log.term(meta.index);
+      if (localTerm !== null && localTerm !== meta.term) {
+        this.fail({ index: meta.index, localTerm, leaderTerm: meta.term, leaderId: m.from, term, source: 'snapshot' });
+      }
       // We already hold everything it covers; let the leader probe after it.
       this.snapshotReceiver = null;
       return reply({ nextOffset: meta.sizeBytes, reject: false, done: true });

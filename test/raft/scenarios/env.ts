@@ -25,6 +25,8 @@
 //   isolate n | partition a,b c,d | recover     cut links (partition replaces earlier cuts)
 //   raft-log n | status n       print the log / role, progress and state machine
 //   transfer-leadership n to | read-index n ctx | compact n index | restart n
+//   lose-power n keep=K         restart n with only its persisted entries up to index K (commit
+//                               capped at K): what flush async can leave after a power loss
 import { assert } from '../../../src/util/assert.js';
 import { Prng } from '../../../src/util/prng.js';
 import {
@@ -41,8 +43,8 @@ import { formatEntry, formatMessage, formatReady } from './format.js';
 interface ScenarioNode {
   readonly id: string;
   readonly config: RaftConfig;
-  /** "The disk": only what was persisted; survives restart. */
-  readonly storage: MemoryRaftStorage;
+  /** "The disk": only what was persisted; survives restart (lose-power replaces it with a prefix). */
+  storage: MemoryRaftStorage;
   core: RaftCore;
   /** Readies taken but not yet persisted, oldest first. */
   unpersisted: Ready[];
@@ -152,6 +154,9 @@ export class ScenarioEnv {
         break;
       case 'restart':
         this.restart(this.node(args[0]));
+        break;
+      case 'lose-power':
+        this.losePower(this.node(args[0]), Number(options.get('keep')));
         break;
       default:
         throw new Error(`unknown scenario command ${JSON.stringify(name)}`);
@@ -329,6 +334,23 @@ export class ScenarioEnv {
     node.applied = snapshot === null ? [] : (JSON.parse(decoder.decode(node.storage.snapshotChunk(0, snapshot.sizeBytes).data)) as Array<[number, string]>);
     this.out.push(`${node.id} restarted (lost ${lost} unpersisted ${lost === 1 ? 'Ready' : 'Readies'})`);
     node.core.checkInvariants();
+  }
+
+  /**
+   * A power loss under flush async: the disk keeps a prefix of what the node had persisted (and
+   * acknowledged), up to index keep; the hard state's commit index is capped to match.
+   */
+  private losePower(node: ScenarioNode, keep: number): void {
+    const old = node.storage;
+    assert(Number.isSafeInteger(keep) && keep >= old.firstIndex() - 1 && keep <= old.lastIndex(), `lose-power keep=${keep} outside the persisted log`);
+    assert(old.snapshotMeta() === null, 'lose-power on a compacted log is not modelled');
+    const storage = new MemoryRaftStorage();
+    storage.append(old.entries(old.firstIndex(), keep + 1, Number.MAX_SAFE_INTEGER));
+    const hardState = old.initialHardState();
+    storage.setHardState({ ...hardState, commitIndex: Math.min(hardState.commitIndex, keep) });
+    node.storage = storage;
+    this.out.push(`${node.id} lost power: entries after ${keep} dropped (had up to ${old.lastIndex()})`);
+    this.restart(node);
   }
 
   // ------------------------------------------------------------------ printing
