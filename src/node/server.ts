@@ -10,6 +10,7 @@
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import type net from 'node:net';
+import { CommittedEntryConflictError } from '../raft/committed-conflict.js';
 import { RaftCore } from '../raft/core.js';
 import { defaultRaftConfig } from '../raft/config.js';
 import type { Entry, Message, RaftConfig, RaftStatus, Ready, RefusalReason, Role } from '../raft/types.js';
@@ -434,7 +435,15 @@ export class DLedgerServer {
     if (this.closed) return;
     const storage = this.liveStorage();
     const message = parseWireMessage(value, from, this.config.selfId, (raw) => storage.offerReceivedRaw(raw));
-    this.liveCore().step(message);
+    try {
+      this.liveCore().step(message);
+    } catch (error) {
+      // The leader's log lacks entries this member committed (chaos F5): stop (exit 3) rather
+      // than keep and serve a history the group does not have.
+      if (!(error instanceof CommittedEntryConflictError)) throw error;
+      this.fatal(error.message);
+      return;
+    }
     this.scheduleProcess();
   }
 
@@ -590,8 +599,8 @@ export class DLedgerServer {
   }
 
   private fatal(reason: string): void {
-    // A store that cannot persist must not keep acknowledging: stop the node (the operator sees
-    // why; the rest of the group carries on without it).
+    // A store that cannot persist, or a log proven to differ from the group's, must not keep
+    // acknowledging: stop the node (the operator sees why; the group carries on without it).
     if (this.closed) return;
     this.log(`FATAL: ${reason}; stopping this node`);
     void this.close().finally(() => this.options.onFatal?.(reason));
