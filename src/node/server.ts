@@ -318,6 +318,15 @@ export class DLedgerServer {
   }
 
   /** A committed entry, or null if `index` is not committed (or compacted away). */
+  /**
+   * Where entry `index` lies in this member's data files, applied or not (null if not stored).
+   * The broker checks the group's first position against its dividedCommitlogOffset with it.
+   */
+  storedPos(index: number): number | null {
+    this.liveCore();
+    return this.liveStore().get(index)?.pos ?? null;
+  }
+
   get(index: number): CommittedEntry & { pos: number } | null {
     this.liveCore();
     // Applied entries are committed; the applied index is what this node has acted on.
