@@ -14,6 +14,7 @@ import { appendAcceptingDuplicates, CLI, freePorts, startNode, stopNode, until, 
 import { writeResults } from './lib/results.js';
 import { fixed, formatTable, grouped } from './lib/table.js';
 import { latencySvg } from './lib/latency-svg.js';
+import { cpuMs } from './lib/proc.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -85,17 +86,6 @@ interface LoadResult {
   readonly maxAnonRssMiB: Record<string, number>;
   /** CPU time (user + system) the members spent per 1000 appends, by id: what the load costs. */
   readonly serverCpuMsPer1000: Record<string, number>;
-}
-
-/** CPU time of a process in ms (user + system), from /proc (Linux); NaN where unavailable. */
-function cpuMs(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const fields = (fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms (USER_HZ 100)
-  } catch {
-    return Number.NaN;
-  }
 }
 
 const RSS_SAMPLE_MS = 250;

@@ -14,6 +14,10 @@ const BENCHES: Readonly<Record<string, { description: string; load: () => Promis
     description: 'thread hops: flush on the libuv pool vs inline, SPSC ring + Atomics worker hop vs inline vs postMessage (--quick)',
     load: () => import('./hops.js'),
   },
+  ab: {
+    description: 'interleaved A/B of two builds (--a ROOT --b ROOT [--rounds N] [--flush sync|async] [--cases 1:1000,128:20000]): B/A ratios of appends/s, p50, leader CPU',
+    load: () => import('./ab.js'),
+  },
   cluster: {
     description: '3 dledger server processes + a client process: 1 KiB appends at concurrency 1/16/128 and batched, flush sync/async, failover time (--quick for a smoke run)',
     load: () => import('./cluster.js'),
