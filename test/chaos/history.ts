@@ -22,18 +22,13 @@
 import { performance } from 'node:perf_hooks';
 import { DLedgerClient, DLedgerClientError } from '../../src/client/client.js';
 import { ResponseCode } from '../../src/node/client-protocol.js';
+import { countOutcomes, recordOutcome, type Outcome, type TimedOp } from './op-outcome.js';
 
-export type OpOutcome =
-  | { readonly type: 'ok'; readonly index: number; readonly term: number; readonly pos: number }
-  | { readonly type: 'fail'; readonly error: string }
-  | { readonly type: 'unknown'; readonly error: string };
+export type OpOutcome = Outcome<{ index: number; term: number; pos: number }>;
 
-export interface AppendOp {
+export interface AppendOp extends TimedOp<OpOutcome> {
   readonly client: number;
   readonly value: string;
-  readonly invokeMs: number;
-  completeMs: number | null;
-  outcome: OpOutcome | null;
 }
 
 export interface History {
@@ -112,15 +107,12 @@ export class ClientLoops {
         for (let seq = 0; seq < options.maxOpsPerClient && !this.stopping; seq++) {
           const op: AppendOp = { client: c, value: `c${c}-${seq}`, invokeMs: performance.now(), completeMs: null, outcome: null };
           this.history.ops.push(op);
-          try {
+          await recordOutcome<OpOutcome>(op, async () => {
             const body = encoder.encode(op.value);
             const info = single !== null ? await single.append(body, options.retryTimeoutMs, () => this.stopping) : (await client!.append(body))[0];
             if (info === undefined) throw new Error('append answered without an entry');
-            op.outcome = { type: 'ok', index: info.index, term: info.term, pos: info.pos };
-          } catch (error) {
-            op.outcome = classify(error);
-          }
-          op.completeMs = performance.now();
+            return { type: 'ok', index: info.index, term: info.term, pos: info.pos };
+          }, classify);
           if (options.thinkMs > 0) await new Promise((resolve) => setTimeout(resolve, options.thinkMs));
         }
       } finally {
@@ -139,13 +131,5 @@ export class ClientLoops {
 }
 
 export function summarize(history: History): { operations: number; ok: number; fail: number; unknown: number } {
-  let ok = 0;
-  let fail = 0;
-  let unknown = 0;
-  for (const op of history.ops) {
-    if (op.outcome?.type === 'ok') ok++;
-    else if (op.outcome?.type === 'fail') fail++;
-    else unknown++;
-  }
-  return { operations: history.ops.length, ok, fail, unknown };
+  return { operations: history.ops.length, ...countOutcomes(history.ops) };
 }

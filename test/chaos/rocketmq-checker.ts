@@ -15,6 +15,7 @@
 //                  (its group's committed offset passed a message it had not consumed);
 //   offset-back  — a committed consumer offset of the live group moved backwards in log order.
 import type { Delivery, SendOp } from './rocketmq-clients.js';
+import { countOutcomes } from './op-outcome.js';
 import { Violations } from './violations.js';
 
 /** A stored message of the checked topic, from the reference replica's log. */
@@ -179,11 +180,12 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
   }
 
   const retriedInternally = input.ops.filter((op) => op.attempts.length > 1).length;
+  const outcomes = countOutcomes(input.ops);
   return {
     sent: input.ops.length,
     acknowledged: acked.length,
-    failed: input.ops.filter((op) => op.outcome?.type === 'fail').length,
-    unknown: input.ops.filter((op) => op.outcome === null || op.outcome.type === 'unknown').length,
+    failed: outcomes.fail,
+    unknown: outcomes.unknown,
     retriedInternally,
     drainDeliveries: input.drain.length,
     consumedDistinct: drained.size,

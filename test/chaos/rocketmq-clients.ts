@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { format } from 'node:util';
 import { ResponseCode } from '../../src/remoting/codes.js';
+import { recordOutcome, type Outcome, type TimedOp } from './op-outcome.js';
 import { message, ons, SHORT_INTERVALS_MS, type AliConsumer, type AliMessage, type AliProducer, type AliSendResult } from '../quickstart/ali-ons-client.js';
 
 /** ali-ons' default logger warns on every route refresh; a campaign prints its own summary instead. */
@@ -42,17 +43,11 @@ function consumerLogger(group: string): typeof QUIET_LOGGER {
 
 export type AttemptResult = 'stored' | 'refused' | 'maybe';
 
-export type SendOutcome =
-  | { readonly type: 'ok'; readonly msgId: string; readonly queueId: number; readonly queueOffset: number }
-  | { readonly type: 'fail'; readonly error: string }
-  | { readonly type: 'unknown'; readonly error: string };
+export type SendOutcome = Outcome<{ msgId: string; queueId: number; queueOffset: number }>;
 
-export interface SendOp {
+export interface SendOp extends TimedOp<SendOutcome> {
   readonly producer: number;
   readonly body: string;
-  readonly invokeMs: number;
-  completeMs: number | null;
-  outcome: SendOutcome | null;
   readonly attempts: AttemptResult[];
 }
 
@@ -130,18 +125,17 @@ export class ProducerLoops {
           this.ops.push(op);
           const msg = message(options.topic, `Tag${seq % 3}`, `key-${body}`, body);
           opOf.set(msg, op);
-          try {
+          const outcome = await recordOutcome<SendOutcome>(op, async () => {
             const result = await producer.send(msg);
-            op.outcome = result.sendStatus === 'SEND_OK'
+            return result.sendStatus === 'SEND_OK'
               ? { type: 'ok', msgId: result.msgId, queueId: Number(result.messageQueue.queueId), queueOffset: Number(result.queueOffset) }
               : { type: 'unknown', error: `sendStatus ${result.sendStatus}` };
-          } catch (error) {
+          }, (error) => {
             const text = error instanceof Error ? error.message : String(error);
-            op.outcome = op.attempts.every((a) => a === 'refused') ? { type: 'fail', error: text } : { type: 'unknown', error: text };
-          }
-          op.completeMs = performance.now();
+            return op.attempts.every((a) => a === 'refused') ? { type: 'fail', error: text } : { type: 'unknown', error: text };
+          });
           // Without a master in the route ali-ons fails in ~0 ms; back off as an application would.
-          const pauseMs = op.outcome?.type === 'ok' ? options.thinkMs : Math.max(options.thinkMs, FAILED_SEND_BACKOFF_MS);
+          const pauseMs = outcome.type === 'ok' ? options.thinkMs : Math.max(options.thinkMs, FAILED_SEND_BACKOFF_MS);
           if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
         }
       });
