@@ -59,6 +59,12 @@ export class Broker {
   private boundPort = 0;
   private roleKnown = false;
   private closed = false;
+  private resolveStopped: (code: number) => void = () => undefined;
+  /**
+   * Resolves with an exit code once the broker stopped by itself: its DLedger member refused the
+   * group's log start or hit a fatal store error (mqbroker exits with it, as runUntilSignal does).
+   */
+  readonly stoppedByItself: Promise<number> = new Promise((resolve) => (this.resolveStopped = resolve));
 
   constructor(private readonly options: BrokerOptions) {
     this.config = options.config;
@@ -102,6 +108,13 @@ export class Broker {
     this.boundPort = await this.remoting.listen('0.0.0.0', this.options.listenPortOverride ?? this.config.listenPort);
     const commitLog = this.openCommitLog();
     this.commitLogInstance = commitLog;
+    if (commitLog instanceof DLedgerCommitLog) {
+      void commitLog.stoppedByItself.then(async (code) => {
+        this.log(`the DLedger member stopped by itself: closing the broker (exit ${code})`);
+        await this.close();
+        this.resolveStopped(code);
+      });
+    }
     const context: BrokerContext = {
       config: this.config,
       brokerAddr: this.brokerAddr,
@@ -173,6 +186,7 @@ export class Broker {
     return new DLedgerCommitLog({
       nodeConfig, storeHost, log: this.log,
       ...(this.options.raft === undefined ? {} : { raft: this.options.raft }),
+      classicDirectoryPath: this.config.storePathCommitLog,
       ...(classic === null ? {} : { classic }),
     });
   }

@@ -15,8 +15,9 @@
 //
 // Raft replicates only new entries. Every member must therefore hold the same old files before
 // the switch (the guide copies the old commit log to each node and compares md5sums of the last
-// file: `mqadmin commitLogMd5`). Nothing detects a member without them: it starts its DLedger
-// log at 0 and can still be elected, then serves neither the old messages nor the old topics.
+// file: `mqadmin commitLogMd5`). A member without them starts its DLedger log at 0; members that
+// disagree on where the log starts refuse to apply anything and stop (log-start-check.ts), and a
+// store that took another start refuses the next start (checkDLedgerStart, checkNoClassicStart).
 import fs from 'node:fs';
 import path from 'node:path';
 import { CHECKPOINT_FILE_NAME, INITIAL_CHECKPOINT, readCheckpoint, writeCheckpoint } from '../store/checkpoint.js';
@@ -57,7 +58,10 @@ export function commitLogFileNames(directoryPath: string): string[] {
  * null when storePathCommitLog holds no commit-log file (a broker that was DLedger from the start).
  */
 export function prepareClassicUpgrade(options: ClassicUpgradeOptions): ClassicPrefix | null {
-  if (commitLogFileNames(options.classicDirectoryPath).length === 0) return null;
+  if (commitLogFileNames(options.classicDirectoryPath).length === 0) {
+    checkNoClassicStart(options);
+    return null;
+  }
   const files = new ClassicLogFiles(options.classicDirectoryPath, options.fileSizeBytes, options.maxMessageBytes);
   try {
     const report = files.open();
@@ -91,8 +95,19 @@ function checkDLedgerStart(options: ClassicUpgradeOptions, dividedOffset: number
   const startsAt = checkpoint.firstPos;
   if ((checkpoint.beforeBeginIndex === INITIAL_CHECKPOINT.beforeBeginIndex && startsAt !== dividedOffset) || startsAt < dividedOffset) {
     throw new ClassicUpgradeError(`the DLedger store ${options.dledgerNodeDir} starts at offset ${startsAt}, but the classic commit log in ${options.classicDirectoryPath} ends at ${dividedOffset} (dividedCommitlogOffset): `
-      + 'the old files were added or changed after this member started in DLedger mode. Every member needs the same old commit log before its first DLedger start (compare with mqadmin commitLogMd5)');
+      + 'the old files were added or changed after this member started in DLedger mode, or it followed a leader without them (whose log starts at 0). Every member needs the same old commit log before its first DLedger start (compare with mqadmin commitLogMd5)');
   }
+}
+
+/**
+ * Without classic files the DLedger log must start at 0: a store that starts higher was upgraded
+ * (its old files are gone) or took the start of a leader that had them.
+ */
+function checkNoClassicStart(options: ClassicUpgradeOptions): void {
+  const checkpoint = readCheckpoint(new DiskMedium(), options.dledgerNodeDir);
+  if (checkpoint === null || checkpoint.beforeBeginIndex !== INITIAL_CHECKPOINT.beforeBeginIndex || checkpoint.firstPos === 0) return;
+  throw new ClassicUpgradeError(`the DLedger store ${options.dledgerNodeDir} starts at offset ${checkpoint.firstPos} (a group upgraded with dividedCommitlogOffset ${checkpoint.firstPos}), but ${options.classicDirectoryPath} holds no classic commit log (dividedCommitlogOffset 0): `
+    + 'this member lacks the old commit log the group continues. Copy it from another member (compare with mqadmin commitLogMd5) and move this DLedger store away before starting again');
 }
 
 /**

@@ -4,13 +4,14 @@
 // consume queues on every member. This class is the broker's only path into the group: puts
 // (leader only, queue offsets from the allocator), commands, reads by queue offset, and the
 // master/slave role RocketMQ derives from the Raft role.
-import { DLedgerError, DLedgerServer, type AppendResult, type RoleChange } from '../node/server.js';
+import { type CommittedEntry, DLedgerError, DLedgerServer, type AppendResult, type RoleChange } from '../node/server.js';
 import type { DLedgerNodeConfig } from '../node/config.js';
 import type { RaftConfig, RaftStatus } from '../raft/types.js';
 import { ResponseCode as DLedgerCode } from '../node/client-protocol.js';
 import { assert } from '../util/assert.js';
 import { createMessageId, DLEDGER_ENTRY_HEADER_BYTES, encodeMessage, type HostAddress, patchPhysicalOffset } from './message-codec.js';
 import type { ClassicLogFiles } from './classic-files.js';
+import { type LogStartExpectation, logStartMismatch } from './log-start-check.js';
 import { BrokerState, CLASSIC_LOG_INDEX, type ApplyResult } from './state/broker-state.js';
 import type { ConsumeQueueUnit } from './state/consume-queue.js';
 import { type BrokerCommand, encodeCommand } from './state/commands.js';
@@ -94,7 +95,12 @@ export interface DLedgerCommitLogOptions {
   readonly raft?: Partial<RaftConfig>;
   /** The old commit log after an upgrade from a classic broker. */
   readonly classic?: ClassicPrefix;
+  /** storePathCommitLog (named when the group's first position disagrees with this member's). */
+  readonly classicDirectoryPath?: string;
 }
+
+/** The exit code of a member that stopped by itself (as a `dledger server` that stops itself). */
+export const SELF_STOP_EXIT_CODE = 3;
 
 /**
  * Stored messages of (topic, queueId) from queueOffset on: at most maxNums messages and (after the
@@ -120,6 +126,8 @@ export function readQueueMessages(
 
 /** How often a new leader checks whether it has applied its whole log. */
 const MASTER_READY_POLL_MS = 10;
+/** How often a member looks for the group's entry 0 until it has it (leaders' NOOPs are not applied). */
+const LOG_START_POLL_MS = 50;
 
 export class DLedgerCommitLog implements BrokerCommitLog {
   readonly state: BrokerState;
@@ -131,17 +139,33 @@ export class DLedgerCommitLog implements BrokerCommitLog {
   /** Bumped on every Raft role change, so a check scheduled for an older one does nothing. */
   private roleGeneration = 0;
   private closed = false;
+  private closing: Promise<void> | null = null;
+  private readonly logStart: LogStartExpectation;
+  private logStartChecked = false;
+  private logStartTimer: NodeJS.Timeout | null = null;
+  // Invariant: once set, no entry reaches the broker state (this member is stopping).
+  private refusal: string | null = null;
+  private resolveStopped: (code: number) => void = () => undefined;
+  /** Resolves with an exit code when this member stops by itself (log start refused, fatal store error). */
+  readonly stoppedByItself: Promise<number> = new Promise((resolve) => (this.resolveStopped = resolve));
 
   constructor(private readonly options: DLedgerCommitLogOptions) {
     this.state = new BrokerState(options.log);
     // RocketMQ's DLedgerCommitLog serves offsets below dividedCommitlogOffset from the old files;
     // their consume-queue units come first, so queue offsets continue across the boundary.
     options.classic?.files.forEachMessage((_offset, bytes) => this.state.applyClassic(bytes));
+    this.logStart = {
+      dividedOffset: options.classic?.dividedOffset ?? 0,
+      upgraded: options.classic !== undefined,
+      classicDirectoryPath: options.classicDirectoryPath ?? '(storePathCommitLog)',
+    };
     this.server = new DLedgerServer({
       config: options.nodeConfig,
-      stateMachine: this.state,
+      stateMachine: { apply: (entry) => this.applyChecked(entry) },
       patchBody: patchPhysicalOffset,
       log: options.log,
+      // The node logged "FATAL: ...; stopping this node" and closes itself; the broker goes too.
+      onFatal: () => void this.close().finally(() => this.resolveStopped(SELF_STOP_EXIT_CODE)),
       appendTimeoutMs: options.appendTimeoutMs ?? 2500,
       ...(options.raft === undefined ? {} : { raft: options.raft }),
     });
@@ -157,17 +181,53 @@ export class DLedgerCommitLog implements BrokerCommitLog {
 
   async start(): Promise<void> {
     await this.server.start();
+    // Entry 0 is the first leader's NOOP, which is never applied: a member that only has it (no
+    // message or command yet) checks here.
+    this.logStartTimer = setInterval(() => this.checkLogStart(), LOG_START_POLL_MS);
+    this.logStartTimer.unref();
+    this.checkLogStart();
   }
 
   raftStatus(): RaftStatus {
     return this.server.status();
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.masterTimer !== null) clearInterval(this.masterTimer);
-    await this.server.close();
-    this.options.classic?.files.close();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      if (this.masterTimer !== null) clearInterval(this.masterTimer);
+      if (this.logStartTimer !== null) clearInterval(this.logStartTimer);
+      await this.server.close();
+      this.options.classic?.files.close();
+    })();
+    return this.closing;
+  }
+
+  /**
+   * The state machine the node applies committed entries to: the broker state, after checking
+   * once per start (before the first entry is indexed) that the group's entry 0 lies at this
+   * member's dividedCommitlogOffset (log-start-check.ts).
+   */
+  private applyChecked(entry: CommittedEntry): ApplyResult {
+    // Applied entries are stored here, so entry 0 is too unless the log starts later.
+    if (!this.logStartChecked) this.checkLogStart(true);
+    if (this.refusal !== null) return { kind: 'skipped', reason: this.refusal };
+    return this.state.apply(entry);
+  }
+
+  /** Compare entry 0's position with ours once it is stored (or give up on a log starting later). */
+  private checkLogStart(applying = false): void {
+    if (this.logStartChecked || this.closed) return;
+    const firstPos = this.server.storedPos(0);
+    if (firstPos === null && !applying && this.server.status().firstIndex <= 0) return; // not received yet
+    this.logStartChecked = true;
+    if (this.logStartTimer !== null) clearInterval(this.logStartTimer);
+    const mismatch = logStartMismatch(this.logStart, firstPos, this.server.status().leaderId);
+    if (mismatch === null) return;
+    this.refusal = mismatch;
+    this.options.log(`FATAL: ${mismatch}`);
+    // Not from inside the node's apply loop: close on the next turn.
+    setImmediate(() => void this.close().finally(() => this.resolveStopped(SELF_STOP_EXIT_CODE)));
   }
 
   /** Called with 'slave' on every Raft role other than leader, 'master' once a leader is ready. */

@@ -9,70 +9,25 @@
 // Method: in-process name server and brokers on OS-assigned ports (remoting + DLedger over TCP),
 // temp dirs, bounded waits.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { Broker } from '../../src/broker/broker.js';
 import { ClassicUpgradeError } from '../../src/broker/classic-upgrade.js';
-import { buildBrokerConfig } from '../../src/broker/config.js';
-import { createMessageId, decodeMessage, decodeMessages, formatMessageProperties } from '../../src/broker/message-codec.js';
+import { createMessageId, decodeMessage, decodeMessages } from '../../src/broker/message-codec.js';
 import { main as mqadmin } from '../../src/cli/mqadmin.js';
-import { DEFAULT_NAMESRV_CONFIG } from '../../src/namesrv/config.js';
-import { NameServer } from '../../src/namesrv/namesrv.js';
-import { RemotingClient } from '../../src/remoting/client.js';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
-import { createRequest, type RemotingCommand } from '../../src/remoting/command.js';
+import type { RemotingCommand } from '../../src/remoting/command.js';
 import { MEMBER_IDS, until } from './group-harness.js';
+import { QUEUES, TOPIC, upgradeWorld } from './upgrade-harness.js';
 
-const TOPIC = 'TopicTest';
-const QUEUES = 4;
 const FILE_BYTES = 256 * 1024;
 const OLD_MESSAGES = 400;
 const NEW_MESSAGES = 100;
 
 t.test('classic broker upgraded to a 3-member DLedger group', async (t) => {
-  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'upgrade-'));
-  const logs: string[] = [];
-  const namesrv = new NameServer({ config: { ...DEFAULT_NAMESRV_CONFIG, bindAddress: '127.0.0.1', listenPort: 0 }, log: () => undefined });
-  const namesrvAddr = `127.0.0.1:${await namesrv.start()}`;
-  const client = new RemotingClient();
-  const running = new Set<Broker>();
-  t.teardown(async () => {
-    client.close();
-    for (const broker of running) await broker.close();
-    await namesrv.close();
-    fs.rmSync(baseDir, { recursive: true, force: true });
-  });
-  t.teardown(() => { if (t.passing() === false) t.comment(logs.slice(-60).join('\n')); });
-  const call = (addr: string, code: number, extFields: Record<string, string | number | boolean> = {}, body: Buffer | null = null): Promise<RemotingCommand> =>
-    client.invoke(addr, createRequest(code, { extFields, body }), 20_000);
-  const rootOf = (i: number): string => path.join(baseDir, `node0${i}`);
-  const common = {
-    brokerClusterName: 'RaftCluster', brokerName: 'RaftNode00', brokerIP1: '127.0.0.1', listenPort: '30911', namesrvAddr,
-    maxMessageSize: String(64 * 1024), mappedFileSizeCommitLog: String(FILE_BYTES),
-  };
-  const startBroker = async (keys: Record<string, string>, name: string, raftMember = true): Promise<Broker> => {
-    const broker = new Broker({
-      config: buildBrokerConfig({ ...common, ...keys }),
-      log: (line) => logs.push(`${name}: ${line}`),
-      listenPortOverride: 0,
-      ...(raftMember ? {
-        nodeConfigOverrides: { mappedFileSizeForEntryIndex: 4096, tickIntervalMs: 10, heartBeatTimeIntervalMs: 50, maxHeartBeatLeak: 6 },
-        mapNodeConfig: (config) => ({ ...config, peers: config.peers.map((p) => ({ ...p, port: 0 })) }),
-      } : {}),
-    });
-    await broker.start();
-    running.add(broker);
-    return broker;
-  };
-  const stopBroker = async (broker: Broker): Promise<void> => {
-    running.delete(broker);
-    await broker.close();
-  };
+  const world = await upgradeWorld(t, FILE_BYTES);
+  const { baseDir, namesrv, call, rootOf, startBroker, stopBroker, send, introduce } = world;
   const registered = (): Map<number, string> => new Map(namesrv.routeInfo.clusterInfo().brokerAddrTable['RaftNode00']?.brokerAddrs ?? []);
-  const send = (addr: string, queueId: number, i: number): Promise<RemotingCommand> => call(addr, RequestCode.SEND_MESSAGE_V2, {
-    a: 'PG', b: TOPIC, c: 'TBW102', d: QUEUES, e: queueId, f: 0, g: Date.now(), h: 0, i: formatMessageProperties([['TAGS', 'TagA'], ['KEYS', `k${i}`], ['WAIT', 'true']]), j: 0, k: false,
-  }, Buffer.from(`message ${i} ${'x'.repeat(1000)}`));
 
   t.comment('a classic broker: enableDLegerCommitLog=false, brokerId 0');
   const classicKeys = { storePathRootDir: rootOf(0), enableDLegerCommitLog: 'false', brokerId: '0', brokerRole: 'ASYNC_MASTER', flushDiskType: 'SYNC_FLUSH' };
@@ -113,15 +68,7 @@ t.test('classic broker upgraded to a 3-member DLedger group', async (t) => {
   fs.rmSync(bad, { recursive: true, force: true });
 
   t.comment('restart the three stores as one DLedger group');
-  const dledgerKeys = (i: number): Record<string, string> => ({
-    storePathRootDir: rootOf(i), enableDLegerCommitLog: 'true', dLegerGroup: 'RaftNode00', flushDiskType: 'SYNC_FLUSH',
-    dLegerPeers: MEMBER_IDS.map((id, j) => `${id}-127.0.0.1:${40911 + j}`).join(';'), dLegerSelfId: MEMBER_IDS[i] as string,
-  });
-  const introduce = (members: readonly Broker[]): void => {
-    for (const broker of members) {
-      for (const other of members) if (other !== broker) broker.commitLog.server.setPeerPort(other.config.dLegerSelfId, '127.0.0.1', other.commitLog.server.port);
-    }
-  };
+  const dledgerKeys = world.dledgerKeys;
   const members = await Promise.all([0, 1, 2].map((i) => startBroker(dledgerKeys(i), MEMBER_IDS[i] as string)));
   introduce(members);
   const dividedOffset = classicFiles.length * FILE_BYTES;
@@ -176,8 +123,8 @@ t.test('classic broker upgraded to a 3-member DLedger group', async (t) => {
   t.ok(oldCount.every((count, q) => restarted.commitLog.readMessages(TOPIC, q, 0, count, Number.MAX_SAFE_INTEGER).every((b, k) => Buffer.compare(Buffer.from(b), oldBytes[q]?.[k] as Buffer) === 0)), 'old messages byte for byte after the restart');
 
   t.comment('a classic start on an upgraded store is refused');
-  for (const member of [...running]) await stopBroker(member);
-  const again = new Broker({ config: buildBrokerConfig({ ...common, ...classicKeys }), log: () => undefined, listenPortOverride: 0 });
+  for (const member of members) await stopBroker(member);
+  const again = new Broker({ config: world.brokerConfig(classicKeys), log: () => undefined, listenPortOverride: 0 });
   await t.rejects(again.start(), ClassicUpgradeError, 'enableDLegerCommitLog=false on a store with a DLedger log');
   await again.close();
 });
