@@ -29,10 +29,12 @@ export class FollowerReplication {
       term,
       ...fields,
     });
-    // Common case (the Append starts past our commit index): nothing to compare.
+    // Only an Append reaching back to our commit index can contradict a committed entry; the
+    // common one starts past it and skips the check.
     if (m.prevLogIndex <= this.log.commitIndex) this.checkCommittedOverlap(m, term);
     if (m.prevLogIndex < this.log.commitIndex) {
-      // Everything up to our commit index matches the leader's log (Leader Completeness).
+      // Everything up to our commit index matches the leader's log (Leader Completeness; the part
+      // this Append shows was just checked).
       return reply({ reject: false, index: this.log.commitIndex, conflictTerm: 0, conflictIndex: 0 });
     }
     const lastNewIndex = this.log.maybeAppend(m.prevLogIndex, m.prevLogTerm, m.commitIndex, m.entries);
