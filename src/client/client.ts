@@ -245,6 +245,9 @@ export class DLedgerClient {
           if (needsLeader) this.leaderId = target.id;
           return response;
         }
+        // A TIMEOUT answer does not say the node did nothing: an append is not re-sent after it
+        // (so a library-retry call that gives up has only been refused or never sent).
+        if (response.code === ResponseCode.TIMEOUT && !idempotent) throw new DLedgerClientError(response.code, `${response.error ?? 'timed out'} (answered by ${target.id})`, true);
         lastError = new DLedgerClientError(response.code, response.error ?? 'request failed');
         // A follower serves reads from what it has applied, which may lag the leader's commit: an
         // index it does not have yet is asked again at the leader it names (read-your-writes).

@@ -36,3 +36,22 @@ t.test('NOT_LEADER is still retried (nothing was written)', async (t) => {
   client.close();
   await node.close();
 });
+
+t.test('an append answered TIMEOUT is not re-sent (the node may have appended it)', async (t) => {
+  const node = await fakeNode((socket, id, count) => {
+    const response = count === 1
+      ? { id, code: ResponseCode.TIMEOUT, leaderId: 'n0', error: 'timed out' }
+      : { id, code: ResponseCode.SUCCESS, leaderId: 'n0', appended: [{ index: 7, term: 2, pos: 48 }] };
+    socket.write(encodeFrame(response, 1 << 20));
+  });
+  const client = new DLedgerClient({ group: 'g', peers: `n0-127.0.0.1:${node.port}`, retryTimeoutMs: 2000 });
+  try {
+    await client.append(new Uint8Array([1]));
+    t.fail('expected an unknown outcome');
+  } catch (error) {
+    t.ok(error instanceof DLedgerClientError && error.outcomeUnknown && !error.notSent, `outcome unknown: ${(error as Error).message}`);
+  }
+  t.equal(node.appends(), 1, 'the append reached the node exactly once');
+  client.close();
+  await node.close();
+});
