@@ -6,15 +6,16 @@
 //   'single-attempt' (default): one DLedgerClient per member with retryTimeoutMs -1 (its deadline
 //     has passed before the first answer), so each call is exactly one request. A value is re-sent (to the next member) only after a definite rejection
 //     (NOT_LEADER, LEADER_NOT_READY, LEADER_TRANSFERRING: nothing was appended); after a timeout or
-//     a lost connection it is recorded "unknown" and never re-sent. A value then reaches a leader at
-//     most once, so a duplicate in a log is the server's doing.
+//     a lost connection it is recorded "unknown" and never re-sent, and when the request was
+//     never written (connection refused) "fail". A value then reaches a leader at most once, so a
+//     duplicate in a log is the server's doing.
 //   'library-retry': one DLedgerClient over all members with its own retries, as an application
 //     would use it. Since F2's fix it re-sends an append only after a definite refusal or a
 //     failure before the write (see FINDINGS.md F2).
 // "fail" means the append cannot be in any log: every attempt was definitely refused (NOT_LEADER,
 // LEADER_NOT_READY, LEADER_TRANSFERRING: the node appended nothing; in library-retry mode the
-// client retried only after such refusals or unsent attempts, and the server never answers an
-// append with the retryable TIMEOUT code), or the client proved the request was never written to
+// client re-sends an append only after such refusals or unsent attempts, never after a timeout
+// or a TIMEOUT answer), or the client proved the request was never written to
 // a socket (DLedgerClientError.notSent: connect refused, connection lost before the write). The
 // checkers treat a failed value found in a log as a violation. "unknown" means the append may
 // have happened (a timeout or lost connection after the write, a quorum wait that timed out, any
