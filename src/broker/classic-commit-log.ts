@@ -92,6 +92,11 @@ export class ClassicCommitLog implements BrokerCommitLog {
     this.roleHandlers.push(handler);
   }
 
+  /** A single node: its own master whenever it serves. */
+  confirmMaster(): Promise<boolean> {
+    return Promise.resolve(this.isWritable());
+  }
+
   isWritable(): boolean {
     return !this.closed && this.brokerRole.role === 'master';
   }

@@ -66,6 +66,12 @@ export interface BrokerCommitLog {
   close(): Promise<void>;
   onBrokerRoleChange(handler: (change: BrokerRoleChange) => void): void;
   isWritable(): boolean;
+  /**
+   * Whether this member is still the master a quorum follows, with everything committed applied
+   * (a ReadIndex barrier, false on refusal or after timeoutMs). A deposed master that has not
+   * heard of its successor yet answers false.
+   */
+  confirmMaster(timeoutMs: number): Promise<boolean>;
   putMessages(messages: readonly MessageToPut[]): Promise<PutResult[]>;
   proposeCommand(command: BrokerCommand): Promise<void>;
   readMessages(topic: string, queueId: number, queueOffset: number, maxNums: number, maxBytes: number): Uint8Array[];
@@ -237,6 +243,14 @@ export class DLedgerCommitLog implements BrokerCommitLog {
 
   get role(): BrokerRoleChange {
     return this.brokerRole;
+  }
+
+  confirmMaster(timeoutMs: number): Promise<boolean> {
+    if (this.closed || this.brokerRole.role !== 'master') return Promise.resolve(false);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const barrier = this.server.readBarrier().then(() => !this.closed && this.brokerRole.role === 'master', () => false);
+    return Promise.race([barrier, timeout]).finally(() => clearTimeout(timer));
   }
 
   /** Sends are accepted: this member leads and its queue offsets are exact. */

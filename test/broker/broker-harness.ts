@@ -7,6 +7,7 @@ import { Broker } from '../../src/broker/broker.js';
 import { buildBrokerConfig } from '../../src/broker/config.js';
 import { DEFAULT_NAMESRV_CONFIG } from '../../src/namesrv/config.js';
 import { NameServer } from '../../src/namesrv/namesrv.js';
+import type { RaftConfig } from '../../src/raft/types.js';
 import { RemotingClient } from '../../src/remoting/client.js';
 import { createRequest, type RemotingCommand } from '../../src/remoting/command.js';
 import { MEMBER_IDS } from './group-harness.js';
@@ -25,8 +26,11 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-/** extraConfig: more broker conf keys (e.g. messageDelayLevel), the same for every member. */
-export async function startCluster(extraConfig: Readonly<Record<string, string>> = {}): Promise<Cluster> {
+/**
+ * extraConfig: more broker conf keys (e.g. messageDelayLevel), the same for every member;
+ * raft: Raft core overrides for every member (e.g. checkQuorum off).
+ */
+export async function startCluster(extraConfig: Readonly<Record<string, string>> = {}, raft?: Partial<RaftConfig>): Promise<Cluster> {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'broker-cluster-'));
   const logs: string[] = [];
   const namesrv = new NameServer({ config: { ...DEFAULT_NAMESRV_CONFIG, bindAddress: '127.0.0.1', listenPort: 0 }, log: (line) => logs.push(`namesrv: ${line}`) });
@@ -50,6 +54,7 @@ export async function startCluster(extraConfig: Readonly<Record<string, string>>
     }),
     log: (line) => logs.push(`${selfId}: ${line}`),
     listenPortOverride: 0,
+    ...(raft === undefined ? {} : { raft }),
     nodeConfigOverrides: { mappedFileSizeForEntryIndex: 4096, tickIntervalMs: 10, heartBeatTimeIntervalMs: 50, maxHeartBeatLeak: 6 },
     mapNodeConfig: (config) => ({ ...config, peers: config.peers.map((p) => ({ ...p, port: 0 })) }),
   }));

@@ -13,6 +13,8 @@ import { isReadable } from '../state/topic-config.js';
 
 export const PullSysFlag = { COMMIT_OFFSET: 1, SUSPEND: 2, SUBSCRIPTION: 4, CLASS_FILTER: 8 } as const;
 
+/** How long a master may take to confirm its leadership before it tells a consumer to move its offset. */
+const CONFIRM_MASTER_MS = 1000;
 /** A held pull is answered after at most this long, whatever the client asked (Java clients ask 15 s). */
 const SUSPEND_MAX_MS = 30_000;
 const MAX_MSG_NUMS_MAX = 1024;
@@ -68,14 +70,25 @@ function pull(context: BrokerContext, request: RemotingCommand): RemotingCommand
   const tagCodes = (header.sysFlag & PullSysFlag.SUBSCRIPTION) !== 0 ? tagCodesOf(header.subscription) : tagCodesOfGroup(context, header);
   const run = (): GetMessageResult => getMessages(context.commitLog, header.topic, header.queueId, header.queueOffset, Math.min(header.maxMsgNums, MAX_MSG_NUMS_MAX), Math.max(1, header.maxMsgBytes), tagCodes);
   const first = run();
+  if (movesOffset(first, header.queueOffset) && context.commitLog.role.role === 'master') {
+    // Chaos R3: a deposed master that has not heard of its successor yet (resumed from a pause,
+    // cut off) has a stale queue end; PULL_OFFSET_MOVED to it sent ali-ons back (redeliveries,
+    // and the lower offset committed). Only a master a quorum still follows, caught up, moves it.
+    return context.commitLog.confirmMaster(CONFIRM_MASTER_MS).then((confirmed) => responseOf(context, request, header.queueOffset, confirmed ? run() : first, confirmed));
+  }
   const suspend = (header.sysFlag & PullSysFlag.SUSPEND) !== 0 && context.config.longPollingEnable && header.suspendTimeoutMillis > 0;
   // Held only when the answer would be PULL_NOT_FOUND: the consumer is at the end of the queue.
   const atEnd = first.status === 'OFFSET_OVERFLOW_ONE' || (first.status === 'NO_MESSAGE_IN_QUEUE' && header.queueOffset === 0);
-  if (!atEnd || !suspend) return responseOf(context, request, header.queueOffset, first);
+  if (!atEnd || !suspend) return responseOf(context, request, header.queueOffset, first, false);
   return new Promise((resolve) => {
-    const held = context.pullHold.hold(header.topic, header.queueId, Math.min(header.suspendTimeoutMillis, SUSPEND_MAX_MS), () => resolve(responseOf(context, request, header.queueOffset, run())));
-    if (!held) resolve(responseOf(context, request, header.queueOffset, first));
+    const held = context.pullHold.hold(header.topic, header.queueId, Math.min(header.suspendTimeoutMillis, SUSPEND_MAX_MS), () => resolve(responseOf(context, request, header.queueOffset, run(), false)));
+    if (!held) resolve(responseOf(context, request, header.queueOffset, first, false));
   });
+}
+
+/** Answers that would make the consumer take another offset (PULL_OFFSET_MOVED). */
+function movesOffset(result: GetMessageResult, queueOffset: number): boolean {
+  return result.status === 'OFFSET_TOO_SMALL' || result.status === 'OFFSET_OVERFLOW_BADLY' || (result.status === 'NO_MESSAGE_IN_QUEUE' && queueOffset !== 0);
 }
 
 /** Without a subscription in the request, the group's subscription from its heartbeats. */
@@ -84,16 +97,18 @@ function tagCodesOfGroup(context: BrokerContext, header: PullHeader): Set<number
   return tagCodesOf(subscription?.subString ?? null);
 }
 
-function responseOf(context: BrokerContext, request: RemotingCommand, queueOffset: number, result: GetMessageResult): RemotingCommand {
+/** `confirmedMaster`: this member confirmed it is the caught-up master (confirmMaster) for this pull. */
+function responseOf(context: BrokerContext, request: RemotingCommand, queueOffset: number, result: GetMessageResult, confirmedMaster: boolean): RemotingCommand {
   // A follower may lag (restarted, paused, cut off): an offset beyond its queue is not illegal, it
   // is not applied here yet. Java's slave (offsetCheckInSlave=false) keeps the offset and answers
   // PULL_RETRY_IMMEDIATELY suggesting the master; answering PULL_OFFSET_MOVED with our stale max
-  // made ali-ons move its offset (and then the committed one) back: chaos R1, redeliveries.
-  const moved = result.status === 'OFFSET_TOO_SMALL' || result.status === 'OFFSET_OVERFLOW_BADLY' || (result.status === 'NO_MESSAGE_IN_QUEUE' && queueOffset !== 0);
-  if (moved && context.commitLog.role.role !== 'master') {
+  // made ali-ons move its offset (and then the committed one) back: chaos R1, redeliveries. The
+  // same holds for a master that could not confirm it still leads (R3).
+  if (movesOffset(result, queueOffset) && !confirmedMaster) {
+    const who = context.commitLog.role.role === 'master' ? 'a master that could not confirm its leadership' : 'a follower';
     return createResponse(request, ResponseCode.PULL_RETRY_IMMEDIATELY, {
       extFields: { suggestWhichBrokerId: 0, nextBeginOffset: queueOffset, minOffset: result.minOffset, maxOffset: result.maxOffset },
-      remark: `${result.status} on a follower: offset kept, pull from the master`,
+      remark: `${result.status} on ${who}: offset kept, pull from the master`,
     });
   }
   let code: number;
