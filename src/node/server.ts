@@ -45,7 +45,11 @@ export interface CommittedEntry {
   readonly body: Uint8Array;
 }
 
-/** Applies committed entries in log order on every member; its return value goes to the appender. */
+/**
+ * Applies committed entries in log order on every member; its return value goes to the appender.
+ * A committed entry is durable on a majority; on the leader it may be applied before the leader's
+ * own copy is flushed (a crash then re-applies from the log, which the majority restores).
+ */
 export interface StateMachine {
   apply(entry: CommittedEntry): unknown;
 }

@@ -886,6 +886,10 @@ export class RaftCore {
 
   private applyableIndex(): number {
     if (this.log.unstable.snapshot !== null) return this.log.applyingIndex;
+    // A leader's commit index counts its own copy only once durable, so what it commits is durable
+    // on a quorum even when its own write is still in flight: it applies (and acknowledges) then
+    // (Raft thesis §10.2.1). A crash that loses its unflushed tail loses nothing acknowledged.
+    if (this.role === Role.Leader) return this.log.commitIndex;
     return Math.min(this.log.commitIndex, this.log.persistedIndex());
   }
 

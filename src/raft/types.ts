@@ -246,8 +246,9 @@ export interface RaftStatus {
  *     `onPersisted(number)`.
  *  3. Only after that, send `messagesAfterPersist` (votes, append acks: Raft's "persist before
  *     you answer").
- *  4. Apply `committedEntries` in order (they are durable on a quorum and already durable
- *     locally, so they may be applied before this Ready's own writes finish), then call
+ *  4. Apply `committedEntries` in order (they are durable on a quorum, so they may be applied
+ *     before this Ready's own writes finish; on a follower they are also durable locally, on a
+ *     leader not necessarily: it counts its own copy only once durable), then call
  *     `onApplied(lastAppliedIndex)` when done. Serve each ReadState once applied >= its index.
  *  `advance(ready)` is called once the node has taken the Ready, before or after persistence;
  *  hasReady() is false and ready() refuses until then. Readies persist in number order, so

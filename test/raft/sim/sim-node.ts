@@ -4,8 +4,8 @@
 // messages go out when the Ready is taken; snapshot, entries and hard state become durable when
 // the simulated write completes, then onPersisted, then messagesAfterPersist. Committed entries
 // are applied (then onApplied) after the write, or, when the profile says applyBeforePersist,
-// as soon as the Ready is taken, which the contract allows because they are already durable
-// locally (checked). A crash throws away the core, the write queue and the state machine; the
+// as soon as the Ready is taken, which the contract allows because they are durable on a quorum
+// (and on a follower already locally: checked). A crash throws away the core, the write queue and the state machine; the
 // storage survives.
 import { MemoryRaftStorage } from '../../../src/raft/memory-storage.js';
 import type { Entry, Message, NodeId, RaftConfig, ReadState, Ready, Role } from '../../../src/raft/types.js';
@@ -281,10 +281,14 @@ export class SimNode {
     if (!appliedEarly) this.applyCommitted(core, ready.committedEntries, env);
   }
 
-  /** The contract (types.ts, Ready step 4): committed entries handed out are already durable here. */
+  /**
+   * The contract (types.ts, Ready step 4): committed entries a follower hands out are already
+   * durable here. A leader's may not be (it commits what a quorum holds durably, its own copy
+   * counting only once durable); the acknowledged-lost checker covers those across crashes.
+   */
   private checkCommittedAreDurable(ready: Ready, env: NodeEnvironment): void {
     const first = ready.committedEntries[0];
-    if (first === undefined) return;
+    if (first === undefined || this.role === 'leader') return;
     const last = ready.committedEntries[ready.committedEntries.length - 1]!;
     const durableLast = this.storage.lastIndex();
     const stillPending = last.index > durableLast || (last.index >= this.storage.firstIndex() && this.storage.term(last.index) !== last.term);
