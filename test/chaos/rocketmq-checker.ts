@@ -13,8 +13,11 @@
 //   drain-gap    — a message of the topic in the log was not delivered to the drain consumer;
 //   live-skip    — the consumer that ran during the faults never received an acknowledged message
 //                  (its group's committed offset passed a message it had not consumed);
-//   offset-back  — a committed consumer offset of the live group moved backwards in log order.
+//   offset-back  — a committed consumer offset of the live group moved backwards in log order,
+//                  other than the client resuming a queue from an offset it read (the rules are in
+//                  rocketmq-offset-rules.ts; allowed ones are counted in offsetRegressionsAllowed).
 import type { Delivery, SendOp } from './rocketmq-clients.js';
+import { offsetStepBacks, type QueueResume } from './rocketmq-offset-rules.js';
 import { countOutcomes } from './op-outcome.js';
 import { Violations } from './violations.js';
 
@@ -48,6 +51,8 @@ export interface RocketMQCheckInput {
   readonly liveGroup: string;
   readonly logMessages: readonly LogMessage[];
   readonly offsetCommits: readonly LogOffsetCommit[];
+  /** Offsets the live client read from brokers when it (re)took a queue (rocketmq-offset-rules.ts). */
+  readonly liveResumes?: readonly QueueResume[];
   /** When (performance.now() ms) a fault that can move leadership was injected; sorted. */
   readonly faultTimesMs: readonly number[];
 }
@@ -82,6 +87,8 @@ export interface RocketMQCheckResult {
   readonly liveSkipped: number;
   readonly offsetCommits: number;
   readonly offsetRegressions: number;
+  /** Steps back the offset rules allow (the client resumed a queue from an offset it read). */
+  readonly offsetRegressionsAllowed: number;
   readonly violations: string[];
 }
 
@@ -170,14 +177,9 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
     if (!opOf.has(d.body)) violate('phantom', `live consumer received ${JSON.stringify(d.body.slice(0, 64))}, which no producer sent`);
   }
   for (const op of acked) if (!liveBodies.has(op.body)) violate('live-skip', `${op.body} (acknowledged) was never delivered to the live group ${input.liveGroup}`);
-  const lastCommitted = new Map<string, LogOffsetCommit>();
   const liveCommits = input.offsetCommits.filter((c) => c.group === input.liveGroup && c.topic === input.topic);
-  for (const c of liveCommits) {
-    const key = `${c.topic}-${c.queueId}`;
-    const previous = lastCommitted.get(key);
-    if (previous !== undefined && c.offset < previous.offset) violate('offset-back', `${input.liveGroup} ${key}: committed ${previous.offset} at log index ${previous.index}, then ${c.offset} at ${c.index}`);
-    lastCommitted.set(key, c);
-  }
+  const stepBacks = offsetStepBacks(liveCommits, input.liveGroup, input.topic, input.liveResumes ?? []);
+  for (const line of stepBacks.violations) violate('offset-back', line);
 
   const retriedInternally = input.ops.filter((op) => op.attempts.length > 1).length;
   const outcomes = countOutcomes(input.ops);
@@ -205,6 +207,7 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
     liveSkipped: count('live-skip'),
     offsetCommits: liveCommits.length,
     offsetRegressions: count('offset-back'),
+    offsetRegressionsAllowed: stepBacks.allowed.length,
     violations: found.list,
   };
 }
