@@ -306,7 +306,7 @@ export function formatSummary(report: CampaignReport): string {
     ...(report.diskFullStops.length > 0 ? [`members stopped on a full disk (exit 3, expected): ${report.diskFullStops.length}`] : []),
     `operations: ${report.operations} (ok ${report.ok}, fail ${report.fail}, unknown ${report.unknown})`,
     `acknowledged: ${report.check.acknowledged}, lost: ${report.check.lost}, duplicates: ${report.check.duplicates}, phantoms: ${report.check.phantoms}, divergences: ${report.check.divergences}`,
-    `unacknowledged appends present: ${report.check.unacknowledgedPresent}; committed end ${report.check.committedEnd}; converged ${report.converged}`,
+    `unacknowledged appends present: ${report.check.unacknowledgedPresent}; refused (never sent or refused) appends present: ${report.check.refusedPresent}; committed end ${report.check.committedEnd}; converged ${report.converged}`,
     ...formatReadsSummary(report),
     `violations: ${report.violations.length}`,
     ...report.violations.map((v) => `  ${v}`),
