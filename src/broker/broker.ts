@@ -44,6 +44,8 @@ export interface BrokerOptions {
 /** Held pulls at most, over all connections (each holds one timer and one pending answer). */
 const HELD_PULLS_MAX = 10_000;
 const CLIENT_EXPIRY_SCAN_MS = 10_000;
+/** How long a registration as brokerId 0 waits for the member to confirm it still leads. */
+const REGISTER_CONFIRM_MASTER_MS = 1000;
 
 export class Broker {
   readonly config: BrokerConfig;
@@ -140,6 +142,7 @@ export class Broker {
       brokerAddr: this.brokerAddr,
       namesrvAddrs: this.config.namesrvAddrs,
       brokerId: () => this.brokerId(),
+      confirmMaster: () => commitLog.confirmMaster(REGISTER_CONFIRM_MASTER_MS),
       topicConfigs: () => commitLog.state.topicConfigs().values(),
       topicsVersion: () => commitLog.state.topicsVersion,
     }, this.client, this.config.registerNameServerPeriodMs, this.log);

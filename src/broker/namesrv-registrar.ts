@@ -17,18 +17,25 @@ export interface RegistrationSource {
   readonly namesrvAddrs: readonly string[];
   /** null until the first role is known: nothing is registered before then. */
   brokerId(): number | null;
+  /** Before registering as brokerId 0: whether this member still leads (a quorum confirms it). */
+  confirmMaster?(): Promise<boolean>;
   topicConfigs(): Iterable<TopicConfig>;
   /** DataVersion.counter: changes whenever the topic table does. */
   topicsVersion(): number;
 }
 
 const REGISTER_TIMEOUT_MS = 3000;
+/** A master that could not confirm it leads tries again this soon (not a whole period later). */
+const UNCONFIRMED_RETRY_MS = 500;
 
 export class NamesrvRegistrar {
   private timer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> | null = null;
   private again = false;
   private lastRegisteredId: number | null = null;
+  /** Whether the last round skipped brokerId 0 for want of a confirmation (logged once per spell). */
+  private masterUnconfirmed = false;
   private closed = false;
   private readonly startedAtMs = Date.now();
 
@@ -67,6 +74,27 @@ export class NamesrvRegistrar {
   }
 
   private async registerOnce(): Promise<void> {
+    if (this.source.brokerId() === 0 && this.source.confirmMaster !== undefined) {
+      // Chaos R3: a deposed master resumed from a pause still believes it leads, and its overdue
+      // periodic registration took brokerId 0 back from the real master at the name servers
+      // (which then list no master until the real one registers again: up to a period).
+      const confirmed = await this.source.confirmMaster();
+      if (!confirmed) {
+        if (!this.masterUnconfirmed) this.log('not registering as brokerId 0: this member could not confirm it still leads');
+        this.masterUnconfirmed = true;
+        // A slow confirmation must not leave the real master unlisted for a whole period.
+        if (this.retryTimer === null && !this.closed) {
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = null;
+            void this.registerNow();
+          }, UNCONFIRMED_RETRY_MS);
+          this.retryTimer.unref();
+        }
+        return;
+      }
+      this.masterUnconfirmed = false;
+    }
+    // Read again: the role may have changed while confirming (that change asked for a round too).
     const brokerId = this.source.brokerId();
     if (brokerId === null) return;
     const topicConfigTable: Record<string, TopicConfig> = {};
@@ -108,6 +136,7 @@ export class NamesrvRegistrar {
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     await this.inFlight?.catch(() => undefined);
     const brokerId = this.lastRegisteredId;
     if (brokerId === null) return;

@@ -21,7 +21,7 @@ const TOPIC = 'TopicStaleMaster';
 const CLOSED_PORT = 1;
 
 t.test('a cut-off master keeps the requested offset instead of moving it to its stale end', async (t) => {
-  const cluster = await startCluster({}, { checkQuorum: false });
+  const cluster = await startCluster({ registerNameServerPeriod: '1000' }, { checkQuorum: false });
   t.teardown(() => cluster.close());
   t.teardown(() => { if (t.passing() === false) t.comment(cluster.logs.filter((l) => !/heartbeat|registered/.test(l)).slice(-40).join('\n')); });
   const old = await until(() => cluster.master(), 10_000, 'a master');
@@ -39,6 +39,15 @@ t.test('a cut-off master keeps the requested offset instead of moving it to its 
   const fresh = await until(() => others.find((b) => b.commitLog.isWritable()), 15_000, 'a new master among the other two');
   for (let i = 3; i < 6; i++) t.equal((await send(fresh, i)).code, ResponseCode.SUCCESS, `message ${i} stored through the new master`);
   t.equal(old.commitLog.role.role, 'master', 'the cut-off member still believes it is the master');
+  await until(() => cluster.brokerAddrs().get(0) === fresh.brokerAddr || null, 5000, 'the new master registered as brokerId 0');
+  const flips: string[] = [];
+  const watchUntil = Date.now() + 2500; // 2 registration periods of the cut-off master
+  while (Date.now() < watchUntil) {
+    const id0 = cluster.brokerAddrs().get(0);
+    if (id0 !== fresh.brokerAddr) flips.push(`${Date.now() - watchUntil + 2500} ms: brokerId 0 = ${id0 ?? 'none'}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  t.same(flips, [], 'the cut-off master never takes brokerId 0 back at the name server (its periodic registration is not confirmed)');
   t.equal(old.commitLog.state.maxOffset(TOPIC, 0), 3, 'its queue ends at 3');
 
   const pull = (broker: Broker, queueOffset: number) => cluster.call(broker.brokerAddr, RequestCode.PULL_MESSAGE, { consumerGroup: 'CG', topic: TOPIC, queueId: 0, queueOffset, maxMsgNums: 32, sysFlag: 4, commitOffset: 0, suspendTimeoutMillis: 1000, subscription: '*', subVersion: 0 });
