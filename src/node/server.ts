@@ -205,6 +205,8 @@ export class DLedgerServer {
       transferTimeoutTicks: timing.electionTimeoutTicks,
       preferredLeaderIds: config.preferredLeaderIds,
       maxSizePerMsgBytes: Math.min(config.maxEntryBodyBytes + 1024, 8 * 1024 * 1024),
+      // Followers learn a commit from the next Append or heartbeat, not from an Append of its own.
+      commitOnlyAppends: false,
       ...this.options.raft,
     };
     // The PRNG only spreads election timeouts; a fresh seed per process keeps peers apart.

@@ -56,7 +56,7 @@ export class LeaderReplication {
 
   /** Our own writes became durable up to the log's persisted index; may commit. */
   onSelfPersisted(): void {
-    if (this.progressOf(this.id).maybeUpdate(this.log.persistedIndex()) && this.maybeCommit()) this.broadcastAppend();
+    if (this.progressOf(this.id).maybeUpdate(this.log.persistedIndex()) && this.maybeCommit()) this.afterCommit();
   }
 
   /** Check-quorum: a majority (self included) was heard from since the last reset. */
@@ -81,6 +81,24 @@ export class LeaderReplication {
       if (id === this.id || !this.sendAppend(id, true)) continue;
       while (this.sendAppend(id, false)) {
         /* pipeline further Appends while the window has room and entries remain */
+      }
+    }
+  }
+
+  /**
+   * The commit index advanced: tell the followers. With commitOnlyAppends=false only followers
+   * with entries waiting get an Append (carrying the new commit index); the others learn it from
+   * their next Append or heartbeat (heartbeatTimeoutTicks later at most). At one append in flight
+   * the commit-only Appends were 2 of the leader's 5 socket writes per append, and each cost a
+   * follower a wake-up, a Ready and an answer; followers then apply (and serve get) up to a
+   * heartbeat later, and DLedgerClient.get asks the leader when a follower has not applied yet.
+   */
+  private afterCommit(): void {
+    if (this.config.commitOnlyAppends !== false) return this.broadcastAppend();
+    for (const id of this.voters) {
+      if (id === this.id) continue;
+      while (this.sendAppend(id, false)) {
+        /* fill the window while it has room and entries remain */
       }
     }
   }
@@ -146,7 +164,7 @@ export class LeaderReplication {
       pr.becomeReplicate();
     } else if (pr.state === ProgressState.Replicate) pr.inflights.freeLE(m.index);
 
-    if (this.maybeCommit()) this.broadcastAppend();
+    if (this.maybeCommit()) this.afterCommit();
     // It was waiting on this answer and may have missed a commit index advance meanwhile.
     else if (wasPaused) this.sendAppend(m.from, this.log.commitIndex > pr.commitSent);
     // Fill the window.

@@ -297,6 +297,13 @@ export interface RaftConfig {
   /** ReadIndex requests waiting for their confirmation round; more are refused with 'read-queue-full'. */
   readonly maxPendingReadIndexRequests: number;
   /**
+   * On a commit advance the leader sends every follower an Append, empty if nothing is new, so it
+   * learns the commit index at once (etcd's behaviour; default, undefined = true). false: only
+   * followers with entries waiting get one; the others learn it from their next Append or
+   * heartbeat. (The DLedger node sets false: fewer messages per append, see leader-replication.ts.)
+   */
+  readonly commitOnlyAppends?: boolean;
+  /**
    * Deliberate bugs, for tests that prove the simulator's checkers bite. Never set in production;
    * the config validator refuses them unless `allowTestingBugs` is also true.
    */
