@@ -9,7 +9,7 @@ import type { DLedgerNodeConfig } from '../node/config.js';
 import type { RaftConfig, RaftStatus } from '../raft/types.js';
 import { ResponseCode as DLedgerCode } from '../node/client-protocol.js';
 import { assert } from '../util/assert.js';
-import { createMessageId, DLEDGER_ENTRY_HEADER_BYTES, encodeMessage, type HostAddress, patchPhysicalOffset } from './message-codec.js';
+import { createMessageId, DLEDGER_ENTRY_HEADER_BYTES, encodeMessage, type HostAddress, patchPhysicalOffset, physicalOffsetField } from './message-codec.js';
 import type { ClassicLogFiles } from './classic-files.js';
 import { type LogStartExpectation, logStartMismatch } from './log-start-check.js';
 import { BrokerState, CLASSIC_LOG_INDEX, type ApplyResult } from './state/broker-state.js';
@@ -218,6 +218,15 @@ export class DLedgerCommitLog implements BrokerCommitLog {
     // Applied entries are stored here, so entry 0 is too unless the log starts later.
     if (!this.logStartChecked) this.checkLogStart(true);
     if (this.refusal !== null) return { kind: 'skipped', reason: this.refusal };
+    // The node may hand the leader an entry whose body is still the proposal, which the store
+    // hook did not patch (it patches the bytes it writes): since 71b1341 a leader applies once
+    // committed, possibly from its unstable log. Its stored bytes carry PHYSICALOFFSET, so take
+    // the position from the store. Seen in chaos (seed 13, 10 min, SYNC_FLUSH): 43 leader crashes
+    // 'CQ TopicChaos-3: offset 0 after 8020729' in the consume queue.
+    if (physicalOffsetField(entry.body) === 0) {
+      const pos = this.server.storedPos(entry.index);
+      if (pos !== null) patchPhysicalOffset(entry.body, pos);
+    }
     return this.state.apply(entry);
   }
 

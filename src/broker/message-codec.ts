@@ -265,6 +265,12 @@ export function patchPhysicalOffset(body: Uint8Array, pos: number): void {
   new DataView(body.buffer, body.byteOffset, body.byteLength).setBigInt64(PHYSICAL_OFFSET_AT, BigInt(pos + DLEDGER_ENTRY_HEADER_BYTES));
 }
 
+/** PHYSICALOFFSET of an encoded message (0 = not yet patched by the store hook), or null if `body` is not one. */
+export function physicalOffsetField(body: Uint8Array): number | null {
+  if (!looksLikeMessage(body)) return null;
+  return Number(new DataView(body.buffer, body.byteOffset, body.byteLength).getBigInt64(PHYSICAL_OFFSET_AT));
+}
+
 /** Write QUEUEOFFSET into an encoded message (the leader assigns it just before proposing). */
 export function patchQueueOffset(message: Uint8Array, queueOffset: number): void {
   assert(looksLikeMessage(message) && Number.isSafeInteger(queueOffset) && queueOffset >= 0, 'patchQueueOffset needs an encoded message and an offset');
