@@ -553,8 +553,8 @@ export class DLedgerServer {
     if (last === undefined) return;
     const now = process.hrtime.bigint();
     for (const entry of entries) {
-      const result = entry.type === EntryType.Normal ? this.options.stateMachine?.apply({ index: entry.index, term: entry.term, body: entry.data }) : undefined;
       const pending = this.pendingAppends.get(entry.index);
+      const result = entry.type === EntryType.Normal ? this.options.stateMachine?.apply({ index: entry.index, term: entry.term, body: this.storedBodyOf(entry, pending) }) : undefined;
       if (pending === undefined) continue;
       this.pendingAppends.delete(entry.index);
       const group = pending.group;
@@ -571,6 +571,25 @@ export class DLedgerServer {
     }
     this.appliedIndex = last.index;
     core.onApplied(last.index);
+  }
+
+  /**
+   * The body as the store holds it, which is what apply must see. Only a store hook (patchBody:
+   * RocketMQ writes each message's physical offset into it) makes the two differ, and only for an
+   * entry the leader applies from its unstable log (it applies at commit, before its own flush):
+   * that one is still the proposal. Our own proposal is patched on a copy with the position it
+   * was written at (same hook, same bytes as stored); anything else on a leader is read back.
+   * Followers apply only durable entries, which come from the store already.
+   */
+  private storedBodyOf(entry: Entry, pending: PendingAppend | undefined): Uint8Array {
+    const patchBody = this.options.patchBody;
+    if (patchBody === undefined || this.role.role !== 'leader') return entry.data;
+    if (pending !== undefined && pending.term === entry.term && pending.pos >= 0) {
+      const body = new Uint8Array(entry.data); // a copy (Buffer#slice would be a view)
+      patchBody(body, pending.pos);
+      return body;
+    }
+    return this.liveStore().get(entry.index)?.body ?? entry.data;
   }
 
   private resolveReads(): void {
