@@ -10,10 +10,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { buildNodeConfig, type DLedgerNodeConfig } from '../../src/node/config.js';
-import { DLedgerServer } from '../../src/node/server.js';
+import type { DLedgerServer } from '../../src/node/server.js';
 import { FAULT_JOURNAL_ENV, faultJournalDirOf, SLOW_DISK_CONTROL_FILE } from '../../src/store/fault-journal.js';
-import { MEMBER_IDS, until } from './in-process-group.js';
+import { startInProcessGroup, until } from './in-process-group.js';
 
 const SLOW_FLUSH_MS = 400;
 const APPENDS = 6;
@@ -33,39 +32,18 @@ t.test('apply sees the stored (patched) body, also when the leader applies befor
   const previousJournal = process.env[FAULT_JOURNAL_ENV];
   process.env[FAULT_JOURNAL_ENV] = journal;
   const applied = new Map<string, Map<number, Uint8Array>>();
-  const base = buildNodeConfig({
-    group: 'g',
-    peers: MEMBER_IDS.map((id, i) => `${id}-127.0.0.1:${20000 + i}`).join(';'),
-    storeBaseDir: path.join(root, 'store'),
-    mappedFileSizeForEntryData: 64 * 1024,
-    mappedFileSizeForEntryIndex: 4096,
-    maxEntryBodyBytes: 8 * 1024,
-    tickIntervalMs: 10,
-    heartBeatTimeIntervalMs: 50,
-    maxHeartBeatLeak: 6,
-    flushPolicy: 'sync',
-  });
-  const servers = MEMBER_IDS.map((selfId) => {
-    const config: DLedgerNodeConfig = { ...base, selfId, peers: base.peers.map((p) => ({ ...p, port: 0 })) };
-    const mine = new Map<number, Uint8Array>();
-    applied.set(selfId, mine);
-    return new DLedgerServer({
-      config,
-      log: () => undefined,
-      patchBody: writePos,
-      stateMachine: { apply: (entry) => void mine.set(entry.index, new Uint8Array(entry.body)) },
-    });
-  });
+  const servers: DLedgerServer[] = [];
   t.teardown(async () => {
     for (const server of servers) await server.close();
     if (previousJournal === undefined) delete process.env[FAULT_JOURNAL_ENV];
     else process.env[FAULT_JOURNAL_ENV] = previousJournal;
     fs.rmSync(root, { recursive: true, force: true });
   });
-  for (const server of servers) await server.start();
-  for (const server of servers) {
-    for (const other of servers) if (other !== server) server.setPeerPort(other.config.selfId, '127.0.0.1', other.port);
-  }
+  servers.push(...(await startInProcessGroup(path.join(root, 'store'), { flushPolicy: 'sync' }, (selfId) => {
+    const mine = new Map<number, Uint8Array>();
+    applied.set(selfId, mine);
+    return { patchBody: writePos, stateMachine: { apply: (entry) => void mine.set(entry.index, new Uint8Array(entry.body)) } };
+  })));
   const leader = await until(() => servers.find((s) => s.status().role === 'leader'), 10_000, 'a leader');
   await leader.append(new Uint8Array(16)); // settles the first commits before the disk slows down
   const control = path.join(faultJournalDirOf(journal, leader.nodeDir), SLOW_DISK_CONTROL_FILE);

@@ -1,6 +1,6 @@
 // A 3-member DLedgerServer group in one process on OS-assigned loopback ports, small segments
 // and fast Raft timings, for the node tests; and a bounded polling wait. Not a test file itself.
-import { DLedgerServer } from '../../src/node/server.js';
+import { DLedgerServer, type DLedgerServerOptions } from '../../src/node/server.js';
 import { buildNodeConfig, type DLedgerNodeConfig } from '../../src/node/config.js';
 
 export const MEMBER_IDS = ['n0', 'n1', 'n2'];
@@ -15,8 +15,15 @@ export async function until<T>(probe: () => T | null | undefined | false, timeou
   }
 }
 
-/** Start the members (config keys in `overrides` as strings or numbers) and tell them each other's ports. */
-export async function startInProcessGroup(baseDir: string, overrides: Readonly<Record<string, unknown>> = {}): Promise<DLedgerServer[]> {
+/**
+ * Start the members (config keys in `overrides` as strings or numbers; other server options, e.g.
+ * a state machine or a store hook, per member from `serverOptions`) and tell them each other's ports.
+ */
+export async function startInProcessGroup(
+  baseDir: string,
+  overrides: Readonly<Record<string, unknown>> = {},
+  serverOptions: (selfId: string) => Omit<DLedgerServerOptions, 'config'> = () => ({}),
+): Promise<DLedgerServer[]> {
   const base = buildNodeConfig({
     group: 'g',
     peers: MEMBER_IDS.map((id, i) => `${id}-127.0.0.1:${20000 + i}`).join(';'),
@@ -31,7 +38,7 @@ export async function startInProcessGroup(baseDir: string, overrides: Readonly<R
   });
   const servers = MEMBER_IDS.map((selfId) => {
     const config: DLedgerNodeConfig = { ...base, selfId, peers: base.peers.map((p) => ({ ...p, port: 0 })) };
-    return new DLedgerServer({ config, log: () => undefined });
+    return new DLedgerServer({ config, log: () => undefined, ...serverOptions(selfId) });
   });
   for (const server of servers) await server.start();
   for (const server of servers) {
