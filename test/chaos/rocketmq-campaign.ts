@@ -21,6 +21,7 @@ import { until } from '../cluster/helpers.js';
 import { closeAll, unexpectedErrors, type AliClient, type AliConsumer } from '../quickstart/ali-ons-client.js';
 import { prng } from './campaign.js';
 import type { ChaosCluster } from './cluster.js';
+import { OffsetCoverage, waitForCoverage } from './offset-coverage.js';
 import { checkRocketMQ, type LogMessage, type LogOffsetCommit, type RocketMQCheckResult } from './rocketmq-checker.js';
 import { ProducerLoops, recordingConsumer, type Delivery } from './rocketmq-clients.js';
 import type { QueueResume } from './rocketmq-offset-rules.js';
@@ -39,8 +40,8 @@ export interface RocketMQCampaignOptions {
   readonly flushDiskType?: 'ASYNC_FLUSH' | 'SYNC_FLUSH';
   readonly baseDir?: string;
   readonly keepData?: boolean;
-  /** Bound on the drain after healing. */
-  readonly drainTimeoutMs?: number;
+  /** The drain after healing gives up when no new queue offset arrived for this long (default 60 s). */
+  readonly drainIdleTimeoutMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -73,6 +74,8 @@ export interface RocketMQCampaignReport {
 const TOPIC = 'TopicChaos';
 const QUEUES = 4;
 const LIVE_GROUP = 'CG_chaos_live';
+/** A drain that keeps receiving may take this long in all (a 10-minute run stores ~260k messages). */
+const DRAIN_CAP_MS = 15 * 60_000;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -268,13 +271,9 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
     const drainConsumer = recordingConsumer(cluster.namesrvAddr, `CG_chaos_drain_${options.seed >>> 0}`, TOPIC, drain, consumerErrors);
     clients.push(drainConsumer);
     await drainConsumer.ready();
-    const covered = (deliveries: readonly Delivery[]): boolean => {
-      const seen = new Set(deliveries.map((d) => `${d.queueId}@${d.queueOffset}`));
-      return maxOffsets.every((max, q) => Array.from({ length: max }, (_, o) => `${q}@${o}`).every((k) => seen.has(k)));
-    };
-    const drainTimeoutMs = options.drainTimeoutMs ?? 60_000;
-    await until(() => covered(drain), drainTimeoutMs, `the drain consumer to receive queue offsets up to ${maxOffsets.join('/')}`).catch((error: Error) => stamp(error.message));
-    await until(() => covered(live), 20_000, 'the live consumer to catch up').catch((error: Error) => stamp(error.message));
+    const idleTimeoutMs = options.drainIdleTimeoutMs ?? 60_000;
+    await waitForCoverage(new OffsetCoverage(maxOffsets, drain), { idleTimeoutMs, capMs: DRAIN_CAP_MS, what: `the drain consumer to receive queue offsets up to ${maxOffsets.join('/')}` }).catch((error: Error) => stamp(error.message));
+    await waitForCoverage(new OffsetCoverage(maxOffsets, live), { idleTimeoutMs: 20_000, capMs: DRAIN_CAP_MS, what: 'the live consumer to catch up' }).catch((error: Error) => stamp(error.message));
     stamp(`drained: ${drain.length} deliveries (queue max offsets ${maxOffsets.join('/')}), live ${live.length}`);
     await closeAll(clients);
     clients.length = 0;
