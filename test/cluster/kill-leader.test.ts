@@ -36,8 +36,13 @@ t.test('SIGKILL of the leader loses nothing acknowledged', async (t) => {
   };
   await until(async () => (await client.metadata()).leaderId, 15_000, 'a leader');
   await appendMany('before', 300);
-  const leaderId = (await client.metadata()).leaderId!;
-  const leader = nodes.find((n) => n.id === leaderId)!;
+  // Ask until a member names a leader: the member asked may be mid-election (a CI run on a loaded
+  // machine got no leader id here once and crashed on it).
+  const leader = await until(async () => {
+    const leaderId = (await client.metadata()).leaderId;
+    return nodes.find((n) => n.id === leaderId);
+  }, 15_000, 'a member naming the leader');
+  const leaderId = leader.id;
   leader.child.kill('SIGKILL');
   const killedAt = Date.now();
   await appendMany('after', 1);
