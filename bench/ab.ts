@@ -12,7 +12,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { DLedgerClient } from '../src/client/client.js';
 import type { ClientBenchResult } from '../src/cli/client-bench.js';
-import { freePorts, stopNode, until, type NodeProcess } from '../test/cluster/helpers.js';
+import { freePorts, until, type NodeProcess } from '../test/cluster/helpers.js';
+import { awaitLeaderOrStop, stopBenchNodes } from './lib/group.js';
 import { cpuMs } from './lib/proc.js';
 import { writeResults } from './lib/results.js';
 import { fixed, formatTable, grouped } from './lib/table.js';
@@ -74,21 +75,8 @@ async function startVariant(name: 'A' | 'B', cli: string, flush: string, nodeArg
     return node;
   });
   const variant: Variant = { name, cli, group, peers, baseDir, nodes };
-  const client = new DLedgerClient({ group, peers, retryTimeoutMs: 20_000 });
-  try {
-    await until(async () => (await client.metadata()).leaderId, 20_000, `a leader in group ${name}`);
-  } catch (error) {
-    await stopVariant(variant);
-    throw error;
-  } finally {
-    client.close();
-  }
+  await awaitLeaderOrStop(group, variant, `a leader in group ${name}`);
   return variant;
-}
-
-async function stopVariant(variant: Variant): Promise<void> {
-  for (const node of variant.nodes) await stopNode(node);
-  fs.rmSync(variant.baseDir, { recursive: true, force: true });
 }
 
 async function leaderOf(variant: Variant): Promise<NodeProcess> {
@@ -173,7 +161,7 @@ export async function run(args: readonly string[]): Promise<void> {
       }
     }
   } finally {
-    for (const variant of variants) await stopVariant(variant);
+    for (const variant of variants) await stopBenchNodes(variant);
   }
   const loadAfter = os.loadavg();
   const rows: string[][] = [];

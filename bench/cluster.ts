@@ -14,6 +14,7 @@ import { appendAcceptingDuplicates, CLI, freePorts, startNode, stopNode, until, 
 import { writeResults } from './lib/results.js';
 import { fixed, formatTable, grouped } from './lib/table.js';
 import { latencySvg } from './lib/latency-svg.js';
+import { awaitLeaderOrStop, stopBenchNodes } from './lib/group.js';
 import { cpuMs } from './lib/proc.js';
 
 const execFileAsync = promisify(execFile);
@@ -39,21 +40,8 @@ async function startGroup(flush: 'sync' | 'async', group: string): Promise<Group
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), `dledger-bench-${flush}-`));
   const nodes = ids.map((id) => startNode(id, group, peers, baseDir, ['--flush', flush]));
   const started: Group = { peers, nodes, baseDir, flush };
-  const client = new DLedgerClient({ group, peers, retryTimeoutMs: 20_000 });
-  try {
-    await until(async () => (await client.metadata()).leaderId, 20_000, 'a leader');
-  } catch (error) {
-    await stopGroup(started);
-    throw error;
-  } finally {
-    client.close();
-  }
+  await awaitLeaderOrStop(group, started, 'a leader');
   return started;
-}
-
-async function stopGroup(group: Group): Promise<void> {
-  for (const node of group.nodes) await stopNode(node);
-  fs.rmSync(group.baseDir, { recursive: true, force: true });
 }
 
 interface Rss {
@@ -192,7 +180,7 @@ export async function run(args: readonly string[]): Promise<void> {
       }
       if (flush === 'sync') failoverMs = await measureFailover(group, groupName, quick ? 2 : 5);
     } finally {
-      await stopGroup(group);
+      await stopBenchNodes(group);
     }
   }
   const rows = results.map(({ flush, load, result, maxRssMiB, maxAnonRssMiB }) => {
