@@ -22,6 +22,10 @@ const BENCHES: Readonly<Record<string, { description: string; load: () => Promis
     description: '3 dledger server processes + a client process: 1 KiB appends at concurrency 1/16/128 and batched, flush sync/async, failover time (--quick for a smoke run)',
     load: () => import('./cluster.js'),
   },
+  json: {
+    description: 'RocketMQ JSON body parsing on the event loop: ms per MiB, old parser vs new vs JSON.parse, 1/4/16 MiB bodies incl. adversarial shapes (--quick)',
+    load: () => import('./json.js'),
+  },
 };
 
 /** What `npm run bench` without a name runs, in order. */

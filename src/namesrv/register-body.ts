@@ -9,7 +9,8 @@
 // Anything else is a RegisterBodyError naming what was wrong.
 import zlib from 'node:zlib';
 import { MQVersion } from '../remoting/codes.js';
-import { parseRocketMqJson, toFastjson } from '../remoting/fastjson.js';
+import { toFastjson } from '../remoting/fastjson.js';
+import { readJson, SCALAR, type JsonShape } from '../remoting/json-reader.js';
 import type { DataVersion, TopicConfig } from './route-types.js';
 
 export class RegisterBodyError extends Error {
@@ -27,20 +28,30 @@ const DEFAULT_PERM = 6;
 /** A registration body inflates to at most this much (the frame cap is 16 MiB compressed). */
 const INFLATED_MAX_BYTES = 64 * 1024 * 1024;
 
+/** What is read of a body (json-reader.ts): anything else is checked and skipped, never built. */
+const DATA_VERSION_SHAPE: JsonShape = { kind: 'object', fields: { timestamp: SCALAR, stateVersion: SCALAR, counter: { kind: 'object', fields: { value: SCALAR } } } };
+const TOPIC_CONFIG_SHAPE: JsonShape = {
+  kind: 'object',
+  fields: { topicName: SCALAR, readQueueNums: SCALAR, writeQueueNums: SCALAR, perm: SCALAR, topicFilterType: SCALAR, topicSysFlag: SCALAR, order: SCALAR },
+};
+/** TopicConfigSerializeWrapper; topicConfigTable's keys are topic names, read as a Map. */
+export const WRAPPER_SHAPE: JsonShape = { kind: 'object', fields: { topicConfigTable: { kind: 'map', values: TOPIC_CONFIG_SHAPE }, dataVersion: DATA_VERSION_SHAPE } };
+export const REGISTER_BROKER_BODY_SHAPE: JsonShape = { kind: 'object', fields: { topicConfigSerializeWrapper: WRAPPER_SHAPE } };
+
 export function parseRegisterBody(body: Buffer | null, version: number, compressed: boolean): RegisterBody {
   if (body === null || body.length === 0) return { topicConfigs: [], dataVersion: null };
-  if (version < MQVersion.V3_0_11) return parseWrapper(parseJson(body), 'body');
+  if (version < MQVersion.V3_0_11) return parseWrapper(parseJson(body, WRAPPER_SHAPE), 'body');
   if (compressed) return parseCompressed(body);
-  const parsed = parseJson(body);
+  const parsed = parseJson(body, REGISTER_BROKER_BODY_SHAPE);
   if (!isObject(parsed)) throw new RegisterBodyError('RegisterBrokerBody is not a JSON object');
   const wrapper = parsed['topicConfigSerializeWrapper'];
   if (wrapper === undefined || wrapper === null) return { topicConfigs: [], dataVersion: null };
   return parseWrapper(wrapper, 'topicConfigSerializeWrapper');
 }
 
-function parseJson(body: Buffer): unknown {
+function parseJson(body: Buffer, shape: JsonShape): unknown {
   try {
-    return parseRocketMqJson(body.toString('utf8'));
+    return readJson(body, shape);
   } catch (error) {
     throw new RegisterBodyError(`register body: ${(error as Error).message}`);
   }
@@ -48,9 +59,9 @@ function parseJson(body: Buffer): unknown {
 
 function parseWrapper(value: unknown, where: string): RegisterBody {
   if (!isObject(value)) throw new RegisterBodyError(`${where} is not a JSON object`);
-  const table = value['topicConfigTable'] ?? {};
-  if (!isObject(table)) throw new RegisterBodyError(`${where}.topicConfigTable is not a JSON object`);
-  const topicConfigs = Object.entries(table).map(([name, config]) => topicConfigFromJson(name, config, `${where}.topicConfigTable["${name}"]`));
+  const table = value['topicConfigTable'] ?? new Map<string, unknown>();
+  if (!(table instanceof Map)) throw new RegisterBodyError(`${where}.topicConfigTable is not a JSON object`);
+  const topicConfigs = [...(table as Map<string, unknown>)].map(([name, config]) => topicConfigFromJson(name, config, `${where}.topicConfigTable["${name}"]`));
   return { topicConfigs, dataVersion: dataVersionFromJson(value['dataVersion'], `${where}.dataVersion`) };
 }
 
@@ -101,7 +112,7 @@ function parseCompressed(body: Buffer): RegisterBody {
     throw new RegisterBodyError(`compressed register body does not inflate: ${(error as Error).message}`);
   }
   const reader = new ByteReader(data);
-  const dataVersion = dataVersionFromJson(parseJson(reader.block('dataVersion')), 'dataVersion');
+  const dataVersion = dataVersionFromJson(parseJson(reader.block('dataVersion'), DATA_VERSION_SHAPE), 'dataVersion');
   const topicCount = reader.int32('topic count');
   if (topicCount < 0 || topicCount > data.length / 4) throw new RegisterBodyError(`compressed register body claims ${topicCount} topics`);
   const topicConfigs: TopicConfig[] = [];

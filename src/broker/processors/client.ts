@@ -5,7 +5,7 @@ import { RequestCode, ResponseCode } from '../../remoting/codes.js';
 import { createResponse, type RemotingCommand } from '../../remoting/command.js';
 import type { RemotingConnection } from '../../remoting/connection.js';
 import { optionalString, requiredString } from '../../remoting/ext-fields.js';
-import { parseRocketMqJson, RocketMqJsonError } from '../../remoting/fastjson.js';
+import { readJson, RocketMqJsonError, SCALAR, type JsonShape } from '../../remoting/json-reader.js';
 import type { RemotingServer } from '../../remoting/server.js';
 import type { BrokerContext } from '../context.js';
 import type { Subscription } from '../consumer-manager.js';
@@ -24,12 +24,27 @@ interface ConsumerData {
   readonly subscriptions: Subscription[];
 }
 
+/**
+ * What a heartbeat handler reads of HeartbeatData; the rest (producerDataSet, tagsSet, codeSet,
+ * anything unknown) is checked and skipped, never built (json-reader.ts).
+ */
+export const HEARTBEAT_SHAPE: JsonShape = {
+  kind: 'object',
+  fields: {
+    clientID: SCALAR,
+    consumerDataSet: {
+      kind: 'array',
+      items: { kind: 'object', fields: { groupName: SCALAR, subscriptionDataSet: { kind: 'array', items: { kind: 'object', fields: { topic: SCALAR, subString: SCALAR } } } } },
+    },
+  },
+};
+
 /** The consumer part of HeartbeatData; a HeartbeatError names what is malformed. */
 function parseHeartbeat(body: Buffer | null): { clientId: string; consumers: ConsumerData[] } {
   if (body === null) throw new HeartbeatError('HEART_BEAT without a body');
   let value: unknown;
   try {
-    value = parseRocketMqJson(body.toString('utf8'));
+    value = readJson(body, HEARTBEAT_SHAPE);
   } catch (error) {
     if (error instanceof RocketMqJsonError) throw new HeartbeatError(error.message);
     throw error;
