@@ -2,6 +2,7 @@
 // flight and report throughput and commit latency percentiles. Bounded by --count.
 import { performance } from 'node:perf_hooks';
 import { DLedgerClient } from '../client/client.js';
+import type { TlsClientOptions } from '../net/tls.js';
 
 export interface ClientBenchOptions {
   readonly group: string;
@@ -11,6 +12,8 @@ export interface ClientBenchOptions {
   readonly count: number;
   /** Entries per append request (the batch API) */
   readonly batch: number;
+  /** TLS to the members; null: plaintext. */
+  readonly tls?: TlsClientOptions | null;
 }
 
 export interface ClientBenchResult {
@@ -37,7 +40,7 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 export async function runClientBench(options: ClientBenchOptions): Promise<ClientBenchResult> {
-  const client = new DLedgerClient({ group: options.group, peers: options.peers, maxInflightRequests: options.concurrency + 1 });
+  const client = new DLedgerClient({ group: options.group, peers: options.peers, maxInflightRequests: options.concurrency + 1, tls: options.tls ?? null });
   const body = new Uint8Array(options.sizeBytes).fill(0x61);
   const bodies = Array.from({ length: options.batch }, () => body);
   const requests = Math.ceil(options.count / options.batch);

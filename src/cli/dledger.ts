@@ -12,6 +12,8 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DLedgerClient } from '../client/client.js';
 import { buildNodeConfig, ConfigError, DEFAULT_CONFIG } from '../node/config.js';
+import { loadClientTls, TlsConfigError } from '../net/tls-config.js';
+import type { TlsClientOptions } from '../net/tls.js';
 import { DLedgerServer } from '../node/server.js';
 import { PrometheusMetrics, serveMetrics } from '../metrics/prometheus.js';
 import { dumpDataDir } from '../store/dump.js';
@@ -24,6 +26,12 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 const CLIENT_OPTIONS: Options = {
   group: { type: 'string', short: 'g', default: DEFAULT_CONFIG.group },
   peers: { type: 'string', short: 'p', default: DEFAULT_CONFIG.peers },
+  // TLS to the members (server: on its peer port): the group's CA, and this side's cert and key
+  // (a client needs them when the members require client certs, the default).
+  tls: { type: 'boolean' },
+  'tls-ca-file': { type: 'string' },
+  'tls-cert-file': { type: 'string' },
+  'tls-key-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -37,6 +45,7 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (values
       'metrics-port': { type: 'string' },
       'preferred-leader-ids': { type: 'string' },
       flush: { type: 'string', default: 'sync' },
+      'tls-require-client-cert': { type: 'string' },
       config: { type: 'string', short: 'c' },
     },
     run: runServer,
@@ -139,6 +148,7 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (values
         concurrency: positiveInteger(v['concurrency'], 'concurrency'),
         count: positiveInteger(v['count'], 'count'),
         batch: positiveInteger(v['batch'], 'batch'),
+        tls: clientTlsFrom(v),
       });
       if (v['json'] === true) console.log(JSON.stringify(result));
       else console.log(`${result.appendsPerSecond.toFixed(0)} appends/s, p50 ${result.p50Ms.toFixed(3)} ms, p99 ${result.p99Ms.toFixed(3)} ms, p999 ${result.p999Ms.toFixed(3)} ms, errors ${result.errors}`);
@@ -157,6 +167,11 @@ async function runServer(v: Record<string, unknown>): Promise<number> {
     flushPolicy: v['flush'],
     metricsPort: v['metrics-port'],
     preferredLeaderIds: v['preferred-leader-ids'],
+    tlsEnable: v['tls'] === true ? 'true' : undefined,
+    tlsCaFile: v['tls-ca-file'],
+    tlsCertFile: v['tls-cert-file'],
+    tlsKeyFile: v['tls-key-file'],
+    tlsRequireClientCert: v['tls-require-client-cert'],
   };
   for (const [key, value] of Object.entries(fromFlags)) if (value !== undefined && !(key in raw)) raw[key] = value;
   const config = buildNodeConfig(raw);
@@ -164,7 +179,7 @@ async function runServer(v: Record<string, unknown>): Promise<number> {
   return runUntilSignal({
     name,
     stoppingMessage: 'stopping',
-    isOperatorError: (error) => error instanceof ConfigError,
+    isOperatorError: (error) => error instanceof ConfigError || error instanceof TlsConfigError,
     start: async () => {
       const metrics = new PrometheusMetrics({ group: config.group, selfId: config.selfId });
       // A node that stopped itself must not look like a clean shutdown to a supervisor: exit 3.
@@ -192,7 +207,21 @@ async function runServer(v: Record<string, unknown>): Promise<number> {
 }
 
 function clientFrom(v: Record<string, unknown>): DLedgerClient {
-  return new DLedgerClient({ group: String(v['group']), peers: String(v['peers']) });
+  return new DLedgerClient({ group: String(v['group']), peers: String(v['peers']), tls: clientTlsFrom(v) });
+}
+
+/** --tls with --tls-ca-file (and --tls-cert-file/--tls-key-file for mutual TLS); null without --tls. */
+function clientTlsFrom(v: Record<string, unknown>): TlsClientOptions | null {
+  if (v['tls'] !== true) {
+    if (v['tls-ca-file'] !== undefined || v['tls-cert-file'] !== undefined || v['tls-key-file'] !== undefined) throw new UsageError('--tls-ca-file/--tls-cert-file/--tls-key-file need --tls');
+    return null;
+  }
+  const caFile = requiredText(v['tls-ca-file'], 'tls-ca-file');
+  return loadClientTls({
+    caFile,
+    ...(typeof v['tls-cert-file'] === 'string' ? { certFile: v['tls-cert-file'] } : {}),
+    ...(typeof v['tls-key-file'] === 'string' ? { keyFile: v['tls-key-file'] } : {}),
+  });
 }
 
 function requiredText(value: unknown, flag: string): string {
@@ -244,7 +273,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     return await spec.run(values);
   } catch (error) {
-    const message = error instanceof ConfigError ? error.message : (error as Error).message;
+    const message = (error as Error).message;
     console.error(`dledger ${command}: ${message}`);
     // DLedgerClientError has a numeric code; node's parseArgs errors a string one.
     const code = (error as { code?: unknown }).code;

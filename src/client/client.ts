@@ -8,6 +8,7 @@ import { encodeFrame, FrameDecoder, FrameError } from '../node/peer-frame.js';
 import { parsePeers, type PeerAddress } from '../node/config.js';
 import { type AppendedInfo, type ClientRequest, type ClientResponse, type EntryInfo, type Metadata, type ReadConsistency, ResponseCode, ResponseCodeName } from '../node/client-protocol.js';
 import { assert } from '../util/assert.js';
+import { dial, type TlsClientOptions } from '../net/tls.js';
 
 export interface DLedgerClientOptions {
   readonly group: string;
@@ -18,6 +19,8 @@ export interface DLedgerClientOptions {
   /** Per-request time limit on one connection. */
   readonly requestTimeoutMs?: number;
   readonly maxInflightRequests?: number;
+  /** TLS to the members (loadClientTls in src/net/tls-config.ts reads the files); absent or null: plaintext. */
+  readonly tls?: TlsClientOptions | null;
 }
 
 export class DLedgerClientError extends Error {
@@ -74,14 +77,17 @@ class Connection {
     group: string,
     private readonly requestTimeoutMs: number,
     private readonly maxInflight: number,
+    tls: TlsClientOptions | null,
   ) {
-    this.socket = net.connect({ host: peer.host, port: peer.port });
+    let onReady: () => void = () => undefined;
+    // Writable after 'connect', or after the TLS handshake.
+    this.socket = dial(tls, peer.host, peer.port, () => onReady());
     this.socket.setNoDelay(true);
     this.ready = new Promise((resolve, reject) => {
-      this.socket.once('connect', () => {
+      onReady = () => {
         this.socket.write(encodeFrame({ hello: 1, group, client: true }, MAX_FRAME_BYTES));
         resolve();
-      });
+      };
       this.socket.once('error', reject);
     });
     this.ready.catch(() => undefined);
@@ -282,7 +288,7 @@ export class DLedgerClient {
   private connection(peer: PeerAddress): Connection {
     let connection = this.connections.get(peer.id);
     if (connection === undefined || connection.broken) {
-      connection = new Connection(peer, this.options.group, this.requestTimeoutMs, this.maxInflight);
+      connection = new Connection(peer, this.options.group, this.requestTimeoutMs, this.maxInflight, this.options.tls ?? null);
       this.connections.set(peer.id, connection);
     }
     return connection;

@@ -17,6 +17,8 @@ export interface Metrics {
   incElections(): void;
   incLeaderChanges(): void;
   setRingOccupancyBytes(ring: string, bytes: number): void;
+  /** A connection to `listener` closed during or before its TLS handshake (plaintext, wrong CA, no client cert). */
+  incTlsRefusedConnections(listener: string): void;
 }
 
 export class NoopMetrics implements Metrics {
@@ -32,4 +34,5 @@ export class NoopMetrics implements Metrics {
   incElections(): void {}
   incLeaderChanges(): void {}
   setRingOccupancyBytes(): void {}
+  incTlsRefusedConnections(): void {}
 }

@@ -28,6 +28,7 @@ export class PrometheusMetrics implements Metrics {
   private readonly elections: Counter;
   private readonly leaderChanges: Counter;
   private readonly ringOccupancy: Gauge;
+  private readonly tlsRefused: Counter;
 
   constructor(labels: { group: string; selfId: string }) {
     this.registry.setDefaultLabels({ group: labels.group, self_id: labels.selfId });
@@ -49,6 +50,7 @@ export class PrometheusMetrics implements Metrics {
     this.elections = new Counter({ name: 'dledger_elections_total', help: 'Elections this node started', registers });
     this.leaderChanges = new Counter({ name: 'dledger_leader_changes_total', help: 'Times this node saw the leader change', registers });
     this.ringOccupancy = new Gauge({ name: 'dledger_ring_occupancy_bytes', help: 'Bytes queued in a thread ring', labelNames: ['ring'], registers });
+    this.tlsRefused = new Counter({ name: 'dledger_tls_refused_connections_total', help: 'Connections closed during or before the TLS handshake (plaintext on a TLS port, unknown CA, no client cert)', labelNames: ['listener'], registers });
   }
 
   setRole(role: Role): void {
@@ -90,6 +92,9 @@ export class PrometheusMetrics implements Metrics {
   }
   setRingOccupancyBytes(ring: string, bytes: number): void {
     this.ringOccupancy.set({ ring }, bytes);
+  }
+  incTlsRefusedConnections(listener: string): void {
+    this.tlsRefused.inc({ listener });
   }
 }
 

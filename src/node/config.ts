@@ -1,6 +1,7 @@
 // DLedger node configuration: DLedger's own key names and defaults where they make sense, our
 // timing defaults where DLedger's are too slow (see DEFAULT_TIMING below), validated in full
 // before anything starts. Every error names the key and the value it got.
+import { PEER_TLS_DEFAULTS, parsePeerTls, type PeerTls } from '../net/tls-config.js';
 
 export interface PeerAddress {
   readonly id: string;
@@ -39,6 +40,8 @@ export interface DLedgerNodeConfig {
   readonly maxPendingRequestsNum: number;
   readonly maxEntryBodyBytes: number;
   readonly metricsPort: number | null;
+  /** TLS on the peer port (members and clients), from the tls* keys (src/net/tls-config.ts); null: plaintext. */
+  readonly tls: PeerTls | null;
 }
 
 /**
@@ -55,7 +58,7 @@ export const DEFAULT_TIMING = {
   maxHeartBeatLeak: 6,
 } as const;
 
-export const DEFAULT_CONFIG: Omit<DLedgerNodeConfig, 'peers' | 'selfId'> & { peers: string; selfId: string } = {
+export const DEFAULT_CONFIG: Omit<DLedgerNodeConfig, 'peers' | 'selfId' | 'tls'> & { peers: string; selfId: string } = {
   group: 'default',
   selfId: 'n0',
   peers: 'n0-localhost:20911',
@@ -112,7 +115,7 @@ export function formatPeers(peers: readonly PeerAddress[]): string {
   return peers.map((peer) => `${peer.id}-${peer.host}:${peer.port}`).join(';');
 }
 
-const KNOWN_KEYS = new Set(Object.keys(DEFAULT_CONFIG));
+const KNOWN_KEYS = new Set([...Object.keys(DEFAULT_CONFIG), ...Object.keys(PEER_TLS_DEFAULTS)]);
 
 /**
  * Build a validated config from raw key/values (CLI flags or a properties file, values as
@@ -186,6 +189,7 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
   if (metricsText !== undefined && metricsText !== null && metricsText !== '') {
     metricsPort = integer('metricsPort', 0, 65535);
   }
+  const tls = parsePeerTls({ text: (key) => String(raw[key] ?? PEER_TLS_DEFAULTS[key] ?? '').trim(), where: (key) => key }, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     group,
@@ -205,6 +209,7 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
     maxPendingRequestsNum,
     maxEntryBodyBytes,
     metricsPort,
+    tls,
   };
 }
 

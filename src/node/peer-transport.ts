@@ -9,6 +9,8 @@ import { encodeFrame, FrameDecoder, FrameError } from './peer-frame.js';
 import { WireMessageError } from './raft-message-wire.js';
 import { assert } from '../util/assert.js';
 import { listenOn } from '../util/listen.js';
+import { createListener, dial } from '../net/tls.js';
+import type { PeerTls } from '../net/tls-config.js';
 import type { PeerAddress } from './config.js';
 
 export interface PeerTransportOptions {
@@ -28,6 +30,10 @@ export interface PeerTransportOptions {
    */
   readonly onClientConnection?: (socket: net.Socket) => ClientSession;
   readonly log: (line: string) => void;
+  /** TLS for the peer port, both ways (accepted members and clients, dialed members); null: plaintext. */
+  readonly tls?: PeerTls | null;
+  /** A connection closed before its hello could be read: failed TLS handshake (counted in metrics). */
+  readonly onRefused?: (remoteAddress: string, reason: string) => void;
 }
 
 /** One client connection's frames after its hello. */
@@ -42,6 +48,8 @@ export interface PeerTransportStats {
   framesDropped: number;
   connectionsOpened: number;
   malformedFrames: number;
+  /** Inbound connections closed before the hello (TLS handshake failed, plaintext on a TLS port). */
+  refusedHandshakes: number;
 }
 
 /** A burst this long is written at once instead of waiting for the end of the task. */
@@ -71,7 +79,7 @@ class OutboundPeer {
 }
 
 export class PeerTransport {
-  readonly stats: PeerTransportStats = { framesSent: 0, framesReceived: 0, framesDropped: 0, connectionsOpened: 0, malformedFrames: 0 };
+  readonly stats: PeerTransportStats = { framesSent: 0, framesReceived: 0, framesDropped: 0, connectionsOpened: 0, malformedFrames: 0, refusedHandshakes: 0 };
   private readonly outbound = new Map<string, OutboundPeer>();
   private readonly inbound = new Set<net.Socket>();
   private readonly pendingReplies = new Map<net.Socket, Buffer[]>();
@@ -87,7 +95,15 @@ export class PeerTransport {
 
   /** Start listening (port 0 asks the OS for a free port); resolves with the bound port. */
   async listen(host: string, port: number): Promise<number> {
-    const server = net.createServer((socket) => this.acceptInbound(socket));
+    const tls = this.options.tls ?? null;
+    const server = createListener(tls === null ? null : { mode: 'enforcing', tls: tls.server }, {
+      onSocket: (socket) => this.acceptInbound(socket),
+      onRefused: (remote, reason) => {
+        this.stats.refusedHandshakes++;
+        this.options.log(`refusing inbound peer connection from ${remote}: ${reason}`);
+        this.options.onRefused?.(remote, reason);
+      },
+    });
     this.server = server;
     return listenOn(server, host, port);
   }
@@ -156,10 +172,8 @@ export class PeerTransport {
 
   private connect(peer: OutboundPeer): void {
     if (this.closed) return;
-    const socket = net.connect({ host: peer.address.host, port: peer.address.port });
-    socket.setNoDelay(true);
-    peer.socket = socket;
-    socket.on('connect', () => {
+    // Ready after 'connect', or after the TLS handshake when the peer port runs TLS.
+    const socket = dial(this.options.tls?.client ?? null, peer.address.host, peer.address.port, () => {
       if (this.outbound.get(peer.address.id) !== peer) return void socket.destroy();
       peer.connected = true;
       peer.reconnectDelayMs = this.options.reconnectInitialDelayMs;
@@ -168,6 +182,8 @@ export class PeerTransport {
       socket.write(encodeFrame(hello, this.options.maxFrameBytes));
       this.flushQueue(peer);
     });
+    socket.setNoDelay(true);
+    peer.socket = socket;
     socket.on('drain', () => {
       peer.blocked = false;
       this.flushQueue(peer);

@@ -230,6 +230,8 @@ export class DLedgerServer {
       onMessage: (from, value) => this.onPeerMessage(from, value),
       onClientConnection: (socket) => this.openClientSession(socket),
       log: this.log,
+      tls: config.tls,
+      onRefused: () => this.metrics.incTlsRefusedConnections('peer'),
     });
     this.boundPort = await this.transport.listen(self.host === 'localhost' ? '127.0.0.1' : self.host, self.port);
     this.tickTimer = setInterval(() => this.tick(), config.tickIntervalMs);

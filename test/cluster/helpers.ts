@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import { DLedgerClient, DLedgerClientError } from '../../src/client/client.js';
 import type { AppendedInfo } from '../../src/node/client-protocol.js';
+import type { TlsClientOptions } from '../../src/net/tls.js';
 
 /** The package root: this file runs as test/cluster/*.ts under tap and as dist/test/cluster/*.js from benches. */
 function packageRoot(): string {
@@ -136,6 +137,8 @@ export async function startProcessGroup(t: TapLike, options: {
   clientRetryTimeoutMs?: number;
   /** Extra `dledger server` flags per member (e.g. --metrics-port). */
   extraArgs?: (id: string) => string[];
+  /** TLS for the group's client, when the members run TLS (config tls* keys). */
+  clientTls?: TlsClientOptions | null;
 }): Promise<ProcessGroup> {
   const ids = options.ids ?? ['n0', 'n1', 'n2'];
   const ports = await freePorts(ids.length);
@@ -150,7 +153,7 @@ export async function startProcessGroup(t: TapLike, options: {
   };
   fs.writeFileSync(configPath, Object.entries(keys).map(([k, v]) => `${k}=${v}\n`).join(''));
   const nodes = new Map<string, NodeProcess>();
-  const client = new DLedgerClient({ group: options.group, peers, retryTimeoutMs: options.clientRetryTimeoutMs ?? 15_000 });
+  const client = new DLedgerClient({ group: options.group, peers, retryTimeoutMs: options.clientRetryTimeoutMs ?? 15_000, tls: options.clientTls ?? null });
   const group: ProcessGroup = {
     group: options.group,
     ids,
