@@ -4,6 +4,7 @@
 // once on every role change and topic change and every registerNameServerPeriod.
 import path from 'node:path';
 import { RemotingClient } from '../remoting/client.js';
+import { RefusalCounter } from '../remoting/refusals.js';
 import { RemotingServer } from '../remoting/server.js';
 import type { DLedgerNodeConfig } from '../node/config.js';
 import type { RaftConfig } from '../raft/types.js';
@@ -57,6 +58,8 @@ export class Broker {
   private schedule: ScheduleMessageService | null = null;
   private readonly consumers = new ConsumerManager();
   private readonly pullHold = new PullHoldService(HELD_PULLS_MAX);
+  /** Requests refused by a bound (issue 11), per config key. */
+  readonly refusals: RefusalCounter;
   private expiryTimer: NodeJS.Timeout | null = null;
   private boundPort = 0;
   private roleKnown = false;
@@ -72,6 +75,7 @@ export class Broker {
     this.config = options.config;
     const name = `broker ${this.config.brokerName}/${this.config.dLegerSelfId}`;
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} [${name}] ${line}\n`));
+    this.refusals = new RefusalCounter(this.log);
     this.remoting = new RemotingServer({ name, log: this.log });
     this.client = new RemotingClient({ log: this.log });
   }
@@ -125,7 +129,7 @@ export class Broker {
       pullHold: this.pullHold,
       offsets: new OffsetCommitter(commitLog, this.log),
       log: this.log,
-      stats: { messagesPut: 0, messagesPulled: 0, putRate: new RateMeter(), pullRate: new RateMeter(), groupPullRates: new KeyedRateMeters(), startedAtMs: Date.now() },
+      stats: { messagesPut: 0, messagesPulled: 0, putRate: new RateMeter(), pullRate: new RateMeter(), groupPullRates: new KeyedRateMeters(), startedAtMs: Date.now(), refusals: this.refusals },
     };
     registerSendProcessors(this.remoting, context);
     registerPullProcessor(this.remoting, context);

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildNodeConfig, ConfigError, type DLedgerNodeConfig, type PeerAddress, parsePeers } from '../node/config.js';
+import { FRAME_MAX_BYTES as REMOTING_FRAME_MAX_BYTES } from '../remoting/frame.js';
 import { parseProperties, PropertiesError } from '../util/properties.js';
 import { DEFAULT_MESSAGE_DELAY_LEVEL, parseDelayLevels } from './schedule/delay-levels.js';
 
@@ -47,6 +48,8 @@ export interface BrokerConfig {
   readonly longPollingEnable: boolean;
   /** Delay of each level (messageDelayLevel; level n at index n - 1), for DELAY messages and retries. */
   readonly messageDelayLevelsMs: readonly number[];
+  /** Request bounds (issue 11; README "Broker request bounds"). */
+  readonly heartbeatBodyMaxBytes: number;
 }
 
 interface KeySpec {
@@ -79,6 +82,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   registerNameServerPeriod: { defaultValue: '30000', doc: 'ms between registrations' },
   longPollingEnable: { defaultValue: 'true', doc: 'hold pulls until a message arrives' },
   messageDelayLevel: { defaultValue: DEFAULT_MESSAGE_DELAY_LEVEL, doc: 'delay of each level, e.g. "1s 5s 10s 30s 1m ... 2h"' },
+  heartbeatBodyMaxBytes: { defaultValue: String(MIB), doc: 'largest HEART_BEAT body; larger ones are refused unparsed' },
 };
 
 /** RocketMQ keys that exist but cannot be set for a DLedger broker, and why. */
@@ -244,13 +248,15 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     problems.push(`${where('messageDelayLevel')}: ${(error as Error).message}`);
   }
 
+  const heartbeatBodyMaxBytes = integer('heartbeatBodyMaxBytes', 1024, REMOTING_FRAME_MAX_BYTES);
+
   if (problems.length > 0) throw new BrokerConfigError(problems);
   return {
     brokerClusterName, brokerName, brokerIP1, listenPort, namesrvAddrs, storePathRootDir, storePathCommitLog,
     enableDLegerCommitLog, dLegerGroup, dLegerPeers, dLegerSelfId, preferredLeaderId,
     sendMessageThreadPoolNums, pullMessageThreadPoolNums, maxMessageSize, mappedFileSizeCommitLog,
     flushDiskType: flushDiskType as FlushDiskType, defaultTopicQueueNums, registerNameServerPeriodMs, longPollingEnable,
-    messageDelayLevelsMs,
+    messageDelayLevelsMs, heartbeatBodyMaxBytes,
   };
 }
 

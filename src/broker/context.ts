@@ -5,6 +5,7 @@ import type { ConsumerManager } from './consumer-manager.js';
 import type { BrokerCommitLog } from './dledger-commit-log.js';
 import type { OffsetCommitter } from './offset-committer.js';
 import type { PullHoldService } from './pull-hold.js';
+import type { RefusalCounter } from '../remoting/refusals.js';
 import type { KeyedRateMeters, RateMeter } from './rate-meter.js';
 
 export interface BrokerContext {
@@ -27,4 +28,6 @@ export interface BrokerStats {
   /** Messages pulled per consumer group (GET_CONSUME_STATS' consumeTps). */
   readonly groupPullRates: KeyedRateMeters;
   readonly startedAtMs: number;
+  /** Requests refused by a bound (issue 11), per config key; GET_BROKER_RUNTIME_INFO shows them. */
+  readonly refusals: RefusalCounter;
 }

@@ -13,6 +13,8 @@ export interface NamesrvConfig {
   readonly brokerChannelExpiredTimeMs: number;
   /** How often expiry is checked (Java: scanNotActiveBrokerInterval, 5 s). */
   readonly scanNotActiveBrokerIntervalMs: number;
+  /** Largest REGISTER_BROKER body read; larger ones are refused unparsed (issue 11). */
+  readonly registerBrokerBodyMaxBytes: number;
 }
 
 export const DEFAULT_NAMESRV_CONFIG: NamesrvConfig = {
@@ -20,6 +22,7 @@ export const DEFAULT_NAMESRV_CONFIG: NamesrvConfig = {
   bindAddress: '0.0.0.0',
   brokerChannelExpiredTimeMs: 120_000,
   scanNotActiveBrokerIntervalMs: 5_000,
+  registerBrokerBodyMaxBytes: 8 * 1024 * 1024,
 };
 
 /** Java keys with no meaning here (thread pools, Netty buffers, KV config paths). */
@@ -40,6 +43,7 @@ export function buildNamesrvConfig(raw: Readonly<Record<string, string>>, source
       case 'bindAddress': config.bindAddress = value.trim(); break;
       case 'brokerChannelExpiredTime': config.brokerChannelExpiredTimeMs = integerIn(value, key, source, 1, 86_400_000); break;
       case 'scanNotActiveBrokerInterval': config.scanNotActiveBrokerIntervalMs = integerIn(value, key, source, 1, 86_400_000); break;
+      case 'registerBrokerBodyMaxBytes': config.registerBrokerBodyMaxBytes = integerIn(value, key, source, 1024, 16 * 1024 * 1024); break;
       default:
         if (!IGNORED_JAVA_KEYS.has(key)) throw new NamesrvConfigError(`${source}: unknown name server key "${key}"`);
     }

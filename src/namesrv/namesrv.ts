@@ -1,6 +1,7 @@
 // The name server: a remoting server with the route handlers, a route table, and the two ways
 // a broker leaves it besides unregistering — its connection closes, or it stops re-registering
 // for longer than its expiry (checked every scanNotActiveBrokerIntervalMs).
+import { RefusalCounter } from '../remoting/refusals.js';
 import { RemotingServer } from '../remoting/server.js';
 import { registerNamesrvHandlers } from './processor.js';
 import { RouteInfo } from './route-info.js';
@@ -15,6 +16,8 @@ export interface NameServerOptions {
 
 export class NameServer {
   readonly routeInfo: RouteInfo;
+  /** Requests refused by a bound, per config key. */
+  readonly refusals: RefusalCounter;
   private readonly server: RemotingServer;
   private readonly nowMs: () => number;
   private scanTimer: NodeJS.Timeout | null = null;
@@ -25,7 +28,11 @@ export class NameServer {
     this.nowMs = options.nowMs ?? Date.now;
     this.routeInfo = new RouteInfo(log);
     this.server = new RemotingServer({ name: 'namesrv', log });
-    registerNamesrvHandlers(this.server, { routeInfo: this.routeInfo, nowMs: this.nowMs, brokerExpiryMs: options.config.brokerChannelExpiredTimeMs });
+    this.refusals = new RefusalCounter((line) => log(`namesrv: ${line}`));
+    registerNamesrvHandlers(this.server, {
+      routeInfo: this.routeInfo, nowMs: this.nowMs, brokerExpiryMs: options.config.brokerChannelExpiredTimeMs,
+      registerBrokerBodyMaxBytes: options.config.registerBrokerBodyMaxBytes, refusals: this.refusals,
+    });
     this.server.onConnectionClosed((connection) => this.routeInfo.onConnectionClosed(connection.id));
   }
 

@@ -6,6 +6,7 @@ import { createResponse, type RemotingCommand } from '../remoting/command.js';
 import { optionalBoolean, optionalInteger, requiredInteger, requiredString } from '../remoting/ext-fields.js';
 import { toFastjson } from '../remoting/fastjson.js';
 import type { RemotingConnection } from '../remoting/connection.js';
+import type { RefusalCounter } from '../remoting/refusals.js';
 import type { RemotingServer } from '../remoting/server.js';
 import { crc32Of } from '../store/crc.js';
 import { parseRegisterBody, RegisterBodyError } from './register-body.js';
@@ -16,6 +17,9 @@ export interface ProcessorContext {
   readonly nowMs: () => number;
   /** Expiry for brokers that do not say (extFields heartbeatTimeoutMillis). */
   readonly brokerExpiryMs: number;
+  /** REGISTER_BROKER bodies above this are refused before anything is parsed. */
+  readonly registerBrokerBodyMaxBytes: number;
+  readonly refusals: RefusalCounter;
 }
 
 export function registerNamesrvHandlers(server: RemotingServer, context: ProcessorContext): void {
@@ -33,6 +37,12 @@ function registerBroker(context: ProcessorContext, request: RemotingCommand, con
   const haServerAddr = requiredString(request, 'haServerAddr');
   const brokerId = requiredInteger(request, 'brokerId');
   const expiryMs = optionalInteger(request, 'heartbeatTimeoutMillis') ?? context.brokerExpiryMs;
+  const bodyBytes = request.body?.length ?? 0;
+  if (bodyBytes > context.registerBrokerBodyMaxBytes) {
+    const remark = `REGISTER_BROKER body of ${bodyBytes} bytes exceeds registerBrokerBodyMaxBytes=${context.registerBrokerBodyMaxBytes}: not parsed`;
+    context.refusals.refuse('registerBrokerBodyMaxBytes', `${remark} (${brokerName}/${brokerId} at ${brokerAddr}, from ${connection.remoteAddress})`);
+    return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark });
+  }
   const bodyCrc32 = optionalInteger(request, 'bodyCrc32') ?? 0;
   if (bodyCrc32 !== 0 && request.body !== null) {
     // UtilAll.crc32 is java.util.zip.CRC32 masked to a non-negative int.

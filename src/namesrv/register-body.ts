@@ -10,7 +10,7 @@
 import zlib from 'node:zlib';
 import { MQVersion } from '../remoting/codes.js';
 import { toFastjson } from '../remoting/fastjson.js';
-import { readJson, SCALAR, type JsonShape } from '../remoting/json-reader.js';
+import { readJson, SCALAR, SkippedContainer, type JsonShape } from '../remoting/json-reader.js';
 import type { DataVersion, TopicConfig } from './route-types.js';
 
 export class RegisterBodyError extends Error {
@@ -172,7 +172,7 @@ class ByteReader {
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof SkippedContainer) && !(value instanceof Map);
 }
 
 /** The JSON RegisterBrokerBody a broker sends (what Java sends with compressedRegister=false). */

@@ -4,6 +4,19 @@
 // numbers and booleans ali-ons sends arrive as strings); a header of the wrong shape or with
 // fields of the wrong type is a RemotingFrameError naming the field.
 import { RemotingFrameError, type RemotingCommand } from './command.js';
+import { readJson, SCALAR, SkippedContainer, type JsonShape } from './json-reader.js';
+
+/**
+ * The fields read (json-reader.ts, linear, skipping the rest): a header can be as large as the
+ * frame, and JSON.parse of a 16 MiB header of distinct extFields keys took ~1.6 s (issue 11).
+ * extFields' keys are data, read into a Map of at most EXT_FIELDS_MAX entries (Java's headers
+ * have fewer than 40 fields; building a Map of a million keys took ~0.8 s).
+ */
+export const EXT_FIELDS_MAX = 1024;
+const HEADER_SHAPE: JsonShape = {
+  kind: 'object',
+  fields: { code: SCALAR, extFields: { kind: 'map', values: SCALAR, maxEntries: EXT_FIELDS_MAX }, flag: SCALAR, language: SCALAR, opaque: SCALAR, remark: SCALAR, version: SCALAR },
+};
 
 export type HeaderFields = Omit<RemotingCommand, 'body' | 'serializeType'>;
 
@@ -28,11 +41,11 @@ export function encodeJsonHeader(command: RemotingCommand): Buffer {
 export function decodeJsonHeader(bytes: Buffer): HeaderFields {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(bytes.toString('utf8'));
+    parsed = readJson(bytes, HEADER_SHAPE);
   } catch (error) {
     throw new RemotingFrameError(`JSON header is not valid JSON: ${(error as Error).message}`);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || parsed instanceof SkippedContainer) {
     throw new RemotingFrameError(`JSON header is ${describe(parsed)}, expected an object`);
   }
   const header = parsed as Record<string, unknown>;
@@ -60,10 +73,10 @@ function int32Field(header: Record<string, unknown>, name: string, opaque: numbe
 function extFieldsOf(value: unknown, opaque: number): Record<string, string> {
   const fields = Object.create(null) as Record<string, string>; // no prototype: a "__proto__" key is just a key
   if (value === undefined || value === null) return fields;
-  if (typeof value !== 'object' || Array.isArray(value)) {
+  if (!(value instanceof Map)) {
     throw new RemotingFrameError(`header field "extFields" is ${describe(value)}, expected an object`, opaque);
   }
-  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+  for (const [key, item] of value as Map<string, unknown>) {
     if (item === null) continue; // a null value is an absent field to Java's typed headers
     if (typeof item === 'string') fields[key] = item;
     else if (typeof item === 'number' || typeof item === 'boolean') fields[key] = String(item);
@@ -74,6 +87,7 @@ function extFieldsOf(value: unknown, opaque: number): Record<string, string> {
 
 export function describe(value: unknown): string {
   if (value === null) return 'null';
+  if (value instanceof SkippedContainer) return `an ${value.kind}`;
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return 'an object';
   if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;

@@ -18,18 +18,28 @@ export class RocketMqJsonError extends Error {
  * What to build from a value:
  * - any: the value as JSON.parse builds it;
  * - scalar: a string, number, boolean or null as is; an object or array is checked and skipped
- *   (undefined), so a handler's type check reports it;
- * - object: a null-prototype object with only the listed fields (others are skipped); a scalar
- *   is returned as is, an array skipped;
+ *   and stands as SKIPPED_OBJECT / SKIPPED_ARRAY, so a handler's type check reports it;
+ * - object: an object with only the listed fields (others are skipped); a scalar is returned as
+ *   is, an array is SKIPPED_ARRAY;
  * - map: an object whose keys are data (topic names...), as a Map (no hidden class per key);
- * - array: each item read with `items`; a scalar returned as is, an object skipped.
+ * - array: each item read with `items`; a scalar returned as is, an object is SKIPPED_OBJECT.
  */
 export type JsonShape =
   | { readonly kind: 'any' }
   | { readonly kind: 'scalar' }
   | { readonly kind: 'object'; readonly fields: Readonly<Record<string, JsonShape>> }
-  | { readonly kind: 'map'; readonly values: JsonShape }
+  | { readonly kind: 'map'; readonly values: JsonShape; /** More entries is an error (a Map of a million keys takes ~1 s to build). */ readonly maxEntries?: number }
   | { readonly kind: 'array'; readonly items: JsonShape };
+
+/** Stands for a container a shape did not want there (checked, skipped, not built). */
+export class SkippedContainer {
+  constructor(readonly kind: 'object' | 'array') {}
+  toJSON(): string {
+    return `<${this.kind}>`;
+  }
+}
+export const SKIPPED_OBJECT = Object.freeze(new SkippedContainer('object'));
+export const SKIPPED_ARRAY = Object.freeze(new SkippedContainer('array'));
 
 export const ANY: JsonShape = { kind: 'any' };
 export const SCALAR: JsonShape = { kind: 'scalar' };
@@ -126,14 +136,14 @@ class Reader {
       if (shape.kind === 'object') return this.object(shape, depth + 1, 'object');
       if (shape.kind === 'map') return this.object(shape, depth + 1, 'map');
       this.skip(depth);
-      return SKIPPED;
+      return SKIPPED_OBJECT;
     }
     if (b === OPEN_BRACKET) {
       if (depth >= JSON_DEPTH_MAX) throw new RocketMqJsonError(`malformed JSON body: nested deeper than ${JSON_DEPTH_MAX} at byte ${this.at}`);
       if (shape.kind === 'any') return this.array(ANY, depth + 1);
       if (shape.kind === 'array') return this.array(shape.items, depth + 1);
       this.skip(depth);
-      return SKIPPED;
+      return SKIPPED_ARRAY;
     }
     return this.scalar(true);
   }
@@ -162,8 +172,12 @@ class Reader {
         valueShape = ANY;
         fieldName = this.keyText();
       } else if (build === 'map') {
-        valueShape = (shape as { values: JsonShape }).values;
+        const mapShape = shape as { values: JsonShape; maxEntries?: number };
+        valueShape = mapShape.values;
         fieldName = this.keyText();
+        if (mapShape.maxEntries !== undefined && (map as Map<string, unknown>).size >= mapShape.maxEntries && !(map as Map<string, unknown>).has(fieldName)) {
+          throw new RocketMqJsonError(`malformed JSON body: more than ${mapShape.maxEntries} keys in an object at byte ${this.at}`);
+        }
       }
       else if (fields !== null) {
         const field = this.matchField(fields);

@@ -10,7 +10,7 @@ import t from 'tap';
 import { parseRocketMqJsonOld } from '../../bench/lib/fastjson-old.js';
 import { HEARTBEAT_SHAPE } from '../../src/broker/processors/client.js';
 import { parseRocketMqJson } from '../../src/remoting/fastjson.js';
-import { ANY, JSON_DEPTH_MAX, readJson, RocketMqJsonError, type JsonShape } from '../../src/remoting/json-reader.js';
+import { ANY, JSON_DEPTH_MAX, readJson, RocketMqJsonError, SKIPPED_ARRAY, SKIPPED_OBJECT, type JsonShape } from '../../src/remoting/json-reader.js';
 import { Prng } from '../../src/util/prng.js';
 
 const SEED = 20261206;
@@ -154,7 +154,11 @@ t.test('shapes check what they skip', async (t) => {
   for (const text of ['{"clientID":"c","producerDataSet":[1,]}', '{"clientID":"c","junk":{"a":tru}}', '{"clientID":"c","junk":"\\x"}', '{"clientID":"c"} x', '{"clientID":"c","junk":01}']) {
     t.throws(() => readJson(Buffer.from(text), HEARTBEAT_SHAPE), RocketMqJsonError, text);
   }
-  t.same(readJson(Buffer.from('{"clientID":{"nested":[1,2]},"consumerDataSet":"x"}'), HEARTBEAT_SHAPE), { consumerDataSet: 'x' }, 'a container where a scalar is expected is skipped, a scalar kept for the type check');
+  const mismatched = readJson(Buffer.from('{"clientID":{"nested":[1,2]},"consumerDataSet":"x","more":[{"consumerDataSet":1}]}'), HEARTBEAT_SHAPE) as Record<string, unknown>;
+  t.equal(mismatched['clientID'], SKIPPED_OBJECT, 'a container where a scalar is expected is skipped and marked, for the type check');
+  t.equal(mismatched['consumerDataSet'], 'x', 'a scalar where a container is expected is kept, for the type check');
+  t.same(Object.keys(mismatched), ['clientID', 'consumerDataSet']);
+  t.equal(readJson(Buffer.from('[1]'), HEARTBEAT_SHAPE), SKIPPED_ARRAY);
   const map = readJson(Buffer.from('{"t":{"b":1,"a":2,"__proto__":3}}'), { kind: 'object', fields: { t: { kind: 'map', values: { kind: 'any' } } } }) as { t: Map<string, unknown> };
   t.same([...map.t], [['b', 1], ['a', 2], ['__proto__', 3]], 'a map keeps data keys in order, __proto__ included');
   const proto = readJson(Buffer.from('{"__proto__":{"polluted":1}}')) as Record<string, unknown>;

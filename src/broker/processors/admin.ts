@@ -85,6 +85,8 @@ function runtimeInfo(context: BrokerContext, request: RemotingCommand): Remoting
     bootTimestamp: String(context.stats.startedAtMs),
     sendMessageThreadPoolNums: String(context.config.sendMessageThreadPoolNums),
     heldPulls: String(context.pullHold.heldCount),
+    // Requests refused by a bound since start, per config key (README "Broker request bounds").
+    boundRefusals: JSON.stringify(context.stats.refusals.snapshot()),
   };
   if (status !== null) {
     Object.assign(table, {

@@ -74,6 +74,12 @@ class HeartbeatError extends Error {
 }
 
 async function heartbeat(context: BrokerContext, request: RemotingCommand, connection: RemotingConnection): Promise<RemotingCommand> {
+  const bodyBytes = request.body?.length ?? 0;
+  if (bodyBytes > context.config.heartbeatBodyMaxBytes) {
+    const remark = `HEART_BEAT body of ${bodyBytes} bytes exceeds heartbeatBodyMaxBytes=${context.config.heartbeatBodyMaxBytes}: not parsed`;
+    context.stats.refusals.refuse('heartbeatBodyMaxBytes', `${remark} (from ${connection.remoteAddress})`);
+    return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark });
+  }
   let data;
   try {
     data = parseHeartbeat(request.body);
