@@ -56,7 +56,7 @@ export class Broker {
   private commitLogInstance: BrokerCommitLog | null = null;
   private registrar: NamesrvRegistrar | null = null;
   private schedule: ScheduleMessageService | null = null;
-  private readonly consumers = new ConsumerManager();
+  private readonly consumers: ConsumerManager;
   private readonly pullHold = new PullHoldService(HELD_PULLS_MAX);
   /** Requests refused by a bound (issue 11), per config key. */
   readonly refusals: RefusalCounter;
@@ -76,6 +76,7 @@ export class Broker {
     const name = `broker ${this.config.brokerName}/${this.config.dLegerSelfId}`;
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} [${name}] ${line}\n`));
     this.refusals = new RefusalCounter(this.log);
+    this.consumers = new ConsumerManager({ groupsMax: this.config.consumerGroupsMax, clientsMax: this.config.consumerClientsMax });
     this.remoting = new RemotingServer({ name, log: this.log });
     this.client = new RemotingClient({ log: this.log });
   }

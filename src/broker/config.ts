@@ -50,6 +50,20 @@ export interface BrokerConfig {
   readonly messageDelayLevelsMs: readonly number[];
   /** Request bounds (issue 11; README "Broker request bounds"). */
   readonly heartbeatBodyMaxBytes: number;
+  /** UPDATE_AND_CREATE_TOPIC's attributes JSON, in UTF-8 bytes. */
+  readonly topicAttributesMaxBytes: number;
+  /** Topics in the replicated table (checked when a new one is proposed). */
+  readonly topicsMax: number;
+  /** %RETRY% topics heartbeats may create. */
+  readonly autoCreateRetryTopicsMax: number;
+  /** "topic@group" entries of the replicated consumer offset table. */
+  readonly consumerOffsetEntriesMax: number;
+  /** Consumer groups and clients (over all groups) in the local consumer table. */
+  readonly consumerGroupsMax: number;
+  readonly consumerClientsMax: number;
+  /** A pull's answer at most (RocketMQ's names and defaults; the first message always goes). */
+  readonly maxTransferBytesOnMessageInMemory: number;
+  readonly maxTransferCountOnMessageInMemory: number;
 }
 
 interface KeySpec {
@@ -58,6 +72,18 @@ interface KeySpec {
 }
 
 const MIB = 1024 * 1024;
+/** Room left in a remoting frame for its length, header length and header (a send's header holds up to 32 KiB of properties). */
+const REMOTING_HEADER_RESERVE_BYTES = 64 * 1024;
+/**
+ * Largest maxMessageSize: a stored message of that body (with the largest properties, topic and
+ * hosts: maxStoredMessageBytes) must fit in one 16 MiB remoting frame with its header, or a send
+ * of it cannot arrive and a pull of it cannot be answered.
+ */
+export const MAX_MESSAGE_SIZE_LIMIT = REMOTING_FRAME_MAX_BYTES - REMOTING_HEADER_RESERVE_BYTES - maxStoredMessageBytes(0);
+/** A topic's entry in a REGISTER_BROKER body at most (127-character name twice, every field at its widest; attributes are not sent). */
+export const REGISTERED_TOPIC_MAX_BYTES = 512;
+/** topicsMax at most: every topic's entry in one registration must fit in a 16 MiB frame. */
+export const TOPICS_MAX_LIMIT = Math.floor((REMOTING_FRAME_MAX_BYTES - REMOTING_HEADER_RESERVE_BYTES) / REGISTERED_TOPIC_MAX_BYTES);
 
 /** Every key a broker conf may set, with RocketMQ's default (null: derived or required). */
 const KEYS: Readonly<Record<string, KeySpec>> = {
@@ -83,6 +109,14 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   longPollingEnable: { defaultValue: 'true', doc: 'hold pulls until a message arrives' },
   messageDelayLevel: { defaultValue: DEFAULT_MESSAGE_DELAY_LEVEL, doc: 'delay of each level, e.g. "1s 5s 10s 30s 1m ... 2h"' },
   heartbeatBodyMaxBytes: { defaultValue: String(MIB), doc: 'largest HEART_BEAT body; larger ones are refused unparsed' },
+  topicAttributesMaxBytes: { defaultValue: '4096', doc: 'largest topic attributes JSON (UPDATE_AND_CREATE_TOPIC)' },
+  topicsMax: { defaultValue: '10000', doc: `topics the broker keeps (at most ${TOPICS_MAX_LIMIT}: a registration must fit a frame)` },
+  autoCreateRetryTopicsMax: { defaultValue: '1000', doc: '%RETRY% topics created by heartbeats' },
+  consumerOffsetEntriesMax: { defaultValue: '100000', doc: 'topic@group entries of the consumer offset table' },
+  consumerGroupsMax: { defaultValue: '10000', doc: 'consumer groups in the heartbeat table' },
+  consumerClientsMax: { defaultValue: '100000', doc: 'consumer clients (all groups) in the heartbeat table' },
+  maxTransferBytesOnMessageInMemory: { defaultValue: String(256 * 1024), doc: 'bytes of one pull answer (one message always goes)' },
+  maxTransferCountOnMessageInMemory: { defaultValue: '32', doc: 'messages of one pull answer' },
 };
 
 /** RocketMQ keys that exist but cannot be set for a DLedger broker, and why. */
@@ -230,7 +264,10 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   }
   const sendMessageThreadPoolNums = integer('sendMessageThreadPoolNums', 1, 4096);
   const pullMessageThreadPoolNums = integer('pullMessageThreadPoolNums', 1, 4096);
-  const maxMessageSize = integer('maxMessageSize', 1, 64 * MIB);
+  const maxMessageSize = integer('maxMessageSize', 1, 2 ** 31 - 1);
+  if (maxMessageSize > MAX_MESSAGE_SIZE_LIMIT) {
+    problems.push(`${where('maxMessageSize')}: ${maxMessageSize} is over ${MAX_MESSAGE_SIZE_LIMIT}: a message of that body with its properties (up to 32767 bytes), topic and hosts (${maxStoredMessageBytes(0)} bytes) and the request header (${REMOTING_HEADER_RESERVE_BYTES} bytes reserved) must fit in one ${REMOTING_FRAME_MAX_BYTES}-byte remoting frame`);
+  }
   const mappedFileSizeCommitLog = integer('mappedFileSizeCommitLog', 64 * 1024, 2 ** 40);
   if (mappedFileSizeCommitLog % 4096 !== 0) problems.push(`${where('mappedFileSizeCommitLog')}: ${mappedFileSizeCommitLog} must be a multiple of 4096`);
   if (maxStoredMessageBytes(maxMessageSize) + 48 + 8 > mappedFileSizeCommitLog) {
@@ -249,6 +286,14 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   }
 
   const heartbeatBodyMaxBytes = integer('heartbeatBodyMaxBytes', 1024, REMOTING_FRAME_MAX_BYTES);
+  const topicAttributesMaxBytes = integer('topicAttributesMaxBytes', 0, 64 * 1024);
+  const topicsMax = integer('topicsMax', 1, TOPICS_MAX_LIMIT);
+  const autoCreateRetryTopicsMax = integer('autoCreateRetryTopicsMax', 0, TOPICS_MAX_LIMIT);
+  const consumerOffsetEntriesMax = integer('consumerOffsetEntriesMax', 1, 10_000_000);
+  const consumerGroupsMax = integer('consumerGroupsMax', 1, 1_000_000);
+  const consumerClientsMax = integer('consumerClientsMax', 1, 10_000_000);
+  const maxTransferBytesOnMessageInMemory = integer('maxTransferBytesOnMessageInMemory', 1, REMOTING_FRAME_MAX_BYTES - REMOTING_HEADER_RESERVE_BYTES);
+  const maxTransferCountOnMessageInMemory = integer('maxTransferCountOnMessageInMemory', 1, 1024);
 
   if (problems.length > 0) throw new BrokerConfigError(problems);
   return {
@@ -256,7 +301,8 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     enableDLegerCommitLog, dLegerGroup, dLegerPeers, dLegerSelfId, preferredLeaderId,
     sendMessageThreadPoolNums, pullMessageThreadPoolNums, maxMessageSize, mappedFileSizeCommitLog,
     flushDiskType: flushDiskType as FlushDiskType, defaultTopicQueueNums, registerNameServerPeriodMs, longPollingEnable,
-    messageDelayLevelsMs, heartbeatBodyMaxBytes,
+    messageDelayLevelsMs, heartbeatBodyMaxBytes, topicAttributesMaxBytes, topicsMax, autoCreateRetryTopicsMax,
+    consumerOffsetEntriesMax, consumerGroupsMax, consumerClientsMax, maxTransferBytesOnMessageInMemory, maxTransferCountOnMessageInMemory,
   };
 }
 

@@ -18,35 +18,43 @@ interface ClientInfo {
 
 /** Java's channelExpiredTimeout for clients. */
 export const CLIENT_EXPIRY_MS = 120_000;
-/** Bounds on what heartbeats may create. */
-const GROUPS_MAX = 10_000;
-const CLIENTS_PER_GROUP_MAX = 10_000;
+/** Bounds on what heartbeats may create (broker keys consumerGroupsMax, consumerClientsMax). */
+export interface ConsumerTableLimits {
+  readonly groupsMax: number;
+  /** Clients over all groups. */
+  readonly clientsMax: number;
+}
 
 export class ConsumerManager {
   private readonly groups = new Map<string, Map<string, ClientInfo>>();
+  // Invariant: clientCount = the sum of the groups' sizes.
+  private clientCount = 0;
 
-  /** Record a heartbeat; false if the bounds refuse a new group or client. */
-  heartbeat(group: string, clientId: string, connectionId: number, subscriptions: readonly Subscription[], nowMs: number): boolean {
+  constructor(private readonly limits: ConsumerTableLimits = { groupsMax: 10_000, clientsMax: 100_000 }) {}
+
+  /** Record a heartbeat; the name of the bound that refuses a new group or client, or null. */
+  heartbeat(group: string, clientId: string, connectionId: number, subscriptions: readonly Subscription[], nowMs: number): 'consumerGroupsMax' | 'consumerClientsMax' | null {
     let clients = this.groups.get(group);
+    const known = clients?.get(clientId);
+    if (known === undefined && this.clientCount >= this.limits.clientsMax) return 'consumerClientsMax';
     if (clients === undefined) {
-      if (this.groups.size >= GROUPS_MAX) return false;
+      if (this.groups.size >= this.limits.groupsMax) return 'consumerGroupsMax';
       this.groups.set(group, (clients = new Map()));
     }
-    const known = clients.get(clientId);
     if (known === undefined) {
-      if (clients.size >= CLIENTS_PER_GROUP_MAX) return false;
+      this.clientCount++;
       clients.set(clientId, { clientId, connectionId, lastHeartbeatMs: nowMs, subscriptions });
     } else {
       known.connectionId = connectionId;
       known.lastHeartbeatMs = nowMs;
       known.subscriptions = subscriptions;
     }
-    return true;
+    return null;
   }
 
   unregister(group: string, clientId: string): void {
     const clients = this.groups.get(group);
-    clients?.delete(clientId);
+    if (clients?.delete(clientId) === true) this.clientCount--;
     if (clients?.size === 0) this.groups.delete(group);
   }
 
@@ -73,7 +81,12 @@ export class ConsumerManager {
 
   private removeWhere(predicate: (client: ClientInfo) => boolean): void {
     for (const [group, clients] of this.groups) {
-      for (const [id, client] of clients) if (predicate(client)) clients.delete(id);
+      for (const [id, client] of clients) {
+        if (predicate(client)) {
+          clients.delete(id);
+          this.clientCount--;
+        }
+      }
       if (clients.size === 0) this.groups.delete(group);
     }
   }

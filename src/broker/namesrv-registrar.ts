@@ -98,7 +98,10 @@ export class NamesrvRegistrar {
     const brokerId = this.source.brokerId();
     if (brokerId === null) return;
     const topicConfigTable: Record<string, TopicConfig> = {};
-    for (const config of this.source.topicConfigs()) topicConfigTable[config.topicName] = config;
+    // Without attributes: Java 4.9's TopicConfig has none and the name server reads none; with them
+    // a few large ones pushed the body past the 16 MiB frame cap (issue 11). Every other field is
+    // bounded (REGISTERED_TOPIC_MAX_BYTES in config.ts), and topicsMax keeps the body in a frame.
+    for (const { attributes: _attributes, ...config } of this.source.topicConfigs()) topicConfigTable[config.topicName] = config as TopicConfig;
     const body = Buffer.from(JSON.stringify({
       topicConfigSerializeWrapper: {
         topicConfigTable,

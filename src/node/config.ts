@@ -76,6 +76,34 @@ export const DEFAULT_CONFIG: Omit<DLedgerNodeConfig, 'peers' | 'selfId' | 'tls'>
   metricsPort: null,
 };
 
+/** The peer port's frame cap (an Append, a Snapshot chunk...). */
+export const PEER_FRAME_MAX_BYTES = 64 * 1024 * 1024;
+/** A stored record's header (store/types.ts ENTRY_HEADER_BYTES). */
+const RECORD_HEADER_BYTES = 48;
+/**
+ * An Append frame beyond its records: length and version bytes, the msgpack map of type, from,
+ * to (ids of at most ID_MAX_LENGTH), term, indexes, rawPos, and the bin32 header of raw. Measured
+ * ~150 bytes; 4 KiB leaves room for fields added later.
+ */
+const APPEND_FRAME_OVERHEAD_BYTES = 4096;
+/**
+ * Largest maxEntryBodyBytes: the leader sends an entry in an Append by itself at worst, and that
+ * frame must fit the cap — a body up to the cap used to be stored and then its Append threw
+ * outside any handler, whenever that node led (issue 11).
+ */
+export const MAX_ENTRY_BODY_BYTES_LIMIT = PEER_FRAME_MAX_BYTES - RECORD_HEADER_BYTES - APPEND_FRAME_OVERHEAD_BYTES;
+/** Member ids name directories (dledger-<selfId>) and travel in every frame. */
+const ID_MAX_LENGTH = 64;
+const ID_PATTERN = /^[A-Za-z0-9_.]+$/;
+
+/** Why `id` cannot be a member id (no path characters: it names a directory), or null. */
+export function memberIdProblem(id: string): string | null {
+  if (id.length === 0 || id.length > ID_MAX_LENGTH || !ID_PATTERN.test(id) || id.includes('..')) {
+    return `"${id}" must be 1-${ID_MAX_LENGTH} letters, digits, '_' or '.', without '..' (it names the directory dledger-<id>)`;
+  }
+  return null;
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
   constructor(readonly problems: readonly string[]) {
@@ -105,6 +133,8 @@ export function parsePeers(text: string, key = 'peers'): PeerAddress[] {
       continue;
     }
     if (peers.some((peer) => peer.id === id)) problems.push(`${key}: id "${id}" appears twice`);
+    const idProblem = memberIdProblem(id);
+    if (idProblem !== null) problems.push(`${key}: id ${idProblem}`);
     peers.push({ id, host, port });
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -143,7 +173,7 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
   const group = text('group');
   // '-' is allowed: RocketMQ brokers default dLegerGroup to brokerName, commonly 'broker-a'. The
   // group name is only compared (peer hello) and shown (metrics labels), never split on '-'.
-  if (!/^[A-Za-z0-9_.-]+$/.test(group)) problems.push(`group: "${group}" must be letters, digits, '_', '-' or '.'`);
+  if (!/^[A-Za-z0-9_.-]{1,127}$/.test(group) || group.includes('..')) problems.push(`group: "${group}" must be 1-127 letters, digits, '_', '-' or '.', without '..'`);
   let peers: PeerAddress[] = [];
   try {
     peers = parsePeers(text('peers'));
@@ -152,6 +182,8 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
     else throw error;
   }
   const selfId = text('selfId');
+  const selfIdProblem = memberIdProblem(selfId);
+  if (selfIdProblem !== null) problems.push(`selfId: ${selfIdProblem}`);
   if (peers.length > 0 && !peers.some((peer) => peer.id === selfId)) {
     problems.push(`selfId: "${selfId}" is not one of the peers (${peers.map((peer) => peer.id).join(', ')})`);
   }
@@ -180,7 +212,10 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
   const shipStoredRecordsText = text('shipStoredRecords');
   if (shipStoredRecordsText !== 'true' && shipStoredRecordsText !== 'false') problems.push(`shipStoredRecords: "${shipStoredRecordsText}" must be true or false`);
   const maxPendingRequestsNum = integer('maxPendingRequestsNum', 1, 10_000_000);
-  const maxEntryBodyBytes = integer('maxEntryBodyBytes', 1, 64 * 1024 * 1024);
+  const maxEntryBodyBytes = integer('maxEntryBodyBytes', 1, PEER_FRAME_MAX_BYTES);
+  if (maxEntryBodyBytes > MAX_ENTRY_BODY_BYTES_LIMIT) {
+    problems.push(`maxEntryBodyBytes: ${maxEntryBodyBytes} is over ${MAX_ENTRY_BODY_BYTES_LIMIT}: an entry with its ${RECORD_HEADER_BYTES}-byte record header and the Append frame's overhead (${APPEND_FRAME_OVERHEAD_BYTES} bytes reserved) must fit in one ${PEER_FRAME_MAX_BYTES}-byte peer frame`);
+  }
   if (maxEntryBodyBytes + 48 + 8 > mappedFileSizeForEntryData) {
     problems.push(`maxEntryBodyBytes: ${maxEntryBodyBytes} does not fit in a data segment of ${mappedFileSizeForEntryData} bytes`);
   }

@@ -20,7 +20,7 @@ import { StoreTruncatedError } from '../store/errors.js';
 import type { LogStore } from '../store/types.js';
 import { assert } from '../util/assert.js';
 import { Prng } from '../util/prng.js';
-import { type DLedgerNodeConfig, raftTimingTicks } from './config.js';
+import { type DLedgerNodeConfig, PEER_FRAME_MAX_BYTES, raftTimingTicks } from './config.js';
 import { type AppendedInfo, type ClientRequest, type ClientResponse, type Metadata, requestProblem, ResponseCode } from './client-protocol.js';
 import { LogRaftStorage } from './log-raft-storage.js';
 import { type ClientSession, PeerTransport } from './peer-transport.js';
@@ -114,7 +114,7 @@ interface PendingRead {
   index: number | null;
 }
 
-const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+const MAX_FRAME_BYTES = PEER_FRAME_MAX_BYTES;
 /** Gauges are refreshed every few ticks, not per Ready: a scrape every few seconds needs no more. */
 const METRICS_EVERY_TICKS = 10;
 /** read-latest scans back over NOOPs (one per new leader) and empty bodies at most this far. */

@@ -23,6 +23,14 @@ async function updateAndCreateTopic(context: BrokerContext, request: RemotingCom
   const topicName = requiredString(request, 'topic');
   let attributes: Record<string, string> = {};
   const attributesText = optionalString(request, 'attributes');
+  const attributesBytes = attributesText === null ? 0 : Buffer.byteLength(attributesText, 'utf8');
+  if (attributesBytes > context.config.topicAttributesMaxBytes) {
+    // They are replicated into every member's table; unbounded, ~5 of 4 MB made every
+    // REGISTER_BROKER body too large for a frame (issue 11).
+    const remark = `attributes of ${attributesBytes} bytes exceed topicAttributesMaxBytes=${context.config.topicAttributesMaxBytes}`;
+    context.stats.refusals.refuse('topicAttributesMaxBytes', `${remark} (topic ${topicName})`);
+    return createResponse(request, ResponseCode.INVALID_PARAMETER, { remark });
+  }
   if (attributesText !== null && attributesText !== '') {
     try {
       attributes = JSON.parse(attributesText) as Record<string, string>;
@@ -49,12 +57,26 @@ async function updateAndCreateTopic(context: BrokerContext, request: RemotingCom
   if (topic.topicName === BROKER_STATE_TOPIC) {
     return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: `The topic[${topic.topicName}] is conflict with system topic.` });
   }
+  const refusal = newTopicRefusal(context, topic.topicName);
+  if (refusal !== null) return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: refusal });
   try {
     await context.commitLog.proposeCommand({ type: 'upsertTopic', topic });
   } catch (error) {
     return putFailureResponse(request, error);
   }
   return createResponse(request, ResponseCode.SUCCESS);
+}
+
+/**
+ * Why a topic may not be added now (topicsMax), or null; an existing topic may always be updated.
+ * Checked when proposed: topics proposed at the same moment may overshoot by their number.
+ */
+export function newTopicRefusal(context: BrokerContext, topicName: string): string | null {
+  const topics = context.commitLog.state.topicConfigs();
+  if (topics.has(topicName) || topics.size < context.config.topicsMax) return null;
+  const remark = `the broker holds ${topics.size} topics, topicsMax=${context.config.topicsMax}: topic ${topicName} not created`;
+  context.stats.refusals.refuse('topicsMax', remark);
+  return remark;
 }
 
 function allTopicConfig(context: BrokerContext, request: RemotingCommand): RemotingCommand {

@@ -89,15 +89,38 @@ async function heartbeat(context: BrokerContext, request: RemotingCommand, conne
   }
   const nowMs = Date.now();
   for (const consumer of data.consumers) {
-    if (!context.consumers.heartbeat(consumer.groupName, data.clientId, connection.id, consumer.subscriptions, nowMs)) {
-      return createResponse(request, ResponseCode.SYSTEM_BUSY, { remark: `too many consumer groups or clients; ${consumer.groupName}/${data.clientId} not recorded` });
+    const bound = context.consumers.heartbeat(consumer.groupName, data.clientId, connection.id, consumer.subscriptions, nowMs);
+    if (bound !== null) {
+      const remark = `too many consumer groups or clients (${bound}=${context.config[bound]}); ${consumer.groupName}/${data.clientId} not recorded`;
+      context.stats.refusals.refuse(bound, `${remark} (from ${connection.remoteAddress})`);
+      return createResponse(request, ResponseCode.SYSTEM_BUSY, { remark });
     }
     const retryTopic = `${RETRY_GROUP_TOPIC_PREFIX}${consumer.groupName}`;
-    if (context.commitLog.isWritable() && context.commitLog.state.topicConfig(retryTopic) === null && retryTopic.length <= 127) {
+    if (context.commitLog.isWritable() && context.commitLog.state.topicConfig(retryTopic) === null && retryTopic.length <= 127 && subscribesToATopic(context, consumer)) {
+      if (retryTopicCount(context) >= context.config.autoCreateRetryTopicsMax) {
+        context.stats.refusals.refuse('autoCreateRetryTopicsMax', `${retryTopic} not created: ${context.config.autoCreateRetryTopicsMax} retry topics exist (heartbeat from ${connection.remoteAddress})`);
+        continue;
+      }
       await createRetryTopic(context, retryTopic).catch((error: Error) => context.log(`retry topic ${retryTopic} not created: ${error.message}`));
     }
   }
   return createResponse(request, ResponseCode.SUCCESS);
+}
+
+/**
+ * A group gets a retry topic from its heartbeat only when it subscribes to a topic this broker
+ * has (RocketMQ creates it for a consumer's subscriptions; without this check any name in a
+ * heartbeat, or a flood of them, became a replicated topic: issue 11).
+ */
+function subscribesToATopic(context: BrokerContext, consumer: ConsumerData): boolean {
+  const state = context.commitLog.state;
+  return consumer.subscriptions.some((s) => !s.topic.startsWith(RETRY_GROUP_TOPIC_PREFIX) && state.topicConfig(s.topic) !== null);
+}
+
+function retryTopicCount(context: BrokerContext): number {
+  let count = 0;
+  for (const name of context.commitLog.state.topicConfigs().keys()) if (name.startsWith(RETRY_GROUP_TOPIC_PREFIX)) count++;
+  return count;
 }
 
 function unregisterClient(context: BrokerContext, request: RemotingCommand): RemotingCommand {

@@ -52,12 +52,40 @@ async function updateConsumerOffset(context: BrokerContext, request: RemotingCom
   if (context.commitLog.role.role !== 'master') {
     return createResponse(request, ResponseCode.SERVICE_NOT_AVAILABLE, { remark: `${NOT_MASTER_REMARK} Consumer offsets are committed through the master (leader ${context.commitLog.role.leaderId ?? 'unknown'}).` });
   }
+  const refusal = offsetCommitRefusal(context, group, topic, queueId);
+  if (refusal !== null) return createResponse(request, refusal.code, { remark: refusal.remark });
   try {
     await context.offsets.commit(group, topic, queueId, commitOffset);
     return createResponse(request, ResponseCode.SUCCESS);
   } catch (error) {
     return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: `offset not committed: ${(error as Error).message}` });
   }
+}
+
+/**
+ * Why an offset may not be stored for (group, topic, queueId), as RocketMQ 5's
+ * ConsumerManageProcessor answers (a missing topic, a queue id past readQueueNums), plus the
+ * bound on the table (consumerOffsetEntriesMax: new "topic@group" entries); null if it may.
+ * Before this (issue 11) offsets were stored for any queue id of any topic, existing or not.
+ */
+export function offsetCommitRefusal(context: BrokerContext, group: string, topic: string, queueId: number): { code: number; remark: string } | null {
+  const state = context.commitLog.state;
+  const topicConfig = state.topicConfig(topic);
+  if (topicConfig === null) {
+    context.stats.refusals.refuse('offsetForMissingTopicOrQueue', `offset of ${group} for missing topic ${topic}`);
+    return { code: ResponseCode.TOPIC_NOT_EXIST, remark: `Topic ${topic} not exist!` };
+  }
+  if (queueId >= topicConfig.readQueueNums) {
+    context.stats.refusals.refuse('offsetForMissingTopicOrQueue', `offset of ${group} for queue ${queueId} of ${topic} (${topicConfig.readQueueNums} queues)`);
+    return { code: ResponseCode.SYSTEM_ERROR, remark: `QueueId ${queueId} is out of range, topic is ${topic}` };
+  }
+  const offsets = state.consumerOffsets();
+  if (offsets.size >= context.config.consumerOffsetEntriesMax && !offsets.has(`${topic}@${group}`)) {
+    const remark = `the offset table holds ${offsets.size} topic@group entries, consumerOffsetEntriesMax=${context.config.consumerOffsetEntriesMax}: ${topic}@${group} not stored`;
+    context.stats.refusals.refuse('consumerOffsetEntriesMax', remark);
+    return { code: ResponseCode.SYSTEM_ERROR, remark };
+  }
+  return null;
 }
 
 /** The store time of the message at a queue offset, or null if there is none. */

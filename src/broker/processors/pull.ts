@@ -10,6 +10,7 @@ import type { RemotingServer } from '../../remoting/server.js';
 import type { BrokerContext } from '../context.js';
 import { getMessages, type GetMessageResult, tagCodesOf } from '../get-message.js';
 import { isReadable } from '../state/topic-config.js';
+import { offsetCommitRefusal } from './consumer-offset.js';
 
 export const PullSysFlag = { COMMIT_OFFSET: 1, SUSPEND: 2, SUBSCRIPTION: 4, CLASS_FILTER: 8 } as const;
 
@@ -17,8 +18,6 @@ export const PullSysFlag = { COMMIT_OFFSET: 1, SUSPEND: 2, SUBSCRIPTION: 4, CLAS
 const CONFIRM_MASTER_MS = 1000;
 /** A held pull is answered after at most this long, whatever the client asked (Java clients ask 15 s). */
 const SUSPEND_MAX_MS = 30_000;
-const MAX_MSG_NUMS_MAX = 1024;
-const PULL_MAX_BYTES_DEFAULT = 4 * 1024 * 1024;
 
 interface PullHeader {
   readonly consumerGroup: string;
@@ -44,7 +43,7 @@ function pullHeaderOf(request: RemotingCommand): PullHeader {
     commitOffset: requiredInteger(request, 'commitOffset'),
     suspendTimeoutMillis: requiredInteger(request, 'suspendTimeoutMillis'),
     subscription: optionalString(request, 'subscription'),
-    maxMsgBytes: optionalInteger(request, 'maxMsgBytes') ?? PULL_MAX_BYTES_DEFAULT,
+    maxMsgBytes: optionalInteger(request, 'maxMsgBytes') ?? Number.MAX_SAFE_INTEGER,
   };
 }
 
@@ -64,11 +63,18 @@ function pull(context: BrokerContext, request: RemotingCommand): RemotingCommand
     return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: `maxMsgNums ${header.maxMsgNums} and queueOffset ${header.queueOffset} must be positive` });
   }
   // The piggybacked commit offset is stored on the master only (as in RocketMQ).
-  if ((header.sysFlag & PullSysFlag.COMMIT_OFFSET) !== 0 && header.commitOffset >= 0 && context.commitLog.role.role === 'master') {
+  if ((header.sysFlag & PullSysFlag.COMMIT_OFFSET) !== 0 && header.commitOffset >= 0 && context.commitLog.role.role === 'master' && offsetCommitRefusal(context, header.consumerGroup, header.topic, header.queueId) === null) {
     context.offsets.commit(header.consumerGroup, header.topic, header.queueId, header.commitOffset).catch(() => undefined);
   }
+  // RocketMQ's transfer bounds (maxTransfer*OnMessageInMemory): whatever the request asks, one
+  // answer holds at most that many messages and bytes (the first message always goes).
+  const maxBytes = Math.min(Math.max(1, header.maxMsgBytes), context.config.maxTransferBytesOnMessageInMemory);
+  const maxNums = Math.min(header.maxMsgNums, context.config.maxTransferCountOnMessageInMemory);
+  if (header.maxMsgBytes > context.config.maxTransferBytesOnMessageInMemory && header.maxMsgBytes !== Number.MAX_SAFE_INTEGER) {
+    context.stats.refusals.refuse('maxTransferBytesOnMessageInMemory', `pull asked maxMsgBytes=${header.maxMsgBytes}, answered at most ${maxBytes}`);
+  }
   const tagCodes = (header.sysFlag & PullSysFlag.SUBSCRIPTION) !== 0 ? tagCodesOf(header.subscription) : tagCodesOfGroup(context, header);
-  const run = (): GetMessageResult => getMessages(context.commitLog, header.topic, header.queueId, header.queueOffset, Math.min(header.maxMsgNums, MAX_MSG_NUMS_MAX), Math.max(1, header.maxMsgBytes), tagCodes);
+  const run = (): GetMessageResult => getMessages(context.commitLog, header.topic, header.queueId, header.queueOffset, maxNums, maxBytes, tagCodes);
   const first = run();
   if (movesOffset(first, header.queueOffset) && context.commitLog.role.role === 'master') {
     // Chaos R3: a deposed master that has not heard of its successor yet (resumed from a pause,

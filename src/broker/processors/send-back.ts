@@ -13,6 +13,7 @@ import { scheduleIfDelayed } from '../schedule/delay-levels.js';
 import { GROUP_NAME_PATTERN } from '../state/commands.js';
 import { Perm, type TopicConfig } from '../state/topic-config.js';
 import { NOT_MASTER_REMARK, putFailureResponse } from './errors.js';
+import { newTopicRefusal } from './admin.js';
 import { createRetryTopic, RETRY_GROUP_TOPIC_PREFIX } from './send.js';
 
 export const DLQ_GROUP_TOPIC_PREFIX = '%DLQ%';
@@ -45,6 +46,8 @@ async function sendBack(context: BrokerContext, request: RemotingCommand): Promi
   if (!toDlq) properties.set('DELAY', String(delayLevel === 0 ? 3 + original.reconsumeTimes : delayLevel));
   try {
     if (context.commitLog.state.topicConfig(topic) === null) {
+      const refusal = newTopicRefusal(context, topic);
+      if (refusal !== null) return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: refusal });
       if (toDlq) await createDlqTopic(context, topic);
       else await createRetryTopic(context, topic);
     }

@@ -9,6 +9,7 @@ import type { RemotingConnection } from '../../remoting/connection.js';
 import { ExtFieldError } from '../../remoting/ext-fields.js';
 import type { RemotingServer } from '../../remoting/server.js';
 import type { BrokerContext } from '../context.js';
+import { newTopicRefusal } from './admin.js';
 import type { MessageToPut } from '../dledger-commit-log.js';
 import { decodeMessageBatch, MessageBatchError } from '../message-batch.js';
 import { ipv4Bytes, MessageFormatError, PROPERTIES_MAX_BYTES, type HostAddress } from '../message-codec.js';
@@ -148,8 +149,12 @@ async function send(context: BrokerContext, request: RemotingCommand, connection
   }
 }
 
-/** %RETRY%<group> topics are created on first use with one read-write queue, as RocketMQ does. */
-export async function createRetryTopic(context: BrokerContext, topic: string): Promise<TopicConfig> {
+/**
+ * %RETRY%<group> topics are created on first use with one read-write queue, as RocketMQ does;
+ * null when topicsMax refuses a new topic (counted and logged there).
+ */
+export async function createRetryTopic(context: BrokerContext, topic: string): Promise<TopicConfig | null> {
+  if (newTopicRefusal(context, topic) !== null) return null;
   const config: TopicConfig = { topicName: topic, readQueueNums: 1, writeQueueNums: 1, perm: PERM_READ_WRITE, topicFilterType: 'SINGLE_TAG', topicSysFlag: 0, order: false, attributes: {} };
   await context.commitLog.proposeCommand({ type: 'upsertTopic', topic: config });
   return context.commitLog.state.topicConfig(topic) ?? config;
