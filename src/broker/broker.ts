@@ -76,7 +76,7 @@ export class Broker {
     const name = `broker ${this.config.brokerName}/${this.config.dLegerSelfId}`;
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} [${name}] ${line}\n`));
     this.refusals = new RefusalCounter(this.log);
-    this.consumers = new ConsumerManager({ groupsMax: this.config.consumerGroupsMax, clientsMax: this.config.consumerClientsMax });
+    this.consumers = new ConsumerManager({ groupsMax: this.config.consumerGroupsMax, clientsMax: this.config.consumerClientsMax, subscriptionsMax: this.config.consumerSubscriptionsMax });
     this.remoting = new RemotingServer({ name, log: this.log });
     this.client = new RemotingClient({ log: this.log });
   }

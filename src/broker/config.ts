@@ -61,6 +61,8 @@ export interface BrokerConfig {
   /** Consumer groups and clients (over all groups) in the local consumer table. */
   readonly consumerGroupsMax: number;
   readonly consumerClientsMax: number;
+  /** Subscriptions held over all clients of the heartbeat table. */
+  readonly consumerSubscriptionsMax: number;
   /** A pull's answer at most (RocketMQ's names and defaults; the first message always goes). */
   readonly maxTransferBytesOnMessageInMemory: number;
   readonly maxTransferCountOnMessageInMemory: number;
@@ -115,6 +117,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   consumerOffsetEntriesMax: { defaultValue: '100000', doc: 'topic@group entries of the consumer offset table' },
   consumerGroupsMax: { defaultValue: '10000', doc: 'consumer groups in the heartbeat table' },
   consumerClientsMax: { defaultValue: '100000', doc: 'consumer clients (all groups) in the heartbeat table' },
+  consumerSubscriptionsMax: { defaultValue: '1000000', doc: 'subscriptions (all clients) in the heartbeat table' },
   maxTransferBytesOnMessageInMemory: { defaultValue: String(256 * 1024), doc: 'bytes of one pull answer (one message always goes)' },
   maxTransferCountOnMessageInMemory: { defaultValue: '32', doc: 'messages of one pull answer' },
 };
@@ -292,6 +295,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   const consumerOffsetEntriesMax = integer('consumerOffsetEntriesMax', 1, 10_000_000);
   const consumerGroupsMax = integer('consumerGroupsMax', 1, 1_000_000);
   const consumerClientsMax = integer('consumerClientsMax', 1, 10_000_000);
+  const consumerSubscriptionsMax = integer('consumerSubscriptionsMax', 1, 100_000_000);
   const maxTransferBytesOnMessageInMemory = integer('maxTransferBytesOnMessageInMemory', 1, REMOTING_FRAME_MAX_BYTES - REMOTING_HEADER_RESERVE_BYTES);
   const maxTransferCountOnMessageInMemory = integer('maxTransferCountOnMessageInMemory', 1, 1024);
 
@@ -302,7 +306,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     sendMessageThreadPoolNums, pullMessageThreadPoolNums, maxMessageSize, mappedFileSizeCommitLog,
     flushDiskType: flushDiskType as FlushDiskType, defaultTopicQueueNums, registerNameServerPeriodMs, longPollingEnable,
     messageDelayLevelsMs, heartbeatBodyMaxBytes, topicAttributesMaxBytes, topicsMax, autoCreateRetryTopicsMax,
-    consumerOffsetEntriesMax, consumerGroupsMax, consumerClientsMax, maxTransferBytesOnMessageInMemory, maxTransferCountOnMessageInMemory,
+    consumerOffsetEntriesMax, consumerGroupsMax, consumerClientsMax, consumerSubscriptionsMax, maxTransferBytesOnMessageInMemory, maxTransferCountOnMessageInMemory,
   };
 }
 

@@ -23,30 +23,37 @@ export interface ConsumerTableLimits {
   readonly groupsMax: number;
   /** Clients over all groups. */
   readonly clientsMax: number;
+  /** Subscriptions held over all clients (each client's latest heartbeat). */
+  readonly subscriptionsMax: number;
 }
 
 export class ConsumerManager {
   private readonly groups = new Map<string, Map<string, ClientInfo>>();
-  // Invariant: clientCount = the sum of the groups' sizes.
+  // Invariant: clientCount = the sum of the groups' sizes; subscriptionCount = the sum of the
+  // clients' subscriptions.length.
   private clientCount = 0;
+  private subscriptionCount = 0;
 
-  constructor(private readonly limits: ConsumerTableLimits = { groupsMax: 10_000, clientsMax: 100_000 }) {}
+  constructor(private readonly limits: ConsumerTableLimits = { groupsMax: 10_000, clientsMax: 100_000, subscriptionsMax: 1_000_000 }) {}
 
   /** Record a heartbeat; the name of the bound that refuses a new group or client, or null. */
-  heartbeat(group: string, clientId: string, connectionId: number, subscriptions: readonly Subscription[], nowMs: number): 'consumerGroupsMax' | 'consumerClientsMax' | null {
+  heartbeat(group: string, clientId: string, connectionId: number, subscriptions: readonly Subscription[], nowMs: number): 'consumerGroupsMax' | 'consumerClientsMax' | 'consumerSubscriptionsMax' | null {
     let clients = this.groups.get(group);
     const known = clients?.get(clientId);
     if (known === undefined && this.clientCount >= this.limits.clientsMax) return 'consumerClientsMax';
+    if (this.subscriptionCount - (known?.subscriptions.length ?? 0) + subscriptions.length > this.limits.subscriptionsMax) return 'consumerSubscriptionsMax';
     if (clients === undefined) {
       if (this.groups.size >= this.limits.groupsMax) return 'consumerGroupsMax';
       this.groups.set(group, (clients = new Map()));
     }
     if (known === undefined) {
       this.clientCount++;
+      this.subscriptionCount += subscriptions.length;
       clients.set(clientId, { clientId, connectionId, lastHeartbeatMs: nowMs, subscriptions });
     } else {
       known.connectionId = connectionId;
       known.lastHeartbeatMs = nowMs;
+      this.subscriptionCount += subscriptions.length - known.subscriptions.length;
       known.subscriptions = subscriptions;
     }
     return null;
@@ -54,7 +61,12 @@ export class ConsumerManager {
 
   unregister(group: string, clientId: string): void {
     const clients = this.groups.get(group);
-    if (clients?.delete(clientId) === true) this.clientCount--;
+    const client = clients?.get(clientId);
+    if (clients !== undefined && client !== undefined) {
+      clients.delete(clientId);
+      this.clientCount--;
+      this.subscriptionCount -= client.subscriptions.length;
+    }
     if (clients?.size === 0) this.groups.delete(group);
   }
 
@@ -85,6 +97,7 @@ export class ConsumerManager {
         if (predicate(client)) {
           clients.delete(id);
           this.clientCount--;
+          this.subscriptionCount -= client.subscriptions.length;
         }
       }
       if (clients.size === 0) this.groups.delete(group);

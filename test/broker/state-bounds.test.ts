@@ -36,6 +36,7 @@ t.test('broker state bounds', async (t) => {
     autoCreateRetryTopicsMax: '5',
     consumerOffsetEntriesMax: '6',
     consumerGroupsMax: '20',
+    consumerSubscriptionsMax: '50',
   });
   t.teardown(() => cluster.close());
   t.teardown(() => { if (t.passing() === false) t.comment(cluster.logs.slice(-40).join('\n')); });
@@ -112,6 +113,12 @@ t.test('broker state bounds', async (t) => {
     t.ok(master.refusals.count('autoCreateRetryTopicsMax') > 0, 'counted');
     // consumerGroupsMax=20: CG-nosub, CG-missing, CG-real and 17 flood groups fit, 13 do not.
     t.ok(master.refusals.count('consumerGroupsMax') > 0, 'the consumer table refused groups past its bound');
+    // consumerSubscriptionsMax=50 over all clients; subscriptions with bad topic names are not kept.
+    const many = await cluster.call(master.brokerAddr, RequestCode.HEART_BEAT, {}, heartbeat('client-many', [{ group: 'CG-real', topics: Array.from({ length: 60 }, (_, i) => `T${i}`) }]));
+    t.equal(many.code, ResponseCode.SYSTEM_BUSY);
+    t.match(many.remark, 'consumerSubscriptionsMax=50');
+    const junk = await cluster.call(master.brokerAddr, RequestCode.HEART_BEAT, {}, heartbeat('client-junk', [{ group: 'CG-real', topics: Array.from({ length: 60 }, (_, i) => `bad topic ${i}/${'x'.repeat(200)}`) }]));
+    t.equal(junk.code, ResponseCode.SUCCESS, 'invalid topic names are dropped, not held');
   });
 
   await t.test('topicsMax', async (t) => {

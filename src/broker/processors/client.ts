@@ -10,6 +10,7 @@ import type { RemotingServer } from '../../remoting/server.js';
 import type { BrokerContext } from '../context.js';
 import type { Subscription } from '../consumer-manager.js';
 import { GROUP_NAME_PATTERN } from '../state/commands.js';
+import { TOPIC_NAME_PATTERN } from '../state/topic-config.js';
 import { createRetryTopic, RETRY_GROUP_TOPIC_PREFIX } from './send.js';
 
 export function registerClientProcessors(server: RemotingServer, context: BrokerContext): void {
@@ -62,12 +63,19 @@ function parseHeartbeat(body: Buffer | null): { clientId: string; consumers: Con
     const subs = Array.isArray(c['subscriptionDataSet']) ? (c['subscriptionDataSet'] as unknown[]) : [];
     const subscriptions = subs.flatMap((s): Subscription[] => {
       const d = (typeof s === 'object' && s !== null ? s : {}) as Record<string, unknown>;
-      return typeof d['topic'] === 'string' ? [{ topic: d['topic'], subString: typeof d['subString'] === 'string' ? d['subString'] : '*' }] : [];
+      // Kept only with a topic name RocketMQ accepts and an expression of sane length: they are
+      // held per client until it goes away.
+      const topic = d['topic'];
+      const subString = typeof d['subString'] === 'string' ? d['subString'] : '*';
+      return typeof topic === 'string' && TOPIC_NAME_PATTERN.test(topic) && subString.length <= SUB_STRING_MAX_LENGTH ? [{ topic, subString }] : [];
     });
     return { groupName, subscriptions };
   });
   return { clientId, consumers };
 }
+
+/** A subscription expression at most (tag lists; RocketMQ has no limit, 4 KiB is generous). */
+const SUB_STRING_MAX_LENGTH = 4096;
 
 class HeartbeatError extends Error {
   override name = 'HeartbeatError';
