@@ -17,6 +17,7 @@
 // reports the best round per MiB; the old parser only runs up to 4 MiB (it takes seconds beyond).
 import { HEARTBEAT_SHAPE } from '../src/broker/processors/client.js';
 import { REGISTER_BROKER_BODY_SHAPE } from '../src/namesrv/register-body.js';
+import os from 'node:os';
 import { parseRocketMqJson } from '../src/remoting/fastjson.js';
 import { readJson, RocketMqJsonError } from '../src/remoting/json-reader.js';
 import { parseRocketMqJsonOld } from './lib/fastjson-old.js';
@@ -118,10 +119,11 @@ export async function run(args: readonly string[]): Promise<void> {
       results.push({ case: bodyCase.name, mib, refused, oldMsPerMiB: oldMs / mib, newAnyMsPerMiB: newMs / mib, heartbeatShapeMsPerMiB: heartbeatMs / mib, registerShapeMsPerMiB: registerMs / mib, jsonParseMsPerMiB: nativeMs / mib });
     }
   }
-  console.log('ms per MiB, best of ' + rounds);
+  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(`ms per MiB, best of ${rounds}; load average ${load} on ${os.availableParallelism()} cores (compare rows of one run: a loaded machine slows every column)`);
   console.log(formatTable(['body', 'MiB', 'old', 'new any', 'heartbeat', 'register', 'JSON.parse'], rows));
   console.log(`\nworst handler read (heartbeat/register shapes): ${fixed(worstHandlerMsPerMiB, 1)} ms/MiB (issue 11 limit ${LIMIT_MS_PER_MIB}); ` +
     `worst build-everything read: ${fixed(worstAnyMsPerMiB, 1)} ms/MiB; old runs up to ${OLD_MAX_BYTES / MIB} MiB only`);
-  const path = writeResults('json', { node: process.version, quick, rounds, limitMsPerMiB: LIMIT_MS_PER_MIB, worstHandlerMsPerMiB, worstAnyMsPerMiB, results });
+  const path = writeResults('json', { node: process.version, loadAverage: os.loadavg(), quick, rounds, limitMsPerMiB: LIMIT_MS_PER_MIB, worstHandlerMsPerMiB, worstAnyMsPerMiB, results });
   console.log(`results: ${path}`);
 }
