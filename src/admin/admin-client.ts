@@ -2,6 +2,7 @@
 // name server(s); runtime info, topic configs, queue offsets and consumer offsets from brokers;
 // topic creation on brokers. Every call is bounded by timeoutMs and every failure is an
 // AdminError whose message names the address and what went wrong, so the CLI can print it as is.
+import type { TlsClientOptions } from '../net/tls.js';
 import { RemotingClient, RemotingClientError } from '../remoting/client.js';
 import { RequestCode, ResponseCode } from '../remoting/codes.js';
 import { allocateOpaque, createRequest, type RemotingCommand } from '../remoting/command.js';
@@ -87,10 +88,11 @@ export function masterAddr(data: BrokerDataView): string | null {
 }
 
 export class AdminClient {
-  private readonly client = new RemotingClient({ connectTimeoutMs: 3000 });
+  private readonly client: RemotingClient;
 
-  /** namesrvAddrs: tried in order; the first that answers is used (as Java's client does). */
-  constructor(private readonly namesrvAddrs: readonly string[], private readonly timeoutMs = 5000) {
+  /** namesrvAddrs: tried in order; the first that answers is used (as Java's client does). tls: to the name servers and brokers. */
+  constructor(private readonly namesrvAddrs: readonly string[], private readonly timeoutMs = 5000, tls: TlsClientOptions | null = null) {
+    this.client = new RemotingClient({ connectTimeoutMs: 3000, tls });
     if (namesrvAddrs.length === 0) throw new AdminError('no name server address: pass -n host:port (";" separates several)');
   }
 

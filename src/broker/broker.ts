@@ -77,8 +77,8 @@ export class Broker {
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} [${name}] ${line}\n`));
     this.refusals = new RefusalCounter(this.log);
     this.consumers = new ConsumerManager({ groupsMax: this.config.consumerGroupsMax, clientsMax: this.config.consumerClientsMax, subscriptionsMax: this.config.consumerSubscriptionsMax });
-    this.remoting = new RemotingServer({ name, log: this.log });
-    this.client = new RemotingClient({ log: this.log });
+    this.remoting = new RemotingServer({ name, log: this.log, security: this.config.remotingTls.server });
+    this.client = new RemotingClient({ log: this.log, tls: this.config.remotingTls.client });
   }
 
   /** brokerIP1:port, as registered and as written into STOREHOST. */

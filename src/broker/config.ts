@@ -9,6 +9,7 @@ import path from 'node:path';
 import { buildNodeConfig, ConfigError, type DLedgerNodeConfig, type PeerAddress, parsePeers } from '../node/config.js';
 import { FRAME_MAX_BYTES as REMOTING_FRAME_MAX_BYTES } from '../remoting/frame.js';
 import { parseProperties, PropertiesError } from '../util/properties.js';
+import { isRemotingTlsKey, PEER_TLS_DEFAULTS, parseRemotingTls, REMOTING_TLS_DEFAULTS, type RemotingTls } from '../net/tls-config.js';
 import { DEFAULT_MESSAGE_DELAY_LEVEL, parseDelayLevels } from './schedule/delay-levels.js';
 
 export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
@@ -66,6 +67,10 @@ export interface BrokerConfig {
   /** A pull's answer at most (RocketMQ's names and defaults; the first message always goes). */
   readonly maxTransferBytesOnMessageInMemory: number;
   readonly maxTransferCountOnMessageInMemory: number;
+  /** TLS of the remoting port and of outgoing remoting (registration), from RocketMQ's tls.* keys. */
+  readonly remotingTls: RemotingTls;
+  /** The DLedger group's peer-port TLS keys (dLegerTls*), passed to the member as its tls* keys. */
+  readonly dLegerTlsKeys: Readonly<Record<string, string>>;
 }
 
 interface KeySpec {
@@ -120,7 +125,14 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   consumerSubscriptionsMax: { defaultValue: '1000000', doc: 'subscriptions (all clients) in the heartbeat table' },
   maxTransferBytesOnMessageInMemory: { defaultValue: String(256 * 1024), doc: 'bytes of one pull answer (one message always goes)' },
   maxTransferCountOnMessageInMemory: { defaultValue: '32', doc: 'messages of one pull answer' },
+  // The DLedger group's peer port: the node's tls* keys with a dLeger prefix (see README "TLS").
+  ...Object.fromEntries(Object.entries(PEER_TLS_DEFAULTS).map(([key, value]) => [dLegerKey(key), { defaultValue: value, doc: `DLedger peer port: the node key ${key}` }])),
 };
+
+/** dLegerTlsEnable for tlsEnable: the broker's name of a node TLS key. */
+function dLegerKey(nodeKey: string): string {
+  return `dLeger${nodeKey[0]?.toUpperCase()}${nodeKey.slice(1)}`;
+}
 
 /** RocketMQ keys that exist but cannot be set for a DLedger broker, and why. */
 const REJECTED_KEYS: Readonly<Record<string, string>> = {
@@ -197,7 +209,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     if (classicMode && classicCheck !== undefined) {
       if (!classicCheck((raw[key] ?? '').trim())) problems.push(`${where(key)}: "${raw[key]}" not supported: a classic broker (enableDLegerCommitLog=false) here is a single master, brokerId=0 and brokerRole ASYNC_MASTER or SYNC_MASTER`);
     } else if (rejected !== undefined) problems.push(`${where(key)}: ${rejected}`);
-    else if (!Object.hasOwn(KEYS, key)) problems.push(`${where(key)}: unknown key (known: ${Object.keys(KEYS).join(', ')})`);
+    else if (!Object.hasOwn(KEYS, key) && !isRemotingTlsKey(key)) problems.push(`${where(key)}: unknown key (known: ${[...Object.keys(KEYS), ...Object.keys(REMOTING_TLS_DEFAULTS)].join(', ')})`);
   }
   const text = (key: string): string => (raw[key] ?? KEYS[key]?.defaultValue ?? '').trim();
   const integer = (key: string, min: number, max: number): number => {
@@ -287,6 +299,8 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   } catch (error) {
     problems.push(`${where('messageDelayLevel')}: ${(error as Error).message}`);
   }
+  const remotingTls = parseRemotingTls(raw, where, problems);
+  const dLegerTlsKeys = Object.fromEntries(Object.keys(PEER_TLS_DEFAULTS).map((key) => [key, text(dLegerKey(key))]));
 
   const heartbeatBodyMaxBytes = integer('heartbeatBodyMaxBytes', 1024, REMOTING_FRAME_MAX_BYTES);
   const topicAttributesMaxBytes = integer('topicAttributesMaxBytes', 0, 64 * 1024);
@@ -307,6 +321,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     flushDiskType: flushDiskType as FlushDiskType, defaultTopicQueueNums, registerNameServerPeriodMs, longPollingEnable,
     messageDelayLevelsMs, heartbeatBodyMaxBytes, topicAttributesMaxBytes, topicsMax, autoCreateRetryTopicsMax,
     consumerOffsetEntriesMax, consumerGroupsMax, consumerClientsMax, consumerSubscriptionsMax, maxTransferBytesOnMessageInMemory, maxTransferCountOnMessageInMemory,
+    remotingTls, dLegerTlsKeys,
   };
 }
 
@@ -337,6 +352,7 @@ export function toNodeConfig(config: BrokerConfig, overrides: Readonly<Record<st
     mappedFileSizeForEntryData: config.mappedFileSizeCommitLog,
     flushPolicy: config.flushDiskType === 'SYNC_FLUSH' ? 'sync' : 'async',
     maxEntryBodyBytes: maxStoredMessageBytes(config.maxMessageSize),
+    ...config.dLegerTlsKeys,
     ...overrides,
   });
 }

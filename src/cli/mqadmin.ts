@@ -8,6 +8,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AdminClient, AdminError } from '../admin/admin-client.js';
 import { commitLogMd5 } from '../admin/commit-log-md5.js';
+import { parseRemotingTls } from '../net/tls-config.js';
+import type { TlsClientOptions } from '../net/tls.js';
 import { clusterList, consumerProgress, dledgerStatus, topicList, topicRoute, topicStatus, updateTopic } from '../admin/commands.js';
 
 const USAGE = `usage: mqadmin <command> -n namesrvAddr [options]
@@ -29,6 +31,10 @@ commands:
 options:
   -n, --namesrvAddr host:port[;host:port]        name server(s) (default $NAMESRV_ADDR)
   --timeout ms                                   per-request timeout (default 5000)
+  --tlsEnable                                    TLS to the name server and brokers (tls.enable)
+  --tlsTrustCertPath file                        CA the servers' certs must chain to
+  --tlsCertPath file --tlsKeyPath file           client cert and key (tls.server.need.client.auth)
+  --tlsConfigFile file                           tls.client.* keys from a properties file (tls.config.file)
   -h, --help                                     this text`;
 
 class UsageError extends Error {}
@@ -42,6 +48,21 @@ function integerOption(value: string | undefined, name: string, fallback: number
 function required(value: string | undefined, flag: string, command: string): string {
   if (value === undefined || value === '') throw new UsageError(`${command} needs ${flag}`);
   return value;
+}
+
+/** The client side of RocketMQ's TLS keys, from the --tls* flags; null without --tlsEnable (or tls.enable=true in --tlsConfigFile). */
+function adminTls(values: { tlsEnable?: boolean; tlsTrustCertPath?: string; tlsCertPath?: string; tlsKeyPath?: string; tlsConfigFile?: string }): TlsClientOptions | null {
+  const raw: Record<string, string> = {};
+  if (values.tlsEnable === true) raw['tls.enable'] = 'true';
+  if (values.tlsTrustCertPath !== undefined) raw['tls.client.trustCertPath'] = values.tlsTrustCertPath;
+  if (values.tlsCertPath !== undefined) raw['tls.client.certPath'] = values.tlsCertPath;
+  if (values.tlsKeyPath !== undefined) raw['tls.client.keyPath'] = values.tlsKeyPath;
+  if (values.tlsConfigFile !== undefined) raw['tls.config.file'] = values.tlsConfigFile;
+  const flags: Record<string, string> = { 'tls.enable': '--tlsEnable', 'tls.client.trustCertPath': '--tlsTrustCertPath', 'tls.client.certPath': '--tlsCertPath', 'tls.client.keyPath': '--tlsKeyPath', 'tls.config.file': '--tlsConfigFile' };
+  const problems: string[] = [];
+  const { client } = parseRemotingTls(raw, (key) => flags[key] ?? key, problems);
+  if (problems.length > 0) throw new UsageError(problems.join('; '));
+  return client;
 }
 
 export async function main(argv: readonly string[], out: (text: string) => void = (text) => process.stdout.write(text), err: (text: string) => void = (text) => process.stderr.write(text)): Promise<number> {
@@ -62,6 +83,11 @@ export async function main(argv: readonly string[], out: (text: string) => void 
         order: { type: 'string', short: 'o' },
         timeout: { type: 'string' },
         dirs: { type: 'string', short: 'd' },
+        tlsEnable: { type: 'boolean' },
+        tlsTrustCertPath: { type: 'string' },
+        tlsCertPath: { type: 'string' },
+        tlsKeyPath: { type: 'string' },
+        tlsConfigFile: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -124,7 +150,7 @@ export async function main(argv: readonly string[], out: (text: string) => void 
       }
     };
     const addrs = namesrv.split(';').map((addr) => addr.trim()).filter((addr) => addr !== '');
-    admin = new AdminClient(addrs, timeoutMs);
+    admin = new AdminClient(addrs, timeoutMs, adminTls(values));
     const text = await run(admin);
     out(text.length === 0 ? '' : `${text}\n`);
     return 0;

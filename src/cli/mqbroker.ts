@@ -49,6 +49,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       const config = loadBrokerConfigFile(configFile, values.namesrvAddr === undefined ? {} : { namesrvAddr: values.namesrvAddr });
       if (values.printConfigItem === true) {
         for (const [key, value] of Object.entries(config)) {
+          if (key === 'remotingTls') {
+            process.stdout.write(`tls.server.mode=${config.remotingTls.server.mode}\ntls.enable=${config.remotingTls.client !== null}\n`);
+            continue;
+          }
+          if (key === 'dLegerTlsKeys') {
+            for (const [name, v] of Object.entries(config.dLegerTlsKeys)) process.stdout.write(`dLeger${name[0]?.toUpperCase()}${name.slice(1)}=${v}\n`);
+            continue;
+          }
           process.stdout.write(`${key}=${Array.isArray(value) ? value.map((v) => (typeof v === 'object' ? `${v.id}-${v.host}:${v.port}` : String(v))).join(';') : String(value)}\n`);
         }
         return null;

@@ -44,7 +44,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (values['listen-port'] !== undefined) raw['listenPort'] = values['listen-port'];
       const config = buildNamesrvConfig(raw, values.configFile ?? 'command line');
       if (values.printConfigItem === true) {
-        for (const [key, value] of Object.entries(config)) process.stdout.write(`${key}=${String(value)}\n`);
+        for (const [key, value] of Object.entries(config)) {
+          if (key === 'security') process.stdout.write(`tls.server.mode=${config.security.mode}\n`);
+          else process.stdout.write(`${key}=${String(value)}\n`);
+        }
         return null;
       }
       const server = new NameServer({ config });

@@ -1,6 +1,8 @@
 // Name server configuration: Java's keys (NamesrvConfig + NettyServerConfig) from a properties
 // file (-c) and flags. Keys that only tune the Java implementation are accepted and ignored so
 // existing files load; any other key, or a malformed value, is a NamesrvConfigError naming it.
+import type { ListenerSecurity } from '../net/tls.js';
+import { isRemotingTlsKey, parseRemotingTls } from '../net/tls-config.js';
 
 export class NamesrvConfigError extends Error {
   override name = 'NamesrvConfigError';
@@ -15,6 +17,8 @@ export interface NamesrvConfig {
   readonly scanNotActiveBrokerIntervalMs: number;
   /** Largest REGISTER_BROKER body read; larger ones are refused unparsed (issue 11). */
   readonly registerBrokerBodyMaxBytes: number;
+  /** TLS of the listener (RocketMQ's tls.server.mode and tls.server.* keys, or tls.config.file). */
+  readonly security: ListenerSecurity;
 }
 
 export const DEFAULT_NAMESRV_CONFIG: NamesrvConfig = {
@@ -23,6 +27,7 @@ export const DEFAULT_NAMESRV_CONFIG: NamesrvConfig = {
   brokerChannelExpiredTimeMs: 120_000,
   scanNotActiveBrokerIntervalMs: 5_000,
   registerBrokerBodyMaxBytes: 8 * 1024 * 1024,
+  security: { mode: 'disabled', tls: null },
 };
 
 /** Java keys with no meaning here (thread pools, Netty buffers, KV config paths). */
@@ -45,9 +50,12 @@ export function buildNamesrvConfig(raw: Readonly<Record<string, string>>, source
       case 'scanNotActiveBrokerInterval': config.scanNotActiveBrokerIntervalMs = integerIn(value, key, source, 1, 86_400_000); break;
       case 'registerBrokerBodyMaxBytes': config.registerBrokerBodyMaxBytes = integerIn(value, key, source, 1024, 16 * 1024 * 1024); break;
       default:
-        if (!IGNORED_JAVA_KEYS.has(key)) throw new NamesrvConfigError(`${source}: unknown name server key "${key}"`);
+        if (!IGNORED_JAVA_KEYS.has(key) && !isRemotingTlsKey(key)) throw new NamesrvConfigError(`${source}: unknown name server key "${key}"`);
     }
   }
+  const problems: string[] = [];
+  config.security = parseRemotingTls(raw, (key) => `${source}: ${key}`, problems).server;
+  if (problems.length > 0) throw new NamesrvConfigError(problems.join('; '));
   return config;
 }
 

@@ -27,7 +27,7 @@ export class NameServer {
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     this.nowMs = options.nowMs ?? Date.now;
     this.routeInfo = new RouteInfo(log);
-    this.server = new RemotingServer({ name: 'namesrv', log });
+    this.server = new RemotingServer({ name: 'namesrv', log, security: options.config.security });
     this.refusals = new RefusalCounter((line) => log(`namesrv: ${line}`));
     registerNamesrvHandlers(this.server, {
       routeInfo: this.routeInfo, nowMs: this.nowMs, brokerExpiryMs: options.config.brokerChannelExpiredTimeMs,

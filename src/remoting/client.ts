@@ -5,6 +5,7 @@
 // or with REQUEST_CODE_NOT_SUPPORTED.
 import net from 'node:net';
 import { assert } from '../util/assert.js';
+import { dial, type TlsClientOptions } from '../net/tls.js';
 import { ResponseCode } from './codes.js';
 import { createResponse, FLAG_ONEWAY, isOneway, isResponse, RemotingFrameError, type RemotingCommand } from './command.js';
 import { encodeCommand, FRAME_MAX_BYTES, RemotingFrameDecoder } from './frame.js';
@@ -26,6 +27,8 @@ export interface RemotingClientOptions {
   /** Answers requests a server sends on our connection (e.g. NOTIFY_CONSUMER_IDS_CHANGED). */
   readonly onRequest?: (request: RemotingCommand, address: string) => RemotingCommand | Promise<RemotingCommand>;
   readonly log?: (line: string) => void;
+  /** TLS to every server (RocketMQ's tls.enable with the tls.client.* settings); absent or null: plaintext. */
+  readonly tls?: TlsClientOptions | null;
 }
 
 interface Pending {
@@ -39,16 +42,22 @@ class ClientConnection {
   readonly ready: Promise<void>;
   closed = false;
 
-  constructor(readonly address: string, readonly socket: net.Socket, connectTimeoutMs: number) {
+  readonly socket: net.Socket;
+
+  /** `open` dials and calls its argument once the socket may be written (after the TLS handshake, with TLS). */
+  constructor(readonly address: string, open: (onReady: () => void) => net.Socket, connectTimeoutMs: number) {
+    let onReady: () => void = () => undefined;
+    const socket = open(() => onReady());
+    this.socket = socket;
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new RemotingClientError('connect', address, `connect timed out after ${connectTimeoutMs} ms`));
         socket.destroy();
       }, connectTimeoutMs);
-      socket.once('connect', () => {
+      onReady = () => {
         clearTimeout(timer);
         resolve();
-      });
+      };
       let cause = 'connection closed before it was established';
       socket.once('error', (error) => (cause = error.message));
       socket.once('close', () => {
@@ -157,9 +166,9 @@ export class RemotingClient {
     const existing = this.connections.get(address);
     if (existing !== undefined && !existing.closed) return existing;
     const { host, port } = parseAddress(address);
-    const socket = net.connect({ host, port });
+    const connection = new ClientConnection(address, (onReady) => dial(this.options.tls ?? null, host, port, onReady), this.connectTimeoutMs);
+    const socket = connection.socket;
     socket.setNoDelay(true);
-    const connection = new ClientConnection(address, socket, this.connectTimeoutMs);
     this.connections.set(address, connection);
     const decoder = new RemotingFrameDecoder(this.frameMaxBytes);
     socket.on('data', (chunk: Buffer) => {

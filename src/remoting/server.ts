@@ -6,6 +6,7 @@
 import net from 'node:net';
 import { assert, AssertionError } from '../util/assert.js';
 import { listenOn } from '../util/listen.js';
+import { createListener, type ListenerSecurity } from '../net/tls.js';
 import { ResponseCode } from './codes.js';
 import { createResponse, FLAG_RESPONSE, isOneway, isResponse, RemotingFrameError, SerializeType, type RemotingCommand } from './command.js';
 import { RemotingConnection } from './connection.js';
@@ -30,6 +31,19 @@ export interface RemotingServerOptions {
    * Brokers and clients talk every 30 s, well inside it.
    */
   readonly idleTimeoutMs?: number;
+  /**
+   * TLS (RocketMQ's tls.server.mode): disabled (absent/null), permissive (one port takes TLS and
+   * plaintext: ali-ons speaks plaintext only), enforcing (plaintext refused).
+   */
+  readonly security?: ListenerSecurity | null;
+}
+
+export interface RemotingServerStats {
+  /** Connections closed during or before the TLS handshake (plaintext on an enforcing port, bad client cert). */
+  tlsRefused: number;
+  /** Accepted connections by transport. */
+  tlsConnections: number;
+  plainConnections: number;
 }
 
 const DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION = 1024;
@@ -38,6 +52,7 @@ const DEFAULT_CLOSE_LINGER_MS = 1000;
 const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 
 export class RemotingServer {
+  readonly stats: RemotingServerStats = { tlsRefused: 0, tlsConnections: 0, plainConnections: 0 };
   private readonly handlers = new Map<number, RequestHandler>();
   private readonly connections = new Set<RemotingConnection>();
   private readonly closeListeners: Array<(connection: RemotingConnection) => void> = [];
@@ -76,7 +91,17 @@ export class RemotingServer {
   /** Start listening (port 0 asks the OS for a free port); resolves with the bound port. */
   async listen(host: string, port: number): Promise<number> {
     assert(this.server === null, 'listen called twice');
-    const server = net.createServer((socket) => this.accept(socket));
+    const server = createListener(this.options.security ?? null, {
+      onSocket: (socket, secure) => {
+        if (secure) this.stats.tlsConnections++;
+        else this.stats.plainConnections++;
+        this.accept(socket);
+      },
+      onRefused: (remote, reason) => {
+        this.stats.tlsRefused++;
+        this.options.log(`${this.options.name}: refusing connection from ${remote}: ${reason}`);
+      },
+    });
     this.server = server;
     return listenOn(server, host, port);
   }
