@@ -1,8 +1,10 @@
 // `npm run bench -- ab --a ROOT_A --b ROOT_B [--rounds 3] [--flush sync] [--cases 1:1000,128:20000]`:
 // an interleaved A/B comparison of two builds of this package (each ROOT a checkout with dist/
 // built), for a machine shared with other load where absolute numbers move by 2x from one minute
-// to the next. Both 3-member groups run at once (A's servers from ROOT_A, B's from ROOT_B, one
-// client build: ROOT_A's); each round runs every case on A then B (B then A on odd rounds), and
+// to the next. Both 3-member groups run at once (A's servers from ROOT_A, B's from ROOT_B; each
+// group's client is its own build's `dledger bench`, since peer protocol 2 (authenticated
+// handshake) and 1 do not talk to each other); a build with peer authentication gets a fresh
+// group secret file, one without it runs as it always did; each round runs every case on A then B (B then A on odd rounds), and
 // the report gives per round B/A ratios of throughput, p50 and the leader's CPU per 1000 appends
 // (from /proc, which depends much less on the other load than wall-clock rates do).
 import { spawn, execFile } from 'node:child_process';
@@ -10,10 +12,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { DLedgerClient } from '../src/client/client.js';
 import type { ClientBenchResult } from '../src/cli/client-bench.js';
 import { freePorts, until, type NodeProcess } from '../test/cluster/helpers.js';
-import { awaitLeaderOrStop, stopBenchNodes } from './lib/group.js';
+import { stopBenchNodes } from './lib/group.js';
+import { ensureSecretFile } from '../src/node/peer-auth.js';
 import { cpuMs } from './lib/proc.js';
 import { writeResults } from './lib/results.js';
 import { fixed, formatTable, grouped } from './lib/table.js';
@@ -31,6 +33,8 @@ interface Variant {
   readonly peers: string;
   readonly baseDir: string;
   readonly nodes: NodeProcess[];
+  /** Flags every `dledger` client command of this build needs (its client secret, if any). */
+  readonly clientArgs: readonly string[];
 }
 
 interface Case {
@@ -65,8 +69,12 @@ async function startVariant(name: 'A' | 'B', cli: string, flush: string, nodeArg
   // member, 6+ GiB per group on a disk that other sessions share.
   const configPath = path.join(baseDir, 'ab.conf');
   fs.writeFileSync(configPath, `mappedFileSizeForEntryData=${SEGMENT_BYTES}\nmappedFileSizeForEntryIndex=${INDEX_SEGMENT_BYTES}\n`);
+  // A build with peer authentication refuses to start without a secret; an older one knows no such flag.
+  const secretFile = path.join(baseDir, 'peer.secret');
+  const authArgs = hasPeerAuth(cli) && ensureSecretFile(secretFile) ? ['--peer-secret-file', secretFile] : [];
+  const clientArgs = authArgs.length === 0 ? [] : ['--client-secret-file', secretFile];
   const nodes = MEMBER_IDS.map((id) => {
-    const child = spawn(process.execPath, [...nodeArgs, cli, 'server', '--group', group, '--id', id, '--peers', peers, '--store-base-dir', baseDir, '--flush', flush, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs, cli, 'server', '--group', group, '--id', id, '--peers', peers, '--store-base-dir', baseDir, '--flush', flush, '--config', configPath, ...authArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     const node: NodeProcess = { id, child, output: '' };
     // Keep only the tail: a long run must not grow memory with the servers' logs.
     const keep = (d: Buffer): void => { node.output = (node.output + d.toString()).slice(-20_000); };
@@ -74,27 +82,40 @@ async function startVariant(name: 'A' | 'B', cli: string, flush: string, nodeArg
     child.stderr?.on('data', keep);
     return node;
   });
-  const variant: Variant = { name, cli, group, peers, baseDir, nodes };
-  await awaitLeaderOrStop(group, variant, `a leader in group ${name}`);
+  const variant: Variant = { name, cli, group, peers, baseDir, nodes, clientArgs };
+  try {
+    await leaderIdOf(variant, 20_000);
+  } catch (error) {
+    await stopBenchNodes(variant);
+    throw error;
+  }
   return variant;
 }
 
-async function leaderOf(variant: Variant): Promise<NodeProcess> {
-  const client = new DLedgerClient({ group: variant.group, peers: variant.peers, retryTimeoutMs: 10_000 });
-  try {
-    const leaderId = await until(async () => (await client.metadata()).leaderId, 10_000, `leader of ${variant.name}`);
-    const leader = variant.nodes.find((node) => node.id === leaderId);
-    if (leader === undefined) throw new Error(`leader ${leaderId} is not one of ${variant.name}'s members`);
-    return leader;
-  } finally {
-    client.close();
-  }
+function hasPeerAuth(cli: string): boolean {
+  return fs.existsSync(path.resolve(path.dirname(cli), '..', 'dist', 'src', 'node', 'peer-auth.js'));
 }
 
-async function runCase(variant: Variant, clientCli: string, round: number, load: Case): Promise<Sample> {
+/** The leader as the variant's own `dledger metadata` reports it (its own client protocol). */
+async function leaderIdOf(variant: Variant, timeoutMs: number): Promise<string> {
+  return until(async () => {
+    const { stdout } = await execFileAsync(process.execPath, [variant.cli, 'metadata', '-g', variant.group, '-p', variant.peers, ...variant.clientArgs], { timeout: 15_000 }).catch(() => ({ stdout: '{}' }));
+    return (JSON.parse(stdout.trim().split('\n').pop() || '{}') as { leaderId?: string | null }).leaderId ?? null;
+  }, timeoutMs, `a leader in group ${variant.name}`);
+}
+
+async function leaderOf(variant: Variant): Promise<NodeProcess> {
+  const leaderId = await leaderIdOf(variant, 10_000);
+  const leader = variant.nodes.find((node) => node.id === leaderId);
+  if (leader === undefined) throw new Error(`leader ${leaderId} is not one of ${variant.name}'s members`);
+  return leader;
+}
+
+async function runCase(variant: Variant, round: number, load: Case): Promise<Sample> {
+  const clientCli = variant.cli;
   const leader = await leaderOf(variant);
   const before = variant.nodes.map((node) => cpuMs(node.child.pid));
-  const { stdout } = await execFileAsync(process.execPath, [clientCli, 'bench', '-g', variant.group, '-p', variant.peers, '--size', '1024', '--concurrency', String(load.concurrency), '--count', String(load.count), '--json'], { timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await execFileAsync(process.execPath, [clientCli, 'bench', '-g', variant.group, '-p', variant.peers, '--size', '1024', '--concurrency', String(load.concurrency), '--count', String(load.count), '--json', ...variant.clientArgs], { timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
   const result = JSON.parse(stdout.trim().split('\n').pop() as string) as ClientBenchResult;
   const per1000 = variant.nodes.map((node, i) => ((cpuMs(node.child.pid) - (before[i] as number)) / Math.max(1, result.appends)) * 1000);
   const leaderAt = variant.nodes.indexOf(leader);
@@ -149,12 +170,12 @@ export async function run(args: readonly string[]): Promise<void> {
   try {
     // Warm both groups (connections, JIT, the first segments) before anything is counted: with 2,000
     // the first round still ran ~1.3x the CPU per append of the later ones.
-    for (const variant of variants) await runCase(variant, cliA, -1, { concurrency: 16, count: 10000 });
+    for (const variant of variants) await runCase(variant, -1, { concurrency: 16, count: 10000 });
     for (let round = 0; round < rounds; round++) {
       for (const load of cases) {
         const order = round % 2 === 0 ? variants : [...variants].reverse();
         for (const variant of order) {
-          const sample = await runCase(variant, cliA, round, load);
+          const sample = await runCase(variant, round, load);
           samples.push(sample);
           console.error(`round ${round} c${load.concurrency} ${variant.name}: ${grouped(sample.appendsPerSecond)}/s p50 ${fixed(sample.p50Ms, 3)} ms, leader CPU ${fixed(sample.leaderCpuMsPer1000, 1)} ms/1000 (load ${os.loadavg()[0]?.toFixed(1)})`);
         }

@@ -16,6 +16,7 @@ import { fixed, formatTable, grouped } from './lib/table.js';
 import { latencySvg } from './lib/latency-svg.js';
 import { awaitLeaderOrStop, stopBenchNodes } from './lib/group.js';
 import { cpuMs } from './lib/proc.js';
+import { testSecretFile } from '../test/util/peer-secret.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -31,6 +32,7 @@ interface Group {
   readonly nodes: NodeProcess[];
   readonly baseDir: string;
   readonly flush: 'sync' | 'async';
+  readonly secretFile: string;
 }
 
 async function startGroup(flush: 'sync' | 'async', group: string): Promise<Group> {
@@ -39,7 +41,8 @@ async function startGroup(flush: 'sync' | 'async', group: string): Promise<Group
   const peers = ids.map((id, i) => `${id}-127.0.0.1:${ports[i]}`).join(';');
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), `dledger-bench-${flush}-`));
   const nodes = ids.map((id) => startNode(id, group, peers, baseDir, ['--flush', flush]));
-  const started: Group = { peers, nodes, baseDir, flush };
+  // startNode passes this process's group secret file (test/util/peer-secret.ts).
+  const started: Group = { peers, nodes, baseDir, flush, secretFile: testSecretFile() };
   await awaitLeaderOrStop(group, started, 'a leader');
   return started;
 }
@@ -91,7 +94,7 @@ async function runLoad(group: Group, groupName: string, load: LoadCase): Promise
   const cpuBefore = group.nodes.map((node) => cpuMs(node.child.pid));
   const sampler = setInterval(sample, RSS_SAMPLE_MS);
   try {
-    const { stdout } = await execFileAsync(process.execPath, [CLI, 'bench', '-g', groupName, '-p', group.peers, '--size', '1024', '--concurrency', String(load.concurrency), '--count', String(load.count), '--batch', String(load.batch), '--json'], { timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await execFileAsync(process.execPath, [CLI, 'bench', '-g', groupName, '-p', group.peers, '--size', '1024', '--concurrency', String(load.concurrency), '--count', String(load.count), '--batch', String(load.batch), '--json', '--client-secret-file', testSecretFile()], { timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
     sample();
     const result = JSON.parse(stdout.trim().split('\n').pop() as string) as ClientBenchResult;
     const serverCpuMsPer1000 = Object.fromEntries(group.nodes.map((node, i) => [node.id, ((cpuMs(node.child.pid) - (cpuBefore[i] ?? Number.NaN)) / Math.max(1, result.appends)) * 1000]));
@@ -103,7 +106,7 @@ async function runLoad(group: Group, groupName: string, load: LoadCase): Promise
 
 /** Kill the leader with SIGKILL, time until an append is acknowledged, restart it, repeat. */
 async function measureFailover(group: Group, groupName: string, kills: number): Promise<number[]> {
-  const client = new DLedgerClient({ group: groupName, peers: group.peers, retryTimeoutMs: 30_000, requestTimeoutMs: 500 });
+  const client = new DLedgerClient({ clientSecretFile: testSecretFile(), group: groupName, peers: group.peers, retryTimeoutMs: 30_000, requestTimeoutMs: 500 });
   const body = new TextEncoder().encode('failover');
   const timesMs: number[] = [];
   try {
@@ -122,7 +125,7 @@ async function measureFailover(group: Group, groupName: string, kills: number): 
       // Let the restarted member catch up before the next kill, so each kill leaves a quorum.
       const target = (await client.append(body))[0]?.index ?? 0;
       await until(async () => {
-        const probe = new DLedgerClient({ group: groupName, peers: group.peers.split(';').filter((p) => p.startsWith(`${leader.id}-`)).join(';'), retryTimeoutMs: 200 });
+        const probe = new DLedgerClient({ clientSecretFile: testSecretFile(), group: groupName, peers: group.peers.split(';').filter((p) => p.startsWith(`${leader.id}-`)).join(';'), retryTimeoutMs: 200 });
         try {
           return (await probe.metadata()).commitIndex >= target;
         } finally {

@@ -7,6 +7,8 @@ import { stopNode, until, type NodeProcess } from '../../test/cluster/helpers.js
 /** The member processes of one benchmark group and the directory they store in. */
 export interface BenchNodes {
   readonly peers: string;
+  /** The group secret file the members were started with (their client secret too). */
+  readonly secretFile?: string;
   readonly nodes: readonly NodeProcess[];
   readonly baseDir: string;
 }
@@ -19,7 +21,7 @@ export async function stopBenchNodes(started: BenchNodes): Promise<void> {
 
 /** Resolve once a member names a leader (20 s); otherwise stop the group and rethrow. */
 export async function awaitLeaderOrStop(group: string, started: BenchNodes, what: string): Promise<void> {
-  const client = new DLedgerClient({ group, peers: started.peers, retryTimeoutMs: 20_000 });
+  const client = new DLedgerClient({ group, peers: started.peers, retryTimeoutMs: 20_000, ...(started.secretFile === undefined ? {} : { clientSecretFile: started.secretFile }) });
   try {
     await until(async () => (await client.metadata()).leaderId, 20_000, what);
   } catch (error) {

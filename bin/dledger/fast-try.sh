@@ -89,6 +89,12 @@ start() {
       exit 1
     fi
   fi
+  # The group secret (dLegerPeerSecretFile) is created on the first start: a new group is never
+  # open to anyone who reaches its peer ports. Every member's conf names the same file.
+  for node in $NODES; do
+    secret=$(sed -n 's/^[[:space:]]*dLegerPeerSecretFile[[:space:]]*=[[:space:]]*//p' "$CONF_DIR/broker-$node.conf" | tail -n 1 | tr -d '\r')
+    if [ -n "$secret" ]; then node dist/src/cli/peer-secret.js "$secret" || exit 1; fi
+  done
   started=""
   for node in $NODES; do
     conf="$CONF_DIR/broker-$node.conf"

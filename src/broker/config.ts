@@ -30,6 +30,9 @@ export interface BrokerConfig {
   readonly dLegerPeers: readonly PeerAddress[];
   readonly dLegerSelfId: string;
   readonly preferredLeaderId: string | null;
+  /** The DLedger group secret file (node peerSecretFile); '' = unset (the broker then refuses to start unless dLegerPeerAuth=none). */
+  readonly dLegerPeerSecretFile: string;
+  readonly dLegerPeerAuth: 'secret' | 'none';
   /**
    * Java's send executor size. Accepted (the quick start sets it) and reported; sends here run on
    * the event loop and are bounded by DLedger's maxPendingRequestsNum instead of a thread pool.
@@ -106,6 +109,8 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   dLegerPeers: { defaultValue: null, doc: 'n0-host:port;n1-host:port;...' },
   dLegerSelfId: { defaultValue: null, doc: 'this member: one letter and digits, e.g. n0' },
   preferredLeaderId: { defaultValue: null, doc: 'DLedger preferred leader' },
+  dLegerPeerSecretFile: { defaultValue: null, doc: 'DLedger group secret file (mode 0600, one secret per line; the first proves, all are accepted); required unless dLegerPeerAuth=none' },
+  dLegerPeerAuth: { defaultValue: 'secret', doc: 'secret: peers authenticate with the group secret; none: no peer authentication (warned at every start)' },
   sendMessageThreadPoolNums: { defaultValue: String(Math.min(os.availableParallelism(), 4)), doc: 'Java send executor size (reported)' },
   pullMessageThreadPoolNums: { defaultValue: String(16 + os.availableParallelism() * 2), doc: 'Java pull executor size (reported)' },
   maxMessageSize: { defaultValue: String(4 * MIB), doc: 'largest message body' },
@@ -277,6 +282,10 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   if (preferredLeaderId !== null && !dLegerPeers.some((p) => p.id === preferredLeaderId)) {
     problems.push(`${where('preferredLeaderId')}: "${preferredLeaderId}" is not one of dLegerPeers`);
   }
+  const dLegerPeerSecretFile = text('dLegerPeerSecretFile');
+  if (dLegerPeerSecretFile !== '' && !path.isAbsolute(dLegerPeerSecretFile)) problems.push(`${where('dLegerPeerSecretFile')}: "${dLegerPeerSecretFile}" must be an absolute path`);
+  const dLegerPeerAuth = text('dLegerPeerAuth');
+  if (dLegerPeerAuth !== 'secret' && dLegerPeerAuth !== 'none') problems.push(`${where('dLegerPeerAuth')}: "${dLegerPeerAuth}" must be secret or none`);
   const sendMessageThreadPoolNums = integer('sendMessageThreadPoolNums', 1, 4096);
   const pullMessageThreadPoolNums = integer('pullMessageThreadPoolNums', 1, 4096);
   const maxMessageSize = integer('maxMessageSize', 1, 2 ** 31 - 1);
@@ -317,6 +326,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   return {
     brokerClusterName, brokerName, brokerIP1, listenPort, namesrvAddrs, storePathRootDir, storePathCommitLog,
     enableDLegerCommitLog, dLegerGroup, dLegerPeers, dLegerSelfId, preferredLeaderId,
+    dLegerPeerSecretFile, dLegerPeerAuth: dLegerPeerAuth as 'secret' | 'none',
     sendMessageThreadPoolNums, pullMessageThreadPoolNums, maxMessageSize, mappedFileSizeCommitLog,
     flushDiskType: flushDiskType as FlushDiskType, defaultTopicQueueNums, registerNameServerPeriodMs, longPollingEnable,
     messageDelayLevelsMs, heartbeatBodyMaxBytes, topicAttributesMaxBytes, topicsMax, autoCreateRetryTopicsMax,
@@ -353,6 +363,8 @@ export function toNodeConfig(config: BrokerConfig, overrides: Readonly<Record<st
     flushPolicy: config.flushDiskType === 'SYNC_FLUSH' ? 'sync' : 'async',
     maxEntryBodyBytes: maxStoredMessageBytes(config.maxMessageSize),
     ...config.dLegerTlsKeys,
+    peerSecretFile: config.dLegerPeerSecretFile,
+    peerAuth: config.dLegerPeerAuth,
     ...overrides,
   });
 }

@@ -173,6 +173,9 @@ export class DLedgerCommitLog implements BrokerCommitLog {
       // The node logged "FATAL: ...; stopping this node" and closes itself; the broker goes too.
       onFatal: () => void this.close().finally(() => this.resolveStopped(SELF_STOP_EXIT_CODE)),
       appendTimeoutMs: options.appendTimeoutMs ?? 2500,
+      // The broker is this group's only client: an external DLedgerClient append would put bytes
+      // in the commit log past every broker check, a transfer would move leadership.
+      acceptClients: false,
       ...(options.raft === undefined ? {} : { raft: options.raft }),
     });
     this.allocator = new QueueOffsetAllocator({

@@ -7,6 +7,8 @@ import type { TlsClientOptions } from '../net/tls.js';
 export interface ClientBenchOptions {
   readonly group: string;
   readonly peers: string;
+  /** The nodes' client secret file (DLedgerClient clientSecretFile). */
+  readonly clientSecretFile?: string;
   readonly sizeBytes: number;
   readonly concurrency: number;
   readonly count: number;
@@ -40,7 +42,7 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 export async function runClientBench(options: ClientBenchOptions): Promise<ClientBenchResult> {
-  const client = new DLedgerClient({ group: options.group, peers: options.peers, maxInflightRequests: options.concurrency + 1, tls: options.tls ?? null });
+  const client = new DLedgerClient({ group: options.group, peers: options.peers, maxInflightRequests: options.concurrency + 1, tls: options.tls ?? null, ...(options.clientSecretFile === undefined ? {} : { clientSecretFile: options.clientSecretFile }) });
   const body = new Uint8Array(options.sizeBytes).fill(0x61);
   const bodies = Array.from({ length: options.batch }, () => body);
   const requests = Math.ceil(options.count / options.batch);

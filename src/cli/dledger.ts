@@ -1,5 +1,8 @@
 // The `dledger` command, with DLedger's sub-commands and flag names:
 //   dledger server --group G --id n0 --peers "n0-127.0.0.1:20911;..." --store-base-dir DIR
+//                  --peer-secret-file FILE [--client-secret-file FILE] [--peer-auth secret|none]
+//   (client commands take --client-secret-file FILE: the nodes' client secret, by default their
+//    peer secret file)
 //   dledger append --group G --peers ... --data TEXT --count N
 //   dledger get --group G --peers ... --index I
 //   dledger metadata --group G --peers ...
@@ -32,6 +35,7 @@ const CLIENT_OPTIONS: Options = {
   'tls-ca-file': { type: 'string' },
   'tls-cert-file': { type: 'string' },
   'tls-key-file': { type: 'string' },
+  'client-secret-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -46,6 +50,8 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (values
       'preferred-leader-ids': { type: 'string' },
       flush: { type: 'string', default: 'sync' },
       'tls-require-client-cert': { type: 'string' },
+      'peer-secret-file': { type: 'string' },
+      'peer-auth': { type: 'string' },
       config: { type: 'string', short: 'c' },
     },
     run: runServer,
@@ -144,6 +150,7 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (values
       const result = await runClientBench({
         group: String(v['group']),
         peers: String(v['peers']),
+        ...(typeof v['client-secret-file'] === 'string' ? { clientSecretFile: v['client-secret-file'] } : {}),
         sizeBytes: positiveInteger(v['size'], 'size'),
         concurrency: positiveInteger(v['concurrency'], 'concurrency'),
         count: positiveInteger(v['count'], 'count'),
@@ -172,6 +179,9 @@ async function runServer(v: Record<string, unknown>): Promise<number> {
     tlsCertFile: v['tls-cert-file'],
     tlsKeyFile: v['tls-key-file'],
     tlsRequireClientCert: v['tls-require-client-cert'],
+    peerSecretFile: v['peer-secret-file'],
+    clientSecretFile: v['client-secret-file'],
+    peerAuth: v['peer-auth'],
   };
   for (const [key, value] of Object.entries(fromFlags)) if (value !== undefined && !(key in raw)) raw[key] = value;
   const config = buildNodeConfig(raw);
@@ -207,7 +217,8 @@ async function runServer(v: Record<string, unknown>): Promise<number> {
 }
 
 function clientFrom(v: Record<string, unknown>): DLedgerClient {
-  return new DLedgerClient({ group: String(v['group']), peers: String(v['peers']), tls: clientTlsFrom(v) });
+  const secretFile = v['client-secret-file'];
+  return new DLedgerClient({ group: String(v['group']), peers: String(v['peers']), tls: clientTlsFrom(v), ...(typeof secretFile === 'string' ? { clientSecretFile: secretFile } : {}) });
 }
 
 /** --tls with --tls-ca-file (and --tls-cert-file/--tls-key-file for mutual TLS); null without --tls. */

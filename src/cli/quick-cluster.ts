@@ -8,18 +8,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DLedgerClient } from '../client/client.js';
+import { ensureSecretFile } from '../node/peer-auth.js';
 
 const GROUP = 'default';
 const PEERS = 'n0-localhost:20911;n1-localhost:20912;n2-localhost:20913';
 const STORE_BASE_DIR = process.env['DLEDGER_STORE_BASE_DIR'] ?? '/tmp/dledgerstore';
 const METRICS_PORTS = [5557, 5558, 5559];
+/** The group secret every member proves (and the client too); created on the first start. */
+const SECRET_FILE = path.join(STORE_BASE_DIR, 'peer.secret');
 const STOP_GRACE_MS = 10_000;
 const LEADER_WAIT_MS = 30_000;
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/dledger.mjs');
 
 function startMember(id: string, metricsPort: number): ChildProcess {
-  const child = spawn(process.execPath, [cli, 'server', '--group', GROUP, '--id', id, '--peers', PEERS, '--store-base-dir', STORE_BASE_DIR, '--metrics-port', String(metricsPort)], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [cli, 'server', '--group', GROUP, '--id', id, '--peers', PEERS, '--store-base-dir', STORE_BASE_DIR, '--metrics-port', String(metricsPort), '--peer-secret-file', SECRET_FILE], { stdio: ['ignore', 'inherit', 'inherit'] });
   child.on('exit', (code, signal) => process.stderr.write(`[quick-cluster] ${id} exited (${signal ?? `code ${code}`})\n`));
   return child;
 }
@@ -36,6 +39,7 @@ async function stopAll(children: readonly ChildProcess[]): Promise<void> {
 }
 
 async function main(): Promise<number> {
+  if (ensureSecretFile(SECRET_FILE)) process.stderr.write(`[quick-cluster] created the group secret ${SECRET_FILE} (mode 0600)\n`);
   const children = ['n0', 'n1', 'n2'].map((id, i) => startMember(id, METRICS_PORTS[i] as number));
   let stopping = false;
   const stop = async (reason: string): Promise<void> => {
@@ -49,7 +53,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   for (const child of children) child.once('exit', () => void stop('a member exited'));
 
-  const client = new DLedgerClient({ group: GROUP, peers: PEERS, retryTimeoutMs: 1000 });
+  const client = new DLedgerClient({ group: GROUP, peers: PEERS, retryTimeoutMs: 1000, clientSecretFile: SECRET_FILE });
   const deadline = Date.now() + LEADER_WAIT_MS;
   try {
     for (;;) {
@@ -58,7 +62,7 @@ async function main(): Promise<number> {
         if (metadata.leaderId !== null) {
           console.log(`DLedger group "${GROUP}" is up: leader ${metadata.leaderId}, term ${metadata.term}`);
           console.log(JSON.stringify(metadata, null, 2));
-          console.log(`try: bin/dledger.mjs append -g ${GROUP} -p "${PEERS}" -d hello`);
+          console.log(`try: bin/dledger.mjs append -g ${GROUP} -p "${PEERS}" --client-secret-file ${SECRET_FILE} -d hello`);
           console.log(`metrics: ${METRICS_PORTS.map((p) => `http://127.0.0.1:${p}/metrics`).join(' ')}`);
           console.log('Ctrl-C stops the group.');
           break;

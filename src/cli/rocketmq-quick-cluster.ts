@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AdminClient } from '../admin/admin-client.js';
 import { clusterList } from '../admin/commands.js';
+import { ensureSecretFile } from '../node/peer-auth.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const NODES = ['n0', 'n1', 'n2'] as const;
@@ -101,6 +102,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`rocketmq-quick-cluster: ${conf} is missing\n`);
       return 1;
     }
+  }
+  // The group secret the confs name (dLegerPeerSecretFile) is created on the first start.
+  for (const node of NODES) {
+    const text = fs.readFileSync(path.join(confDir, `broker-${node}.conf`), 'utf8');
+    const secretFile = /^\s*dLegerPeerSecretFile\s*=\s*(.*?)\s*$/m.exec(text)?.[1];
+    if (secretFile !== undefined && secretFile !== '' && ensureSecretFile(secretFile)) process.stdout.write(`created the group secret file ${secretFile} (mode 0600)\n`);
   }
   let stopping = false;
   let failure: string | null = null;

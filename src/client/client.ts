@@ -2,13 +2,15 @@
 // each request to the member it believes leads, and on NOT_LEADER (or a dead connection) follows
 // the leader hint or tries the next member, with a short backoff, until `retryTimeoutMs` runs out.
 // Requests in flight on one connection are bounded (maxInflightRequests) so a caller cannot grow
-// memory without bound.
+// memory without bound. Every connection first runs the peer-port handshake as role 'client'
+// (peer-auth.ts): the client proves it holds the client secret and checks the node's proof.
 import net from 'node:net';
 import { encodeFrame, FrameDecoder, FrameError } from '../node/peer-frame.js';
 import { parsePeers, type PeerAddress } from '../node/config.js';
 import { type AppendedInfo, type ClientRequest, type ClientResponse, type EntryInfo, type Metadata, type ReadConsistency, ResponseCode, ResponseCodeName } from '../node/client-protocol.js';
 import { assert } from '../util/assert.js';
 import { dial, type TlsClientOptions } from '../net/tls.js';
+import { type AuthSecrets, AuthError, DialerHandshake, HELLO_MAX_FRAME_BYTES, loadSecretFile } from '../node/peer-auth.js';
 
 export interface DLedgerClientOptions {
   readonly group: string;
@@ -21,6 +23,14 @@ export interface DLedgerClientOptions {
   readonly maxInflightRequests?: number;
   /** TLS to the members (loadClientTls in src/net/tls-config.ts reads the files); absent or null: plaintext. */
   readonly tls?: TlsClientOptions | null;
+  /**
+   * The client secret the nodes accept (their clientSecretFile, or their peer secret file when
+   * they set none). Without either option the client speaks the handshake without a proof, which
+   * only a node with peerAuth=none accepts.
+   */
+  readonly clientSecret?: string;
+  /** A file holding the client secret (first line proves), as the nodes' secret files. */
+  readonly clientSecretFile?: string;
 }
 
 export class DLedgerClientError extends Error {
@@ -78,30 +88,54 @@ class Connection {
     private readonly requestTimeoutMs: number,
     private readonly maxInflight: number,
     tls: TlsClientOptions | null,
+    secrets: AuthSecrets | null,
   ) {
     let onReady: () => void = () => undefined;
     // Writable after 'connect', or after the TLS handshake.
     this.socket = dial(tls, peer.host, peer.port, () => onReady());
     this.socket.setNoDelay(true);
+    const handshake = new DialerHandshake({ role: 'client', group, from: 'client', to: peer.id }, secrets);
+    let authenticated = false;
+    this.decoder.setMaxFrameBytes(HELLO_MAX_FRAME_BYTES);
     this.ready = new Promise((resolve, reject) => {
-      onReady = () => {
-        this.socket.write(encodeFrame({ hello: 1, group, client: true }, MAX_FRAME_BYTES));
+      // Connected (TCP, or TLS handshake done): the peer-port handshake starts.
+      onReady = () => this.socket.write(encodeFrame(handshake.hello(), MAX_FRAME_BYTES));
+      this.socket.once('error', reject);
+      // Until the node has answered the handshake, frames are handshake frames.
+      this.onHandshake = (value: unknown): void => {
+        try {
+          this.socket.write(encodeFrame(handshake.answer(value), MAX_FRAME_BYTES));
+        } catch (error) {
+          if (!(error instanceof AuthError)) throw error;
+          const failure = new Error(`authentication with ${peer.id} (${peer.host}:${peer.port}) failed: ${error.message}`);
+          reject(failure);
+          this.fail(failure);
+          return;
+        }
+        authenticated = true;
+        this.decoder.setMaxFrameBytes(MAX_FRAME_BYTES);
         resolve();
       };
-      this.socket.once('error', reject);
     });
     this.ready.catch(() => undefined);
     this.socket.on('data', (chunk: Buffer) => {
       try {
-        for (const value of this.decoder.push(chunk)) this.onResponse(value as ClientResponse);
+        this.decoder.feed(chunk);
+        for (let next = this.decoder.next(); next !== null; next = this.decoder.next()) {
+          if (authenticated) this.onResponse(next.value as ClientResponse);
+          else this.onHandshake(next.value);
+          if (this.failure !== null) return;
+        }
       } catch (error) {
         if (!(error instanceof FrameError)) throw error;
         this.fail(new Error(`malformed response from ${peer.id}: ${error.message}`));
       }
     });
     this.socket.on('error', (error) => this.fail(error));
-    this.socket.on('close', () => this.fail(new Error(`connection to ${peer.id} (${peer.host}:${peer.port}) closed`)));
+    this.socket.on('close', () => this.fail(new Error(`connection to ${peer.id} (${peer.host}:${peer.port}) closed${authenticated ? '' : ' during the handshake'}`)));
   }
+
+  private onHandshake: (value: unknown) => void = () => undefined;
 
   get broken(): boolean {
     return this.failure !== null;
@@ -179,6 +213,7 @@ export class DLedgerClient {
   private readonly retryTimeoutMs: number;
   private readonly requestTimeoutMs: number;
   private readonly maxInflight: number;
+  private readonly secrets: AuthSecrets | null;
   private closed = false;
 
   constructor(private readonly options: DLedgerClientOptions) {
@@ -187,6 +222,12 @@ export class DLedgerClient {
     this.retryTimeoutMs = options.retryTimeoutMs ?? 10_000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
     this.maxInflight = options.maxInflightRequests ?? 10_000;
+    assert(options.clientSecret === undefined || options.clientSecretFile === undefined, 'DLedgerClient: give clientSecret or clientSecretFile, not both');
+    if (options.clientSecretFile !== undefined) this.secrets = loadSecretFile(options.clientSecretFile, 'clientSecretFile');
+    else if (options.clientSecret !== undefined) {
+      assert(options.clientSecret.trim().length > 0, 'DLedgerClient: clientSecret is empty');
+      this.secrets = { secrets: [Buffer.from(options.clientSecret.trim(), 'utf8')] };
+    } else this.secrets = null;
   }
 
   /** Append one body or a batch; resolves with index, term and pos of each once committed. */
@@ -288,7 +329,7 @@ export class DLedgerClient {
   private connection(peer: PeerAddress): Connection {
     let connection = this.connections.get(peer.id);
     if (connection === undefined || connection.broken) {
-      connection = new Connection(peer, this.options.group, this.requestTimeoutMs, this.maxInflight, this.options.tls ?? null);
+      connection = new Connection(peer, this.options.group, this.requestTimeoutMs, this.maxInflight, this.options.tls ?? null, this.secrets);
       this.connections.set(peer.id, connection);
     }
     return connection;

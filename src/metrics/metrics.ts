@@ -19,6 +19,8 @@ export interface Metrics {
   setRingOccupancyBytes(ring: string, bytes: number): void;
   /** A connection to `listener` closed during or before its TLS handshake (plaintext, wrong CA, no client cert). */
   incTlsRefusedConnections(listener: string): void;
+  /** A refused peer-port handshake or a message whose `from` is not its connection's peer. */
+  incAuthFailures(reason: 'inbound' | 'outbound' | 'timeout' | 'from_mismatch'): void;
 }
 
 export class NoopMetrics implements Metrics {
@@ -35,4 +37,5 @@ export class NoopMetrics implements Metrics {
   incLeaderChanges(): void {}
   setRingOccupancyBytes(): void {}
   incTlsRefusedConnections(): void {}
+  incAuthFailures(): void {}
 }

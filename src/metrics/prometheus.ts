@@ -29,6 +29,7 @@ export class PrometheusMetrics implements Metrics {
   private readonly leaderChanges: Counter;
   private readonly ringOccupancy: Gauge;
   private readonly tlsRefused: Counter;
+  private readonly authFailures: Counter;
 
   constructor(labels: { group: string; selfId: string }) {
     this.registry.setDefaultLabels({ group: labels.group, self_id: labels.selfId });
@@ -49,6 +50,7 @@ export class PrometheusMetrics implements Metrics {
     this.storeSegments = new Gauge({ name: 'dledger_store_segments', help: 'Data segment files', registers });
     this.elections = new Counter({ name: 'dledger_elections_total', help: 'Elections this node started', registers });
     this.leaderChanges = new Counter({ name: 'dledger_leader_changes_total', help: 'Times this node saw the leader change', registers });
+    this.authFailures = new Counter({ name: 'dledger_peer_auth_failures_total', help: 'Peer-port handshakes refused (inbound: a dialer failed to prove the secret; outbound: an acceptor did; timeout) and messages dropped for a from other than the authenticated peer (from_mismatch)', labelNames: ['reason'], registers });
     this.ringOccupancy = new Gauge({ name: 'dledger_ring_occupancy_bytes', help: 'Bytes queued in a thread ring', labelNames: ['ring'], registers });
     this.tlsRefused = new Counter({ name: 'dledger_tls_refused_connections_total', help: 'Connections closed during or before the TLS handshake (plaintext on a TLS port, unknown CA, no client cert)', labelNames: ['listener'], registers });
   }
@@ -83,6 +85,9 @@ export class PrometheusMetrics implements Metrics {
   setStoreSize(bytes: number, segments: number): void {
     this.storeBytes.set(bytes);
     this.storeSegments.set(segments);
+  }
+  incAuthFailures(reason: 'inbound' | 'outbound' | 'timeout' | 'from_mismatch'): void {
+    this.authFailures.inc({ reason });
   }
   incElections(): void {
     this.elections.inc();

@@ -1,5 +1,5 @@
 // Requests and responses between DLedgerClient and a node, carried in peer frames on the peer
-// port after a {hello: 1, group, client: true} frame. Response codes are DLedger's
+// port after the handshake (peer-auth.ts) as role "client". Response codes are DLedger's
 // (DLedgerResponseCode) so operators recognise them.
 
 export const ResponseCode = {

@@ -42,7 +42,18 @@ export interface DLedgerNodeConfig {
   readonly metricsPort: number | null;
   /** TLS on the peer port (members and clients), from the tls* keys (src/net/tls-config.ts); null: plaintext. */
   readonly tls: PeerTls | null;
+  /**
+   * 'secret' (default): every peer-port connection proves it holds the group secret (peer-auth.ts)
+   * and a node without peerSecretFile refuses to start. 'none': no authentication (warned at start).
+   */
+  readonly peerAuth: PeerAuthMode;
+  /** File of the group secret(s), one per line; the first proves, all are accepted. '' = unset. */
+  readonly peerSecretFile: string;
+  /** File of the secret(s) DLedgerClients prove with; '' = the peer secret file. */
+  readonly clientSecretFile: string;
 }
+
+export type PeerAuthMode = 'secret' | 'none';
 
 /**
  * Why these timings: DLedger's 2000 ms x 3 heartbeat leak gives ~10 s failovers. etcd's 100 ms
@@ -74,6 +85,9 @@ export const DEFAULT_CONFIG: Omit<DLedgerNodeConfig, 'peers' | 'selfId' | 'tls'>
   maxPendingRequestsNum: 10_000,
   maxEntryBodyBytes: 4 * 1024 * 1024 - 48,
   metricsPort: null,
+  peerAuth: 'secret',
+  peerSecretFile: '',
+  clientSecretFile: '',
 };
 
 /** The peer port's frame cap (an Append, a Snapshot chunk...). */
@@ -225,6 +239,11 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
     metricsPort = integer('metricsPort', 0, 65535);
   }
   const tls = parsePeerTls({ text: (key) => String(raw[key] ?? PEER_TLS_DEFAULTS[key] ?? '').trim(), where: (key) => key }, problems);
+  const peerAuth = text('peerAuth');
+  if (peerAuth !== 'secret' && peerAuth !== 'none') problems.push(`peerAuth: "${peerAuth}" must be "secret" or "none"`);
+  // The files are read when the node starts (peer-auth.ts loadNodeSecrets), not here.
+  const peerSecretFile = text('peerSecretFile').trim();
+  const clientSecretFile = text('clientSecretFile').trim();
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     group,
@@ -245,6 +264,9 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
     maxEntryBodyBytes,
     metricsPort,
     tls,
+    peerAuth: peerAuth as PeerAuthMode,
+    peerSecretFile,
+    clientSecretFile,
   };
 }
 

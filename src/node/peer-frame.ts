@@ -7,7 +7,9 @@ import { Packr, Unpackr } from 'msgpackr';
 import { assert } from '../util/assert.js';
 import { ByteQueue } from '../util/byte-queue.js';
 
-export const PEER_PROTOCOL_VERSION = 1;
+// 2: every connection starts with the authentication handshake (peer-auth.ts). A version-1
+// peer's hello is refused by the decoder with a message naming both versions.
+export const PEER_PROTOCOL_VERSION = 2;
 const LENGTH_BYTES = 4;
 const VERSION_BYTES = 1;
 
@@ -36,29 +38,53 @@ export class FrameDecoder {
   // Invariant: holds less than LENGTH_BYTES + maxFrameBytes (a frame is decoded once complete).
   private readonly pending = new ByteQueue();
 
-  constructor(private readonly maxFrameBytes: number) {
+  constructor(private maxFrameBytes: number) {
     assert(Number.isInteger(maxFrameBytes) && maxFrameBytes > VERSION_BYTES, `bad maxFrameBytes ${maxFrameBytes}`);
+  }
+
+  /** A connection starts with a small cap (the handshake) and raises it once authenticated. */
+  setMaxFrameBytes(maxFrameBytes: number): void {
+    assert(Number.isInteger(maxFrameBytes) && maxFrameBytes > VERSION_BYTES, `bad maxFrameBytes ${maxFrameBytes}`);
+    this.maxFrameBytes = maxFrameBytes;
   }
 
   /** Feed bytes from the socket; returns the values of every frame completed by them. */
   push(chunk: Buffer): unknown[] {
-    this.pending.push(chunk);
+    this.feed(chunk);
     const values: unknown[] = [];
-    while (this.pending.length >= LENGTH_BYTES) {
-      const frameBytes = this.pending.peek(LENGTH_BYTES).readUInt32BE(0);
-      if (frameBytes > this.maxFrameBytes) {
-        throw new FrameError(`frame length ${frameBytes} exceeds the maximum of ${this.maxFrameBytes}`);
-      }
-      if (frameBytes < VERSION_BYTES + 1) throw new FrameError(`frame length ${frameBytes} is too short`);
-      if (this.pending.length < LENGTH_BYTES + frameBytes) break;
-      const frame = this.pending.take(LENGTH_BYTES + frameBytes);
-      const version = frame.readUInt8(LENGTH_BYTES);
-      if (version !== PEER_PROTOCOL_VERSION) {
-        throw new FrameError(`unsupported peer protocol version ${version} (this node speaks ${PEER_PROTOCOL_VERSION})`);
-      }
-      values.push(decodePayload(frame.subarray(LENGTH_BYTES + VERSION_BYTES)));
-    }
+    for (let next = this.next(); next !== null; next = this.next()) values.push(next.value);
     return values;
+  }
+
+  /** Buffer bytes without decoding (then call next() until it returns null). */
+  feed(chunk: Buffer): void {
+    this.pending.push(chunk);
+    // Check the length of the frame at the head now, so an oversized frame is refused before it
+    // is buffered, whatever the caller does next.
+    this.checkHead();
+  }
+
+  /** The next complete frame's value, or null when no complete frame is buffered. */
+  next(): { value: unknown } | null {
+    if (!this.checkHead()) return null;
+    const frameBytes = this.pending.peek(LENGTH_BYTES).readUInt32BE(0);
+    if (this.pending.length < LENGTH_BYTES + frameBytes) return null;
+    const frame = this.pending.take(LENGTH_BYTES + frameBytes);
+    const version = frame.readUInt8(LENGTH_BYTES);
+    if (version !== PEER_PROTOCOL_VERSION) {
+      throw new FrameError(`unsupported peer protocol version ${version} (this node speaks ${PEER_PROTOCOL_VERSION})`);
+    }
+    // The following frame's length is checked by the next call, under the cap then in force.
+    return { value: decodePayload(frame.subarray(LENGTH_BYTES + VERSION_BYTES)) };
+  }
+
+  /** True when a frame length is buffered; throws FrameError if that length is out of bounds. */
+  private checkHead(): boolean {
+    if (this.pending.length < LENGTH_BYTES) return false;
+    const frameBytes = this.pending.peek(LENGTH_BYTES).readUInt32BE(0);
+    if (frameBytes > this.maxFrameBytes) throw new FrameError(`frame length ${frameBytes} exceeds the maximum of ${this.maxFrameBytes}`);
+    if (frameBytes < VERSION_BYTES + 1) throw new FrameError(`frame length ${frameBytes} is too short`);
+    return true;
   }
 }
 

@@ -4,8 +4,13 @@
 // the caller: each peer has a bounded send queue, and messages that do not fit (or that arrive
 // while the peer is unreachable) are dropped and counted. Reconnects back off exponentially with
 // jitter, capped. A malformed frame closes that connection with a logged reason.
+//
+// Every connection first runs the authentication handshake (peer-auth.ts) under a small frame
+// cap and a deadline; nothing else it sends is acted on before that. Outbound peers queue their
+// Raft traffic until the acceptor has proven it holds the group secret.
 import net from 'node:net';
 import { encodeFrame, FrameDecoder, FrameError } from './peer-frame.js';
+import { AcceptorHandshake, AuthError, DEFAULT_HELLO_TIMEOUT_MS, DialerHandshake, HELLO_MAX_FRAME_BYTES, type NodeSecrets } from './peer-auth.js';
 import { WireMessageError } from './raft-message-wire.js';
 import { assert } from '../util/assert.js';
 import { listenOn } from '../util/listen.js';
@@ -24,8 +29,8 @@ export interface PeerTransportOptions {
   readonly reconnectMaxDelayMs: number;
   readonly onMessage: (from: string, message: unknown) => void;
   /**
-   * Clients share the peer port (as in DLedger) and introduce themselves with
-   * {hello: 1, group, client: true}; their later frames go to the session this returns.
+   * Clients share the peer port (as in DLedger) and run the handshake as role 'client' (proving
+   * the client secret); their later frames go to the session this returns.
    * Without a handler, client connections are refused.
    */
   readonly onClientConnection?: (socket: net.Socket) => ClientSession;
@@ -34,7 +39,15 @@ export interface PeerTransportOptions {
   readonly tls?: PeerTls | null;
   /** A connection closed before its hello could be read: failed TLS handshake (counted in metrics). */
   readonly onRefused?: (remoteAddress: string, reason: string) => void;
+  /** The group secret (peer connections) and client secret; null members = peerAuth=none. */
+  readonly secrets: NodeSecrets;
+  /** A connection that has not finished the handshake after this long is closed. */
+  readonly helloTimeoutMs?: number;
+  /** Called once per refused handshake (either direction) with a short reason label. */
+  readonly onAuthFailure?: (reason: AuthFailureReason) => void;
 }
+
+export type AuthFailureReason = 'inbound' | 'outbound' | 'timeout' | 'from_mismatch';
 
 /** One client connection's frames after its hello. */
 export interface ClientSession {
@@ -50,20 +63,18 @@ export interface PeerTransportStats {
   malformedFrames: number;
   /** Inbound connections closed before the hello (TLS handshake failed, plaintext on a TLS port). */
   refusedHandshakes: number;
+  /** Handshakes refused: inbound (a dialer failed to prove) and outbound (an acceptor failed). */
+  authFailures: number;
+  /** Raft messages whose `from` was not the connection's authenticated peer (dropped). */
+  fromMismatches: number;
 }
 
 /** A burst this long is written at once instead of waiting for the end of the task. */
 const WRITE_BATCH_FRAMES = 64;
 
-interface Hello {
-  readonly hello: 1;
-  readonly group: string;
-  readonly from?: string;
-  readonly client?: boolean;
-}
-
 class OutboundPeer {
   socket: net.Socket | null = null;
+  /** True once the acceptor has proven it holds the secret: only then does the queue flush. */
   connected = false;
   /** True after socket.write returned false, until 'drain': later frames wait in the queue. */
   blocked = false;
@@ -79,7 +90,7 @@ class OutboundPeer {
 }
 
 export class PeerTransport {
-  readonly stats: PeerTransportStats = { framesSent: 0, framesReceived: 0, framesDropped: 0, connectionsOpened: 0, malformedFrames: 0, refusedHandshakes: 0 };
+  readonly stats: PeerTransportStats = { framesSent: 0, framesReceived: 0, framesDropped: 0, connectionsOpened: 0, malformedFrames: 0, refusedHandshakes: 0, authFailures: 0, fromMismatches: 0 };
   private readonly outbound = new Map<string, OutboundPeer>();
   private readonly inbound = new Set<net.Socket>();
   private readonly pendingReplies = new Map<net.Socket, Buffer[]>();
@@ -175,12 +186,7 @@ export class PeerTransport {
     // Ready after 'connect', or after the TLS handshake when the peer port runs TLS.
     const socket = dial(this.options.tls?.client ?? null, peer.address.host, peer.address.port, () => {
       if (this.outbound.get(peer.address.id) !== peer) return void socket.destroy();
-      peer.connected = true;
-      peer.reconnectDelayMs = this.options.reconnectInitialDelayMs;
-      this.stats.connectionsOpened++;
-      const hello: Hello = { hello: 1, group: this.options.group, from: this.options.selfId };
-      socket.write(encodeFrame(hello, this.options.maxFrameBytes));
-      this.flushQueue(peer);
+      this.dialHandshake(peer, socket);
     });
     socket.setNoDelay(true);
     peer.socket = socket;
@@ -188,8 +194,6 @@ export class PeerTransport {
       peer.blocked = false;
       this.flushQueue(peer);
     });
-    // Outbound connections carry no inbound traffic; read and discard so the socket never stalls.
-    socket.on('data', () => undefined);
     socket.on('error', () => undefined);
     socket.on('close', () => {
       if (peer.socket !== socket) return;
@@ -198,6 +202,58 @@ export class PeerTransport {
       peer.blocked = false;
       this.scheduleReconnect(peer);
     });
+  }
+
+  /**
+   * The dialer's half of the handshake on a connected socket: hello, verify the acceptor's proof,
+   * send ours, then flush the queued Raft traffic. After that the acceptor sends nothing more on
+   * this connection; anything it does send is read and discarded so the socket never stalls.
+   */
+  private dialHandshake(peer: OutboundPeer, socket: net.Socket): void {
+    const handshake = new DialerHandshake({ role: 'peer', group: this.options.group, from: this.options.selfId, to: peer.address.id }, this.options.secrets.peer);
+    const decoder = new FrameDecoder(HELLO_MAX_FRAME_BYTES);
+    const deadline = setTimeout(() => fail('timeout', `no handshake answer within ${this.helloTimeoutMs} ms`), this.helloTimeoutMs);
+    deadline.unref();
+    let done = false;
+    const fail = (reason: 'outbound' | 'timeout', message: string): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(deadline);
+      this.countAuthFailure(reason);
+      this.options.log(`peer ${peer.address.id} (${peer.address.host}:${peer.address.port}): handshake failed: ${message}`);
+      socket.destroy();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (done) return;
+      try {
+        decoder.feed(chunk);
+        const next = decoder.next();
+        if (next === null) return;
+        const auth = handshake.answer(next.value);
+        done = true;
+        clearTimeout(deadline);
+        socket.write(encodeFrame(auth, this.options.maxFrameBytes));
+        peer.connected = true;
+        peer.reconnectDelayMs = this.options.reconnectInitialDelayMs;
+        this.stats.connectionsOpened++;
+        this.flushQueue(peer);
+      } catch (error) {
+        if (error instanceof AuthError || error instanceof FrameError) return fail('outbound', error.message);
+        throw error;
+      }
+    });
+    socket.on('close', () => clearTimeout(deadline));
+    socket.write(encodeFrame(handshake.hello(), this.options.maxFrameBytes));
+  }
+
+  private get helloTimeoutMs(): number {
+    return this.options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+  }
+
+  private countAuthFailure(reason: AuthFailureReason): void {
+    if (reason === 'from_mismatch') this.stats.fromMismatches++;
+    else this.stats.authFailures++;
+    this.options.onAuthFailure?.(reason);
   }
 
   private scheduleReconnect(peer: OutboundPeer): void {
@@ -235,54 +291,107 @@ export class PeerTransport {
     if (this.closed) return void socket.destroy();
     this.inbound.add(socket);
     socket.setNoDelay(true);
-    const decoder = new FrameDecoder(this.options.maxFrameBytes);
+    socket.on('error', () => undefined);
+    this.acceptHandshake(socket);
+  }
+
+  /**
+   * The acceptor's half of the handshake, then the connection's frames. Until the dialer has
+   * proven it holds the secret, frames are capped at HELLO_MAX_FRAME_BYTES and the connection
+   * has helloTimeoutMs to finish; nothing it sends is acted on.
+   */
+  private acceptHandshake(socket: net.Socket): void {
+    const handshake = new AcceptorHandshake({
+      group: this.options.group,
+      selfId: this.options.selfId,
+      isPeer: (id) => this.outbound.has(id),
+      acceptsClients: this.options.onClientConnection !== undefined,
+      secrets: this.options.secrets,
+    });
+    const decoder = new FrameDecoder(HELLO_MAX_FRAME_BYTES);
+    let stage: 'hello' | 'auth' | 'open' = 'hello';
     let from: string | null = null;
     let client: ClientSession | null = null;
+    const where = `${socket.remoteAddress}:${socket.remotePort}`;
     const reject = (reason: string): void => {
       this.stats.malformedFrames++;
-      this.options.log(`closing inbound peer connection from ${socket.remoteAddress}:${socket.remotePort}: ${reason}`);
+      this.options.log(`closing inbound peer connection from ${where}: ${reason}`);
       socket.destroy();
     };
-    socket.on('data', (chunk: Buffer) => {
-      let values: unknown[];
+    const refuse = (reason: AuthFailureReason, message: string): void => {
+      this.countAuthFailure(reason);
+      this.options.log(`refusing inbound connection from ${where}: ${message}`);
+      // The reason tells an honest but misconfigured dialer what is wrong; it holds no secret.
+      if (!socket.destroyed) socket.end(encodeFrame({ refused: message }, HELLO_MAX_FRAME_BYTES));
+      setTimeout(() => socket.destroy(), 1000).unref();
+    };
+    const deadline = setTimeout(() => refuse('timeout', `no complete handshake within ${this.helloTimeoutMs} ms`), this.helloTimeoutMs);
+    deadline.unref();
+    const onHandshakeFrame = (value: unknown): boolean => {
       try {
-        values = decoder.push(chunk);
+        if (stage === 'hello') {
+          socket.write(encodeFrame(handshake.onHello(value), HELLO_MAX_FRAME_BYTES));
+          stage = 'auth';
+          return true;
+        }
+        const who = handshake.onAuth(value);
+        clearTimeout(deadline);
+        stage = 'open';
+        decoder.setMaxFrameBytes(this.options.maxFrameBytes);
+        if (who.role === 'client') client = (this.options.onClientConnection as (s: net.Socket) => ClientSession)(socket);
+        else from = who.from;
+        return true;
       } catch (error) {
-        if (error instanceof FrameError) return reject(error.message);
-        throw error;
+        if (!(error instanceof AuthError)) throw error;
+        clearTimeout(deadline);
+        refuse('inbound', error.message);
+        return false;
       }
-      for (const value of values) {
-        if (client !== null) {
-          client.onFrame(value);
-          continue;
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (socket.destroyed || socket.writableEnded) return;
+      try {
+        decoder.feed(chunk);
+        for (let next = decoder.next(); next !== null; next = decoder.next()) {
+          if (stage !== 'open') {
+            if (!onHandshakeFrame(next.value)) return;
+          } else if (client !== null) client.onFrame(next.value);
+          else if (!this.onPeerFrame(from as string, next.value, reject)) return;
         }
-        if (from === null) {
-          const hello = value as Partial<Hello> | null;
-          if (hello === null || typeof hello !== 'object' || hello.hello !== 1) return reject('first frame is not a hello');
-          if (hello.group !== this.options.group) return reject(`hello from group "${String(hello.group)}", this is group "${this.options.group}"`);
-          if (hello.client === true) {
-            if (this.options.onClientConnection === undefined) return reject('this node accepts no client connections');
-            client = this.options.onClientConnection(socket);
-            continue;
-          }
-          if (typeof hello.from !== 'string' || !this.outbound.has(hello.from)) return reject(`hello from unknown peer "${String(hello.from)}"`);
-          from = hello.from;
-          continue;
-        }
-        this.stats.framesReceived++;
-        try {
-          this.options.onMessage(from, value);
-        } catch (error) {
-          // A well-framed but invalid message: this peer speaks something else; drop the link.
-          if (error instanceof WireMessageError) return reject(`invalid message from ${from}: ${error.message}`);
-          throw error;
-        }
+      } catch (error) {
+        if (!(error instanceof FrameError)) throw error;
+        clearTimeout(deadline);
+        if (stage === 'open') return reject(error.message);
+        refuse('inbound', error.message);
       }
     });
-    socket.on('error', () => undefined);
     socket.on('close', () => {
+      clearTimeout(deadline);
       this.inbound.delete(socket);
       client?.onClose();
     });
+  }
+
+  /** One frame from an authenticated peer; false when the connection was closed. */
+  private onPeerFrame(from: string, value: unknown, reject: (reason: string) => void): boolean {
+    const claimed = (value as { from?: unknown } | null)?.from;
+    if (claimed !== from) {
+      // The connection proved it is `from`; a message claiming another sender is dropped.
+      this.countAuthFailure('from_mismatch');
+      this.options.log(`dropping a message from authenticated peer ${from} that claims to be from "${String(claimed)}"`);
+      return true;
+    }
+    this.stats.framesReceived++;
+    try {
+      this.options.onMessage(from, value);
+    } catch (error) {
+      // A well-framed but invalid message: this peer speaks something else; drop the link.
+      if (error instanceof WireMessageError) {
+        reject(`invalid message from ${from}: ${error.message}`);
+        return false;
+      }
+      throw error;
+    }
+    return true;
   }
 }

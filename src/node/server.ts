@@ -24,6 +24,7 @@ import { type DLedgerNodeConfig, PEER_FRAME_MAX_BYTES, raftTimingTicks } from '.
 import { type AppendedInfo, type ClientRequest, type ClientResponse, type Metadata, requestProblem, ResponseCode } from './client-protocol.js';
 import { LogRaftStorage } from './log-raft-storage.js';
 import { type ClientSession, PeerTransport } from './peer-transport.js';
+import { loadNodeSecrets } from './peer-auth.js';
 import { parseWireMessage, wireMessage } from './raft-message-wire.js';
 import { NoopMetrics, type Metrics } from '../metrics/metrics.js';
 
@@ -73,6 +74,11 @@ export interface DLedgerServerOptions {
   readonly patchBody?: (body: Uint8Array, pos: number) => void;
   /** Overrides of the Raft core's settings (tests); timing comes from the node config. */
   readonly raft?: Partial<RaftConfig>;
+  /**
+   * False: the peer port refuses DLedgerClient connections (a broker's own group: the broker is
+   * its only client, so an external append would bypass every broker check). Default true.
+   */
+  readonly acceptClients?: boolean;
 }
 
 export interface AppendResult {
@@ -187,6 +193,8 @@ export class DLedgerServer {
   async start(): Promise<void> {
     assert(this.core === null && !this.closed, 'start() called twice');
     const config = this.config;
+    // Before the store opens: a node without its secret refuses to start (ConfigError).
+    const secrets = loadNodeSecrets(config, this.log);
     const store = openLogStore({
       nodeDir: this.nodeDir,
       dataSegmentSizeBytes: config.mappedFileSizeForEntryData,
@@ -228,10 +236,12 @@ export class DLedgerServer {
       reconnectInitialDelayMs: 20,
       reconnectMaxDelayMs: 1000,
       onMessage: (from, value) => this.onPeerMessage(from, value),
-      onClientConnection: (socket) => this.openClientSession(socket),
+      ...(this.options.acceptClients === false ? {} : { onClientConnection: (socket: net.Socket) => this.openClientSession(socket) }),
       log: this.log,
       tls: config.tls,
       onRefused: () => this.metrics.incTlsRefusedConnections('peer'),
+      secrets,
+      onAuthFailure: (reason) => this.metrics.incAuthFailures(reason),
     });
     this.boundPort = await this.transport.listen(self.host === 'localhost' ? '127.0.0.1' : self.host, self.port);
     this.tickTimer = setInterval(() => this.tick(), config.tickIntervalMs);

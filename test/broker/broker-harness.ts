@@ -11,6 +11,7 @@ import type { RaftConfig } from '../../src/raft/types.js';
 import { RemotingClient } from '../../src/remoting/client.js';
 import { createRequest, type RemotingCommand } from '../../src/remoting/command.js';
 import { MEMBER_IDS } from './group-harness.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 export interface Cluster {
   readonly namesrv: NameServer;
@@ -47,6 +48,7 @@ export async function startCluster(extraConfig: Readonly<Record<string, string>>
       dLegerGroup: 'RaftNode00',
       dLegerPeers: MEMBER_IDS.map((id, j) => `${id}-127.0.0.1:${40911 + j}`).join(';'),
       dLegerSelfId: selfId,
+      dLegerPeerSecretFile: testSecretFile(),
       sendMessageThreadPoolNums: '16',
       maxMessageSize: String(256 * 1024),
       mappedFileSizeCommitLog: String(4 * 1024 * 1024),

@@ -9,6 +9,7 @@ import { formatMessageProperties } from '../../src/broker/message-codec.js';
 
 // The member ids and the bounded wait are the node tests' (one copy for both).
 import { MEMBER_IDS, until } from '../node/in-process-group.js';
+import { testSecretFile } from '../util/peer-secret.js';
 export { MEMBER_IDS, until };
 
 export interface Group {
@@ -29,6 +30,7 @@ function memberOf(baseDir: string, selfId: string, storePort: number): DLedgerCo
     enableDLegerCommitLog: 'true',
     dLegerPeers: MEMBER_IDS.map((id, i) => `${id}-127.0.0.1:${40911 + i}`).join(';'),
     dLegerSelfId: selfId,
+    dLegerPeerSecretFile: testSecretFile(),
     maxMessageSize: String(64 * 1024),
     mappedFileSizeCommitLog: String(1024 * 1024),
   });

@@ -18,6 +18,7 @@ import { createRequest } from '../../src/remoting/command.js';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
 import { formatMessageProperties } from '../../src/broker/message-codec.js';
 import { until } from './group-harness.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const LAUNCHER = path.join(ROOT, 'bin/mqbroker');
@@ -88,7 +89,7 @@ t.test('three broker processes: BID 0, sends, SIGKILL of the master, SIGTERM', a
       'brokerClusterName = RaftCluster', 'brokerName=RaftNode00', `listenPort=${listenPorts[n]}`, `namesrvAddr=${namesrvAddr}`,
       'brokerIP1=127.0.0.1', `storePathRootDir=${dir}/node0${n}`, `storePathCommitLog=${dir}/node0${n}/commitlog`,
       'enableDLegerCommitLog=true', 'dLegerGroup=RaftNode00', `dLegerPeers=${peerPorts.map((p, i) => `n${i}-127.0.0.1:${p}`).join(';')}`,
-      `dLegerSelfId=n${n}`, 'sendMessageThreadPoolNums=16', 'mappedFileSizeCommitLog=67108864',
+      `dLegerSelfId=n${n}`, `dLegerPeerSecretFile=${testSecretFile()}`, 'sendMessageThreadPoolNums=16', 'mappedFileSizeCommitLog=67108864',
     ].join('\n'));
     return startBroker(t, conf);
   });

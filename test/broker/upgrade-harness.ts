@@ -16,6 +16,7 @@ import { RemotingClient } from '../../src/remoting/client.js';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
 import { createRequest, type RemotingCommand } from '../../src/remoting/command.js';
 import { MEMBER_IDS } from './group-harness.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 export const TOPIC = 'TopicTest';
 export const QUEUES = 4;
@@ -92,6 +93,7 @@ export async function upgradeWorld(t: Test, fileBytes: number): Promise<UpgradeW
     dledgerKeys: (i) => ({
       storePathRootDir: rootOf(i), enableDLegerCommitLog: 'true', dLegerGroup: 'RaftNode00', flushDiskType: 'SYNC_FLUSH',
       dLegerPeers: MEMBER_IDS.map((id, j) => `${id}-127.0.0.1:${40911 + j}`).join(';'), dLegerSelfId: MEMBER_IDS[i] as string,
+      dLegerPeerSecretFile: testSecretFile(),
     }),
     introduce(members) {
       for (const broker of members) {

@@ -10,9 +10,10 @@ import { ResponseCode } from '../../src/node/client-protocol.js';
 import { closedPort, fakeNode } from '../client/fake-node.js';
 import { checkLogs } from './checkers.js';
 import { classify, ClientLoops, summarize } from './history.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 async function appendError(peers: string, requestTimeoutMs = 1000): Promise<unknown> {
-  const client = new DLedgerClient({ group: 'g', peers, retryTimeoutMs: -1, requestTimeoutMs });
+  const client = new DLedgerClient({ clientSecretFile: testSecretFile(), group: 'g', peers, retryTimeoutMs: -1, requestTimeoutMs });
   try {
     await client.append(new Uint8Array([1]));
     return null;

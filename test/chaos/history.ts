@@ -24,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { DLedgerClient, DLedgerClientError } from '../../src/client/client.js';
 import { ResponseCode } from '../../src/node/client-protocol.js';
 import { countOutcomes, recordOutcome, type Outcome, type TimedOp } from './op-outcome.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 export type OpOutcome = Outcome<{ index: number; term: number; pos: number }>;
 
@@ -58,7 +59,7 @@ class SingleAttemptAppender {
   private current = 0;
 
   constructor(options: ClientLoopsOptions) {
-    this.members = options.peers.split(';').map((peer) => new DLedgerClient({ group: options.group, peers: peer, retryTimeoutMs: -1, requestTimeoutMs: options.requestTimeoutMs }));
+    this.members = options.peers.split(';').map((peer) => new DLedgerClient({ clientSecretFile: testSecretFile(), group: options.group, peers: peer, retryTimeoutMs: -1, requestTimeoutMs: options.requestTimeoutMs }));
   }
 
   async append(body: Uint8Array, retryTimeoutMs: number, stopping: () => boolean): Promise<{ index: number; term: number; pos: number }> {
@@ -103,7 +104,7 @@ export class ClientLoops {
     const encoder = new TextEncoder();
     const loops = Array.from({ length: options.clients }, async (_, c) => {
       const single = options.mode !== 'library-retry' ? new SingleAttemptAppender(options) : null;
-      const client = single === null ? new DLedgerClient({ group: options.group, peers: options.peers, retryTimeoutMs: options.retryTimeoutMs, requestTimeoutMs: options.requestTimeoutMs }) : null;
+      const client = single === null ? new DLedgerClient({ clientSecretFile: testSecretFile(), group: options.group, peers: options.peers, retryTimeoutMs: options.retryTimeoutMs, requestTimeoutMs: options.requestTimeoutMs }) : null;
       try {
         for (let seq = 0; seq < options.maxOpsPerClient && !this.stopping; seq++) {
           const op: AppendOp = { client: c, value: `c${c}-${seq}`, invokeMs: performance.now(), completeMs: null, outcome: null };

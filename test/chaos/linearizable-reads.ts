@@ -12,6 +12,7 @@ import { DLedgerClient } from '../../src/client/client.js';
 import type { ReadConsistency } from '../../src/node/client-protocol.js';
 import { classify, type History, type OpOutcome } from './history.js';
 import type { RegisterOp } from './linearizable.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 export interface ReadOp {
   readonly reader: number;
@@ -44,7 +45,7 @@ export class ReadLoops {
   constructor(readonly options: ReadLoopsOptions) {
     const decoder = new TextDecoder();
     const loops = Array.from({ length: options.readers }, async (_, k) => {
-      const client = new DLedgerClient({ group: options.group, peers: options.peers, retryTimeoutMs: options.retryTimeoutMs, requestTimeoutMs: options.requestTimeoutMs });
+      const client = new DLedgerClient({ clientSecretFile: testSecretFile(), group: options.group, peers: options.peers, retryTimeoutMs: options.retryTimeoutMs, requestTimeoutMs: options.requestTimeoutMs });
       try {
         for (let seq = 0; seq < options.maxOpsPerReader && !this.stopping; seq++) {
           const op: ReadOp = { reader: k, invokeMs: performance.now(), completeMs: null, outcome: null };

@@ -19,6 +19,7 @@ import { ChaosCluster } from './cluster.js';
 import { ClientLoops, summarize } from './history.js';
 import { checkRegisterHistory, formatViolation } from './linearizable.js';
 import { ReadLoops, summarizeReads, toRegisterOps } from './linearizable-reads.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -49,7 +50,7 @@ t.test('read-latest on a real group; stale local reads of an isolated leader are
   const follower = await until(async () => (await cluster.statuses()).find((s) => s.id !== leader && s.leaderId === leader)?.id ?? null, 20_000, 'a follower of the leader');
 
   // The operation itself.
-  const client = new DLedgerClient({ group: 'lin', peers: cluster.realPeers, retryTimeoutMs: 5000 });
+  const client = new DLedgerClient({ clientSecretFile: testSecretFile(), group: 'lin', peers: cluster.realPeers, retryTimeoutMs: 5000 });
   clients.push(client);
   const empty = await client.readLatest();
   t.equal(empty.latest, null, `empty register before any append (read index ${empty.readIndex}: the leader's NOOP)`);
@@ -58,7 +59,7 @@ t.test('read-latest on a real group; stale local reads of an isolated leader are
   t.ok(afterA.readIndex >= a!.index, `read index ${afterA.readIndex} >= the append's index ${a!.index}`);
   t.equal(decoder.decode(afterA.latest!.body), 'a', 'a barrier read returns the acknowledged append');
   t.equal(afterA.latest!.index, a!.index, 'at its index');
-  const followerClient = new DLedgerClient({ group: 'lin', peers: peerOf(follower), retryTimeoutMs: -1, requestTimeoutMs: 2000 });
+  const followerClient = new DLedgerClient({ clientSecretFile: testSecretFile(), group: 'lin', peers: peerOf(follower), retryTimeoutMs: -1, requestTimeoutMs: 2000 });
   clients.push(followerClient);
   const refusal = await followerClient.readLatest('linearizable').then(() => null, (e: unknown) => e);
   t.ok(refusal instanceof DLedgerClientError && refusal.code === ResponseCode.NOT_LEADER, `a follower refuses a linearizable read with NOT_LEADER (${String(refusal)})`);

@@ -3,8 +3,8 @@
 // peer link i→j through a LinkProxy, so partitions, drops and delays hit the Raft traffic, plus
 // SIGKILL/restart and SIGSTOP/SIGCONT of whole broker processes.
 // Method: the brokers are the members of a ChaosCluster (cluster.ts: proxies, fault operations,
-// unexpected-exit records, DLedger status from each member's real peer port, which the broker's
-// embedded DLedgerServer answers like `dledger server`), started through its spawnMember hook: the
+// unexpected-exit records, DLedger status from each broker's GET_BROKER_RUNTIME_INFO over remoting:
+// the broker's own DLedger group refuses DLedgerClient connections), started through its spawnMember hook: the
 // conf of member i gets the --peers string ChaosCluster made for it (its own real port, the proxy
 // ports for the others). Client traffic (producers, consumers, the name server) is not proxied; a
 // paused or killed broker is unreachable to clients too. close() stops every process by pid.
@@ -14,6 +14,8 @@ import path from 'node:path';
 import { CLI, stopNode, type NodeProcess } from '../cluster/helpers.js';
 import { freePorts } from '../quickstart/helpers.js';
 import { ChaosCluster } from './cluster.js';
+import { AdminClient } from '../../src/admin/admin-client.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 export const ROCKETMQ_CLUSTER_NAME = 'RaftCluster';
 export const ROCKETMQ_BROKER_NAME = 'RaftNode00';
@@ -91,6 +93,17 @@ export class RocketMQChaosCluster {
         baseDir: options.baseDir,
         size: 3,
         log: options.log,
+        // The broker's own DLedger group refuses client connections: ask its remoting instead.
+        statusOf: async (id, timeoutMs) => {
+          const admin = new AdminClient([namesrvAddr], timeoutMs);
+          try {
+            const table = await admin.runtimeInfo(brokerAddrs.get(id)!);
+            if (table['dLegerRole'] === undefined) throw new Error(`${id}: no dLeger fields in its runtime info`);
+            return { role: table['dLegerRole'], term: Number(table['dLegerTerm']), leaderId: table['dLegerLeaderId'] || null, commitIndex: Number(table['dLegerCommitIndex']) };
+          } finally {
+            admin.close();
+          }
+        },
         spawnMember: (id, peers) => {
           const conf = path.join(options.baseDir, `broker-${id}.conf`);
           fs.writeFileSync(conf, [
@@ -106,6 +119,7 @@ export class RocketMQChaosCluster {
             `dLegerGroup=${ROCKETMQ_BROKER_NAME}`,
             `dLegerPeers=${peers}`,
             `dLegerSelfId=${id}`,
+            `dLegerPeerSecretFile=${testSecretFile()}`,
             `mappedFileSizeCommitLog=${ROCKETMQ_DATA_SEGMENT_BYTES}`,
             // Small segments need a small largest message (the bodies here are ~10 bytes).
             'maxMessageSize=65536',

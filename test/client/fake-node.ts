@@ -3,8 +3,10 @@
 // (answer, stay silent, reset the connection). The hook sees every append, so a test can assert
 // what actually reached the socket, not what the client believes it sent.
 import net from 'node:net';
-import { FrameDecoder } from '../../src/node/peer-frame.js';
+import { encodeFrame, FrameDecoder } from '../../src/node/peer-frame.js';
+import { AcceptorHandshake, loadSecretFile } from '../../src/node/peer-auth.js';
 import { listenOn } from '../../src/util/listen.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 export interface FakeNode {
   readonly port: number;
@@ -23,8 +25,24 @@ export async function fakeNode(onAppend: (socket: net.Socket, id: number, count:
     connections++;
     sockets.add(socket);
     const decoder = new FrameDecoder(1 << 20);
+    // The real acceptor handshake (client secret = this process's test secret), as whichever
+    // member id the client dialed: the tests point several member ids at one fake node.
+    let handshake: AcceptorHandshake | null = null;
+    let authenticated = false;
     socket.on('data', (chunk: Buffer) => {
       for (const value of decoder.push(chunk)) {
+        if (!authenticated) {
+          if (handshake === null) {
+            const secrets = loadSecretFile(testSecretFile(), 'clientSecretFile');
+            const to = String((value as { to?: unknown }).to);
+            handshake = new AcceptorHandshake({ group: 'g', selfId: to, isPeer: () => false, acceptsClients: true, secrets: { peer: secrets, client: secrets } });
+            socket.write(encodeFrame(handshake.onHello(value), 1 << 20));
+          } else {
+            handshake.onAuth(value);
+            authenticated = true;
+          }
+          continue;
+        }
         const request = value as { op?: string; id?: number };
         if (request.op === 'append') onAppend(socket, request.id as number, ++appends);
       }

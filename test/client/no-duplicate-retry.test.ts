@@ -7,10 +7,11 @@ import { DLedgerClient, DLedgerClientError } from '../../src/client/client.js';
 import { encodeFrame } from '../../src/node/peer-frame.js';
 import { ResponseCode } from '../../src/node/client-protocol.js';
 import { fakeNode } from './fake-node.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 t.test('a connection lost after the append was sent is not retried', async (t) => {
   const node = await fakeNode((socket) => socket.destroy());
-  const client = new DLedgerClient({ group: 'g', peers: `n0-127.0.0.1:${node.port}`, retryTimeoutMs: 2000 });
+  const client = new DLedgerClient({ clientSecretFile: testSecretFile(), group: 'g', peers: `n0-127.0.0.1:${node.port}`, retryTimeoutMs: 2000 });
   try {
     await client.append(new Uint8Array([1]));
     t.fail('expected an unknown outcome');
@@ -29,7 +30,7 @@ t.test('NOT_LEADER is still retried (nothing was written)', async (t) => {
       : { id, code: ResponseCode.SUCCESS, leaderId: 'n0', appended: [{ index: 7, term: 2, pos: 48 }] };
     socket.write(encodeFrame(response, 1 << 20));
   });
-  const client = new DLedgerClient({ group: 'g', peers: `n0-127.0.0.1:${node.port}`, retryTimeoutMs: 2000 });
+  const client = new DLedgerClient({ clientSecretFile: testSecretFile(), group: 'g', peers: `n0-127.0.0.1:${node.port}`, retryTimeoutMs: 2000 });
   const [info] = await client.append(new Uint8Array([1]));
   t.equal(info?.index, 7);
   t.equal(node.appends(), 2, 'one refused attempt, one accepted');
@@ -44,7 +45,7 @@ t.test('an append answered TIMEOUT is not re-sent (the node may have appended it
       : { id, code: ResponseCode.SUCCESS, leaderId: 'n0', appended: [{ index: 7, term: 2, pos: 48 }] };
     socket.write(encodeFrame(response, 1 << 20));
   });
-  const client = new DLedgerClient({ group: 'g', peers: `n0-127.0.0.1:${node.port}`, retryTimeoutMs: 2000 });
+  const client = new DLedgerClient({ clientSecretFile: testSecretFile(), group: 'g', peers: `n0-127.0.0.1:${node.port}`, retryTimeoutMs: 2000 });
   try {
     await client.append(new Uint8Array([1]));
     t.fail('expected an unknown outcome');

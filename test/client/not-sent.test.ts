@@ -10,6 +10,7 @@ import { DLedgerClient, DLedgerClientError } from '../../src/client/client.js';
 import { encodeFrame } from '../../src/node/peer-frame.js';
 import { ResponseCode } from '../../src/node/client-protocol.js';
 import { closedPort, fakeNode } from './fake-node.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 async function appendError(client: DLedgerClient): Promise<DLedgerClientError> {
   try {
@@ -24,7 +25,7 @@ async function appendError(client: DLedgerClient): Promise<DLedgerClientError> {
 t.test('a closed port: connect refused, the append was not sent', async (t) => {
   const port = await closedPort();
   // retryTimeoutMs -1: exactly one attempt, as the chaos single-attempt appender uses it.
-  const single = new DLedgerClient({ group: 'g', peers: `n0-127.0.0.1:${port}`, retryTimeoutMs: -1 });
+  const single = new DLedgerClient({ clientSecretFile: testSecretFile(), group: 'g', peers: `n0-127.0.0.1:${port}`, retryTimeoutMs: -1 });
   const error = await appendError(single);
   t.equal(error.notSent, true, `not sent: ${error.message}`);
   t.equal(error.outcomeUnknown, false);
@@ -32,7 +33,7 @@ t.test('a closed port: connect refused, the append was not sent', async (t) => {
   single.close();
 
   // Library retries over two dead members: many attempts, none written.
-  const retrying = new DLedgerClient({ group: 'g', peers: `n0-127.0.0.1:${port};n1-127.0.0.1:${await closedPort()}`, retryTimeoutMs: 300 });
+  const retrying = new DLedgerClient({ clientSecretFile: testSecretFile(), group: 'g', peers: `n0-127.0.0.1:${port};n1-127.0.0.1:${await closedPort()}`, retryTimeoutMs: 300 });
   const retried = await appendError(retrying);
   t.equal(retried.notSent, true, `not sent after retries: ${retried.message}`);
   retrying.close();
@@ -40,7 +41,7 @@ t.test('a closed port: connect refused, the append was not sent', async (t) => {
 
 t.test('a node that reads the append and never answers: timeout, outcome unknown, not "not sent"', async (t) => {
   const node = await fakeNode(() => undefined);
-  const client = new DLedgerClient({ group: 'g', peers: `n0-127.0.0.1:${node.port}`, retryTimeoutMs: -1, requestTimeoutMs: 300 });
+  const client = new DLedgerClient({ clientSecretFile: testSecretFile(), group: 'g', peers: `n0-127.0.0.1:${node.port}`, retryTimeoutMs: -1, requestTimeoutMs: 300 });
   const error = await appendError(client);
   t.equal(node.appends(), 1, 'the node decoded the append');
   t.equal(error.code, ResponseCode.TIMEOUT);
@@ -53,7 +54,7 @@ t.test('a node that reads the append and never answers: timeout, outcome unknown
 t.test('a node that resets the connection once the append arrived: not "not sent"', async (t) => {
   const node = await fakeNode((socket) => socket.resetAndDestroy());
   for (const retryTimeoutMs of [-1, 1000]) {
-    const client = new DLedgerClient({ group: 'g', peers: `n0-127.0.0.1:${node.port}`, retryTimeoutMs });
+    const client = new DLedgerClient({ clientSecretFile: testSecretFile(), group: 'g', peers: `n0-127.0.0.1:${node.port}`, retryTimeoutMs });
     const error = await appendError(client);
     t.equal(error.outcomeUnknown, true, `retryTimeoutMs ${retryTimeoutMs}: ${error.message}`);
     t.equal(error.notSent, false);
@@ -65,7 +66,7 @@ t.test('a node that resets the connection once the append arrived: not "not sent
 
 t.test('library retries: a refusal by one member and a dead other member is not "not sent"', async (t) => {
   const node = await fakeNode((socket, id) => socket.write(encodeFrame({ id, code: ResponseCode.NOT_LEADER, leaderId: null, error: 'not leader' }, 1 << 20)));
-  const client = new DLedgerClient({ group: 'g', peers: `n0-127.0.0.1:${await closedPort()};n1-127.0.0.1:${node.port}`, retryTimeoutMs: 300 });
+  const client = new DLedgerClient({ clientSecretFile: testSecretFile(), group: 'g', peers: `n0-127.0.0.1:${await closedPort()};n1-127.0.0.1:${node.port}`, retryTimeoutMs: 300 });
   const error = await appendError(client);
   t.ok(node.appends() >= 1, `n1 refused ${node.appends()} attempts`);
   // The last attempt (refused or not connected) names the code; either way one attempt wrote.
@@ -76,7 +77,7 @@ t.test('library retries: a refusal by one member and a dead other member is not 
 
 t.test('the in-flight limit refuses a second append before writing it; the first was written', async (t) => {
   const node = await fakeNode(() => undefined);
-  const client = new DLedgerClient({ group: 'g', peers: `n0-127.0.0.1:${node.port}`, retryTimeoutMs: -1, requestTimeoutMs: 500, maxInflightRequests: 1 });
+  const client = new DLedgerClient({ clientSecretFile: testSecretFile(), group: 'g', peers: `n0-127.0.0.1:${node.port}`, retryTimeoutMs: -1, requestTimeoutMs: 500, maxInflightRequests: 1 });
   const first = appendError(client);
   // The second call waits for the same connection; by then the first holds the only slot.
   const second = await appendError(client);
@@ -90,7 +91,7 @@ t.test('the in-flight limit refuses a second append before writing it; the first
 
 t.test('a closed client sends nothing', async (t) => {
   const node = await fakeNode(() => undefined);
-  const client = new DLedgerClient({ group: 'g', peers: `n0-127.0.0.1:${node.port}` });
+  const client = new DLedgerClient({ clientSecretFile: testSecretFile(), group: 'g', peers: `n0-127.0.0.1:${node.port}` });
   client.close();
   const error = await appendError(client);
   t.equal(error.notSent, true, error.message);

@@ -6,6 +6,7 @@
 import t from 'tap';
 import { DLedgerClient } from '../../src/client/client.js';
 import { startProcessGroup } from './helpers.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 const ROUNDS = 100;
 
@@ -18,7 +19,7 @@ t.test('a get right after an acknowledged append finds it, even when a follower 
   for (let i = 0; i < ROUNDS; i++) {
     const body = `ryw-${i}`;
     const [info] = await group.client.append(new TextEncoder().encode(body));
-    const reader = new DLedgerClient({ group: group.group, peers: followerFirst, retryTimeoutMs: 5_000 });
+    const reader = new DLedgerClient({ clientSecretFile: testSecretFile(), group: group.group, peers: followerFirst, retryTimeoutMs: 5_000 });
     try {
       const entry = await reader.get(info!.index);
       if (Buffer.from(entry.body).toString() !== body) failures.push(`${info!.index}: wrong body`);

@@ -7,6 +7,7 @@ import t from 'tap';
 import { DLedgerClient, DLedgerClientError } from '../../src/client/client.js';
 import { startProcessGroup, stopAll, until } from './helpers.js';
 import { compareStoreFiles, lastIndexOf, readEntries } from './store-files.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -41,7 +42,7 @@ for (const flush of ['async', 'sync'] as const) {
 
     for (const id of group.ids) group.start(id);
     // group.client was closed to stop the writers: a new one for the restarted group.
-    const after = new DLedgerClient({ group: group.group, peers: group.peers, retryTimeoutMs: 30_000 });
+    const after = new DLedgerClient({ clientSecretFile: testSecretFile(), group: group.group, peers: group.peers, retryTimeoutMs: 30_000 });
     t.teardown(() => after.close());
     await until(async () => (await after.metadata()).leaderId, 30_000, 'a leader after the restart');
     const lastBefore = Math.max(...acknowledged.keys());

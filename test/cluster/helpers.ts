@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import { DLedgerClient, DLedgerClientError } from '../../src/client/client.js';
 import type { AppendedInfo } from '../../src/node/client-protocol.js';
 import type { TlsClientOptions } from '../../src/net/tls.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 /** The package root: this file runs as test/cluster/*.ts under tap and as dist/test/cluster/*.js from benches. */
 function packageRoot(): string {
@@ -44,7 +45,7 @@ export interface NodeProcess {
 }
 
 export function startNode(id: string, group: string, peers: string, storeBaseDir: string, extra: string[] = []): NodeProcess {
-  const child = spawn(process.execPath, [CLI, 'server', '--group', group, '--id', id, '--peers', peers, '--store-base-dir', storeBaseDir, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'server', '--group', group, '--id', id, '--peers', peers, '--store-base-dir', storeBaseDir, '--peer-secret-file', testSecretFile(), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   const node: NodeProcess = { id, child, output: '' };
   child.stdout?.on('data', (d: Buffer) => { node.output += d.toString(); });
   child.stderr?.on('data', (d: Buffer) => { node.output += d.toString(); });
@@ -113,6 +114,8 @@ export interface ProcessGroup {
   readonly configPath: string;
   readonly nodes: Map<string, NodeProcess>;
   readonly client: DLedgerClient;
+  /** The secret file a client of this group proves (null: the group runs with peerAuth=none). */
+  readonly clientSecretFile: string | null;
   /** {baseDir}/dledger-{id}. */
   nodeDir(id: string): string;
   /** Start (or restart) member `id` from its files. */
@@ -153,7 +156,9 @@ export async function startProcessGroup(t: TapLike, options: {
   };
   fs.writeFileSync(configPath, Object.entries(keys).map(([k, v]) => `${k}=${v}\n`).join(''));
   const nodes = new Map<string, NodeProcess>();
-  const client = new DLedgerClient({ group: options.group, peers, retryTimeoutMs: options.clientRetryTimeoutMs ?? 15_000, tls: options.clientTls ?? null });
+  // A client with a secret refuses a node that proves none: a peerAuth=none group gets a client without one.
+  const clientSecretFile = options.config?.['peerAuth'] === 'none' ? null : testSecretFile();
+  const client = new DLedgerClient({ ...(clientSecretFile === null ? {} : { clientSecretFile }), group: options.group, peers, retryTimeoutMs: options.clientRetryTimeoutMs ?? 15_000, tls: options.clientTls ?? null });
   const group: ProcessGroup = {
     group: options.group,
     ids,
@@ -162,6 +167,7 @@ export async function startProcessGroup(t: TapLike, options: {
     configPath,
     nodes,
     client,
+    clientSecretFile,
     nodeDir: (id) => path.join(baseDir, `dledger-${id}`),
     start: (id) => {
       const previous = nodes.get(id);

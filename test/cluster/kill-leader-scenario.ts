@@ -11,6 +11,7 @@ import { DLedgerClient } from '../../src/client/client.js';
 import type { TlsClientOptions } from '../../src/net/tls.js';
 import { appendAcceptingDuplicates, freePorts, startNode, stopNode, until, type NodeProcess } from './helpers.js';
 import { openLogReader } from '../../src/store/index.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 interface TapLike {
   teardown(fn: () => unknown): void;
@@ -39,7 +40,7 @@ export async function killLeaderScenario(t: TapLike, options: KillLeaderOptions)
   fs.writeFileSync(configPath, Object.entries(options.config ?? {}).map(([k, v]) => `${k}=${v}\n`).join(''));
   const start = (id: string): NodeProcess => startNode(id, group, peers, baseDir, ['--config', configPath]);
   const nodes: NodeProcess[] = ids.map(start);
-  const client = new DLedgerClient({ group, peers, retryTimeoutMs: 15_000, tls: options.clientTls ?? null });
+  const client = new DLedgerClient({ clientSecretFile: testSecretFile(), group, peers, retryTimeoutMs: 15_000, tls: options.clientTls ?? null });
   t.teardown(async () => {
     client.close();
     for (const node of nodes) await stopNode(node, 'SIGKILL');

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DLedgerClient } from '../../src/client/client.js';
 import { freePorts, startNode, stopNode, until, type NodeProcess } from './helpers.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 t.test('every member exposes its role, term and indexes', async (t) => {
   const ids = ['n0', 'n1', 'n2'];
@@ -15,7 +16,7 @@ t.test('every member exposes its role, term and indexes', async (t) => {
   const metricsPorts = [m0, m1, m2];
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dledger-metrics-'));
   const nodes: NodeProcess[] = ids.map((id, i) => startNode(id, 'mg', peers, baseDir, ['--metrics-port', String(metricsPorts[i])]));
-  const client = new DLedgerClient({ group: 'mg', peers });
+  const client = new DLedgerClient({ clientSecretFile: testSecretFile(), group: 'mg', peers });
   t.teardown(async () => {
     client.close();
     for (const node of nodes) await stopNode(node);

@@ -8,6 +8,7 @@ import t from 'tap';
 import { DLedgerClient } from '../../src/client/client.js';
 import { runCli, startProcessGroup, stopAll, until } from './helpers.js';
 import { compareStoreFiles, lastIndexOf, readEntries } from './store-files.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 const SINGLE_APPENDS = 5_000;
 const SINGLES_IN_FLIGHT = 128;
@@ -64,7 +65,7 @@ t.test('10,000 appends acknowledged, readable on every member, files byte-identi
   // Every member serves every acknowledged entry through its own get (committed and applied there).
   const readStartedAt = Date.now();
   for (const id of group.ids) {
-    const member = new DLedgerClient({ group: group.group, peers: group.peerOf(id), retryTimeoutMs: 10_000 });
+    const member = new DLedgerClient({ clientSecretFile: testSecretFile(), group: group.group, peers: group.peerOf(id), retryTimeoutMs: 10_000 });
     try {
       await until(async () => (await member.get(lastAcknowledged)).index === lastAcknowledged, 20_000, `${id} to apply index ${lastAcknowledged}`);
       const wrong: number[] = [];
@@ -84,7 +85,7 @@ t.test('10,000 appends acknowledged, readable on every member, files byte-identi
   const meta = await group.client.metadata();
   const follower = group.ids.find((id) => id !== meta.leaderId)!;
   const sample = [...acknowledged.keys()][1234]!;
-  const got = await runCli(['get', '-g', group.group, '-p', group.peerOf(follower), '-i', String(sample)]);
+  const got = await runCli(['get', '--client-secret-file', testSecretFile(), '-g', group.group, '-p', group.peerOf(follower), '-i', String(sample)]);
   t.equal(got.code, 0, `dledger get against follower ${follower} exits 0`);
   t.equal(JSON.parse(got.stdout).body, acknowledged.get(sample), `dledger get -i ${sample} on ${follower} prints the acknowledged body`);
 

@@ -8,6 +8,7 @@
 import t from 'tap';
 import { DLedgerClient } from '../../src/client/client.js';
 import { runCli, startProcessGroup, until, type ProcessGroup } from './helpers.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 const encoder = new TextEncoder();
 
@@ -16,7 +17,7 @@ async function agreedLeader(group: ProcessGroup, running: readonly string[], tim
   let lastViews: string[] = [];
   return until(async () => {
     const views = await Promise.all(running.map(async (id) => {
-      const member = new DLedgerClient({ group: group.group, peers: group.peerOf(id), retryTimeoutMs: 1_000 });
+      const member = new DLedgerClient({ clientSecretFile: testSecretFile(), group: group.group, peers: group.peerOf(id), retryTimeoutMs: 1_000 });
       try {
         const meta = await member.metadata();
         return { id, leaderId: meta.leaderId, term: meta.term };
@@ -41,12 +42,12 @@ t.test('leadership-transfer through the CLI', async (t) => {
   const transferee = group.ids.find((id) => id !== leader)!;
   const notLeader = group.ids.find((id) => id !== leader && id !== transferee)!;
 
-  const refused = await runCli(['leadership-transfer', '-g', group.group, '-p', group.peers, '--leader', notLeader, '--transferee', transferee]);
+  const refused = await runCli(['leadership-transfer', '--client-secret-file', testSecretFile(), '-g', group.group, '-p', group.peers, '--leader', notLeader, '--transferee', transferee]);
   t.not(refused.code, 0, `--leader ${notLeader} (not the leader) exits non-zero`);
   t.match(refused.stderr, /does not lead/, 'and says why');
   t.equal(await agreedLeader(group, group.ids, 5_000), leader, 'leadership did not move');
 
-  const moved = await runCli(['leadership-transfer', '-g', group.group, '-p', group.peers, '--leader', leader, '--transferee', transferee]);
+  const moved = await runCli(['leadership-transfer', '--client-secret-file', testSecretFile(), '-g', group.group, '-p', group.peers, '--leader', leader, '--transferee', transferee]);
   t.equal(moved.code, 0, `leadership-transfer --leader ${leader} --transferee ${transferee} exits 0 (${moved.stderr.trim()})`);
   t.same(JSON.parse(moved.stdout), { leader: transferee });
   t.equal(await agreedLeader(group, group.ids, 10_000, (id) => id === transferee), transferee, `all members see ${transferee} as leader`);

@@ -17,6 +17,7 @@ import t, { type Test } from 'tap';
 import { DLedgerClient, DLedgerClientError } from '../../src/client/client.js';
 import { appendAcceptingDuplicates, runCli, startProcessGroup, stopAll, until, type ProcessGroup } from './helpers.js';
 import { compareStoreFiles, lastIndexOf, readEntries } from './store-files.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 const TAIL_APPENDS = 20;
 const encoder = new TextEncoder();
@@ -46,7 +47,7 @@ async function leaveTailOnKilledLeader(t: Test, groupName: string, resume: 'SIGC
   for (const id of followers) group.nodes.get(id)!.child.kill('SIGSTOP');
 
   // Appends that reach the leader but can never commit: each call must fail, none is acknowledged.
-  const toLeader = new DLedgerClient({ group: group.group, peers: group.peerOf(oldLeader), requestTimeoutMs: 2_000, retryTimeoutMs: 2_000 });
+  const toLeader = new DLedgerClient({ clientSecretFile: testSecretFile(), group: group.group, peers: group.peerOf(oldLeader), requestTimeoutMs: 2_000, retryTimeoutMs: 2_000 });
   const tail = Array.from({ length: TAIL_APPENDS }, (_, i) => `never-acknowledged-${i}`);
   const outcomes = await Promise.allSettled(tail.map((body) => toLeader.append(encoder.encode(body))));
   toLeader.close();

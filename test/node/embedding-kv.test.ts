@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DLedgerError, DLedgerServer, type CommittedEntry, type StateMachine } from '../../src/node/server.js';
 import { buildNodeConfig, type DLedgerNodeConfig } from '../../src/node/config.js';
+import { testSecretFile } from '../util/peer-secret.js';
 import { ResponseCode } from '../../src/node/client-protocol.js';
 import { freePorts, until } from '../cluster/helpers.js';
 
@@ -55,6 +56,7 @@ function configFor(baseDir: string, selfId: string): DLedgerNodeConfig {
     mappedFileSizeForEntryData: 64 * 1024,
     mappedFileSizeForEntryIndex: 4096,
     maxEntryBodyBytes: 8 * 1024,
+    peerSecretFile: testSecretFile(),
   });
   return { ...base, peers: base.peers.map((p) => ({ ...p, port: 0 })) };
 }

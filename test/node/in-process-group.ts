@@ -2,6 +2,7 @@
 // and fast Raft timings, for the node tests; and a bounded polling wait. Not a test file itself.
 import { DLedgerServer, type DLedgerServerOptions } from '../../src/node/server.js';
 import { buildNodeConfig, type DLedgerNodeConfig } from '../../src/node/config.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 export const MEMBER_IDS = ['n0', 'n1', 'n2'];
 
@@ -34,6 +35,7 @@ export async function startInProcessGroup(
     tickIntervalMs: 10,
     heartBeatTimeIntervalMs: 50,
     maxHeartBeatLeak: 6,
+    peerSecretFile: testSecretFile(),
     ...overrides,
   });
   const servers = MEMBER_IDS.map((selfId) => {

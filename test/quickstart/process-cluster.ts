@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { freePorts, ROOT } from './helpers.js';
+import { testSecretFile } from '../util/peer-secret.js';
 
 /** A broker that does not exit within this long of TERM is KILLed. */
 const STOP_GRACE_MS = 8000;
@@ -96,6 +97,7 @@ export async function startGroup(t: Test, dir: string, namesrvAddr: string, spec
       `dLegerGroup=${spec.brokerName}`,
       `dLegerPeers=${peers}`,
       `dLegerSelfId=n${i}`,
+      `dLegerPeerSecretFile=${testSecretFile()}`,
       'sendMessageThreadPoolNums=16',
       ...(spec.extraConf ?? []),
       '',

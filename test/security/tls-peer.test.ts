@@ -7,6 +7,7 @@
 //   Vote with transfer=true, an entry appended by a plaintext client), so the probes are real;
 // - the kill-leader scenario passes with TLS on for peers and the client.
 import t from 'tap';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -50,17 +51,26 @@ async function probe(port: number, frames: Buffer, tlsOptions: tls.ConnectionOpt
   });
 }
 
+// The peer handshake (src/node/peer-auth.ts) without a proof: what a group with peerAuth=none
+// accepts, so the control group below shows what these probes do once TLS is the only guard.
+function openHandshake(group: string, role: 'peer' | 'client', from: string, to: string): Buffer[] {
+  return [
+    encodeFrame({ hello: 2, group, role, from, to, nonce: crypto.randomBytes(32) }, MAX_FRAME_BYTES),
+    encodeFrame({ auth: 2, proof: null }, MAX_FRAME_BYTES),
+  ];
+}
+
 /** A forged hello as member `from` and a Vote with transfer=true far above the current term. */
 function forgedVote(group: string, from: string, to: string, term: number): Buffer {
   return Buffer.concat([
-    encodeFrame({ hello: 1, group, from }, MAX_FRAME_BYTES),
+    ...openHandshake(group, 'peer', from, to),
     encodeFrame({ type: 'Vote', from, to, term: term + 5, lastLogIndex: 1_000_000, lastLogTerm: term + 4, transfer: true }, MAX_FRAME_BYTES),
   ]);
 }
 
-function clientAppend(group: string): Buffer {
+function clientAppend(group: string, to: string): Buffer {
   return Buffer.concat([
-    encodeFrame({ hello: 1, group, client: true }, MAX_FRAME_BYTES),
+    ...openHandshake(group, 'client', 'client', to),
     encodeFrame({ op: 'append', id: 1, bodies: [new TextEncoder().encode('forged')] }, MAX_FRAME_BYTES),
   ]);
 }
@@ -72,7 +82,7 @@ function portOf(group: ProcessGroup, id: string): number {
 async function memberViews(group: ProcessGroup, tlsOptions: TlsClientOptions | null): Promise<Map<string, { term: number; commitIndex: number; leaderId: string | null }>> {
   const views = new Map<string, { term: number; commitIndex: number; leaderId: string | null }>();
   for (const id of group.ids) {
-    const client = new DLedgerClient({ group: group.group, peers: group.peerOf(id), retryTimeoutMs: 5_000, tls: tlsOptions });
+    const client = new DLedgerClient({ ...(group.clientSecretFile === null ? {} : { clientSecretFile: group.clientSecretFile }), group: group.group, peers: group.peerOf(id), retryTimeoutMs: 5_000, tls: tlsOptions });
     try {
       const { term, commitIndex, leaderId } = await client.metadata();
       views.set(id, { term, commitIndex, leaderId });
@@ -118,10 +128,10 @@ t.test('a TLS group refuses plaintext and wrong-CA peers and clients', async (t)
   const probes: Array<[string, string, Buffer, tls.ConnectionOptions | null]> = [
     ['plaintext forged Vote to the leader', leaderId, forgedVote(group.group, impostor, leaderId, term), null],
     ['plaintext forged Vote to a follower', followerId, forgedVote(group.group, impostor, followerId, term), null],
-    ['plaintext client append', leaderId, clientAppend(group.group), null],
+    ['plaintext client append', leaderId, clientAppend(group.group, leaderId), null],
     ['wrong-CA peer forged Vote to a follower', followerId, forgedVote(group.group, impostor, followerId, term), wrongCa],
-    ['wrong-CA client append', leaderId, clientAppend(group.group), wrongCa],
-    ['client without a cert append', leaderId, clientAppend(group.group), noCert],
+    ['wrong-CA client append', leaderId, clientAppend(group.group, leaderId), wrongCa],
+    ['client without a cert append', leaderId, clientAppend(group.group, leaderId), noCert],
   ];
   for (const [what, target, frames, options] of probes) {
     const result = await probe(portOf(group, target), frames, options);
@@ -142,15 +152,15 @@ t.test('a TLS group refuses plaintext and wrong-CA peers and clients', async (t)
   t.equal(appended?.index, (before.get(leaderId)?.commitIndex ?? 0) + 1, 'the TLS client appends right after the last entry: nothing was appended by the probes');
 });
 
-t.test('control: the same probes do change a plaintext group', async (t) => {
-  const group = await startProcessGroup(t, { group: 'plaing' });
+t.test('control: the same probes do change a plaintext group without peer authentication', async (t) => {
+  const group = await startProcessGroup(t, { group: 'plaing', config: { peerAuth: 'none' } });
   const leaderId = await group.leader();
   await group.client.append(new TextEncoder().encode('ok'));
   const followerId = group.ids.find((id) => id !== leaderId) as string;
   const impostor = group.ids.find((id) => id !== followerId && id !== leaderId) as string;
   const before = await settledViews(group, null);
   const term = before.get(followerId)?.term ?? 0;
-  const appendResult = await probe(portOf(group, leaderId), clientAppend(group.group), null, 1_000);
+  const appendResult = await probe(portOf(group, leaderId), clientAppend(group.group, leaderId), null, 1_000);
   t.ok(appendResult.bytesBack > 0, 'the plaintext client got an answer to its append');
   await probe(portOf(group, followerId), forgedVote(group.group, impostor, followerId, term), null, 500);
   const termAfter = await until(async () => {
