@@ -134,3 +134,29 @@ t.test('a peer with the wrong secret is refused both ways; a message claiming an
   await c.close();
   await a.close();
 });
+
+t.test('before authentication: a silent connection is closed at the hello deadline, a frame over 1 KiB is refused', async (t) => {
+  const logs: string[] = [];
+  const peers: PeerAddress[] = ids.map((id) => ({ id, host: '127.0.0.1', port: 1 }));
+  const a = new PeerTransport({ group: 'g1', selfId: 'n0', peers, maxFrameBytes: 1 << 20, maxQueuedFramesPerPeer: 10, reconnectInitialDelayMs: 20, reconnectMaxDelayMs: 200, onMessage: () => undefined, log: (line) => logs.push(line), secrets: SECRETS, helloTimeoutMs: 300 });
+  const port = await a.listen('127.0.0.1', 0);
+  const open = async (bytes: Buffer | null): Promise<number> => {
+    const startedAt = Date.now();
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.on('error', () => undefined);
+    socket.resume();
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    if (bytes !== null) socket.write(bytes);
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    return Date.now() - startedAt;
+  };
+  const silentMs = await open(null);
+  t.ok(silentMs >= 250 && silentMs < 3000, `a silent connection closed after ${silentMs} ms (deadline 300 ms)`);
+  t.ok(logs.some((l) => /no complete handshake within 300 ms/.test(l)), 'the deadline is logged');
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(2000, 0);
+  await open(header);
+  t.ok(logs.some((l) => /frame length 2000 exceeds the maximum of 1024/.test(l)), 'a 2000-byte frame before authentication is refused by its length alone');
+  t.equal(a.stats.authFailures, 2, 'both counted');
+  await a.close();
+});
