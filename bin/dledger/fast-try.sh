@@ -10,7 +10,8 @@
 # Environment (defaults are the quick start's):
 #   ROCKETMQ_LOG_DIR   logs and pid files        (default $HOME/logs/rocketmqlogs)
 #   FAST_TRY_CONF_DIR  directory with broker-n0.conf, broker-n1.conf, broker-n2.conf
-#                      (default ./conf/dledger); their namesrvAddr should point at the name server
+#                      (default ./conf/dledger); their namesrvAddr should point at the name server.
+#                      A namesrv.conf there is passed to the name server with -c.
 #   NAMESRV_PORT       the name server's port    (default 9876)
 #   FAST_TRY_GRACE_SECONDS  seconds between TERM and KILL on stop (default 8: Java's 4 x 2 s)
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd) || exit 1
@@ -76,7 +77,13 @@ start() {
   else
     # A fresh log per run, so waitBoot does not find the previous run's boot line.
     : > "$LOG_DIR/namesrv.log"
-    nohup sh bin/mqnamesrv -n "$NAMESRV_PORT" >> "$LOG_DIR/namesrv.log" 2>&1 < /dev/null &
+    # A namesrv.conf beside the broker confs (e.g. aclEnable=true, see README "RocketMQ ACL") is
+    # the name server's -c file; -n still sets the port.
+    if [ -f "$CONF_DIR/namesrv.conf" ]; then
+      nohup sh bin/mqnamesrv -c "$CONF_DIR/namesrv.conf" -n "$NAMESRV_PORT" >> "$LOG_DIR/namesrv.log" 2>&1 < /dev/null &
+    else
+      nohup sh bin/mqnamesrv -n "$NAMESRV_PORT" >> "$LOG_DIR/namesrv.log" 2>&1 < /dev/null &
+    fi
     pid=$!
     echo "$pid" > "$LOG_DIR/namesrv.pid"
     if waitBoot "name server" "$pid" "$LOG_DIR/namesrv.log" "The Name Server boot success"; then

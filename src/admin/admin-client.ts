@@ -3,6 +3,7 @@
 // topic creation on brokers. Every call is bounded by timeoutMs and every failure is an
 // AdminError whose message names the address and what went wrong, so the CLI can print it as is.
 import type { TlsClientOptions } from '../net/tls.js';
+import { aclSigningHook, type AclCredentials } from '../acl/signature.js';
 import { RemotingClient, RemotingClientError } from '../remoting/client.js';
 import { RequestCode, ResponseCode } from '../remoting/codes.js';
 import { allocateOpaque, createRequest, type RemotingCommand } from '../remoting/command.js';
@@ -90,10 +91,14 @@ export function masterAddr(data: BrokerDataView): string | null {
 export class AdminClient {
   private readonly client: RemotingClient;
 
-  /** namesrvAddrs: tried in order; the first that answers is used (as Java's client does). tls: to the name servers and brokers. */
-  constructor(private readonly namesrvAddrs: readonly string[], private readonly timeoutMs = 5000, tls: TlsClientOptions | null = null) {
-    this.client = new RemotingClient({ connectTimeoutMs: 3000, tls });
+  /**
+   * namesrvAddrs: tried in order; the first that answers is used (as Java's client does).
+   * tls: to the name servers and brokers. credentials: every request is signed with this ACL
+   * account (brokers with aclEnable=true).
+   */
+  constructor(private readonly namesrvAddrs: readonly string[], private readonly timeoutMs = 5000, tls: TlsClientOptions | null = null, credentials: AclCredentials | null = null) {
     if (namesrvAddrs.length === 0) throw new AdminError('no name server address: pass -n host:port (";" separates several)');
+    this.client = new RemotingClient({ connectTimeoutMs: 3000, tls, ...(credentials === null ? {} : { beforeRequest: aclSigningHook(credentials) }) });
   }
 
   close(): void {

@@ -3,6 +3,8 @@
 // the name servers — brokerId 0 while master, the digits of dLegerSelfId + 1 otherwise, sent at
 // once on every role change and topic change and every registerNameServerPeriod.
 import path from 'node:path';
+import { AclService } from '../acl/acl-service.js';
+import { aclSigningHook } from '../acl/signature.js';
 import { RemotingClient } from '../remoting/client.js';
 import { RefusalCounter } from '../remoting/refusals.js';
 import { RemotingServer } from '../remoting/server.js';
@@ -53,6 +55,8 @@ export class Broker {
   private readonly log: (line: string) => void;
   private readonly remoting: RemotingServer;
   private readonly client: RemotingClient;
+  /** The ACL of the remoting port, when aclEnable. */
+  readonly acl: AclService | null;
   private commitLogInstance: BrokerCommitLog | null = null;
   private registrar: NamesrvRegistrar | null = null;
   private schedule: ScheduleMessageService | null = null;
@@ -77,8 +81,11 @@ export class Broker {
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} [${name}] ${line}\n`));
     this.refusals = new RefusalCounter(this.log);
     this.consumers = new ConsumerManager({ groupsMax: this.config.consumerGroupsMax, clientsMax: this.config.consumerClientsMax, subscriptionsMax: this.config.consumerSubscriptionsMax });
-    this.remoting = new RemotingServer({ name, log: this.log, security: this.config.remotingTls.server });
-    this.client = new RemotingClient({ log: this.log, tls: this.config.remotingTls.client });
+    // Loaded here, before anything listens: a bad ACL file stops the start (AclFileError).
+    this.acl = this.config.aclEnable ? new AclService({ file: this.config.aclFilePath, mode: 'broker', log: this.log }) : null;
+    this.remoting = new RemotingServer({ name, log: this.log, security: this.config.remotingTls.server, ...(this.acl === null ? {} : { authorize: this.acl.authorize }) });
+    const credentials = this.config.aclCredentials;
+    this.client = new RemotingClient({ log: this.log, tls: this.config.remotingTls.client, ...(credentials === null ? {} : { beforeRequest: aclSigningHook(credentials) }) });
   }
 
   /** brokerIP1:port, as registered and as written into STOREHOST. */
@@ -112,6 +119,7 @@ export class Broker {
 
   async start(): Promise<void> {
     assert(this.commitLogInstance === null && !this.closed, 'start() called twice');
+    this.acl?.watch();
     this.boundPort = await this.remoting.listen('0.0.0.0', this.options.listenPortOverride ?? this.config.listenPort);
     const commitLog = this.openCommitLog();
     this.commitLogInstance = commitLog;
@@ -210,5 +218,6 @@ export class Broker {
     await this.remoting.close();
     await this.commitLogInstance?.close();
     this.client.close();
+    this.acl?.close();
   }
 }

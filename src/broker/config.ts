@@ -74,6 +74,12 @@ export interface BrokerConfig {
   readonly remotingTls: RemotingTls;
   /** The DLedger group's peer-port TLS keys (dLegerTls*), passed to the member as its tls* keys. */
   readonly dLegerTlsKeys: Readonly<Record<string, string>>;
+  /** RocketMQ ACL on this broker's remoting port (plain_acl.yml rules, src/acl/). */
+  readonly aclEnable: boolean;
+  /** Absolute path of the ACL file (read, and re-read on change, only when aclEnable). */
+  readonly aclFilePath: string;
+  /** The account this broker signs its own requests with (its registrations), or null. */
+  readonly aclCredentials: { readonly accessKey: string; readonly secretKey: string } | null;
 }
 
 interface KeySpec {
@@ -132,6 +138,10 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   maxTransferCountOnMessageInMemory: { defaultValue: '32', doc: 'messages of one pull answer' },
   // The DLedger group's peer port: the node's tls* keys with a dLeger prefix (see README "TLS").
   ...Object.fromEntries(Object.entries(PEER_TLS_DEFAULTS).map(([key, value]) => [dLegerKey(key), { defaultValue: value, doc: `DLedger peer port: the node key ${key}` }])),
+  aclEnable: { defaultValue: 'false', doc: 'RocketMQ ACL: every request signed by an account of aclFilePath (or from a white address)' },
+  aclFilePath: { defaultValue: 'conf/plain_acl.yml', doc: 'ACL file, relative to the working directory (RocketMQ: $ROCKETMQ_HOME/conf/plain_acl.yml)' },
+  accessKey: { defaultValue: null, doc: 'account the broker signs its registrations with (needs secretKey)' },
+  secretKey: { defaultValue: null, doc: 'secret of accessKey' },
 };
 
 /** dLegerTlsEnable for tlsEnable: the broker's name of a node TLS key. */
@@ -322,6 +332,13 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   const maxTransferBytesOnMessageInMemory = integer('maxTransferBytesOnMessageInMemory', 1, REMOTING_FRAME_MAX_BYTES - REMOTING_HEADER_RESERVE_BYTES);
   const maxTransferCountOnMessageInMemory = integer('maxTransferCountOnMessageInMemory', 1, 1024);
 
+  const aclEnable = boolean('aclEnable');
+  const aclFilePath = path.resolve(text('aclFilePath'));
+  const accessKey = text('accessKey');
+  const secretKey = text('secretKey');
+  if ((accessKey === '') !== (secretKey === '')) problems.push(`${where(accessKey === '' ? 'secretKey' : 'accessKey')}: accessKey and secretKey go together (the account the broker signs its registrations with)`);
+  const aclCredentials = accessKey === '' || secretKey === '' ? null : { accessKey, secretKey };
+
   if (problems.length > 0) throw new BrokerConfigError(problems);
   return {
     brokerClusterName, brokerName, brokerIP1, listenPort, namesrvAddrs, storePathRootDir, storePathCommitLog,
@@ -332,6 +349,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     messageDelayLevelsMs, heartbeatBodyMaxBytes, topicAttributesMaxBytes, topicsMax, autoCreateRetryTopicsMax,
     consumerOffsetEntriesMax, consumerGroupsMax, consumerClientsMax, consumerSubscriptionsMax, maxTransferBytesOnMessageInMemory, maxTransferCountOnMessageInMemory,
     remotingTls, dLegerTlsKeys,
+    aclEnable, aclFilePath, aclCredentials,
   };
 }
 

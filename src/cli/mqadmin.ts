@@ -35,6 +35,9 @@ options:
   --tlsTrustCertPath file                        CA the servers' certs must chain to
   --tlsCertPath file --tlsKeyPath file           client cert and key (tls.server.need.client.auth)
   --tlsConfigFile file                           tls.client.* keys from a properties file (tls.config.file)
+  --accessKey key --secretKey secret             sign every request with this ACL account
+                                                 (brokers with aclEnable=true; updateTopic
+                                                 needs an admin account)
   -h, --help                                     this text`;
 
 class UsageError extends Error {}
@@ -82,6 +85,8 @@ export async function main(argv: readonly string[], out: (text: string) => void 
         perm: { type: 'string', short: 'p' },
         order: { type: 'string', short: 'o' },
         timeout: { type: 'string' },
+        accessKey: { type: 'string' },
+        secretKey: { type: 'string' },
         dirs: { type: 'string', short: 'd' },
         tlsEnable: { type: 'boolean' },
         tlsTrustCertPath: { type: 'string' },
@@ -150,7 +155,9 @@ export async function main(argv: readonly string[], out: (text: string) => void 
       }
     };
     const addrs = namesrv.split(';').map((addr) => addr.trim()).filter((addr) => addr !== '');
-    admin = new AdminClient(addrs, timeoutMs, adminTls(values));
+    if ((values.accessKey === undefined) !== (values.secretKey === undefined)) throw new UsageError('--accessKey and --secretKey go together');
+    const credentials = values.accessKey === undefined || values.secretKey === undefined ? null : { accessKey: values.accessKey, secretKey: values.secretKey };
+    admin = new AdminClient(addrs, timeoutMs, adminTls(values), credentials);
     const text = await run(admin);
     out(text.length === 0 ? '' : `${text}\n`);
     return 0;

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { AclFileError } from '../acl/acl-file.js';
 import { Broker } from '../broker/broker.js';
 import { BrokerConfigError, loadBrokerConfigFile } from '../broker/config.js';
 import { ConfigError } from '../node/config.js';
@@ -44,7 +45,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const configFile = values.configFile;
   return runUntilSignal({
     name: 'mqbroker',
-    isOperatorError: (error) => error instanceof BrokerConfigError || error instanceof ConfigError,
+    isOperatorError: (error) => error instanceof BrokerConfigError || error instanceof ConfigError || error instanceof AclFileError,
     start: async () => {
       const config = loadBrokerConfigFile(configFile, values.namesrvAddr === undefined ? {} : { namesrvAddr: values.namesrvAddr });
       if (values.printConfigItem === true) {
@@ -55,6 +56,11 @@ export async function main(argv: readonly string[]): Promise<number> {
           }
           if (key === 'dLegerTlsKeys') {
             for (const [name, v] of Object.entries(config.dLegerTlsKeys)) process.stdout.write(`dLeger${name[0]?.toUpperCase()}${name.slice(1)}=${v}\n`);
+            continue;
+          }
+          if (key === 'aclCredentials') {
+            // The secret stays out of the printout (it ends up in terminals and logs).
+            process.stdout.write(`accessKey=${config.aclCredentials?.accessKey ?? ''}\nsecretKey=${config.aclCredentials === null ? '' : '***'}\n`);
             continue;
           }
           process.stdout.write(`${key}=${Array.isArray(value) ? value.map((v) => (typeof v === 'object' ? `${v.id}-${v.host}:${v.port}` : String(v))).join(';') : String(value)}\n`);

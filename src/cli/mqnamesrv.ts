@@ -1,12 +1,13 @@
 // `mqnamesrv`: the name server, as `sh bin/mqnamesrv` starts it in the DLedger quick start.
 //   mqnamesrv [-c FILE] [-n PORT | --listen-port PORT] [-p]
 // -c loads Java-properties keys (listenPort, bindAddress, scanNotActiveBrokerInterval,
-// brokerChannelExpiredTime); a flag given too overrides the file. -p prints the effective config
+// brokerChannelExpiredTime, and ours: aclEnable, aclFilePath); a flag given too overrides the file. -p prints the effective config
 // and exits. Prints Java's "The Name Server boot success" line once listening; SIGTERM/SIGINT
 // stop it. Bad flags or config keys exit 1 with a one-line message.
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { AclFileError } from '../acl/acl-file.js';
 import { buildNamesrvConfig, NamesrvConfigError } from '../namesrv/config.js';
 import { NameServer } from '../namesrv/namesrv.js';
 import { parseProperties, PropertiesError } from '../util/properties.js';
@@ -38,7 +39,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   return runUntilSignal({
     name: 'mqnamesrv',
-    isOperatorError: (error) => error instanceof NamesrvConfigError || error instanceof PropertiesError,
+    isOperatorError: (error) => error instanceof NamesrvConfigError || error instanceof PropertiesError || error instanceof AclFileError,
     start: async () => {
       const raw: Record<string, string> = values.configFile === undefined ? {} : parseProperties(fs.readFileSync(values.configFile, 'utf8'), values.configFile);
       if (values['listen-port'] !== undefined) raw['listenPort'] = values['listen-port'];

@@ -3,6 +3,8 @@
 // existing files load; any other key, or a malformed value, is a NamesrvConfigError naming it.
 import type { ListenerSecurity } from '../net/tls.js';
 import { isRemotingTlsKey, parseRemotingTls } from '../net/tls-config.js';
+// aclEnable / aclFilePath are ours (RocketMQ's name server has no ACL): see src/acl/validator.ts.
+import path from 'node:path';
 
 export class NamesrvConfigError extends Error {
   override name = 'NamesrvConfigError';
@@ -19,6 +21,10 @@ export interface NamesrvConfig {
   readonly registerBrokerBodyMaxBytes: number;
   /** TLS of the listener (RocketMQ's tls.server.mode and tls.server.* keys, or tls.config.file). */
   readonly security: ListenerSecurity;
+  /** REGISTER_BROKER / UNREGISTER_BROKER only when signed by an admin account of aclFilePath. */
+  readonly aclEnable: boolean;
+  /** Absolute path of the ACL file (plain_acl.yml format). */
+  readonly aclFilePath: string;
 }
 
 export const DEFAULT_NAMESRV_CONFIG: NamesrvConfig = {
@@ -28,6 +34,8 @@ export const DEFAULT_NAMESRV_CONFIG: NamesrvConfig = {
   scanNotActiveBrokerIntervalMs: 5_000,
   registerBrokerBodyMaxBytes: 8 * 1024 * 1024,
   security: { mode: 'disabled', tls: null },
+  aclEnable: false,
+  aclFilePath: path.resolve('conf/plain_acl.yml'),
 };
 
 /** Java keys with no meaning here (thread pools, Netty buffers, KV config paths). */
@@ -49,6 +57,16 @@ export function buildNamesrvConfig(raw: Readonly<Record<string, string>>, source
       case 'brokerChannelExpiredTime': config.brokerChannelExpiredTimeMs = integerIn(value, key, source, 1, 86_400_000); break;
       case 'scanNotActiveBrokerInterval': config.scanNotActiveBrokerIntervalMs = integerIn(value, key, source, 1, 86_400_000); break;
       case 'registerBrokerBodyMaxBytes': config.registerBrokerBodyMaxBytes = integerIn(value, key, source, 1024, 16 * 1024 * 1024); break;
+      case 'aclEnable': {
+        const text = value.trim();
+        if (text !== 'true' && text !== 'false') throw new NamesrvConfigError(`${source}: aclEnable=${JSON.stringify(value)} must be true or false`);
+        config.aclEnable = text === 'true';
+        break;
+      }
+      case 'aclFilePath':
+        if (value.trim() === '') throw new NamesrvConfigError(`${source}: aclFilePath is empty`);
+        config.aclFilePath = path.resolve(value.trim());
+        break;
       default:
         if (!IGNORED_JAVA_KEYS.has(key) && !isRemotingTlsKey(key)) throw new NamesrvConfigError(`${source}: unknown name server key "${key}"`);
     }

@@ -2,6 +2,7 @@
 // a broker leaves it besides unregistering — its connection closes, or it stops re-registering
 // for longer than its expiry (checked every scanNotActiveBrokerIntervalMs).
 import { RefusalCounter } from '../remoting/refusals.js';
+import { AclService } from '../acl/acl-service.js';
 import { RemotingServer } from '../remoting/server.js';
 import { registerNamesrvHandlers } from './processor.js';
 import { RouteInfo } from './route-info.js';
@@ -19,6 +20,8 @@ export class NameServer {
   /** Requests refused by a bound, per config key. */
   readonly refusals: RefusalCounter;
   private readonly server: RemotingServer;
+  /** Checks REGISTER_BROKER / UNREGISTER_BROKER when aclEnable. */
+  readonly acl: AclService | null;
   private readonly nowMs: () => number;
   private scanTimer: NodeJS.Timeout | null = null;
   private boundPort: number | null = null;
@@ -27,7 +30,9 @@ export class NameServer {
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     this.nowMs = options.nowMs ?? Date.now;
     this.routeInfo = new RouteInfo(log);
-    this.server = new RemotingServer({ name: 'namesrv', log, security: options.config.security });
+    // Loaded before anything listens: a bad ACL file stops the start (AclFileError).
+    this.acl = options.config.aclEnable ? new AclService({ file: options.config.aclFilePath, mode: 'namesrv', log }) : null;
+    this.server = new RemotingServer({ name: 'namesrv', log, security: options.config.security, ...(this.acl === null ? {} : { authorize: this.acl.authorize }) });
     this.refusals = new RefusalCounter((line) => log(`namesrv: ${line}`));
     registerNamesrvHandlers(this.server, {
       routeInfo: this.routeInfo, nowMs: this.nowMs, brokerExpiryMs: options.config.brokerChannelExpiredTimeMs,
@@ -38,6 +43,7 @@ export class NameServer {
 
   /** Listen on the configured address and port (0 = any free port); resolves with the port. */
   async start(): Promise<number> {
+    this.acl?.watch();
     this.boundPort = await this.server.listen(this.options.config.bindAddress, this.options.config.listenPort);
     this.scanTimer = setInterval(() => this.scanNotActiveBrokers(), this.options.config.scanNotActiveBrokerIntervalMs);
     this.scanTimer.unref();
@@ -57,5 +63,6 @@ export class NameServer {
     if (this.scanTimer !== null) clearInterval(this.scanTimer);
     this.scanTimer = null;
     await this.server.close();
+    this.acl?.close();
   }
 }

@@ -29,6 +29,8 @@ export interface RemotingClientOptions {
   readonly log?: (line: string) => void;
   /** TLS to every server (RocketMQ's tls.enable with the tls.client.* settings); absent or null: plaintext. */
   readonly tls?: TlsClientOptions | null;
+  /** Applied to every request before it is sent (RocketMQ's RPCHook.doBeforeRequest): e.g. ACL signing. */
+  readonly beforeRequest?: (request: RemotingCommand) => RemotingCommand;
 }
 
 interface Pending {
@@ -103,7 +105,7 @@ export class RemotingClient {
       throw new RemotingClientError('busy', address, `${connection.pending.size} requests already awaiting a response`);
     }
     assert(!connection.pending.has(request.opaque), `opaque ${request.opaque} is already awaiting a response`);
-    const frame = this.encode(address, request);
+    const frame = this.encode(address, this.options.beforeRequest?.(request) ?? request);
     return new Promise<RemotingCommand>((resolve, reject) => {
       const remainingMs = Math.max(1, deadlineMs - Date.now());
       const timer = setTimeout(() => {
@@ -121,7 +123,8 @@ export class RemotingClient {
     const connection = this.connectionTo(address);
     await this.ready(connection, timeoutMs);
     if (connection.closed) throw new RemotingClientError('closed', address, 'connection closed');
-    connection.socket.write(this.encode(address, { ...request, flag: request.flag | FLAG_ONEWAY }));
+    const hooked = this.options.beforeRequest?.(request) ?? request;
+    connection.socket.write(this.encode(address, { ...hooked, flag: hooked.flag | FLAG_ONEWAY }));
   }
 
   /** Drop the connection to one address (e.g. a broker that left); pending calls fail. */

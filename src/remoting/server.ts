@@ -14,6 +14,12 @@ import { FRAME_MAX_BYTES, RemotingFrameDecoder } from './frame.js';
 
 export type RequestHandler = (request: RemotingCommand, connection: RemotingConnection) => RemotingCommand | Promise<RemotingCommand>;
 
+/** An authorize hook's refusal: answered with this code and remark instead of dispatching. */
+export interface Rejection {
+  readonly code: number;
+  readonly remark: string;
+}
+
 export interface RemotingServerOptions {
   /** Names this server in log lines ("namesrv", "broker RaftNode00/n0"). */
   readonly name: string;
@@ -36,6 +42,8 @@ export interface RemotingServerOptions {
    * plaintext: ali-ons speaks plaintext only), enforcing (plaintext refused).
    */
   readonly security?: ListenerSecurity | null;
+  /** Checked before every request is dispatched (the ACL): null lets it through. */
+  readonly authorize?: (request: RemotingCommand, connection: RemotingConnection) => Rejection | null;
 }
 
 export interface RemotingServerStats {
@@ -199,6 +207,11 @@ export class RemotingServer {
     if (this.closing) {
       // Read just before close() paused the socket: still one answer, telling the caller to retry elsewhere.
       this.answer(connection, command, createResponse(command, ResponseCode.SYSTEM_BUSY, { remark: `${this.options.name} is shutting down` }));
+      return;
+    }
+    const rejection = this.options.authorize?.(command, connection) ?? null;
+    if (rejection !== null) {
+      this.answer(connection, command, createResponse(command, rejection.code, { remark: rejection.remark }));
       return;
     }
     const handler = this.handlers.get(command.code);
