@@ -90,7 +90,7 @@ t.test('ACL-enabled fast-try cluster: ali-ons with keys, refusals, whitelist, at
   };
   const clients: AliClient[] = [];
   const raw = new RemotingClient();
-  const admin = new AdminClient([namesrvAddr], 5000, ADMIN);
+  const admin = new AdminClient([namesrvAddr], 5000, null, ADMIN);
   const openNamesrv = new AdminClient([namesrvAddr], 5000);
   t.teardown(async () => {
     // Only when the test ended early: a second close of ali-ons' inner producer after the brokers
