@@ -21,6 +21,8 @@ export interface Metrics {
   incTlsRefusedConnections(listener: string): void;
   /** A refused peer-port handshake or a message whose `from` is not its connection's peer. */
   incAuthFailures(reason: 'inbound' | 'outbound' | 'timeout' | 'from_mismatch'): void;
+  /** A connection a listener's bounds refused or closed (src/net/connection-guard.ts reasons). */
+  incConnectionRefusals(listener: string, reason: string): void;
 }
 
 export class NoopMetrics implements Metrics {
@@ -38,4 +40,5 @@ export class NoopMetrics implements Metrics {
   setRingOccupancyBytes(): void {}
   incTlsRefusedConnections(): void {}
   incAuthFailures(): void {}
+  incConnectionRefusals(): void {}
 }

@@ -51,6 +51,15 @@ export interface DLedgerNodeConfig {
   readonly peerSecretFile: string;
   /** File of the secret(s) DLedgerClients prove with; '' = the peer secret file. */
   readonly clientSecretFile: string;
+  /** Bounds of the peer port (members and clients together): src/net/connection-guard.ts. */
+  readonly peerMaxConnections: number;
+  readonly peerMaxConnectionsPerAddress: number;
+  /** A connection without a complete frame for this long is closed (0: never). */
+  readonly peerIdleTimeoutMs: number;
+  /** Bytes all peer-port connections together may hold in partial frames. */
+  readonly peerPartialFrameBudgetBytes: number;
+  /** A client's replies not yet taken by it beyond which its requests are not read. */
+  readonly clientReplyBacklogMaxBytes: number;
 }
 
 export type PeerAuthMode = 'secret' | 'none';
@@ -87,6 +96,11 @@ export const DEFAULT_CONFIG: Omit<DLedgerNodeConfig, 'peers' | 'selfId' | 'tls'>
   metricsPort: null,
   peerAuth: 'secret',
   peerSecretFile: '',
+  peerMaxConnections: 1024,
+  peerMaxConnectionsPerAddress: 256,
+  peerIdleTimeoutMs: 120_000,
+  peerPartialFrameBudgetBytes: 256 * 1024 * 1024,
+  clientReplyBacklogMaxBytes: 16 * 1024 * 1024,
   clientSecretFile: '',
 };
 
@@ -243,6 +257,14 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
   if (peerAuth !== 'secret' && peerAuth !== 'none') problems.push(`peerAuth: "${peerAuth}" must be "secret" or "none"`);
   // The files are read when the node starts (peer-auth.ts loadNodeSecrets), not here.
   const peerSecretFile = text('peerSecretFile').trim();
+  const peerMaxConnections = integer('peerMaxConnections', 4, 1_000_000);
+  const peerMaxConnectionsPerAddress = integer('peerMaxConnectionsPerAddress', 2, 1_000_000);
+  const peerIdleTimeoutMs = integer('peerIdleTimeoutMs', 0, 86_400_000);
+  if (peerIdleTimeoutMs !== 0 && peerIdleTimeoutMs < 10 * heartBeatTimeIntervalMs) {
+    problems.push(`peerIdleTimeoutMs: ${peerIdleTimeoutMs} must be 0 or at least 10 heartbeats (${10 * heartBeatTimeIntervalMs} ms): members talk every heartbeat`);
+  }
+  const peerPartialFrameBudgetBytes = integer('peerPartialFrameBudgetBytes', 2 * PEER_FRAME_MAX_BYTES, 2 ** 40);
+  const clientReplyBacklogMaxBytes = integer('clientReplyBacklogMaxBytes', 64 * 1024, 2 ** 40);
   const clientSecretFile = text('clientSecretFile').trim();
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -266,6 +288,11 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
     tls,
     peerAuth: peerAuth as PeerAuthMode,
     peerSecretFile,
+    peerMaxConnections,
+    peerMaxConnectionsPerAddress,
+    peerIdleTimeoutMs,
+    peerPartialFrameBudgetBytes,
+    clientReplyBacklogMaxBytes,
     clientSecretFile,
   };
 }

@@ -42,6 +42,11 @@ export class FrameDecoder {
     assert(Number.isInteger(maxFrameBytes) && maxFrameBytes > VERSION_BYTES, `bad maxFrameBytes ${maxFrameBytes}`);
   }
 
+  /** Bytes held of a frame not yet complete (the listener's partial-frame budget counts them). */
+  get bufferedBytes(): number {
+    return this.pending.length;
+  }
+
   /** A connection starts with a small cap (the handshake) and raises it once authenticated. */
   setMaxFrameBytes(maxFrameBytes: number): void {
     assert(Number.isInteger(maxFrameBytes) && maxFrameBytes > VERSION_BYTES, `bad maxFrameBytes ${maxFrameBytes}`);

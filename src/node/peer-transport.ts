@@ -13,6 +13,7 @@ import { encodeFrame, FrameDecoder, FrameError } from './peer-frame.js';
 import { AcceptorHandshake, AuthError, DEFAULT_HELLO_TIMEOUT_MS, DialerHandshake, HELLO_MAX_FRAME_BYTES, type NodeSecrets } from './peer-auth.js';
 import { WireMessageError } from './raft-message-wire.js';
 import { assert } from '../util/assert.js';
+import { ConnectionGuard, type ConnectionLimits, type GuardedConnection, type RefusalReason } from '../net/connection-guard.js';
 import { listenOn } from '../util/listen.js';
 import { createListener, dial } from '../net/tls.js';
 import type { PeerTls } from '../net/tls-config.js';
@@ -45,7 +46,26 @@ export interface PeerTransportOptions {
   readonly helloTimeoutMs?: number;
   /** Called once per refused handshake (either direction) with a short reason label. */
   readonly onAuthFailure?: (reason: AuthFailureReason) => void;
+  /** Connection caps, first-frame deadline, idleness and the partial-frame budget of the port. */
+  readonly limits?: ConnectionLimits;
+  /** Called once per connection the limits refused or closed, with the reason. */
+  readonly onLimitRefusal?: (reason: RefusalReason) => void;
+  /**
+   * A client connection whose replies (written and not yet taken by the client, plus those
+   * waiting for this turn's write) exceed this is not read further until they drain.
+   */
+  readonly clientReplyBacklogMaxBytes?: number;
 }
+
+/** The peer port's default bounds (node keys in src/node/config.ts override them). */
+export const DEFAULT_PEER_LIMITS: ConnectionLimits = {
+  maxConnections: 1024,
+  maxConnectionsPerAddress: 256,
+  firstFrameDeadlineMs: 5000,
+  idleTimeoutMs: 120_000,
+  partialFrameBudgetBytes: 256 * 1024 * 1024,
+};
+const DEFAULT_CLIENT_REPLY_BACKLOG_MAX_BYTES = 16 * 1024 * 1024;
 
 export type AuthFailureReason = 'inbound' | 'outbound' | 'timeout' | 'from_mismatch';
 
@@ -94,11 +114,20 @@ export class PeerTransport {
   private readonly outbound = new Map<string, OutboundPeer>();
   private readonly inbound = new Set<net.Socket>();
   private readonly pendingReplies = new Map<net.Socket, Buffer[]>();
+  // Invariant: pendingReplyBytes.get(s) = total length of pendingReplies.get(s).
+  private readonly pendingReplyBytes = new Map<net.Socket, number>();
+  private readonly guard: ConnectionGuard;
   private server: net.Server | null = null;
   private closed = false;
 
   constructor(private readonly options: PeerTransportOptions) {
     assert(options.maxQueuedFramesPerPeer > 0, 'maxQueuedFramesPerPeer must be positive');
+    this.guard = new ConnectionGuard({
+      name: `peer port of ${options.group}/${options.selfId}`,
+      limits: options.limits ?? DEFAULT_PEER_LIMITS,
+      log: options.log,
+      ...(options.onLimitRefusal === undefined ? {} : { onRefusal: options.onLimitRefusal }),
+    });
     for (const peer of options.peers) {
       if (peer.id !== options.selfId) this.outbound.set(peer.id, new OutboundPeer(peer, options.reconnectInitialDelayMs));
     }
@@ -140,10 +169,23 @@ export class PeerTransport {
       setImmediate(() => {
         const frames = this.pendingReplies.get(socket) ?? [];
         this.pendingReplies.delete(socket);
+        this.pendingReplyBytes.delete(socket);
         if (!socket.destroyed && frames.length > 0) socket.write(frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames));
       });
     }
-    pending.push(encodeFrame(value, this.options.maxFrameBytes));
+    const frame = encodeFrame(value, this.options.maxFrameBytes);
+    pending.push(frame);
+    this.pendingReplyBytes.set(socket, (this.pendingReplyBytes.get(socket) ?? 0) + frame.length);
+  }
+
+  /** Reply bytes produced for a client socket and not yet taken by it. */
+  private replyBacklogBytes(socket: net.Socket): number {
+    return socket.writableLength + (this.pendingReplyBytes.get(socket) ?? 0);
+  }
+
+  /** The limits' refusal counts by reason (also reported through onLimitRefusal). */
+  get limitRefusals(): Readonly<Record<RefusalReason, number>> {
+    return this.guard.refusals;
   }
 
   /** Queue a message for a peer. Never throws for an unreachable peer: the message is dropped. */
@@ -177,6 +219,7 @@ export class PeerTransport {
     for (const peer of this.outbound.values()) this.dropConnection(peer);
     for (const socket of this.inbound) socket.destroy();
     this.inbound.clear();
+    this.guard.close();
     const server = this.server;
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -289,10 +332,13 @@ export class PeerTransport {
 
   private acceptInbound(socket: net.Socket): void {
     if (this.closed) return void socket.destroy();
+    const guarded = this.guard.admit(socket);
+    if (guarded === null) return;
     this.inbound.add(socket);
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
-    this.acceptHandshake(socket);
+    socket.on('close', () => this.guard.release(guarded));
+    this.acceptHandshake(socket, guarded);
   }
 
   /**
@@ -300,7 +346,7 @@ export class PeerTransport {
    * proven it holds the secret, frames are capped at HELLO_MAX_FRAME_BYTES and the connection
    * has helloTimeoutMs to finish; nothing it sends is acted on.
    */
-  private acceptHandshake(socket: net.Socket): void {
+  private acceptHandshake(socket: net.Socket, guarded: GuardedConnection): void {
     const handshake = new AcceptorHandshake({
       group: this.options.group,
       selfId: this.options.selfId,
@@ -348,22 +394,57 @@ export class PeerTransport {
         return false;
       }
     };
-    socket.on('data', (chunk: Buffer) => {
-      if (socket.destroyed || socket.writableEnded) return;
+    const backlogMaxBytes = this.options.clientReplyBacklogMaxBytes ?? DEFAULT_CLIENT_REPLY_BACKLOG_MAX_BYTES;
+    // A client whose replies pile up (it does not read) is not read either: its requests wait,
+    // undecoded, in the decoder and the kernel buffers until the replies drain.
+    const clientBackedUp = (): boolean => client !== null && this.replyBacklogBytes(socket) > backlogMaxBytes;
+    const drainFrames = (): void => {
       try {
-        decoder.feed(chunk);
-        for (let next = decoder.next(); next !== null; next = decoder.next()) {
+        for (let next = clientBackedUp() ? null : decoder.next(); next !== null; next = clientBackedUp() ? null : decoder.next()) {
+          this.guard.frameReceived(guarded);
           if (stage !== 'open') {
             if (!onHandshakeFrame(next.value)) return;
           } else if (client !== null) client.onFrame(next.value);
           else if (!this.onPeerFrame(from as string, next.value, reject)) return;
         }
+        if (clientBackedUp()) {
+          socket.pause();
+          if (!waitingForReplies) waitForReplies();
+          return;
+        }
+        if (!this.guard.holdPartial(guarded, decoder.bufferedBytes)) return;
       } catch (error) {
         if (!(error instanceof FrameError)) throw error;
         clearTimeout(deadline);
         if (stage === 'open') return reject(error.message);
         refuse('inbound', error.message);
       }
+    };
+    // Replies leave in the setImmediate after they are produced, then through the kernel:
+    // poll until the backlog is under the bound ('drain' alone misses replies not yet written).
+    let waitingForReplies = false;
+    const waitForReplies = (): void => {
+      waitingForReplies = true;
+      const timer = setTimeout(() => {
+        if (socket.destroyed) return;
+        if (this.replyBacklogBytes(socket) > backlogMaxBytes) return waitForReplies();
+        waitingForReplies = false;
+        socket.resume();
+        drainFrames();
+      }, 5);
+      timer.unref();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (socket.destroyed || socket.writableEnded) return;
+      try {
+        decoder.feed(chunk);
+      } catch (error) {
+        if (!(error instanceof FrameError)) throw error;
+        clearTimeout(deadline);
+        if (stage === 'open') return reject(error.message);
+        return refuse('inbound', error.message);
+      }
+      drainFrames();
     });
     socket.on('close', () => {
       clearTimeout(deadline);

@@ -24,7 +24,7 @@ import { type DLedgerNodeConfig, PEER_FRAME_MAX_BYTES, raftTimingTicks } from '.
 import { type AppendedInfo, type ClientRequest, type ClientResponse, type Metadata, requestProblem, ResponseCode } from './client-protocol.js';
 import { LogRaftStorage } from './log-raft-storage.js';
 import { type ClientSession, PeerTransport } from './peer-transport.js';
-import { loadNodeSecrets } from './peer-auth.js';
+import { DEFAULT_HELLO_TIMEOUT_MS, loadNodeSecrets } from './peer-auth.js';
 import { parseWireMessage, wireMessage } from './raft-message-wire.js';
 import { NoopMetrics, type Metrics } from '../metrics/metrics.js';
 
@@ -242,6 +242,15 @@ export class DLedgerServer {
       onRefused: () => this.metrics.incTlsRefusedConnections('peer'),
       secrets,
       onAuthFailure: (reason) => this.metrics.incAuthFailures(reason),
+      limits: {
+        maxConnections: config.peerMaxConnections,
+        maxConnectionsPerAddress: config.peerMaxConnectionsPerAddress,
+        firstFrameDeadlineMs: DEFAULT_HELLO_TIMEOUT_MS,
+        idleTimeoutMs: config.peerIdleTimeoutMs,
+        partialFrameBudgetBytes: config.peerPartialFrameBudgetBytes,
+      },
+      onLimitRefusal: (reason) => this.metrics.incConnectionRefusals('peer', reason),
+      clientReplyBacklogMaxBytes: config.clientReplyBacklogMaxBytes,
     });
     this.boundPort = await this.transport.listen(self.host === 'localhost' ? '127.0.0.1' : self.host, self.port);
     this.tickTimer = setInterval(() => this.tick(), config.tickIntervalMs);
@@ -677,10 +686,30 @@ export class DLedgerServer {
           reply({ id: typeof id === 'number' ? id : -1, code: ResponseCode.UNEXPECTED_ARGUMENT, leaderId: this.role.leaderId, error: problem });
           return;
         }
-        void this.serveRequest(value as ClientRequest).then(reply);
+        const request = value as ClientRequest;
+        // A get is answered in this turn, so the transport sees its reply's bytes before it reads
+        // the next request: pipelined gets of big entries stop being read while they pile up.
+        if (request.op === 'get') reply(this.serveGet(request));
+        else void this.serveRequest(request).then(reply);
       },
       onClose: () => undefined,
     };
+  }
+
+  private errorResponse(base: { id: number; leaderId: string | null }, error: unknown): ClientResponse {
+    if (error instanceof DLedgerError) return { ...base, code: error.code, leaderId: error.leaderId ?? this.role.leaderId, error: error.message };
+    return { ...base, code: ResponseCode.INTERNAL_ERROR, error: (error as Error).message };
+  }
+
+  private serveGet(request: Extract<ClientRequest, { op: 'get' }>): ClientResponse {
+    const base = { id: request.id, leaderId: this.role.leaderId };
+    try {
+      const entry = this.get(request.index);
+      if (entry === null) return { ...base, code: ResponseCode.INDEX_OUT_OF_RANGE, error: `index ${request.index} is not a committed entry on ${this.config.selfId}` };
+      return { ...base, code: ResponseCode.SUCCESS, entry };
+    } catch (error) {
+      return this.errorResponse(base, error);
+    }
   }
 
   private async serveRequest(request: ClientRequest): Promise<ClientResponse> {
@@ -692,11 +721,8 @@ export class DLedgerServer {
           const appended: AppendedInfo[] = results.map(({ index, term, pos }) => ({ index, term, pos }));
           return { ...base, code: ResponseCode.SUCCESS, appended };
         }
-        case 'get': {
-          const entry = this.get(request.index);
-          if (entry === null) return { ...base, code: ResponseCode.INDEX_OUT_OF_RANGE, error: `index ${request.index} is not a committed entry on ${this.config.selfId}` };
-          return { ...base, code: ResponseCode.SUCCESS, entry };
-        }
+        case 'get':
+          return this.serveGet(request);
         case 'metadata':
           return { ...base, code: ResponseCode.SUCCESS, metadata: this.metadata() };
         case 'transfer':
@@ -711,8 +737,7 @@ export class DLedgerServer {
         }
       }
     } catch (error) {
-      if (error instanceof DLedgerError) return { ...base, code: error.code, leaderId: error.leaderId ?? this.role.leaderId, error: error.message };
-      return { ...base, code: ResponseCode.INTERNAL_ERROR, error: (error as Error).message };
+      return this.errorResponse(base, error);
     }
   }
 

@@ -6,6 +6,7 @@
 import net from 'node:net';
 import { assert, AssertionError } from '../util/assert.js';
 import { listenOn } from '../util/listen.js';
+import { ConnectionGuard, type ConnectionLimits, type RefusalReason } from '../net/connection-guard.js';
 import { createListener, type ListenerSecurity } from '../net/tls.js';
 import { ResponseCode } from './codes.js';
 import { createResponse, FLAG_RESPONSE, isOneway, isResponse, RemotingFrameError, SerializeType, type RemotingCommand } from './command.js';
@@ -44,7 +45,27 @@ export interface RemotingServerOptions {
   readonly security?: ListenerSecurity | null;
   /** Checked before every request is dispatched (the ACL): null lets it through. */
   readonly authorize?: (request: RemotingCommand, connection: RemotingConnection) => Rejection | null;
+  /**
+   * Connection caps, first-frame deadline, partial-frame budget (src/net/connection-guard.ts);
+   * its idleTimeoutMs is replaced by the option above. Defaults: DEFAULT_REMOTING_LIMITS.
+   */
+  readonly limits?: Partial<ConnectionLimits>;
+  /** Called once per connection the bounds refused or closed (metrics). */
+  readonly onLimitRefusal?: (reason: RefusalReason) => void;
 }
+
+/**
+ * Why these: Java caps nothing but idleness (serverChannelMaxIdleTimeSeconds 120 s). A broker
+ * serves thousands of clients, so the caps are generous; 1,000 from one address leaves room for
+ * a host running many clients while one attacking host cannot take the whole table. 64 MiB of
+ * partial frames is four 16 MiB frames at once (honest sends are 4 MiB at most by default).
+ */
+export const DEFAULT_REMOTING_LIMITS: Omit<ConnectionLimits, 'idleTimeoutMs'> = {
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 1_000,
+  firstFrameDeadlineMs: 10_000,
+  partialFrameBudgetBytes: 64 * 1024 * 1024,
+};
 
 export interface RemotingServerStats {
   /** Connections closed during or before the TLS handshake (plaintext on an enforcing port, bad client cert). */
@@ -69,6 +90,7 @@ export class RemotingServer {
   private readonly writeBufferMaxBytes: number;
   private readonly closeLingerMs: number;
   private readonly idleTimeoutMs: number;
+  private readonly guard: ConnectionGuard;
   private server: net.Server | null = null;
   private closing = false;
   private idleWaiters: Array<() => void> = [];
@@ -80,6 +102,17 @@ export class RemotingServer {
     this.closeLingerMs = options.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS;
     this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     assert(Number.isInteger(this.maxInFlightPerConnection) && this.maxInFlightPerConnection > 0, 'maxInFlightPerConnection must be a positive integer');
+    this.guard = new ConnectionGuard({
+      name: options.name,
+      limits: { ...DEFAULT_REMOTING_LIMITS, ...options.limits, idleTimeoutMs: this.idleTimeoutMs },
+      log: options.log,
+      ...(options.onLimitRefusal === undefined ? {} : { onRefusal: options.onLimitRefusal }),
+    });
+  }
+
+  /** Refusals of the connection bounds, by reason. */
+  get limitRefusals(): Readonly<Record<RefusalReason, number>> {
+    return this.guard.refusals;
   }
 
   registerHandler(code: number, handler: RequestHandler): void {
@@ -150,6 +183,9 @@ export class RemotingServer {
 
   private accept(socket: net.Socket): void {
     if (this.closing) return void socket.destroy();
+    // A long poll in flight is not idleness: its answer will be traffic.
+    const guarded = this.guard.admit(socket, () => connection.inFlight > 0);
+    if (guarded === null) return;
     socket.setNoDelay(true);
     const connection = new RemotingConnection(socket, this.frameMaxBytes, this.writeBufferMaxBytes);
     this.connections.add(connection);
@@ -164,16 +200,13 @@ export class RemotingServer {
         this.rejectConnection(connection, error);
         return;
       }
+      if (commands.length > 0) this.guard.frameReceived(guarded);
+      if (!this.guard.holdPartial(guarded, decoder.bufferedBytes)) return;
       for (const command of commands) this.dispatch(connection, command);
-    });
-    socket.setTimeout(this.idleTimeoutMs, () => {
-      // A long poll in flight is not idleness: its answer will be traffic.
-      if (connection.inFlight > 0) return;
-      this.options.log(`${this.options.name}: closing connection from ${connection.remoteAddress}: idle for ${this.idleTimeoutMs} ms`);
-      connection.close(this.closeLingerMs);
     });
     socket.on('error', () => undefined); // 'close' follows and does the cleanup
     socket.on('close', () => {
+      this.guard.release(guarded);
       connection.markClosed();
       this.connections.delete(connection);
       for (const listener of this.closeListeners) listener(connection);
