@@ -109,6 +109,11 @@ export class PrometheusMetrics implements Metrics {
 }
 
 /** Serve GET /metrics on host:port (0 = any free port); resolves with the server and its port. */
+/** Prometheus scrapes with one or two connections; 64 leaves room for several scrapers and curl. */
+const METRICS_MAX_CONNECTIONS = 64;
+/** Headers and the whole request must arrive within this (slowloris). */
+const METRICS_REQUEST_TIMEOUT_MS = 10_000;
+
 export async function serveMetrics(registry: Registry, host: string, port: number): Promise<{ server: http.Server; port: number }> {
   const server = http.createServer((request, response) => {
     if (request.method !== 'GET' || request.url !== '/metrics') {
@@ -120,6 +125,12 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
       (error: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${error.message}\n`),
     );
   });
+  // A scrape is one short GET: bound what a hostile client can hold open on this port.
+  server.maxConnections = METRICS_MAX_CONNECTIONS;
+  server.headersTimeout = METRICS_REQUEST_TIMEOUT_MS;
+  server.requestTimeout = METRICS_REQUEST_TIMEOUT_MS;
+  server.keepAliveTimeout = 5_000;
+  server.maxHeadersCount = 64;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
