@@ -83,7 +83,7 @@ export class Broker {
     this.consumers = new ConsumerManager({ groupsMax: this.config.consumerGroupsMax, clientsMax: this.config.consumerClientsMax, subscriptionsMax: this.config.consumerSubscriptionsMax });
     // Loaded here, before anything listens: a bad ACL file stops the start (AclFileError).
     this.acl = this.config.aclEnable ? new AclService({ file: this.config.aclFilePath, mode: 'broker', log: this.log }) : null;
-    this.remoting = new RemotingServer({ name, log: this.log, security: this.config.remotingTls.server, ...(this.acl === null ? {} : { authorize: this.acl.authorize }) });
+    this.remoting = new RemotingServer({ name, log: this.log, security: this.config.remotingTls.server, idleTimeoutMs: this.config.listenerLimits.idleTimeoutMs, limits: this.config.listenerLimits.limits, ...(this.acl === null ? {} : { authorize: this.acl.authorize }) });
     const credentials = this.config.aclCredentials;
     this.client = new RemotingClient({ log: this.log, tls: this.config.remotingTls.client, ...(credentials === null ? {} : { beforeRequest: aclSigningHook(credentials) }) });
   }

@@ -3,6 +3,7 @@
 // anything starts. An unknown or malformed key is an error naming the key and, when the value came
 // from a file, file:line — a typo must not silently fall back to a default. Keys RocketMQ has but
 // that make no sense in DLedger mode (brokerId, brokerRole) are rejected with the reason.
+import { parseRemotingListenerLimits, REMOTING_LIMIT_KEYS, type RemotingListenerLimits } from '../remoting/listener-limits.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,6 +73,8 @@ export interface BrokerConfig {
   readonly maxTransferCountOnMessageInMemory: number;
   /** TLS of the remoting port and of outgoing remoting (registration), from RocketMQ's tls.* keys. */
   readonly remotingTls: RemotingTls;
+  /** Bounds of the client listener (src/remoting/listener-limits.ts keys). */
+  readonly listenerLimits: RemotingListenerLimits;
   /** The DLedger group's peer-port TLS keys (dLegerTls*), passed to the member as its tls* keys. */
   readonly dLegerTlsKeys: Readonly<Record<string, string>>;
   /** RocketMQ ACL on this broker's remoting port (plain_acl.yml rules, src/acl/). */
@@ -126,6 +129,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   registerNameServerPeriod: { defaultValue: '30000', doc: 'ms between registrations' },
   longPollingEnable: { defaultValue: 'true', doc: 'hold pulls until a message arrives' },
   messageDelayLevel: { defaultValue: DEFAULT_MESSAGE_DELAY_LEVEL, doc: 'delay of each level, e.g. "1s 5s 10s 30s 1m ... 2h"' },
+  ...Object.fromEntries(Object.entries(REMOTING_LIMIT_KEYS).map(([key, spec]) => [key, { defaultValue: String(spec.defaultValue), doc: spec.doc }])),
   heartbeatBodyMaxBytes: { defaultValue: String(MIB), doc: 'largest HEART_BEAT body; larger ones are refused unparsed' },
   topicAttributesMaxBytes: { defaultValue: '4096', doc: 'largest topic attributes JSON (UPDATE_AND_CREATE_TOPIC)' },
   topicsMax: { defaultValue: '10000', doc: `topics the broker keeps (at most ${TOPICS_MAX_LIMIT}: a registration must fit a frame)` },
@@ -319,6 +323,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     problems.push(`${where('messageDelayLevel')}: ${(error as Error).message}`);
   }
   const remotingTls = parseRemotingTls(raw, where, problems);
+  const listenerLimits = parseRemotingListenerLimits((key) => text(key), where, problems);
   const dLegerTlsKeys = Object.fromEntries(Object.keys(PEER_TLS_DEFAULTS).map((key) => [key, text(dLegerKey(key))]));
 
   const heartbeatBodyMaxBytes = integer('heartbeatBodyMaxBytes', 1024, REMOTING_FRAME_MAX_BYTES);
@@ -348,7 +353,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     flushDiskType: flushDiskType as FlushDiskType, defaultTopicQueueNums, registerNameServerPeriodMs, longPollingEnable,
     messageDelayLevelsMs, heartbeatBodyMaxBytes, topicAttributesMaxBytes, topicsMax, autoCreateRetryTopicsMax,
     consumerOffsetEntriesMax, consumerGroupsMax, consumerClientsMax, consumerSubscriptionsMax, maxTransferBytesOnMessageInMemory, maxTransferCountOnMessageInMemory,
-    remotingTls, dLegerTlsKeys,
+    remotingTls, listenerLimits, dLegerTlsKeys,
     aclEnable, aclFilePath, aclCredentials,
   };
 }

@@ -1,6 +1,7 @@
 // Name server configuration: Java's keys (NamesrvConfig + NettyServerConfig) from a properties
 // file (-c) and flags. Keys that only tune the Java implementation are accepted and ignored so
 // existing files load; any other key, or a malformed value, is a NamesrvConfigError naming it.
+import { parseRemotingListenerLimits, REMOTING_LIMIT_KEYS, type RemotingListenerLimits } from '../remoting/listener-limits.js';
 import type { ListenerSecurity } from '../net/tls.js';
 import { isRemotingTlsKey, parseRemotingTls } from '../net/tls-config.js';
 // aclEnable / aclFilePath are ours (RocketMQ's name server has no ACL): see src/acl/validator.ts.
@@ -25,6 +26,8 @@ export interface NamesrvConfig {
   readonly aclEnable: boolean;
   /** Absolute path of the ACL file (plain_acl.yml format). */
   readonly aclFilePath: string;
+  /** Bounds of the listener (src/remoting/listener-limits.ts keys). */
+  readonly listenerLimits: RemotingListenerLimits;
 }
 
 export const DEFAULT_NAMESRV_CONFIG: NamesrvConfig = {
@@ -36,13 +39,14 @@ export const DEFAULT_NAMESRV_CONFIG: NamesrvConfig = {
   security: { mode: 'disabled', tls: null },
   aclEnable: false,
   aclFilePath: path.resolve('conf/plain_acl.yml'),
+  listenerLimits: parseRemotingListenerLimits(() => undefined, (key) => key, []),
 };
 
 /** Java keys with no meaning here (thread pools, Netty buffers, KV config paths). */
 const IGNORED_JAVA_KEYS = new Set([
   'rocketmqHome', 'kvConfigPath', 'configStorePath', 'productEnvName', 'clusterTest', 'orderMessageEnable',
   'serverWorkerThreads', 'serverCallbackExecutorThreads', 'serverSelectorThreads', 'serverOnewaySemaphoreValue',
-  'serverAsyncSemaphoreValue', 'serverChannelMaxIdleTimeSeconds', 'serverSocketSndBufSize', 'serverSocketRcvBufSize',
+  'serverAsyncSemaphoreValue', 'serverSocketSndBufSize', 'serverSocketRcvBufSize',
   'serverPooledByteBufAllocatorEnable', 'useEpollNativeSelector', 'enableAllTopicList', 'enableTopicList',
   'defaultThreadPoolNums', 'clientRequestThreadPoolNums', 'returnOrderTopicConfigToBroker', 'writeBufferHighWaterMark',
   'writeBufferLowWaterMark', 'serverSocketBacklog',
@@ -68,11 +72,12 @@ export function buildNamesrvConfig(raw: Readonly<Record<string, string>>, source
         config.aclFilePath = path.resolve(value.trim());
         break;
       default:
-        if (!IGNORED_JAVA_KEYS.has(key) && !isRemotingTlsKey(key)) throw new NamesrvConfigError(`${source}: unknown name server key "${key}"`);
+        if (!IGNORED_JAVA_KEYS.has(key) && !isRemotingTlsKey(key) && !(key in REMOTING_LIMIT_KEYS)) throw new NamesrvConfigError(`${source}: unknown name server key "${key}"`);
     }
   }
   const problems: string[] = [];
   config.security = parseRemotingTls(raw, (key) => `${source}: ${key}`, problems).server;
+  config.listenerLimits = parseRemotingListenerLimits((key) => raw[key], (key) => `${source}: ${key}`, problems);
   if (problems.length > 0) throw new NamesrvConfigError(problems.join('; '));
   return config;
 }

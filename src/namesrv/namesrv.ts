@@ -32,7 +32,7 @@ export class NameServer {
     this.routeInfo = new RouteInfo(log);
     // Loaded before anything listens: a bad ACL file stops the start (AclFileError).
     this.acl = options.config.aclEnable ? new AclService({ file: options.config.aclFilePath, mode: 'namesrv', log }) : null;
-    this.server = new RemotingServer({ name: 'namesrv', log, security: options.config.security, ...(this.acl === null ? {} : { authorize: this.acl.authorize }) });
+    this.server = new RemotingServer({ name: 'namesrv', log, security: options.config.security, idleTimeoutMs: options.config.listenerLimits.idleTimeoutMs, limits: options.config.listenerLimits.limits, ...(this.acl === null ? {} : { authorize: this.acl.authorize }) });
     this.refusals = new RefusalCounter((line) => log(`namesrv: ${line}`));
     registerNamesrvHandlers(this.server, {
       routeInfo: this.routeInfo, nowMs: this.nowMs, brokerExpiryMs: options.config.brokerChannelExpiredTimeMs,

@@ -94,3 +94,12 @@ t.test('the metrics listener caps its connections and still answers a scrape', a
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);
   t.equal(response.status, 200, 'a scrape after the flood is answered');
 });
+
+t.test('the remoting bounds are name-server and broker keys, validated', async (t) => {
+  const { buildNamesrvConfig } = await import('../../src/namesrv/config.js');
+  const config = buildNamesrvConfig({ serverMaxConnectionsPerAddress: '50', serverChannelMaxIdleTimeSeconds: '30' }, 'namesrv.conf');
+  t.equal(config.listenerLimits.limits.maxConnectionsPerAddress, 50);
+  t.equal(config.listenerLimits.idleTimeoutMs, 30_000);
+  t.equal(config.listenerLimits.limits.partialFrameBudgetBytes, 64 * 1024 * 1024, 'unset keys keep their defaults');
+  t.throws(() => buildNamesrvConfig({ serverPartialFrameBudgetBytes: '1000' }, 'namesrv.conf'), /serverPartialFrameBudgetBytes/);
+});
