@@ -29,11 +29,15 @@ export class AclService {
   /** Refusals since start, by kind (the remoting listeners have no metrics registry). */
   readonly refusals = new Map<AclRefusal['kind'], number>();
   private readonly lastLogged = new Map<AclRefusal['kind'], { atMs: number; suppressed: number }>();
-  private watching = false;
+  private pollTimer: NodeJS.Timeout | null = null;
+  // Invariant: the stat of the file as it was when last read (loaded or refused), so a change made
+  // between the load and the first poll is still seen (fs.watchFile's own baseline would miss it).
+  private statAtLastRead: string;
   reloads = 0;
 
   /** Loads the file now; throws AclFileError when it does not load. */
   constructor(private readonly options: AclServiceOptions) {
+    this.statAtLastRead = statKey(options.file);
     this.rulesInForce = loadAclFile(options.file);
     options.log(`ACL (${options.mode}) on: ${this.describe()}`);
   }
@@ -44,16 +48,18 @@ export class AclService {
 
   /** Start re-reading the file whenever its stat changes. */
   watch(): void {
-    if (this.watching) return;
-    this.watching = true;
-    fs.watchFile(this.options.file, { interval: this.options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS, persistent: false }, (current, previous) => {
-      if (current.mtimeMs === previous.mtimeMs && current.size === previous.size && current.ino === previous.ino) return;
+    if (this.pollTimer !== null) return;
+    this.pollTimer = setInterval(() => {
+      const now = statKey(this.options.file);
+      if (now === this.statAtLastRead) return;
       this.reload();
-    });
+    }, this.options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+    this.pollTimer.unref();
   }
 
   /** Re-read the file; on failure keep the rules in force. Returns whether the new file is in force. */
   reload(): boolean {
+    this.statAtLastRead = statKey(this.options.file);
     try {
       this.rulesInForce = loadAclFile(this.options.file);
     } catch (error) {
@@ -76,8 +82,8 @@ export class AclService {
   };
 
   close(): void {
-    if (this.watching) fs.unwatchFile(this.options.file);
-    this.watching = false;
+    if (this.pollTimer !== null) clearInterval(this.pollTimer);
+    this.pollTimer = null;
   }
 
   private describe(): string {
@@ -95,5 +101,15 @@ export class AclService {
     const more = last !== undefined && last.suppressed > 0 ? ` (+${last.suppressed} more ${refusal.kind} refusals since the last line)` : '';
     this.lastLogged.set(refusal.kind, { atMs: now, suppressed: 0 });
     this.options.log(`ACL refused: ${refusal.remark}${more}`);
+  }
+}
+
+/** What identifies one version of the file: a missing file is a version too (it reloads and fails). */
+function statKey(file: string): string {
+  try {
+    const stat = fs.statSync(file);
+    return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+  } catch {
+    return 'missing';
   }
 }

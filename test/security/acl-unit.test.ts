@@ -222,3 +222,19 @@ t.test('the file is re-read when it changes; a bad new file keeps the old rules'
   t.equal(service.reloads, 1);
   t.equal(service.refusals.get('unsigned'), 1, 'refusals are counted');
 });
+
+t.test('a change made between the load and the start of the watch is still seen', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acl-reload-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'plain_acl.yml');
+  fs.writeFileSync(file, RULES_TEXT);
+  const service = new AclService({ file, mode: 'broker', log: () => {}, pollIntervalMs: 50 });
+  t.teardown(() => service.close());
+  fs.writeFileSync(file, RULES_TEXT.replace('10.10.103.*', '127.0.0.*'));
+  service.watch();
+  const deadline = Date.now() + 10_000;
+  while (service.reloads === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.equal(service.reloads, 1, 'the file written before watch() is re-read');
+  const connection = { remoteAddress: '127.0.0.1:5555' } as RemotingConnection;
+  t.equal(service.authorize(createRequest(310, { extFields: { a: 'PG', b: 'x' } }), connection), null, 'its whitelist is in force');
+});
