@@ -166,6 +166,30 @@ export class BrokerState implements StateMachine {
     return this.consumeQueue(topic, queueId)?.minOffset ?? 0;
   }
 
+  /**
+   * Retention moved the commit log's start: every consume queue drops the units pointing below
+   * `commitLogOffset` (the physical offset, pos + 48, of the first entry kept) and its minOffset
+   * moves to the first unit kept (GET_MIN_OFFSET answers it; a pull below gets OFFSET_TOO_SMALL).
+   * Not replicated: each member calls it for its own log start. Returns the units dropped.
+   */
+  truncateBelow(commitLogOffset: number): number {
+    let dropped = 0;
+    for (const byId of this.queues.values()) for (const queue of byId.values()) dropped += queue.truncateBelow(commitLogOffset);
+    return dropped;
+  }
+
+  /** The smallest commit-log offset a consume queue still points at (null when none holds a unit). */
+  minCommitLogOffset(): number | null {
+    let min: number | null = null;
+    for (const byId of this.queues.values()) {
+      for (const queue of byId.values()) {
+        const offset = queue.minCommitLogOffset;
+        if (offset !== null && (min === null || offset < min)) min = offset;
+      }
+    }
+    return min;
+  }
+
   topicConfig(topicName: string): TopicConfig | null {
     return this.topics.get(topicName) ?? null;
   }
