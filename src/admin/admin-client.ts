@@ -164,6 +164,13 @@ export class AdminClient {
     return offsetField(response, addr);
   }
 
+  /** VIEW_MESSAGE_BY_ID: the stored message bytes at a commit-log offset of the broker at addr. */
+  async viewMessage(addr: string, physicalOffset: number): Promise<Uint8Array> {
+    const response = await this.brokerCall(addr, createRequest(RequestCode.VIEW_MESSAGE_BY_ID, { extFields: { offset: physicalOffset } }), 'VIEW_MESSAGE_BY_ID');
+    if (response.body === null) throw new AdminError(`${addr}: VIEW_MESSAGE_BY_ID answered no body`);
+    return response.body;
+  }
+
   /** The group's committed offset for one queue, or null when it never committed one there. */
   async consumerOffset(addr: string, group: string, topic: string, queueId: number): Promise<number | null> {
     const request = createRequest(RequestCode.QUERY_CONSUMER_OFFSET, { extFields: { consumerGroup: group, topic, queueId, setZeroIfNotFound: false } });

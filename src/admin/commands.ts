@@ -2,6 +2,7 @@
 // print (so tests can check output without a terminal). Column layouts follow RocketMQ 4.9.4's
 // sub-commands (reference §1.3 for clusterList), so operators' scripts that read them keep working.
 import { AdminClient, AdminError, masterAddr, readableAddr, sortedBrokerAddrs, type BrokerDataView, type ClusterInfoView, type QueueConsumeStats } from './admin-client.js';
+import { decodeMessage, decodeMessageId, MessageFormatError, parseMessageProperties } from '../broker/message-codec.js';
 
 const format = (template: string, ...values: Array<string | number>): string => {
   // A tiny printf for the %-Ns / %Ns forms Java's printf uses here (no other conversions needed).
@@ -125,6 +126,47 @@ export async function topicStatus(admin: AdminClient, topic: string): Promise<st
     }
   }
   return lines.join('\n');
+}
+
+/**
+ * queryMsgById: an offset message id (what the broker answers a send with: store host + commit-log
+ * offset) decoded as RocketMQ's MessageDecoder does, then VIEW_MESSAGE_BY_ID to that host; printed
+ * in the fields mqadmin shows.
+ */
+export async function queryMsgById(admin: AdminClient, msgId: string): Promise<string> {
+  let decoded;
+  try {
+    decoded = decodeMessageId(msgId);
+  } catch (error) {
+    if (error instanceof MessageFormatError) throw new AdminError(error.message);
+    throw error;
+  }
+  const bytes = await admin.viewMessage(decoded.addr, decoded.physicalOffset);
+  let message;
+  try {
+    message = decodeMessage(bytes, 0);
+  } catch (error) {
+    if (error instanceof MessageFormatError) throw new AdminError(`${decoded.addr} answered a malformed message for ${msgId}: ${error.message}`);
+    throw error;
+  }
+  const properties = parseMessageProperties(message.properties);
+  const row = '%-20s %s';
+  return [
+    format(row, 'OffsetID:', msgId.toUpperCase()),
+    format(row, 'Topic:', message.topic),
+    format(row, 'Tags:', `[${properties.get('TAGS') ?? ''}]`),
+    format(row, 'Keys:', `[${properties.get('KEYS') ?? ''}]`),
+    format(row, 'Queue ID:', message.queueId),
+    format(row, 'Queue Offset:', message.queueOffset),
+    format(row, 'CommitLog Offset:', message.physicalOffset),
+    format(row, 'Reconsume Times:', message.reconsumeTimes),
+    format(row, 'Born Timestamp:', new Date(message.bornTimestampMs).toISOString()),
+    format(row, 'Store Timestamp:', new Date(message.storeTimestampMs).toISOString()),
+    format(row, 'Store Host:', decoded.addr),
+    format(row, 'System Flag:', message.sysFlag),
+    format(row, 'Properties:', JSON.stringify(Object.fromEntries(properties))),
+    format(row, 'Message Body:', Buffer.from(message.body).toString('utf8')),
+  ].join('\n');
 }
 
 /**

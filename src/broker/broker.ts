@@ -25,6 +25,7 @@ import { registerClientProcessors } from './processors/client.js';
 import { registerConsumeStatsProcessor } from './processors/consume-stats.js';
 import { registerOffsetProcessors } from './processors/consumer-offset.js';
 import { registerPullProcessor } from './processors/pull.js';
+import { registerQueryProcessors } from './processors/query.js';
 import { registerSendBackProcessor } from './processors/send-back.js';
 import { registerSendProcessors } from './processors/send.js';
 import { PullHoldService } from './pull-hold.js';
@@ -147,6 +148,7 @@ export class Broker {
     registerAdminProcessors(this.remoting, context);
     registerSendBackProcessor(this.remoting, context);
     registerConsumeStatsProcessor(this.remoting, context);
+    registerQueryProcessors(this.remoting, context);
     const schedule = new ScheduleMessageService({ commitLog, offsets: context.offsets, levelsMs: this.config.messageDelayLevelsMs, log: this.log });
     this.schedule = schedule;
     const registrar = new NamesrvRegistrar({

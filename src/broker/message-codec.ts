@@ -286,6 +286,18 @@ export function createMessageId(storeHost: HostAddress, physicalOffset: number):
   return raw.toString('hex').toUpperCase();
 }
 
+/**
+ * RocketMQ's MessageDecoder.decodeMessageId for an IPv4 store host: 32 hex digits = ip (4 bytes),
+ * port (int32), commit-log offset (int64). A MessageFormatError names what is wrong.
+ */
+export function decodeMessageId(msgId: string): { readonly addr: string; readonly physicalOffset: number } {
+  if (!/^[0-9A-Fa-f]{32}$/.test(msgId)) throw new MessageFormatError(`message id ${JSON.stringify(msgId)} is not 32 hex digits (IPv4 store host, port, commit-log offset)`);
+  const raw = Buffer.from(msgId, 'hex');
+  const offset = raw.readBigInt64BE(8);
+  if (offset < 0n || offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new MessageFormatError(`message id ${msgId}: commit-log offset ${offset} out of range`);
+  return { addr: `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}:${raw.readInt32BE(4)}`, physicalOffset: Number(offset) };
+}
+
 /** Parse "a.b.c.d" into 4 bytes; a MessageFormatError otherwise. */
 export function ipv4Bytes(address: string): Uint8Array {
   const parts = address.replace(/^::ffff:/, '').split('.');

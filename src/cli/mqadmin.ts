@@ -10,7 +10,7 @@ import { AdminClient, AdminError } from '../admin/admin-client.js';
 import { commitLogMd5 } from '../admin/commit-log-md5.js';
 import { parseRemotingTls } from '../net/tls-config.js';
 import type { TlsClientOptions } from '../net/tls.js';
-import { clusterList, consumerProgress, dledgerStatus, topicList, topicRoute, topicStatus, updateTopic } from '../admin/commands.js';
+import { clusterList, consumerProgress, dledgerStatus, queryMsgById, topicList, topicRoute, topicStatus, updateTopic } from '../admin/commands.js';
 
 const USAGE = `usage: mqadmin <command> -n namesrvAddr [options]
 
@@ -22,6 +22,8 @@ commands:
                     [-p perm] [-o true|false]    create or update a topic (default 8/8, perm 6)
   topicStatus       -t topic                     min and max offset of every queue
   consumerProgress  -g group [-t topic]          committed offset and lag of a consumer group
+  queryMsgById      -i offsetMsgId               the stored message of an offset message id (the
+                                                 msgId a send answers: store host + offset)
   dledgerStatus     [-c cluster]                 Raft role, term, leader, commit index and lag of
                                                  every group member (alias getBrokerRaftStatus)
   commitLogMd5      -d dir1,dir2,...             before an upgrade to DLedger: last classic
@@ -88,6 +90,7 @@ export async function main(argv: readonly string[], out: (text: string) => void 
         accessKey: { type: 'string' },
         secretKey: { type: 'string' },
         dirs: { type: 'string', short: 'd' },
+        msgId: { type: 'string', short: 'i' },
         tlsEnable: { type: 'boolean' },
         tlsTrustCertPath: { type: 'string' },
         tlsCertPath: { type: 'string' },
@@ -143,6 +146,8 @@ export async function main(argv: readonly string[], out: (text: string) => void 
             order: order === 'true',
           });
         }
+        case 'queryMsgById':
+          return queryMsgById(client, required(values.msgId, '-i msgId', command));
         case 'topicStatus':
           return topicStatus(client, required(values.topic, '-t topic', command));
         case 'consumerProgress':
