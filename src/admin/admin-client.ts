@@ -171,6 +171,17 @@ export class AdminClient {
     return response.body;
   }
 
+  /**
+   * QUERY_MESSAGE: the stored bytes of the messages the broker at addr indexed under topic#key in
+   * [beginMs, endMs] (hash matches: the caller checks the keys); empty when none.
+   */
+  async queryMessage(addr: string, topic: string, key: string, maxNum: number, beginMs: number, endMs: number): Promise<Uint8Array> {
+    const request = createRequest(RequestCode.QUERY_MESSAGE, { extFields: { topic, key, maxNum, beginTimestamp: beginMs, endTimestamp: endMs } });
+    const response = await this.brokerCall(addr, request, 'QUERY_MESSAGE', [ResponseCode.QUERY_NOT_FOUND]);
+    if (response.code === ResponseCode.QUERY_NOT_FOUND) return new Uint8Array(0);
+    return response.body ?? new Uint8Array(0);
+  }
+
   /** The group's committed offset for one queue, or null when it never committed one there. */
   async consumerOffset(addr: string, group: string, topic: string, queueId: number): Promise<number | null> {
     const request = createRequest(RequestCode.QUERY_CONSUMER_OFFSET, { extFields: { consumerGroup: group, topic, queueId, setZeroIfNotFound: false } });

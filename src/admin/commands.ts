@@ -2,7 +2,7 @@
 // print (so tests can check output without a terminal). Column layouts follow RocketMQ 4.9.4's
 // sub-commands (reference §1.3 for clusterList), so operators' scripts that read them keep working.
 import { AdminClient, AdminError, masterAddr, readableAddr, sortedBrokerAddrs, type BrokerDataView, type ClusterInfoView, type QueueConsumeStats } from './admin-client.js';
-import { decodeMessage, decodeMessageId, MessageFormatError, parseMessageProperties } from '../broker/message-codec.js';
+import { createMessageId, decodeMessage, decodeMessageId, decodeMessages, MessageFormatError, parseMessageProperties } from '../broker/message-codec.js';
 
 const format = (template: string, ...values: Array<string | number>): string => {
   // A tiny printf for the %-Ns / %Ns forms Java's printf uses here (no other conversions needed).
@@ -167,6 +167,39 @@ export async function queryMsgById(admin: AdminClient, msgId: string): Promise<s
     format(row, 'Properties:', JSON.stringify(Object.fromEntries(properties))),
     format(row, 'Message Body:', Buffer.from(message.body).toString('utf8')),
   ].join('\n');
+}
+
+const QUERY_MSG_BY_KEY_MAX_NUM = 64;
+
+/**
+ * queryMsgByKey: QUERY_MESSAGE for topic#key to one live broker of every group serving the topic
+ * (RocketMQ's MQAdminImpl.queryMessage, maxNum 64, all store times), keeping the messages whose
+ * space-separated KEYS hold the key (the index matches by hash); printed in QueryMsgByKeySubCommand's
+ * columns: message id (UNIQ_KEY, else the offset id), queue id, queue offset.
+ */
+export async function queryMsgByKey(admin: AdminClient, topic: string, key: string): Promise<string> {
+  const route = await admin.topicRoute(topic);
+  const row = '%-50s %4s %40s';
+  const lines = [format(row, '#Message ID', '#QID', '#Offset')];
+  for (const data of [...route.brokerDatas].sort((a, b) => a.brokerName.localeCompare(b.brokerName))) {
+    const addr = readableAddr(data);
+    if (addr === null) throw new AdminError(`broker group ${data.brokerName} serving ${topic} has no live broker`);
+    const bytes = await admin.queryMessage(addr, topic, key, QUERY_MSG_BY_KEY_MAX_NUM, 0, Number.MAX_SAFE_INTEGER);
+    let messages;
+    try {
+      messages = decodeMessages(bytes);
+    } catch (error) {
+      if (error instanceof MessageFormatError) throw new AdminError(`${addr} answered malformed messages for ${topic}#${key}: ${error.message}`);
+      throw error;
+    }
+    for (const message of messages) {
+      const properties = parseMessageProperties(message.properties);
+      if (message.topic !== topic || !(properties.get('KEYS') ?? '').split(' ').includes(key)) continue;
+      const msgId = properties.get('UNIQ_KEY') ?? createMessageId(message.storeHost, message.physicalOffset);
+      lines.push(format(row, msgId, message.queueId, message.queueOffset));
+    }
+  }
+  return lines.join('\n');
 }
 
 /**

@@ -31,6 +31,7 @@ import { registerSendProcessors } from './processors/send.js';
 import { PullHoldService } from './pull-hold.js';
 import { KeyedRateMeters, RateMeter } from './rate-meter.js';
 import { ScheduleMessageService } from './schedule/schedule-service.js';
+import { IndexService } from './store/index-service.js';
 
 export interface BrokerOptions {
   readonly config: BrokerConfig;
@@ -61,6 +62,7 @@ export class Broker {
   private commitLogInstance: BrokerCommitLog | null = null;
   private registrar: NamesrvRegistrar | null = null;
   private schedule: ScheduleMessageService | null = null;
+  private index: IndexService | null = null;
   private readonly consumers: ConsumerManager;
   private readonly pullHold = new PullHoldService(HELD_PULLS_MAX);
   /** Requests refused by a bound (issue 11), per config key. */
@@ -148,7 +150,9 @@ export class Broker {
     registerAdminProcessors(this.remoting, context);
     registerSendBackProcessor(this.remoting, context);
     registerConsumeStatsProcessor(this.remoting, context);
-    registerQueryProcessors(this.remoting, context);
+    const index = new IndexService({ directoryPath: path.join(this.config.storePathRootDir, 'index'), maxHashSlotNum: this.config.maxHashSlotNum, maxIndexNum: this.config.maxIndexNum });
+    this.index = index;
+    registerQueryProcessors(this.remoting, context, index);
     const schedule = new ScheduleMessageService({ commitLog, offsets: context.offsets, levelsMs: this.config.messageDelayLevelsMs, log: this.log });
     this.schedule = schedule;
     const registrar = new NamesrvRegistrar({
@@ -164,6 +168,7 @@ export class Broker {
     this.registrar = registrar;
     commitLog.state.addListener({
       onMessage: (topic, queueId) => this.pullHold.notifyMessage(topic, queueId),
+      onStoredMessage: (message, properties) => index.buildIndex(message.topic, properties.get('KEYS'), properties.get('UNIQ_KEY'), message.physicalOffset, message.storeTimestampMs),
       onTopicsChanged: () => {
         if (this.roleKnown) void registrar.registerNow();
       },
@@ -219,6 +224,7 @@ export class Broker {
     this.pullHold.close();
     await this.remoting.close();
     await this.commitLogInstance?.close();
+    this.index?.close();
     this.client.close();
     this.acl?.close();
   }

@@ -45,6 +45,9 @@ export interface BrokerConfig {
   readonly maxMessageSize: number;
   /** DLedger data segment size (Java: mappedFileSizeCommitLog, 1 GiB). */
   readonly mappedFileSizeCommitLog: number;
+  /** Index files ({storePathRootDir}/index/, RocketMQ's IndexFile): hash slots and entries per file. */
+  readonly maxHashSlotNum: number;
+  readonly maxIndexNum: number;
   /** SYNC_FLUSH: a send is acknowledged once a majority flushed it; ASYNC_FLUSH: from page cache. */
   readonly flushDiskType: FlushDiskType;
   /** Queue count of topics created without one (heartbeat-created retry topics use 1). */
@@ -124,6 +127,8 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   pullMessageThreadPoolNums: { defaultValue: String(16 + os.availableParallelism() * 2), doc: 'Java pull executor size (reported)' },
   maxMessageSize: { defaultValue: String(4 * MIB), doc: 'largest message body' },
   mappedFileSizeCommitLog: { defaultValue: String(1024 * MIB), doc: 'DLedger data segment size' },
+  maxHashSlotNum: { defaultValue: '5000000', doc: 'hash slots of an index file (message keys)' },
+  maxIndexNum: { defaultValue: '20000000', doc: 'entries of an index file (a key of a message each)' },
   flushDiskType: { defaultValue: 'ASYNC_FLUSH', doc: 'ASYNC_FLUSH or SYNC_FLUSH' },
   defaultTopicQueueNums: { defaultValue: '8', doc: 'queues of a topic created without a count' },
   registerNameServerPeriod: { defaultValue: '30000', doc: 'ms between registrations' },
@@ -311,6 +316,8 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   if (maxStoredMessageBytes(maxMessageSize) + 48 + 8 > mappedFileSizeCommitLog) {
     problems.push(`${where('maxMessageSize')}: ${maxMessageSize} does not fit in a commit log segment of ${mappedFileSizeCommitLog} bytes`);
   }
+  const maxHashSlotNum = integer('maxHashSlotNum', 1, 50_000_000);
+  const maxIndexNum = integer('maxIndexNum', 2, 200_000_000);
   const flushDiskType = text('flushDiskType');
   if (flushDiskType !== 'ASYNC_FLUSH' && flushDiskType !== 'SYNC_FLUSH') problems.push(`${where('flushDiskType')}: "${flushDiskType}" must be ASYNC_FLUSH or SYNC_FLUSH`);
   const defaultTopicQueueNums = integer('defaultTopicQueueNums', 1, 1024);
@@ -349,7 +356,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     brokerClusterName, brokerName, brokerIP1, listenPort, namesrvAddrs, storePathRootDir, storePathCommitLog,
     enableDLegerCommitLog, dLegerGroup, dLegerPeers, dLegerSelfId, preferredLeaderId,
     dLegerPeerSecretFile, dLegerPeerAuth: dLegerPeerAuth as 'secret' | 'none',
-    sendMessageThreadPoolNums, pullMessageThreadPoolNums, maxMessageSize, mappedFileSizeCommitLog,
+    sendMessageThreadPoolNums, pullMessageThreadPoolNums, maxMessageSize, mappedFileSizeCommitLog, maxHashSlotNum, maxIndexNum,
     flushDiskType: flushDiskType as FlushDiskType, defaultTopicQueueNums, registerNameServerPeriodMs, longPollingEnable,
     messageDelayLevelsMs, heartbeatBodyMaxBytes, topicAttributesMaxBytes, topicsMax, autoCreateRetryTopicsMax,
     consumerOffsetEntriesMax, consumerGroupsMax, consumerClientsMax, consumerSubscriptionsMax, maxTransferBytesOnMessageInMemory, maxTransferCountOnMessageInMemory,

@@ -10,7 +10,7 @@ import { AdminClient, AdminError } from '../admin/admin-client.js';
 import { commitLogMd5 } from '../admin/commit-log-md5.js';
 import { parseRemotingTls } from '../net/tls-config.js';
 import type { TlsClientOptions } from '../net/tls.js';
-import { clusterList, consumerProgress, dledgerStatus, queryMsgById, topicList, topicRoute, topicStatus, updateTopic } from '../admin/commands.js';
+import { clusterList, consumerProgress, dledgerStatus, queryMsgById, queryMsgByKey, topicList, topicRoute, topicStatus, updateTopic } from '../admin/commands.js';
 
 const USAGE = `usage: mqadmin <command> -n namesrvAddr [options]
 
@@ -24,6 +24,7 @@ commands:
   consumerProgress  -g group [-t topic]          committed offset and lag of a consumer group
   queryMsgById      -i offsetMsgId               the stored message of an offset message id (the
                                                  msgId a send answers: store host + offset)
+  queryMsgByKey     -t topic -k key              messages whose KEYS hold the key (index files)
   dledgerStatus     [-c cluster]                 Raft role, term, leader, commit index and lag of
                                                  every group member (alias getBrokerRaftStatus)
   commitLogMd5      -d dir1,dir2,...             before an upgrade to DLedger: last classic
@@ -91,6 +92,7 @@ export async function main(argv: readonly string[], out: (text: string) => void 
         secretKey: { type: 'string' },
         dirs: { type: 'string', short: 'd' },
         msgId: { type: 'string', short: 'i' },
+        key: { type: 'string', short: 'k' },
         tlsEnable: { type: 'boolean' },
         tlsTrustCertPath: { type: 'string' },
         tlsCertPath: { type: 'string' },
@@ -148,6 +150,8 @@ export async function main(argv: readonly string[], out: (text: string) => void 
         }
         case 'queryMsgById':
           return queryMsgById(client, required(values.msgId, '-i msgId', command));
+        case 'queryMsgByKey':
+          return queryMsgByKey(client, required(values.topic, '-t topic', command), required(values.key, '-k key', command));
         case 'topicStatus':
           return topicStatus(client, required(values.topic, '-t topic', command));
         case 'consumerProgress':

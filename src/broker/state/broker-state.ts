@@ -7,7 +7,7 @@
 // use (malformed bytes, an invalid command) is skipped identically everywhere and logged.
 import type { CommittedEntry, StateMachine } from '../../node/server.js';
 import { assert } from '../../util/assert.js';
-import { decodeMessage, javaStringHashCode, MessageFormatError, parseMessageProperties } from '../message-codec.js';
+import { decodeMessage, javaStringHashCode, MessageFormatError, parseMessageProperties, type StoredMessage } from '../message-codec.js';
 import { BROKER_STATE_TOPIC, type BrokerCommand, CommandFormatError, decodeCommand } from './commands.js';
 import { ConsumeQueue } from './consume-queue.js';
 import type { TopicConfig } from './topic-config.js';
@@ -23,6 +23,8 @@ export type ApplyResult =
 export interface BrokerStateListener {
   /** A message became consumable at `queueOffset` of (topic, queueId) (long polling wakes on it). */
   onMessage?(topic: string, queueId: number, queueOffset: number): void;
+  /** The same message with its parsed properties (the index service keys it by KEYS and UNIQ_KEY). */
+  onStoredMessage?(message: StoredMessage, properties: ReadonlyMap<string, string>): void;
   /** The topic table changed (the broker re-registers with the name server). */
   onTopicsChanged?(): void;
 }
@@ -97,7 +99,8 @@ export class BrokerState implements StateMachine {
       return { kind: 'command', command };
     }
     const queue = this.queueFor(message.topic, message.queueId);
-    const tags = parseMessageProperties(message.properties).get('TAGS');
+    const properties = parseMessageProperties(message.properties);
+    const tags = properties.get('TAGS');
     const tagsCode = tags === undefined ? 0 : javaStringHashCode(tags);
     const queueOffset = queue.append(message.physicalOffset, message.totalSize, tagsCode, index);
     if (queueOffset !== message.queueOffset) {
@@ -107,7 +110,10 @@ export class BrokerState implements StateMachine {
       this.log(`entry ${index}: ${message.topic}-${message.queueId} message stored with QUEUEOFFSET ${message.queueOffset} indexed at ${queueOffset}`);
     }
     this.stats.messages++;
-    for (const listener of this.listeners) listener.onMessage?.(message.topic, message.queueId, queueOffset);
+    for (const listener of this.listeners) {
+      listener.onMessage?.(message.topic, message.queueId, queueOffset);
+      listener.onStoredMessage?.(message, properties);
+    }
     return { kind: 'message', topic: message.topic, queueId: message.queueId, queueOffset, physicalOffset: message.physicalOffset };
   }
 
