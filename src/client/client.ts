@@ -98,9 +98,9 @@ class Connection {
     let authenticated = false;
     this.decoder.setMaxFrameBytes(HELLO_MAX_FRAME_BYTES);
     this.ready = new Promise((resolve, reject) => {
+      this.rejectReady = reject;
       // Connected (TCP, or TLS handshake done): the peer-port handshake starts.
       onReady = () => this.socket.write(encodeFrame(handshake.hello(), MAX_FRAME_BYTES));
-      this.socket.once('error', reject);
       // Until the node has answered the handshake, frames are handshake frames.
       this.onHandshake = (value: unknown): void => {
         try {
@@ -108,16 +108,22 @@ class Connection {
         } catch (error) {
           if (!(error instanceof AuthError)) throw error;
           const failure = new Error(`authentication with ${peer.id} (${peer.host}:${peer.port}) failed: ${error.message}`);
-          reject(failure);
           this.fail(failure);
           return;
         }
         authenticated = true;
+        clearTimeout(this.handshakeTimer);
         this.decoder.setMaxFrameBytes(MAX_FRAME_BYTES);
         resolve();
       };
     });
     this.ready.catch(() => undefined);
+    // The request timer starts only after the handshake, so the handshake has a deadline of its
+    // own: a listener that accepts and never answers (a stopped process, a black-holing proxy)
+    // would otherwise hold the call forever. Only the hello was written: the request was not.
+    this.handshakeTimer = setTimeout(() => {
+      this.fail(new Error(`no handshake answer from ${peer.id} (${peer.host}:${peer.port}) within ${requestTimeoutMs} ms`));
+    }, requestTimeoutMs);
     this.socket.on('data', (chunk: Buffer) => {
       try {
         this.decoder.feed(chunk);
@@ -136,6 +142,9 @@ class Connection {
   }
 
   private onHandshake: (value: unknown) => void = () => undefined;
+  // Rejects `ready` on any failure before the handshake is done (a no-op once it resolved).
+  private rejectReady: (error: Error) => void = () => undefined;
+  private handshakeTimer: NodeJS.Timeout | undefined;
 
   get broken(): boolean {
     return this.failure !== null;
@@ -197,6 +206,8 @@ class Connection {
 
   private fail(error: Error): void {
     if (this.failure === null) this.failure = error;
+    clearTimeout(this.handshakeTimer);
+    this.rejectReady(error);
     for (const [id, waiter] of this.waiters) {
       this.waiters.delete(id);
       clearTimeout(waiter.timer);
