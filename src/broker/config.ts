@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildNodeConfig, ConfigError, type DLedgerNodeConfig, type PeerAddress, parsePeers } from '../node/config.js';
+import { isThreadsSetting, type ThreadsSetting } from '../node/threads-mode.js';
 import { FRAME_MAX_BYTES as REMOTING_FRAME_MAX_BYTES } from '../remoting/frame.js';
 import { parseProperties, PropertiesError } from '../util/properties.js';
 import { isRemotingTlsKey, PEER_TLS_DEFAULTS, parseRemotingTls, REMOTING_TLS_DEFAULTS, type RemotingTls } from '../net/tls-config.js';
@@ -34,6 +35,8 @@ export interface BrokerConfig {
   /** The DLedger group secret file (node peerSecretFile); '' = unset (the broker then refuses to start unless dLegerPeerAuth=none). */
   readonly dLegerPeerSecretFile: string;
   readonly dLegerPeerAuth: 'secret' | 'none';
+  /** The member's threads setting (node key threads). */
+  readonly dLegerThreads: ThreadsSetting;
   /**
    * Java's send executor size. Accepted (the quick start sets it) and reported; sends here run on
    * the event loop and are bounded by DLedger's maxPendingRequestsNum instead of a thread pool.
@@ -123,6 +126,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   preferredLeaderId: { defaultValue: null, doc: 'DLedger preferred leader' },
   dLegerPeerSecretFile: { defaultValue: null, doc: 'DLedger group secret file (mode 0600, one secret per line; the first proves, all are accepted); required unless dLegerPeerAuth=none' },
   dLegerPeerAuth: { defaultValue: 'secret', doc: 'secret: peers authenticate with the group secret; none: no peer authentication (warned at every start)' },
+  dLegerThreads: { defaultValue: 'auto', doc: 'DLedger member threads: inline, workers or auto (DLEDGER_THREADS overrides auto)' },
   sendMessageThreadPoolNums: { defaultValue: String(Math.min(os.availableParallelism(), 4)), doc: 'Java send executor size (reported)' },
   pullMessageThreadPoolNums: { defaultValue: String(16 + os.availableParallelism() * 2), doc: 'Java pull executor size (reported)' },
   maxMessageSize: { defaultValue: String(4 * MIB), doc: 'largest message body' },
@@ -305,6 +309,8 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   if (dLegerPeerSecretFile !== '' && !path.isAbsolute(dLegerPeerSecretFile)) problems.push(`${where('dLegerPeerSecretFile')}: "${dLegerPeerSecretFile}" must be an absolute path`);
   const dLegerPeerAuth = text('dLegerPeerAuth');
   if (dLegerPeerAuth !== 'secret' && dLegerPeerAuth !== 'none') problems.push(`${where('dLegerPeerAuth')}: "${dLegerPeerAuth}" must be secret or none`);
+  const dLegerThreads = text('dLegerThreads');
+  if (!isThreadsSetting(dLegerThreads)) problems.push(`${where('dLegerThreads')}: "${dLegerThreads}" must be inline, workers or auto`);
   const sendMessageThreadPoolNums = integer('sendMessageThreadPoolNums', 1, 4096);
   const pullMessageThreadPoolNums = integer('pullMessageThreadPoolNums', 1, 4096);
   const maxMessageSize = integer('maxMessageSize', 1, 2 ** 31 - 1);
@@ -355,7 +361,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   return {
     brokerClusterName, brokerName, brokerIP1, listenPort, namesrvAddrs, storePathRootDir, storePathCommitLog,
     enableDLegerCommitLog, dLegerGroup, dLegerPeers, dLegerSelfId, preferredLeaderId,
-    dLegerPeerSecretFile, dLegerPeerAuth: dLegerPeerAuth as 'secret' | 'none',
+    dLegerPeerSecretFile, dLegerPeerAuth: dLegerPeerAuth as 'secret' | 'none', dLegerThreads: dLegerThreads as ThreadsSetting,
     sendMessageThreadPoolNums, pullMessageThreadPoolNums, maxMessageSize, mappedFileSizeCommitLog, maxHashSlotNum, maxIndexNum,
     flushDiskType: flushDiskType as FlushDiskType, defaultTopicQueueNums, registerNameServerPeriodMs, longPollingEnable,
     messageDelayLevelsMs, heartbeatBodyMaxBytes, topicAttributesMaxBytes, topicsMax, autoCreateRetryTopicsMax,
@@ -395,6 +401,7 @@ export function toNodeConfig(config: BrokerConfig, overrides: Readonly<Record<st
     ...config.dLegerTlsKeys,
     peerSecretFile: config.dLegerPeerSecretFile,
     peerAuth: config.dLegerPeerAuth,
+    threads: config.dLegerThreads,
     ...overrides,
   });
 }

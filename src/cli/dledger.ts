@@ -52,6 +52,7 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (values
       'tls-require-client-cert': { type: 'string' },
       'peer-secret-file': { type: 'string' },
       'peer-auth': { type: 'string' },
+      threads: { type: 'string' },
       config: { type: 'string', short: 'c' },
     },
     run: runServer,
@@ -182,6 +183,7 @@ async function runServer(v: Record<string, unknown>): Promise<number> {
     peerSecretFile: v['peer-secret-file'],
     clientSecretFile: v['client-secret-file'],
     peerAuth: v['peer-auth'],
+    threads: v['threads'],
   };
   for (const [key, value] of Object.entries(fromFlags)) if (value !== undefined && !(key in raw)) raw[key] = value;
   const config = buildNodeConfig(raw);

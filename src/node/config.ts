@@ -2,6 +2,7 @@
 // timing defaults where DLedger's are too slow (see DEFAULT_TIMING below), validated in full
 // before anything starts. Every error names the key and the value it got.
 import { PEER_TLS_DEFAULTS, parsePeerTls, type PeerTls } from '../net/tls-config.js';
+import { isThreadsSetting, THREADS_ENV, threadsEnvProblem, type ThreadsSetting } from './threads-mode.js';
 
 export interface PeerAddress {
   readonly id: string;
@@ -60,6 +61,8 @@ export interface DLedgerNodeConfig {
   readonly peerPartialFrameBudgetBytes: number;
   /** A client's replies not yet taken by it beyond which its requests are not read. */
   readonly clientReplyBacklogMaxBytes: number;
+  /** inline | workers | auto (threads-mode.ts; DLEDGER_THREADS overrides auto). */
+  readonly threads: ThreadsSetting;
 }
 
 export type PeerAuthMode = 'secret' | 'none';
@@ -102,6 +105,7 @@ export const DEFAULT_CONFIG: Omit<DLedgerNodeConfig, 'peers' | 'selfId' | 'tls'>
   peerPartialFrameBudgetBytes: 256 * 1024 * 1024,
   clientReplyBacklogMaxBytes: 16 * 1024 * 1024,
   clientSecretFile: '',
+  threads: 'auto',
 };
 
 /** The peer port's frame cap (an Append, a Snapshot chunk...). */
@@ -266,6 +270,11 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
   const peerPartialFrameBudgetBytes = integer('peerPartialFrameBudgetBytes', 2 * PEER_FRAME_MAX_BYTES, 2 ** 40);
   const clientReplyBacklogMaxBytes = integer('clientReplyBacklogMaxBytes', 64 * 1024, 2 ** 40);
   const clientSecretFile = text('clientSecretFile').trim();
+  const threads = text('threads');
+  if (!isThreadsSetting(threads)) problems.push(`threads: "${threads}" must be inline, workers or auto`);
+  // Checked here with the keys, so a typo in the override fails before anything starts.
+  const envProblem = threadsEnvProblem(process.env[THREADS_ENV]);
+  if (envProblem !== null) problems.push(envProblem);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     group,
@@ -294,6 +303,7 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
     peerPartialFrameBudgetBytes,
     clientReplyBacklogMaxBytes,
     clientSecretFile,
+    threads: threads as ThreadsSetting,
   };
 }
 

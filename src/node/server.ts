@@ -26,6 +26,7 @@ import { LogRaftStorage } from './log-raft-storage.js';
 import { type ClientSession, PeerTransport } from './peer-transport.js';
 import { DEFAULT_HELLO_TIMEOUT_MS, loadNodeSecrets } from './peer-auth.js';
 import { parseWireMessage, wireMessage } from './raft-message-wire.js';
+import { resolveThreads, type ThreadsResolution } from './threads-mode.js';
 import { NoopMetrics, type Metrics } from '../metrics/metrics.js';
 
 /** An append, read or transfer that did not succeed; `code` is a DLedger response code. */
@@ -169,6 +170,7 @@ export class DLedgerServer {
   private role: RoleChange = { role: 'follower', term: 0, leaderId: null };
   private boundPort = 0;
   private ticksSinceMetrics = 0;
+  private threads: ThreadsResolution | null = null;
 
   constructor(private readonly options: DLedgerServerOptions) {
     this.config = options.config;
@@ -185,6 +187,11 @@ export class DLedgerServer {
     return this.boundPort;
   }
 
+  /** The mode this node runs in (config `threads`, auto resolved at start); null before start(). */
+  get threadsMode(): ThreadsResolution | null {
+    return this.threads;
+  }
+
   onRoleChange(handler: (change: RoleChange) => void): void {
     this.roleHandlers.push(handler);
   }
@@ -195,6 +202,8 @@ export class DLedgerServer {
     const config = this.config;
     // Before the store opens: a node without its secret refuses to start (ConfigError).
     const secrets = loadNodeSecrets(config, this.log);
+    const threads = resolveThreads(config.threads);
+    this.threads = threads;
     const store = openLogStore({
       nodeDir: this.nodeDir,
       dataSegmentSizeBytes: config.mappedFileSizeForEntryData,
@@ -254,7 +263,7 @@ export class DLedgerServer {
     });
     this.boundPort = await this.transport.listen(self.host === 'localhost' ? '127.0.0.1' : self.host, self.port);
     this.tickTimer = setInterval(() => this.tick(), config.tickIntervalMs);
-    this.log(`started: peers ${config.peers.map((p) => `${p.id}-${p.host}:${p.port}`).join(';')}, log [${store.beforeBeginIndex + 1}, ${store.lastIndex}], flush ${config.flushPolicy}`);
+    this.log(`started: peers ${config.peers.map((p) => `${p.id}-${p.host}:${p.port}`).join(';')}, log [${store.beforeBeginIndex + 1}, ${store.lastIndex}], flush ${config.flushPolicy}, threads ${threads.mode} (${threads.reason === 'config' ? 'set' : threads.reason === 'env' ? 'auto, DLEDGER_THREADS' : 'auto, by cores'})`);
   }
 
   /**
