@@ -8,6 +8,7 @@ import { StoreLockedError } from './errors.js';
 import type { StoreLock, StoreMedium } from './medium.js';
 import { mmapSegmentFileFactory } from './mmap-segment-file.js';
 import type { SegmentFileFactory } from './segment-file.js';
+import { unlinkFilesInOrder } from './segment-deletion.js';
 
 /** Space kept for metadata writes on a full disk: a few small files' worth of blocks. */
 export const SPACE_RESERVE_FILE_NAME = 'space-reserve';
@@ -59,6 +60,10 @@ export class DiskMedium implements StoreMedium {
 
   removeFile(filePath: string): void {
     rmSync(filePath, { force: true });
+  }
+
+  removeFilesInOrder(filePaths: readonly string[], intervalMs: number): Promise<void> {
+    return unlinkFilesInOrder(filePaths, intervalMs);
   }
 
   syncDirectory(directoryPath: string): void {

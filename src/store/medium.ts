@@ -19,6 +19,11 @@ export interface StoreMedium {
   listFiles(directoryPath: string): string[];
   fileSizeBytes(filePath: string): number;
   removeFile(filePath: string): void;
+  /**
+   * Remove files in order, `intervalMs` apart, and make the removals durable, without blocking the
+   * caller's thread (retention: segments already detached from the log).
+   */
+  removeFilesInOrder(filePaths: readonly string[], intervalMs: number): Promise<void>;
   /** Make creations, renames and removals in the directory durable. */
   syncDirectory(directoryPath: string): void;
   /** A small file's contents, or null when it does not exist. */

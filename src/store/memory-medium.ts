@@ -74,6 +74,12 @@ export class MemoryMedium implements StoreMedium {
     this.modifiedMs.delete(filePath);
   }
 
+  removeFilesInOrder(filePaths: readonly string[]): Promise<void> {
+    // Memory has no slow unlink; the removal is immediate (and durable, as every directory op here).
+    for (const filePath of filePaths) this.removeFile(filePath);
+    return Promise.resolve();
+  }
+
   syncDirectory(): void {
     // Directory operations of this medium are durable as soon as they happen.
   }

@@ -75,6 +75,8 @@ export class SegmentList {
   readonly segments: Segment[] = [];
   // Invariant: when set, prepared.startPos equals the end of the last segment (or it is discarded).
   private prepared: Segment | null = null;
+  // Invariant: paths of detached segments whose unlink may still be running; never created anew.
+  private readonly detachedPaths = new Set<string>();
   /** Why the last ahead-of-need creation failed (e.g. disk full); cleared on success. */
   prepareError: unknown = null;
 
@@ -172,7 +174,7 @@ export class SegmentList {
     if (this.segments.length === 0 || this.prepared !== null) return;
     const startPos = this.endPos;
     try {
-      this.prepared = new Segment(startPos, this.medium.segmentFiles.create(this.pathOf(startPos), this.segmentSizeBytes));
+      this.prepared = this.create(startPos);
       this.prepareError = null;
     } catch (error) {
       this.prepareError = error;
@@ -201,6 +203,28 @@ export class SegmentList {
     }
     if (this.segments.length === 0) this.discardPrepared();
     return removed;
+  }
+
+  /**
+   * Take every segment that ends at or before `pos` out of the list and unmap it, but leave its
+   * file for the caller to unlink (off the event loop). Oldest first. Until the caller reports
+   * the files gone (forgetDetached), no segment may be created under one of those names.
+   */
+  detachEndingBy(pos: number): Array<{ name: string; path: string; sizeBytes: number }> {
+    const detached = [];
+    while (this.segments.length > 0 && (this.segments[0] as Segment).endPos <= pos) {
+      const segment = this.segments.shift() as Segment;
+      segment.file.close();
+      this.detachedPaths.add(segment.file.path);
+      detached.push({ name: segmentName(segment.startPos), path: segment.file.path, sizeBytes: segment.file.sizeBytes });
+    }
+    if (this.segments.length === 0) this.discardPrepared();
+    return detached;
+  }
+
+  /** The detached files are unlinked (or their unlink failed and recovery will remove them). */
+  forgetDetached(paths: readonly string[]): void {
+    for (const path of paths) this.detachedPaths.delete(path);
   }
 
   /** Every segment's unflushed range, handed over to a background flush. */
@@ -248,7 +272,13 @@ export class SegmentList {
       if (prepared.startPos === startPos) return prepared;
       this.remove(prepared);
     }
-    return new Segment(startPos, this.medium.segmentFiles.create(this.pathOf(startPos), this.segmentSizeBytes));
+    return this.create(startPos);
+  }
+
+  private create(startPos: number): Segment {
+    const path = this.pathOf(startPos);
+    assert(!this.detachedPaths.has(path), `segment ${path} created while its detached file is being unlinked`);
+    return new Segment(startPos, this.medium.segmentFiles.create(path, this.segmentSizeBytes));
   }
 
   private adopt(segment: Segment): void {

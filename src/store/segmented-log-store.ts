@@ -29,7 +29,9 @@ import {
   INDEX_RECORD_BYTES,
   type LogStore,
   type RawRecords,
+  type RetainedRange,
   type RetentionPolicy,
+  type RetentionRun,
   type StoredEntry,
   type StoreOptions,
   type TermVote,
@@ -48,6 +50,8 @@ function writeSegmentBytes(segment: Segment, offsetBytes: number, bytes: Uint8Ar
 /** How often creating the next segment ahead is retried after it failed (e.g. disk full). */
 const PREPARE_RETRY_MS = 100;
 export const INDEX_DIR_NAME = 'index';
+/** Data segments one retention run deletes at most (DLedger's and RocketMQ's DELETE_FILES_BATCH_MAX). */
+const DEFAULT_RETENTION_SEGMENTS_PER_RUN = 10;
 
 export class SegmentedLogStore implements LogStore {
   readonly recoveryReport: RecoveryReport;
@@ -79,6 +83,8 @@ export class SegmentedLogStore implements LogStore {
   private flushEpoch = 0;
   /** Advisory checkpoints not written because the disk was full (observability). */
   checkpointsSkippedForSpace = 0;
+  /** The last retention run's unlinks, while they run (one run at a time). */
+  private retentionUnlinks: Promise<void> | null = null;
   private prepareScheduled = false;
   private prepareFailedAtMs: number | null = null;
   private readonly flushTimer: NodeJS.Timeout | null = null;
@@ -493,24 +499,61 @@ export class SegmentedLogStore implements LogStore {
     this.waiters.resolveThrough(this.durable);
   }
 
-  applyRetention(policy: RetentionPolicy): string[] {
+  applyRetention(policy: RetentionPolicy): RetentionRun | null {
     this.checkWritable('applyRetention');
-    const removed: string[] = [];
-    // Whole segments only, oldest first, one at a time (so the disk usage is re-measured after
-    // each), never the one holding the end of the log, never one holding an entry >=
-    // keepFromIndex; stop at the first segment that must stay.
-    for (;;) {
-      const [candidate, next] = this.dataList.segments;
+    if (this.retentionUnlinks !== null) return null;
+    const maxSegments = policy.maxSegmentsPerRun ?? DEFAULT_RETENTION_SEGMENTS_PER_RUN;
+    // Whole segments only, oldest first, never the one holding the end of the log, never one
+    // holding an entry >= keepFromIndex; stop at the first segment that must stay (DLedger's and
+    // RocketMQ's deleteExpiredFileByTime).
+    let newStart: { segmentStartPos: number; beforeBeginIndex: number } | null = null;
+    for (let at = 0; at < maxSegments; at++) {
+      const candidate = this.dataList.segments[at];
+      const next = this.dataList.segments[at + 1];
       if (candidate === undefined || next === undefined || this.end < next.startPos) break;
       const nextFirstIndex = this.end === next.startPos ? this.last.index + 1 : headerAt(this.dataList, next.startPos, 'the first entry of a segment').index;
       if (nextFirstIndex > policy.keepFromIndex) break;
       const expired = this.medium.modifiedTimeMs(candidate.file.path) + policy.fileReservedMs < policy.nowMs;
-      if (!expired && !(this.medium.diskUsageRatio(this.dataList.directoryPath) > policy.diskUsageRatioForceClean)) break;
-      this.movePrefixToSegment(next.startPos, nextFirstIndex - 1);
-      removed.push(...this.removeSegmentsBeforeStart());
+      if (!expired && !policy.forceClean) break;
+      newStart = { segmentStartPos: next.startPos, beforeBeginIndex: nextFirstIndex - 1 };
     }
-    if (removed.length > 0) this.medium.prepareSpaceReserve(this.options.nodeDir);
-    return removed;
+    if (newStart === null) return null;
+    // Durable first: once the checkpoint names the new start, a crash at any later point leaves
+    // files that recovery removes (it drops every segment before the checkpoint's start).
+    this.movePrefixToSegment(newStart.segmentStartPos, newStart.beforeBeginIndex);
+    const data = this.dataList.detachEndingBy(this.dataList.segmentStartOf(this.firstPos));
+    const index = this.indexList.detachEndingBy(this.indexList.segmentStartOf(indexSlotPos(this.beforeBegin.index + 1)));
+    const paths = [...data, ...index].map((file) => file.path);
+    const filesRemoved = this.medium.removeFilesInOrder(paths, policy.unlinkIntervalMs ?? 0).finally(() => {
+      this.dataList.forgetDetached(data.map((file) => file.path));
+      this.indexList.forgetDetached(index.map((file) => file.path));
+      this.retentionUnlinks = null;
+      if (!this.closed) this.medium.prepareSpaceReserve(this.options.nodeDir);
+    });
+    this.retentionUnlinks = filesRemoved.catch(() => undefined);
+    return {
+      deleted: [...data.map((file) => `${DATA_DIR_NAME}/${file.name}`), ...index.map((file) => `${INDEX_DIR_NAME}/${file.name}`)],
+      dataSegmentsDeleted: data.length,
+      bytesDeleted: [...data, ...index].reduce((sum, file) => sum + file.sizeBytes, 0),
+      filesRemoved,
+    };
+  }
+
+  retainedRange(): RetainedRange {
+    this.checkOpen('retainedRange');
+    return {
+      firstIndex: this.beforeBegin.index + 1,
+      lastIndex: this.last.index,
+      firstPos: this.firstPos,
+      endPos: this.end,
+      dataSegments: this.dataList.segments.length,
+      dataSegmentBytes: this.dataList.segments.length * this.options.dataSegmentSizeBytes,
+      indexSegments: this.indexList.segments.length,
+    };
+  }
+
+  diskUsageRatio(): number {
+    return this.medium.diskUsageRatio(this.dataList.directoryPath);
   }
 
   /** Persist a log start at `segmentStartPos` whose previous entry is `newBeforeBeginIndex`. */
@@ -550,6 +593,10 @@ export class SegmentedLogStore implements LogStore {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.flushTimer !== null) clearInterval(this.flushTimer);
+    // Unlinks in flight finish first (their files are already out of the log; a failure leaves
+    // them for recovery).
+    if (this.retentionUnlinks !== null) await this.retentionUnlinks;
+    if (this.closed) return;
     try {
       if (this.failure === null) {
         this.flushNow();

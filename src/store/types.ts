@@ -82,14 +82,50 @@ export interface TermVote {
 }
 
 export interface RetentionPolicy {
-  /** Delete whole data segments whose last write is older than this. */
+  /** A data segment whose last write is older than this is expired. */
   readonly fileReservedMs: number;
-  /** Delete regardless of age while disk usage is above this ratio (DLedger: 0.85). */
-  readonly diskUsageRatioForceClean: number;
-  /** Never delete a segment holding an entry with index >= this (e.g. a lagging follower's next). */
+  /**
+   * Delete old segments whether expired or not (the disk is above the force-clean ratio: DLedger's
+   * diskSpaceRatioToForceClean, RocketMQ's diskSpaceCleanForciblyRatio). The caller measures the
+   * ratio (diskUsageRatio()) between runs: deleted files free their space only once unlinked.
+   */
+  readonly forceClean: boolean;
+  /** Never delete a segment holding an entry with index >= this (uncommitted, unapplied, or a follower's next). */
   readonly keepFromIndex: number;
   /** Clock injected for tests. */
   readonly nowMs: number;
+  /** At most this many data segments per run (DLedger and RocketMQ: 10). Default 10. */
+  readonly maxSegmentsPerRun?: number;
+  /** Pause between two file unlinks (RocketMQ's deleteCommitLogFilesInterval). Default 0. */
+  readonly unlinkIntervalMs?: number;
+}
+
+export interface RetentionRun {
+  /** Files taken out of the log, data and index, as `data/<name>` / `index/<name>`, oldest first. */
+  readonly deleted: readonly string[];
+  /** Data segments among them. */
+  readonly dataSegmentsDeleted: number;
+  /** Bytes of the deleted files (data and index). */
+  readonly bytesDeleted: number;
+  /**
+   * Settles once the files are unlinked (off the event loop). The new log start is durable before
+   * applyRetention returns; a crash before this settles leaves files recovery removes at open.
+   */
+  readonly filesRemoved: Promise<void>;
+}
+
+/** What the log holds now (read-file, mqadmin, metrics). */
+export interface RetainedRange {
+  /** First entry's index (beforeBeginIndex + 1); > lastIndex when the log is empty. */
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  /** Where the first entry lies, and where the next record goes. */
+  readonly firstPos: number;
+  readonly endPos: number;
+  /** Data segment files on disk (mapped), and their bytes. */
+  readonly dataSegments: number;
+  readonly dataSegmentBytes: number;
+  readonly indexSegments: number;
 }
 
 export interface LogStore {
@@ -135,8 +171,15 @@ export interface LogStore {
    * matching); otherwise the whole log is dropped.
    */
   resetPrefix(beforeBeginIndex: number, beforeBeginTerm: number): void;
-  /** Delete old whole segments by the policy; returns the segment file names deleted. */
-  applyRetention(policy: RetentionPolicy): string[];
+  /**
+   * Delete old whole segments by the policy, oldest first: the new log start is made durable
+   * (checkpoint) first, then data and index segments below it are unmapped and unlinked off the
+   * event loop. One run at a time: null while the previous run's files are still being unlinked.
+   */
+  applyRetention(policy: RetentionPolicy): RetentionRun | null;
+  retainedRange(): RetainedRange;
+  /** Used fraction of the file system holding the data segments, 0..1 (statfs). */
+  diskUsageRatio(): number;
   loadTermVote(): TermVote;
   saveTermVote(state: TermVote): void;
   close(): Promise<void>;

@@ -535,15 +535,31 @@ export function storeBehaviour(t: Test, makeHarness: () => StoreHarness): void {
     const thirdStart = Number(names[2]);
     let keepFromIndex = 0;
     while ((store.get(keepFromIndex)?.pos as number) < thirdStart) keepFromIndex++;
-    const removed = store.applyRetention({ fileReservedMs: 60_000, diskUsageRatioForceClean: 1, keepFromIndex, nowMs });
-    t.same(removed.filter((r) => r.startsWith('data/')), [`data/${names[0]}`, `data/${names[1]}`], 'the two expired, unneeded segments');
-    t.equal(store.beforeBeginIndex, keepFromIndex - 1, 'the log now starts at the first kept entry');
+    const run = store.applyRetention({ fileReservedMs: 60_000, forceClean: false, keepFromIndex, nowMs });
+    t.ok(run !== null, 'a run deleted something');
+    if (run === null) return;
+    t.same(run.deleted.filter((r) => r.startsWith('data/')), [`data/${names[0]}`, `data/${names[1]}`], 'the two expired, unneeded segments');
+    t.equal(run.dataSegmentsDeleted, 2);
+    t.equal(store.beforeBeginIndex, keepFromIndex - 1, 'the log start moved before the files are unlinked');
+    t.equal(store.retainedRange().firstIndex, keepFromIndex);
+    t.equal(store.retainedRange().firstPos, thirdStart, 'the first kept entry is the first of the third segment');
+    t.equal(store.applyRetention({ fileReservedMs: 0, forceClean: true, keepFromIndex: store.lastIndex + 1, nowMs }), null, 'one run at a time');
+    await run.filesRemoved;
+    t.equal(run.bytesDeleted, 2 * SEGMENT + run.deleted.filter((r) => r.startsWith('index/')).length * INDEX_SEGMENT, 'bytes of the files deleted');
+    t.notOk(harness.list('data').includes(names[0] as string), 'unlinked');
     t.equal(store.get(keepFromIndex - 1), null);
     t.ok(store.get(keepFromIndex) !== null);
     t.ok(harness.list('index').every((name) => Number(name) + INDEX_SEGMENT > keepFromIndex * 32), 'index segments trimmed');
-    // Not expired, but the disk is "too full" (ratio threshold below any real usage).
-    const forced = store.applyRetention({ fileReservedMs: 3_600_000_000, diskUsageRatioForceClean: -1, keepFromIndex: store.lastIndex + 1, nowMs });
-    t.ok(forced.length > 0, 'force clean by disk usage deletes more');
+    // Expired nothing: the rest is recent; only forced cleaning (the disk is over its ratio) goes on.
+    t.equal(store.applyRetention({ fileReservedMs: 3_600_000_000, forceClean: false, keepFromIndex: store.lastIndex + 1, nowMs }), null, 'nothing expired');
+    const forced = store.applyRetention({ fileReservedMs: 3_600_000_000, forceClean: true, keepFromIndex: store.lastIndex + 1, nowMs, maxSegmentsPerRun: 3 });
+    t.equal(forced?.dataSegmentsDeleted, 3, 'force clean deletes regardless of age, at most maxSegmentsPerRun');
+    await forced?.filesRemoved;
+    for (;;) {
+      const more = store.applyRetention({ fileReservedMs: 3_600_000_000, forceClean: true, keepFromIndex: store.lastIndex + 1, nowMs });
+      if (more === null) break;
+      await more.filesRemoved;
+    }
     t.ok(harness.list('data').includes(segmentName(store.endPos - (store.endPos % SEGMENT))), 'the active segment is kept');
     const firstKept = store.beforeBeginIndex + 1;
     await store.close();
