@@ -19,7 +19,7 @@ import { loadClientTls, TlsConfigError } from '../net/tls-config.js';
 import type { TlsClientOptions } from '../net/tls.js';
 import { DLedgerServer } from '../node/server.js';
 import { PrometheusMetrics, serveMetrics } from '../metrics/prometheus.js';
-import { dumpDataDir } from '../store/dump.js';
+import { dumpDataDir, retainedOnDisk } from '../store/dump.js';
 import { parseProperties } from '../util/properties.js';
 import { runClientBench } from './client-bench.js';
 import { runUntilSignal } from './run-until-signal.js';
@@ -129,6 +129,8 @@ const COMMANDS: Record<string, { summary: string; options: Options; run: (values
     run: async (v) => {
       const dir = requiredText(v['dir'], 'dir');
       const dataDir = fs.existsSync(path.join(dir, 'data')) ? path.join(dir, 'data') : dir;
+      // First: where the log starts (retention moves it), what is retained, the disk's usage.
+      console.log(`# retained ${JSON.stringify(retainedOnDisk(dir))}`);
       const summary = dumpDataDir(dataDir, {
         fromPos: nonNegativeInteger(v['pos'], 'pos'),
         ...(v['size'] === undefined ? {} : { maxEntries: positiveInteger(v['size'], 'size') }),

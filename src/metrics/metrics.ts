@@ -14,6 +14,8 @@ export interface Metrics {
   observeBatchEntries(count: number): void;
   observeFlushLatencySeconds(seconds: number): void;
   setStoreSize(bytes: number, segments: number): void;
+  /** Retention: the log's first index, the used fraction of its disk, deletions so far (totals). */
+  setRetention(state: { firstIndex: number; diskUsageRatio: number; segmentsDeleted: number; bytesDeleted: number }): void;
   incElections(): void;
   incLeaderChanges(): void;
   setRingOccupancyBytes(ring: string, bytes: number): void;
@@ -35,6 +37,7 @@ export class NoopMetrics implements Metrics {
   observeBatchEntries(): void {}
   observeFlushLatencySeconds(): void {}
   setStoreSize(): void {}
+  setRetention(): void {}
   incElections(): void {}
   incLeaderChanges(): void {}
   setRingOccupancyBytes(): void {}

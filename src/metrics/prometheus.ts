@@ -25,6 +25,12 @@ export class PrometheusMetrics implements Metrics {
   private readonly flushLatency: Histogram;
   private readonly storeBytes: Gauge;
   private readonly storeSegments: Gauge;
+  private readonly firstIndex: Gauge;
+  private readonly diskUsageRatio: Gauge;
+  private readonly segmentsDeleted: Counter;
+  private readonly bytesDeleted: Counter;
+  private reportedSegmentsDeleted = 0;
+  private reportedBytesDeleted = 0;
   private readonly elections: Counter;
   private readonly leaderChanges: Counter;
   private readonly ringOccupancy: Gauge;
@@ -49,6 +55,10 @@ export class PrometheusMetrics implements Metrics {
     this.flushLatency = new Histogram({ name: 'dledger_flush_latency_seconds', help: 'Duration of one fdatasync/msync of the log', buckets: LATENCY_BUCKETS_SECONDS, registers });
     this.storeBytes = new Gauge({ name: 'dledger_store_bytes', help: 'Bytes of log data between the first and the last entry', registers });
     this.storeSegments = new Gauge({ name: 'dledger_store_segments', help: 'Data segment files', registers });
+    this.firstIndex = new Gauge({ name: 'dledger_log_first_index', help: 'Index of the first entry the log still holds (moves when retention deletes segments)', registers });
+    this.diskUsageRatio = new Gauge({ name: 'dledger_disk_usage_ratio', help: 'Used fraction of the file system holding the data segments (statfs), as retention last measured it', registers });
+    this.segmentsDeleted = new Counter({ name: 'dledger_retention_segments_deleted_total', help: 'Data segments deleted by retention', registers });
+    this.bytesDeleted = new Counter({ name: 'dledger_retention_deleted_bytes_total', help: 'Bytes of data and index segment files deleted by retention', registers });
     this.elections = new Counter({ name: 'dledger_elections_total', help: 'Elections this node started', registers });
     this.leaderChanges = new Counter({ name: 'dledger_leader_changes_total', help: 'Times this node saw the leader change', registers });
     this.authFailures = new Counter({ name: 'dledger_peer_auth_failures_total', help: 'Peer-port handshakes refused (inbound: a dialer failed to prove the secret; outbound: an acceptor did; timeout) and messages dropped for a from other than the authenticated peer (from_mismatch)', labelNames: ['reason'], registers });
@@ -83,6 +93,15 @@ export class PrometheusMetrics implements Metrics {
   }
   observeFlushLatencySeconds(seconds: number): void {
     this.flushLatency.observe(seconds);
+  }
+  setRetention(state: { firstIndex: number; diskUsageRatio: number; segmentsDeleted: number; bytesDeleted: number }): void {
+    this.firstIndex.set(state.firstIndex);
+    this.diskUsageRatio.set(state.diskUsageRatio);
+    // Counters only go up: add what was deleted since the last report.
+    this.segmentsDeleted.inc(state.segmentsDeleted - this.reportedSegmentsDeleted);
+    this.bytesDeleted.inc(state.bytesDeleted - this.reportedBytesDeleted);
+    this.reportedSegmentsDeleted = state.segmentsDeleted;
+    this.reportedBytesDeleted = state.bytesDeleted;
   }
   setStoreSize(bytes: number, segments: number): void {
     this.storeBytes.set(bytes);

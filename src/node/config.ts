@@ -3,6 +3,7 @@
 // before anything starts. Every error names the key and the value it got.
 import { PEER_TLS_DEFAULTS, parsePeerTls, type PeerTls } from '../net/tls-config.js';
 import { isThreadsSetting, THREADS_ENV, threadsEnvProblem, type ThreadsSetting } from './threads-mode.js';
+import { DLEDGER_CHECK_INTERVAL_MS, DLEDGER_UNLINK_INTERVAL_MS, MAX_RESERVED_HOURS, MAX_SEGMENTS_PER_RUN, parseDecimal, parseDeleteWhen, reservedHoursToMs, type RetentionSettings } from './retention-settings.js';
 
 export interface PeerAddress {
   readonly id: string;
@@ -63,6 +64,12 @@ export interface DLedgerNodeConfig {
   readonly clientReplyBacklogMaxBytes: number;
   /** inline | workers | auto (threads-mode.ts; DLEDGER_THREADS overrides auto). */
   readonly threads: ThreadsSetting;
+  /**
+   * DLedger's retention keys (fileReservedHours, deleteWhen, diskSpaceRatioToCheckExpired,
+   * diskSpaceRatioToForceClean, enableDiskForceClean) as settings; used by a server without a
+   * state machine (DLedger: retention is off once a state machine is registered).
+   */
+  readonly retention: RetentionSettings;
 }
 
 export type PeerAuthMode = 'secret' | 'none';
@@ -81,7 +88,15 @@ export const DEFAULT_TIMING = {
   maxHeartBeatLeak: 6,
 } as const;
 
-export const DEFAULT_CONFIG: Omit<DLedgerNodeConfig, 'peers' | 'selfId' | 'tls'> & { peers: string; selfId: string } = {
+export const DEFAULT_CONFIG: Omit<DLedgerNodeConfig, 'peers' | 'selfId' | 'tls' | 'retention'> & {
+  peers: string;
+  selfId: string;
+  fileReservedHours: number;
+  deleteWhen: string;
+  diskSpaceRatioToCheckExpired: number;
+  diskSpaceRatioToForceClean: number;
+  enableDiskForceClean: boolean;
+} = {
   group: 'default',
   selfId: 'n0',
   peers: 'n0-localhost:20911',
@@ -106,6 +121,11 @@ export const DEFAULT_CONFIG: Omit<DLedgerNodeConfig, 'peers' | 'selfId' | 'tls'>
   clientReplyBacklogMaxBytes: 16 * 1024 * 1024,
   clientSecretFile: '',
   threads: 'auto',
+  fileReservedHours: 72,
+  deleteWhen: '04',
+  diskSpaceRatioToCheckExpired: 0.7,
+  diskSpaceRatioToForceClean: 0.85,
+  enableDiskForceClean: true,
 };
 
 /** The peer port's frame cap (an Append, a Snapshot chunk...). */
@@ -275,8 +295,10 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
   // Checked here with the keys, so a typo in the override fails before anything starts.
   const envProblem = threadsEnvProblem(process.env[THREADS_ENV]);
   if (envProblem !== null) problems.push(envProblem);
+  const retention = dledgerRetention(text, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
+    retention,
     group,
     selfId,
     peers,
@@ -311,4 +333,29 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
 export function raftTimingTicks(config: DLedgerNodeConfig): { heartbeatTimeoutTicks: number; electionTimeoutTicks: number } {
   const heartbeatTimeoutTicks = config.heartBeatTimeIntervalMs / config.tickIntervalMs;
   return { heartbeatTimeoutTicks, electionTimeoutTicks: heartbeatTimeoutTicks * config.maxHeartBeatLeak };
+}
+
+/**
+ * DLedger's retention keys. Differences from DLedger: fileReservedHours may be a fraction (DLedger
+ * floors it at 1 h); the force-clean ratio is taken as given in [0.5, 0.95] instead of floored at
+ * 0.5 by its getter. Disk full (appends refused with DISK_FULL) is force-clean + 0.05, at most 0.95,
+ * as DLedger's isDiskFull.
+ */
+function dledgerRetention(text: (key: keyof typeof DEFAULT_CONFIG) => string, problems: string[]): RetentionSettings {
+  const fileReservedHours = parseDecimal('fileReservedHours', text('fileReservedHours'), 0, MAX_RESERVED_HOURS, problems, true);
+  const deleteWhen = parseDeleteWhen('deleteWhen', text('deleteWhen'), problems);
+  const checkExpiredRatio = parseDecimal('diskSpaceRatioToCheckExpired', text('diskSpaceRatioToCheckExpired'), 0.01, 0.95, problems);
+  const forceCleanRatio = parseDecimal('diskSpaceRatioToForceClean', text('diskSpaceRatioToForceClean'), 0.5, 0.95, problems);
+  const enableDiskForceClean = text('enableDiskForceClean');
+  if (enableDiskForceClean !== 'true' && enableDiskForceClean !== 'false') problems.push(`enableDiskForceClean: "${enableDiskForceClean}" must be true or false`);
+  return {
+    fileReservedMs: reservedHoursToMs(fileReservedHours),
+    deleteWhen,
+    checkExpiredRatio,
+    forceCleanRatio: enableDiskForceClean === 'false' ? null : forceCleanRatio,
+    diskFullRatio: Math.min(forceCleanRatio + 0.05, 0.95),
+    checkIntervalMs: DLEDGER_CHECK_INTERVAL_MS,
+    unlinkIntervalMs: DLEDGER_UNLINK_INTERVAL_MS,
+    maxSegmentsPerRun: MAX_SEGMENTS_PER_RUN,
+  };
 }

@@ -17,7 +17,7 @@ import type { Entry, Message, RaftConfig, RaftStatus, Ready, RefusalReason, Role
 import { EntryType } from '../raft/types.js';
 import { openLogStore } from '../store/open.js';
 import { StoreTruncatedError } from '../store/errors.js';
-import type { LogStore } from '../store/types.js';
+import type { LogStore, RetainedRange } from '../store/types.js';
 import { assert } from '../util/assert.js';
 import { Prng } from '../util/prng.js';
 import { type DLedgerNodeConfig, PEER_FRAME_MAX_BYTES, raftTimingTicks } from './config.js';
@@ -27,6 +27,8 @@ import { type ClientSession, PeerTransport } from './peer-transport.js';
 import { DEFAULT_HELLO_TIMEOUT_MS, loadNodeSecrets } from './peer-auth.js';
 import { parseWireMessage, wireMessage } from './raft-message-wire.js';
 import { resolveThreads, type ThreadsResolution } from './threads-mode.js';
+import { RetentionService, retentionKeepFromIndex, type RetentionHooks, type RetentionStats } from './retention-service.js';
+import type { RetentionSettings } from './retention-settings.js';
 import { NoopMetrics, type Metrics } from '../metrics/metrics.js';
 
 /** An append, read or transfer that did not succeed; `code` is a DLedger response code. */
@@ -80,6 +82,13 @@ export interface DLedgerServerOptions {
    * its only client, so an external append would bypass every broker check). Default true.
    */
   readonly acceptClients?: boolean;
+  /**
+   * Deleting old segments (retention-service.ts). Default: the config's DLedger keys for a server
+   * without a state machine, none with one (DLedger's rule); null: off. The broker passes its own.
+   */
+  readonly retention?: RetentionSettings | null;
+  /** Every member, after its own retention moved its log start (the broker trims its queues). */
+  readonly onLogStartMoved?: RetentionHooks['onLogStartMoved'];
 }
 
 export interface AppendResult {
@@ -171,6 +180,7 @@ export class DLedgerServer {
   private boundPort = 0;
   private ticksSinceMetrics = 0;
   private threads: ThreadsResolution | null = null;
+  private retention: RetentionService | null = null;
 
   constructor(private readonly options: DLedgerServerOptions) {
     this.config = options.config;
@@ -263,7 +273,32 @@ export class DLedgerServer {
     });
     this.boundPort = await this.transport.listen(self.host === 'localhost' ? '127.0.0.1' : self.host, self.port);
     this.tickTimer = setInterval(() => this.tick(), config.tickIntervalMs);
+    this.startRetention(store, this.core);
     this.log(`started: peers ${config.peers.map((p) => `${p.id}-${p.host}:${p.port}`).join(';')}, log [${store.beforeBeginIndex + 1}, ${store.lastIndex}], flush ${config.flushPolicy}, threads ${threads.mode} (${threads.reason === 'config' ? 'set' : threads.reason === 'env' ? 'auto, DLEDGER_THREADS' : 'auto, by cores'})`);
+  }
+
+  private startRetention(store: LogStore, core: RaftCore): void {
+    const settings = this.options.retention === undefined ? (this.options.stateMachine === undefined ? this.config.retention : null) : this.options.retention;
+    if (settings === null) return;
+    // A state machine keeps what it applied only through the log: no snapshot can rebuild it.
+    const holdForEveryFollower = this.options.stateMachine !== undefined;
+    this.retention = new RetentionService(store, settings, {
+      keepFromIndex: (forceClean) => retentionKeepFromIndex(core, this.config.selfId, holdForEveryFollower, forceClean),
+      ...(this.options.onLogStartMoved === undefined ? {} : { onLogStartMoved: this.options.onLogStartMoved }),
+      log: this.log,
+    });
+    this.retention.start();
+  }
+
+  /** Retention counters and the last disk measurement; null when retention is off. */
+  retentionStats(): RetentionStats | null {
+    return this.retention?.stats() ?? null;
+  }
+
+  /** What this member's log holds now: first and last index, positions, segment files. */
+  retainedRange(): RetainedRange {
+    this.liveCore();
+    return this.liveStore().retainedRange();
   }
 
   /**
@@ -296,6 +331,10 @@ export class DLedgerServer {
     }
     if (this.role.role !== 'leader') {
       return Promise.reject(new DLedgerError(ResponseCode.NOT_LEADER, `append refused: not-leader (${this.config.selfId} is ${this.role.role})`, this.role.leaderId));
+    }
+    if (this.retention?.diskFull === true) {
+      const ratio = this.retention.stats().diskUsageRatio;
+      return Promise.reject(new DLedgerError(ResponseCode.DISK_FULL, `append refused: disk usage ${ratio.toFixed(4)} is over ${this.retention.settings.diskFullRatio} on ${this.config.selfId}`, this.role.leaderId));
     }
     const pending = this.pendingAppends.size + this.queuedBodies;
     if (pending + list.length > this.config.maxPendingRequestsNum) {
@@ -446,6 +485,7 @@ export class DLedgerServer {
     await this.transport?.close();
     this.failPending(new DLedgerError(ResponseCode.INTERNAL_ERROR, 'server closed'));
     await this.persistChain.catch(() => undefined);
+    await this.retention?.stop();
     await this.store?.close();
     this.log('closed');
   }
@@ -469,11 +509,12 @@ export class DLedgerServer {
     for (const [peerId, progress] of status.progress) {
       if (peerId !== this.config.selfId) this.metrics.setFollowerProgress(peerId, progress.match, status.lastIndex - progress.match);
     }
-    const store = this.liveStore();
-    const firstPos = store.get(store.beforeBeginIndex + 1)?.pos ?? store.endPos;
+    const range = this.liveStore().retainedRange();
     const segmentBytes = this.config.mappedFileSizeForEntryData;
-    const segments = store.endPos > firstPos ? Math.floor((store.endPos - 1) / segmentBytes) - Math.floor(firstPos / segmentBytes) + 1 : 0;
-    this.metrics.setStoreSize(store.endPos - firstPos, segments);
+    const segments = range.endPos > range.firstPos ? Math.floor((range.endPos - 1) / segmentBytes) - Math.floor(range.firstPos / segmentBytes) + 1 : 0;
+    this.metrics.setStoreSize(range.endPos - range.firstPos, segments);
+    const retention = this.retention?.stats();
+    if (retention !== undefined) this.metrics.setRetention({ firstIndex: range.firstIndex, diskUsageRatio: retention.diskUsageRatio, segmentsDeleted: retention.segmentsDeleted, bytesDeleted: retention.bytesDeleted });
   }
 
   private onPeerMessage(from: string, value: unknown): void {
@@ -516,6 +557,13 @@ export class DLedgerServer {
   private handleReady(core: RaftCore, ready: Ready): void {
     if (ready.softState !== null) this.onSoftState(ready.softState.role, ready.softState.term, ready.softState.leaderId);
     const storage = this.liveStorage();
+    if (ready.snapshotToInstall !== null && this.options.stateMachine !== undefined) {
+      // The core's snapshots carry no state-machine data yet (LogRaftStorage.snapshotMeta: an
+      // empty snapshot, "continue after this index"). A state machine would silently miss every
+      // entry before it: stop instead, so the operator restores this member from a peer's files.
+      this.fatal(`needs entries up to ${ready.snapshotToInstall.meta.index} that the leader deleted (retention), and the state machine cannot install a snapshot; copy a peer's data directory to catch up`);
+      return;
+    }
     let written: ReturnType<LogRaftStorage['persist']>;
     try {
       written = storage.persist(ready);

@@ -1,8 +1,10 @@
 // Print the records of a data directory, like DLedger's `readFile` tool: one line per record with
 // pos, index, term, size, magic, whether bodyCrc and chainCrc verify, and a body preview. Reads the
 // files with plain reads (no mapping, never writes), so it is safe on a live or damaged store.
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statfsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readCheckpoint } from './checkpoint.js';
+import { DiskMedium } from './disk-medium.js';
 import { crc32Of } from './crc.js';
 import { BLANK_MIN_BYTES, computeChainCrc, hex, isEntryMagic, readEntryHeader } from './entry-codec.js';
 import { ENTRY_HEADER_BYTES, EntryMagic } from './types.js';
@@ -164,6 +166,35 @@ class WindowedFile {
     this.windowStart = offset;
     this.windowEnd = offset + readBytes;
   }
+}
+
+/** What a node directory retains, from its checkpoint and files (read-file's first line). */
+export interface RetainedOnDisk {
+  /** Index of the first entry the log holds (after retention or a snapshot), and where it lies. */
+  readonly firstIndex: number;
+  readonly firstPos: number;
+  /** Data segment files: how many, the first one's start, their bytes. */
+  readonly dataSegments: number;
+  readonly firstSegmentPos: number | null;
+  readonly dataSegmentBytes: number;
+  /** Used fraction of the file system holding the data directory (statfs). */
+  readonly diskUsageRatio: number;
+}
+
+/** `dir` is a node directory ({store}/dledger-ID) or its data/ directory. */
+export function retainedOnDisk(dir: string): RetainedOnDisk {
+  const dataDir = existsSync(join(dir, 'data')) ? join(dir, 'data') : dir;
+  const checkpoint = readCheckpoint(new DiskMedium(), dirname(dataDir));
+  const names = readdirSync(dataDir).filter((name) => /^\d{20}$/.test(name)).sort();
+  const stats = statfsSync(dataDir);
+  return {
+    firstIndex: (checkpoint?.beforeBeginIndex ?? -1) + 1,
+    firstPos: checkpoint?.firstPos ?? 0,
+    dataSegments: names.length,
+    firstSegmentPos: names.length > 0 ? Number(names[0]) : null,
+    dataSegmentBytes: names.reduce((sum, name) => sum + statSync(join(dataDir, name)).size, 0),
+    diskUsageRatio: stats.blocks === 0 ? 0 : 1 - stats.bavail / stats.blocks,
+  };
 }
 
 function preview(body: Uint8Array, maxBytes: number): string {

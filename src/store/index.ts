@@ -4,7 +4,7 @@ export { openLogStore, openMemoryLogStore, MemoryLogStore, type LogStoreOptions 
 export { SegmentedLogStore, DATA_DIR_NAME, INDEX_DIR_NAME } from './segmented-log-store.js';
 export type { RecoveryReport } from './recovery.js';
 export { openLogReader, LogReader, type LogReaderOptions } from './log-reader.js';
-export { dumpDataDir, type DumpOptions, type DumpSummary } from './dump.js';
+export { dumpDataDir, retainedOnDisk, type DumpOptions, type DumpSummary, type RetainedOnDisk } from './dump.js';
 export type { SegmentFile, SegmentFileFactory, SegmentAccess } from './segment-file.js';
 export { MmapSegmentFile, mmapSegmentFileFactory } from './mmap-segment-file.js';
 export { FAULT_JOURNAL_ENV, SLOW_DISK_CONTROL_FILE, SHADOW_DIR_NAME, META_DIR_NAME, faultJournalDirOf } from './fault-journal.js';

@@ -1,0 +1,135 @@
+// The node's retention timer (DLedger's CleanSpaceService; RocketMQ's CleanCommitLogService for a
+// broker): every checkIntervalMs it measures the disk (statfs of the data directory), marks the
+// disk full above diskFullRatio (appends are refused then), and when it is the hour of deleteWhen
+// or the disk is above checkExpiredRatio, asks the store to delete expired segments (all old
+// segments when above forceCleanRatio), never past `keepFromIndex()` (what the node may compact:
+// committed, applied, and not needed by live followers). The store unlinks off the event loop;
+// one run at a time. The decisions are here, not in src/raft (which stays free of clocks).
+import type { LogStore, RetentionRun } from '../store/types.js';
+import { isTimeToDelete, type RetentionSettings } from './retention-settings.js';
+
+export interface RetentionClock {
+  nowMs(): number;
+  /** Hour of the day, local time (RocketMQ and DLedger compare deleteWhen with the local hour). */
+  hourOfDay(): number;
+}
+
+const SYSTEM_CLOCK: RetentionClock = { nowMs: () => Date.now(), hourOfDay: () => new Date().getHours() };
+
+export interface RetentionHooks {
+  /** The first index that must stay; `forceClean` says the disk is over its force-clean ratio. */
+  keepFromIndex(forceClean: boolean): number;
+  /** The log start moved (every member runs its own retention): consume queues and the like follow it. */
+  onLogStartMoved?(run: RetentionRun, firstIndex: number, firstPos: number): void;
+  log(line: string): void;
+  clock?: RetentionClock;
+}
+
+export interface RetentionStats {
+  readonly runs: number;
+  readonly segmentsDeleted: number;
+  readonly bytesDeleted: number;
+  readonly diskUsageRatio: number;
+  readonly diskFull: boolean;
+}
+
+export class RetentionService {
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight: Promise<void> | null = null;
+  private runs = 0;
+  private segmentsDeleted = 0;
+  private bytesDeleted = 0;
+  private ratio = 0;
+  // Invariant: true exactly while the last measured ratio is above settings.diskFullRatio.
+  private full = false;
+  private stopped = false;
+
+  constructor(
+    private readonly store: LogStore,
+    readonly settings: RetentionSettings,
+    private readonly hooks: RetentionHooks,
+  ) {}
+
+  start(): void {
+    this.check();
+    this.timer = setInterval(() => this.check(), this.settings.checkIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Appends must be refused (the disk is above diskFullRatio at the last measurement). */
+  get diskFull(): boolean {
+    return this.full;
+  }
+
+  stats(): RetentionStats {
+    return { runs: this.runs, segmentsDeleted: this.segmentsDeleted, bytesDeleted: this.bytesDeleted, diskUsageRatio: this.ratio, diskFull: this.full };
+  }
+
+  /** One measurement and, when due, one deletion run (the timer calls this; tests may too). */
+  check(): RetentionRun | null {
+    if (this.stopped) return null;
+    const settings = this.settings;
+    const clock = this.hooks.clock ?? SYSTEM_CLOCK;
+    this.ratio = this.store.diskUsageRatio();
+    const full = this.ratio > settings.diskFullRatio;
+    if (full !== this.full) this.hooks.log(full ? `disk usage ${this.ratio.toFixed(4)} over ${settings.diskFullRatio}: appends refused until space returns` : `disk usage ${this.ratio.toFixed(4)}: appends accepted again`);
+    this.full = full;
+    if (this.inFlight !== null) return null;
+    const timeUp = isTimeToDelete(settings.deleteWhen, clock.hourOfDay());
+    const checkExpired = this.ratio > settings.checkExpiredRatio;
+    const forceClean = settings.forceCleanRatio !== null && this.ratio > settings.forceCleanRatio;
+    if (!timeUp && !checkExpired && !forceClean) return null;
+    const run = this.store.applyRetention({
+      fileReservedMs: settings.fileReservedMs,
+      forceClean,
+      keepFromIndex: this.hooks.keepFromIndex(forceClean),
+      nowMs: clock.nowMs(),
+      maxSegmentsPerRun: settings.maxSegmentsPerRun,
+      unlinkIntervalMs: settings.unlinkIntervalMs,
+    });
+    if (run === null) return null;
+    this.runs++;
+    this.segmentsDeleted += run.dataSegmentsDeleted;
+    this.bytesDeleted += run.bytesDeleted;
+    const range = this.store.retainedRange();
+    this.hooks.log(`retention${forceClean ? ' (forced: disk usage ' + this.ratio.toFixed(4) + ')' : ''}: ${run.dataSegmentsDeleted} data segment(s) deleted, log starts at index ${range.firstIndex} pos ${range.firstPos}`);
+    this.hooks.onLogStartMoved?.(run, range.firstIndex, range.firstPos);
+    this.inFlight = run.filesRemoved.then(
+      () => undefined,
+      (error: Error) => this.hooks.log(`retention: unlinking ${run.deleted.join(', ')} failed (${error.message}); recovery removes them at the next open`),
+    ).finally(() => {
+      this.inFlight = null;
+    });
+    return run;
+  }
+
+  /** Stop the timer and wait for unlinks in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    if (this.inFlight !== null) await this.inFlight;
+  }
+}
+
+/** What the core says may be compacted, as RetentionHooks.keepFromIndex needs it. */
+export interface CompactionView {
+  compactableIndex(): number;
+  status(): { readonly role: string; readonly progress: ReadonlyMap<string, { readonly match: number }> };
+}
+
+/**
+ * The first index retention must keep. Always after what the core may compact (committed and
+ * applied; on a leader, what every recently active follower holds). With a state machine that
+ * cannot install a snapshot (the broker today: its state lives only in the replayed log), the
+ * leader also keeps what any follower, down or not, still needs, unless the disk is over its
+ * force-clean ratio: a follower behind the start then cannot catch up (it stops, see server.ts).
+ */
+export function retentionKeepFromIndex(core: CompactionView, selfId: string, holdForEveryFollower: boolean, forceClean: boolean): number {
+  let keep = core.compactableIndex() + 1;
+  const status = core.status();
+  if (holdForEveryFollower && !forceClean && status.role === 'leader') {
+    for (const [id, progress] of status.progress) if (id !== selfId) keep = Math.min(keep, progress.match + 1);
+  }
+  return keep;
+}

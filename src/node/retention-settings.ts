@@ -1,0 +1,75 @@
+// When and how much the log deletes: the settings the retention service (retention-service.ts)
+// runs by, built from DLedger's keys for a plain group (node/config.ts) or from RocketMQ's for a
+// broker (broker/config.ts), and the parsers both share. Fractions of hours are allowed (tests
+// use seconds); DLedger floors fileReservedHours at 1 h, we do not.
+
+export type DeleteWhen = { readonly kind: 'always' } | { readonly kind: 'hours'; readonly hours: readonly number[] };
+
+export interface RetentionSettings {
+  /** A segment last written longer ago than this is expired (fileReservedHours / fileReservedTime). */
+  readonly fileReservedMs: number;
+  /** Hours of the day (local time) at which expired segments are deleted (deleteWhen). */
+  readonly deleteWhen: DeleteWhen;
+  /** Above this used fraction of the disk, expired segments are deleted at any hour. */
+  readonly checkExpiredRatio: number;
+  /** Above this, segments are deleted whether expired or not; null: never. */
+  readonly forceCleanRatio: number | null;
+  /** Above this, appends are refused until the ratio falls back (DLedger's DISK_FULL). */
+  readonly diskFullRatio: number;
+  /** How often the disk is measured and a deletion run considered. */
+  readonly checkIntervalMs: number;
+  /** Pause between two file unlinks of one run. */
+  readonly unlinkIntervalMs: number;
+  /** Data segments one run deletes at most. */
+  readonly maxSegmentsPerRun: number;
+}
+
+/** DLedger's CleanSpaceService runs every 100 ms; 10 files per pass, 100 ms apart. */
+export const DLEDGER_CHECK_INTERVAL_MS = 100;
+export const DLEDGER_UNLINK_INTERVAL_MS = 100;
+export const MAX_SEGMENTS_PER_RUN = 10;
+const HOUR_MS = 3_600_000;
+/** 10 years: a larger reserved time is a way of saying "never", and stays far from overflow. */
+export const MAX_RESERVED_HOURS = 87_600;
+
+/** "04", "04;16" (hours of the day, RocketMQ's and DLedger's syntax) or "*" (every hour). */
+export function parseDeleteWhen(key: string, text: string, problems: string[]): DeleteWhen {
+  const trimmed = text.trim();
+  if (trimmed === '*') return { kind: 'always' };
+  const parts = trimmed.split(';').map((part) => part.trim()).filter((part) => part.length > 0);
+  const hours: number[] = [];
+  for (const part of parts) {
+    const hour = Number(part);
+    if (!/^[0-9]{1,2}$/.test(part) || hour > 23) {
+      problems.push(`${key}: "${text}" must be hours of the day 00-23 separated by ';' (e.g. "04" or "04;16"), or "*"`);
+      return { kind: 'always' };
+    }
+    hours.push(hour);
+  }
+  if (hours.length === 0) problems.push(`${key}: "${text}" names no hour; expected e.g. "04", "04;16" or "*"`);
+  return { kind: 'hours', hours };
+}
+
+/** A decimal number in (min, max] (min exclusive when `minExclusive`), else a problem naming the key. */
+export function parseDecimal(key: string, text: string, min: number, max: number, problems: string[], minExclusive = false): number {
+  const value = Number(text.trim());
+  const ok = /^[0-9]+(\.[0-9]+)?$/.test(text.trim()) && (minExclusive ? value > min : value >= min) && value <= max;
+  if (!ok) {
+    problems.push(`${key}: "${text}" is not a number in ${minExclusive ? '(' : '['}${min}, ${max}]`);
+    return max;
+  }
+  return value;
+}
+
+export function reservedHoursToMs(hours: number): number {
+  return Math.round(hours * HOUR_MS);
+}
+
+export function isTimeToDelete(deleteWhen: DeleteWhen, hourOfDay: number): boolean {
+  return deleteWhen.kind === 'always' || deleteWhen.hours.includes(hourOfDay);
+}
+
+/** deleteWhen as written in a config file. */
+export function formatDeleteWhen(deleteWhen: DeleteWhen): string {
+  return deleteWhen.kind === 'always' ? '*' : deleteWhen.hours.map((hour) => String(hour).padStart(2, '0')).join(';');
+}
