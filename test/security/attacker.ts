@@ -75,14 +75,17 @@ export async function attack(port: number, protocol: 'v1' | 'v2', hello: { group
   return outcome;
 }
 
-/** A TCP proxy to `targetPort` that records what the dialer sent on its first connection. */
+/**
+ * A TCP proxy to `targetPort` that records what the dialer sent on its first connection that the
+ * target answered (a whole handshake: a connection dialed before the target listened holds only
+ * the hello).
+ */
 export async function recordingProxy(targetPort: number): Promise<{ port: number; recorded: () => Buffer; close: () => Promise<void> }> {
-  const chunks: Buffer[] = [];
-  let first = true;
+  let chosen: Buffer[] | null = null;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((down) => {
-    const record = first;
-    first = false;
+    const chunks: Buffer[] = [];
+    let recordedBytes = 0;
     const up = net.connect({ host: '127.0.0.1', port: targetPort });
     for (const s of [down, up]) {
       sockets.add(s);
@@ -90,15 +93,22 @@ export async function recordingProxy(targetPort: number): Promise<{ port: number
       s.on('close', () => { sockets.delete(s); down.destroy(); up.destroy(); });
     }
     down.on('data', (chunk: Buffer) => {
-      if (record && chunks.reduce((n, c) => n + c.length, 0) < 256 * 1024) chunks.push(Buffer.from(chunk));
+      if (recordedBytes < 256 * 1024) {
+        chunks.push(Buffer.from(chunk));
+        recordedBytes += chunk.length;
+      }
       up.write(chunk);
     });
-    up.on('data', (chunk: Buffer) => down.write(chunk));
+    up.on('data', (chunk: Buffer) => {
+      if (chosen === null) chosen = chunks;
+      down.write(chunk);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return {
     port: (server.address() as net.AddressInfo).port,
-    recorded: () => Buffer.concat(chunks),
+    // The dialer's bytes on that connection (hello, auth answer, then Raft traffic), live.
+    recorded: () => Buffer.concat(chosen ?? []),
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise((resolve) => server.close(resolve));
