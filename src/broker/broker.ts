@@ -166,6 +166,8 @@ export class Broker {
       topicsVersion: () => commitLog.state.topicsVersion,
     }, this.client, this.config.registerNameServerPeriodMs, this.log);
     this.registrar = registrar;
+    // Retention moved the commit log's start: index files wholly below it go (consume queues were trimmed).
+    commitLog.onLogStartMoved((minPhysicalOffset) => index.truncateBelow(minPhysicalOffset));
     commitLog.state.addListener({
       onMessage: (topic, queueId) => this.pullHold.notifyMessage(topic, queueId),
       onStoredMessage: (message, properties) => index.buildIndex(message.topic, properties.get('KEYS'), properties.get('UNIQ_KEY'), message.physicalOffset, message.storeTimestampMs),
@@ -207,7 +209,7 @@ export class Broker {
       dledgerNodeDir: path.join(nodeConfig.storeBaseDir, `dledger-${nodeConfig.selfId}`), log: this.log,
     });
     return new DLedgerCommitLog({
-      nodeConfig, storeHost, log: this.log,
+      nodeConfig, storeHost, log: this.log, retention: this.config.retention.settings,
       ...(this.options.raft === undefined ? {} : { raft: this.options.raft }),
       classicDirectoryPath: this.config.storePathCommitLog,
       ...(classic === null ? {} : { classic }),

@@ -105,6 +105,17 @@ export class ClassicCommitLog implements BrokerCommitLog {
     return null;
   }
 
+  /** A classic broker keeps every file (retention runs on the DLedger commit log only). */
+  retentionStats(): null {
+    return null;
+  }
+
+  retainedRange(): null {
+    return null;
+  }
+
+  onLogStartMoved(): void {}
+
   /** Store messages of one (topic, queueId) at consecutive queue offsets; resolves once flushed per flushDiskType. */
   async putMessages(messages: readonly MessageToPut[]): Promise<PutResult[]> {
     assert(messages.length > 0, 'putMessages needs messages');

@@ -13,6 +13,7 @@ import { FRAME_MAX_BYTES as REMOTING_FRAME_MAX_BYTES } from '../remoting/frame.j
 import { parseProperties, PropertiesError } from '../util/properties.js';
 import { isRemotingTlsKey, PEER_TLS_DEFAULTS, parseRemotingTls, REMOTING_TLS_DEFAULTS, type RemotingTls } from '../net/tls-config.js';
 import { DEFAULT_MESSAGE_DELAY_LEVEL, parseDelayLevels } from './schedule/delay-levels.js';
+import { brokerRetention, BROKER_RETENTION_KEYS, type BrokerRetention } from './retention-config.js';
 
 export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
 
@@ -89,6 +90,8 @@ export interface BrokerConfig {
   readonly aclFilePath: string;
   /** The account this broker signs its own requests with (its registrations), or null. */
   readonly aclCredentials: { readonly accessKey: string; readonly secretKey: string } | null;
+  /** RocketMQ's file cleaning keys (fileReservedTime, deleteWhen, disk ratios, intervals): retention-config.ts. */
+  readonly retention: BrokerRetention;
 }
 
 interface KeySpec {
@@ -154,6 +157,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   aclEnable: { defaultValue: 'false', doc: 'RocketMQ ACL: every request signed by an account of aclFilePath (or from a white address)' },
   aclFilePath: { defaultValue: 'conf/plain_acl.yml', doc: 'ACL file, relative to the working directory (RocketMQ: $ROCKETMQ_HOME/conf/plain_acl.yml)' },
   accessKey: { defaultValue: null, doc: 'account the broker signs its registrations with (needs secretKey)' },
+  ...BROKER_RETENTION_KEYS,
   secretKey: { defaultValue: null, doc: 'secret of accessKey' },
 };
 
@@ -357,8 +361,10 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   if ((accessKey === '') !== (secretKey === '')) problems.push(`${where(accessKey === '' ? 'secretKey' : 'accessKey')}: accessKey and secretKey go together (the account the broker signs its registrations with)`);
   const aclCredentials = accessKey === '' || secretKey === '' ? null : { accessKey, secretKey };
 
+  const retention = brokerRetention(text, where, problems);
   if (problems.length > 0) throw new BrokerConfigError(problems);
   return {
+    retention,
     brokerClusterName, brokerName, brokerIP1, listenPort, namesrvAddrs, storePathRootDir, storePathCommitLog,
     enableDLegerCommitLog, dLegerGroup, dLegerPeers, dLegerSelfId, preferredLeaderId,
     dLegerPeerSecretFile, dLegerPeerAuth: dLegerPeerAuth as 'secret' | 'none', dLegerThreads: dLegerThreads as ThreadsSetting,

@@ -6,6 +6,9 @@
 // master/slave role RocketMQ derives from the Raft role.
 import { type CommittedEntry, DLedgerError, DLedgerServer, type AppendResult, type RoleChange } from '../node/server.js';
 import type { DLedgerNodeConfig } from '../node/config.js';
+import type { RetentionSettings } from '../node/retention-settings.js';
+import type { RetentionStats } from '../node/retention-service.js';
+import type { RetainedRange } from '../store/types.js';
 import type { RaftConfig, RaftStatus } from '../raft/types.js';
 import { ResponseCode as DLedgerCode } from '../node/client-protocol.js';
 import { assert } from '../util/assert.js';
@@ -78,6 +81,12 @@ export interface BrokerCommitLog {
   readByPhysicalOffset(physicalOffset: number): Uint8Array | null;
   /** The DLedger member's Raft status; null for a classic log. */
   raftStatus(): RaftStatus | null;
+  /** Retention counters and the last disk measurement; null when this log has no retention. */
+  retentionStats(): RetentionStats | null;
+  /** What the commit log retains; null for a classic log. */
+  retainedRange(): RetainedRange | null;
+  /** Called on every member after its retention moved the commit log's start (physical offset of the first message kept). */
+  onLogStartMoved(handler: (minPhysicalOffset: number) => void): void;
 }
 
 /**
@@ -103,6 +112,11 @@ export interface DLedgerCommitLogOptions {
   readonly classic?: ClassicPrefix;
   /** storePathCommitLog (named when the group's first position disagrees with this member's). */
   readonly classicDirectoryPath?: string;
+  /**
+   * Commit-log retention (the broker's RocketMQ keys); null or absent: none. Not with a classic
+   * prefix (RocketMQ too disables DLedger deletion while old commit log files exist).
+   */
+  readonly retention?: RetentionSettings | null;
 }
 
 /** The exit code of a member that stopped by itself (as a `dledger server` that stops itself). */
@@ -152,6 +166,10 @@ export class DLedgerCommitLog implements BrokerCommitLog {
   // Invariant: once set, no entry reaches the broker state (this member is stopping).
   private refusal: string | null = null;
   private resolveStopped: (code: number) => void = () => undefined;
+  private readonly logStartHandlers: Array<(minPhysicalOffset: number) => void> = [];
+  private checkpointTimer: NodeJS.Timeout | null = null;
+  private checkpointInFlight = false;
+  private checkpointTooLargeLogged = false;
   /** Resolves with an exit code when this member stops by itself (log start refused, fatal store error). */
   readonly stoppedByItself: Promise<number> = new Promise((resolve) => (this.resolveStopped = resolve));
 
@@ -165,9 +183,23 @@ export class DLedgerCommitLog implements BrokerCommitLog {
       upgraded: options.classic !== undefined,
       classicDirectoryPath: options.classicDirectoryPath ?? '(storePathCommitLog)',
     };
+    const retention = options.classic === undefined ? options.retention ?? null : null;
     this.server = new DLedgerServer({
       config: options.nodeConfig,
-      stateMachine: { apply: (entry) => this.applyChecked(entry) },
+      stateMachine: {
+        apply: (entry) => this.applyChecked(entry),
+        // The leader deleted entries we lacked: rebuild from its next state checkpoint.
+        installSnapshot: (index) => this.state.beginFromCompactedLog(index + 1),
+      },
+      retention,
+      // Never delete past the last state checkpoint: a member that restarts from what is left rebuilds from it.
+      retentionFloor: () => (this.state.lastCheckpoint === null ? 0 : this.state.lastCheckpoint.capturedAt + 1),
+      onLogStartMoved: (_run, _firstIndex, firstPos) => {
+        const minPhysicalOffset = firstPos + DLEDGER_ENTRY_HEADER_BYTES;
+        const dropped = this.state.truncateBelow(minPhysicalOffset);
+        options.log(`commit log starts at offset ${minPhysicalOffset}: ${dropped} consume queue units below it dropped`);
+        for (const handler of this.logStartHandlers) handler(minPhysicalOffset);
+      },
       patchBody: patchPhysicalOffset,
       log: options.log,
       // The node logged "FATAL: ...; stopping this node" and closes itself; the broker goes too.
@@ -190,6 +222,14 @@ export class DLedgerCommitLog implements BrokerCommitLog {
 
   async start(): Promise<void> {
     await this.server.start();
+    // Retention deleted the beginning of the log: the state comes back from its next checkpoint.
+    const firstIndex = this.server.status().firstIndex;
+    if (firstIndex > 0 && this.options.classic === undefined) this.state.beginFromCompactedLog(firstIndex);
+    const retention = this.server.retentionStats() === null ? null : (this.options.retention ?? null);
+    if (retention !== null) {
+      this.checkpointTimer = setInterval(() => this.proposeCheckpoint(), retention.checkIntervalMs);
+      this.checkpointTimer.unref();
+    }
     // Entry 0 is the first leader's NOOP, which is never applied: a member that only has it (no
     // message or command yet) checks here.
     this.logStartTimer = setInterval(() => this.checkLogStart(), LOG_START_POLL_MS);
@@ -206,6 +246,7 @@ export class DLedgerCommitLog implements BrokerCommitLog {
       this.closed = true;
       if (this.masterTimer !== null) clearInterval(this.masterTimer);
       if (this.logStartTimer !== null) clearInterval(this.logStartTimer);
+      if (this.checkpointTimer !== null) clearInterval(this.checkpointTimer);
       await this.server.close();
       this.options.classic?.files.close();
     })();
@@ -231,6 +272,40 @@ export class DLedgerCommitLog implements BrokerCommitLog {
       if (pos !== null) patchPhysicalOffset(entry.body, pos);
     }
     return this.state.apply(entry);
+  }
+
+  /**
+   * Master: write the state into the log when entries were applied since the last checkpoint, so
+   * retention may delete up to it. Goes through even on a full disk: it is what lets space return.
+   */
+  private proposeCheckpoint(): void {
+    if (this.closed || this.checkpointInFlight || this.brokerRole.role !== 'master' || this.state.isRestoring) return;
+    if (this.state.lastAppliedIndex <= (this.state.lastCheckpoint?.index ?? -1)) return;
+    const body = encodeCommand(this.state.checkpoint(), this.options.storeHost, Date.now());
+    if (body.length > this.options.nodeConfig.maxEntryBodyBytes) {
+      if (!this.checkpointTooLargeLogged) this.options.log(`state checkpoint of ${body.length} bytes is over maxEntryBodyBytes ${this.options.nodeConfig.maxEntryBodyBytes}: retention cannot move past the last checkpoint`);
+      this.checkpointTooLargeLogged = true;
+      return;
+    }
+    this.checkpointInFlight = true;
+    this.server.append([body], { evenIfDiskFull: true }).then(
+      () => undefined,
+      (error: Error) => this.options.log(`state checkpoint not written: ${error.message}`),
+    ).finally(() => {
+      this.checkpointInFlight = false;
+    });
+  }
+
+  retentionStats(): RetentionStats | null {
+    return this.server.retentionStats();
+  }
+
+  retainedRange(): RetainedRange {
+    return this.server.retainedRange();
+  }
+
+  onLogStartMoved(handler: (minPhysicalOffset: number) => void): void {
+    this.logStartHandlers.push(handler);
   }
 
   /** Compare entry 0's position with ours once it is stored (or give up on a log starting later). */

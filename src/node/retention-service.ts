@@ -40,7 +40,7 @@ export class RetentionService {
   private segmentsDeleted = 0;
   private bytesDeleted = 0;
   private ratio = 0;
-  // Invariant: true exactly while the last measured ratio is above settings.diskFullRatio.
+  // Invariant: set when a measured ratio went above diskFullRatio, cleared at or below diskOkRatio.
   private full = false;
   private stopped = false;
 
@@ -71,8 +71,8 @@ export class RetentionService {
     const settings = this.settings;
     const clock = this.hooks.clock ?? SYSTEM_CLOCK;
     this.ratio = this.store.diskUsageRatio();
-    const full = this.ratio > settings.diskFullRatio;
-    if (full !== this.full) this.hooks.log(full ? `disk usage ${this.ratio.toFixed(4)} over ${settings.diskFullRatio}: appends refused until space returns` : `disk usage ${this.ratio.toFixed(4)}: appends accepted again`);
+    const full = this.full ? this.ratio > (settings.diskOkRatio ?? settings.diskFullRatio) : this.ratio > settings.diskFullRatio;
+    if (full !== this.full) this.hooks.log(full ? `disk usage ${this.ratio.toFixed(4)} over ${settings.diskFullRatio}: appends refused until space returns` : `disk usage ${this.ratio.toFixed(4)} back at or below ${settings.diskOkRatio ?? settings.diskFullRatio}: appends accepted again`);
     this.full = full;
     if (this.inFlight !== null) return null;
     const timeUp = isTimeToDelete(settings.deleteWhen, clock.hourOfDay());

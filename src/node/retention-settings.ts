@@ -14,8 +14,10 @@ export interface RetentionSettings {
   readonly checkExpiredRatio: number;
   /** Above this, segments are deleted whether expired or not; null: never. */
   readonly forceCleanRatio: number | null;
-  /** Above this, appends are refused until the ratio falls back (DLedger's DISK_FULL). */
+  /** Above this, appends are refused (DLedger's DISK_FULL, RocketMQ's disk-full flag)... */
   readonly diskFullRatio: number;
+  /** ...until usage is at or below this (DLedger: diskFullRatio itself; RocketMQ: the clean-forcibly ratio). */
+  readonly diskOkRatio?: number;
   /** How often the disk is measured and a deletion run considered. */
   readonly checkIntervalMs: number;
   /** Pause between two file unlinks of one run. */

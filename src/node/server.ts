@@ -56,6 +56,13 @@ export interface CommittedEntry {
  */
 export interface StateMachine {
   apply(entry: CommittedEntry): unknown;
+  /**
+   * The member received the core's snapshot at `index` (the leader deleted entries this member
+   * still needed): the snapshot carries no state-machine data, so the state machine must rebuild
+   * from the entries after it (the broker: from its next state checkpoint). Without this hook a
+   * snapshot install stops the member (FATAL) instead of silently missing entries.
+   */
+  installSnapshot?(index: number): void;
 }
 
 export interface RoleChange {
@@ -89,6 +96,8 @@ export interface DLedgerServerOptions {
   readonly retention?: RetentionSettings | null;
   /** Every member, after its own retention moved its log start (the broker trims its queues). */
   readonly onLogStartMoved?: RetentionHooks['onLogStartMoved'];
+  /** The first index the state machine needs kept (the broker: after its last state checkpoint). */
+  readonly retentionFloor?: () => number;
 }
 
 export interface AppendResult {
@@ -280,10 +289,11 @@ export class DLedgerServer {
   private startRetention(store: LogStore, core: RaftCore): void {
     const settings = this.options.retention === undefined ? (this.options.stateMachine === undefined ? this.config.retention : null) : this.options.retention;
     if (settings === null) return;
-    // A state machine keeps what it applied only through the log: no snapshot can rebuild it.
-    const holdForEveryFollower = this.options.stateMachine !== undefined;
+    // A state machine that cannot rebuild after a snapshot keeps what it applied only through the log.
+    const holdForEveryFollower = this.options.stateMachine !== undefined && this.options.stateMachine.installSnapshot === undefined;
+    const floor = this.options.retentionFloor;
     this.retention = new RetentionService(store, settings, {
-      keepFromIndex: (forceClean) => retentionKeepFromIndex(core, this.config.selfId, holdForEveryFollower, forceClean),
+      keepFromIndex: (forceClean) => Math.min(retentionKeepFromIndex(core, this.config.selfId, holdForEveryFollower, forceClean), floor?.() ?? Number.MAX_SAFE_INTEGER),
       ...(this.options.onLogStartMoved === undefined ? {} : { onLogStartMoved: this.options.onLogStartMoved }),
       log: this.log,
     });
@@ -320,7 +330,7 @@ export class DLedgerServer {
    * same event-loop turn are proposed to the core together: one batch, one Append per follower.
    * The bodies are kept (not copied) until they are applied: do not modify them meanwhile.
    */
-  append(bodies: Uint8Array | readonly Uint8Array[]): Promise<AppendResult[]> {
+  append(bodies: Uint8Array | readonly Uint8Array[], options: { readonly evenIfDiskFull?: boolean } = {}): Promise<AppendResult[]> {
     const list = bodies instanceof Uint8Array ? [bodies] : [...bodies];
     this.liveCore();
     if (list.length === 0) return Promise.resolve([]);
@@ -332,7 +342,8 @@ export class DLedgerServer {
     if (this.role.role !== 'leader') {
       return Promise.reject(new DLedgerError(ResponseCode.NOT_LEADER, `append refused: not-leader (${this.config.selfId} is ${this.role.role})`, this.role.leaderId));
     }
-    if (this.retention?.diskFull === true) {
+    // evenIfDiskFull: a small entry that lets retention free space (the broker's state checkpoint).
+    if (this.retention?.diskFull === true && options.evenIfDiskFull !== true) {
       const ratio = this.retention.stats().diskUsageRatio;
       return Promise.reject(new DLedgerError(ResponseCode.DISK_FULL, `append refused: disk usage ${ratio.toFixed(4)} is over ${this.retention.settings.diskFullRatio} on ${this.config.selfId}`, this.role.leaderId));
     }
@@ -557,13 +568,18 @@ export class DLedgerServer {
   private handleReady(core: RaftCore, ready: Ready): void {
     if (ready.softState !== null) this.onSoftState(ready.softState.role, ready.softState.term, ready.softState.leaderId);
     const storage = this.liveStorage();
-    if (ready.snapshotToInstall !== null && this.options.stateMachine !== undefined) {
-      // The core's snapshots carry no state-machine data yet (LogRaftStorage.snapshotMeta: an
-      // empty snapshot, "continue after this index"). A state machine would silently miss every
-      // entry before it: stop instead, so the operator restores this member from a peer's files.
-      this.fatal(`needs entries up to ${ready.snapshotToInstall.meta.index} that the leader deleted (retention), and the state machine cannot install a snapshot; copy a peer's data directory to catch up`);
-      return;
+    const stateMachine = this.options.stateMachine;
+    if (ready.snapshotToInstall !== null && stateMachine !== undefined) {
+      // The core's snapshots carry no state-machine data (LogRaftStorage.snapshotMeta: an empty
+      // snapshot, "continue after this index"). A state machine that cannot rebuild from what
+      // follows would silently miss every entry before it: stop instead.
+      if (stateMachine.installSnapshot === undefined) {
+        this.fatal(`needs entries up to ${ready.snapshotToInstall.meta.index} that the leader deleted (retention), and the state machine cannot install a snapshot; copy a peer's data directory to catch up`);
+        return;
+      }
+      stateMachine.installSnapshot(ready.snapshotToInstall.meta.index);
     }
+    if (ready.snapshotToInstall !== null) this.appliedIndex = Math.max(this.appliedIndex, ready.snapshotToInstall.meta.index);
     let written: ReturnType<LogRaftStorage['persist']>;
     try {
       written = storage.persist(ready);

@@ -111,3 +111,32 @@ t.test('DLedger-specific rules', async (t) => {
   t.equal(config.dLegerGroup, 'B', 'dLegerGroup defaults to brokerName');
   t.equal(toNodeConfig(config).flushPolicy, 'sync');
 });
+
+t.test("RocketMQ's file cleaning keys: defaults, fractions of hours, percent or fraction ratios, ranges", async (t) => {
+  const base = Object.fromEntries(GOOD.map((line) => line.split(/\s*=\s*/) as [string, string]));
+  const defaults = buildBrokerConfig(base).retention;
+  t.equal(defaults.settings.fileReservedMs, 72 * 3_600_000, 'fileReservedTime 72 h');
+  t.same(defaults.settings.deleteWhen, { kind: 'hours', hours: [4] }, 'deleteWhen 04');
+  t.equal(defaults.settings.checkExpiredRatio, 0.75, 'diskMaxUsedSpaceRatio 75');
+  t.equal(defaults.settings.forceCleanRatio, 0.85, 'diskSpaceCleanForciblyRatio 85');
+  t.equal(defaults.settings.diskFullRatio, 0.9, 'diskSpaceWarningLevelRatio 90');
+  t.equal(defaults.settings.diskOkRatio, 0.85, 'the disk is OK again at or below the clean-forcibly ratio (RocketMQ)');
+  t.equal(defaults.settings.checkIntervalMs, 10_000, 'cleanResourceInterval 10 s');
+  t.equal(defaults.settings.unlinkIntervalMs, 100, 'deleteCommitLogFilesInterval 100 ms');
+  t.equal(defaults.destroyMapedFileIntervalForciblyMs, 120_000);
+  const tuned = buildBrokerConfig({ ...base, fileReservedTime: '0.001', deleteWhen: '04;16', diskSpaceCleanForciblyRatio: '0.6', diskSpaceWarningLevelRatio: '70', cleanFileForciblyEnable: 'false', cleanResourceInterval: '200' }).retention.settings;
+  t.equal(tuned.fileReservedMs, 3600, 'fractions of an hour');
+  t.same(tuned.deleteWhen, { kind: 'hours', hours: [4, 16] });
+  t.equal(tuned.diskFullRatio, 0.7, 'a percent');
+  t.equal(tuned.diskOkRatio, 0.6, 'a fraction');
+  t.equal(tuned.forceCleanRatio, null, 'cleanFileForciblyEnable=false: never forced');
+  for (const [key, value] of [
+    ['fileReservedTime', '0'], ['fileReservedTime', 'x'], ['deleteWhen', '25'], ['diskMaxUsedSpaceRatio', '96'], ['diskMaxUsedSpaceRatio', '0.75'],
+    ['cleanResourceInterval', '5'], ['deleteCommitLogFilesInterval', '-1'], ['destroyMapedFileIntervalForcibly', 'soon'],
+    ['diskSpaceCleanForciblyRatio', '86'], ['diskSpaceCleanForciblyRatio', '0.2'], ['diskSpaceWarningLevelRatio', '91'], ['diskSpaceWarningLevelRatio', '0.3'], ['cleanFileForciblyEnable', 'yes'],
+  ] as const) {
+    const problems = problemsOf(() => buildBrokerConfig({ ...base, [key]: value }));
+    t.ok(problems.length === 1 && problems[0]!.startsWith(`${key}:`) && problems[0]!.includes(`"${value}"`), `${key}=${value} refused: ${problems[0]}`);
+  }
+  t.match(problemsOf(() => buildBrokerConfig({ ...base, fileReservedHours: '1' })).join('\n'), /fileReservedHours: unknown key/, "DLedger's key is not a broker key");
+});

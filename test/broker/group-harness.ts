@@ -20,7 +20,8 @@ export interface Group {
   close(): Promise<void>;
 }
 
-function memberOf(baseDir: string, selfId: string, storePort: number): DLedgerCommitLog {
+/** extraKeys: more broker conf keys; with retention keys among them the members run retention. */
+function memberOf(baseDir: string, selfId: string, storePort: number, extraKeys: Readonly<Record<string, string>> = {}): DLedgerCommitLog {
   const brokerConfig = buildBrokerConfig({
     brokerClusterName: 'RaftCluster',
     brokerName: 'RaftNode00',
@@ -33,6 +34,7 @@ function memberOf(baseDir: string, selfId: string, storePort: number): DLedgerCo
     dLegerPeerSecretFile: testSecretFile(),
     maxMessageSize: String(64 * 1024),
     mappedFileSizeCommitLog: String(1024 * 1024),
+    ...extraKeys,
   });
   const base = toNodeConfig(brokerConfig, {
     mappedFileSizeForEntryIndex: 4096,
@@ -42,12 +44,20 @@ function memberOf(baseDir: string, selfId: string, storePort: number): DLedgerCo
   });
   // Port 0 for every peer: each listens where the OS says, then the others are told.
   const nodeConfig = { ...base, peers: base.peers.map((p) => ({ ...p, port: 0 })) };
-  return new DLedgerCommitLog({ nodeConfig, storeHost: { ip: Uint8Array.of(127, 0, 0, 1), port: storePort }, log: () => undefined });
+  const withRetention = Object.keys(extraKeys).some((key) => ['fileReservedTime', 'deleteWhen', 'cleanResourceInterval'].includes(key));
+  return new DLedgerCommitLog({
+    nodeConfig, storeHost: { ip: Uint8Array.of(127, 0, 0, 1), port: storePort }, log: (line) => logLine?.(selfId, line),
+    ...(withRetention ? { retention: brokerConfig.retention.settings } : {}),
+  });
 }
 
-export async function startGroup(): Promise<Group> {
+let logLine: ((selfId: string, line: string) => void) | null = null;
+
+/** extraKeys: broker conf keys for every member; log: the members' log lines (default: dropped). */
+export async function startGroup(extraKeys: Readonly<Record<string, string>> = {}, log: ((selfId: string, line: string) => void) | null = null): Promise<Group> {
+  logLine = log;
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'broker-group-'));
-  const members = MEMBER_IDS.map((id, i) => memberOf(baseDir, id, 30911 + 10 * i));
+  const members = MEMBER_IDS.map((id, i) => memberOf(baseDir, id, 30911 + 10 * i, extraKeys));
   for (const member of members) await member.start();
   const connect = (): void => {
     for (const member of members) {
@@ -62,7 +72,7 @@ export async function startGroup(): Promise<Group> {
     baseDir,
     async restart(id: string): Promise<DLedgerCommitLog> {
       const i = MEMBER_IDS.indexOf(id);
-      const member = memberOf(baseDir, id, 30911 + 10 * i);
+      const member = memberOf(baseDir, id, 30911 + 10 * i, extraKeys);
       await member.start();
       members[i] = member;
       connect();

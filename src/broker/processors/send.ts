@@ -3,6 +3,7 @@
 // DLedger commit log (master only), and answer after the quorum commit with msgId, queueId and
 // queueOffset. A follower (or a leader still applying its log) answers SERVICE_NOT_AVAILABLE,
 // as a RocketMQ slave does for a put.
+import { diskFullRemark } from '../disk-util.js';
 import { RequestCode, ResponseCode } from '../../remoting/codes.js';
 import { createResponse, type RemotingCommand } from '../../remoting/command.js';
 import type { RemotingConnection } from '../../remoting/connection.js';
@@ -97,6 +98,9 @@ async function send(context: BrokerContext, request: RemotingCommand, connection
     const role = context.commitLog.role;
     return createResponse(request, ResponseCode.SERVICE_NOT_AVAILABLE, { remark: `${NOT_MASTER_REMARK} (${context.config.dLegerSelfId} is ${role.role}, leader ${role.leaderId ?? 'unknown'})` });
   }
+  // The disk is over diskSpaceWarningLevelRatio: refused until retention brings it back (RocketMQ's runningFlags disk full).
+  const disk = context.commitLog.retentionStats();
+  if (disk !== null && disk.diskFull) return createResponse(request, ResponseCode.SERVICE_NOT_AVAILABLE, { remark: diskFullRemark(disk.diskUsageRatio, context.config.storePathRootDir) });
   let topicConfig = context.commitLog.state.topicConfig(topic);
   if (topicConfig === null && topic.startsWith(RETRY_GROUP_TOPIC_PREFIX)) {
     try {

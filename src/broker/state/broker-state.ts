@@ -8,9 +8,12 @@
 import type { CommittedEntry, StateMachine } from '../../node/server.js';
 import { assert } from '../../util/assert.js';
 import { decodeMessage, javaStringHashCode, MessageFormatError, parseMessageProperties, type StoredMessage } from '../message-codec.js';
-import { BROKER_STATE_TOPIC, type BrokerCommand, CommandFormatError, decodeCommand } from './commands.js';
+import { BROKER_STATE_TOPIC, type BrokerCommand, CommandFormatError, decodeCommand, type StateCheckpoint } from './commands.js';
 import { ConsumeQueue } from './consume-queue.js';
 import type { TopicConfig } from './topic-config.js';
+
+/** Commands held while restoring, at most (checkpoints come every cleanResourceInterval). */
+const RESTORE_BUFFERED_COMMANDS_MAX = 1_000_000;
 
 /** The "Raft index" of a message that lives in the classic commit log (classic-files.ts). */
 export const CLASSIC_LOG_INDEX = -1;
@@ -47,6 +50,15 @@ export class BrokerState implements StateMachine {
   private appliedIndex = -1;
   /** Bumped on every topic change; the name server compares it (DataVersion.counter). */
   topicsVersion = 0;
+  /**
+   * Set while the log this state is rebuilt from starts after entry 0 (retention deleted the
+   * beginning): messages are indexed at their stored QUEUEOFFSET, commands are held until the
+   * first state checkpoint, which restores what the deleted entries held; null otherwise.
+   */
+  // Invariant: non-null only until the first stateCheckpoint applied after beginFromCompactedLog.
+  private restoring: { readonly commands: Array<{ readonly index: number; readonly command: BrokerCommand }> } | null = null;
+  /** The last state checkpoint applied: retention may delete entries up to its capturedAt. */
+  lastCheckpoint: { readonly index: number; readonly capturedAt: number } | null = null;
   readonly stats: BrokerStateStats = { messages: 0, commands: 0, skipped: 0, queueOffsetMismatches: 0 };
 
   constructor(private readonly log: (line: string) => void = () => undefined) {}
@@ -58,6 +70,35 @@ export class BrokerState implements StateMachine {
   /** Index of the last entry applied (-1 before any). */
   get lastAppliedIndex(): number {
     return this.appliedIndex;
+  }
+
+  /** The log starts at `firstIndex` > 0: rebuild from the next state checkpoint (see `restoring`). */
+  beginFromCompactedLog(firstIndex: number): void {
+    assert(this.appliedIndex < firstIndex, `beginFromCompactedLog(${firstIndex}) after entry ${this.appliedIndex}`);
+    this.queues.clear();
+    this.topics.clear();
+    this.offsets.clear();
+    this.topicsChanged();
+    this.appliedIndex = firstIndex - 1;
+    this.restoring = { commands: [] };
+    this.log(`the log starts at entry ${firstIndex}: topics, offsets and queue ends come from the next state checkpoint`);
+  }
+
+  /** Restoring (see beginFromCompactedLog) and not yet at a state checkpoint. */
+  get isRestoring(): boolean {
+    return this.restoring !== null;
+  }
+
+  /** The state as of the last applied entry, as the command the master writes into the log. */
+  checkpoint(): StateCheckpoint {
+    const queues: Array<readonly [string, number, number]> = [];
+    for (const [topic, byId] of this.queues) for (const [queueId, queue] of byId) queues.push([topic, queueId, queue.maxOffset]);
+    const offsets: Array<readonly [string, string, ReadonlyArray<readonly [number, number]>]> = [];
+    for (const [key, table] of this.offsets) {
+      const at = key.indexOf('@');
+      offsets.push([key.slice(0, at), key.slice(at + 1), [...table]]);
+    }
+    return { type: 'stateCheckpoint', capturedAt: this.appliedIndex, topics: [...this.topics.values()], offsets, queues };
   }
 
   apply(entry: CommittedEntry): ApplyResult {
@@ -94,11 +135,17 @@ export class BrokerState implements StateMachine {
         if (!(error instanceof CommandFormatError)) throw error;
         return this.skip(index, error.message);
       }
-      this.applyCommand(command);
+      if (command.type === 'stateCheckpoint') this.applyCheckpoint(command, index);
+      else if (this.restoring !== null) {
+        assert(this.restoring.commands.length < RESTORE_BUFFERED_COMMANDS_MAX, `${RESTORE_BUFFERED_COMMANDS_MAX} commands after the log start and no state checkpoint`);
+        this.restoring.commands.push({ index, command });
+      } else this.applyCommand(command);
       this.stats.commands++;
       return { kind: 'command', command };
     }
     const queue = this.queueFor(message.topic, message.queueId);
+    // Rebuilding from a compacted log: a queue's first message kept says where the queue stands.
+    if (this.restoring !== null && queue.minOffset === queue.maxOffset && message.queueOffset > queue.maxOffset) queue.restartAt(message.queueOffset);
     const properties = parseMessageProperties(message.properties);
     const tags = properties.get('TAGS');
     const tagsCode = tags === undefined ? 0 : javaStringHashCode(tags);
@@ -123,8 +170,33 @@ export class BrokerState implements StateMachine {
     return { kind: 'skipped', reason };
   }
 
+  /**
+   * Restoring: the checkpoint's topics and offsets replace what was rebuilt, commands held since
+   * the entry it was captured at are applied on top, and queues with no message kept continue
+   * at the checkpoint's next offset. Otherwise (the whole history was applied) nothing changes.
+   */
+  private applyCheckpoint(checkpoint: StateCheckpoint, index: number): void {
+    this.lastCheckpoint = { index, capturedAt: checkpoint.capturedAt };
+    const restoring = this.restoring;
+    if (restoring === null) return;
+    this.restoring = null;
+    this.topics.clear();
+    for (const topic of checkpoint.topics) this.topics.set(topic.topicName, topic);
+    this.offsets.clear();
+    for (const [topic, group, table] of checkpoint.offsets) this.offsets.set(`${topic}@${group}`, new Map(table));
+    for (const held of restoring.commands) if (held.index > checkpoint.capturedAt) this.applyCommand(held.command);
+    for (const [topic, queueId, maxOffset] of checkpoint.queues) {
+      const queue = this.queueFor(topic, queueId);
+      if (queue.minOffset === queue.maxOffset && maxOffset > queue.maxOffset) queue.restartAt(maxOffset);
+    }
+    this.topicsChanged();
+    this.log(`state restored from the checkpoint at entry ${index} (captured at ${checkpoint.capturedAt}): ${checkpoint.topics.length} topics, ${checkpoint.offsets.length} offset tables, ${checkpoint.queues.length} queues`);
+  }
+
   private applyCommand(command: BrokerCommand): void {
     switch (command.type) {
+      case 'stateCheckpoint':
+        return;
       case 'upsertTopic':
         this.topics.set(command.topic.topicName, command.topic);
         this.topicsChanged();

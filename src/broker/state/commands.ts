@@ -22,7 +22,24 @@ export interface OffsetCommit {
   readonly offset: number;
 }
 
+/**
+ * The broker state as of entry `capturedAt`, written into the log by the master so that retention
+ * may delete every entry up to capturedAt: a member whose log starts after entry 0 (restarted after
+ * retention, or given a snapshot) rebuilds topics, consumer offsets and each queue's next offset
+ * from it (broker-state.ts "restoring"). Members with the whole history apply it as a no-op.
+ */
+export interface StateCheckpoint {
+  readonly type: 'stateCheckpoint';
+  readonly capturedAt: number;
+  readonly topics: readonly TopicConfig[];
+  /** [topic, group, [[queueId, offset], ...]] */
+  readonly offsets: ReadonlyArray<readonly [string, string, ReadonlyArray<readonly [number, number]>]>;
+  /** [topic, queueId, maxOffset] of every queue. */
+  readonly queues: ReadonlyArray<readonly [string, number, number]>;
+}
+
 export type BrokerCommand =
+  | StateCheckpoint
   | { readonly type: 'upsertTopic'; readonly topic: TopicConfig }
   | { readonly type: 'deleteTopic'; readonly topicName: string }
   | { readonly type: 'commitOffsets'; readonly group: string; readonly offsets: readonly OffsetCommit[] };
@@ -80,6 +97,8 @@ export function decodeCommand(body: Uint8Array): BrokerCommand {
       if (!Array.isArray(offsets)) throw new CommandFormatError('commitOffsets: offsets is not an array');
       return { type: 'commitOffsets', group, offsets: offsets.map((o: unknown, i) => parseOffsetCommit(o, i)) };
     }
+    case 'stateCheckpoint':
+      return parseCheckpoint(v);
     default:
       throw new CommandFormatError(`unknown command type ${JSON.stringify(v['type'])}`);
   }
@@ -92,4 +111,35 @@ function parseOffsetCommit(value: unknown, i: number): OffsetCommit {
   if (typeof queueId !== 'number' || !Number.isInteger(queueId) || queueId < 0) throw new CommandFormatError(`commitOffsets: offsets[${i}].queueId ${JSON.stringify(queueId)} is not a queue id`);
   if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw new CommandFormatError(`commitOffsets: offsets[${i}].offset ${JSON.stringify(offset)} is not an offset`);
   return { topic, queueId, offset };
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function parseCheckpoint(v: Record<string, unknown>): StateCheckpoint {
+  const { capturedAt, topics, offsets, queues } = v;
+  if (typeof capturedAt !== 'number' || !Number.isSafeInteger(capturedAt) || capturedAt < -1) throw new CommandFormatError(`stateCheckpoint: bad capturedAt ${JSON.stringify(capturedAt)}`);
+  if (!Array.isArray(topics) || !Array.isArray(offsets) || !Array.isArray(queues)) throw new CommandFormatError('stateCheckpoint: topics, offsets and queues must be arrays');
+  const parsedTopics = topics.map((topic: unknown, i) => {
+    try {
+      return parseTopicConfig(topic);
+    } catch (error) {
+      throw new CommandFormatError(`stateCheckpoint: topics[${i}]: ${(error as Error).message}`);
+    }
+  });
+  const parsedOffsets = offsets.map((entry: unknown, i): readonly [string, string, ReadonlyArray<readonly [number, number]>] => {
+    const [topic, group, table] = Array.isArray(entry) ? entry : [];
+    if (typeof topic !== 'string' || !TOPIC_NAME_PATTERN.test(topic) || typeof group !== 'string' || !GROUP_NAME_PATTERN.test(group) || !Array.isArray(table)) throw new CommandFormatError(`stateCheckpoint: offsets[${i}] is not [topic, group, table]`);
+    return [topic, group, table.map((pair: unknown, j): readonly [number, number] => {
+      if (!Array.isArray(pair) || !isCount(pair[0]) || !isCount(pair[1])) throw new CommandFormatError(`stateCheckpoint: offsets[${i}][2][${j}] is not [queueId, offset]`);
+      return [pair[0], pair[1]];
+    })];
+  });
+  const parsedQueues = queues.map((entry: unknown, i): readonly [string, number, number] => {
+    const [topic, queueId, maxOffset] = Array.isArray(entry) ? entry : [];
+    if (typeof topic !== 'string' || !TOPIC_NAME_PATTERN.test(topic) || !isCount(queueId) || !isCount(maxOffset)) throw new CommandFormatError(`stateCheckpoint: queues[${i}] is not [topic, queueId, maxOffset]`);
+    return [topic, queueId, maxOffset];
+  });
+  return { type: 'stateCheckpoint', capturedAt, topics: parsedTopics, offsets: parsedOffsets, queues: parsedQueues };
 }

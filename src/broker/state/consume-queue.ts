@@ -53,6 +53,16 @@ export class ConsumeQueue {
     return this.count++;
   }
 
+  /**
+   * An empty queue continues at `queueOffset` (a log that starts after entry 0: the units before
+   * were deleted by retention, the stored QUEUEOFFSET or a state checkpoint says where it stands).
+   */
+  restartAt(queueOffset: number): void {
+    assert(this.count === this.base && queueOffset >= this.count, `CQ ${this.topic}-${this.queueId}: restartAt(${queueOffset}) of [${this.base}, ${this.count})`);
+    this.base = queueOffset;
+    this.count = queueOffset;
+  }
+
   get(queueOffset: number): ConsumeQueueUnit | null {
     if (!Number.isSafeInteger(queueOffset) || queueOffset < this.minOffset || queueOffset >= this.count) return null;
     const slot = queueOffset - this.base;
