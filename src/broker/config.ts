@@ -361,7 +361,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   if ((accessKey === '') !== (secretKey === '')) problems.push(`${where(accessKey === '' ? 'secretKey' : 'accessKey')}: accessKey and secretKey go together (the account the broker signs its registrations with)`);
   const aclCredentials = accessKey === '' || secretKey === '' ? null : { accessKey, secretKey };
 
-  const retention = brokerRetention(text, where, problems);
+  const retention = brokerRetention(text, where, integer, problems);
   if (problems.length > 0) throw new BrokerConfigError(problems);
   return {
     retention,

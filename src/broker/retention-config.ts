@@ -49,16 +49,7 @@ function ratioOf(key: string, text: string, minPercent: number, maxPercent: numb
   return maxPercent / 100;
 }
 
-export function brokerRetention(text: (key: string) => string, where: (key: string) => string, problems: string[]): BrokerRetention {
-  const integer = (key: string, min: number, max: number): number => {
-    const value = text(key);
-    const n = Number(value);
-    if (!/^[0-9]+$/.test(value) || n < min || n > max) {
-      problems.push(`${where(key)}: "${value}" is not an integer in [${min}, ${max}]`);
-      return min;
-    }
-    return n;
-  };
+export function brokerRetention(text: (key: string) => string, where: (key: string) => string, integer: (key: string, min: number, max: number) => number, problems: string[]): BrokerRetention {
   const fileReservedTime = parseDecimal(where('fileReservedTime'), text('fileReservedTime'), 0, MAX_RESERVED_HOURS, problems, true);
   const deleteWhen = parseDeleteWhen(where('deleteWhen'), text('deleteWhen'), problems);
   const diskMaxUsedSpaceRatio = integer('diskMaxUsedSpaceRatio', 10, 95);

@@ -5,8 +5,13 @@
 //
 // Files are removed in the order given (oldest first) and one at a time, so a crash in the middle
 // leaves a consecutive run of segments, which the next open accepts (recovery then removes those
-// before the checkpoint's log start).
-import { open, unlink } from 'node:fs/promises';
+// before the checkpoint's log start). Each file is renamed to <name>.deleting, truncated to 0 and
+// unlinked: the segment's mapping is unmapped only when its SharedArrayBuffer is collected, and
+// until then an unlinked file keeps its blocks (measured on tmpfs: space came back only after a
+// GC, seconds to never); truncating frees them at once. A crash leaves a .deleting file, which
+// the next open deletes.
+import { open, rename, truncate, unlink } from 'node:fs/promises';
+import { SEGMENT_DELETING_SUFFIX } from './segment-names.js';
 import { dirname } from 'node:path';
 
 function isMissing(error: unknown): boolean {
@@ -32,11 +37,15 @@ export async function unlinkFilesInOrder(filePaths: readonly string[], intervalM
   for (let i = 0; i < filePaths.length; i++) {
     const filePath = filePaths[i] as string;
     if (i > 0 && intervalMs > 0) await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    const deletingPath = filePath + SEGMENT_DELETING_SUFFIX;
     try {
-      await unlink(filePath);
+      await rename(filePath, deletingPath);
     } catch (error) {
       if (!isMissing(error)) throw error;
+      continue;
     }
+    await truncate(deletingPath, 0);
+    await unlink(deletingPath);
     directories.add(dirname(filePath));
   }
   for (const directory of directories) await fsyncDirectoryAsync(directory);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { assert } from '../util/assert.js';
 import { StoreCorruptionError } from './errors.js';
 import type { StoreMedium } from './medium.js';
-import { SEGMENT_TEMP_SUFFIX } from './segment-names.js';
+import { SEGMENT_DELETING_SUFFIX, SEGMENT_TEMP_SUFFIX } from './segment-names.js';
 import type { SegmentFile } from './segment-file.js';
 
 export const SEGMENT_NAME_DIGITS = 20;
@@ -97,7 +97,7 @@ export class SegmentList {
     let removedTemp = false;
     for (const name of this.medium.listFiles(this.directoryPath)) {
       const path = join(this.directoryPath, name);
-      if (name.endsWith(SEGMENT_TEMP_SUFFIX)) {
+      if (name.endsWith(SEGMENT_TEMP_SUFFIX) || name.endsWith(SEGMENT_DELETING_SUFFIX)) {
         this.medium.removeFile(path);
         removedTemp = true;
         continue;
@@ -209,6 +209,8 @@ export class SegmentList {
    * Take every segment that ends at or before `pos` out of the list and unmap it, but leave its
    * file for the caller to unlink (off the event loop). Oldest first. Until the caller reports
    * the files gone (forgetDetached), no segment may be created under one of those names.
+   * Invariant: nothing reads a detached segment's bytes again (store reads copy out of the
+   * mapping), so its file may be truncated while the mapping awaits garbage collection.
    */
   detachEndingBy(pos: number): Array<{ name: string; path: string; sizeBytes: number }> {
     const detached = [];

@@ -31,7 +31,7 @@ export interface Cluster {
  * extraConfig: more broker conf keys (e.g. messageDelayLevel), the same for every member;
  * raft: Raft core overrides for every member (e.g. checkQuorum off).
  */
-export async function startCluster(extraConfig: Readonly<Record<string, string>> = {}, raft?: Partial<RaftConfig>): Promise<Cluster> {
+export async function startCluster(extraConfig: Readonly<Record<string, string>> = {}, raft?: Partial<RaftConfig>, options: { readonly storeRootOf?: (i: number) => string } = {}): Promise<Cluster> {
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'broker-cluster-'));
   const logs: string[] = [];
   const namesrv = new NameServer({ config: { ...DEFAULT_NAMESRV_CONFIG, bindAddress: '127.0.0.1', listenPort: 0 }, log: (line) => logs.push(`namesrv: ${line}`) });
@@ -43,7 +43,7 @@ export async function startCluster(extraConfig: Readonly<Record<string, string>>
       brokerIP1: '127.0.0.1',
       listenPort: String(30911 + 10 * i),
       namesrvAddr,
-      storePathRootDir: path.join(baseDir, `node0${i}`),
+      storePathRootDir: options.storeRootOf?.(i) ?? path.join(baseDir, `node0${i}`),
       enableDLegerCommitLog: 'true',
       dLegerGroup: 'RaftNode00',
       dLegerPeers: MEMBER_IDS.map((id, j) => `${id}-127.0.0.1:${40911 + j}`).join(';'),

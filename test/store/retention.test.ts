@@ -7,7 +7,7 @@
 // and putting (some of) them back after a simulated crash, which is exactly what the disk holds
 // when the process dies between the checkpoint write and the unlinks.
 import t, { type Test } from 'tap';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import fs, { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLogStore, type SegmentedLogStore } from '../../src/store/index.js';
@@ -110,3 +110,21 @@ for (const leftover of ['data and index', 'index only', 'the newest data file on
     await reopened.close();
   });
 }
+
+t.test('a crash mid-unlink leaves <name>.deleting files (renamed, maybe truncated): the next open removes them', async (t) => {
+  const { nodeDir, store } = await filled(t);
+  const run = store.applyRetention({ fileReservedMs: 60_000, forceClean: false, keepFromIndex: 30, nowMs: Date.now() });
+  t.ok(run !== null);
+  await run?.filesRemoved;
+  const firstIndex = store.beforeBeginIndex + 1;
+  store.simulateCrash();
+  // What a process killed between the rename and the unlink leaves: one truncated, one not yet.
+  const [first, second] = run!.deleted;
+  fs.writeFileSync(join(nodeDir, `${first}.deleting`), Buffer.alloc(0));
+  fs.writeFileSync(join(nodeDir, `${second}.deleting`), Buffer.alloc(GEOMETRY.dataSegmentSizeBytes));
+  const reopened = open(nodeDir);
+  t.equal(reopened.beforeBeginIndex + 1, firstIndex, 'the start is the checkpoint’s');
+  t.notOk(fs.existsSync(join(nodeDir, `${first}.deleting`)) || fs.existsSync(join(nodeDir, `${second}.deleting`)), 'the .deleting files are gone');
+  checkEntries(t, reopened, firstIndex);
+  await reopened.close();
+});
