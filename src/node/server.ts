@@ -29,6 +29,8 @@ import { parseWireMessage, wireMessage } from './raft-message-wire.js';
 import { resolveThreads, type ThreadsResolution } from './threads-mode.js';
 import { RetentionService, retentionKeepFromIndex, type RetentionHooks, type RetentionStats } from './retention-service.js';
 import type { RetentionSettings } from './retention-settings.js';
+import { StorageWorker } from './storage-worker.js';
+import { mmapSegmentFileFactory } from '../store/mmap-segment-file.js';
 import { NoopMetrics, type Metrics } from '../metrics/metrics.js';
 
 /** An append, read or transfer that did not succeed; `code` is a DLedger response code. */
@@ -190,6 +192,8 @@ export class DLedgerServer {
   private ticksSinceMetrics = 0;
   private threads: ThreadsResolution | null = null;
   private retention: RetentionService | null = null;
+  /** threads=workers: the thread that runs the store's group commits; closed after the store. */
+  private storageWorker: StorageWorker | null = null;
 
   constructor(private readonly options: DLedgerServerOptions) {
     this.config = options.config;
@@ -223,15 +227,25 @@ export class DLedgerServer {
     const secrets = loadNodeSecrets(config, this.log);
     const threads = resolveThreads(config.threads);
     this.threads = threads;
-    const store = openLogStore({
-      nodeDir: this.nodeDir,
-      dataSegmentSizeBytes: config.mappedFileSizeForEntryData,
-      indexSegmentSizeBytes: config.mappedFileSizeForEntryIndex,
-      flush: config.flushPolicy === 'sync' ? { kind: 'sync' } : { kind: 'async', intervalMs: config.flushFileInterval },
-      maxEntryBodyBytes: config.maxEntryBodyBytes,
-      flushInBackground: config.flushInBackground,
-      ...(this.options.patchBody === undefined ? {} : { patchBody: this.options.patchBody }),
-    });
+    const storageWorker = threads.mode === 'workers' ? await StorageWorker.start(this.log) : null;
+    this.storageWorker = storageWorker;
+    let store: LogStore;
+    try {
+      store = openLogStore({
+        nodeDir: this.nodeDir,
+        dataSegmentSizeBytes: config.mappedFileSizeForEntryData,
+        indexSegmentSizeBytes: config.mappedFileSizeForEntryIndex,
+        flush: config.flushPolicy === 'sync' ? { kind: 'sync' } : { kind: 'async', intervalMs: config.flushFileInterval },
+        maxEntryBodyBytes: config.maxEntryBodyBytes,
+        // In workers mode every group commit goes to the storage worker (its files' background flush).
+        flushInBackground: storageWorker !== null || config.flushInBackground,
+        ...(storageWorker === null ? {} : { segmentFiles: storageWorker.wrap(mmapSegmentFileFactory) }),
+        ...(this.options.patchBody === undefined ? {} : { patchBody: this.options.patchBody }),
+      });
+    } catch (error) {
+      await storageWorker?.close();
+      throw error;
+    }
     this.store = store;
     const timing = raftTimingTicks(config);
     const raftConfig: RaftConfig = {
@@ -467,6 +481,11 @@ export class DLedgerServer {
   }
 
   /** Entries this node persisted from received record bytes verbatim vs encoded itself. */
+  /** threads=workers: the storage worker's counters (tickets = group commits it ran); null inline. */
+  storageWorkerStats(): { readonly tickets: number; readonly ranges: number; readonly ringFullWaits: number; readonly timerWakeups: number } | null {
+    return this.storageWorker === null ? null : { ...this.storageWorker.stats };
+  }
+
   persistedEntryCounts(): { readonly raw: number; readonly encoded: number; readonly rawRejected: number } {
     return { ...this.liveStorage().persistedCounts };
   }
@@ -498,6 +517,7 @@ export class DLedgerServer {
     await this.persistChain.catch(() => undefined);
     await this.retention?.stop();
     await this.store?.close();
+    await this.storageWorker?.close();
     this.log('closed');
   }
 

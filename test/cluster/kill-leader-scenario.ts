@@ -28,6 +28,8 @@ export interface KillLeaderOptions {
   readonly config?: Readonly<Record<string, string>>;
   /** The test client's TLS (needed when the members run TLS). */
   readonly clientTls?: TlsClientOptions | null;
+  /** What every member's log must show (e.g. the threads mode it ran in). */
+  readonly outputPattern?: RegExp;
 }
 
 export async function killLeaderScenario(t: TapLike, options: KillLeaderOptions): Promise<void> {
@@ -96,5 +98,6 @@ export async function killLeaderScenario(t: TapLike, options: KillLeaderOptions)
     const code = await stopNode(node, 'SIGTERM');
     t.equal(code, 0, `${node.id} exited cleanly on SIGTERM`);
     t.match(node.output, /closed/, `${node.id} logged its shutdown`);
+    if (options.outputPattern !== undefined) t.match(node.output, options.outputPattern, `${node.id}: ${String(options.outputPattern)}`);
   }
 }

@@ -51,13 +51,16 @@ t.test('resolution: an explicit mode wins; the environment overrides auto only; 
   t.same(resolveThreads('workers', 'inline', 1), { mode: 'workers', reason: 'config' });
   t.same(resolveThreads('auto', 'workers', 1), { mode: 'workers', reason: 'env' });
   t.same(resolveThreads('auto', 'inline', 64), { mode: 'inline', reason: 'env' });
+  // (An undefined argument means "read DLEDGER_THREADS", so the unset case runs with it unset.)
   for (const env of [undefined, '', 'auto']) {
-    t.same(resolveThreads('auto', env, 2), { mode: 2 >= AUTO_WORKERS_MIN_CORES ? 'workers' : 'inline', reason: 'cores' });
-    t.same(resolveThreads('auto', env, 1), { mode: 'inline', reason: 'cores' }, 'one core: nothing to put a worker on');
+    withEnv(undefined, () => {
+      t.same(resolveThreads('auto', env, 2), { mode: 2 >= AUTO_WORKERS_MIN_CORES ? 'workers' : 'inline', reason: 'cores' });
+      t.same(resolveThreads('auto', env, 1), { mode: 'inline', reason: 'cores' }, 'one core: nothing to put a worker on');
+    });
   }
   // Until the bench shows workers ahead on some core count, auto stays inline everywhere.
   t.equal(AUTO_WORKERS_MIN_CORES, Number.POSITIVE_INFINITY);
-  t.same(resolveThreads('auto', undefined, 1024), { mode: 'inline', reason: 'cores' });
+  withEnv(undefined, () => t.same(resolveThreads('auto', undefined, 1024), { mode: 'inline', reason: 'cores' }));
 });
 
 t.test('broker key dLegerThreads maps to the member and is validated with the broker keys', async (t) => {

@@ -1,0 +1,322 @@
+// The storage worker of `threads=workers` (main-thread side; the thread is storage-worker-thread.ts).
+//
+// What it takes over: the store's group commit. The store (src/store) is unchanged: it asks its
+// segment files to flushInBackground(range), and the files this wraps send those ranges to the
+// worker instead of the libuv pool. All ranges asked for in one task go as one ring record (one
+// ticket); the worker msyncs them synchronously and publishes the ticket in a state word; the main
+// thread waits for it with Atomics.waitAsync and never blocks. A full ring is back-pressure: the
+// record waits in a bounded outbox until the worker has made room, it is never dropped.
+//
+// What it does not take over (yet): encoding, CRCs and the pwrite of appends stay on the main
+// thread, and so do the rare synchronous flushes (truncate, prefix reset, close), which msync
+// inline as in inline mode. The bytes on disk are the same in both modes by construction: the
+// worker only decides when the kernel writes back pages the main thread wrote.
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import type { SegmentAccess, SegmentFile, SegmentFileFactory } from '../store/segment-file.js';
+import { assert } from '../util/assert.js';
+import { ERROR_AREA_BYTES, FLUSH_HEADER_BYTES, FLUSH_RANGE_BYTES, Op, type SegmentRegistration, STATE_BYTES, StateWord, STATE_WORDS, type StorageWorkerData, ticketAfter } from './storage-worker-protocol.js';
+import { SpscRing } from './spsc-ring.js';
+
+/** Ring size: a flush record is 12 + 20 bytes per dirty range, so this holds thousands. */
+const RING_BYTES = 64 * 1024;
+/** Records waiting for ring space at most (the store keeps one flush in flight, so a few). */
+const OUTBOX_MAX_RECORDS = 4096;
+/** While records wait for ring space the main thread re-checks at least this often. */
+const BACKPRESSURE_RECHECK_MS = 5;
+/**
+ * While a ticket is outstanding a libuv timer also re-checks DoneTicket this often, beside the
+ * Atomics.waitAsync: a guard against a wake-up that never arrives (none was seen: in a debugging
+ * session a stalled-looking follower turned out to be a test reading before its flush finished),
+ * costing nothing while wake-ups work. stats.timerWakeups counts the times the timer saw a ticket
+ * done before the waitAsync reported it (both ready in the same loop turn, timers run first).
+ */
+const WAIT_SLICE_MS = 50;
+/** How long close() lets the worker finish its records before terminating it. */
+const STOP_TIMEOUT_MS = 10_000;
+
+interface Ticket {
+  readonly ticket: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** A range to flush, recorded until the end of the current task seals the batch. */
+interface PendingRange {
+  readonly segmentId: number;
+  readonly offsetBytes: number;
+  readonly lengthBytes: number;
+}
+
+export class StorageWorkerError extends Error {
+  override name = 'StorageWorkerError';
+}
+
+/** The compiled worker script (under dist/ also when this module runs from source in tests). */
+function workerScriptUrl(): URL {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.js')) return new URL('./storage-worker-thread.js', import.meta.url);
+  return pathToFileURL(path.join(path.dirname(here), '../../dist/src/node/storage-worker-thread.js'));
+}
+
+export class StorageWorker {
+  /** Counters for tests and the bench. */
+  readonly stats = { tickets: 0, ranges: 0, ringFullWaits: 0, timerWakeups: 0 };
+  private readonly worker: Worker;
+  private readonly ring: SpscRing;
+  private readonly stateBuffer = new SharedArrayBuffer(STATE_BYTES);
+  private readonly state = new Int32Array(this.stateBuffer, 0, STATE_WORDS);
+  private readonly port: MessagePort;
+  private nextSegmentId = 1;
+  // Invariant: ticket numbers increase by one per sealed batch; `outstanding` holds, oldest first,
+  // every ticket handed out and not yet settled.
+  private lastTicket = 0;
+  private readonly outstanding: Ticket[] = [];
+  /** Ranges asked for in the current task (sealed into one ticket by a microtask). */
+  private batch: PendingRange[] = [];
+  private batchPromise: Promise<void> | null = null;
+  private batchTicket: Ticket | null = null;
+  // Invariant: records in order, not yet in the ring (the ring was full); at most OUTBOX_MAX_RECORDS.
+  private readonly outbox: Uint8Array[] = [];
+  private waiting = false;
+  private dead: Error | null = null;
+  private readonly exited: Promise<void>;
+  private readonly ready: Promise<void>;
+  private closing = false;
+
+  /** Use start(). `ringBytes` (a power of two) other than the default only for tests of back-pressure. */
+  private constructor(
+    private readonly log: (line: string) => void = () => undefined,
+    ringBytes = RING_BYTES,
+  ) {
+    this.ring = SpscRing.create(ringBytes);
+    const channel = new MessageChannel();
+    this.port = channel.port1;
+    const data: StorageWorkerData = { ring: this.ring.buffer, state: this.stateBuffer, port: channel.port2 };
+    // execArgv []: the worker runs compiled JS and needs none of the parent's loaders (under tap a
+    // TypeScript loader inherited by the worker made it take seconds to start).
+    this.worker = new Worker(workerScriptUrl(), { workerData: data, transferList: [channel.port2], name: 'dledger-storage', execArgv: [] });
+    this.worker.unref();
+    this.ready = new Promise((resolve, reject) => {
+      this.worker.once('message', () => resolve());
+      this.worker.once('exit', () => reject(this.dead ?? new StorageWorkerError('storage worker exited before it was ready')));
+    });
+    this.ready.catch(() => undefined);
+    this.exited = new Promise((resolve) => {
+      this.worker.once('error', (error) => this.die(new StorageWorkerError(`storage worker failed: ${error.message}`)));
+      this.worker.once('exit', (code) => {
+        if (!this.closing) this.die(new StorageWorkerError(`storage worker exited with code ${code}`));
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Start a worker and wait until its thread runs (modules loaded, ring attached), so that the
+   * first group commit does not also pay for starting a thread.
+   */
+  static async start(log: (line: string) => void = () => undefined, ringBytes = RING_BYTES): Promise<StorageWorker> {
+    const worker = new StorageWorker(log, ringBytes);
+    await worker.ready;
+    return worker;
+  }
+
+  /** Segment files from `inner` whose background flushes this worker runs. */
+  wrap(inner: SegmentFileFactory): SegmentFileFactory {
+    return {
+      create: (filePath, sizeBytes) => new WorkerFlushedSegmentFile(inner.create(filePath, sizeBytes), this),
+      open: (filePath, sizeBytes, access: SegmentAccess) => {
+        const file = inner.open(filePath, sizeBytes, access);
+        return access === 'read-write' ? new WorkerFlushedSegmentFile(file, this) : file;
+      },
+    };
+  }
+
+  /** Hand a mapping to the worker; returns the id records name it by. */
+  registerSegment(mapping: SharedArrayBuffer, filePath: string): number {
+    const segmentId = this.nextSegmentId++;
+    const registration: SegmentRegistration = { segmentId, mapping, path: filePath };
+    this.port.postMessage(registration);
+    return segmentId;
+  }
+
+  dropSegment(segmentId: number): void {
+    if (this.dead !== null || this.closing) return;
+    const record = new Uint8Array(8);
+    new DataView(record.buffer).setUint32(0, Op.Drop, true);
+    new DataView(record.buffer).setUint32(4, segmentId, true);
+    this.send(record);
+  }
+
+  /** msync the range on the worker; resolves once it (and all of this task's ranges) is durable. */
+  flushRange(segmentId: number, offsetBytes: number, lengthBytes: number): Promise<void> {
+    if (this.dead !== null) return Promise.reject(this.dead);
+    if (this.closing) return Promise.reject(new StorageWorkerError('storage worker closed'));
+    this.batch.push({ segmentId, offsetBytes, lengthBytes });
+    if (this.batchPromise === null) {
+      this.batchPromise = new Promise<void>((resolve, reject) => {
+        this.batchTicket = { ticket: 0, resolve, reject };
+      });
+      queueMicrotask(() => this.sealBatch());
+    }
+    return this.batchPromise;
+  }
+
+  /** Stop the worker after the records already sent; later flushes are refused. */
+  async close(): Promise<void> {
+    if (this.closing) return this.exited;
+    if (this.batch.length > 0) this.sealBatch();
+    this.closing = true;
+    const record = new Uint8Array(4);
+    new DataView(record.buffer).setUint32(0, Op.Stop, true);
+    if (this.dead === null) this.send(record);
+    this.worker.ref();
+    const timer = setTimeout(() => void this.worker.terminate(), STOP_TIMEOUT_MS);
+    await this.exited;
+    clearTimeout(timer);
+    this.port.close();
+    this.die(new StorageWorkerError('storage worker closed'));
+  }
+
+  private sealBatch(): void {
+    const ranges = this.batch;
+    const pending = this.batchTicket;
+    this.batch = [];
+    this.batchPromise = null;
+    this.batchTicket = null;
+    if (pending === null || ranges.length === 0) return;
+    if (this.dead !== null) return pending.reject(this.dead);
+    const ticket = (this.lastTicket + 1) | 0 || 1;
+    this.lastTicket = ticket;
+    this.outstanding.push({ ticket, resolve: pending.resolve, reject: pending.reject });
+    this.stats.tickets++;
+    this.stats.ranges += ranges.length;
+    const record = new Uint8Array(FLUSH_HEADER_BYTES + ranges.length * FLUSH_RANGE_BYTES);
+    const view = new DataView(record.buffer);
+    view.setUint32(0, Op.Flush, true);
+    view.setUint32(4, ticket >>> 0, true);
+    view.setUint32(8, ranges.length, true);
+    ranges.forEach((range, i) => {
+      const at = FLUSH_HEADER_BYTES + i * FLUSH_RANGE_BYTES;
+      view.setUint32(at, range.segmentId, true);
+      view.setFloat64(at + 4, range.offsetBytes, true);
+      view.setFloat64(at + 12, range.lengthBytes, true);
+    });
+    this.send(record);
+    // The process must not exit while a flush someone waits for is in flight.
+    this.worker.ref();
+    this.waitForCompletions();
+  }
+
+  private send(record: Uint8Array): void {
+    assert(record.byteLength <= this.ring.maxRecordBytes, `storage worker record of ${record.byteLength} bytes exceeds the ring's ${this.ring.maxRecordBytes}`);
+    if (this.outbox.length === 0 && this.ring.tryWrite(record)) return;
+    // Back-pressure: keep the order, wait for the worker to make room (waitForCompletions retries).
+    assert(this.outbox.length < OUTBOX_MAX_RECORDS, `storage worker outbox over ${OUTBOX_MAX_RECORDS} records`);
+    this.outbox.push(record);
+    this.stats.ringFullWaits++;
+    this.waitForCompletions();
+  }
+
+  private drainOutbox(): void {
+    while (this.outbox.length > 0 && this.ring.tryWrite(this.outbox[0] as Uint8Array)) this.outbox.shift();
+  }
+
+  /** One waiter at a time: settle finished tickets, sleep (asynchronously) on DoneTicket, repeat. */
+  private waitForCompletions(): void {
+    if (this.waiting) return;
+    this.waiting = true;
+    void (async () => {
+      try {
+        while (this.dead === null && (this.outstanding.length > 0 || this.outbox.length > 0)) {
+          this.drainOutbox();
+          const done = Atomics.load(this.state, StateWord.DoneTicket);
+          this.settleUpTo(done);
+          if (this.outstanding.length === 0 && this.outbox.length === 0) break;
+          const result = Atomics.waitAsync(this.state, StateWord.DoneTicket, done);
+          if (!result.async) continue;
+          const sliceMs = this.outbox.length > 0 ? BACKPRESSURE_RECHECK_MS : WAIT_SLICE_MS;
+          let timer: NodeJS.Timeout | null = null;
+          const sliceOver = new Promise<'slice'>((resolve) => (timer = setTimeout(() => resolve('slice'), sliceMs)));
+          const woke = await Promise.race([result.value, sliceOver]);
+          if (timer !== null) clearTimeout(timer);
+          if (woke === 'slice' && Atomics.load(this.state, StateWord.DoneTicket) !== done) this.stats.timerWakeups++;
+        }
+      } finally {
+        this.waiting = false;
+        if (this.outstanding.length === 0 && !this.closing) this.worker.unref();
+      }
+    })();
+  }
+
+  private settleUpTo(done: number): void {
+    while (this.outstanding.length > 0 && ticketAfter(done, (this.outstanding[0] as Ticket).ticket) >= 0) {
+      const ticket = this.outstanding.shift() as Ticket;
+      // A failure is sticky in the worker: that ticket and every later one failed.
+      const failed = Atomics.load(this.state, StateWord.FailedTicket);
+      if (failed !== 0 && ticketAfter(ticket.ticket, failed) >= 0) ticket.reject(new StorageWorkerError(this.errorText()));
+      else ticket.resolve();
+    }
+  }
+
+  private errorText(): string {
+    const length = Math.min(Atomics.load(this.state, StateWord.ErrorLength), ERROR_AREA_BYTES);
+    return new TextDecoder().decode(new Uint8Array(this.stateBuffer, STATE_WORDS * 4, length).slice());
+  }
+
+  private die(error: Error): void {
+    if (this.dead !== null) return;
+    this.dead = error;
+    if (!this.closing) this.log(`storage worker: ${error.message}`);
+    for (const ticket of this.outstanding.splice(0)) ticket.reject(error);
+    this.outbox.length = 0;
+  }
+}
+
+/** A segment file whose background flushes run on the storage worker; everything else is `inner`'s. */
+class WorkerFlushedSegmentFile implements SegmentFile {
+  readonly write?: (offsetBytes: number, bytes: Uint8Array) => void;
+  // Invariant: null until the first background flush registered the mapping with the worker.
+  private segmentId: number | null = null;
+
+  constructor(
+    private readonly inner: SegmentFile,
+    private readonly worker: StorageWorker,
+  ) {
+    if (inner.write !== undefined) this.write = (offsetBytes, bytes) => (inner.write as NonNullable<SegmentFile['write']>)(offsetBytes, bytes);
+  }
+
+  get path(): string {
+    return this.inner.path;
+  }
+  get sizeBytes(): number {
+    return this.inner.sizeBytes;
+  }
+  get bytes(): Uint8Array {
+    return this.inner.bytes;
+  }
+
+  flush(offsetBytes: number, lengthBytes: number): void {
+    this.inner.flush(offsetBytes, lengthBytes);
+  }
+
+  flushInBackground(offsetBytes: number, lengthBytes: number): Promise<void> {
+    const mapping = this.inner.bytes.buffer;
+    // Only a shared mapping can be msynced from another thread; anything else flushes as before.
+    if (!(mapping instanceof SharedArrayBuffer) || this.inner.bytes.byteOffset !== 0) {
+      if (this.inner.flushInBackground !== undefined) return this.inner.flushInBackground(offsetBytes, lengthBytes);
+      this.inner.flush(offsetBytes, lengthBytes);
+      return Promise.resolve();
+    }
+    if (lengthBytes === 0) return Promise.resolve();
+    if (this.segmentId === null) this.segmentId = this.worker.registerSegment(mapping, this.inner.path);
+    return this.worker.flushRange(this.segmentId, offsetBytes, lengthBytes);
+  }
+
+  close(): void {
+    if (this.segmentId !== null) this.worker.dropSegment(this.segmentId);
+    this.segmentId = null;
+    this.inner.close();
+  }
+}
