@@ -251,8 +251,8 @@ function localDateTime(ms: number): string {
  */
 export async function dledgerStatus(admin: AdminClient, onlyCluster: string | null, warn: (line: string) => void): Promise<string> {
   const info = await admin.clusterInfo();
-  const row = '%-16s  %-22s  %-4s  %-22s  %-6s  %-10s  %6s  %-8s  %12s  %12s  %8s';
-  const lines = [format(row, '#Cluster Name', '#Group', '#BID', '#Addr', '#Self', '#Role', '#Term', '#Leader', '#CommitIndex', '#LastIndex', '#Lag')];
+  const row = '%-16s  %-22s  %-4s  %-22s  %-6s  %-10s  %6s  %-8s  %12s  %12s  %8s  %12s  %12s  %6s';
+  const lines = [format(row, '#Cluster Name', '#Group', '#BID', '#Addr', '#Self', '#Role', '#Term', '#Leader', '#CommitIndex', '#LastIndex', '#Lag', '#FirstIndex', '#RetainedMiB', '#Disk')];
   for (const cluster of clusterNames(info, onlyCluster)) {
     for (const brokerName of [...(info.clusterAddrTable[cluster] ?? [])].sort()) {
       const data = brokerData(info, brokerName);
@@ -270,17 +270,21 @@ export async function dledgerStatus(admin: AdminClient, onlyCluster: string | nu
       const leaderLast = leader === undefined ? NaN : Number(leader.table?.['dLegerLastIndex']);
       for (const { id, addr, table } of members) {
         if (table === null) {
-          lines.push(format(row, cluster, brokerName, id, addr, '?', 'unreachable', '', '', '', '', ''));
+          lines.push(format(row, cluster, brokerName, id, addr, '?', 'unreachable', '', '', '', '', '', '', '', ''));
           continue;
         }
         if (table['dLegerRole'] === undefined) {
           // A broker without Raft fields in its runtime info (not a DLedger broker, or an older one).
-          lines.push(format(row, cluster, brokerName, id, addr, '-', 'no-dledger', '', '', '', '', ''));
+          lines.push(format(row, cluster, brokerName, id, addr, '-', 'no-dledger', '', '', '', '', '', '', '', ''));
           continue;
         }
         const last = Number(table['dLegerLastIndex']);
         const lag = Number.isFinite(leaderLast) && Number.isFinite(last) ? String(Math.max(0, leaderLast - last)) : '?';
-        lines.push(format(row, cluster, table['dLegerGroup'] ?? brokerName, id, addr, table['dLegerSelfId'] ?? '?', table['dLegerRole'], table['dLegerTerm'] ?? '?', table['dLegerLeaderId'] || '-', table['dLegerCommitIndex'] ?? '?', table['dLegerLastIndex'] ?? '?', lag));
+        // The retained range (retention moves the first index) and the commit log's disk usage.
+        const retainedBytes = Number(table['dLegerRetainedBytes'] ?? NaN);
+        const retained = Number.isFinite(retainedBytes) ? (retainedBytes / (1024 * 1024)).toFixed(1) : '-';
+        lines.push(format(row, cluster, table['dLegerGroup'] ?? brokerName, id, addr, table['dLegerSelfId'] ?? '?', table['dLegerRole'], table['dLegerTerm'] ?? '?', table['dLegerLeaderId'] || '-', table['dLegerCommitIndex'] ?? '?', table['dLegerLastIndex'] ?? '?', lag,
+          table['dLegerFirstIndex'] ?? '-', retained, fixed(table['commitLogDiskRatio'], 4)));
       }
       if (leader === undefined) {
         lines.push(`  (group ${brokerName}: no member reports itself leader right now)`);

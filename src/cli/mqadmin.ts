@@ -26,7 +26,8 @@ commands:
                                                  msgId a send answers: store host + offset)
   queryMsgByKey     -t topic -k key              messages whose KEYS hold the key (index files)
   dledgerStatus     [-c cluster]                 Raft role, term, leader, commit index and lag of
-                                                 every group member (alias getBrokerRaftStatus)
+                                                 every group member (alias getBrokerRaftStatus),
+                                                 its first index (retention), MiB retained, disk ratio
   commitLogMd5      -d dir1,dir2,...             before an upgrade to DLedger: last classic
                                                  commit-log file and md5 per directory; exit 1
                                                  unless they all match (no name server needed)

@@ -7,12 +7,13 @@
 // Method: 3 in-process brokers with real remoting on OS-assigned ports (broker-harness.ts), raw
 // frames; 1 MiB segments. The disk-full part puts each broker's store on its own 16 MiB tmpfs
 // (needs mount; skipped with the reason when refused) and fills the master's with a filler file.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Broker } from '../../src/broker/broker.js';
 import { decodeMessages, formatMessageProperties } from '../../src/broker/message-codec.js';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
+import { main as mqadminMain } from '../../src/cli/mqadmin.js';
 import { mountTmpfs, type TmpfsMount } from '../native/helpers/tmpfs.js';
 import { startCluster, type Cluster } from './broker-harness.js';
 import { message } from './group-harness.js';
@@ -21,7 +22,7 @@ import { until } from '../cluster/helpers.js';
 const TOPIC = 'RetentionTopic';
 const MIB = 1024 * 1024;
 
-async function createTopic(cluster: Cluster, master: Broker): Promise<void> {
+async function createTopic(t: Test, cluster: Cluster, master: Broker): Promise<void> {
   const created = await cluster.call(master.brokerAddr, RequestCode.UPDATE_AND_CREATE_TOPIC, { topic: TOPIC, defaultTopic: 'TBW102', readQueueNums: 2, writeQueueNums: 2, perm: 6, topicFilterType: 'SINGLE_TAG', topicSysFlag: 0, order: false });
   t.equal(created.code, ResponseCode.SUCCESS, 'topic created');
   await until(() => cluster.brokers.every((b) => b.commitLog.state.topicConfig(TOPIC) !== null), 5000, 'the topic on every member');
@@ -49,7 +50,7 @@ t.test('GET_MIN_OFFSET moves with retention on every member; a consumer behind g
   const cluster = await startCluster({ mappedFileSizeCommitLog: String(MIB), fileReservedTime: String(1 / 3600), deleteWhen: '*', cleanResourceInterval: '100', deleteCommitLogFilesInterval: '0' });
   t.teardown(() => cluster.close());
   const master = await until(() => cluster.master(), 10_000, 'a master');
-  await createTopic(cluster, master);
+  await createTopic(t, cluster, master);
   await fill(master, 3000, [0, 0]);
   const minimums = await until(async () => {
     const answers = await Promise.all(cluster.brokers.map((b) => cluster.call(b.brokerAddr, RequestCode.GET_MIN_OFFSET, { topic: TOPIC, queueId: 0 })));
@@ -58,6 +59,24 @@ t.test('GET_MIN_OFFSET moves with retention on every member; a consumer behind g
   }, 20_000, 'GET_MIN_OFFSET > 0 on every member');
   t.pass(`GET_MIN_OFFSET of queue 0 on the three members: ${minimums.join(', ')}`);
   for (const broker of cluster.brokers) t.equal(Number((await cluster.call(broker.brokerAddr, RequestCode.GET_MIN_OFFSET, { topic: TOPIC, queueId: 0 })).extFields['offset']), broker.commitLog.state.minOffset(TOPIC, 0), `${broker.config.dLegerSelfId}: the answer is its consume queue's minimum`);
+
+  // What operators see: the runtime info's retained range and disk ratio, and mqadmin dledgerStatus.
+  const info = JSON.parse((await cluster.call(master.brokerAddr, RequestCode.GET_BROKER_RUNTIME_INFO)).body!.toString('utf8')) as { table: Record<string, string> };
+  const range = master.commitLog.retainedRange()!;
+  t.equal(info.table['dLegerFirstIndex'], String(range.firstIndex), `runtime info dLegerFirstIndex ${info.table['dLegerFirstIndex']}`);
+  t.equal(info.table['commitLogMinOffset'], String(range.firstPos + 48), `commitLogMinOffset ${info.table['commitLogMinOffset']} (first message kept)`);
+  t.equal(info.table['dLegerRetainedBytes'], String(range.endPos - range.firstPos), 'dLegerRetainedBytes');
+  t.ok(Number(info.table['retentionSegmentsDeleted']) >= 1, `retentionSegmentsDeleted ${info.table['retentionSegmentsDeleted']}`);
+  const ratio = Number(info.table['commitLogDiskRatio']);
+  t.ok(ratio > 0 && ratio < 1, `commitLogDiskRatio ${ratio.toFixed(4)}`);
+  let out = '';
+  t.equal(await mqadminMain(['dledgerStatus', '-n', cluster.namesrvAddr], (text) => (out += text), () => undefined), 0, 'mqadmin dledgerStatus');
+  const header = out.split('\n')[0]!.split(/\s{2,}/);
+  const firstIndexColumn = header.indexOf('#FirstIndex');
+  t.ok(firstIndexColumn > 0 && header.includes('#RetainedMiB') && header.includes('#Disk'), 'dledgerStatus has #FirstIndex, #RetainedMiB and #Disk');
+  const rows = out.split('\n').filter((line) => line.startsWith('RaftCluster')).map((line) => line.trim().split(/\s+/));
+  t.equal(rows.length, 3, 'a row per member');
+  t.ok(rows.every((cols) => Number(cols.at(-3)) > 0 && Number(cols.at(-2)) > 0 && Number(cols.at(-1)) > 0), `every member shows a first index > 0, MiB retained and its disk ratio: ${rows.map((cols) => cols.slice(-3).join('/')).join(', ')}`);
 
   const behind = await cluster.call(master.brokerAddr, RequestCode.PULL_MESSAGE, pullFields(0, 0));
   const min = master.commitLog.state.minOffset(TOPIC, 0);
@@ -94,7 +113,7 @@ t.test('disk over diskSpaceWarningLevelRatio: sends refused with RocketMQ\'s rem
   t.teardown(() => cluster.close());
   t.teardown(() => { if (t.passing() === false) t.comment(cluster.logs.filter((l) => !l.includes('registering')).slice(-30).join('\n')); });
   const master = await until(() => cluster.master(), 10_000, 'a master');
-  await createTopic(cluster, master);
+  await createTopic(t, cluster, master);
   const next = [0, 0];
   await fill(master, 3000, next); // ~2.2 KiB stored each (KEYS repeats the body)
   const before = master.commitLog.retentionStats()!;

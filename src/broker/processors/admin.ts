@@ -1,6 +1,8 @@
 // Admin requests: UPDATE_AND_CREATE_TOPIC (17) replicates the topic config through the log (the
 // broker then re-registers with the name server, from the state listener), GET_ALL_TOPIC_CONFIG
 // (21) and GET_BROKER_RUNTIME_INFO (28, the KVTable clusterList reads).
+import fs from 'node:fs';
+import { DLEDGER_ENTRY_HEADER_BYTES } from '../message-codec.js';
 import { RequestCode, ResponseCode } from '../../remoting/codes.js';
 import { createResponse, type RemotingCommand } from '../../remoting/command.js';
 import { optionalBoolean, optionalInteger, optionalString, requiredInteger, requiredString } from '../../remoting/ext-fields.js';
@@ -85,6 +87,16 @@ function allTopicConfig(context: BrokerContext, request: RemotingCommand): Remot
   return createResponse(request, ResponseCode.SUCCESS, { body: Buffer.from(JSON.stringify(body), 'utf8') });
 }
 
+/** Used fraction of the commit log's disk: retention's last measurement, else statfs now (RocketMQ's %.4f field). */
+function commitLogDiskRatio(context: BrokerContext): string {
+  const measured = context.commitLog.retentionStats()?.diskUsageRatio;
+  if (measured !== undefined) return String(measured);
+  const directory = context.config.enableDLegerCommitLog ? context.config.storePathRootDir : context.config.storePathCommitLog;
+  if (!fs.existsSync(directory)) return '-1';
+  const stats = fs.statfsSync(directory);
+  return String(stats.blocks === 0 ? -1 : 1 - stats.bavail / stats.blocks);
+}
+
 function runtimeInfo(context: BrokerContext, request: RemotingCommand): RemotingCommand {
   // A classic broker (enableDLegerCommitLog=false) has no Raft status: no dLeger* keys.
   const status = context.commitLog.raftStatus();
@@ -101,7 +113,7 @@ function runtimeInfo(context: BrokerContext, request: RemotingCommand): Remoting
     pullThreadPoolQueueHeadWaitTimeMills: '0',
     pageCacheLockTimeMills: '0',
     earliestMessageTimeStamp: String(context.stats.startedAtMs),
-    commitLogDiskRatio: '0.0',
+    commitLogDiskRatio: commitLogDiskRatio(context),
     msgPutTotalTodayNow: String(context.stats.messagesPut),
     msgGetTotalTodayNow: String(context.stats.messagesPulled),
     bootTimestamp: String(context.stats.startedAtMs),
@@ -119,6 +131,21 @@ function runtimeInfo(context: BrokerContext, request: RemotingCommand): Remoting
       dLegerLeaderId: status.leaderId ?? '',
       dLegerCommitIndex: String(status.commitIndex),
       dLegerLastIndex: String(status.lastIndex),
+    });
+  }
+  const range = context.commitLog.retainedRange();
+  if (range !== null) {
+    // What the commit log retains (retention moves the start): RocketMQ's min/max physical offsets and the Raft range.
+    const retention = context.commitLog.retentionStats();
+    Object.assign(table, {
+      commitLogMinOffset: String(range.firstPos + DLEDGER_ENTRY_HEADER_BYTES),
+      commitLogMaxOffset: String(range.endPos),
+      dLegerFirstIndex: String(range.firstIndex),
+      dLegerRetainedBytes: String(range.endPos - range.firstPos),
+      dLegerDataSegments: String(range.dataSegments),
+      retentionSegmentsDeleted: String(retention?.segmentsDeleted ?? 0),
+      retentionBytesDeleted: String(retention?.bytesDeleted ?? 0),
+      diskFull: String(retention?.diskFull ?? false),
     });
   }
   if (status?.role === 'leader') {
