@@ -9,7 +9,7 @@
 import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { runCli, startProcessGroup, stopNode, until, type ProcessGroup } from './helpers.js';
+import { freePorts, runCli, startProcessGroup, stopNode, until, type ProcessGroup } from './helpers.js';
 import { retainedOnDisk } from '../../src/store/index.js';
 import { lastIndexOf } from './store-files.js';
 
@@ -71,8 +71,18 @@ function compareRetained(t: Test, dirs: readonly string[], lastIndex: number): v
   t.pass(`compared ${dataBytes} data bytes from pos ${fromPos}`);
 }
 
+/** One metric's value from a member's /metrics (null when absent). */
+async function scrape(port: number, name: string): Promise<number | null> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  // Lines carry the default labels: name{group="...",self_id="..."} value
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+  return line === undefined ? null : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
 t.test('oldest segments deleted on every member; a member that was down catches up by snapshot', async (t) => {
+  const metricsPorts = await freePorts(3);
   const group = await startProcessGroup(t, {
+    extraArgs: (id) => ['--metrics-port', String(metricsPorts[Number(id.slice(1))])],
     group: 'retention',
     config: {
       mappedFileSizeForEntryData: SEGMENT_BYTES,
@@ -96,6 +106,19 @@ t.test('oldest segments deleted on every member; a member that was down catches 
     const retained = retainedOnDisk(group.nodeDir(id));
     t.notOk(fs.existsSync(path.join(group.nodeDir(id), 'data', '00000000000000000000')), `${id}: the first segment is deleted`);
     t.ok(retained.firstIndex > 2000 && retained.firstPos % SEGMENT_BYTES === 0 && retained.firstPos >= retained.firstSegmentPos!, `${id}: log starts at index ${retained.firstIndex}, pos ${retained.firstPos} (a segment start)`);
+  }
+  // Prometheus: the log start, deletions and the disk ratio (gauges refreshed every 10 ticks).
+  for (const [i, id] of group.ids.entries()) {
+    const port = metricsPorts[i]!;
+    const first = await until(async () => {
+      const value = await scrape(port, 'dledger_log_first_index');
+      return value !== null && value === firstIndexOf(group, id) ? value : null;
+    }, 10_000, `${id}'s dledger_log_first_index`);
+    const deleted = await scrape(port, 'dledger_retention_segments_deleted_total');
+    const bytes = await scrape(port, 'dledger_retention_deleted_bytes_total');
+    const ratio = await scrape(port, 'dledger_disk_usage_ratio');
+    const retained = await scrape(port, 'dledger_store_bytes');
+    t.ok(deleted! >= 3 && bytes! >= 3 * SEGMENT_BYTES && ratio! > 0 && ratio! < 1 && retained! > 0, `${id} /metrics: first index ${first}, ${deleted} segments / ${bytes} bytes deleted, ${retained} bytes retained, disk ratio ${ratio}`);
   }
   const got = await group.client.get(firstLast);
   t.equal(got.index, firstLast, 'the retained tail reads');
