@@ -7,6 +7,9 @@
 // group secret file, one without it runs as it always did; each round runs every case on A then B (B then A on odd rounds), and
 // the report gives per round B/A ratios of throughput, p50 and the leader's CPU per 1000 appends
 // (from /proc, which depends much less on the other load than wall-clock rates do).
+// Also one build in two modes: `--a-threads inline --b-threads workers` (each group's members get
+// `--threads`; a root left out is this package), and `--members 1` for a 1-member group (the
+// client still in its own process): what `npm run bench -- threads` runs.
 import { spawn, execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -60,9 +63,11 @@ function cliOf(root: string): string {
   return cli;
 }
 
-async function startVariant(name: 'A' | 'B', cli: string, flush: string, nodeArgs: readonly string[]): Promise<Variant> {
-  const ports = await freePorts(MEMBER_IDS.length);
-  const peers = MEMBER_IDS.map((id, i) => `${id}-127.0.0.1:${ports[i]}`).join(';');
+async function startVariant(name: 'A' | 'B', cli: string, flush: string, nodeArgs: readonly string[], threads: string | undefined, members: number): Promise<Variant> {
+  const memberIds = MEMBER_IDS.slice(0, members);
+  const ports = await freePorts(memberIds.length);
+  const peers = memberIds.map((id, i) => `${id}-127.0.0.1:${ports[i]}`).join(';');
+  const threadsArgs = threads === undefined ? [] : ['--threads', threads];
   const group = `ab${name}`;
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), `dledger-ab-${name}-`));
   // Small segments: the default 1 GiB data segment (plus one prepared ahead) is fallocated per
@@ -73,8 +78,8 @@ async function startVariant(name: 'A' | 'B', cli: string, flush: string, nodeArg
   const secretFile = path.join(baseDir, 'peer.secret');
   const authArgs = hasPeerAuth(cli) && ensureSecretFile(secretFile) ? ['--peer-secret-file', secretFile] : [];
   const clientArgs = authArgs.length === 0 ? [] : ['--client-secret-file', secretFile];
-  const nodes = MEMBER_IDS.map((id) => {
-    const child = spawn(process.execPath, [...nodeArgs, cli, 'server', '--group', group, '--id', id, '--peers', peers, '--store-base-dir', baseDir, '--flush', flush, '--config', configPath, ...authArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodes = memberIds.map((id) => {
+    const child = spawn(process.execPath, [...nodeArgs, cli, 'server', '--group', group, '--id', id, '--peers', peers, '--store-base-dir', baseDir, '--flush', flush, '--config', configPath, ...authArgs, ...threadsArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     const node: NodeProcess = { id, child, output: '' };
     // Keep only the tail: a long run must not grow memory with the servers' logs.
     const keep = (d: Buffer): void => { node.output = (node.output + d.toString()).slice(-20_000); };
@@ -152,10 +157,20 @@ function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
+/** This package's root (bench/ab.ts runs from dist/bench/). */
+function ownRoot(): string {
+  return path.resolve(import.meta.dirname, '..', '..');
+}
+
 export async function run(args: readonly string[]): Promise<void> {
-  const rootA = flagValue(args, '--a');
-  const rootB = flagValue(args, '--b');
-  if (rootA === undefined || rootB === undefined) throw new Error('usage: npm run bench -- ab --a ROOT_A --b ROOT_B [--rounds N] [--flush sync|async] [--cases C:N,...]');
+  const threadsA = flagValue(args, '--a-threads');
+  const threadsB = flagValue(args, '--b-threads');
+  const sameBuild = threadsA !== undefined || threadsB !== undefined;
+  const rootA = flagValue(args, '--a') ?? (sameBuild ? ownRoot() : undefined);
+  const rootB = flagValue(args, '--b') ?? (sameBuild ? ownRoot() : undefined);
+  if (rootA === undefined || rootB === undefined) throw new Error('usage: npm run bench -- ab --a ROOT_A --b ROOT_B [--a-threads M --b-threads M] [--members 1|3] [--rounds N] [--flush sync|async] [--cases C:N,...]');
+  const members = Number(flagValue(args, '--members') ?? '3');
+  if (members !== 1 && members !== 3) throw new Error('--members: 1 or 3');
   const rounds = Number(flagValue(args, '--rounds') ?? '3');
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > MAX_ROUNDS) throw new Error(`--rounds: 1..${MAX_ROUNDS}`);
   const flush = flagValue(args, '--flush') ?? 'sync';
@@ -165,7 +180,7 @@ export async function run(args: readonly string[]): Promise<void> {
   const cliB = cliOf(rootB);
   const loadBefore = os.loadavg();
   const startedAt = performance.now();
-  const variants = [await startVariant('A', cliA, flush, []), await startVariant('B', cliB, flush, [])];
+  const variants = [await startVariant('A', cliA, flush, [], threadsA, members), await startVariant('B', cliB, flush, [], threadsB, members)];
   const samples: Sample[] = [];
   try {
     // Warm both groups (connections, JIT, the first segments) before anything is counted: with 2,000
@@ -200,8 +215,8 @@ export async function run(args: readonly string[]): Promise<void> {
     rows.push([`c${load.concurrency} leader CPU ms/1000`, ...col((s) => s.leaderCpuMsPer1000, 1)]);
     rows.push([`c${load.concurrency} follower CPU ms/1000`, ...col((s) => s.followersCpuMsPer1000, 1)]);
   }
-  console.log(`A = ${rootA}\nB = ${rootB}\nflush ${flush}, ${rounds} interleaved rounds`);
+  console.log(`A = ${rootA}${threadsA === undefined ? '' : ` --threads ${threadsA}`}\nB = ${rootB}${threadsB === undefined ? '' : ` --threads ${threadsB}`}\n${members} member(s), flush ${flush}, ${rounds} interleaved rounds`);
   console.log(formatTable(['measure', 'A per round', 'B per round', 'B/A per round'], rows));
   console.log(`load average before ${loadBefore.map((v) => v.toFixed(1)).join(' ')}, after ${loadAfter.map((v) => v.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs; ran ${fixed((performance.now() - startedAt) / 1000)} s`);
-  console.log(`wrote ${writeResults('ab', { rootA, rootB, flush, rounds, cases, loadBefore, loadAfter, samples })}`);
+  console.log(`wrote ${writeResults('ab', { rootA, rootB, threadsA, threadsB, members, flush, rounds, cases, loadBefore, loadAfter, samples })}`);
 }

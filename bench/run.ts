@@ -18,6 +18,10 @@ const BENCHES: Readonly<Record<string, { description: string; load: () => Promis
     description: 'interleaved A/B of two builds (--a ROOT --b ROOT [--rounds N] [--flush sync|async] [--cases 1:1000,128:20000]): B/A ratios of appends/s, p50, leader CPU',
     load: () => import('./ab.js'),
   },
+  threads: {
+    description: 'threads=inline vs threads=workers, interleaved in one run: a 3-member group, then a 1-member group (client in its own process); B/A = workers/inline ([--rounds N] [--flush sync|async] [--cases C:N,...])',
+    load: () => import('./threads.js'),
+  },
   cluster: {
     description: '3 dledger server processes + a client process: 1 KiB appends at concurrency 1/16/128 and batched, flush sync/async, failover time (--quick for a smoke run)',
     load: () => import('./cluster.js'),
