@@ -275,12 +275,21 @@ export class DLedgerCommitLog implements BrokerCommitLog {
   }
 
   /**
-   * Master: write the state into the log when entries were applied since the last checkpoint, so
-   * retention may delete up to it. Goes through even on a full disk: it is what lets space return.
+   * Master: write the state into the log once the last checkpoint is no longer in the segment
+   * being written (or there is none), so retention may delete every older segment while the log
+   * carries at most one checkpoint per segment (a checkpoint holds every topic and offset). Goes
+   * through even on a full disk: it is what lets space return.
    */
   private proposeCheckpoint(): void {
     if (this.closed || this.checkpointInFlight || this.brokerRole.role !== 'master' || this.state.isRestoring) return;
-    if (this.state.lastAppliedIndex <= (this.state.lastCheckpoint?.index ?? -1)) return;
+    const last = this.state.lastCheckpoint;
+    if (this.state.lastAppliedIndex <= (last?.index ?? -1)) return;
+    if (last !== null) {
+      const segmentBytes = this.options.nodeConfig.mappedFileSizeForEntryData;
+      const checkpointPos = this.server.storedPos(last.index);
+      const endPos = this.server.retainedRange().endPos;
+      if (checkpointPos !== null && Math.floor(checkpointPos / segmentBytes) === Math.floor(endPos / segmentBytes)) return;
+    }
     const body = encodeCommand(this.state.checkpoint(), this.options.storeHost, Date.now());
     if (body.length > this.options.nodeConfig.maxEntryBodyBytes) {
       if (!this.checkpointTooLargeLogged) this.options.log(`state checkpoint of ${body.length} bytes is over maxEntryBodyBytes ${this.options.nodeConfig.maxEntryBodyBytes}: retention cannot move past the last checkpoint`);
