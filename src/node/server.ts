@@ -23,6 +23,7 @@ import { Prng } from '../util/prng.js';
 import { type DLedgerNodeConfig, PEER_FRAME_MAX_BYTES, raftTimingTicks } from './config.js';
 import { type AppendedInfo, type ClientRequest, type ClientResponse, type Metadata, requestProblem, ResponseCode } from './client-protocol.js';
 import { LogRaftStorage } from './log-raft-storage.js';
+import { describeStall, LoopStallDetector } from './loop-stall.js';
 import { type ClientSession, PeerTransport } from './peer-transport.js';
 import { DEFAULT_HELLO_TIMEOUT_MS, loadNodeSecrets } from './peer-auth.js';
 import { parseWireMessage, wireMessage } from './raft-message-wire.js';
@@ -169,6 +170,8 @@ export class DLedgerServer {
   readonly config: DLedgerNodeConfig;
   private readonly metrics: Metrics;
   private readonly log: (line: string) => void;
+  // A tick later than a third of the election timeout is logged: heartbeats were that late.
+  private readonly stallDetector: LoopStallDetector;
   private store: LogStore | null = null;
   private storage: LogRaftStorage | null = null;
   private core: RaftCore | null = null;
@@ -198,6 +201,7 @@ export class DLedgerServer {
   constructor(private readonly options: DLedgerServerOptions) {
     this.config = options.config;
     this.metrics = options.metrics ?? new NoopMetrics();
+    this.stallDetector = new LoopStallDetector(this.config.tickIntervalMs, Math.max(this.config.tickIntervalMs, Math.floor((this.config.heartBeatTimeIntervalMs * this.config.maxHeartBeatLeak) / 3)));
     this.log = options.log ?? ((line) => process.stderr.write(`[${this.config.group}/${this.config.selfId}] ${line}\n`));
   }
 
@@ -525,6 +529,9 @@ export class DLedgerServer {
 
   private tick(): void {
     if (this.closed) return;
+    const cpu = process.cpuUsage();
+    const stall = this.stallDetector.observe(performance.now(), cpu.user + cpu.system);
+    if (stall !== null) this.log(describeStall(stall, this.config.heartBeatTimeIntervalMs * this.config.maxHeartBeatLeak));
     this.liveCore().tick();
     this.processReadies();
     this.expireAppends();
