@@ -63,7 +63,7 @@ export class PrometheusMetrics implements Metrics {
     this.leaderChanges = new Counter({ name: 'dledger_leader_changes_total', help: 'Times this node saw the leader change', registers });
     this.authFailures = new Counter({ name: 'dledger_peer_auth_failures_total', help: 'Peer-port handshakes refused (inbound: a dialer failed to prove the secret; outbound: an acceptor did; timeout) and messages dropped for a from other than the authenticated peer (from_mismatch)', labelNames: ['reason'], registers });
     this.ringOccupancy = new Gauge({ name: 'dledger_ring_occupancy_bytes', help: 'Bytes queued in a thread ring', labelNames: ['ring'], registers });
-    this.connectionRefusals = new Counter({ name: 'dledger_connection_refusals_total', help: 'Connections a listener refused or closed for its bounds: max-connections, max-connections-per-address, first-frame-deadline, idle, partial-frame-budget', labelNames: ['listener', 'reason'], registers });
+    this.connectionRefusals = new Counter({ name: 'dledger_connection_refusals_total', help: 'Connections a listener refused or closed for its bounds: max-connections, max-connections-per-address, first-frame-deadline, idle, partial-frame-budget, unread-output-budget', labelNames: ['listener', 'reason'], registers });
     this.tlsRefused = new Counter({ name: 'dledger_tls_refused_connections_total', help: 'Connections closed during or before the TLS handshake (plaintext on a TLS port, unknown CA, no client cert)', labelNames: ['listener'], registers });
   }
 

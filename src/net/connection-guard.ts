@@ -21,10 +21,22 @@ export interface ConnectionLimits {
   readonly idleTimeoutMs: number;
   /** Bytes held in partial frames by all connections of the listener together. */
   readonly partialFrameBudgetBytes: number;
+  /**
+   * Bytes of answers written and not yet taken by the readers, all connections together
+   * (Infinity: not bounded here; the peer port bounds each client's backlog instead).
+   */
+  readonly unreadOutputBudgetBytes?: number;
 }
 
-export type RefusalReason = 'max-connections' | 'max-connections-per-address' | 'first-frame-deadline' | 'idle' | 'partial-frame-budget';
-export const REFUSAL_REASONS: readonly RefusalReason[] = ['max-connections', 'max-connections-per-address', 'first-frame-deadline', 'idle', 'partial-frame-budget'];
+export type RefusalReason = 'max-connections' | 'max-connections-per-address' | 'first-frame-deadline' | 'idle' | 'partial-frame-budget' | 'unread-output-budget';
+export const REFUSAL_REASONS: readonly RefusalReason[] = ['max-connections', 'max-connections-per-address', 'first-frame-deadline', 'idle', 'partial-frame-budget', 'unread-output-budget'];
+
+/**
+ * A connection whose own unread output is below this is never closed for the listener's output
+ * budget: small answers (send results, heartbeats) always go, so a reader that keeps up is not
+ * punished for a flood on other connections.
+ */
+export const UNREAD_OUTPUT_SPARED_BYTES = 1024 * 1024;
 
 export interface ConnectionGuardOptions {
   /** Names the listener in log lines ("peer", "broker RaftNode00/n0", "namesrv"). */
@@ -47,6 +59,9 @@ export class GuardedConnection {
   /** Bytes this connection holds in a partial frame, as last reported. */
   // Invariant: 0 <= partialBytes; the guard's total is the sum over its connections.
   partialBytes = 0;
+  /** Bytes written to this connection and not yet taken by the reader, as last reported. */
+  // Invariant: 0 <= outputBytes; the guard's total is the sum over its connections.
+  outputBytes = 0;
   /** True once a complete frame arrived; the first-frame deadline no longer applies. */
   sawFirstFrame = false;
   /** A frame arrived since the last sweep. */
@@ -67,12 +82,14 @@ export class GuardedConnection {
 }
 
 export class ConnectionGuard {
-  readonly refusals: Record<RefusalReason, number> = { 'max-connections': 0, 'max-connections-per-address': 0, 'first-frame-deadline': 0, idle: 0, 'partial-frame-budget': 0 };
+  readonly refusals: Record<RefusalReason, number> = { 'max-connections': 0, 'max-connections-per-address': 0, 'first-frame-deadline': 0, idle: 0, 'partial-frame-budget': 0, 'unread-output-budget': 0 };
   private readonly connections = new Set<GuardedConnection>();
   // Invariant: perAddress.get(a) = number of unreleased connections from a (entries > 0 only).
   private readonly perAddress = new Map<string, number>();
   // Invariant: partialBytesTotal = sum of partialBytes over `connections`.
   private partialBytesTotal = 0;
+  // Invariant: outputBytesTotal = sum of outputBytes over `connections`.
+  private outputBytesTotal = 0;
   private sweepTimer: NodeJS.Timeout | null = null;
   // Rate limit per reason, so a flood of one kind does not hide the first lines of another.
   private logWindowStartMs = 0;
@@ -86,6 +103,8 @@ export class ConnectionGuard {
     assert(Number.isInteger(l.firstFrameDeadlineMs) && l.firstFrameDeadlineMs > 0, 'firstFrameDeadlineMs must be a positive integer');
     assert(Number.isInteger(l.idleTimeoutMs) && l.idleTimeoutMs >= 0, 'idleTimeoutMs must be a non-negative integer');
     assert(Number.isInteger(l.partialFrameBudgetBytes) && l.partialFrameBudgetBytes > 0, 'partialFrameBudgetBytes must be a positive integer');
+    const output = l.unreadOutputBudgetBytes ?? Infinity;
+    assert(output === Infinity || (Number.isInteger(output) && output > 0), 'unreadOutputBudgetBytes must be a positive integer or Infinity');
   }
 
   get connectionCount(): number {
@@ -94,6 +113,11 @@ export class ConnectionGuard {
 
   get partialFrameBytes(): number {
     return this.partialBytesTotal;
+  }
+
+  /** Answers written and not yet read, over all connections, as last reported. */
+  get unreadOutputBytes(): number {
+    return this.outputBytesTotal;
   }
 
   /**
@@ -141,12 +165,34 @@ export class ConnectionGuard {
     return true;
   }
 
+  /**
+   * The connection now has `bytes` of output its reader has not taken (the socket's
+   * writableLength after a write, or after 'drain'). Returns false (and counts, logs and destroys
+   * the connection) when that takes the listener over its unread-output budget and the connection
+   * holds at least UNREAD_OUTPUT_SPARED_BYTES itself.
+   */
+  holdOutput(connection: GuardedConnection, bytes: number): boolean {
+    if (connection.released) return false;
+    const total = this.outputBytesTotal - connection.outputBytes + bytes;
+    const budget = this.options.limits.unreadOutputBudgetBytes ?? Infinity;
+    if (bytes > connection.outputBytes && total > budget && bytes >= UNREAD_OUTPUT_SPARED_BYTES) {
+      this.refuse('unread-output-budget', `${connection.address}: has not read ${bytes} bytes of answers, the listener's unread answers would total ${total} (budget ${budget})`);
+      this.close(connection);
+      return false;
+    }
+    this.outputBytesTotal = total;
+    connection.outputBytes = bytes;
+    return true;
+  }
+
   /** Forget the connection (its 'close'). Idempotent. */
   release(connection: GuardedConnection): void {
     if (connection.released) return;
     connection.released = true;
     this.partialBytesTotal -= connection.partialBytes;
     connection.partialBytes = 0;
+    this.outputBytesTotal -= connection.outputBytes;
+    connection.outputBytes = 0;
     this.connections.delete(connection);
     const count = (this.perAddress.get(connection.address) ?? 1) - 1;
     if (count <= 0) this.perAddress.delete(connection.address);
@@ -169,6 +215,8 @@ export class ConnectionGuard {
   sweep(nowMs = Date.now()): void {
     const limits = this.options.limits;
     for (const connection of [...this.connections]) {
+      // The kernel takes output without an event until the buffer empties: refresh what is held.
+      if (connection.outputBytes > 0) this.holdOutput(connection, connection.socket.writableLength);
       if (connection.frameSinceSweep) {
         connection.frameSinceSweep = false;
         connection.lastFrameAtMs = nowMs;

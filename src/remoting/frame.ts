@@ -16,19 +16,28 @@ const LENGTH_BYTES = 4;
 const HEADER_TYPE_BYTES = 4;
 const HEADER_LENGTH_MAX = 0xffffff;
 
-/** Encode one command; a frame over the cap is a RemotingFrameError (e.g. an oversized body). */
-export function encodeCommand(command: RemotingCommand, frameMaxBytes = FRAME_MAX_BYTES): Buffer {
+/**
+ * Encode one command as its head (length, header type and length, header) and its body, so a
+ * large body is written as it is instead of copied into one frame buffer. A frame over the cap
+ * is a RemotingFrameError (e.g. an oversized body).
+ */
+export function encodeCommandParts(command: RemotingCommand, frameMaxBytes = FRAME_MAX_BYTES): { head: Buffer; body: Buffer | null } {
   const header = command.serializeType === SerializeType.ROCKETMQ ? encodeBinaryHeader(command) : encodeJsonHeader(command);
   const bodyBytes = command.body?.length ?? 0;
   const frameBytes = LENGTH_BYTES + HEADER_TYPE_BYTES + header.length + bodyBytes;
   if (header.length > HEADER_LENGTH_MAX) throw new RemotingFrameError(`header of ${header.length} bytes exceeds the 24-bit header length`, command.opaque);
   if (frameBytes > frameMaxBytes) throw new RemotingFrameError(`frame of ${frameBytes} bytes exceeds the maximum of ${frameMaxBytes}`, command.opaque);
-  const frame = Buffer.allocUnsafe(frameBytes);
-  frame.writeInt32BE(frameBytes - LENGTH_BYTES, 0);
-  frame.writeUInt32BE(((command.serializeType << 24) | header.length) >>> 0, LENGTH_BYTES);
-  header.copy(frame, LENGTH_BYTES + HEADER_TYPE_BYTES);
-  if (command.body !== null) command.body.copy(frame, LENGTH_BYTES + HEADER_TYPE_BYTES + header.length);
-  return frame;
+  const head = Buffer.allocUnsafe(LENGTH_BYTES + HEADER_TYPE_BYTES + header.length);
+  head.writeInt32BE(frameBytes - LENGTH_BYTES, 0);
+  head.writeUInt32BE(((command.serializeType << 24) | header.length) >>> 0, LENGTH_BYTES);
+  header.copy(head, LENGTH_BYTES + HEADER_TYPE_BYTES);
+  return { head, body: bodyBytes === 0 ? null : (command.body as Buffer) };
+}
+
+/** Encode one command into one buffer; a frame over the cap is a RemotingFrameError. */
+export function encodeCommand(command: RemotingCommand, frameMaxBytes = FRAME_MAX_BYTES): Buffer {
+  const { head, body } = encodeCommandParts(command, frameMaxBytes);
+  return body === null ? head : Buffer.concat([head, body], head.length + body.length);
 }
 
 /** Decode one complete frame without its length prefix (`int32 type|headerLength | header | body`). */

@@ -22,6 +22,7 @@ export const REMOTING_LIMIT_KEYS: Readonly<Record<string, LimitKey>> = {
   serverMaxConnectionsPerAddress: { defaultValue: DEFAULT_REMOTING_LIMITS.maxConnectionsPerAddress, min: 1, max: 1_000_000, doc: 'connections open at once from one IP address' },
   serverFirstFrameDeadlineMs: { defaultValue: DEFAULT_REMOTING_LIMITS.firstFrameDeadlineMs, min: 100, max: 3_600_000, doc: 'time from accept to the first complete frame' },
   serverPartialFrameBudgetBytes: { defaultValue: DEFAULT_REMOTING_LIMITS.partialFrameBudgetBytes, min: 32 * 1024 * 1024, max: 2 ** 40, doc: 'bytes all connections together may hold in incomplete frames (at least two 16 MiB frames)' },
+  serverUnreadOutputBudgetBytes: { defaultValue: DEFAULT_REMOTING_LIMITS.unreadOutputBudgetBytes as number, min: 32 * 1024 * 1024, max: 2 ** 40, doc: 'bytes of answers all connections together may leave unread; over it, a connection holding 1 MiB or more is closed' },
 };
 
 /** Reads the keys (absent: default); a bad value is pushed to problems naming the key. */
@@ -44,6 +45,7 @@ export function parseRemotingListenerLimits(value: (key: string) => string | und
       maxConnectionsPerAddress: read('serverMaxConnectionsPerAddress'),
       firstFrameDeadlineMs: read('serverFirstFrameDeadlineMs'),
       partialFrameBudgetBytes: read('serverPartialFrameBudgetBytes'),
+      unreadOutputBudgetBytes: read('serverUnreadOutputBudgetBytes'),
     },
   };
 }

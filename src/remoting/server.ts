@@ -65,6 +65,9 @@ export const DEFAULT_REMOTING_LIMITS: Omit<ConnectionLimits, 'idleTimeoutMs'> = 
   maxConnectionsPerAddress: 1_000,
   firstFrameDeadlineMs: 10_000,
   partialFrameBudgetBytes: 64 * 1024 * 1024,
+  // Each connection stops being served at 8 MiB unread (writeBufferMaxBytes) plus what its last
+  // turn built; this bounds the sum when many connections do it (32 such at the default).
+  unreadOutputBudgetBytes: 256 * 1024 * 1024,
 };
 
 export interface RemotingServerStats {
@@ -79,6 +82,8 @@ const DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION = 1024;
 const DEFAULT_WRITE_BUFFER_MAX_BYTES = 8 * 1024 * 1024;
 const DEFAULT_CLOSE_LINGER_MS = 1000;
 const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+/** Handler time one connection's pending requests may take per turn of the event loop. */
+const PUMP_TURN_BUDGET_MS = 5;
 
 export class RemotingServer {
   readonly stats: RemotingServerStats = { tlsRefused: 0, tlsConnections: 0, plainConnections: 0 };
@@ -187,9 +192,14 @@ export class RemotingServer {
     const guarded = this.guard.admit(socket, () => connection.inFlight > 0);
     if (guarded === null) return;
     socket.setNoDelay(true);
-    const connection = new RemotingConnection(socket, this.frameMaxBytes, this.writeBufferMaxBytes);
+    const connection = new RemotingConnection(socket, this.frameMaxBytes, this.writeBufferMaxBytes, (unreadBytes) => this.guard.holdOutput(guarded, unreadBytes));
     this.connections.add(connection);
     const decoder = new RemotingFrameDecoder(this.frameMaxBytes);
+    socket.on('drain', () => {
+      if (connection.closed) return;
+      this.guard.holdOutput(guarded, socket.writableLength);
+      this.pump(connection);
+    });
     socket.on('data', (chunk: Buffer) => {
       if (connection.closed) return;
       let commands: RemotingCommand[];
@@ -202,7 +212,9 @@ export class RemotingServer {
       }
       if (commands.length > 0) this.guard.frameReceived(guarded);
       if (!this.guard.holdPartial(guarded, decoder.bufferedBytes)) return;
-      for (const command of commands) this.dispatch(connection, command);
+      if (commands.length === 0) return;
+      for (const command of commands) connection.pending.push(command);
+      if (!connection.pumpScheduled) this.pump(connection);
     });
     socket.on('error', () => undefined); // 'close' follows and does the cleanup
     socket.on('close', () => {
@@ -212,6 +224,36 @@ export class RemotingServer {
       for (const listener of this.closeListeners) listener(connection);
       this.notifyIfIdle();
     });
+  }
+
+  /**
+   * Dispatch pending requests, a few per turn, while the reader takes its answers. Pipelined
+   * requests arrive many to a read (500 pulls of a 4 MiB message fit in a few packets): taken all
+   * at once they would build every answer before the first write could show the reader is not
+   * reading, and stall the loop (the broker's Raft heartbeats with it) for as long. A turn takes
+   * at most the connection's share by answer size and PUMP_TURN_BUDGET_MS of handler time
+   * (handlers do their reading synchronously); answers land within the turn, so the next turn
+   * sees the backlog. Reads stay paused while requests wait: `pending` holds one read's worth.
+   */
+  private pump(connection: RemotingConnection): void {
+    connection.pumpScheduled = false;
+    let allowed = connection.dispatchesPerTurn(this.maxInFlightPerConnection);
+    const turnStartedMs = performance.now();
+    while (connection.pending.length > 0 && allowed-- > 0 && !connection.closed && !connection.outputBacklogged) {
+      this.dispatch(connection, connection.pending.shift() as RemotingCommand);
+      if (performance.now() - turnStartedMs >= PUMP_TURN_BUDGET_MS) break;
+    }
+    if (connection.closed) return;
+    if (connection.pending.length > 0) {
+      connection.socket.pause();
+      // A backlog is taken up again by 'drain'; otherwise the next turn goes on.
+      if (!connection.outputBacklogged) {
+        connection.pumpScheduled = true;
+        setImmediate(() => this.pump(connection));
+      }
+    } else if (!connection.outputBacklogged && !this.closing) {
+      connection.socket.resume();
+    }
   }
 
   private rejectConnection(connection: RemotingConnection, error: RemotingFrameError): void {

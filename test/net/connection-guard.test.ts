@@ -1,6 +1,6 @@
 // Goal: the listener bounds decide as documented: caps in total and per address, the first-frame
 // deadline, idleness counted in frames (a busy connection is not idle), the partial-frame budget
-// shared by all connections, and the metrics listener's own connection cap.
+// shared by all connections, the unread-output budget, and the metrics listener's own connection cap.
 import net from 'node:net';
 import t from 'tap';
 import { Registry } from 'prom-client';
@@ -79,6 +79,29 @@ t.test('the partial-frame budget is shared by the listener and released with the
   t.equal(guard.refusals['partial-frame-budget'], 1);
 });
 
+t.test('the unread-output budget: shared, small holders spared, refreshed by the sweep', async (t) => {
+  const MIB = 1024 * 1024;
+  const guard = new ConnectionGuard({ name: 'g', limits: { ...LIMITS, maxConnections: 10, maxConnectionsPerAddress: 10, unreadOutputBudgetBytes: 10 * MIB }, log: () => undefined, sweepIntervalMs: 60_000 });
+  t.teardown(() => guard.close());
+  const sockets = ['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((address) => Object.assign(fakeSocket(address), { writableLength: 0 }));
+  const [a, b, c] = sockets.map((socket) => guard.admit(socket));
+  if (a === null || b === null || c === null || a === undefined || b === undefined || c === undefined) throw new Error('not admitted');
+  t.ok(guard.holdOutput(a, 8 * MIB), 'a leaves 8 of 10 MiB unread');
+  t.notOk(guard.holdOutput(b, 3 * MIB), 'b would take the total to 11 MiB with 3 MiB of its own: closed');
+  t.ok(sockets[1]?.destroyedByGuard, 'b destroyed');
+  t.equal(guard.refusals['unread-output-budget'], 1);
+  t.ok(guard.holdOutput(c, 512 * 1024), 'c over the budget with 512 KiB of its own: spared (small answers always go)');
+  t.equal(guard.unreadOutputBytes, 8 * MIB + 512 * 1024);
+  // a's reader took its bytes without a 'drain' yet: the sweep reads writableLength again.
+  (sockets[0] as { writableLength: number }).writableLength = MIB;
+  (sockets[2] as { writableLength: number }).writableLength = 512 * 1024;
+  guard.sweep(Date.now());
+  t.equal(guard.unreadOutputBytes, MIB + 512 * 1024, `the sweep refreshed a's unread bytes (${guard.unreadOutputBytes})`);
+  t.ok(guard.holdOutput(c, 4 * MIB), 'now c may leave 4 MiB unread');
+  guard.release(c);
+  t.equal(guard.unreadOutputBytes, MIB, 'release forgets the connection\'s bytes');
+});
+
 t.test('the metrics listener caps its connections and still answers a scrape', async (t) => {
   const { server, port } = await serveMetrics(new Registry(), '127.0.0.1', 0);
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
@@ -102,4 +125,7 @@ t.test('the remoting bounds are name-server and broker keys, validated', async (
   t.equal(config.listenerLimits.idleTimeoutMs, 30_000);
   t.equal(config.listenerLimits.limits.partialFrameBudgetBytes, 64 * 1024 * 1024, 'unset keys keep their defaults');
   t.throws(() => buildNamesrvConfig({ serverPartialFrameBudgetBytes: '1000' }, 'namesrv.conf'), /serverPartialFrameBudgetBytes/);
+  t.equal(config.listenerLimits.limits.unreadOutputBudgetBytes, 256 * 1024 * 1024, 'the unread-output budget defaults to 256 MiB');
+  t.equal(buildNamesrvConfig({ serverUnreadOutputBudgetBytes: String(64 * 1024 * 1024) }, 'namesrv.conf').listenerLimits.limits.unreadOutputBudgetBytes, 64 * 1024 * 1024);
+  t.throws(() => buildNamesrvConfig({ serverUnreadOutputBudgetBytes: '1000' }, 'namesrv.conf'), /serverUnreadOutputBudgetBytes/);
 });
