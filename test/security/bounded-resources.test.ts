@@ -147,6 +147,7 @@ t.test('idle connections, slowloris frames, pipelined big gets and a huge JSON b
   attacking = false;
   await honest;
   const after = await group.client.metadata();
+  if (after.term !== before.term) for (const [id, node] of group.nodes) t.comment(`${id}:\n${node.output.split('\n').filter((l) => /stalled|PreVote|became|timed out/.test(l)).slice(-12).join('\n')}`);
   t.comment(`RSS growth: leader ${(peakLeader / MIB).toFixed(1)} MiB, name server ${(peakNamesrv / MIB).toFixed(1)} MiB; honest appends ${honestOk} ok, ${honestFailed} failed`);
   t.ok(peakLeader <= RSS_GROWTH_MAX_BYTES, `leader RSS grew ${(peakLeader / MIB).toFixed(1)} MiB (at most 200)`);
   t.ok(peakNamesrv <= RSS_GROWTH_MAX_BYTES, `name server RSS grew ${(peakNamesrv / MIB).toFixed(1)} MiB (at most 200)`);
