@@ -3,7 +3,9 @@
 //
 // (a) Flush hop: a store append of 1 / 16 x 1 KiB under flush sync, acknowledged when durable,
 //     with the msync on the libuv pool (flushInBackground, a hop there and back) or inline on the
-//     calling thread. Closed loop; latency per append and entries/s.
+//     calling thread, or on the storage worker of threads=workers (src/node/storage-worker.ts: a
+//     ring record there, msync on the worker, Atomics.waitAsync back). Closed loop; latency per
+//     append and entries/s.
 // (b) SharedArrayBuffer SPSC ring + Atomics between the main thread and a worker (src/node/
 //     spsc-ring.ts): a batch of 1 / 64 x 1 KiB entries goes to the worker, which CRCs it and
 //     answers on a second ring the main thread awaits with Atomics.waitAsync. Closed loop (one
@@ -19,6 +21,8 @@ import { Worker } from 'node:worker_threads';
 import { crc32Of } from '../src/store/crc.js';
 import { openLogStore } from '../src/store/index.js';
 import { SpscRing } from '../src/node/spsc-ring.js';
+import { StorageWorker } from '../src/node/storage-worker.js';
+import { mmapSegmentFileFactory } from '../src/store/mmap-segment-file.js';
 import { writeResults } from './lib/results.js';
 import { LatencySamples, nowUs } from './lib/stats.js';
 import { fixed, formatTable, grouped } from './lib/table.js';
@@ -47,17 +51,24 @@ function batchOf(entries: number): Uint8Array {
   return bytes;
 }
 
-function flushCase(batch: number, inBackground: boolean, baseDir: string): HopCase {
+type FlushMode = 'inline' | 'pool' | 'worker';
+
+function flushCase(batch: number, mode: FlushMode, baseDir: string, worker: StorageWorker | null = null): HopCase {
   const body = new Uint8Array(ENTRY_BYTES).fill(0x61);
   const bodies = Array.from({ length: batch }, () => body);
   let slices = 0;
+  const where = mode === 'inline' ? 'inline' : mode === 'pool' ? 'on the libuv pool' : 'on the storage worker';
   return {
-    name: `flush sync ${batch} x 1 KiB, msync ${inBackground ? 'on the libuv pool' : 'inline'}`,
-    hop: inBackground ? 'libuv pool' : 'none',
+    name: `flush sync ${batch} x 1 KiB, msync ${where}`,
+    hop: mode === 'inline' ? 'none' : mode === 'pool' ? 'libuv pool' : 'storage worker',
     batch,
     slice: async (sliceMs, samples) => {
-      const nodeDir = join(baseDir, `flush-${batch}-${inBackground}-${slices++}`);
-      const store = openLogStore({ nodeDir, dataSegmentSizeBytes: 64 * 1024 * 1024, indexSegmentSizeBytes: 4 * 1024 * 1024, maxEntryBodyBytes: 4096, flush: { kind: 'sync' }, flushInBackground: inBackground });
+      const nodeDir = join(baseDir, `flush-${batch}-${mode}-${slices++}`);
+      const store = openLogStore({
+        nodeDir, dataSegmentSizeBytes: 64 * 1024 * 1024, indexSegmentSizeBytes: 4 * 1024 * 1024, maxEntryBodyBytes: 4096, flush: { kind: 'sync' },
+        flushInBackground: mode !== 'inline',
+        ...(mode === 'worker' && worker !== null ? { segmentFiles: worker.wrap(mmapSegmentFileFactory) } : {}),
+      });
       let entries = 0;
       try {
         const endUs = nowUs() + sliceMs * 1000;
@@ -173,11 +184,12 @@ export async function run(args: readonly string[]): Promise<void> {
   const baseDir = mkdtempSync(join(os.tmpdir(), 'dledger-hops-'));
   const ring = new HopPeer('ring');
   const post = new HopPeer('postMessage');
+  const storageWorker = await StorageWorker.start();
   const cases: HopCase[] = [
-    flushCase(1, false, baseDir),
-    flushCase(1, true, baseDir),
-    flushCase(16, false, baseDir),
-    flushCase(16, true, baseDir),
+    flushCase(1, 'inline', baseDir),
+    flushCase(1, 'pool', baseDir),
+    flushCase(16, 'inline', baseDir),
+    flushCase(16, 'pool', baseDir),
     hopCase(1, 1, null),
     hopCase(1, 1, ring),
     hopCase(1, 1, post),
@@ -186,6 +198,8 @@ export async function run(args: readonly string[]): Promise<void> {
     hopCase(64, 1, post),
     hopCase(64, PIPELINE_DEPTH, ring),
     hopCase(64, PIPELINE_DEPTH, post),
+    flushCase(1, 'worker', baseDir, storageWorker),
+    flushCase(16, 'worker', baseDir, storageWorker),
   ];
   const totals = new Map<HopCase, CaseTotals>(cases.map((c) => [c, { samples: new LatencySamples(), entries: 0, elapsedUs: 0 }]));
   const loadBefore = os.loadavg();
@@ -203,6 +217,7 @@ export async function run(args: readonly string[]): Promise<void> {
   } finally {
     await ring.stop();
     await post.stop();
+    await storageWorker.close();
     rmSync(baseDir, { recursive: true, force: true });
   }
   const results = cases.map((c) => {
@@ -219,8 +234,11 @@ export async function run(args: readonly string[]): Promise<void> {
     ringVsInline64: ratio(cases[8]?.name as string, cases[7]?.name as string),
     ringPipelinedVsInline64: ratio(cases[10]?.name as string, cases[7]?.name as string),
     ringVsPostMessage64Pipelined: ratio(cases[10]?.name as string, cases[11]?.name as string),
+    flushWorkerVsPool1: ratio(cases[12]?.name as string, cases[1]?.name as string),
+    flushWorkerVsPool16: ratio(cases[13]?.name as string, cases[3]?.name as string),
+    flushWorkerVsInline1: ratio(cases[12]?.name as string, cases[0]?.name as string),
   };
-  console.log(`throughput ratios (same run): flush pool/inline ${fixed(verdicts.flushPoolVsInline1, 2)} (1 entry), ${fixed(verdicts.flushPoolVsInline16, 2)} (16); ring worker/inline ${fixed(verdicts.ringVsInline64, 2)} (64, closed loop), ${fixed(verdicts.ringPipelinedVsInline64, 2)} (64, ${PIPELINE_DEPTH} in flight); ring/postMessage ${fixed(verdicts.ringVsPostMessage64Pipelined, 2)} (64, ${PIPELINE_DEPTH} in flight)`);
+  console.log(`throughput ratios (same run): flush pool/inline ${fixed(verdicts.flushPoolVsInline1, 2)} (1 entry), ${fixed(verdicts.flushPoolVsInline16, 2)} (16); ring worker/inline ${fixed(verdicts.ringVsInline64, 2)} (64, closed loop), ${fixed(verdicts.ringPipelinedVsInline64, 2)} (64, ${PIPELINE_DEPTH} in flight); ring/postMessage ${fixed(verdicts.ringVsPostMessage64Pipelined, 2)} (64, ${PIPELINE_DEPTH} in flight); flush storage worker/pool ${fixed(verdicts.flushWorkerVsPool1, 2)} (1 entry), ${fixed(verdicts.flushWorkerVsPool16, 2)} (16), worker/inline ${fixed(verdicts.flushWorkerVsInline1, 2)} (1 entry)`);
   const loadAfter = os.loadavg();
   console.log(`load average before ${loadBefore.map((v) => v.toFixed(1)).join(' ')}, after ${loadAfter.map((v) => v.toFixed(1)).join(' ')}; ${os.cpus().length} CPUs`);
   const path = writeResults('hops', { machine: { cpus: os.cpus().length, node: process.version, loadBefore, loadAfter }, rounds, sliceMs, results, verdicts });
