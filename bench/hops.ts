@@ -14,7 +14,7 @@
 //
 // Method: the machine is shared, so cases run in short slices, interleaved over several rounds,
 // and results are pooled per case; compare rows of one run only (ratios), and note `uptime`.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -22,6 +22,9 @@ import { crc32Of } from '../src/store/crc.js';
 import { openLogStore } from '../src/store/index.js';
 import { SpscRing } from '../src/node/spsc-ring.js';
 import { StorageWorker } from '../src/node/storage-worker.js';
+import { IoPool } from '../src/node/io-pool.js';
+import { PremadeSegmentFiles } from '../src/node/premade-segment-files.js';
+import { segmentName } from '../src/store/segment-list.js';
 import { mmapSegmentFileFactory } from '../src/store/mmap-segment-file.js';
 import { writeResults } from './lib/results.js';
 import { LatencySamples, nowUs } from './lib/stats.js';
@@ -177,6 +180,44 @@ function hopCase(batch: number, depth: number, peer: HopPeer | null): HopCase {
   };
 }
 
+/**
+ * (c) Segment preparation: event-loop time of creating a segment inline (fallocate, fdatasync,
+ * rename, directory fsync, mmap) vs taking one the I/O pool premade (rename, directory fsync,
+ * mmap), per size; medians over `rounds`.
+ */
+async function preparationCases(rounds: number, baseDir: string): Promise<Array<{ sizeBytes: number; inlineMs: number[]; premadeMs: number[] }>> {
+  const pool = new IoPool();
+  const out: Array<{ sizeBytes: number; inlineMs: number[]; premadeMs: number[] }> = [];
+  try {
+    for (const sizeBytes of [64 * 1024 * 1024, 1024 * 1024 * 1024]) {
+      const inlineMs: number[] = [];
+      const premadeMs: number[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const dir = join(baseDir, `prep-${sizeBytes}-${round}`);
+        mkdirSync(dir);
+        let t0 = performance.now();
+        mmapSegmentFileFactory.create(join(dir, segmentName(0)), sizeBytes).close();
+        inlineMs.push(performance.now() - t0);
+        const premade = new PremadeSegmentFiles(pool);
+        const factory = premade.wrap(mmapSegmentFileFactory);
+        // Creating segment 1 inline asks the pool for segment 2; wait until it is built.
+        factory.create(join(dir, segmentName(sizeBytes)), sizeBytes).close();
+        await premade.settled();
+        t0 = performance.now();
+        factory.create(join(dir, segmentName(2 * sizeBytes)), sizeBytes).close();
+        const took = performance.now() - t0;
+        if (premade.stats.premadeUsed === 1) premadeMs.push(took);
+        premade.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+      out.push({ sizeBytes, inlineMs, premadeMs });
+    }
+  } finally {
+    await pool.close();
+  }
+  return out;
+}
+
 export async function run(args: readonly string[]): Promise<void> {
   const quick = args.includes('--quick');
   const rounds = quick ? 2 : 6;
@@ -203,6 +244,7 @@ export async function run(args: readonly string[]): Promise<void> {
   ];
   const totals = new Map<HopCase, CaseTotals>(cases.map((c) => [c, { samples: new LatencySamples(), entries: 0, elapsedUs: 0 }]));
   const loadBefore = os.loadavg();
+  let preparation: Awaited<ReturnType<typeof preparationCases>> = [];
   try {
     for (let round = 0; round < rounds; round++) {
       // Alternate the order so no case always runs first (warm-up) or last.
@@ -214,6 +256,7 @@ export async function run(args: readonly string[]): Promise<void> {
         total.elapsedUs += nowUs() - t0;
       }
     }
+    preparation = await preparationCases(quick ? 2 : 5, baseDir);
   } finally {
     await ring.stop();
     await post.stop();
@@ -239,8 +282,12 @@ export async function run(args: readonly string[]): Promise<void> {
     flushWorkerVsInline1: ratio(cases[12]?.name as string, cases[0]?.name as string),
   };
   console.log(`throughput ratios (same run): flush pool/inline ${fixed(verdicts.flushPoolVsInline1, 2)} (1 entry), ${fixed(verdicts.flushPoolVsInline16, 2)} (16); ring worker/inline ${fixed(verdicts.ringVsInline64, 2)} (64, closed loop), ${fixed(verdicts.ringPipelinedVsInline64, 2)} (64, ${PIPELINE_DEPTH} in flight); ring/postMessage ${fixed(verdicts.ringVsPostMessage64Pipelined, 2)} (64, ${PIPELINE_DEPTH} in flight); flush storage worker/pool ${fixed(verdicts.flushWorkerVsPool1, 2)} (1 entry), ${fixed(verdicts.flushWorkerVsPool16, 2)} (16), worker/inline ${fixed(verdicts.flushWorkerVsInline1, 2)} (1 entry)`);
+  const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+  for (const p of preparation) {
+    console.log(`segment of ${p.sizeBytes / 1024 / 1024} MiB, event-loop ms to prepare: inline ${p.inlineMs.map((v) => fixed(v, 1)).join(' / ')} (median ${fixed(median(p.inlineMs), 1)}), premade by the I/O pool ${p.premadeMs.map((v) => fixed(v, 1)).join(' / ')} (median ${fixed(median(p.premadeMs), 1)})`);
+  }
   const loadAfter = os.loadavg();
   console.log(`load average before ${loadBefore.map((v) => v.toFixed(1)).join(' ')}, after ${loadAfter.map((v) => v.toFixed(1)).join(' ')}; ${os.cpus().length} CPUs`);
-  const path = writeResults('hops', { machine: { cpus: os.cpus().length, node: process.version, loadBefore, loadAfter }, rounds, sliceMs, results, verdicts });
+  const path = writeResults('hops', { machine: { cpus: os.cpus().length, node: process.version, loadBefore, loadAfter }, rounds, sliceMs, results, verdicts, preparation });
   console.log(`wrote ${path}`);
 }

@@ -31,6 +31,8 @@ import { resolveThreads, type ThreadsResolution } from './threads-mode.js';
 import { RetentionService, retentionKeepFromIndex, type RetentionHooks, type RetentionStats } from './retention-service.js';
 import type { RetentionSettings } from './retention-settings.js';
 import { StorageWorker } from './storage-worker.js';
+import { IoPool } from './io-pool.js';
+import { PremadeSegmentFiles } from './premade-segment-files.js';
 import { mmapSegmentFileFactory } from '../store/mmap-segment-file.js';
 import { NoopMetrics, type Metrics } from '../metrics/metrics.js';
 
@@ -197,6 +199,9 @@ export class DLedgerServer {
   private retention: RetentionService | null = null;
   /** threads=workers: the thread that runs the store's group commits; closed after the store. */
   private storageWorker: StorageWorker | null = null;
+  /** threads=workers: the piscina I/O pool and the segments it allocates ahead; closed after the store. */
+  private ioPool: IoPool | null = null;
+  private premadeSegments: PremadeSegmentFiles | null = null;
 
   constructor(private readonly options: DLedgerServerOptions) {
     this.config = options.config;
@@ -233,6 +238,9 @@ export class DLedgerServer {
     this.threads = threads;
     const storageWorker = threads.mode === 'workers' ? await StorageWorker.start(this.log) : null;
     this.storageWorker = storageWorker;
+    this.ioPool = storageWorker === null ? null : new IoPool();
+    const premade = this.ioPool === null ? null : new PremadeSegmentFiles(this.ioPool, this.log);
+    this.premadeSegments = premade;
     let store: LogStore;
     try {
       store = openLogStore({
@@ -243,11 +251,11 @@ export class DLedgerServer {
         maxEntryBodyBytes: config.maxEntryBodyBytes,
         // In workers mode every group commit goes to the storage worker (its files' background flush).
         flushInBackground: storageWorker !== null || config.flushInBackground,
-        ...(storageWorker === null ? {} : { segmentFiles: storageWorker.wrap(mmapSegmentFileFactory) }),
+        ...(storageWorker === null || premade === null ? {} : { segmentFiles: storageWorker.wrap(premade.wrap(mmapSegmentFileFactory)) }),
         ...(this.options.patchBody === undefined ? {} : { patchBody: this.options.patchBody }),
       });
     } catch (error) {
-      await storageWorker?.close();
+      await this.closeThreads();
       throw error;
     }
     this.store = store;
@@ -486,6 +494,11 @@ export class DLedgerServer {
 
   /** Entries this node persisted from received record bytes verbatim vs encoded itself. */
   /** threads=workers: the storage worker's counters (tickets = group commits it ran); null inline. */
+  /** threads=workers: segments the I/O pool allocated ahead and the store took, and the others. */
+  premadeSegmentStats(): { readonly premadeUsed: number; readonly createdInline: number; readonly premakeFailed: number; readonly premadeDiscarded: number } | null {
+    return this.premadeSegments === null ? null : { ...this.premadeSegments.stats };
+  }
+
   storageWorkerStats(): { readonly tickets: number; readonly ranges: number; readonly ringFullWaits: number; readonly timerWakeups: number } | null {
     return this.storageWorker === null ? null : { ...this.storageWorker.stats };
   }
@@ -521,8 +534,15 @@ export class DLedgerServer {
     await this.persistChain.catch(() => undefined);
     await this.retention?.stop();
     await this.store?.close();
-    await this.storageWorker?.close();
+    await this.closeThreads();
     this.log('closed');
+  }
+
+  /** threads=workers: the pool and the storage worker, after the store (which they serve). */
+  private async closeThreads(): Promise<void> {
+    this.premadeSegments?.close();
+    await this.ioPool?.close();
+    await this.storageWorker?.close();
   }
 
   // ---------------------------------------------------------------- driving the core

@@ -102,7 +102,7 @@ t.test('after close the worker refuses flushes; a closed server closes its worke
   await t.rejects(worker.flushRange(1, 0, 1), /closed/);
 });
 
-async function writeSingleMember(dir: string, threads: string, bodies: Uint8Array[]): Promise<{ stats: ReturnType<DLedgerServer['storageWorkerStats']> }> {
+async function writeSingleMember(dir: string, threads: string, bodies: Uint8Array[]): Promise<{ stats: ReturnType<DLedgerServer['storageWorkerStats']>; premade: ReturnType<DLedgerServer['premadeSegmentStats']> }> {
   const built = buildNodeConfig({ group: 'g', selfId: 'n0', peers: 'n0-127.0.0.1:1', storeBaseDir: dir, mappedFileSizeForEntryData: 64 * 1024, mappedFileSizeForEntryIndex: 4096, maxEntryBodyBytes: 8 * 1024, peerSecretFile: testSecretFile(), tickIntervalMs: 10, heartBeatTimeIntervalMs: 50, threads });
   const server = new DLedgerServer({ config: { ...built, peers: built.peers.map((p) => ({ ...p, port: 0 })) }, log: () => undefined });
   let leading = false;
@@ -111,23 +111,30 @@ async function writeSingleMember(dir: string, threads: string, bodies: Uint8Arra
   try {
     await until(() => leading, 10_000, 'the single member to lead');
     // The same sequence in both modes: one at a time, then batches, then concurrent singles.
-    for (const body of bodies.slice(0, 20)) await server.append(body);
+    // One at a time with a pause: the store prepares, and in workers mode the I/O pool premakes.
+    for (const body of bodies.slice(0, 20)) {
+      await server.append(body);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     for (let i = 20; i < 120; i += 25) await server.append(bodies.slice(i, i + 25));
     await Promise.all(bodies.slice(120).map((body) => server.append(body)));
-    return { stats: server.storageWorkerStats() };
+    return { stats: server.storageWorkerStats(), premade: server.premadeSegmentStats() };
   } finally {
     await server.close();
   }
 }
 
 t.test('same entries in both modes: the files are identical byte for byte', async (t) => {
-  const bodies = Array.from({ length: 200 }, (_, i) => encoder.encode(`entry-${i}-${'y'.repeat((i * 37) % 2000)}`));
+  // The first 20 are 3-6 KiB: a new 64 KiB segment every ~14 appends while the pool can keep up.
+  const bodies = Array.from({ length: 200 }, (_, i) => encoder.encode(`entry-${i}-${'y'.repeat(i < 20 ? 3000 + i * 150 : (i * 37) % 2000)}`));
   const inlineDir = tempDir(t, 'inline');
   const workersDir = tempDir(t, 'workers');
   const inline = await writeSingleMember(inlineDir, 'inline', bodies);
   const workers = await writeSingleMember(workersDir, 'workers', bodies);
   t.equal(inline.stats, null, 'inline: no storage worker');
   t.ok(workers.stats !== null && workers.stats.tickets > 0, `workers: ${workers.stats?.tickets} group commits ran on the worker`);
+  t.equal(inline.premade, null, 'inline: no I/O pool');
+  t.ok(workers.premade !== null && workers.premade.premadeUsed > 0, `workers: ${workers.premade?.premadeUsed} segments allocated ahead by the I/O pool (${workers.premade?.createdInline} inline)`);
   const a = filesUnder(path.join(inlineDir, 'dledger-n0'));
   const b = filesUnder(path.join(workersDir, 'dledger-n0'));
   t.same([...b.keys()].sort(), [...a.keys()].sort(), 'the same files');
