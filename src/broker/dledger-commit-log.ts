@@ -275,20 +275,24 @@ export class DLedgerCommitLog implements BrokerCommitLog {
   }
 
   /**
-   * Master: write the state into the log once the last checkpoint is no longer in the segment
-   * being written (or there is none), so retention may delete every older segment while the log
-   * carries at most one checkpoint per segment (a checkpoint holds every topic and offset). Goes
+   * Master: write the state into the log once the applied state has moved into a later segment
+   * than the last checkpoint's floor (the entry after the one it was captured at), or there is
+   * none: retention may then delete every segment before the one being applied, while the log
+   * carries about one checkpoint per segment (a checkpoint holds every topic and offset). Goes
    * through even on a full disk: it is what lets space return.
    */
   private proposeCheckpoint(): void {
     if (this.closed || this.checkpointInFlight || this.brokerRole.role !== 'master' || this.state.isRestoring) return;
     const last = this.state.lastCheckpoint;
-    if (this.state.lastAppliedIndex <= (last?.index ?? -1)) return;
+    const applied = this.state.lastAppliedIndex;
+    if (applied <= (last?.index ?? -1)) return;
     if (last !== null) {
+      // Compared by the applied index, not the written end: the leader writes ahead of what it
+      // applied, and a checkpoint captured behind a segment boundary cannot free the segment.
       const segmentBytes = this.options.nodeConfig.mappedFileSizeForEntryData;
-      const checkpointPos = this.server.storedPos(last.index);
-      const endPos = this.server.retainedRange().endPos;
-      if (checkpointPos !== null && Math.floor(checkpointPos / segmentBytes) === Math.floor(endPos / segmentBytes)) return;
+      const floorPos = this.server.storedPos(last.capturedAt + 1);
+      const appliedPos = this.server.storedPos(applied);
+      if (floorPos !== null && appliedPos !== null && Math.floor(floorPos / segmentBytes) >= Math.floor(appliedPos / segmentBytes)) return;
     }
     const body = encodeCommand(this.state.checkpoint(), this.options.storeHost, Date.now());
     if (body.length > this.options.nodeConfig.maxEntryBodyBytes) {

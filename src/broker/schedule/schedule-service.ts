@@ -63,7 +63,9 @@ export class ScheduleMessageService {
     const { commitLog, offsets } = this.options;
     const queueId = level - 1;
     const delayMs = this.options.levelsMs[queueId] as number;
-    let offset = offsets.offsetOf(SCHEDULE_OFFSET_GROUP, SCHEDULE_TOPIC, queueId) ?? 0;
+    // Retention may have deleted the units the offset points at: go on from the queue's minimum
+    // (RocketMQ's ScheduleMessageService corrects the offset the same way).
+    let offset = Math.max(offsets.offsetOf(SCHEDULE_OFFSET_GROUP, SCHEDULE_TOPIC, queueId) ?? 0, commitLog.state.minOffset(SCHEDULE_TOPIC, queueId));
     for (let n = 0; n < BATCH_PER_LEVEL && commitLog.isWritable(); n++) {
       const [bytes] = commitLog.readMessages(SCHEDULE_TOPIC, queueId, offset, 1, Number.MAX_SAFE_INTEGER);
       if (bytes === undefined) return;
