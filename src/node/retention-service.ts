@@ -51,9 +51,21 @@ export class RetentionService {
   ) {}
 
   start(): void {
-    this.check();
-    this.timer = setInterval(() => this.check(), this.settings.checkIntervalMs);
+    this.checkFromTimer();
+    this.timer = setInterval(() => this.checkFromTimer(), this.settings.checkIntervalMs);
     this.timer.unref();
+  }
+
+  /**
+   * A store that failed (a failed flush) or is closing refuses writes: the node is stopping on its
+   * own (server.ts fatal), so a run that throws is logged, not left to crash the process.
+   */
+  private checkFromTimer(): void {
+    try {
+      this.check();
+    } catch (error) {
+      if (!this.stopped) this.hooks.log(`retention check failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   /** Appends must be refused (the disk is above diskFullRatio at the last measurement). */

@@ -128,3 +128,15 @@ t.test('keepFromIndex: compactable on a plain group; every follower held for a s
   t.equal(retentionKeepFromIndex(core('leader'), 'n0', true, true), 91, 'forced: the disk wins');
   t.equal(retentionKeepFromIndex(core('follower'), 'n1', true, false), 91, 'a follower deletes what it applied');
 });
+
+t.test('a store that refuses writes (failed or closed) makes the timer log, not throw', async (t) => {
+  const store = openMemoryLogStore({ nodeDir: '/m/n1', flush: { kind: 'sync' }, ...GEOMETRY }, new MemoryMedium({ capacityBytes: 64 * SEGMENT }));
+  const lines: string[] = [];
+  const service = new RetentionService(store, settings({ deleteWhen: { kind: 'always' }, checkIntervalMs: 10 }), { keepFromIndex: () => 0, log: (line) => lines.push(line) });
+  await store.close();
+  t.throws(() => service.check(), 'check() itself throws on a closed store');
+  service.start(); // the timer's first check runs now: it must not throw
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.ok(lines.some((line) => line.startsWith('retention check failed:')), `logged: ${lines[0]}`);
+  await service.stop();
+});
