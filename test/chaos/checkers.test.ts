@@ -37,6 +37,15 @@ t.test('an uncommitted tail may differ between members', async (t) => {
   t.match(checkLogs(history, logs, 3).violations.join('\n'), /divergence: index 3/);
 });
 
+t.test('entries a member deleted by retention are not lost there, but a hole above its log start is', async (t) => {
+  const { history, logs } = baseline();
+  // n2's retention deleted indexes 0-1: its log starts at 2.
+  logs[2] = { ...logs[2]!, firstIndex: 2, entries: logs[2]!.entries.filter((e) => e.index >= 2) };
+  t.same(checkLogs(history, logs, 3).violations, [], 'c0-0 (index 1) below n2\'s log start is not lost');
+  logs[2] = { ...logs[2]!, entries: logs[2]!.entries.filter((e) => e.index !== 2) };
+  t.match(checkLogs(history, logs, 3).violations.join('\n'), /lost: c1-0 acknowledged at index 2 .* missing on n2/, 'at its log start it is');
+});
+
 t.test('each violation kind is reported', async (t) => {
   const cases: [string, (logs: MemberLog[]) => void, RegExp][] = [
     ['lost ack', (logs) => { logs[1] = { ...logs[1]!, entries: logs[1]!.entries.filter((e) => e.index !== 2) }; }, /lost: c1-0 acknowledged at index 2 .* missing on n1/],

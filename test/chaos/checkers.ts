@@ -73,6 +73,9 @@ export function checkLogs(history: History, logs: readonly MemberLog[], committe
   for (const op of acked) {
     const ok = op.outcome as { index: number; term: number; pos: number };
     for (const { log, at } of byMember) {
+      // Below a member's log start the entry was deleted by its retention (forced cleaning on a
+      // full disk included): it is checked on the members that still hold it.
+      if (ok.index < log.firstIndex) continue;
       const entry = at.get(ok.index);
       if (entry === undefined) {
         lost++;

@@ -39,6 +39,8 @@ export interface ChaosClusterOptions {
   readonly segments?: { readonly dataSegmentSizeBytes: number; readonly indexSegmentSizeBytes: number };
   /** Put every member's node directory on its own tmpfs of this size, so fillDisk() works (root). */
   readonly smallDiskBytes?: number;
+  /** More lines for every member's config file (key=value). */
+  readonly extraConfig?: readonly string[];
   /** Run members with DLEDGER_FAULT_JOURNAL so that powerLoss() and slowDisk() work. */
   readonly faultJournal?: boolean;
   /** Start member `id` (with this --peers string) as something else than `dledger server`: the RocketMQ campaign runs brokers. */
@@ -99,6 +101,7 @@ export class ChaosCluster {
       `mappedFileSizeForEntryIndex=${this.segments.indexSegmentSizeBytes}`,
       `maxEntryBodyBytes=${Math.min(CHAOS_MAX_ENTRY_BODY_BYTES, this.segments.dataSegmentSizeBytes / 4)}`,
       ...(options.flushIntervalMs !== undefined ? [`flushFileInterval=${options.flushIntervalMs}`] : []),
+      ...(options.extraConfig ?? []),
     ];
     fs.writeFileSync(this.configPath, `${config.join('\n')}\n`);
     this.journalRoot = options.faultJournal === true ? path.join(options.baseDir, 'fault-journal') : null;

@@ -12,7 +12,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { DLedgerClient } from '../../src/client/client.js';
 import { until } from '../cluster/helpers.js';
+import { testSecretFile } from '../util/peer-secret.js';
 import { mountTmpfs } from '../native/helpers/tmpfs.js';
 import { healConvergeAndCheck } from './campaign.js';
 import { fillUp } from './disk-fill.js';
@@ -40,10 +42,23 @@ t.test('a member on a full disk stops cleanly, loses nothing acknowledged, and c
   fs.rmdirSync(nodeDir);
   fs.symlinkSync(mount.dir, nodeDir);
   const log: string[] = [];
-  const cluster = await ChaosCluster.start({ group: 'diskfull', baseDir, segments: SEGMENTS, log: (line) => log.push(line) });
+  // This test is about the last resort, ENOSPC: forced cleaning (DLedger's enableDiskForceClean,
+  // on by default) would free the space first (test/cluster/disk-full-refusal.test.ts tests that).
+  const cluster = await ChaosCluster.start({ group: 'diskfull', baseDir, segments: SEGMENTS, log: (line) => log.push(line), extraConfig: ['enableDiskForceClean=false'] });
   let loops: ClientLoops | null = null;
   try {
-    await until(() => cluster.leader(), 20_000, 'a first leader');
+    const firstLeader = await until(() => cluster.leader(), 20_000, 'a first leader');
+    // The full member is a follower: a leader over its disk-full ratio refuses appends (DISK_FULL)
+    // and stays leader, so it never reaches ENOSPC (a known gap: it does not hand leadership over).
+    if (firstLeader === FULL_MEMBER) {
+      const admin = new DLedgerClient({ clientSecretFile: testSecretFile(), group: 'diskfull', peers: cluster.realPeers, retryTimeoutMs: 5000 });
+      try {
+        await admin.transferLeadership('n0');
+      } finally {
+        admin.close();
+      }
+      await until(async () => ((await cluster.leader()) === 'n0' ? true : null), 20_000, 'n0 to lead');
+    }
     const clients = new ClientLoops({ group: 'diskfull', peers: cluster.realPeers, clients: 3, retryTimeoutMs: 3000, requestTimeoutMs: 1500, thinkMs: 2, maxOpsPerClient: 100_000 });
     loops = clients;
     const acked = (): number => clients.history.ops.filter((op) => op.outcome?.type === 'ok').length;
