@@ -227,7 +227,14 @@ export class DLedgerCommitLog implements BrokerCommitLog {
     if (firstIndex > 0 && this.options.classic === undefined) this.state.beginFromCompactedLog(firstIndex);
     const retention = this.server.retentionStats() === null ? null : (this.options.retention ?? null);
     if (retention !== null) {
-      this.checkpointTimer = setInterval(() => this.proposeCheckpoint(), retention.checkIntervalMs);
+      this.checkpointTimer = setInterval(() => {
+        try {
+          this.proposeCheckpoint();
+        } catch (error) {
+          // The node stopped itself (fatal) and the broker's close has not run yet: nothing to write.
+          if (!this.closed) this.options.log(`state checkpoint not proposed: ${(error as Error).message}`);
+        }
+      }, retention.checkIntervalMs);
       this.checkpointTimer.unref();
     }
     // Entry 0 is the first leader's NOOP, which is never applied: a member that only has it (no
