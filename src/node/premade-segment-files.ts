@@ -32,6 +32,8 @@ export class PremadeSegmentFiles {
   private readonly premakes = new Map<string, Premake>();
   private closed = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** A failure is logged once until a premake succeeds again (a full disk fails every one). */
+  private failureLogged = false;
 
   constructor(
     private readonly pool: IoPool,
@@ -89,6 +91,7 @@ export class PremadeSegmentFiles {
       () => {
         premake.done = true;
         premake.ok = true;
+        this.failureLogged = false;
         // Taken meanwhile by an inline create, or closed: not needed.
         if (this.closed || this.premakes.get(nextPath) !== premake || existsSync(nextPath)) this.discard(nextPath, premake);
       },
@@ -98,7 +101,8 @@ export class PremadeSegmentFiles {
         if (this.premakes.get(nextPath) === premake) this.premakes.delete(nextPath);
         rmSync(premake.stagePath, { force: true });
         // Not fatal: the store creates the segment itself when it needs it (and reports a full disk then).
-        this.log(`io pool: premaking ${basename(nextPath)} failed: ${error instanceof Error ? error.message : String(error)}`);
+        if (!this.failureLogged) this.log(`io pool: premaking ${basename(nextPath)} failed (the store creates segments itself until a premake succeeds again): ${error instanceof Error ? error.message : String(error)}`);
+        this.failureLogged = true;
       },
     );
     this.inFlight.add(job);
