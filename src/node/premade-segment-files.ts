@@ -61,10 +61,7 @@ export class PremadeSegmentFiles {
   private create(inner: SegmentFileFactory, path: string, sizeBytes: number): SegmentFile {
     const premake = this.premakes.get(path);
     let file: SegmentFile;
-    if (premake !== undefined && premake.done && premake.ok && !existsSync(path)) {
-      this.premakes.delete(path);
-      renameSync(premake.stagePath, path);
-      fsyncDirectory(dirname(path));
+    if (premake !== undefined && premake.done && premake.ok && !existsSync(path) && this.takeStaged(path, premake)) {
       file = inner.open(path, sizeBytes, 'read-write');
       this.stats.premadeUsed++;
     } else {
@@ -75,6 +72,20 @@ export class PremadeSegmentFiles {
     }
     this.premakeAfter(path, sizeBytes);
     return file;
+  }
+
+  /** Rename the staged file into place (durably); false (and inline creation) if that fails. */
+  private takeStaged(path: string, premake: Premake): boolean {
+    this.premakes.delete(path);
+    try {
+      renameSync(premake.stagePath, path);
+    } catch (error) {
+      this.log(`io pool: taking ${basename(premake.stagePath)} failed, creating ${basename(path)} inline: ${error instanceof Error ? error.message : String(error)}`);
+      rmSync(premake.stagePath, { force: true });
+      return false;
+    }
+    fsyncDirectory(dirname(path));
+    return true;
   }
 
   /** Ask the pool for the segment after `path` (same directory, next start position). */

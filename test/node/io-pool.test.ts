@@ -78,3 +78,24 @@ t.test('a segment the store created itself is never replaced: the pool file is d
   for (const entry of appended) if (new TextDecoder().decode(reopened.get(entry.index)!.body).split(':')[0] !== String(entry.index)) t.fail(`entry ${entry.index} differs`);
   await reopened.close();
 });
+
+t.test('a staged file that vanished before it was taken: the segment is created inline', async (t) => {
+  const dir = tempDir(t);
+  const pool = new IoPool();
+  t.teardown(() => pool.close());
+  const logged: string[] = [];
+  const premade = new PremadeSegmentFiles(pool, (line) => logged.push(line));
+  const factory = premade.wrap(mmapSegmentFileFactory);
+  factory.create(path.join(dir, '00000000000000000000'), SEGMENT_BYTES).close();
+  await premade.settled();
+  t.same(stagedFiles(dir), ['00000000000000065536.premade.creating'], 'the pool built the next segment');
+  fs.rmSync(path.join(dir, '00000000000000065536.premade.creating'));
+  const file = factory.create(path.join(dir, '00000000000000065536'), SEGMENT_BYTES);
+  t.equal(file.sizeBytes, SEGMENT_BYTES);
+  t.equal(fs.statSync(path.join(dir, '00000000000000065536')).size, SEGMENT_BYTES, 'created inline at full size');
+  file.close();
+  t.same({ used: premade.stats.premadeUsed, inline: premade.stats.createdInline }, { used: 0, inline: 2 });
+  t.match(logged.join('\n'), /taking 00000000000000065536\.premade\.creating failed, creating 00000000000000065536 inline/);
+  await premade.settled();
+  premade.close();
+});
