@@ -141,3 +141,22 @@ export async function awaitClusterList<T>(namesrvAddr: string, accept: (rows: Ro
     admin.close();
   }
 }
+
+/**
+ * Polls `probe` every 100 ms until it returns a value (not undefined); a probe that throws is
+ * retried, and its last error goes into the timeout's message.
+ */
+export async function untilDefined<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -26,7 +26,7 @@ import { RemotingClient } from '../../src/remoting/client.js';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
 import { createRequest, type RemotingCommand } from '../../src/remoting/command.js';
 import { awaitDeliveries, closeAll, consumeInto, message, ons, produce, SHORT_INTERVALS_MS, type AliClient, type AliProducer } from '../quickstart/ali-ons-client.js';
-import { alive, FAST_TRY, MQADMIN, NODES, requireDist, runSh, writeQuickConfs } from '../quickstart/helpers.js';
+import { alive, FAST_TRY, MQADMIN, NODES, requireDist, runSh, writeQuickConfs, untilDefined as until } from '../quickstart/helpers.js';
 
 const TOPIC = 'TopicAcl';
 const GROUP = 'CG_acl';
@@ -55,21 +55,6 @@ accounts:
 }
 
 t.before(requireDist);
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 t.test('ACL-enabled fast-try cluster: ali-ons with keys, refusals, whitelist, attacks', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acl-fast-try-'));

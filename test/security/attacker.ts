@@ -137,3 +137,32 @@ function connected(socket: net.Socket): Promise<boolean> {
     socket.once('error', () => resolve(false));
   });
 }
+
+/** A connection to 127.0.0.1:`port` from `localAddress` (all of 127/8 is loopback on Linux); resolves on connect or close. */
+export function connectFrom(port: number, localAddress: string): Promise<net.Socket> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+    socket.on('error', () => undefined);
+    socket.once('connect', () => resolve(socket));
+    socket.once('close', () => resolve(socket));
+  });
+}
+
+/**
+ * A slowloris remoting frame of `frameBytes`: its head (JSON, header length 16), then 1 MiB at a
+ * time, never its last MiB. The socket goes into `sockets` (for the caller's teardown).
+ */
+export async function slowlorisFrame(port: number, from: string, frameBytes: number, sockets: net.Socket[]): Promise<void> {
+  const MIB = 1024 * 1024;
+  const socket = await connectFrom(port, from);
+  sockets.push(socket);
+  const head = Buffer.alloc(8);
+  head.writeInt32BE(frameBytes - 4, 0);
+  head.writeUInt32BE(16, 4); // JSON, header length 16
+  socket.write(head);
+  const chunk = Buffer.alloc(MIB, 0x20);
+  for (let sent = 8; sent < frameBytes - MIB && !socket.destroyed; sent += MIB) {
+    // Bounded wait: a closed socket never drains (and may have closed before we listen).
+    if (!socket.write(chunk)) await new Promise((resolve) => { socket.once('drain', resolve); socket.once('close', resolve); setTimeout(resolve, 200); });
+  }
+}

@@ -21,7 +21,8 @@ import { RequestCode } from '../../src/remoting/codes.js';
 import { createRequest } from '../../src/remoting/command.js';
 import { encodeCommand } from '../../src/remoting/frame.js';
 import { closeAll, ons, SHORT_INTERVALS_MS, type AliClient, type AliProducer } from '../quickstart/ali-ons-client.js';
-import { alive, FAST_TRY, NODES, requireDist, runSh, writeQuickConfs } from '../quickstart/helpers.js';
+import { connectFrom, slowlorisFrame } from './attacker.js';
+import { alive, FAST_TRY, NODES, requireDist, runSh, writeQuickConfs, untilDefined as until } from '../quickstart/helpers.js';
 
 const MIB = 1024 * 1024;
 const RSS_GROWTH_MAX_BYTES = 200 * MIB;
@@ -34,49 +35,10 @@ t.before(requireDist);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-    await sleep(100);
-  }
-}
-
 function rssBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (match === null) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(match[1]) * 1024;
-}
-
-function connectFrom(port: number, localAddress: string): Promise<net.Socket> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port, localAddress });
-    socket.on('error', () => undefined);
-    socket.once('connect', () => resolve(socket));
-    socket.once('close', () => resolve(socket));
-  });
-}
-
-/** A frame's first `frameBytes - 1` bytes, sent 1 MiB at a time, never the last byte. */
-async function slowloris(port: number, from: string, frameBytes: number, sockets: net.Socket[]): Promise<void> {
-  const socket = await connectFrom(port, from);
-  sockets.push(socket);
-  const head = Buffer.alloc(8);
-  head.writeInt32BE(frameBytes - 4, 0);
-  head.writeUInt32BE(16, 4); // JSON, header length 16
-  socket.write(head);
-  const chunk = Buffer.alloc(MIB, 0x20);
-  for (let sent = 8; sent < frameBytes - MIB && !socket.destroyed; sent += MIB) {
-    // Bounded wait: a closed socket never drains.
-    if (!socket.write(chunk)) await new Promise((resolve) => { socket.once('drain', resolve); socket.once('close', resolve); setTimeout(resolve, 200); });
-  }
 }
 
 t.test('idle connections, slowloris frames, pipelined big pulls and huge JSON bodies against a broker group', async (t) => {
@@ -190,7 +152,7 @@ t.test('idle connections, slowloris frames, pipelined big pulls and huge JSON bo
   // 50 slowloris frames just under the 16 MiB cap: 25 to the master, 25 to the name server.
   // In waves of 10: all 50 are held at once all the same (nothing closes a held frame but the budget).
   for (let wave = 0; wave < 5; wave++) {
-    await Promise.all(Array.from({ length: 10 }, (_, i) => slowloris(i % 2 === 0 ? masterPort : namesrvPort, '127.0.0.4', 16 * MIB - 8, sockets)));
+    await Promise.all(Array.from({ length: 10 }, (_, i) => slowlorisFrame(i % 2 === 0 ? masterPort : namesrvPort, '127.0.0.4', 16 * MIB - 8, sockets)));
   }
   // Hold every attack for 3 s more with the honest sends running.
   await sleep(3000);

@@ -16,6 +16,7 @@ import { encodeCommand } from '../../src/remoting/frame.js';
 import { createRequest } from '../../src/remoting/command.js';
 import { freePorts, startProcessGroup, until } from '../cluster/helpers.js';
 import { testSecretFile } from '../util/peer-secret.js';
+import { connectFrom, slowlorisFrame } from './attacker.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const ATTACKER = '127.0.0.2';
@@ -30,15 +31,6 @@ function rssBytes(pid: number): number {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function connectFrom(port: number, localAddress = ATTACKER): Promise<net.Socket> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port, localAddress });
-    socket.on('error', () => undefined);
-    socket.once('connect', () => resolve(socket));
-    socket.once('close', () => resolve(socket));
-  });
-}
 
 /** A client that proves the secret, then pipelines `count` gets and stops reading. */
 async function pipelinedGets(port: number, group: string, to: string, index: number, count: number): Promise<net.Socket> {
@@ -110,24 +102,11 @@ t.test('idle connections, slowloris frames, pipelined big gets and a huge JSON b
   t.teardown(() => { for (const s of sockets) s.destroy(); });
   // 2,000 idle connections: 1,200 to the name server (its per-address cap is 1,000), 800 to the
   // leader's peer port (cap 256).
-  for (let i = 0; i < 1200; i++) sockets.push(await connectFrom(namesrvPort as number));
-  for (let i = 0; i < 800; i++) sockets.push(await connectFrom(leaderPort));
+  for (let i = 0; i < 1200; i++) sockets.push(await connectFrom(namesrvPort as number, ATTACKER));
+  for (let i = 0; i < 800; i++) sockets.push(await connectFrom(leaderPort, ATTACKER));
   // 50 slowloris frames just under the 16 MiB remoting cap, each sent but for its last byte.
-  const slowloris = Array.from({ length: 50 }, async () => {
-    // Another address than the idle attack's, whose quota is full: these meet the byte budget.
-    const socket = await connectFrom(namesrvPort as number, '127.0.0.4');
-    sockets.push(socket);
-    const frameBytes = 16 * MIB - 8;
-    const head = Buffer.alloc(8);
-    head.writeInt32BE(frameBytes - 4, 0);
-    head.writeUInt32BE(16, 4); // JSON, header length 16
-    socket.write(head);
-    const chunk = Buffer.alloc(MIB, 0x20);
-    for (let sent = 8; sent < frameBytes - MIB && !socket.destroyed; sent += MIB) {
-      // Bounded wait: a closed socket never drains (and may have closed before we listen).
-      if (!socket.write(chunk)) await new Promise((resolve) => { socket.once('drain', resolve); socket.once('close', resolve); setTimeout(resolve, 200); });
-    }
-  });
+  // Another address than the idle attack's, whose quota is full: these meet the byte budget.
+  const slowloris = Array.from({ length: 50 }, () => slowlorisFrame(namesrvPort as number, '127.0.0.4', 16 * MIB - 8, sockets));
   // 500 pipelined gets of the 4 MiB entry, answers never read.
   sockets.push(await pipelinedGets(leaderPort, group.group, leaderId, big.index, 500));
   // A 15 MiB JSON REGISTER_BROKER body (code 103).

@@ -21,7 +21,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { closeAll, consumeInto, ons, produce, SHORT_INTERVALS_MS, awaitDeliveries, unexpectedErrors, type AliClient, type AliProducer } from '../quickstart/ali-ons-client.js';
-import { alive, FAST_TRY, NODES, requireDist, runSh, writeQuickConfs } from '../quickstart/helpers.js';
+import { alive, FAST_TRY, NODES, requireDist, runSh, writeQuickConfs, untilDefined as until } from '../quickstart/helpers.js';
 import { readEntries } from '../cluster/store-files.js';
 import { attack, decodeFrames, recordingProxy, replay, type AttackOutcome } from './attacker.js';
 import { clientOps, FORGED_ATTACKS, type GroupView } from './forged-messages.js';
@@ -35,21 +35,6 @@ const DATA_SEGMENT_BYTES = 8 * 1024 * 1024;
 const INDEX_SEGMENT_BYTES = 32 * 5 * 1024 * 1024;
 
 t.before(requireDist);
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'broker-peer-attacks-'));
 const logDir = path.join(dir, 'logs');
