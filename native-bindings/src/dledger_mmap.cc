@@ -7,6 +7,9 @@
 //                                               loop keeps running; callback(errno) on completion
 //   madvise(sabOrView, offset, length, adv)  -> madvise of a range
 //   fallocate(fd, offset, length)            -> reserve disk blocks (mode 0)
+//   release(sab)                             -> drop the file behind a mapping from map() now: its
+//                                               pages become anonymous zero pages (MAP_FIXED), the
+//                                               address range stays reserved until the GC's munmap
 //   pageSize, advice constants
 //
 // Why the V8 API and not N-API: N-API cannot wrap foreign memory in a SharedArrayBuffer, and a
@@ -20,6 +23,11 @@
 // Lifetime: the SharedArrayBuffer's backing store owns the mapping. V8 calls UnmapDeleter once,
 // when the last SharedArrayBuffer referring to the store (in any isolate) is collected; that is
 // the only munmap. Closing the fd after map() is fine: the mapping holds its own file reference.
+// That reference (and with it an unlinked file's blocks, and the address space) would otherwise
+// live until every isolate holding the buffer ran a full GC, which a quiet worker thread may
+// never do: release() drops it at once by mapping anonymous memory over the same range, so a
+// stale access reads zeros instead of the file (or SIGBUS after the file was truncated). Only
+// ranges map() made are accepted (a process-wide table, under a mutex: any thread may call).
 //
 // Errors: system call failures throw node::ErrnoException (errno, code, syscall properties) plus
 // an errnoText property with strerror's text. Bad arguments throw TypeError/RangeError. The
@@ -39,6 +47,8 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 
 namespace dledger_mmap {
 
@@ -165,10 +175,42 @@ bool ReadPageRange(const FunctionCallbackInfo<Value>& args, int i, const Region&
   return true;
 }
 
+// Invariant: holds every live range map() returned (address -> length, released or not), and
+// nothing else; entries leave in UnmapDeleter, right before the munmap.
+std::mutex liveMappingsMutex;
+std::unordered_map<void*, size_t>& LiveMappings() {
+  static auto* live = new std::unordered_map<void*, size_t>();
+  return *live;
+}
+
 void UnmapDeleter(void* data, size_t length, void* /*deleter_data*/) {
+  {
+    std::lock_guard<std::mutex> lock(liveMappingsMutex);
+    LiveMappings().erase(data);
+  }
   // Nothing useful can be done with a failure here (the address range came from mmap with this
   // exact length), and this runs inside the garbage collector.
   munmap(data, length);
+}
+
+// release(sab): the SharedArrayBuffer must be one map() returned (the whole mapping). Its range
+// is replaced by anonymous, private, read-write zero pages with no swap reserved, atomically
+// (MAP_FIXED): the file reference is dropped now; the range itself is unmapped by the GC as before.
+// Releasing twice is harmless. Dirty pages already written through the mapping stay in the page
+// cache (the kernel keeps them when a shared mapping goes away) and are written back as usual.
+void Release(const FunctionCallbackInfo<Value>& args) {
+  Isolate* isolate = args.GetIsolate();
+  if (!args[0]->IsSharedArrayBuffer()) return ThrowType(isolate, "release: expected a SharedArrayBuffer returned by map()");
+  std::shared_ptr<BackingStore> store = args[0].As<SharedArrayBuffer>()->GetBackingStore();
+  void* data = store->Data();
+  size_t length = store->ByteLength();
+  std::lock_guard<std::mutex> lock(liveMappingsMutex);
+  auto found = LiveMappings().find(data);
+  if (found == LiveMappings().end() || found->second != length) {
+    return ThrowType(isolate, "release: the SharedArrayBuffer is not a mapping made by map()");
+  }
+  void* addr = mmap(data, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  if (addr == MAP_FAILED) return ThrowErrno(isolate, errno, "mmap");
 }
 
 // map(fd, length, offset, writable) -> SharedArrayBuffer
@@ -188,6 +230,10 @@ void Map(const FunctionCallbackInfo<Value>& args) {
   void* addr = mmap(nullptr, static_cast<size_t>(length), prot, MAP_SHARED, fd,
                     static_cast<off_t>(offset));
   if (addr == MAP_FAILED) return ThrowErrno(isolate, errno, "mmap");
+  {
+    std::lock_guard<std::mutex> lock(liveMappingsMutex);
+    LiveMappings()[addr] = static_cast<size_t>(length);
+  }
 
   std::unique_ptr<BackingStore> store = SharedArrayBuffer::NewBackingStore(
       addr, static_cast<size_t>(length), UnmapDeleter, nullptr);
@@ -369,6 +415,7 @@ NODE_MODULE_INIT(/* exports, module, context */) {
       .Check();
   NODE_SET_METHOD(exports, "madvise", Madvise);
   NODE_SET_METHOD(exports, "fallocate", Fallocate);
+  NODE_SET_METHOD(exports, "release", Release);
   SetConstant(context, exports, "pageSize", static_cast<double>(PageSizeBytes()));
   Local<Object> advice = Object::New(isolate);
   SetConstant(context, advice, "normal", MADV_NORMAL);

@@ -9,7 +9,8 @@
 // The mapping is MAP_SHARED: stores through it land in the page cache and are visible at once to
 // every thread holding the SharedArrayBuffer and to read(2) on the file. They are durable only
 // after msync(..., 'sync') (or fdatasync on the file). The mapping is unmapped when the last
-// SharedArrayBuffer referring to it, in any thread, is garbage-collected.
+// SharedArrayBuffer referring to it, in any thread, is garbage-collected; releaseMapping() lets
+// go of the file before that.
 
 import { createRequire } from 'node:module';
 import { existsSync, fstatSync, readFileSync } from 'node:fs';
@@ -28,6 +29,7 @@ interface NativeMmapBinding {
   msyncInBackground(region: SharedArrayBuffer, offsetBytes: number, lengthBytes: number, callback: (errno: number) => void): void;
   madvise(region: SharedArrayBuffer, offsetBytes: number, lengthBytes: number, advice: number): void;
   fallocate(fd: number, offsetBytes: number, lengthBytes: number): void;
+  release(region: SharedArrayBuffer): void;
 }
 
 /** The properties node::ErrnoException (plus errnoText) puts on errors thrown by the addon. */
@@ -316,4 +318,19 @@ export function fallocate(fd: number, offsetBytes: number, lengthBytes: number, 
     throw new RangeError(`${fn} on ${filePath}: offsetBytes + lengthBytes overflows`);
   }
   callNative(filePath, () => binding.fallocate(fd, offsetBytes, lengthBytes));
+}
+
+/**
+ * Let go of the file behind a mapping now, instead of when every SharedArrayBuffer over it (in
+ * every thread) has been garbage-collected: the range becomes anonymous zero pages (MAP_FIXED), so
+ * the file's reference, and an unlinked file's blocks, are released at once; the address range is
+ * still unmapped by the GC. Call it when nothing will use the mapping again: later reads see
+ * zeros, later writes go nowhere, and an msync of it makes nothing durable. Bytes written before
+ * stay in the page cache and reach the file as usual. Only mappings from mapFile are accepted.
+ */
+export function releaseMapping(mapping: SharedArrayBuffer, filePath: string): void {
+  const fn = 'releaseMapping';
+  requireFilePath(fn, filePath);
+  requireMapping(fn, mapping, filePath);
+  callNative(filePath, () => binding.release(mapping));
 }

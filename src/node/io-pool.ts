@@ -1,11 +1,13 @@
 // The I/O pool of threads=workers: a piscina pool (one thread: the jobs are disk-bound and
-// rare) for blocking file work that must not stall the event loop. Today it allocates the data
-// and index segment after the one the store prepares next (premade-segment-files.ts), so that
-// the store's own preparation is a rename and a mapping instead of fallocate + fdatasync.
+// rare) for blocking file work that must not stall the event loop. It allocates the data and
+// index segment after the one the store prepares next (premade-segment-files.ts), so that the
+// store's own preparation is a rename and a mapping instead of fallocate + fdatasync; and it runs
+// retention's unlinks (rename .deleting, truncate, unlink, directory fsync: segment-deletion.ts),
+// which otherwise go through the main thread's libuv pool and back.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
-import type { PremakeSegmentTask } from './io-pool-tasks.js';
+import type { PremakeSegmentTask, RemoveFilesTask } from './io-pool-tasks.js';
 
 /** The compiled task module (under dist/ also when this module runs from source in tests). */
 function tasksUrl(): string {
@@ -15,6 +17,8 @@ function tasksUrl(): string {
 }
 
 export class IoPool {
+  /** Tasks run, by kind (tests, the bench). */
+  readonly stats = { premakes: 0, removals: 0 };
   private readonly pool: Piscina;
   private closed = false;
 
@@ -26,6 +30,15 @@ export class IoPool {
   premakeSegment(stagePath: string, sizeBytes: number): Promise<void> {
     if (this.closed) return Promise.reject(new Error('io pool closed'));
     const task: PremakeSegmentTask = { kind: 'premake-segment', stagePath, sizeBytes };
+    this.stats.premakes++;
+    return this.pool.run(task) as Promise<void>;
+  }
+
+  /** The store's FileRemover (LogStoreOptions.removeFiles) on the pool thread. */
+  removeFilesInOrder(filePaths: readonly string[], intervalMs: number): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('io pool closed'));
+    const task: RemoveFilesTask = { kind: 'remove-files', filePaths: [...filePaths], intervalMs };
+    this.stats.removals++;
     return this.pool.run(task) as Promise<void>;
   }
 

@@ -252,6 +252,7 @@ export class DLedgerServer {
         // In workers mode every group commit goes to the storage worker (its files' background flush).
         flushInBackground: storageWorker !== null || config.flushInBackground,
         ...(storageWorker === null || premade === null ? {} : { segmentFiles: storageWorker.wrap(premade.wrap(mmapSegmentFileFactory)) }),
+        ...(this.ioPool === null ? {} : { removeFiles: this.ioPool.removeFilesInOrder.bind(this.ioPool) }),
         ...(this.options.patchBody === undefined ? {} : { patchBody: this.options.patchBody }),
       });
     } catch (error) {
@@ -492,17 +493,25 @@ export class DLedgerServer {
     }
   }
 
-  /** Entries this node persisted from received record bytes verbatim vs encoded itself. */
-  /** threads=workers: the storage worker's counters (tickets = group commits it ran); null inline. */
   /** threads=workers: segments the I/O pool allocated ahead and the store took, and the others. */
   premadeSegmentStats(): { readonly premadeUsed: number; readonly createdInline: number; readonly premakeFailed: number; readonly premadeDiscarded: number } | null {
     return this.premadeSegments === null ? null : { ...this.premadeSegments.stats };
   }
 
-  storageWorkerStats(): { readonly tickets: number; readonly ranges: number; readonly ringFullWaits: number; readonly timerWakeups: number } | null {
-    return this.storageWorker === null ? null : { ...this.storageWorker.stats };
+  /** threads=workers: the I/O pool's tasks by kind (premakes, retention removals); null inline. */
+  ioPoolStats(): { readonly premakes: number; readonly removals: number } | null {
+    return this.ioPool === null ? null : { ...this.ioPool.stats };
   }
 
+  /**
+   * threads=workers: the storage worker's counters (tickets = group commits it ran, mappings it
+   * released at segment close); null inline.
+   */
+  storageWorkerStats(): { readonly tickets: number; readonly ranges: number; readonly ringFullWaits: number; readonly timerWakeups: number; readonly releasedMappings: number } | null {
+    return this.storageWorker === null ? null : { ...this.storageWorker.stats, releasedMappings: this.storageWorker.releasedMappings().released };
+  }
+
+  /** Entries this node persisted from received record bytes verbatim vs encoded itself. */
   persistedEntryCounts(): { readonly raw: number; readonly encoded: number; readonly rawRejected: number } {
     return { ...this.liveStorage().persistedCounts };
   }

@@ -10,7 +10,10 @@ import type { MessagePort } from 'node:worker_threads';
 export const Op = {
   /** u32 ticket, u32 rangeCount, then rangeCount x (u32 segmentId, f64 offsetBytes, f64 lengthBytes). */
   Flush: 1,
-  /** u32 segmentId: the main thread closed this segment; the worker drops its mapping. */
+  /**
+   * u32 segmentId: the main thread closed this segment; the worker drops its mapping, and
+   * releases it (releaseMapping: the file is let go now, not at a GC) when it was registered so.
+   */
   Drop: 2,
   /** Finish the records before this one, then exit. */
   Stop: 3,
@@ -27,6 +30,10 @@ export const StateWord = {
   FailedTicket: 1,
   /** Bytes of the UTF-8 error message in the error area. */
   ErrorLength: 2,
+  /** Mappings the worker released at Drop (counter). */
+  ReleasedMappings: 3,
+  /** Releases that failed (counter; the GC unmaps those eventually). */
+  ReleaseFailures: 4,
 } as const;
 
 export const STATE_WORDS = 16;
@@ -38,6 +45,8 @@ export interface SegmentRegistration {
   readonly segmentId: number;
   readonly mapping: SharedArrayBuffer;
   readonly path: string;
+  /** The mapping is a mapFile one that the main thread left to the worker to release at Drop. */
+  readonly releaseOnDrop: boolean;
 }
 
 export interface StorageWorkerData {

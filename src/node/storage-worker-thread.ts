@@ -4,7 +4,7 @@
 // thread is for, so no libuv pool hop and no callback on the main loop. It then publishes the
 // finished ticket in a state word and notifies; the main thread waits with Atomics.waitAsync.
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { msync, PAGE_SIZE_BYTES } from '../native/mmap.js';
+import { msync, PAGE_SIZE_BYTES, releaseMapping } from '../native/mmap.js';
 import { ERROR_AREA_BYTES, FLUSH_HEADER_BYTES, FLUSH_RANGE_BYTES, Op, type SegmentRegistration, StateWord, STATE_WORDS, type StorageWorkerData } from './storage-worker-protocol.js';
 import { SpscRing } from './spsc-ring.js';
 
@@ -64,6 +64,25 @@ function flush(view: DataView): void {
   Atomics.notify(state, StateWord.DoneTicket);
 }
 
+/**
+ * The main thread closed the segment. Its mapping is released here (the file let go at once), after
+ * every flush queued before the Drop ran: this thread may never run a full GC, so merely forgetting
+ * the SharedArrayBuffer kept deleted segments mapped (and their files' blocks) indefinitely.
+ */
+function drop(segmentId: number): void {
+  if (!mappings.has(segmentId)) takeRegistrations();
+  const segment = mappings.get(segmentId);
+  mappings.delete(segmentId);
+  if (segment === undefined || !segment.releaseOnDrop) return;
+  try {
+    releaseMapping(segment.mapping, segment.path);
+    Atomics.add(state, StateWord.ReleasedMappings, 1);
+  } catch {
+    // Not a durability matter (the segment is closed): the GC unmaps it eventually; counted.
+    Atomics.add(state, StateWord.ReleaseFailures, 1);
+  }
+}
+
 // Ready: StorageWorker.start() resolves on this message.
 parentPort?.postMessage('ready');
 for (;;) {
@@ -76,7 +95,7 @@ for (;;) {
   const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
   const op = view.getUint32(0, true);
   if (op === Op.Flush) flush(view);
-  else if (op === Op.Drop) mappings.delete(view.getUint32(4, true));
+  else if (op === Op.Drop) drop(view.getUint32(4, true));
   else if (op === Op.Stop) break;
   else throw new Error(`storage worker: unknown record kind ${op}`);
 }

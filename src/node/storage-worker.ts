@@ -134,19 +134,30 @@ export class StorageWorker {
   }
 
   /** Hand a mapping to the worker; returns the id records name it by. */
-  registerSegment(mapping: SharedArrayBuffer, filePath: string): number {
+  registerSegment(mapping: SharedArrayBuffer, filePath: string, releaseOnDrop = false): number {
     const segmentId = this.nextSegmentId++;
-    const registration: SegmentRegistration = { segmentId, mapping, path: filePath };
+    const registration: SegmentRegistration = { segmentId, mapping, path: filePath, releaseOnDrop };
     this.port.postMessage(registration);
     return segmentId;
   }
 
-  dropSegment(segmentId: number): void {
-    if (this.dead !== null || this.closing) return;
+  /**
+   * The segment is closed: the worker forgets its mapping after the flushes already queued (and
+   * releases it if it was registered with releaseOnDrop). False when the worker can no longer take
+   * records (closed or dead): the caller then releases the mapping itself.
+   */
+  dropSegment(segmentId: number): boolean {
+    if (this.dead !== null || this.closing) return false;
     const record = new Uint8Array(8);
     new DataView(record.buffer).setUint32(0, Op.Drop, true);
     new DataView(record.buffer).setUint32(4, segmentId, true);
     this.send(record);
+    return true;
+  }
+
+  /** Mappings the worker released at Drop, and releases that failed (see StateWord). */
+  releasedMappings(): { readonly released: number; readonly failed: number } {
+    return { released: Atomics.load(this.state, StateWord.ReleasedMappings), failed: Atomics.load(this.state, StateWord.ReleaseFailures) };
   }
 
   /** msync the range on the worker; resolves once it (and all of this task's ranges) is durable. */
@@ -310,13 +321,22 @@ class WorkerFlushedSegmentFile implements SegmentFile {
       return Promise.resolve();
     }
     if (lengthBytes === 0) return Promise.resolve();
-    if (this.segmentId === null) this.segmentId = this.worker.registerSegment(mapping, this.inner.path);
+    if (this.segmentId === null) this.segmentId = this.worker.registerSegment(mapping, this.inner.path, this.inner.closeLeavingMapping !== undefined);
     return this.worker.flushRange(this.segmentId, offsetBytes, lengthBytes);
   }
 
+  /**
+   * Once the worker has the mapping, it releases it (after the flushes it still has queued for
+   * this segment: releasing here first would turn those into no-ops reported durable).
+   */
   close(): void {
-    if (this.segmentId !== null) this.worker.dropSegment(this.segmentId);
+    const segmentId = this.segmentId;
     this.segmentId = null;
+    if (segmentId !== null && this.worker.dropSegment(segmentId) && this.inner.closeLeavingMapping !== undefined) {
+      this.inner.closeLeavingMapping();
+      return;
+    }
+    // Never registered, or the worker is gone (it runs no more flushes): release here.
     this.inner.close();
   }
 }

@@ -8,7 +8,7 @@ import { StoreLockedError } from './errors.js';
 import type { StoreLock, StoreMedium } from './medium.js';
 import { mmapSegmentFileFactory } from './mmap-segment-file.js';
 import type { SegmentFileFactory } from './segment-file.js';
-import { unlinkFilesInOrder } from './segment-deletion.js';
+import { type FileRemover, unlinkFilesInOrder } from './segment-deletion.js';
 
 /** Space kept for metadata writes on a full disk: a few small files' worth of blocks. */
 export const SPACE_RESERVE_FILE_NAME = 'space-reserve';
@@ -39,7 +39,10 @@ function isProcessAlive(pid: number): boolean {
 export class DiskMedium implements StoreMedium {
   readonly pageSizeBytes = PAGE_SIZE_BYTES;
 
-  constructor(readonly segmentFiles: SegmentFileFactory = mmapSegmentFileFactory) {}
+  constructor(
+    readonly segmentFiles: SegmentFileFactory = mmapSegmentFileFactory,
+    private readonly removeFiles: FileRemover = unlinkFilesInOrder,
+  ) {}
 
   makeDirectory(directoryPath: string): void {
     mkdirSync(directoryPath, { recursive: true });
@@ -63,7 +66,7 @@ export class DiskMedium implements StoreMedium {
   }
 
   removeFilesInOrder(filePaths: readonly string[], intervalMs: number): Promise<void> {
-    return unlinkFilesInOrder(filePaths, intervalMs);
+    return this.removeFiles(filePaths, intervalMs);
   }
 
   syncDirectory(directoryPath: string): void {

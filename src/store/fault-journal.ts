@@ -13,6 +13,7 @@
 // Slow disk: before each flush the file {journal}/{basename(nodeDir)}/slow-disk-ms is consulted (at
 // most every CONTROL_POLL_MS); a positive number delays every flush by that many ms (a blocking
 // sleep for an inline msync, a timer for a background one), as a disk with long fsyncs would.
+import type { FileRemover } from './segment-deletion.js';
 import { closeSync, copyFileSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DiskMedium } from './disk-medium.js';
@@ -95,14 +96,14 @@ export class FaultJournal {
   }
 
   /** The disk medium whose metadata writes and segments are journaled. */
-  medium(segmentFiles: SegmentFileFactory): DiskMedium {
+  medium(segmentFiles: SegmentFileFactory, removeFiles?: FileRemover): DiskMedium {
     const journal = this;
     return new (class extends DiskMedium {
       override writeFileDurably(filePath: string, contents: Uint8Array): void {
         super.writeFileDurably(filePath, contents);
         journal.recordMetadata(filePath, contents);
       }
-    })(this.wrap(segmentFiles));
+    })(this.wrap(segmentFiles), removeFiles);
   }
 
   private openShadow(segmentPath: string, sizeBytes: number, copyIfMissing: boolean): number {

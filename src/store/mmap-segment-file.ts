@@ -8,7 +8,7 @@
 // a real segment name.
 import { closeSync, fdatasyncSync, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { fallocate, madvise, mapFile, msync, msyncInBackground, NativeIoError, PAGE_SIZE_BYTES } from '../native/mmap.js';
+import { fallocate, madvise, mapFile, msync, msyncInBackground, NativeIoError, PAGE_SIZE_BYTES, releaseMapping } from '../native/mmap.js';
 import { assert } from '../util/assert.js';
 import { StoreDiskFullError } from './errors.js';
 import { fsyncDirectory } from './fs-util.js';
@@ -106,11 +106,26 @@ export class MmapSegmentFile implements SegmentFile {
     return msyncInBackground(this.mapping, alignedStart, offsetBytes + lengthBytes - alignedStart, this.path);
   }
 
+  /**
+   * Close the descriptor and let go of the file at once (releaseMapping): without that, the
+   * mapping kept the file (an unlinked one's blocks too) until every thread's GC collected the
+   * SharedArrayBuffer. The address range itself is unmapped when it is collected.
+   */
   close(): void {
+    const mapping = this.closeLeavingMapping();
+    if (mapping !== null) releaseMapping(mapping, this.path);
+  }
+
+  /**
+   * Close the descriptor but leave the mapping to whoever releases it (the storage worker, after
+   * the flushes it still has queued for this segment). Returns it (null if already closed).
+   */
+  closeLeavingMapping(): SharedArrayBuffer | null {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
-    // munmap happens when the SharedArrayBuffer is collected (every view of it, in any thread).
+    const mapping = this.mapping;
     this.mapping = null;
+    return mapping;
   }
 }
 

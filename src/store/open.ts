@@ -4,6 +4,7 @@ import { faultJournalFromEnvironment } from './fault-journal.js';
 import { MemoryMedium } from './memory-medium.js';
 import { mmapSegmentFileFactory } from './mmap-segment-file.js';
 import type { SegmentFileFactory } from './segment-file.js';
+import type { FileRemover } from './segment-deletion.js';
 import { SegmentedLogStore } from './segmented-log-store.js';
 import type { StoreOptions } from './types.js';
 
@@ -13,6 +14,11 @@ export interface LogStoreOptions extends StoreOptions {
    * it to inject faults: ENOSPC on create, failing flushes, torn writes.
    */
   readonly segmentFiles?: SegmentFileFactory;
+  /**
+   * Where retention's unlinks run (segment-deletion.ts unlinkFilesInOrder); default: on this
+   * thread's libuv pool. threads=workers passes the I/O pool's.
+   */
+  readonly removeFiles?: FileRemover;
 }
 
 /**
@@ -23,8 +29,8 @@ export interface LogStoreOptions extends StoreOptions {
 export function openLogStore(options: LogStoreOptions): SegmentedLogStore {
   // Fault harnesses only (DLEDGER_FAULT_JOURNAL, see fault-journal.ts): shadows of what is durable.
   const journal = faultJournalFromEnvironment(options.nodeDir);
-  if (journal !== null) return new SegmentedLogStore(options, journal.medium(options.segmentFiles ?? mmapSegmentFileFactory));
-  return new SegmentedLogStore(options, new DiskMedium(options.segmentFiles));
+  if (journal !== null) return new SegmentedLogStore(options, journal.medium(options.segmentFiles ?? mmapSegmentFileFactory, options.removeFiles));
+  return new SegmentedLogStore(options, new DiskMedium(options.segmentFiles, options.removeFiles));
 }
 
 /**

@@ -14,6 +14,9 @@ import { open, rename, truncate, unlink } from 'node:fs/promises';
 import { SEGMENT_DELETING_SUFFIX } from './segment-names.js';
 import { dirname } from 'node:path';
 
+/** Runs unlinkFilesInOrder somewhere (default: here, on the libuv pool; the I/O pool in workers mode). */
+export type FileRemover = (filePaths: readonly string[], intervalMs: number) => Promise<void>;
+
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 }

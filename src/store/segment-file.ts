@@ -24,8 +24,13 @@ export interface SegmentFile {
    * inline.
    */
   flushInBackground?(offsetBytes: number, lengthBytes: number): Promise<void>;
-  /** Drop this handle. The bytes view must not be used afterwards. */
+  /** Drop this handle (and the file behind its mapping). The bytes view must not be used afterwards. */
   close(): void;
+  /**
+   * Drop this handle but leave its mapping (returned; null when none or already closed) for the
+   * caller to release later, e.g. on the thread that still flushes it. Optional.
+   */
+  closeLeavingMapping?(): SharedArrayBuffer | null;
 }
 
 export interface SegmentFileFactory {

@@ -1,6 +1,7 @@
 // Goal: the mmap addon's single-thread contract — a fallocated file mapped as a SharedArrayBuffer
 // is coherent with read(2)/write(2) on the file, msync and madvise accept every mode over any
-// sub-range, and the mapping is unmapped once its SharedArrayBuffer is garbage-collected.
+// sub-range, and the mapping is unmapped once its SharedArrayBuffer is garbage-collected, or lets
+// go of its file at once with releaseMapping.
 // Method: real files in a temp dir; read back through fresh fds with fs.readSync; count the
 // file's lines in /proc/self/maps before and after a forced GC.
 
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { fallocate, madvise, mapFile, msync, PAGE_SIZE_BYTES, type MadviseAdvice } from '../../src/native/mmap.js';
+import { fallocate, madvise, mapFile, msync, PAGE_SIZE_BYTES, releaseMapping, type MadviseAdvice } from '../../src/native/mmap.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mmap-basic-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -149,4 +150,27 @@ t.test('the mapping is unmapped when its SharedArrayBuffer is garbage-collected'
   }
   t.equal(left, 0, 'every mapping was munmapped after GC');
   closeSync(fd);
+});
+
+t.test('releaseMapping lets go of the file at once, without a GC; written bytes stay in the file', async (t) => {
+  const filePath = join(dir, 'release-me');
+  const fd = openSync(filePath, 'w+');
+  fallocate(fd, 0, 16 * PAGE_SIZE_BYTES, filePath);
+  const mapping = mapFile(fd, 16 * PAGE_SIZE_BYTES, 0, { writable: true, filePath });
+  closeSync(fd);
+  const maps = (): string[] => readFileSync('/proc/self/maps', 'latin1').split('\n').filter((line) => line.includes(filePath));
+  const bytes = new Uint8Array(mapping);
+  bytes.set(Buffer.from('kept'), 2 * PAGE_SIZE_BYTES);
+  t.equal(maps().length, 1, 'mapped');
+  releaseMapping(mapping, filePath);
+  t.equal(maps().length, 0, 'the file is no longer mapped, though the SharedArrayBuffer is alive');
+  t.equal(bytes[2 * PAGE_SIZE_BYTES], 0, 'the range reads as zeros now');
+  bytes[0] = 9;
+  t.equal(bytes[0], 9, 'and takes writes that go nowhere (no SIGSEGV, no SIGBUS)');
+  t.equal(readAt(filePath, 2 * PAGE_SIZE_BYTES, 4).toString(), 'kept', 'what was written before is in the file');
+  t.equal(readAt(filePath, 0, 1)[0], 0, 'what was written after is not');
+  releaseMapping(mapping, filePath);
+  t.pass('a second release is harmless');
+  t.throws(() => releaseMapping(new SharedArrayBuffer(PAGE_SIZE_BYTES), filePath), /not a mapping made by map\(\)/, 'a SharedArrayBuffer from elsewhere is refused');
+  t.throws(() => releaseMapping(new ArrayBuffer(8) as unknown as SharedArrayBuffer, filePath), TypeError);
 });

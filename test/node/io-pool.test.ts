@@ -99,3 +99,34 @@ t.test('a staged file that vanished before it was taken: the segment is created 
   await premade.settled();
   premade.close();
 });
+
+t.test("retention's unlinks run on the pool: files gone (no .deleting left), space back, the log reopens", async (t) => {
+  const dir = tempDir(t);
+  const pool = new IoPool();
+  t.teardown(() => pool.close());
+  const store = openLogStore({ ...storeOptions(dir), removeFiles: pool.removeFilesInOrder.bind(pool) });
+  for (let i = 0; i < 80; i++) store.append(1, [encoder.encode(`${i}:${'r'.repeat(8000)}`)]);
+  await store.whenDurable(store.lastIndex);
+  const dataDir = path.join(dir, 'data');
+  const before = fs.readdirSync(dataDir).length;
+  const run = store.applyRetention({ keepFromIndex: 70, fileReservedMs: 0, nowMs: Date.now() + 1000, forceClean: true, maxSegmentsPerRun: 10, unlinkIntervalMs: 5 });
+  t.ok(run !== null && run.dataSegmentsDeleted >= 5, `${run?.dataSegmentsDeleted} data segments detached`);
+  await run!.filesRemoved;
+  t.equal(pool.stats.removals, 1, 'one pool task for the run');
+  const after = fs.readdirSync(dataDir);
+  t.equal(after.length, before - run!.dataSegmentsDeleted, `${after.length} data files left of ${before}`);
+  t.same(after.filter((name) => name.includes('.deleting')), [], 'no .deleting file left');
+  for (const name of run!.deleted) t.notOk(fs.existsSync(path.join(dir, name)), `${name} unlinked`);
+  const first = store.retainedRange().firstIndex;
+  await store.close();
+  const reopened = openLogStore(storeOptions(dir));
+  t.equal(reopened.retainedRange().firstIndex, first, `the log starts at ${first} after a reopen`);
+  t.equal(new TextDecoder().decode(reopened.get(79)!.body).slice(0, 3), '79:');
+  await reopened.close();
+});
+
+t.test('a removal on a closed pool is refused, not lost silently', async (t) => {
+  const pool = new IoPool();
+  await pool.close();
+  await t.rejects(pool.removeFilesInOrder(['/nonexistent/x'], 0), /io pool closed/);
+});

@@ -71,6 +71,46 @@ t.test('the store group-commits through the worker: durable only after its msync
   await reopened.close();
 });
 
+/** Lines of /proc/self/maps that map a file under dir which has been deleted. */
+function deletedMappingsUnder(dir: string): string[] {
+  return fs.readFileSync('/proc/self/maps', 'latin1').split('\n').filter((line) => line.includes(dir) && line.endsWith('(deleted)'));
+}
+
+for (const mode of ['workers', 'inline'] as const) {
+  t.test(`${mode}: retention's deleted segments are unmapped at once (no GC needed), in the worker too`, async (t) => {
+    const dir = tempDir(t, `release-${mode}`);
+    const worker = mode === 'workers' ? await StorageWorker.start() : null;
+    t.teardown(() => worker?.close());
+    const store = openLogStore({
+      nodeDir: dir,
+      dataSegmentSizeBytes: 64 * 1024,
+      indexSegmentSizeBytes: 4096,
+      flush: { kind: 'sync' },
+      maxEntryBodyBytes: 8 * 1024,
+      flushInBackground: true,
+      ...(worker === null ? {} : { segmentFiles: worker.wrap(mmapSegmentFileFactory) }),
+    });
+    // 200 x 2 KiB, each made durable: 7 data segments, every one msynced by the worker.
+    for (let i = 0; i < 200; i++) {
+      const [entry] = store.append(1, [new Uint8Array(2000).fill(i)]);
+      await store.whenDurable(entry!.index);
+    }
+    const run = store.applyRetention({ keepFromIndex: 190, fileReservedMs: 0, nowMs: Date.now() + 1000, forceClean: true, maxSegmentsPerRun: 10 });
+    t.ok(run !== null && run.dataSegmentsDeleted >= 5, `${run?.dataSegmentsDeleted} data segments deleted`);
+    await run!.filesRemoved;
+    if (worker !== null) {
+      // The Drop records are processed by the worker in ring order; wait for its counter.
+      await until(() => worker.releasedMappings().released >= run!.dataSegmentsDeleted, 5_000, 'the worker to release the dropped mappings');
+      t.equal(worker.releasedMappings().failed, 0, 'no release failed');
+    }
+    // Before: the worker thread never ran a full GC, so every deleted segment it had flushed stayed
+    // mapped (6 of 7 here; the main thread's stayed until its own GC).
+    t.same(deletedMappingsUnder(dir), [], 'no mapping of a deleted file is left in the process');
+    t.equal(store.get(195)!.body[0], 195, 'the retained entries still read');
+    await store.close();
+  });
+}
+
 t.test('a full ring is back-pressure: tickets wait for room, none is dropped, all settle in order', async (t) => {
   // 128-byte ring: room for three one-range records (36 bytes each) at a time.
   const worker = await StorageWorker.start(() => undefined, 128);
