@@ -104,7 +104,12 @@ function loadBinding(): NativeMmapBinding {
     );
   }
   const require = createRequire(import.meta.url);
-  return require(addonPath) as NativeMmapBinding;
+  const loaded = require(addonPath) as NativeMmapBinding;
+  // A build older than the source (a worktree rebased without rebuilding) lacks newer functions.
+  if (typeof loaded.release !== 'function') {
+    throw new Error(`the native mmap addon at ${addonPath} is older than its source (no release()): rebuild it with "npm run install" (node-gyp rebuild) in the package root`);
+  }
+  return loaded;
 }
 
 const binding = loadBinding();
