@@ -130,6 +130,7 @@ function runtimeInfo(context: BrokerContext, request: RemotingCommand): Remoting
       dLegerTerm: String(status.term),
       dLegerLeaderId: status.leaderId ?? '',
       dLegerCommitIndex: String(status.commitIndex),
+      dLegerAppliedIndex: String(status.appliedIndex),
       dLegerLastIndex: String(status.lastIndex),
     });
   }
