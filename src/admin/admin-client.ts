@@ -88,6 +88,11 @@ export function masterAddr(data: BrokerDataView): string | null {
   return sortedBrokerAddrs(data).find(([id]) => id === 0)?.[1] ?? null;
 }
 
+/** The consumer group an admin pull (pullOne) names: it commits nothing. */
+export const ADMIN_PULL_GROUP = 'TOOLS_CONSUMER';
+/** PullSysFlag.SUBSCRIPTION: the request carries its own subscription ('*'), so no tag filter of a group applies. */
+const PULL_SUBSCRIPTION_FLAG = 4;
+
 export class AdminClient {
   private readonly client: RemotingClient;
 
@@ -200,6 +205,34 @@ export class AdminClient {
     } catch (error) {
       throw new AdminError(`consume stats of ${addr}: ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * GET_CONSUMER_LIST_BY_GROUP: the client ids of the group's consumers connected to the broker at
+   * addr (heartbeats); empty when none is (the broker answers SYSTEM_ERROR "no consumer ...").
+   */
+  async consumerIds(addr: string, group: string): Promise<string[]> {
+    const response = await this.brokerCall(addr, createRequest(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { extFields: { consumerGroup: group } }), 'GET_CONSUMER_LIST_BY_GROUP', [ResponseCode.SYSTEM_ERROR]);
+    if (response.code === ResponseCode.SYSTEM_ERROR) {
+      if (/no consumer/i.test(response.remark ?? '')) return [];
+      throw new AdminError(`GET_CONSUMER_LIST_BY_GROUP to ${addr} failed: code ${response.code}${response.remark === null ? '' : `, ${response.remark}`}`);
+    }
+    const body = parseBody(response, `consumer list of ${addr}`) as { consumerIdList?: unknown };
+    return Array.isArray(body.consumerIdList) ? body.consumerIdList.filter((id): id is string => typeof id === 'string').sort() : [];
+  }
+
+  /**
+   * PULL_MESSAGE of the one message at a queue offset (Java's queryMsgByOffset pulls the same way),
+   * as consumer group `group`, committing nothing and never held: the stored bytes, or null when
+   * the queue has no message there (not found, moved, or a follower that has not applied it yet).
+   */
+  async pullOne(addr: string, topic: string, queueId: number, queueOffset: number, group = ADMIN_PULL_GROUP): Promise<Uint8Array | null> {
+    const request = createRequest(RequestCode.PULL_MESSAGE, {
+      extFields: { consumerGroup: group, topic, queueId, queueOffset, maxMsgNums: 1, sysFlag: PULL_SUBSCRIPTION_FLAG, commitOffset: 0, suspendTimeoutMillis: 0, subscription: '*', subVersion: 0, expressionType: 'TAG' },
+    });
+    const response = await this.brokerCall(addr, request, 'PULL_MESSAGE', [ResponseCode.PULL_NOT_FOUND, ResponseCode.PULL_OFFSET_MOVED, ResponseCode.PULL_RETRY_IMMEDIATELY]);
+    if (response.code !== ResponseCode.SUCCESS || response.body === null || response.body.length === 0) return null;
+    return response.body;
   }
 
   private async namesrvCall(request: RemotingCommand, what: string, acceptedCodes: readonly number[] = []): Promise<RemotingCommand> {
