@@ -14,6 +14,9 @@
 #                      A namesrv.conf there is passed to the name server with -c.
 #   NAMESRV_PORT       the name server's port    (default 9876)
 #   FAST_TRY_GRACE_SECONDS  seconds between TERM and KILL on stop (default 8: Java's 4 x 2 s)
+#   FAST_TRY_CONSOLE   1: also start the web console (bin/mqconsole) and print its URL
+#   FAST_TRY_CONSOLE_PORT   its HTTP port (default 8080; 0 = any free port)
+#   FAST_TRY_CONSOLE_ARGS   more mqconsole options, e.g. --allow-writes
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd) || exit 1
 ROOT=$SCRIPT_DIR
 while [ ! -f "$ROOT/package.json" ] || [ ! -f "$ROOT/bin/mqbroker" ]; do
@@ -130,6 +133,27 @@ start() {
     exit 1
   fi
   echo "check the group with: sh bin/mqadmin clusterList -n 127.0.0.1:$NAMESRV_PORT"
+  if [ "${FAST_TRY_CONSOLE:-0}" = 1 ]; then startConsole || exit 1; fi
+}
+
+# The web console (issue 15), when FAST_TRY_CONSOLE=1: after the brokers, so its first poll sees them.
+startConsole() {
+  if pid=$(ours "$LOG_DIR/console.pid" mqconsole.js); then
+    url=$(sed -n 's/^mqconsole listening on \(http:[^ ]*\).*/\1/p' "$LOG_DIR/console.log" | tail -n 1)
+    echo "console is already running (pid $pid): $url"
+    return 0
+  fi
+  : > "$LOG_DIR/console.log"
+  # shellcheck disable=SC2086 # FAST_TRY_CONSOLE_ARGS is a list of options
+  nohup sh bin/mqconsole -n "127.0.0.1:$NAMESRV_PORT" --port "${FAST_TRY_CONSOLE_PORT:-8080}" ${FAST_TRY_CONSOLE_ARGS:-} >> "$LOG_DIR/console.log" 2>&1 < /dev/null &
+  pid=$!
+  echo "$pid" > "$LOG_DIR/console.pid"
+  if ! waitBoot "console" "$pid" "$LOG_DIR/console.log" "mqconsole listening on"; then
+    rm -f "$LOG_DIR/console.pid"
+    return 1
+  fi
+  url=$(sed -n 's/^mqconsole listening on \(http:[^ ]*\).*/\1/p' "$LOG_DIR/console.log" | tail -n 1)
+  echo "console: $url (pid $pid, log $LOG_DIR/console.log)"
 }
 
 # stopGroup "NAME|PIDFILE|MARKER"...: TERM to every live pid of ours, wait up to GRACE seconds for
@@ -172,14 +196,16 @@ stopGroup() {
 
 stop() {
   found=0
-  for f in "$LOG_DIR"/namesrv.pid "$LOG_DIR"/broker-n0.pid "$LOG_DIR"/broker-n1.pid "$LOG_DIR"/broker-n2.pid; do
+  for f in "$LOG_DIR"/console.pid "$LOG_DIR"/namesrv.pid "$LOG_DIR"/broker-n0.pid "$LOG_DIR"/broker-n1.pid "$LOG_DIR"/broker-n2.pid; do
     [ -f "$f" ] && found=1
   done
   if [ $found -eq 0 ]; then
     echo "nothing to stop (no pid files in $LOG_DIR)"
     return 0
   fi
-  # Brokers first, so they can unregister from the still-running name server.
+  # The console first (it only reads), then the brokers, so they can unregister from the
+  # still-running name server.
+  [ -f "$LOG_DIR/console.pid" ] && stopGroup "console|$LOG_DIR/console.pid|mqconsole.js"
   stopGroup "broker n0|$LOG_DIR/broker-n0.pid|$CONF_DIR/broker-n0.conf" \
             "broker n1|$LOG_DIR/broker-n1.pid|$CONF_DIR/broker-n1.conf" \
             "broker n2|$LOG_DIR/broker-n2.pid|$CONF_DIR/broker-n2.conf"
