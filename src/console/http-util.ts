@@ -44,7 +44,6 @@ export async function readJsonObject(request: http.IncomingMessage, maxBytes = M
   if (type !== 'application/json') throw new HttpError(415, 'the body must be application/json');
   const declared = Number(request.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    request.resume();
     throw new HttpError(413, `the body is larger than ${maxBytes} bytes`);
   }
   const chunks: Buffer[] = [];
@@ -53,7 +52,8 @@ export async function readJsonObject(request: http.IncomingMessage, maxBytes = M
     size += chunk.length;
     // Invariant: never more than maxBytes buffered for one request.
     if (size > maxBytes) {
-      request.destroy();
+      // Stop reading; the 413 goes out with Connection: close, so the rest is never read.
+      request.pause();
       throw new HttpError(413, `the body is larger than ${maxBytes} bytes`);
     }
     chunks.push(chunk);

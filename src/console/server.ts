@@ -211,7 +211,8 @@ export class ConsoleServer {
         return;
       }
       if (error instanceof HttpError) {
-        sendJson(response, error.status, { error: error.message });
+        // A refused body may be partly unread: close the connection after the answer.
+        sendJson(response, error.status, { error: error.message }, error.status === 413 ? { connection: 'close' } : {});
         return;
       }
       // Unexpected: the page gets a short message, the stack goes to the console's log only.
