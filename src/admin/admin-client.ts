@@ -88,10 +88,19 @@ export function masterAddr(data: BrokerDataView): string | null {
   return sortedBrokerAddrs(data).find(([id]) => id === 0)?.[1] ?? null;
 }
 
-/** The consumer group an admin pull (pullOne) names: it commits nothing. */
+/** The consumer group an admin pull (pullOne) names, MixAll.TOOLS_CONSUMER_GROUP: it commits nothing. */
 export const ADMIN_PULL_GROUP = 'TOOLS_CONSUMER';
 /** PullSysFlag.SUBSCRIPTION: the request carries its own subscription ('*'), so no tag filter of a group applies. */
 const PULL_SUBSCRIPTION_FLAG = 4;
+
+export interface PullOneResult {
+  readonly code: number;
+  readonly remark: string | null;
+  readonly body: Uint8Array | null;
+  readonly nextBeginOffset: number | null;
+  readonly minOffset: number | null;
+  readonly maxOffset: number | null;
+}
 
 export class AdminClient {
   private readonly client: RemotingClient;
@@ -187,6 +196,24 @@ export class AdminClient {
     return response.body ?? new Uint8Array(0);
   }
 
+  /**
+   * PULL_MESSAGE of one message at a queue offset, as RocketMQ's DefaultMQPullConsumer.pull(mq,
+   * "*", offset, 1) sends it from mqadmin (group TOOLS_CONSUMER, sysFlag SUBSCRIPTION only: no
+   * offset commit, no long poll). The not-found codes (19, 20, 21) come back as they are, with the
+   * queue's bounds.
+   */
+  async pullAt(addr: string, topic: string, queueId: number, queueOffset: number, group = ADMIN_PULL_GROUP): Promise<PullOneResult> {
+    const request = createRequest(RequestCode.PULL_MESSAGE, {
+      extFields: { consumerGroup: group, topic, queueId, queueOffset, maxMsgNums: 1, sysFlag: PULL_SUBSCRIPTION_FLAG, commitOffset: 0, suspendTimeoutMillis: 0, subscription: '*', subVersion: 0, expressionType: 'TAG' },
+    });
+    const response = await this.brokerCall(addr, request, 'PULL_MESSAGE', [ResponseCode.PULL_NOT_FOUND, ResponseCode.PULL_RETRY_IMMEDIATELY, ResponseCode.PULL_OFFSET_MOVED]);
+    const field = (name: string): number | null => {
+      const value = Number(response.extFields[name] ?? NaN);
+      return Number.isSafeInteger(value) ? value : null;
+    };
+    return { code: response.code, remark: response.remark, body: response.body, nextBeginOffset: field('nextBeginOffset'), minOffset: field('minOffset'), maxOffset: field('maxOffset') };
+  }
+
   /** The group's committed offset for one queue, or null when it never committed one there. */
   async consumerOffset(addr: string, group: string, topic: string, queueId: number): Promise<number | null> {
     const request = createRequest(RequestCode.QUERY_CONSUMER_OFFSET, { extFields: { consumerGroup: group, topic, queueId, setZeroIfNotFound: false } });
@@ -227,12 +254,9 @@ export class AdminClient {
    * the queue has no message there (not found, moved, or a follower that has not applied it yet).
    */
   async pullOne(addr: string, topic: string, queueId: number, queueOffset: number, group = ADMIN_PULL_GROUP): Promise<Uint8Array | null> {
-    const request = createRequest(RequestCode.PULL_MESSAGE, {
-      extFields: { consumerGroup: group, topic, queueId, queueOffset, maxMsgNums: 1, sysFlag: PULL_SUBSCRIPTION_FLAG, commitOffset: 0, suspendTimeoutMillis: 0, subscription: '*', subVersion: 0, expressionType: 'TAG' },
-    });
-    const response = await this.brokerCall(addr, request, 'PULL_MESSAGE', [ResponseCode.PULL_NOT_FOUND, ResponseCode.PULL_OFFSET_MOVED, ResponseCode.PULL_RETRY_IMMEDIATELY]);
-    if (response.code !== ResponseCode.SUCCESS || response.body === null || response.body.length === 0) return null;
-    return response.body;
+    const pulled = await this.pullAt(addr, topic, queueId, queueOffset, group);
+    if (pulled.code !== ResponseCode.SUCCESS || pulled.body === null || pulled.body.length === 0) return null;
+    return pulled.body;
   }
 
   private async namesrvCall(request: RemotingCommand, what: string, acceptedCodes: readonly number[] = []): Promise<RemotingCommand> {

@@ -2,7 +2,8 @@
 // print (so tests can check output without a terminal). Column layouts follow RocketMQ 4.9.4's
 // sub-commands (reference §1.3 for clusterList), so operators' scripts that read them keep working.
 import { AdminClient, AdminError, masterAddr, readableAddr, sortedBrokerAddrs, type BrokerDataView, type ClusterInfoView, type QueueConsumeStats } from './admin-client.js';
-import { createMessageId, decodeMessage, decodeMessageId, decodeMessages, MessageFormatError, parseMessageProperties } from '../broker/message-codec.js';
+import { createMessageId, decodeMessage, decodeMessageId, decodeMessages, MessageFormatError, parseMessageProperties, type StoredMessage } from '../broker/message-codec.js';
+import { ResponseCode } from '../remoting/codes.js';
 
 const format = (template: string, ...values: Array<string | number>): string => {
   // A tiny printf for the %-Ns / %Ns forms Java's printf uses here (no other conversions needed).
@@ -149,10 +150,15 @@ export async function queryMsgById(admin: AdminClient, msgId: string): Promise<s
     if (error instanceof MessageFormatError) throw new AdminError(`${decoded.addr} answered a malformed message for ${msgId}: ${error.message}`);
     throw error;
   }
+  return storedMessageText(msgId.toUpperCase(), decoded.addr, message);
+}
+
+/** QueryMsgByIdSubCommand.printMsg's fields (also what queryMsgByOffset prints). */
+function storedMessageText(offsetMsgId: string, storeHost: string, message: StoredMessage): string {
   const properties = parseMessageProperties(message.properties);
   const row = '%-20s %s';
   return [
-    format(row, 'OffsetID:', msgId.toUpperCase()),
+    format(row, 'OffsetID:', offsetMsgId),
     format(row, 'Topic:', message.topic),
     format(row, 'Tags:', `[${properties.get('TAGS') ?? ''}]`),
     format(row, 'Keys:', `[${properties.get('KEYS') ?? ''}]`),
@@ -162,11 +168,54 @@ export async function queryMsgById(admin: AdminClient, msgId: string): Promise<s
     format(row, 'Reconsume Times:', message.reconsumeTimes),
     format(row, 'Born Timestamp:', new Date(message.bornTimestampMs).toISOString()),
     format(row, 'Store Timestamp:', new Date(message.storeTimestampMs).toISOString()),
-    format(row, 'Store Host:', decoded.addr),
+    format(row, 'Store Host:', storeHost),
     format(row, 'System Flag:', message.sysFlag),
     format(row, 'Properties:', JSON.stringify(Object.fromEntries(properties))),
     format(row, 'Message Body:', Buffer.from(message.body).toString('utf8')),
   ].join('\n');
+}
+
+function hostText(host: StoredMessage['storeHost']): string {
+  const ip = host.ip.length === 4 ? [...host.ip].join('.') : `[${Buffer.from(host.ip).toString('hex').replace(/(.{4})(?!$)/g, '$1:')}]`;
+  return `${ip}:${host.port}`;
+}
+
+const PULL_STATUS: Record<number, string> = { [ResponseCode.PULL_NOT_FOUND]: 'NO_NEW_MSG', [ResponseCode.PULL_RETRY_IMMEDIATELY]: 'NO_MATCHED_MSG', [ResponseCode.PULL_OFFSET_MOVED]: 'OFFSET_ILLEGAL' };
+
+export interface QueryMsgByOffsetArgs {
+  readonly topic: string;
+  readonly brokerName: string;
+  readonly queueId: number;
+  readonly offset: number;
+}
+
+/**
+ * queryMsgByOffset: RocketMQ's QueryMsgByOffsetSubCommand. One PULL_MESSAGE (maxMsgNums 1, group
+ * TOOLS_CONSUMER) for the queue (topic, brokerName, queueId) at the offset, to the group's master
+ * (else another member, as findBrokerAddressInSubscribe), printed as queryMsgById prints. Java prints
+ * nothing when the pull finds no message (and exits 0); we do the same on stdout and say why on stderr.
+ */
+export async function queryMsgByOffset(admin: AdminClient, args: QueryMsgByOffsetArgs, warn: (line: string) => void): Promise<string> {
+  const route = await admin.topicRoute(args.topic);
+  const data = route.brokerDatas.find((d) => d.brokerName === args.brokerName);
+  if (data === undefined) throw new AdminError(`broker group ${args.brokerName} does not serve ${args.topic} (route: ${route.brokerDatas.map((d) => d.brokerName).sort().join(', ') || 'none'})`);
+  const addr = readableAddr(data);
+  if (addr === null) throw new AdminError(`broker group ${args.brokerName} serving ${args.topic} has no live broker`);
+  const pulled = await admin.pullAt(addr, args.topic, args.queueId, args.offset);
+  const queue = `${args.topic}-${args.brokerName}-${args.queueId}`;
+  if (pulled.code !== ResponseCode.SUCCESS || pulled.body === null || pulled.body.length === 0) {
+    const status = PULL_STATUS[pulled.code] ?? `code ${pulled.code}`;
+    warn(`queryMsgByOffset: no message at offset ${args.offset} of ${queue} on ${addr}: ${status} (the queue holds [${pulled.minOffset ?? '?'}, ${pulled.maxOffset ?? '?'}))`);
+    return '';
+  }
+  let message;
+  try {
+    message = decodeMessage(pulled.body, 0);
+  } catch (error) {
+    if (error instanceof MessageFormatError) throw new AdminError(`${addr} answered a malformed message for offset ${args.offset} of ${queue}: ${error.message}`);
+    throw error;
+  }
+  return storedMessageText(createMessageId(message.storeHost, message.physicalOffset), hostText(message.storeHost), message);
 }
 
 const QUERY_MSG_BY_KEY_MAX_NUM = 64;

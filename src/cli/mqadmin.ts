@@ -10,7 +10,7 @@ import { AdminClient, AdminError } from '../admin/admin-client.js';
 import { commitLogMd5 } from '../admin/commit-log-md5.js';
 import { parseRemotingTls } from '../net/tls-config.js';
 import type { TlsClientOptions } from '../net/tls.js';
-import { clusterList, consumerProgress, dledgerStatus, queryMsgById, queryMsgByKey, topicList, topicRoute, topicStatus, updateTopic } from '../admin/commands.js';
+import { clusterList, consumerProgress, dledgerStatus, queryMsgById, queryMsgByKey, queryMsgByOffset, topicList, topicRoute, topicStatus, updateTopic } from '../admin/commands.js';
 
 const USAGE = `usage: mqadmin <command> -n namesrvAddr [options]
 
@@ -25,6 +25,9 @@ commands:
   queryMsgById      -i offsetMsgId               the stored message of an offset message id (the
                                                  msgId a send answers: store host + offset)
   queryMsgByKey     -t topic -k key              messages whose KEYS hold the key (index files)
+  queryMsgByOffset  -t topic -b brokerName -i queueId -o offset
+                                                 the message at a queue offset (one pull from the
+                                                 group's master, else another member)
   dledgerStatus     [-c cluster]                 Raft role, term, leader, commit index and lag of
                                                  every group member (alias getBrokerRaftStatus),
                                                  its first index (retention), MiB retained, disk ratio
@@ -151,6 +154,14 @@ export async function main(argv: readonly string[], out: (text: string) => void 
         }
         case 'queryMsgById':
           return queryMsgById(client, required(values.msgId, '-i msgId', command));
+        case 'queryMsgByOffset':
+          // RocketMQ's flags for this command: -b is the broker name, -i the queue id, -o the offset.
+          return queryMsgByOffset(client, {
+            topic: required(values.topic, '-t topic', command),
+            brokerName: required(values.brokerAddr, '-b brokerName', command),
+            queueId: integerOption(required(values.msgId, '-i queueId', command), '-i queueId', 0, 0, 65_535),
+            offset: integerOption(required(values.order, '-o offset', command), '-o offset', 0, 0, Number.MAX_SAFE_INTEGER),
+          }, warn);
         case 'queryMsgByKey':
           return queryMsgByKey(client, required(values.topic, '-t topic', command), required(values.key, '-k key', command));
         case 'topicStatus':

@@ -1,6 +1,7 @@
 // Goal: the request frames a Java RocketMQ 4.9.x client, broker or mqadmin writes for the codes
 // ali-ons never sends (fixtures/java-requests.json: SEND_MESSAGE, SEND_BATCH_MESSAGE,
-// GET_MIN_OFFSET, GET_EARLIEST_MSG_STORETIME, UPDATE_AND_CREATE_TOPIC, GET_BROKER_RUNTIME_INFO,
+// GET_MIN_OFFSET, GET_EARLIEST_MSG_STORETIME, SEARCH_OFFSET_BY_TIMESTAMP, PULL_MESSAGE as mqadmin's
+// pull consumer sends it, UPDATE_AND_CREATE_TOPIC, GET_BROKER_RUNTIME_INFO,
 // GET_CONSUME_STATS, REGISTER_BROKER, UNREGISTER_BROKER, GET_BROKER_CLUSTER_INFO,
 // GET_ALL_TOPIC_LIST_FROM_NAMESERVER) decode as Java reads them (extFields all strings, version
 // 401, language JAVA), a live name server and 3-broker DLedger group answer each exactly once with
@@ -14,6 +15,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
+import { decodeMessage } from '../../src/broker/message-codec.js';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
 import { RemotingFrameDecoder } from '../../src/remoting/frame.js';
 import { startCluster } from '../broker/broker-harness.js';
@@ -35,7 +37,7 @@ const byName = new Map(frames.map((f) => [f.name, f]));
 const NAMESRV_CODES = new Set<number>([RequestCode.REGISTER_BROKER, RequestCode.UNREGISTER_BROKER, RequestCode.GET_BROKER_CLUSTER_INFO, RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER]);
 
 t.test('every Java request frame decodes as Java reads it', async (t) => {
-  t.equal(frames.length, 11);
+  t.equal(frames.length, 13);
   for (const frame of frames) {
     const commands = new RemotingFrameDecoder().push(Buffer.from(frame.hex, 'hex'));
     t.equal(commands.length, 1, `${frame.name}: one command`);
@@ -47,7 +49,7 @@ t.test('every Java request frame decodes as Java reads it', async (t) => {
   }
 });
 
-type Outcome = { answers: Array<{ code: number; opaque: number; remark: string | null; body: Buffer | null }>; closed: boolean };
+type Outcome = { answers: Array<{ code: number; opaque: number; remark: string | null; body: Buffer | null; offset?: string }>; closed: boolean };
 
 /** Write bytes on a fresh connection; collect answers until `expect` arrived (then linger) or the server closed. */
 async function exchange(addr: string, bytes: Buffer, expect = 1, endAfterWrite = false, waitMs = 3000): Promise<Outcome> {
@@ -56,7 +58,7 @@ async function exchange(addr: string, bytes: Buffer, expect = 1, endAfterWrite =
   const outcome: Outcome = { answers: [], closed: false };
   const decoder = new RemotingFrameDecoder();
   socket.on('data', (chunk: Buffer) => {
-    for (const c of decoder.push(chunk)) outcome.answers.push({ code: c.code, opaque: c.opaque, remark: c.remark, body: c.body });
+    for (const c of decoder.push(chunk)) outcome.answers.push({ code: c.code, opaque: c.opaque, remark: c.remark, body: c.body, ...(c.extFields['offset'] === undefined ? {} : { offset: c.extFields['offset'] }) });
   });
   socket.on('error', () => undefined);
   socket.on('close', () => { outcome.closed = true; });
@@ -96,6 +98,8 @@ t.test('a live name server and broker group answer every Java request once, with
     SEND_BATCH_MESSAGE: ResponseCode.SUCCESS,
     GET_MIN_OFFSET: ResponseCode.SUCCESS,
     GET_EARLIEST_MSG_STORETIME: ResponseCode.SUCCESS,
+    SEARCH_OFFSET_BY_TIMESTAMP: ResponseCode.SUCCESS,
+    PULL_MESSAGE: ResponseCode.SUCCESS,
     UPDATE_AND_CREATE_TOPIC: ResponseCode.SUCCESS,
     GET_BROKER_RUNTIME_INFO: ResponseCode.SUCCESS,
     GET_CONSUME_STATS: ResponseCode.SUCCESS,
@@ -130,6 +134,13 @@ t.test('a live name server and broker group answer every Java request once, with
   const again = await exchange(cluster.namesrvAddr, hexOf(byName.get('GET_BROKER_CLUSTER_INFO')!));
   t.notMatch(again.answers[0]?.body?.toString('utf8') ?? '', /JavaBroker/, 'cluster info no longer lists it');
   t.ok((answers.get('SEND_MESSAGE')?.body ?? null) === null, 'send answers carry no body');
+  // The SEND_MESSAGE frame stored 'Hello from Java' at JavaTopic queue 1 offset 0 (store time now,
+  // after the frame's timestamp 1700000000000): the search answers 0 (LOWER, all stored after),
+  // the pull returns that one message.
+  t.equal(answers.get('SEARCH_OFFSET_BY_TIMESTAMP')?.offset, '0', 'SEARCH_OFFSET_BY_TIMESTAMP: offset 0');
+  const pulledBody = answers.get('PULL_MESSAGE')?.body ?? null;
+  t.ok(pulledBody !== null && decodeMessage(pulledBody, 0).queueOffset === 0 && Buffer.from(decodeMessage(pulledBody, 0).body).toString('utf8') === 'Hello from Java', 'PULL_MESSAGE: the message at offset 0');
+  t.equal(pulledBody === null ? -1 : pulledBody.readInt32BE(0), pulledBody?.length ?? -2, 'PULL_MESSAGE: maxMsgNums 1, one message');
   t.ok(cluster.brokers.every((b) => b.port > 0), 'brokers still up');
 });
 
@@ -143,6 +154,7 @@ t.test('truncated, header-length-corrupted and wrong-typed variants of every Jav
   // The handler field each request reads as an integer.
   const numericField: Record<string, string> = {
     SEND_MESSAGE: 'queueId', SEND_BATCH_MESSAGE: 'e', GET_MIN_OFFSET: 'queueId', GET_EARLIEST_MSG_STORETIME: 'queueId',
+    SEARCH_OFFSET_BY_TIMESTAMP: 'timestamp', PULL_MESSAGE: 'queueOffset',
     UPDATE_AND_CREATE_TOPIC: 'readQueueNums', REGISTER_BROKER: 'brokerId', UNREGISTER_BROKER: 'brokerId',
   };
   let variants = 0;

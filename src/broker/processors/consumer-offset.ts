@@ -8,6 +8,7 @@ import { optionalBoolean, optionalString, requiredInteger, requiredString } from
 import type { RemotingServer } from '../../remoting/server.js';
 import type { BrokerContext } from '../context.js';
 import { decodeMessage } from '../message-codec.js';
+import { offsetInQueueByTime, parseBoundaryType } from '../store/offset-by-time.js';
 import { GROUP_NAME_PATTERN } from '../state/commands.js';
 import { TOPIC_NAME_PATTERN } from '../state/topic-config.js';
 import { NOT_MASTER_REMARK } from './errors.js';
@@ -94,31 +95,20 @@ export function storeTimestampAt(context: BrokerContext, topic: string, queueId:
   return bytes === undefined ? null : decodeMessage(bytes, 0, { verifyBodyCrc: false }).storeTimestampMs;
 }
 
-/**
- * DefaultMessageStore.getOffsetInQueueByTime: binary search of store timestamps. LOWER (default)
- * = the first offset stored at or after the timestamp; UPPER = the last stored at or before it.
- */
+/** SEARCH_OFFSET_BY_TIMESTAMP: store/offset-by-time.ts (RocketMQ's getOffsetInQueueByTime), from this member's queue. */
 function searchOffsetByTimestamp(context: BrokerContext, request: RemotingCommand): RemotingCommand {
   const topic = topicOf(request);
   const queueId = requiredInteger(request, 'queueId');
   const timestampMs = requiredInteger(request, 'timestamp');
-  const upper = (optionalString(request, 'boundaryType') ?? 'LOWER').toUpperCase() === 'UPPER';
-  const state = context.commitLog.state;
-  let low = state.minOffset(topic, queueId);
-  let high = state.maxOffset(topic, queueId) - 1;
-  if (high < low) return offsetResponse(request, 0);
-  let found = upper ? low : high + 1;
-  while (low <= high) {
-    const middle = Math.floor((low + high) / 2);
-    const stored = storeTimestampAt(context, topic, queueId, middle) ?? 0;
-    if (upper ? stored <= timestampMs : stored >= timestampMs) {
-      found = middle;
-      if (upper) low = middle + 1;
-      else high = middle - 1;
-    } else if (upper) high = middle - 1;
-    else low = middle + 1;
+  let boundary;
+  try {
+    boundary = parseBoundaryType(optionalString(request, 'boundaryType'));
+  } catch (error) {
+    return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: (error as Error).message });
   }
-  return offsetResponse(request, Math.min(found, state.maxOffset(topic, queueId)));
+  const state = context.commitLog.state;
+  const offset = offsetInQueueByTime(state.minOffset(topic, queueId), state.maxOffset(topic, queueId), (queueOffset) => storeTimestampAt(context, topic, queueId, queueOffset), timestampMs, boundary);
+  return offsetResponse(request, offset);
 }
 
 function earliestStoreTime(context: BrokerContext, request: RemotingCommand): RemotingCommand {
