@@ -65,6 +65,12 @@ export interface DLedgerNodeConfig {
   /** inline | workers | auto (threads-mode.ts; DLEDGER_THREADS overrides auto). */
   readonly threads: ThreadsSetting;
   /**
+   * threads=workers only: run the Raft core, the store, the peer transport and the ticks on a
+   * Raft worker thread (src/node/raft-worker*.ts); the embedding API and the state machine stay
+   * on the calling thread. Default false (issue 13 stage: the broker does not use it yet).
+   */
+  readonly raftWorker: boolean;
+  /**
    * DLedger's retention keys (fileReservedHours, deleteWhen, diskSpaceRatioToCheckExpired,
    * diskSpaceRatioToForceClean, enableDiskForceClean) as settings; used by a server without a
    * state machine (DLedger: retention is off once a state machine is registered).
@@ -121,6 +127,7 @@ export const DEFAULT_CONFIG: Omit<DLedgerNodeConfig, 'peers' | 'selfId' | 'tls' 
   clientReplyBacklogMaxBytes: 16 * 1024 * 1024,
   clientSecretFile: '',
   threads: 'auto',
+  raftWorker: false,
   fileReservedHours: 72,
   deleteWhen: '04',
   diskSpaceRatioToCheckExpired: 0.7,
@@ -295,6 +302,9 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
   // Checked here with the keys, so a typo in the override fails before anything starts.
   const envProblem = threadsEnvProblem(process.env[THREADS_ENV]);
   if (envProblem !== null) problems.push(envProblem);
+  const raftWorkerText = text('raftWorker');
+  if (raftWorkerText !== 'true' && raftWorkerText !== 'false') problems.push(`raftWorker: "${raftWorkerText}" must be true or false`);
+  else if (raftWorkerText === 'true' && threads === 'inline') problems.push('raftWorker: true needs threads workers (or auto), not inline');
   const retention = dledgerRetention(text, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -326,6 +336,7 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
     clientReplyBacklogMaxBytes,
     clientSecretFile,
     threads: threads as ThreadsSetting,
+    raftWorker: raftWorkerText === 'true',
   };
 }
 

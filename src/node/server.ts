@@ -35,6 +35,7 @@ import { IoPool } from './io-pool.js';
 import { PremadeSegmentFiles } from './premade-segment-files.js';
 import { mmapSegmentFileFactory } from '../store/mmap-segment-file.js';
 import { NoopMetrics, type Metrics } from '../metrics/metrics.js';
+import { RaftWorkerHost } from './raft-worker.js';
 
 /** An append, read or transfer that did not succeed; `code` is a DLedger response code. */
 export class DLedgerError extends Error {
@@ -103,7 +104,16 @@ export interface DLedgerServerOptions {
   readonly onLogStartMoved?: RetentionHooks['onLogStartMoved'];
   /** The first index the state machine needs kept (the broker: after its last state checkpoint). */
   readonly retentionFloor?: () => number;
+  /**
+   * The Raft worker (raft-worker-thread.ts): every applied entry, NOOPs too, in order, with its
+   * position when this node proposed it (else -1) and the stored body of a normal entry when
+   * `withBodies`. Called once per applied batch, after the state machine saw it.
+   */
+  readonly appliedSink?: { readonly withBodies: boolean; readonly take: (lastIndex: number, entries: AppliedRecord[]) => void };
 }
+
+/** [index, term, pos, normal 0|1, stored body or null]: one entry of an appliedSink batch. */
+export type AppliedRecord = [number, number, number, number, Uint8Array | null];
 
 export interface AppendResult {
   readonly index: number;
@@ -123,6 +133,8 @@ interface AppendGroup {
   readonly deadlineMs: number;
   readonly resolve: (results: AppendResult[]) => void;
   readonly reject: (error: DLedgerError) => void;
+  /** The Raft worker learns where its batch went (firstIndex, term) once proposed. */
+  readonly onProposed: ((firstIndex: number, term: number) => void) | undefined;
 }
 
 interface PendingAppend {
@@ -202,6 +214,8 @@ export class DLedgerServer {
   /** threads=workers: the piscina I/O pool and the segments it allocates ahead; closed after the store. */
   private ioPool: IoPool | null = null;
   private premadeSegments: PremadeSegmentFiles | null = null;
+  /** threads=workers + raftWorker: the node runs on the Raft worker; this object delegates to it. */
+  private remote: RaftWorkerHost | null = null;
 
   constructor(private readonly options: DLedgerServerOptions) {
     this.config = options.config;
@@ -224,6 +238,11 @@ export class DLedgerServer {
     return this.threads;
   }
 
+  /** True when this node runs on a Raft worker thread (threads=workers, raftWorker=true). */
+  get onRaftWorker(): boolean {
+    return this.remote !== null;
+  }
+
   onRoleChange(handler: (change: RoleChange) => void): void {
     this.roleHandlers.push(handler);
   }
@@ -236,6 +255,10 @@ export class DLedgerServer {
     const secrets = loadNodeSecrets(config, this.log);
     const threads = resolveThreads(config.threads);
     this.threads = threads;
+    if (threads.mode === 'workers' && config.raftWorker) {
+      await this.startRemote(threads);
+      return;
+    }
     const storageWorker = threads.mode === 'workers' ? await StorageWorker.start(this.log) : null;
     this.storageWorker = storageWorker;
     this.ioPool = storageWorker === null ? null : new IoPool();
@@ -313,6 +336,29 @@ export class DLedgerServer {
     this.log(`started: peers ${config.peers.map((p) => `${p.id}-${p.host}:${p.port}`).join(';')}, log [${store.beforeBeginIndex + 1}, ${store.lastIndex}], flush ${config.flushPolicy}, threads ${threads.mode} (${threads.reason === 'config' ? 'set' : threads.reason === 'env' ? 'auto, DLEDGER_THREADS' : 'auto, by cores'})`);
   }
 
+  /** threads=workers + raftWorker: the whole node on the Raft worker (raft-worker.ts). */
+  private async startRemote(threads: ThreadsResolution): Promise<void> {
+    this.remote = await RaftWorkerHost.start(this.options, {
+      onRole: (change) => this.onRemoteRole(change),
+      onFatal: (reason) => {
+        this.closed = true;
+        this.options.onFatal?.(reason);
+      },
+      log: this.log,
+      metrics: this.metrics,
+    });
+    this.boundPort = this.remote.port;
+    this.log(`raft worker started: threads ${threads.mode} (${threads.reason === 'config' ? 'set' : threads.reason === 'env' ? 'auto, DLEDGER_THREADS' : 'auto, by cores'}), raftWorker`);
+  }
+
+  private onRemoteRole(change: RoleChange): void {
+    const previous = this.role;
+    this.role = change;
+    if (previous.role !== change.role || previous.leaderId !== change.leaderId) {
+      for (const handler of this.roleHandlers) handler(this.role);
+    }
+  }
+
   private startRetention(store: LogStore, core: RaftCore): void {
     const settings = this.options.retention === undefined ? (this.options.stateMachine === undefined ? this.config.retention : null) : this.options.retention;
     if (settings === null) return;
@@ -329,12 +375,14 @@ export class DLedgerServer {
 
   /** Retention counters and the last disk measurement; null when retention is off. */
   retentionStats(): RetentionStats | null {
+    if (this.remote !== null) return this.remote.snapshot.retentionStats;
     return this.retention?.stats() ?? null;
   }
 
   /** What this member's log holds now: first and last index, positions, segment files. */
   retainedRange(): RetainedRange {
-    this.liveCore();
+    this.assertOpen();
+    if (this.remote !== null) return this.remote.snapshot.retainedRange;
     return this.liveStore().retainedRange();
   }
 
@@ -349,6 +397,10 @@ export class DLedgerServer {
 
   /** Tests start peers on OS-assigned ports and then tell each other where they are. */
   setPeerPort(peerId: string, host: string, port: number): void {
+    if (this.remote !== null) {
+      this.remote.setPeerPort(peerId, host, port);
+      return;
+    }
     this.liveTransport().setPeerAddress({ id: peerId, host, port });
   }
 
@@ -357,7 +409,11 @@ export class DLedgerServer {
    * same event-loop turn are proposed to the core together: one batch, one Append per follower.
    * The bodies are kept (not copied) until they are applied: do not modify them meanwhile.
    */
-  append(bodies: Uint8Array | readonly Uint8Array[], options: { readonly evenIfDiskFull?: boolean } = {}): Promise<AppendResult[]> {
+  append(bodies: Uint8Array | readonly Uint8Array[], options: { readonly evenIfDiskFull?: boolean; readonly onProposed?: (firstIndex: number, term: number) => void } = {}): Promise<AppendResult[]> {
+    if (this.remote !== null) {
+      if (this.closed) return Promise.reject(new DLedgerError(ResponseCode.INTERNAL_ERROR, 'server closed'));
+      return this.remote.append(bodies instanceof Uint8Array ? [bodies] : [...bodies], options.evenIfDiskFull === true);
+    }
     const list = bodies instanceof Uint8Array ? [bodies] : [...bodies];
     this.liveCore();
     if (list.length === 0) return Promise.resolve([]);
@@ -387,6 +443,7 @@ export class DLedgerServer {
         deadlineMs: Date.now() + (this.options.appendTimeoutMs ?? 10_000),
         resolve,
         reject,
+        onProposed: options.onProposed,
       };
       this.appendQueue.push({ bodies: list, group });
       this.queuedBodies += list.length;
@@ -407,6 +464,7 @@ export class DLedgerServer {
     }
     let index = result.firstIndex;
     for (const q of queued) {
+      q.group.onProposed?.(index, result.term);
       for (let slot = 0; slot < q.bodies.length; slot++) {
         this.pendingAppends.set(index++, { term: result.term, group: q.group, slot, pos: -1 });
       }
@@ -436,13 +494,18 @@ export class DLedgerServer {
    * The broker checks the group's first position against its dividedCommitlogOffset with it.
    */
   storedPos(index: number): number | null {
-    this.liveCore();
+    this.assertOpen();
+    if (this.remote !== null) return this.remote.getStored(index)?.pos ?? null;
     return this.liveStore().get(index)?.pos ?? null;
   }
 
   get(index: number): CommittedEntry & { pos: number } | null {
-    this.liveCore();
+    this.assertOpen();
     // Applied entries are committed; the applied index is what this node has acted on.
+    if (this.remote !== null) {
+      const stored = this.remote.getApplied(index);
+      return stored === null ? null : { index: stored.index, term: stored.term, pos: stored.pos, body: stored.body };
+    }
     if (index > this.appliedIndex) return null;
     const entry = this.liveStore().get(index);
     if (entry === null) return null;
@@ -456,8 +519,10 @@ export class DLedgerServer {
    * than served slowly, and so is a scan that reaches compacted entries (their bodies are gone).
    */
   latestNormalAtOrBefore(index: number): (CommittedEntry & { pos: number }) | null {
-    assert(index <= this.appliedIndex, `read-latest at ${index} beyond the applied index ${this.appliedIndex}`);
-    const store = this.liveStore();
+    const remote = this.remote;
+    const applied = remote !== null ? remote.applied : this.appliedIndex;
+    assert(index <= applied, `read-latest at ${index} beyond the applied index ${applied}`);
+    const store: { readonly beforeBeginIndex: number; get(index: number): ReturnType<LogStore['get']> } = remote !== null ? { beforeBeginIndex: remote.snapshot.retainedRange.firstIndex - 1, get: (i) => remote.getStored(i) } : this.liveStore();
     for (let i = index, scanned = 0; i > store.beforeBeginIndex; i--, scanned++) {
       if (scanned >= MAX_READ_LATEST_SCAN) throw new DLedgerError(ResponseCode.INTERNAL_ERROR, `read-latest: no normal entry in the ${MAX_READ_LATEST_SCAN} entries at or below ${index}`);
       const entry = store.get(i);
@@ -473,6 +538,10 @@ export class DLedgerServer {
    * was committed when the barrier was asked, as confirmed by a quorum. Leader only.
    */
   readBarrier(): Promise<number> {
+    if (this.remote !== null) {
+      this.assertOpen();
+      return this.remote.readBarrier();
+    }
     const core = this.liveCore();
     const ctx = `r${this.nextReadCtx++}`;
     const result = core.readIndex(ctx);
@@ -483,6 +552,10 @@ export class DLedgerServer {
 
   /** Hand leadership to `to`; resolves when `to` leads, rejects on refusal or after the timeout. */
   async transferLeadership(to: string, timeoutMs = 3000): Promise<void> {
+    if (this.remote !== null) {
+      this.assertOpen();
+      return this.remote.transferLeadership(to, timeoutMs);
+    }
     const result = this.liveCore().transferLeadership(to);
     if (!result.ok) throw new DLedgerError(refusalCode(result.reason), `transfer to ${to} refused: ${result.reason}`, result.leaderId);
     this.scheduleProcess();
@@ -495,11 +568,13 @@ export class DLedgerServer {
 
   /** threads=workers: segments the I/O pool allocated ahead and the store took, and the others. */
   premadeSegmentStats(): { readonly premadeUsed: number; readonly createdInline: number; readonly premakeFailed: number; readonly premadeDiscarded: number } | null {
+    if (this.remote !== null) return this.remote.snapshot.premadeSegmentStats;
     return this.premadeSegments === null ? null : { ...this.premadeSegments.stats };
   }
 
   /** threads=workers: the I/O pool's tasks by kind (premakes, retention removals); null inline. */
   ioPoolStats(): { readonly premakes: number; readonly removals: number } | null {
+    if (this.remote !== null) return this.remote.snapshot.ioPoolStats;
     return this.ioPool === null ? null : { ...this.ioPool.stats };
   }
 
@@ -508,20 +583,26 @@ export class DLedgerServer {
    * released at segment close); null inline.
    */
   storageWorkerStats(): { readonly tickets: number; readonly ranges: number; readonly ringFullWaits: number; readonly timerWakeups: number; readonly releasedMappings: number } | null {
+    if (this.remote !== null) return this.remote.snapshot.storageWorkerStats;
     return this.storageWorker === null ? null : { ...this.storageWorker.stats, releasedMappings: this.storageWorker.releasedMappings().released };
   }
 
   /** Entries this node persisted from received record bytes verbatim vs encoded itself. */
   persistedEntryCounts(): { readonly raw: number; readonly encoded: number; readonly rawRejected: number } {
+    if (this.remote !== null) return this.remote.snapshot.persistedCounts;
     return { ...this.liveStorage().persistedCounts };
   }
 
   status(): RaftStatus {
+    if (this.remote !== null) {
+      this.assertOpen();
+      return this.remote.status();
+    }
     return this.liveCore().status();
   }
 
   metadata(): Metadata {
-    const status = this.liveCore().status();
+    const status = this.status();
     return {
       group: this.config.group,
       selfId: this.config.selfId,
@@ -535,6 +616,13 @@ export class DLedgerServer {
 
   /** Stop accepting work, fail what is pending, flush and close the store. */
   async close(): Promise<void> {
+    if (this.remote !== null) {
+      const wasClosed = this.closed;
+      this.closed = true;
+      await this.remote.close();
+      if (!wasClosed) this.log('closed');
+      return;
+    }
     if (this.closed) return;
     this.closed = true;
     if (this.tickTimer !== null) clearInterval(this.tickTimer);
@@ -702,9 +790,14 @@ export class DLedgerServer {
     const last = entries[entries.length - 1];
     if (last === undefined) return;
     const now = process.hrtime.bigint();
+    const sink = this.options.appliedSink;
+    const forwarded: AppliedRecord[] | null = sink === undefined ? null : [];
     for (const entry of entries) {
       const pending = this.pendingAppends.get(entry.index);
-      const result = entry.type === EntryType.Normal ? this.options.stateMachine?.apply({ index: entry.index, term: entry.term, body: this.storedBodyOf(entry, pending) }) : undefined;
+      const normal = entry.type === EntryType.Normal;
+      const body = normal && (this.options.stateMachine !== undefined || sink?.withBodies === true) ? this.storedBodyOf(entry, pending) : null;
+      const result = normal && body !== null ? this.options.stateMachine?.apply({ index: entry.index, term: entry.term, body }) : undefined;
+      if (forwarded !== null) forwarded.push([entry.index, entry.term, pending !== undefined && pending.term === entry.term ? pending.pos : -1, normal ? 1 : 0, sink?.withBodies === true ? body : null]);
       if (pending === undefined) continue;
       this.pendingAppends.delete(entry.index);
       const group = pending.group;
@@ -721,6 +814,7 @@ export class DLedgerServer {
     }
     this.appliedIndex = last.index;
     core.onApplied(last.index);
+    if (forwarded !== null) sink?.take(last.index, forwarded);
   }
 
   /**
@@ -876,6 +970,12 @@ export class DLedgerServer {
     if (this.closed) throw new DLedgerError(ResponseCode.INTERNAL_ERROR, 'server closed');
     assert(this.core !== null, 'server not started');
     return this.core;
+  }
+
+  /** Throws once closed; asserts started (either layout). */
+  private assertOpen(): void {
+    if (this.closed) throw new DLedgerError(ResponseCode.INTERNAL_ERROR, 'server closed');
+    assert(this.core !== null || this.remote !== null, 'server not started');
   }
 
   private liveStore(): LogStore {
