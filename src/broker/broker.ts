@@ -210,6 +210,7 @@ export class Broker {
     });
     return new DLedgerCommitLog({
       nodeConfig, storeHost, log: this.log, retention: this.config.retention.settings,
+      consumeQueues: { directoryPath: path.join(this.config.storePathRootDir, 'consumequeue'), fileSizeBytes: this.config.mappedFileSizeConsumeQueue, flushIntervalMs: this.config.flushIntervalConsumeQueueMs },
       ...(this.options.raft === undefined ? {} : { raft: this.options.raft }),
       classicDirectoryPath: this.config.storePathCommitLog,
       ...(classic === null ? {} : { classic }),

@@ -51,6 +51,10 @@ export interface BrokerConfig {
   readonly mappedFileSizeCommitLog: number;
   /** Index files ({storePathRootDir}/index/, RocketMQ's IndexFile): hash slots and entries per file. */
   readonly maxHashSlotNum: number;
+  /** Bytes of one consume-queue file ({storePathRootDir}/consumequeue/; RocketMQ: 300,000 units of 20 bytes). */
+  readonly mappedFileSizeConsumeQueue: number;
+  /** ms between two flushes of the consume queues (RocketMQ's FlushConsumeQueueService, 1000). */
+  readonly flushIntervalConsumeQueueMs: number;
   readonly maxIndexNum: number;
   /** SYNC_FLUSH: a send is acknowledged once a majority flushed it; ASYNC_FLUSH: from page cache. */
   readonly flushDiskType: FlushDiskType;
@@ -135,6 +139,8 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   maxMessageSize: { defaultValue: String(4 * MIB), doc: 'largest message body' },
   mappedFileSizeCommitLog: { defaultValue: String(1024 * MIB), doc: 'DLedger data segment size' },
   maxHashSlotNum: { defaultValue: '5000000', doc: 'hash slots of an index file (message keys)' },
+  mappedFileSizeConsumeQueue: { defaultValue: String(300_000 * 20), doc: 'bytes of a consume-queue file (rounded up to whole 20-byte units, as RocketMQ does)' },
+  flushIntervalConsumeQueue: { defaultValue: '1000', doc: 'ms between consume-queue flushes' },
   maxIndexNum: { defaultValue: '20000000', doc: 'entries of an index file (a key of a message each)' },
   flushDiskType: { defaultValue: 'ASYNC_FLUSH', doc: 'ASYNC_FLUSH or SYNC_FLUSH' },
   defaultTopicQueueNums: { defaultValue: '8', doc: 'queues of a topic created without a count' },
@@ -327,6 +333,9 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     problems.push(`${where('maxMessageSize')}: ${maxMessageSize} does not fit in a commit log segment of ${mappedFileSizeCommitLog} bytes`);
   }
   const maxHashSlotNum = integer('maxHashSlotNum', 1, 50_000_000);
+  // RocketMQ's getMappedFileSizeConsumeQueue: rounded up to whole units.
+  const mappedFileSizeConsumeQueue = Math.ceil(integer('mappedFileSizeConsumeQueue', 20, 1024 * MIB) / 20) * 20;
+  const flushIntervalConsumeQueueMs = integer('flushIntervalConsumeQueue', 10, 60_000);
   const maxIndexNum = integer('maxIndexNum', 2, 200_000_000);
   const flushDiskType = text('flushDiskType');
   if (flushDiskType !== 'ASYNC_FLUSH' && flushDiskType !== 'SYNC_FLUSH') problems.push(`${where('flushDiskType')}: "${flushDiskType}" must be ASYNC_FLUSH or SYNC_FLUSH`);
@@ -368,7 +377,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     brokerClusterName, brokerName, brokerIP1, listenPort, namesrvAddrs, storePathRootDir, storePathCommitLog,
     enableDLegerCommitLog, dLegerGroup, dLegerPeers, dLegerSelfId, preferredLeaderId,
     dLegerPeerSecretFile, dLegerPeerAuth: dLegerPeerAuth as 'secret' | 'none', dLegerThreads: dLegerThreads as ThreadsSetting,
-    sendMessageThreadPoolNums, pullMessageThreadPoolNums, maxMessageSize, mappedFileSizeCommitLog, maxHashSlotNum, maxIndexNum,
+    sendMessageThreadPoolNums, pullMessageThreadPoolNums, maxMessageSize, mappedFileSizeCommitLog, maxHashSlotNum, maxIndexNum, mappedFileSizeConsumeQueue, flushIntervalConsumeQueueMs,
     flushDiskType: flushDiskType as FlushDiskType, defaultTopicQueueNums, registerNameServerPeriodMs, longPollingEnable,
     messageDelayLevelsMs, heartbeatBodyMaxBytes, topicAttributesMaxBytes, topicsMax, autoCreateRetryTopicsMax,
     consumerOffsetEntriesMax, consumerGroupsMax, consumerClientsMax, consumerSubscriptionsMax, maxTransferBytesOnMessageInMemory, maxTransferCountOnMessageInMemory,

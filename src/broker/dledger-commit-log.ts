@@ -15,7 +15,8 @@ import { assert } from '../util/assert.js';
 import { createMessageId, DLEDGER_ENTRY_HEADER_BYTES, encodeMessage, type HostAddress, patchPhysicalOffset, physicalOffsetField } from './message-codec.js';
 import type { ClassicLogFiles } from './classic-files.js';
 import { type LogStartExpectation, logStartMismatch } from './log-start-check.js';
-import { BrokerState, CLASSIC_LOG_INDEX, type ApplyResult } from './state/broker-state.js';
+import { BrokerState, type ApplyResult } from './state/broker-state.js';
+import { MappedConsumeQueueStore } from './store/mapped-consume-queue.js';
 import type { ConsumeQueueUnit } from './state/consume-queue.js';
 import { type BrokerCommand, encodeCommand } from './state/commands.js';
 import { QueueOffsetAllocator } from './state/queue-offset-allocator.js';
@@ -117,6 +118,11 @@ export interface DLedgerCommitLogOptions {
    * prefix (RocketMQ too disables DLedger deletion while old commit log files exist).
    */
   readonly retention?: RetentionSettings | null;
+  /**
+   * Consume queues on disk ({storePathRootDir}/consumequeue, mappedFileSizeConsumeQueue bytes per
+   * file, flushed every flushIntervalMs); absent: in memory (tests).
+   */
+  readonly consumeQueues?: { readonly directoryPath: string; readonly fileSizeBytes: number; readonly flushIntervalMs: number };
 }
 
 /** The exit code of a member that stopped by itself (as a `dledger server` that stops itself). */
@@ -170,11 +176,15 @@ export class DLedgerCommitLog implements BrokerCommitLog {
   private checkpointTimer: NodeJS.Timeout | null = null;
   private checkpointInFlight = false;
   private checkpointTooLargeLogged = false;
+  private queueFlushTimer: NodeJS.Timeout | null = null;
+  /** The consume-queue flush running now, if any (one at a time; close waits for it). */
+  private queueFlush: Promise<void> | null = null;
   /** Resolves with an exit code when this member stops by itself (log start refused, fatal store error). */
   readonly stoppedByItself: Promise<number> = new Promise((resolve) => (this.resolveStopped = resolve));
 
   constructor(private readonly options: DLedgerCommitLogOptions) {
-    this.state = new BrokerState(options.log);
+    const queues = options.consumeQueues;
+    this.state = new BrokerState(options.log, queues === undefined ? undefined : new MappedConsumeQueueStore({ directoryPath: queues.directoryPath, fileSizeBytes: queues.fileSizeBytes }));
     // RocketMQ's DLedgerCommitLog serves offsets below dividedCommitlogOffset from the old files;
     // their consume-queue units come first, so queue offsets continue across the boundary.
     options.classic?.files.forEachMessage((_offset, bytes) => this.state.applyClassic(bytes));
@@ -237,6 +247,11 @@ export class DLedgerCommitLog implements BrokerCommitLog {
       }, retention.checkIntervalMs);
       this.checkpointTimer.unref();
     }
+    const queues = this.options.consumeQueues;
+    if (queues !== undefined) {
+      this.queueFlushTimer = setInterval(() => void this.flushQueues(), queues.flushIntervalMs);
+      this.queueFlushTimer.unref();
+    }
     // Entry 0 is the first leader's NOOP, which is never applied: a member that only has it (no
     // message or command yet) checks here.
     this.logStartTimer = setInterval(() => this.checkLogStart(), LOG_START_POLL_MS);
@@ -254,7 +269,12 @@ export class DLedgerCommitLog implements BrokerCommitLog {
       if (this.masterTimer !== null) clearInterval(this.masterTimer);
       if (this.logStartTimer !== null) clearInterval(this.logStartTimer);
       if (this.checkpointTimer !== null) clearInterval(this.checkpointTimer);
+      if (this.queueFlushTimer !== null) clearInterval(this.queueFlushTimer);
       await this.server.close();
+      // Nothing is applied any more: the last flush covers every unit, then the files are unmapped.
+      await this.queueFlush?.catch(() => undefined);
+      await this.state.flushQueues().catch((error: Error) => this.options.log(`consume queue flush at close failed: ${error.message}`));
+      this.state.closeQueues();
       this.options.classic?.files.close();
     })();
     return this.closing;
@@ -314,6 +334,15 @@ export class DLedgerCommitLog implements BrokerCommitLog {
     ).finally(() => {
       this.checkpointInFlight = false;
     });
+  }
+
+  /** One consume-queue flush at a time; a failed msync is logged (the units are rebuilt from the log on start). */
+  private flushQueues(): Promise<void> {
+    if (this.queueFlush !== null || this.closed) return this.queueFlush ?? Promise.resolve();
+    this.queueFlush = this.state.flushQueues().catch((error: Error) => this.options.log(`consume queue flush failed: ${error.message}`)).finally(() => {
+      this.queueFlush = null;
+    });
+    return this.queueFlush;
   }
 
   retentionStats(): RetentionStats | null {
@@ -453,36 +482,23 @@ export class DLedgerCommitLog implements BrokerCommitLog {
   }
 
   private readUnit(unit: ConsumeQueueUnit, what: string): Uint8Array {
-    if (unit.logIndex === CLASSIC_LOG_INDEX) {
-      assert(this.options.classic !== undefined && unit.commitLogOffset < this.options.classic.dividedOffset, `${what}: a classic unit at ${unit.commitLogOffset} without the old commit log`);
-      return this.options.classic.files.read(unit.commitLogOffset, unit.size);
-    }
-    const entry = this.server.get(unit.logIndex);
+    const classic = this.options.classic;
+    if (classic !== undefined && unit.commitLogOffset < classic.dividedOffset) return classic.files.read(unit.commitLogOffset, unit.size);
+    const entry = this.server.getAtPos(unit.commitLogOffset - DLEDGER_ENTRY_HEADER_BYTES);
     // Invariant: an indexed message is an applied entry of exactly the unit's size.
-    assert(entry !== null && entry.body.length === unit.size && entry.pos + DLEDGER_ENTRY_HEADER_BYTES === unit.commitLogOffset, `${what} does not match entry ${unit.logIndex}`);
+    assert(entry !== null && entry.body.length === unit.size, `${what} (commit log offset ${unit.commitLogOffset}, ${unit.size} bytes) does not match an applied entry`);
     return entry.body;
   }
 
   /**
    * The stored message at a physical offset (entry pos + 48), or null if none starts there.
-   * Positions grow with the index, so a binary search over the applied log finds the entry in
-   * O(log n) reads without keeping an offset-to-index table in memory.
+   * Found in one read: the header there names the entry's index (no offset-to-index table).
    */
   readByPhysicalOffset(physicalOffset: number): Uint8Array | null {
     const classic = this.options.classic;
     if (classic !== undefined && physicalOffset < classic.dividedOffset) return classic.files.readAt(physicalOffset);
-    const target = physicalOffset - DLEDGER_ENTRY_HEADER_BYTES;
-    let low = this.server.status().firstIndex;
-    let high = this.state.lastAppliedIndex;
-    while (low <= high) {
-      const middle = Math.floor((low + high) / 2);
-      const entry = this.server.get(middle);
-      if (entry === null) return null;
-      if (entry.pos === target) return entry.body;
-      if (entry.pos < target) low = middle + 1;
-      else high = middle - 1;
-    }
-    return null;
+    // The entry header at pos = offset - 48 names its index, checked against the index record.
+    return this.server.getAtPos(physicalOffset - DLEDGER_ENTRY_HEADER_BYTES)?.body ?? null;
   }
 
   // ---------------------------------------------------------------- roles

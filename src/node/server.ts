@@ -513,6 +513,16 @@ export class DLedgerServer {
   }
 
   /**
+   * The applied entry whose header starts at byte `pos` of the data files, or null (RocketMQ's
+   * consume queues point at messages by physical offset = pos + 48, not by Raft index).
+   */
+  getAtPos(pos: number): CommittedEntry & { pos: number } | null {
+    this.liveCore();
+    const index = this.liveStore().indexAtPos(pos);
+    return index === null ? null : this.get(index);
+  }
+
+  /**
    * The register view of the log: the last NORMAL entry with a non-empty body at or before `index`
    * (an applied index), or null when the log holds none from its beginning. Leaders add NOOPs, so
    * this scans back; a run of more than MAX_READ_LATEST_SCAN entries without one is refused rather

@@ -14,7 +14,7 @@ import { validateStoreOptions } from './config.js';
 import { crc32Of } from './crc.js';
 import { StoreClosedError, StoreCorruptionError, StoreDiskFullError, StoreFailedError, StoreRejectedRecordError, StoreTruncatedError } from './errors.js';
 import { isNoSpaceError } from './fs-util.js';
-import { BLANK_MIN_BYTES, checkRecord, HeaderOffset, writeBlank, writeEntryHeader } from './entry-codec.js';
+import { BLANK_MIN_BYTES, checkRecord, HeaderOffset, readEntryHeader, writeBlank, writeEntryHeader } from './entry-codec.js';
 import { DurabilityWaiters } from './group-commit.js';
 import type { IndexRecord } from './index-codec.js';
 import { clearIndexFrom, dataSegmentAt, headerAt, indexSlotPos, locateVerifiedEntry, publishIndexOf, readIndexOf } from './log-access.js';
@@ -344,6 +344,26 @@ export class SegmentedLogStore implements LogStore {
       bodyCrc: header.bodyCrc,
       body: segment.bytes.slice(bodyStart, bodyStart + header.bodyLength),
     };
+  }
+
+  indexAtPos(pos: number): number | null {
+    this.checkOpen('indexAtPos');
+    if (!Number.isSafeInteger(pos) || pos < this.firstPos || pos + ENTRY_HEADER_BYTES > this.end) return null;
+    const segment = this.dataList.find(pos);
+    if (segment === undefined) return null;
+    const offsetBytes = pos - segment.startPos;
+    if (offsetBytes + ENTRY_HEADER_BYTES > segment.file.sizeBytes) return null;
+    let index: number;
+    try {
+      index = readEntryHeader(segment.view, offsetBytes).index;
+    } catch {
+      return null; // not a header (an index field past 2^53)
+    }
+    if (index <= this.beforeBegin.index || index > this.last.index) return null;
+    // The index record says where entry `index` lies: a position inside a body that happens to
+    // look like a header is not an entry start.
+    const record = readIndexOf(this.indexList, index);
+    return record !== null && record.index === index && record.pos === pos ? index : null;
   }
 
   termAt(index: number): number | null {

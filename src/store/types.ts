@@ -152,6 +152,8 @@ export interface LogStore {
   /** Make every entry appended so far durable now (synchronously; one msync of the dirty range). */
   flush(): void;
   get(index: number): StoredEntry | null;
+  /** The index of the entry whose header starts at `pos`, or null if none does (checked against its index record). */
+  indexAtPos(pos: number): number | null;
   /**
    * The term of entry `index` from its index record (no body read or copy: for Raft's frequent
    * term lookups); beforeBeginTerm for beforeBeginIndex; null outside [beforeBeginIndex, lastIndex].

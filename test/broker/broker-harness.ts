@@ -52,6 +52,8 @@ export async function startCluster(extraConfig: Readonly<Record<string, string>>
       sendMessageThreadPoolNums: '16',
       maxMessageSize: String(256 * 1024),
       mappedFileSizeCommitLog: String(4 * 1024 * 1024),
+      // Consume-queue files of 2,000 units (40 KB): small stores, and queues that span files.
+      mappedFileSizeConsumeQueue: String(2000 * 20),
       ...extraConfig,
     }),
     log: (line) => logs.push(`${selfId}: ${line}`),

@@ -34,6 +34,8 @@ function memberOf(baseDir: string, selfId: string, storePort: number, extraKeys:
     dLegerPeerSecretFile: testSecretFile(),
     maxMessageSize: String(64 * 1024),
     mappedFileSizeCommitLog: String(1024 * 1024),
+    // Consume-queue files of 2,000 units (40 KB): small stores, and queues that span files.
+    mappedFileSizeConsumeQueue: String(2000 * 20),
     ...extraKeys,
   });
   const base = toNodeConfig(brokerConfig, {
@@ -48,6 +50,7 @@ function memberOf(baseDir: string, selfId: string, storePort: number, extraKeys:
   return new DLedgerCommitLog({
     nodeConfig, storeHost: { ip: Uint8Array.of(127, 0, 0, 1), port: storePort }, log: (line) => logLine?.(selfId, line),
     ...(withRetention ? { retention: brokerConfig.retention.settings } : {}),
+    consumeQueues: { directoryPath: path.join(brokerConfig.storePathRootDir, 'consumequeue'), fileSizeBytes: brokerConfig.mappedFileSizeConsumeQueue, flushIntervalMs: brokerConfig.flushIntervalConsumeQueueMs },
   });
 }
 

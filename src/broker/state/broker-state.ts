@@ -9,7 +9,7 @@ import type { CommittedEntry, StateMachine } from '../../node/server.js';
 import { assert } from '../../util/assert.js';
 import { decodeMessage, javaStringHashCode, MessageFormatError, parseMessageProperties, type StoredMessage } from '../message-codec.js';
 import { BROKER_STATE_TOPIC, type BrokerCommand, CommandFormatError, decodeCommand, type StateCheckpoint } from './commands.js';
-import { ConsumeQueue } from './consume-queue.js';
+import { type ConsumeQueue, type ConsumeQueueStore, MemoryConsumeQueueStore } from './consume-queue.js';
 import type { TopicConfig } from './topic-config.js';
 
 /** Commands held while restoring, at most (checkpoints come every cleanResourceInterval). */
@@ -61,7 +61,21 @@ export class BrokerState implements StateMachine {
   lastCheckpoint: { readonly index: number; readonly capturedAt: number } | null = null;
   readonly stats: BrokerStateStats = { messages: 0, commands: 0, skipped: 0, queueOffsetMismatches: 0 };
 
-  constructor(private readonly log: (line: string) => void = () => undefined) {}
+  constructor(
+    private readonly log: (line: string) => void = () => undefined,
+    /** Where the consume queues live (the DLedger broker: mapped files under consumequeue/). */
+    private readonly queueStore: ConsumeQueueStore = new MemoryConsumeQueueStore(),
+  ) {}
+
+  /** Make every consume-queue unit written so far durable (the broker's flush timer). */
+  flushQueues(): Promise<void> {
+    return this.queueStore.flush();
+  }
+
+  /** Unmap the consume queues (after the last flush): their offsets still answer, their units not. */
+  closeQueues(): void {
+    this.queueStore.close();
+  }
 
   addListener(listener: BrokerStateListener): void {
     this.listeners.push(listener);
@@ -76,6 +90,7 @@ export class BrokerState implements StateMachine {
   beginFromCompactedLog(firstIndex: number): void {
     assert(this.appliedIndex < firstIndex, `beginFromCompactedLog(${firstIndex}) after entry ${this.appliedIndex}`);
     this.queues.clear();
+    this.queueStore.removeAll();
     this.topics.clear();
     this.offsets.clear();
     this.topicsChanged();
@@ -110,7 +125,7 @@ export class BrokerState implements StateMachine {
   /**
    * Index a message of the classic (pre-DLedger) commit log, verified by its reader: every message
    * of a classic broker, and after an upgrade the old messages, before any Raft entry is applied
-   * (their units carry CLASSIC_LOG_INDEX instead of a Raft index).
+   * (CLASSIC_LOG_INDEX in logs; their units point below the DLedger log's dividedOffset).
    */
   applyClassic(body: Uint8Array): ApplyResult {
     assert(this.appliedIndex === -1, `a classic message indexed after Raft entry ${this.appliedIndex}`);
@@ -149,7 +164,7 @@ export class BrokerState implements StateMachine {
     const properties = parseMessageProperties(message.properties);
     const tags = properties.get('TAGS');
     const tagsCode = tags === undefined ? 0 : javaStringHashCode(tags);
-    const queueOffset = queue.append(message.physicalOffset, message.totalSize, tagsCode, index);
+    const queueOffset = queue.append(message.physicalOffset, message.totalSize, tagsCode);
     if (queueOffset !== message.queueOffset) {
       // Indexed where it landed (every member does the same); the consumer will see the stored
       // QUEUEOFFSET, so this must not happen: the leader's allocator prevents it.
@@ -225,7 +240,7 @@ export class BrokerState implements StateMachine {
     let byId = this.queues.get(topic);
     if (byId === undefined) this.queues.set(topic, (byId = new Map()));
     let queue = byId.get(queueId);
-    if (queue === undefined) byId.set(queueId, (queue = new ConsumeQueue(topic, queueId)));
+    if (queue === undefined) byId.set(queueId, (queue = this.queueStore.open(topic, queueId)));
     return queue;
   }
 
