@@ -26,6 +26,10 @@ const BENCHES: Readonly<Record<string, { description: string; load: () => Promis
     description: '3 dledger server processes + a client process: 1 KiB appends at concurrency 1/16/128 and batched, flush sync/async, failover time (--quick for a smoke run)',
     load: () => import('./cluster.js'),
   },
+  idle: {
+    description: 'CPU an idle node burns, per member and mode ([--seconds 20] [--members 3|1] [--modes inline,workers]); target < 1 % of a core',
+    load: () => import('./idle.js'),
+  },
   json: {
     description: 'RocketMQ JSON body parsing on the event loop: ms per MiB, old parser vs new vs JSON.parse, 1/4/16 MiB bodies incl. adversarial shapes (--quick)',
     load: () => import('./json.js'),

@@ -3,6 +3,9 @@
 // small HTTP server for /metrics.
 import http from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** How often nodejs_eventloop_lag_* samples the loop's delay (prom-client's default is 10 ms). */
+export const EVENT_LOOP_SAMPLE_MS = 500;
 import type { Metrics, Role } from './metrics.js';
 
 // 10 µs .. ~10 s, roughly x2.5 per bucket: fine enough around our sub-millisecond commits.
@@ -40,7 +43,12 @@ export class PrometheusMetrics implements Metrics {
 
   constructor(labels: { group: string; selfId: string }) {
     this.registry.setDefaultLabels({ group: labels.group, self_id: labels.selfId });
-    collectDefaultMetrics({ register: this.registry });
+    // eventLoopMonitoringPrecision: prom-client's default (10 ms) arms a libuv timer that wakes the
+    // event loop 100 times a second for nodejs_eventloop_lag_*; on an idle 3-member group that was
+    // most of each node's wake-ups (strace: ~250 epoll_pwait/s per node, 100 of them this timer).
+    // Sampled every EVENT_LOOP_SAMPLE_MS instead; a long stall still shows (the sample that was due
+    // during it is late by the stall) and the node's own tick reports stalls too (loop-stall.ts).
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     const registers = [this.registry];
     this.role = new Gauge({ name: 'dledger_role', help: '1 for the role this node has now, 0 for the others', labelNames: ['role'], registers });
     this.term = new Gauge({ name: 'dledger_term', help: 'Current Raft term', registers });
