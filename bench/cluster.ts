@@ -15,7 +15,7 @@ import { writeResults } from './lib/results.js';
 import { fixed, formatTable, grouped } from './lib/table.js';
 import { latencySvg } from './lib/latency-svg.js';
 import { awaitLeaderOrStop, stopBenchNodes } from './lib/group.js';
-import { cpuMs } from './lib/proc.js';
+import { cpuMs, rssOf } from './lib/proc.js';
 import { testSecretFile } from '../test/util/peer-secret.js';
 
 const execFileAsync = promisify(execFile);
@@ -45,28 +45,6 @@ async function startGroup(flush: 'sync' | 'async', group: string): Promise<Group
   const started: Group = { peers, nodes, baseDir, flush, secretFile: testSecretFile() };
   await awaitLeaderOrStop(group, started, 'a leader');
   return started;
-}
-
-interface Rss {
-  /** VmRSS: everything resident, including the mmap'd log's file pages. */
-  readonly totalMiB: number;
-  /** RssAnon: heap, buffers, stacks: what the process itself allocated. */
-  readonly anonMiB: number;
-  /** RssFile: file pages mapped in (the segments' page cache, clean after a flush, reclaimable). */
-  readonly fileMiB: number;
-}
-
-/** Resident memory of a process from /proc (Linux); NaN fields where unavailable. */
-function rssOf(pid: number | undefined): Rss {
-  const none = { totalMiB: Number.NaN, anonMiB: Number.NaN, fileMiB: Number.NaN };
-  if (pid === undefined) return none;
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? Number.NaN) / 1024;
-    return { totalMiB: kib('VmRSS'), anonMiB: kib('RssAnon'), fileMiB: kib('RssFile') };
-  } catch {
-    return none;
-  }
 }
 
 interface LoadResult {

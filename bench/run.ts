@@ -6,6 +6,10 @@ interface BenchModule {
 }
 
 const BENCHES: Readonly<Record<string, { description: string; load: () => Promise<BenchModule> }>> = {
+  suite: {
+    description: 'the whole issue-13 table (the default): 3 members inline vs workers (c1/c16/c128/batch64x8, sync + async, RSS, failover), one node (client process + embedded), etcd 3-member comparison when etcd is installed; ratios from interleaved rounds with targets ([--quick] [--rounds N])',
+    load: () => import('./suite.js'),
+  },
   store: {
     description: 'commit-log store append latency/throughput vs a raw write+fdatasync baseline (--quick for a smoke run)',
     load: () => import('./store.js'),
@@ -37,7 +41,7 @@ const BENCHES: Readonly<Record<string, { description: string; load: () => Promis
 };
 
 /** What `npm run bench` without a name runs, in order. */
-const DEFAULT_BENCHES = ['cluster', 'hops'] as const;
+const DEFAULT_BENCHES = ['suite'] as const;
 
 function usage(): string {
   const lines = Object.entries(BENCHES).map(([name, bench]) => `  ${name.padEnd(10)} ${bench.description}`);
@@ -51,7 +55,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (name === undefined || name.startsWith('--')) {
-    // Plain `npm run bench` (issue 4): the 3-process group, then the thread hops; flags go to both.
+    // Plain `npm run bench` (issue 13 item 4): the whole table; flags (--quick, --rounds N) go to it.
     for (const each of DEFAULT_BENCHES) {
       console.log(`\n== ${each}`);
       await (await (BENCHES[each] as { load: () => Promise<BenchModule> }).load()).run(argv);

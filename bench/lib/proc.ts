@@ -13,3 +13,25 @@ export function cpuMs(pid: number | undefined): number {
     return Number.NaN;
   }
 }
+
+export interface Rss {
+  /** VmRSS: everything resident, including the mmap'd log's file pages. */
+  readonly totalMiB: number;
+  /** RssAnon: heap, buffers, stacks: what the process itself allocated. */
+  readonly anonMiB: number;
+  /** RssFile: file pages mapped in (the segments' page cache, clean after a flush, reclaimable). */
+  readonly fileMiB: number;
+}
+
+/** Resident memory of a process from /proc (Linux); NaN fields where unavailable. */
+export function rssOf(pid: number | undefined): Rss {
+  const none = { totalMiB: Number.NaN, anonMiB: Number.NaN, fileMiB: Number.NaN };
+  if (pid === undefined) return none;
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? Number.NaN) / 1024;
+    return { totalMiB: kib('VmRSS'), anonMiB: kib('RssAnon'), fileMiB: kib('RssFile') };
+  } catch {
+    return none;
+  }
+}
