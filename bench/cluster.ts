@@ -8,14 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { DLedgerClient } from '../src/client/client.js';
 import type { ClientBenchResult } from '../src/cli/client-bench.js';
-import { appendAcceptingDuplicates, CLI, freePorts, startNode, stopNode, until, type NodeProcess } from '../test/cluster/helpers.js';
+import { CLI, freePorts, startNode } from '../test/cluster/helpers.js';
 import { writeResults } from './lib/results.js';
 import { fixed, formatTable, grouped } from './lib/table.js';
 import { latencySvg } from './lib/latency-svg.js';
 import { awaitLeaderOrStop, stopBenchNodes } from './lib/group.js';
 import { cpuMs, rssOf } from './lib/proc.js';
+import { measureFailover, type DledgerGroup } from './lib/dledger-group.js';
 import { testSecretFile } from '../test/util/peer-secret.js';
 
 const execFileAsync = promisify(execFile);
@@ -27,10 +27,8 @@ interface LoadCase {
   readonly count: number;
 }
 
-interface Group {
-  readonly peers: string;
-  readonly nodes: NodeProcess[];
-  readonly baseDir: string;
+/** A DledgerGroup (bench/lib/dledger-group.ts) of this build's servers at their default segment sizes. */
+interface Group extends DledgerGroup {
   readonly flush: 'sync' | 'async';
   readonly secretFile: string;
 }
@@ -41,8 +39,10 @@ async function startGroup(flush: 'sync' | 'async', group: string): Promise<Group
   const peers = ids.map((id, i) => `${id}-127.0.0.1:${ports[i]}`).join(';');
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), `dledger-bench-${flush}-`));
   const nodes = ids.map((id) => startNode(id, group, peers, baseDir, ['--flush', flush]));
-  // startNode passes this process's group secret file (test/util/peer-secret.ts).
-  const started: Group = { peers, nodes, baseDir, flush, secretFile: testSecretFile() };
+  // startNode passes this process's group secret file (test/util/peer-secret.ts); serverArgs are its arguments.
+  const secretFile = testSecretFile();
+  const serverArgs = (i: number): readonly string[] => ['server', '--group', group, '--id', ids[i] as string, '--peers', peers, '--store-base-dir', baseDir, '--peer-secret-file', secretFile, '--flush', flush];
+  const started: Group = { name: flush, cli: CLI, group, peers, nodes, baseDir, flush, secretFile, clientArgs: ['--client-secret-file', secretFile], serverArgs };
   await awaitLeaderOrStop(group, started, 'a leader');
   return started;
 }
@@ -80,41 +80,6 @@ async function runLoad(group: Group, groupName: string, load: LoadCase): Promise
   } finally {
     clearInterval(sampler);
   }
-}
-
-/** Kill the leader with SIGKILL, time until an append is acknowledged, restart it, repeat. */
-async function measureFailover(group: Group, groupName: string, kills: number): Promise<number[]> {
-  const client = new DLedgerClient({ clientSecretFile: testSecretFile(), group: groupName, peers: group.peers, retryTimeoutMs: 30_000, requestTimeoutMs: 500 });
-  const body = new TextEncoder().encode('failover');
-  const timesMs: number[] = [];
-  try {
-    for (let k = 0; k < kills; k++) {
-      await client.append(body);
-      const leaderId = (await client.metadata()).leaderId;
-      const index = group.nodes.findIndex((node) => node.id === leaderId);
-      const leader = group.nodes[index];
-      if (leader === undefined) throw new Error(`leader ${String(leaderId)} is not one of ours`);
-      const killedAt = performance.now();
-      leader.child.kill('SIGKILL');
-      await appendAcceptingDuplicates(client, body);
-      timesMs.push(performance.now() - killedAt);
-      await stopNode(leader);
-      group.nodes[index] = startNode(leader.id, groupName, group.peers, group.baseDir, ['--flush', group.flush]);
-      // Let the restarted member catch up before the next kill, so each kill leaves a quorum.
-      const target = (await client.append(body))[0]?.index ?? 0;
-      await until(async () => {
-        const probe = new DLedgerClient({ clientSecretFile: testSecretFile(), group: groupName, peers: group.peers.split(';').filter((p) => p.startsWith(`${leader.id}-`)).join(';'), retryTimeoutMs: 200 });
-        try {
-          return (await probe.metadata()).commitIndex >= target;
-        } finally {
-          probe.close();
-        }
-      }, 20_000, `${leader.id} to catch up`);
-    }
-  } finally {
-    client.close();
-  }
-  return timesMs;
 }
 
 function median(values: readonly number[]): number {
@@ -159,7 +124,7 @@ export async function run(args: readonly string[]): Promise<void> {
         results.push({ flush, load, result, maxRssMiB, maxAnonRssMiB, serverCpuMsPer1000 });
         console.error(`${flush} ${load.name}: ${grouped(result.appendsPerSecond)} appends/s, p50 ${fixed(result.p50Ms, 3)} ms, max RSS ${fixed(Math.max(...Object.values(maxRssMiB)))} MiB`);
       }
-      if (flush === 'sync') failoverMs = await measureFailover(group, groupName, quick ? 2 : 5);
+      if (flush === 'sync') failoverMs = await measureFailover(group, quick ? 2 : 5);
     } finally {
       await stopBenchNodes(group);
     }

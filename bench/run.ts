@@ -7,7 +7,7 @@ interface BenchModule {
 
 const BENCHES: Readonly<Record<string, { description: string; load: () => Promise<BenchModule> }>> = {
   suite: {
-    description: 'the whole issue-13 table (the default): 3 members inline vs workers (c1/c16/c128/batch64x8, sync + async, RSS, failover), one node (client process + embedded), etcd 3-member comparison when etcd is installed; ratios from interleaved rounds with targets ([--quick] [--rounds N])',
+    description: 'the whole issue-13 table (the default): 3 members inline vs workers (c1/c16/c128/batch64x8, sync + async, RSS, failover), one node (client process + embedded), etcd 3-member comparison when etcd is installed; ratios from interleaved rounds with targets ([--quick] [--rounds N] [--budget-min M, default 9])',
     load: () => import('./suite.js'),
   },
   store: {

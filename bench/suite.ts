@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--rounds N]` (plain: this whole table; issue 13 item 4): every
+// `npm run bench [-- --quick] [--rounds N] [--budget-min M]` (plain: this whole table; issue 13 item 4): every
 // comparison of the issue in one run, as ratios measured in interleaved rounds (A,B then B,A: the
 // machine is shared, and absolute numbers move 2x between minutes), with the issue's targets
 // beside them.
@@ -12,7 +12,8 @@
 //       dir) beside (a)'s sync groups, in the same rounds: c1 p50/p99 and c128 appends/s of 1 KiB
 //       values, as dledger/etcd ratios; skipped (and said so) when no `etcd` is on PATH.
 // Writes bench/results/suite-<time>.json and prints the table; `--quick` is a smoke run (1 round,
-// a tenth of the counts, one kill per mode).
+// a tenth of the counts, one kill per mode). The run is bounded: a section starts another round
+// only inside its share of --budget-min (default 9 minutes; round 1 always runs).
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -112,9 +113,25 @@ async function runEmbedded(mode: Mode, flush: string, cases: readonly LoadCase[]
   return stdout.trim().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as EmbeddedResult);
 }
 
+/**
+ * The run's time bound: each section may start another round only while it is inside its share
+ * of `--budget-min` (default 9) counted from the start, so a loaded machine gets fewer rounds
+ * (the report says how many each section ran) instead of a run without end. Round 1 always runs.
+ */
+const SECTION_SHARES: Readonly<Record<string, number>> = { 'a-sync': 0.45, 'a-async': 0.65, 'b-external': 0.85, 'b-embedded': 1 };
+const budget = {
+  startedAtMs: 0,
+  totalMs: 9 * 60_000,
+  over(section: string): boolean {
+    const over = performance.now() - this.startedAtMs > this.totalMs * (SECTION_SHARES[section] ?? 1);
+    if (over) console.error(`[${section}] time budget share used: no further round`);
+    return over;
+  },
+};
+
 /** Run `cases` over `rounds` on the started groups (inline, workers[, etcd]), alternating the order per round. */
 async function interleave(recorder: Recorder, section: string, groups: Record<Mode, DledgerGroup>, etcd: EtcdGroup | null, cases: readonly LoadCase[], rounds: number, etcdCases: ReadonlySet<string>): Promise<void> {
-  for (let round = 0; round < rounds; round++) {
+  for (let round = 0; round < rounds && (round === 0 || !budget.over(section)); round++) {
     for (const load of cases) {
       const name = caseName(load);
       const order: Array<Mode | 'etcd'> = [...MODES, ...(etcd !== null && etcdCases.has(name) ? ['etcd' as const] : [])];
@@ -140,6 +157,17 @@ async function startPair(flush: 'sync' | 'async', members: number, label: string
 
 async function stopPair(pair: Record<Mode, DledgerGroup>): Promise<void> {
   for (const mode of MODES) await stopDledgerGroup(pair[mode]);
+}
+
+/** Start a pair, warm it, run `body`, stop it. */
+async function withPair(flush: 'sync' | 'async', members: number, label: string, body: (pair: Record<Mode, DledgerGroup>) => Promise<void>, warm: number): Promise<void> {
+  const pair = await startPair(flush, members, label);
+  try {
+    await warmPair(pair, warm);
+    await body(pair);
+  } finally {
+    await stopPair(pair);
+  }
 }
 
 async function warmPair(pair: Record<Mode, DledgerGroup>, count: number): Promise<void> {
@@ -173,7 +201,11 @@ export async function run(args: readonly string[]): Promise<void> {
     { concurrency: 8, batch: 64, count: n(256_000) },
   ];
   const etcdCases = new Set(['c1', 'c128']);
+  const budgetMin = Number(flagValue(args, '--budget-min') ?? '9');
+  if (!Number.isFinite(budgetMin) || budgetMin <= 0 || budgetMin > 120) throw new Error('--budget-min: minutes in (0, 120]');
   const startedAt = performance.now();
+  budget.startedAtMs = startedAt;
+  budget.totalMs = budgetMin * 60_000;
   const startedIso = new Date().toISOString();
   const loadBefore = os.loadavg();
   const etcd = etcdVersion();
@@ -199,28 +231,11 @@ export async function run(args: readonly string[]): Promise<void> {
       await stopPair(pair);
     }
   }
-  // (a), flush async.
-  {
-    const pair = await startPair('async', 3, 'a');
-    try {
-      await warmPair(pair, warm);
-      await interleave(recorder, 'a-async', pair, null, groupCases, rounds, etcdCases);
-    } finally {
-      await stopPair(pair);
-    }
-  }
-  // (b) one node: a 1-member group, client in its own process.
-  {
-    const pair = await startPair('sync', 1, 'one');
-    try {
-      await warmPair(pair, warm);
-      await interleave(recorder, 'b-external', pair, null, oneNodeCases, rounds, etcdCases);
-    } finally {
-      await stopPair(pair);
-    }
-  }
+  // (a), flush async; then (b) one node: a 1-member group, client in its own process.
+  await withPair('async', 3, 'a', (pair) => interleave(recorder, 'a-async', pair, null, groupCases, rounds, etcdCases), warm);
+  await withPair('sync', 1, 'one', (pair) => interleave(recorder, 'b-external', pair, null, oneNodeCases, rounds, etcdCases), warm);
   // (b) one node, embedded: a fresh process per mode and round.
-  for (let round = 0; round < rounds; round++) {
+  for (let round = 0; round < rounds && (round === 0 || !budget.over('b-embedded')); round++) {
     const order: Mode[] = round % 2 === 0 ? [...MODES] : [...MODES].reverse();
     for (const mode of order) {
       const results = await runEmbedded(mode, 'sync', embeddedCases, warm);
@@ -232,13 +247,14 @@ export async function run(args: readonly string[]): Promise<void> {
   const loadAfter = os.loadavg();
   const report = buildReport(recorder, failoverMs, etcd, { groupCases, oneNodeCases, embeddedCases });
   console.log(`\nnpm run bench (issue 13): ${startedIso}, ${rounds} interleaved round(s)${quick ? ' (--quick: counts / 10)' : ''}, 1 KiB; ${os.availableParallelism()} cores; load average before ${loadBefore.map((v) => v.toFixed(2)).join(' ')}, after ${loadAfter.map((v) => v.toFixed(2)).join(' ')}; ${fixed(elapsedS)} s`);
-  console.log('values: median over rounds; ratios: per round, then (median); auto picks ' + report.autoPick);
+  const roundsRun = Object.fromEntries(Object.keys(SECTION_SHARES).map((section) => [section, new Set(recorder.samples.filter((x) => x.section === section).map((x) => x.round)).size]));
+  console.log(`values: median over rounds; ratios: per round, then (median); rounds run per section (time budget ${budgetMin} min): ${Object.entries(roundsRun).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   for (const table of report.tables) {
     console.log(`\n${table.title}`);
     console.log(formatTable(table.headers, table.rows));
   }
   console.log(`\n${report.notes.join('\n')}`);
-  const file = writeResults('suite', { startedAt: startedIso, quick, rounds, cores: os.availableParallelism(), node: process.version, loadBefore, loadAfter, elapsedSeconds: elapsedS, etcd, targets: TARGETS, autoPick: report.autoPick, failoverMs, samples: recorder.samples, tables: report.tables, targetStatus: report.status });
+  const file = writeResults('suite', { startedAt: startedIso, quick, rounds, roundsRun, budgetMin, cores: os.availableParallelism(), node: process.version, loadBefore, loadAfter, elapsedSeconds: elapsedS, etcd, targets: TARGETS, autoPick: report.autoPick, failoverMs, samples: recorder.samples, tables: report.tables, targetStatus: report.status });
   console.log(`wrote ${file}`);
 }
 
