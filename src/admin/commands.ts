@@ -135,6 +135,12 @@ export async function topicStatus(admin: AdminClient, topic: string): Promise<st
  * in the fields mqadmin shows.
  */
 export async function queryMsgById(admin: AdminClient, msgId: string): Promise<string> {
+  const { message, addr } = await viewMessageById(admin, msgId);
+  return storedMessageText(msgId.toUpperCase(), addr, message);
+}
+
+/** The stored message an offset message id names (store host + commit-log offset), read from that host; AdminError for a bad id or answer. */
+export async function viewMessageById(admin: AdminClient, msgId: string): Promise<{ message: StoredMessage; addr: string }> {
   let decoded;
   try {
     decoded = decodeMessageId(msgId);
@@ -143,14 +149,12 @@ export async function queryMsgById(admin: AdminClient, msgId: string): Promise<s
     throw error;
   }
   const bytes = await admin.viewMessage(decoded.addr, decoded.physicalOffset);
-  let message;
   try {
-    message = decodeMessage(bytes, 0);
+    return { message: decodeMessage(bytes, 0), addr: decoded.addr };
   } catch (error) {
     if (error instanceof MessageFormatError) throw new AdminError(`${decoded.addr} answered a malformed message for ${msgId}: ${error.message}`);
     throw error;
   }
-  return storedMessageText(msgId.toUpperCase(), decoded.addr, message);
 }
 
 /** QueryMsgByIdSubCommand.printMsg's fields (also what queryMsgByOffset prints). */

@@ -5,7 +5,8 @@
 // console keeps working when the member it talked to dies.
 import type http from 'node:http';
 import { AdminClient, AdminError, masterAddr, sortedBrokerAddrs, type BrokerDataView, type QueueConsumeStats } from '../admin/admin-client.js';
-import { createMessageId, decodeMessage, decodeMessageId, decodeMessages, MessageFormatError, parseMessageProperties, type StoredMessage } from '../broker/message-codec.js';
+import { createMessageId, decodeMessages, MessageFormatError, parseMessageProperties, type StoredMessage } from '../broker/message-codec.js';
+import { viewMessageById } from '../admin/commands.js';
 import { RemotingClientError } from '../remoting/client.js';
 import type { ClusterSnapshot } from './cluster-view.js';
 import { HttpError, integerField, queryParam, readJsonObject, sendJson, stringField } from './http-util.js';
@@ -262,24 +263,10 @@ async function queryMessages(admin: AdminClient, url: URL): Promise<unknown> {
   const by = queryParam(url, 'by', /^(key|id|offset)$/, 'key, id or offset') as string;
   if (by === 'id') {
     const id = queryParam(url, 'id', MSG_ID_PATTERN, 'an offset message id (32 hex digits: the msgId a send answers)') as string;
-    let decoded;
-    try {
-      decoded = decodeMessageId(id);
-    } catch (error) {
-      if (error instanceof MessageFormatError) throw new HttpError(400, error.message);
-      throw error;
-    }
-    const bytes = await admin.viewMessage(decoded.addr, decoded.physicalOffset);
-    let message;
-    try {
-      message = decodeMessage(bytes, 0);
-    } catch (error) {
-      if (error instanceof MessageFormatError) throw new AdminError(`${decoded.addr} answered a malformed message for ${id}: ${error.message}`);
-      throw error;
-    }
+    const { message, addr } = await viewMessageById(admin, id);
     const info = await admin.clusterInfo();
-    const brokerName = Object.values(info.brokerAddrTable).find((d) => Object.values(d.brokerAddrs).includes(decoded.addr))?.brokerName ?? '?';
-    return { by, messages: [messageView(message, brokerName)], note: `read from ${decoded.addr} (the store host in the id)` };
+    const brokerName = Object.values(info.brokerAddrTable).find((d) => Object.values(d.brokerAddrs).includes(addr))?.brokerName ?? '?';
+    return { by, messages: [messageView(message, brokerName)], note: `read from ${addr} (the store host in the id)` };
   }
   const topic = queryParam(url, 'topic', TOPIC_PATTERN, 'a topic name') as string;
   const route = await admin.topicRoute(topic);

@@ -42,12 +42,13 @@ export interface FastTryCluster {
   pidOf(node: string): number;
 }
 
-/** `fast-try.sh start` on temp confs; teardown SIGKILLs, by pid, every process from its pid files. */
-export async function startFastTry(t: Test, extraEnv: NodeJS.ProcessEnv = {}): Promise<FastTryCluster & { startOutput: string }> {
+/** `fast-try.sh start` on temp confs (prepare may add to them, e.g. ACL keys); teardown SIGKILLs, by pid, every process from its pid files. */
+export async function startFastTry(t: Test, extraEnv: NodeJS.ProcessEnv = {}, prepare: (confDir: string, dir: string) => void = () => undefined): Promise<FastTryCluster & { startOutput: string }> {
   requireDist();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'console-'));
   const logDir = path.join(dir, 'logs');
   const { confDir, namesrvPort, clientPorts } = await writeQuickConfs(dir);
+  prepare(confDir, dir);
   const env = { ...process.env, FAST_TRY_CONF_DIR: confDir, ROCKETMQ_LOG_DIR: logDir, NAMESRV_PORT: String(namesrvPort), FAST_TRY_GRACE_SECONDS: '4', ...extraEnv };
   const pidFiles = ['namesrv', 'console', ...NODES.map((node) => `broker-${node}`)].map((name) => path.join(logDir, `${name}.pid`));
   const seen = new Set<number>();

@@ -22,7 +22,7 @@ export function LoginForm({ session, onChange }: { session: SessionInfo; onChang
     <form class="login" aria-labelledby="login-title" onSubmit={(e) => {
       e.preventDefault();
       setBusy(true);
-      post('/api/login', { accessKey, secretKey }).then(() => { setSecretKey(''); setError(null); onChange(); }, (x: Error) => setError(x.message)).finally(() => setBusy(false));
+      post('/api/login', { accessKey, secretKey }).then(() => { setAccessKey(''); setSecretKey(''); setError(null); onChange(); }, (x: Error) => setError(x.message)).finally(() => setBusy(false));
     }}>
       <h2 id="login-title">Log in</h2>
       <p>The brokers have ACL on: log in with an account of their plain_acl.yml.</p>
