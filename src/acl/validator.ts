@@ -75,7 +75,7 @@ export function checkRequest(rules: AclRules, mode: AclMode, request: RemotingCo
   return null;
 }
 
-function ownedPerm(account: AclAccount, resource: string): number {
+export function ownedPerm(account: AclAccount, resource: string): number {
   const explicit = account.resourcePerms.get(resource);
   if (explicit !== undefined) return explicit;
   return isRetryTopic(resource) ? account.defaultGroupPerm : account.defaultTopicPerm;

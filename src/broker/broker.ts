@@ -32,6 +32,8 @@ import { PullHoldService } from './pull-hold.js';
 import { KeyedRateMeters, RateMeter } from './rate-meter.js';
 import { ScheduleMessageService } from './schedule/schedule-service.js';
 import { IndexService } from './store/index-service.js';
+import { GrpcEndpoint } from '../grpc/grpc-endpoint.js';
+import { MEMBER_ENDPOINTS_EXTENSION, MemberEndpoints } from '../grpc/member-endpoints.js';
 
 export interface BrokerOptions {
   readonly config: BrokerConfig;
@@ -44,6 +46,8 @@ export interface BrokerOptions {
   readonly mapNodeConfig?: (config: DLedgerNodeConfig) => DLedgerNodeConfig;
   /** Listen for clients on this port instead of listenPort (tests pass 0 for an OS-assigned one). */
   readonly listenPortOverride?: number;
+  /** Serve gRPC on this port instead of grpcServerPort (tests pass 0). */
+  readonly grpcPortOverride?: number;
 }
 
 /** Held pulls at most, over all connections (each holds one timer and one pending answer). */
@@ -63,6 +67,10 @@ export class Broker {
   private registrar: NamesrvRegistrar | null = null;
   private schedule: ScheduleMessageService | null = null;
   private index: IndexService | null = null;
+  /** The gRPC endpoint (enableGrpcServer), for the 5.x clients. */
+  grpc: GrpcEndpoint | null = null;
+  /** Each member's gRPC endpoint, replicated (a state extension). */
+  private readonly memberEndpoints: MemberEndpoints;
   private readonly consumers: ConsumerManager;
   private readonly pullHold = new PullHoldService(HELD_PULLS_MAX);
   /** Requests refused by a bound (issue 11), per config key. */
@@ -83,6 +91,7 @@ export class Broker {
     const name = `broker ${this.config.brokerName}/${this.config.dLegerSelfId}`;
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} [${name}] ${line}\n`));
     this.refusals = new RefusalCounter(this.log);
+    this.memberEndpoints = new MemberEndpoints(this.log);
     this.consumers = new ConsumerManager({ groupsMax: this.config.consumerGroupsMax, clientsMax: this.config.consumerClientsMax, subscriptionsMax: this.config.consumerSubscriptionsMax });
     // Loaded here, before anything listens: a bad ACL file stops the start (AclFileError).
     this.acl = this.config.aclEnable ? new AclService({ file: this.config.aclFilePath, mode: 'broker', log: this.log }) : null;
@@ -126,6 +135,7 @@ export class Broker {
     this.boundPort = await this.remoting.listen('0.0.0.0', this.options.listenPortOverride ?? this.config.listenPort);
     const commitLog = this.openCommitLog();
     this.commitLogInstance = commitLog;
+    commitLog.state.registerExtension(MEMBER_ENDPOINTS_EXTENSION, this.memberEndpoints);
     if (commitLog instanceof DLedgerCommitLog) {
       void commitLog.stoppedByItself.then(async (code) => {
         this.log(`the DLedger member stopped by itself: closing the broker (exit ${code})`);
@@ -155,6 +165,10 @@ export class Broker {
     registerQueryProcessors(this.remoting, context, index);
     const schedule = new ScheduleMessageService({ commitLog, offsets: context.offsets, levelsMs: this.config.messageDelayLevelsMs, log: this.log });
     this.schedule = schedule;
+    if (this.config.grpc.enabled) {
+      this.grpc = new GrpcEndpoint({ broker: context, endpoints: this.memberEndpoints, acl: this.acl });
+      await this.grpc.listen(this.options.grpcPortOverride ?? this.config.grpc.port);
+    }
     const registrar = new NamesrvRegistrar({
       clusterName: this.config.brokerClusterName,
       brokerName: this.config.brokerName,
@@ -178,6 +192,7 @@ export class Broker {
     commitLog.onBrokerRoleChange((change) => {
       this.roleKnown = true;
       schedule.setMaster(change.role === 'master');
+      if (change.role === 'master') this.announceGrpcEndpoint(change.term);
       this.log(`broker role ${change.role} (term ${change.term}, leader ${change.leaderId ?? 'none'}): registering as brokerId ${this.brokerId()}`);
       void registrar.registerNow();
     });
@@ -186,7 +201,28 @@ export class Broker {
     this.expiryTimer = setInterval(() => this.consumers.expire(Date.now()), CLIENT_EXPIRY_SCAN_MS);
     this.expiryTimer.unref();
     const store = this.config.enableDLegerCommitLog ? `DLedger ${this.config.dLegerSelfId} of ${this.config.dLegerGroup}` : `classic commit log ${this.config.storePathCommitLog}`;
-    this.log(`listening on ${this.brokerAddr}, ${store}, name servers ${this.config.namesrvAddrs.join(';')}`);
+    const grpcText = this.grpc === null ? 'gRPC off' : `gRPC on ${this.grpc.context.selfEndpoint()}`;
+    this.log(`listening on ${this.brokerAddr}, ${grpcText}, ${store}, name servers ${this.config.namesrvAddrs.join(';')}`);
+  }
+
+  /**
+   * A new master writes its gRPC endpoint into the log (once per term, until it is there), so the
+   * followers' endpoints route clients to it (src/grpc/member-endpoints.ts).
+   */
+  private announceGrpcEndpoint(term: number): void {
+    const grpcEndpoint = this.grpc;
+    const commitLog = this.commitLogInstance;
+    if (grpcEndpoint === null || commitLog === null) return;
+    const memberId = this.config.dLegerSelfId || 'classic';
+    const endpoint = grpcEndpoint.context.selfEndpoint();
+    const attempt = (): void => {
+      if (this.closed || commitLog.role.role !== 'master' || commitLog.role.term !== term || this.memberEndpoints.endpointOf(memberId) === endpoint) return;
+      commitLog.proposeCommand({ type: 'extension', extension: MEMBER_ENDPOINTS_EXTENSION, body: { memberId, endpoint } }).catch((error: Error) => {
+        this.log(`gRPC endpoint ${endpoint} not announced yet: ${error.message}`);
+        setTimeout(attempt, 1000).unref();
+      });
+    };
+    attempt();
   }
 
   /**
@@ -225,6 +261,7 @@ export class Broker {
     this.schedule?.close();
     await this.registrar?.close();
     this.pullHold.close();
+    await this.grpc?.close();
     await this.remoting.close();
     await this.commitLogInstance?.close();
     this.index?.close();

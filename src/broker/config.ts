@@ -14,6 +14,7 @@ import { parseProperties, PropertiesError } from '../util/properties.js';
 import { isRemotingTlsKey, PEER_TLS_DEFAULTS, parseRemotingTls, REMOTING_TLS_DEFAULTS, type RemotingTls } from '../net/tls-config.js';
 import { DEFAULT_MESSAGE_DELAY_LEVEL, parseDelayLevels } from './schedule/delay-levels.js';
 import { brokerRetention, BROKER_RETENTION_KEYS, type BrokerRetention } from './retention-config.js';
+import { GRPC_KEYS, parseGrpcConfig, type GrpcConfig } from '../grpc/grpc-config.js';
 
 export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
 
@@ -96,6 +97,8 @@ export interface BrokerConfig {
   readonly aclCredentials: { readonly accessKey: string; readonly secretKey: string } | null;
   /** RocketMQ's file cleaning keys (fileReservedTime, deleteWhen, disk ratios, intervals): retention-config.ts. */
   readonly retention: BrokerRetention;
+  /** The gRPC endpoint for RocketMQ 5 clients (enableGrpcServer, grpcServerPort, bounds): src/grpc/grpc-config.ts. */
+  readonly grpc: GrpcConfig;
 }
 
 interface KeySpec {
@@ -164,6 +167,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   aclFilePath: { defaultValue: 'conf/plain_acl.yml', doc: 'ACL file, relative to the working directory (RocketMQ: $ROCKETMQ_HOME/conf/plain_acl.yml)' },
   accessKey: { defaultValue: null, doc: 'account the broker signs its registrations with (needs secretKey)' },
   ...BROKER_RETENTION_KEYS,
+  ...GRPC_KEYS,
   secretKey: { defaultValue: null, doc: 'secret of accessKey' },
 };
 
@@ -371,9 +375,10 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   const aclCredentials = accessKey === '' || secretKey === '' ? null : { accessKey, secretKey };
 
   const retention = brokerRetention(text, where, integer, problems);
+  const grpc = parseGrpcConfig(text, integer, boolean, maxMessageSize);
   if (problems.length > 0) throw new BrokerConfigError(problems);
   return {
-    retention,
+    retention, grpc,
     brokerClusterName, brokerName, brokerIP1, listenPort, namesrvAddrs, storePathRootDir, storePathCommitLog,
     enableDLegerCommitLog, dLegerGroup, dLegerPeers, dLegerSelfId, preferredLeaderId,
     dLegerPeerSecretFile, dLegerPeerAuth: dLegerPeerAuth as 'secret' | 'none', dLegerThreads: dLegerThreads as ThreadsSetting,

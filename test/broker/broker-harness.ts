@@ -58,6 +58,7 @@ export async function startCluster(extraConfig: Readonly<Record<string, string>>
     }),
     log: (line) => logs.push(`${selfId}: ${line}`),
     listenPortOverride: 0,
+    grpcPortOverride: 0,
     ...(raft === undefined ? {} : { raft }),
     nodeConfigOverrides: { mappedFileSizeForEntryIndex: 4096, tickIntervalMs: 10, heartBeatTimeIntervalMs: 50, maxHeartBeatLeak: 6 },
     mapNodeConfig: (config) => ({ ...config, peers: config.peers.map((p) => ({ ...p, port: 0 })) }),

@@ -96,7 +96,7 @@ t.test('JSON bodies sent to a master process cost no election', async (t) => {
       'brokerClusterName = RaftCluster', 'brokerName=RaftNode00', `listenPort=${listenPorts[n]}`, `namesrvAddr=${namesrvAddr}`,
       'brokerIP1=127.0.0.1', `storePathRootDir=${dir}/node0${n}`, `storePathCommitLog=${dir}/node0${n}/commitlog`,
       'enableDLegerCommitLog=true', 'dLegerGroup=RaftNode00', `dLegerPeers=${peerPorts.map((p, i) => `n${i}-127.0.0.1:${p}`).join(';')}`,
-      `dLegerSelfId=n${n}`, `dLegerPeerSecretFile=${testSecretFile()}`, 'mappedFileSizeCommitLog=67108864',
+      `dLegerSelfId=n${n}`, `dLegerPeerSecretFile=${testSecretFile()}`, 'grpcServerPort=0', 'mappedFileSizeCommitLog=67108864',
     ].join('\n'));
     return startBroker(t, conf);
   });

@@ -89,7 +89,7 @@ t.test('three broker processes: BID 0, sends, SIGKILL of the master, SIGTERM', a
       'brokerClusterName = RaftCluster', 'brokerName=RaftNode00', `listenPort=${listenPorts[n]}`, `namesrvAddr=${namesrvAddr}`,
       'brokerIP1=127.0.0.1', `storePathRootDir=${dir}/node0${n}`, `storePathCommitLog=${dir}/node0${n}/commitlog`,
       'enableDLegerCommitLog=true', 'dLegerGroup=RaftNode00', `dLegerPeers=${peerPorts.map((p, i) => `n${i}-127.0.0.1:${p}`).join(';')}`,
-      `dLegerSelfId=n${n}`, `dLegerPeerSecretFile=${testSecretFile()}`, 'sendMessageThreadPoolNums=16', 'mappedFileSizeCommitLog=67108864',
+      `dLegerSelfId=n${n}`, `dLegerPeerSecretFile=${testSecretFile()}`, 'grpcServerPort=0', 'sendMessageThreadPoolNums=16', 'mappedFileSizeCommitLog=67108864',
     ].join('\n'));
     return startBroker(t, conf);
   });

@@ -76,6 +76,7 @@ export async function upgradeWorld(t: Test, fileBytes: number): Promise<UpgradeW
         config: brokerConfig(keys),
         log: (line) => logs.push(`${name}: ${line}`),
         listenPortOverride: 0,
+        grpcPortOverride: 0,
         ...(raft === undefined ? {} : { raft }),
         ...(raftMember ? {
           nodeConfigOverrides: { mappedFileSizeForEntryIndex: 4096, tickIntervalMs: 10, heartBeatTimeIntervalMs: 50, maxHeartBeatLeak: 6 },

@@ -82,7 +82,7 @@ t.test('classic mqbroker, md5 check, restart as a DLedger group: consumers resum
   fs.writeFileSync(classicConf, [
     'brokerClusterName=RaftCluster', 'brokerName=RaftNode00', 'brokerId=0', 'brokerRole=ASYNC_MASTER', 'flushDiskType=ASYNC_FLUSH',
     `listenPort=${classicPort}`, `namesrvAddr=${namesrv.addr}`, `storePathRootDir=${storeOf(0)}`, `storePathCommitLog=${storeOf(0)}/commitlog`,
-    'enableDLegerCommitLog=false', `mappedFileSizeCommitLog=${FILE_BYTES}`, 'maxMessageSize=65536', '',
+    'enableDLegerCommitLog=false', `mappedFileSizeCommitLog=${FILE_BYTES}`, 'maxMessageSize=65536', 'grpcServerPort=0', '',
   ].join('\n'));
   const classic = launch(t, 'classic broker', 'bin/mqbroker', ['-c', classicConf]);
   await awaitLine(classic, /boot success/);

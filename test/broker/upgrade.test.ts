@@ -124,7 +124,7 @@ t.test('classic broker upgraded to a 3-member DLedger group', async (t) => {
 
   t.comment('a classic start on an upgraded store is refused');
   for (const member of members) await stopBroker(member);
-  const again = new Broker({ config: world.brokerConfig(classicKeys), log: () => undefined, listenPortOverride: 0 });
+  const again = new Broker({ config: world.brokerConfig(classicKeys), log: () => undefined, listenPortOverride: 0, grpcPortOverride: 0 });
   await t.rejects(again.start(), ClassicUpgradeError, 'enableDLegerCommitLog=false on a store with a DLedger log');
   await again.close();
 });

@@ -120,6 +120,7 @@ export class RocketMQChaosCluster {
             `dLegerPeers=${peers}`,
             `dLegerSelfId=${id}`,
             `dLegerPeerSecretFile=${testSecretFile()}`,
+            'grpcServerPort=0',
             `mappedFileSizeCommitLog=${ROCKETMQ_DATA_SEGMENT_BYTES}`,
             // Small segments need a small largest message (the bodies here are ~10 bytes).
             'maxMessageSize=65536',

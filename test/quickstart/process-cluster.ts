@@ -98,6 +98,7 @@ export async function startGroup(t: Test, dir: string, namesrvAddr: string, spec
       `dLegerPeers=${peers}`,
       `dLegerSelfId=n${i}`,
       `dLegerPeerSecretFile=${testSecretFile()}`,
+      'grpcServerPort=0',
       'sendMessageThreadPoolNums=16',
       ...(spec.extraConf ?? []),
       '',

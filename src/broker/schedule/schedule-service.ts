@@ -70,7 +70,12 @@ export class ScheduleMessageService {
       const [bytes] = commitLog.readMessages(SCHEDULE_TOPIC, queueId, offset, 1, Number.MAX_SAFE_INTEGER);
       if (bytes === undefined) return;
       const message = decodeMessage(bytes, 0, { verifyBodyCrc: false });
-      if (message.storeTimestampMs + delayMs > Date.now()) return; // later ones were stored later
+      // A gRPC delivery timestamp (TIMER_DELIVER_MS, at most the level's delay after the store
+      // time) is when it is due; later messages of the level were stored later, so each waits at
+      // most until its own store time + the level's delay, and none is delivered early.
+      const deliverAt = Number(parseMessageProperties(message.properties).get('TIMER_DELIVER_MS') ?? Number.NaN);
+      const dueAtMs = Number.isSafeInteger(deliverAt) ? Math.min(deliverAt, message.storeTimestampMs + delayMs) : message.storeTimestampMs + delayMs;
+      if (dueAtMs > Date.now()) return;
       await this.deliver(message);
       offset++;
       await offsets.commit(SCHEDULE_OFFSET_GROUP, SCHEDULE_TOPIC, queueId, offset);

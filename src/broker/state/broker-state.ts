@@ -32,6 +32,22 @@ export interface BrokerStateListener {
   onTopicsChanged?(): void;
 }
 
+/**
+ * Replicated state beyond topics, offsets and queues, kept by another module (the gRPC endpoints,
+ * POP consumption, transactions): its commands travel as `{type: 'extension', extension, body}`,
+ * its snapshot rides in every state checkpoint. Like apply(), every method must be deterministic.
+ */
+export interface StateExtension {
+  /** Apply one command body (untrusted JSON: an invalid one is ignored, the same way on every member). */
+  apply(body: unknown, index: number): void;
+  /** The extension's state for a checkpoint (JSON-serialisable). */
+  snapshot(): unknown;
+  /** Replace the state by a checkpoint's snapshot (undefined: the checkpoint had none). */
+  restore(snapshot: unknown): void;
+  /** Forget everything (the log is rebuilt from a later start). */
+  clear(): void;
+}
+
 export interface BrokerStateStats {
   messages: number;
   commands: number;
@@ -46,6 +62,7 @@ export class BrokerState implements StateMachine {
   /** RocketMQ's ConsumerOffsetManager table: "topic@group" -> queueId -> next offset to consume. */
   private readonly offsets = new Map<string, Map<number, number>>();
   private readonly listeners: BrokerStateListener[] = [];
+  private readonly extensions = new Map<string, StateExtension>();
   // Invariant: entries are applied in strictly increasing index order.
   private appliedIndex = -1;
   /** Bumped on every topic change; the name server compares it (DataVersion.counter). */
@@ -81,6 +98,12 @@ export class BrokerState implements StateMachine {
     this.listeners.push(listener);
   }
 
+  /** Register a state extension before the first entry is applied (every member registers the same ones). */
+  registerExtension(name: string, extension: StateExtension): void {
+    assert(this.appliedIndex === -1 && !this.extensions.has(name), `extension ${name} registered twice or after entry ${this.appliedIndex}`);
+    this.extensions.set(name, extension);
+  }
+
   /** Index of the last entry applied (-1 before any). */
   get lastAppliedIndex(): number {
     return this.appliedIndex;
@@ -93,6 +116,7 @@ export class BrokerState implements StateMachine {
     this.queueStore.removeAll();
     this.topics.clear();
     this.offsets.clear();
+    for (const extension of this.extensions.values()) extension.clear();
     this.topicsChanged();
     this.appliedIndex = firstIndex - 1;
     this.restoring = { commands: [] };
@@ -113,7 +137,9 @@ export class BrokerState implements StateMachine {
       const at = key.indexOf('@');
       offsets.push([key.slice(0, at), key.slice(at + 1), [...table]]);
     }
-    return { type: 'stateCheckpoint', capturedAt: this.appliedIndex, topics: [...this.topics.values()], offsets, queues };
+    const extensions: Record<string, unknown> = {};
+    for (const [name, extension] of this.extensions) extensions[name] = extension.snapshot();
+    return { type: 'stateCheckpoint', capturedAt: this.appliedIndex, topics: [...this.topics.values()], offsets, queues, extensions };
   }
 
   apply(entry: CommittedEntry): ApplyResult {
@@ -154,7 +180,7 @@ export class BrokerState implements StateMachine {
       else if (this.restoring !== null) {
         assert(this.restoring.commands.length < RESTORE_BUFFERED_COMMANDS_MAX, `${RESTORE_BUFFERED_COMMANDS_MAX} commands after the log start and no state checkpoint`);
         this.restoring.commands.push({ index, command });
-      } else this.applyCommand(command);
+      } else this.applyCommand(command, index);
       this.stats.commands++;
       return { kind: 'command', command };
     }
@@ -199,7 +225,8 @@ export class BrokerState implements StateMachine {
     for (const topic of checkpoint.topics) this.topics.set(topic.topicName, topic);
     this.offsets.clear();
     for (const [topic, group, table] of checkpoint.offsets) this.offsets.set(`${topic}@${group}`, new Map(table));
-    for (const held of restoring.commands) if (held.index > checkpoint.capturedAt) this.applyCommand(held.command);
+    for (const [name, extension] of this.extensions) extension.restore(checkpoint.extensions?.[name]);
+    for (const held of restoring.commands) if (held.index > checkpoint.capturedAt) this.applyCommand(held.command, held.index);
     for (const [topic, queueId, maxOffset] of checkpoint.queues) {
       const queue = this.queueFor(topic, queueId);
       if (queue.minOffset === queue.maxOffset && maxOffset > queue.maxOffset) queue.restartAt(maxOffset);
@@ -208,10 +235,16 @@ export class BrokerState implements StateMachine {
     this.log(`state restored from the checkpoint at entry ${index} (captured at ${checkpoint.capturedAt}): ${checkpoint.topics.length} topics, ${checkpoint.offsets.length} offset tables, ${checkpoint.queues.length} queues`);
   }
 
-  private applyCommand(command: BrokerCommand): void {
+  private applyCommand(command: BrokerCommand, index: number): void {
     switch (command.type) {
       case 'stateCheckpoint':
         return;
+      case 'extension': {
+        const extension = this.extensions.get(command.extension);
+        if (extension === undefined) this.log(`entry ${index}: command of unknown extension ${command.extension} ignored`);
+        else extension.apply(command.body, index);
+        return;
+      }
       case 'upsertTopic':
         this.topics.set(command.topic.topicName, command.topic);
         this.topicsChanged();

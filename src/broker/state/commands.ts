@@ -36,13 +36,20 @@ export interface StateCheckpoint {
   readonly offsets: ReadonlyArray<readonly [string, string, ReadonlyArray<readonly [number, number]>]>;
   /** [topic, queueId, maxOffset] of every queue. */
   readonly queues: ReadonlyArray<readonly [string, number, number]>;
+  /** Each state extension's snapshot, by name (absent in checkpoints written before extensions). */
+  readonly extensions?: Readonly<Record<string, unknown>>;
 }
+
+/** A state extension's name (BrokerState.registerExtension): the gRPC endpoints, POP, transactions. */
+export const EXTENSION_NAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9]{0,31}$/;
 
 export type BrokerCommand =
   | StateCheckpoint
   | { readonly type: 'upsertTopic'; readonly topic: TopicConfig }
   | { readonly type: 'deleteTopic'; readonly topicName: string }
-  | { readonly type: 'commitOffsets'; readonly group: string; readonly offsets: readonly OffsetCommit[] };
+  | { readonly type: 'commitOffsets'; readonly group: string; readonly offsets: readonly OffsetCommit[] }
+  /** A command of a state extension: `body` is validated by the extension when applied. */
+  | { readonly type: 'extension'; readonly extension: string; readonly body: unknown };
 
 export class CommandFormatError extends Error {
   override name = 'CommandFormatError';
@@ -99,6 +106,11 @@ export function decodeCommand(body: Uint8Array): BrokerCommand {
     }
     case 'stateCheckpoint':
       return parseCheckpoint(v);
+    case 'extension': {
+      const extension = v['extension'];
+      if (typeof extension !== 'string' || !EXTENSION_NAME_PATTERN.test(extension)) throw new CommandFormatError(`extension: bad name ${JSON.stringify(extension)}`);
+      return { type: 'extension', extension, body: v['body'] ?? null };
+    }
     default:
       throw new CommandFormatError(`unknown command type ${JSON.stringify(v['type'])}`);
   }
@@ -118,7 +130,7 @@ function isCount(value: unknown): value is number {
 }
 
 function parseCheckpoint(v: Record<string, unknown>): StateCheckpoint {
-  const { capturedAt, topics, offsets, queues } = v;
+  const { capturedAt, topics, offsets, queues, extensions } = v;
   if (typeof capturedAt !== 'number' || !Number.isSafeInteger(capturedAt) || capturedAt < -1) throw new CommandFormatError(`stateCheckpoint: bad capturedAt ${JSON.stringify(capturedAt)}`);
   if (!Array.isArray(topics) || !Array.isArray(offsets) || !Array.isArray(queues)) throw new CommandFormatError('stateCheckpoint: topics, offsets and queues must be arrays');
   const parsedTopics = topics.map((topic: unknown, i) => {
@@ -141,5 +153,8 @@ function parseCheckpoint(v: Record<string, unknown>): StateCheckpoint {
     if (typeof topic !== 'string' || !TOPIC_NAME_PATTERN.test(topic) || !isCount(queueId) || !isCount(maxOffset)) throw new CommandFormatError(`stateCheckpoint: queues[${i}] is not [topic, queueId, maxOffset]`);
     return [topic, queueId, maxOffset];
   });
-  return { type: 'stateCheckpoint', capturedAt, topics: parsedTopics, offsets: parsedOffsets, queues: parsedQueues };
+  if (extensions !== undefined && (typeof extensions !== 'object' || extensions === null || Array.isArray(extensions) || Object.keys(extensions).some((name) => !EXTENSION_NAME_PATTERN.test(name)))) {
+    throw new CommandFormatError('stateCheckpoint: extensions must be an object keyed by extension names');
+  }
+  return { type: 'stateCheckpoint', capturedAt, topics: parsedTopics, offsets: parsedOffsets, queues: parsedQueues, ...(extensions === undefined ? {} : { extensions: extensions as Record<string, unknown> }) };
 }
