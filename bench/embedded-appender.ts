@@ -4,7 +4,7 @@
 // `concurrency` append() calls (of `batch` entries) in flight, and prints one JSON line per
 // case: appends/s, p50/p99 ms, this process's CPU ms per 1000 appends (all its threads) and its
 // anonymous RSS. The store lives in a fresh temp dir, removed at the end.
-// usage: node dist/bench/embedded-appender.js --threads inline|workers --flush sync|async --cases C:N,CxB:N,... [--warm N]
+// usage: node dist/bench/embedded-appender.js --threads inline|workers [--raft-worker] --flush sync|async --cases C:N,CxB:N,... [--warm N]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,6 +40,7 @@ async function main(args: readonly string[]): Promise<void> {
       storeBaseDir: baseDir,
       flushPolicy: flush,
       threads,
+      ...(args.includes('--raft-worker') ? { raftWorker: 'true' } : {}),
       mappedFileSizeForEntryData: 64 * 1024 * 1024,
       mappedFileSizeForEntryIndex: 32 * 256 * 1024,
       peerSecretFile: writeSecretFile(baseDir),

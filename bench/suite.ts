@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--rounds N] [--budget-min M]` (plain: this whole table; issue 13 item 4): every
+// `npm run bench [-- --quick] [--rounds N] [--budget-min M] [--workers-raft]` (plain: this whole table; issue 13 item 4): every
 // comparison of the issue in one run, as ratios measured in interleaved rounds (A,B then B,A: the
 // machine is shared, and absolute numbers move 2x between minutes), with the issue's targets
 // beside them.
@@ -13,7 +13,8 @@
 //       values, as dledger/etcd ratios; skipped (and said so) when no `etcd` is on PATH.
 // Writes bench/results/suite-<time>.json and prints the table; `--quick` is a smoke run (1 round,
 // a tenth of the counts, one kill per mode). The run is bounded: a section starts another round
-// only inside its share of --budget-min (default 9 minutes; round 1 always runs).
+// only inside its share of --budget-min (default 9 minutes; round 1 always runs). --workers-raft:
+// the workers side also runs the Raft worker thread (node key raftWorker=true).
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,7 +110,8 @@ interface EmbeddedResult {
 async function runEmbedded(mode: Mode, flush: string, cases: readonly LoadCase[], warm: number): Promise<EmbeddedResult[]> {
   const script = path.resolve(import.meta.dirname, 'embedded-appender.js');
   const spec = cases.map((c) => (c.batch > 1 ? `${c.concurrency}x${c.batch}:${c.count}` : `${c.concurrency}:${c.count}`)).join(',');
-  const { stdout } = await execFileAsync(process.execPath, [script, '--threads', mode, '--flush', flush, '--cases', spec, '--warm', String(warm)], { timeout: 300_000, maxBuffer: 1024 * 1024 });
+  const raft = mode === 'workers' && workersOptions.raftWorker ? ['--raft-worker'] : [];
+  const { stdout } = await execFileAsync(process.execPath, [script, '--threads', mode, ...raft, '--flush', flush, '--cases', spec, '--warm', String(warm)], { timeout: 300_000, maxBuffer: 1024 * 1024 });
   return stdout.trim().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as EmbeddedResult);
 }
 
@@ -144,11 +146,14 @@ async function interleave(recorder: Recorder, section: string, groups: Record<Mo
   }
 }
 
+/** --workers-raft: the workers side also runs the Raft worker (node key raftWorker=true). */
+const workersOptions = { raftWorker: false };
+
 async function startPair(flush: 'sync' | 'async', members: number, label: string): Promise<Record<Mode, DledgerGroup>> {
   const cli = cliOf(path.resolve(import.meta.dirname, '..', '..'));
   const inline = await startDledgerGroup({ name: `${label}inline`, cli, flush, threads: 'inline', members });
   try {
-    return { inline, workers: await startDledgerGroup({ name: `${label}workers`, cli, flush, threads: 'workers', members }) };
+    return { inline, workers: await startDledgerGroup({ name: `${label}workers`, cli, flush, threads: 'workers', members, extraConfig: workersOptions.raftWorker ? ['raftWorker=true'] : [] }) };
   } catch (error) {
     await stopDledgerGroup(inline);
     throw error;
@@ -201,6 +206,7 @@ export async function run(args: readonly string[]): Promise<void> {
     { concurrency: 8, batch: 64, count: n(256_000) },
   ];
   const etcdCases = new Set(['c1', 'c128']);
+  workersOptions.raftWorker = args.includes('--workers-raft');
   const budgetMin = Number(flagValue(args, '--budget-min') ?? '9');
   if (!Number.isFinite(budgetMin) || budgetMin <= 0 || budgetMin > 120) throw new Error('--budget-min: minutes in (0, 120]');
   const startedAt = performance.now();
@@ -248,13 +254,14 @@ export async function run(args: readonly string[]): Promise<void> {
   const report = buildReport(recorder, failoverMs, etcd, { groupCases, oneNodeCases, embeddedCases });
   console.log(`\nnpm run bench (issue 13): ${startedIso}, ${rounds} interleaved round(s)${quick ? ' (--quick: counts / 10)' : ''}, 1 KiB; ${os.availableParallelism()} cores; load average before ${loadBefore.map((v) => v.toFixed(2)).join(' ')}, after ${loadAfter.map((v) => v.toFixed(2)).join(' ')}; ${fixed(elapsedS)} s`);
   const roundsRun = Object.fromEntries(Object.keys(SECTION_SHARES).map((section) => [section, new Set(recorder.samples.filter((x) => x.section === section).map((x) => x.round)).size]));
+  if (workersOptions.raftWorker) console.log('workers = threads=workers with raftWorker=true (the Raft worker thread)');
   console.log(`values: median over rounds; ratios: per round, then (median); rounds run per section (time budget ${budgetMin} min): ${Object.entries(roundsRun).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   for (const table of report.tables) {
     console.log(`\n${table.title}`);
     console.log(formatTable(table.headers, table.rows));
   }
   console.log(`\n${report.notes.join('\n')}`);
-  const file = writeResults('suite', { startedAt: startedIso, quick, rounds, roundsRun, budgetMin, cores: os.availableParallelism(), node: process.version, loadBefore, loadAfter, elapsedSeconds: elapsedS, etcd, targets: TARGETS, autoPick: report.autoPick, failoverMs, samples: recorder.samples, tables: report.tables, targetStatus: report.status });
+  const file = writeResults('suite', { startedAt: startedIso, quick, rounds, roundsRun, workersRaftWorker: workersOptions.raftWorker, budgetMin, cores: os.availableParallelism(), node: process.version, loadBefore, loadAfter, elapsedSeconds: elapsedS, etcd, targets: TARGETS, autoPick: report.autoPick, failoverMs, samples: recorder.samples, tables: report.tables, targetStatus: report.status });
   console.log(`wrote ${file}`);
 }
 

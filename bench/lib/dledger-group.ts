@@ -97,6 +97,8 @@ export async function startDledgerGroup(options: {
   readonly flush: 'sync' | 'async';
   readonly threads?: string | undefined;
   readonly members: number;
+  /** More node config lines (key=value), e.g. raftWorker=true. */
+  readonly extraConfig?: readonly string[];
 }): Promise<DledgerGroup> {
   const { name, cli, flush, threads, members } = options;
   if (members !== 1 && members !== 3) throw new Error('members: 1 or 3');
@@ -109,7 +111,7 @@ export async function startDledgerGroup(options: {
   // Small segments: the default 1 GiB data segment (plus one prepared ahead) is fallocated per
   // member, 6+ GiB per group on a disk that other sessions share.
   const configPath = path.join(baseDir, 'bench.conf');
-  fs.writeFileSync(configPath, `mappedFileSizeForEntryData=${SEGMENT_BYTES}\nmappedFileSizeForEntryIndex=${INDEX_SEGMENT_BYTES}\n`);
+  fs.writeFileSync(configPath, [`mappedFileSizeForEntryData=${SEGMENT_BYTES}`, `mappedFileSizeForEntryIndex=${INDEX_SEGMENT_BYTES}`, ...(options.extraConfig ?? [])].join('\n') + '\n');
   // A build with peer authentication refuses to start without a secret; an older one knows no such flag.
   const secretPath = path.join(baseDir, 'peer.secret');
   const secretFile = hasPeerAuth(cli) && ensureSecretFile(secretPath) ? secretPath : null;
