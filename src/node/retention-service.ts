@@ -50,10 +50,33 @@ export class RetentionService {
     private readonly hooks: RetentionHooks,
   ) {}
 
-  start(): void {
+  // Invariant: null with an own timer; else the caller's ticks per check (>= 1) and the count.
+  private ticksPerCheck: number | null = null;
+  private ticksSinceCheck = 0;
+
+  /**
+   * Check now, then every checkIntervalMs: on an own timer, or, given the caller's tick period
+   * (tickIntervalMs <= checkIntervalMs), from the caller's ticks (onTick), every
+   * round(checkIntervalMs / tickIntervalMs) of them: the check then shares the tick's wake-up of
+   * the event loop instead of waking it 10 times a second by itself (measured on an idle member:
+   * the 100 ms timer fired ~2 ms after every other tick, a wake-up of its own).
+   */
+  start(tickIntervalMs?: number): void {
     this.checkFromTimer();
+    if (tickIntervalMs !== undefined && tickIntervalMs > 0 && tickIntervalMs <= this.settings.checkIntervalMs) {
+      this.ticksPerCheck = Math.max(1, Math.round(this.settings.checkIntervalMs / tickIntervalMs));
+      return;
+    }
     this.timer = setInterval(() => this.checkFromTimer(), this.settings.checkIntervalMs);
     this.timer.unref();
+  }
+
+  /** The caller's tick (start(tickIntervalMs) only): a check every ticksPerCheck ticks. */
+  onTick(): void {
+    if (this.ticksPerCheck === null || this.stopped) return;
+    if (++this.ticksSinceCheck < this.ticksPerCheck) return;
+    this.ticksSinceCheck = 0;
+    this.checkFromTimer();
   }
 
   /**

@@ -370,7 +370,8 @@ export class DLedgerServer {
       ...(this.options.onLogStartMoved === undefined ? {} : { onLogStartMoved: this.options.onLogStartMoved }),
       log: this.log,
     });
-    this.retention.start();
+    // Driven by the tick (one wake-up for both); tick() calls onTick.
+    this.retention.start(this.config.tickIntervalMs);
   }
 
   /** Retention counters and the last disk measurement; null when retention is off. */
@@ -662,6 +663,7 @@ export class DLedgerServer {
     this.liveCore().tick();
     this.processReadies();
     this.expireAppends();
+    this.retention?.onTick();
     if (++this.ticksSinceMetrics >= METRICS_EVERY_TICKS) {
       this.ticksSinceMetrics = 0;
       this.updateMetrics();
