@@ -29,11 +29,13 @@ async function main(args: readonly string[]): Promise<void> {
   const cases = parseCases(flag(args, '--cases'));
   const warm = Number(flag(args, '--warm', '10000'));
   if (!Number.isInteger(warm) || warm < 0 || warm > 1_000_000) throw new Error('--warm: 0..1000000');
+  if (threads !== 'inline' && threads !== 'workers') throw new Error(`--threads: "${threads}" must be inline or workers`);
   const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), `dledger-embedded-${threads}-`));
   const [port] = await freePorts(1);
   const logTail: string[] = [];
-  const server = new DLedgerServer({
-    config: buildNodeConfig({
+  let config;
+  try {
+    config = buildNodeConfig({
       group: 'embedded',
       selfId: 'n0',
       peers: `n0-127.0.0.1:${port}`,
@@ -44,7 +46,13 @@ async function main(args: readonly string[]): Promise<void> {
       mappedFileSizeForEntryData: 64 * 1024 * 1024,
       mappedFileSizeForEntryIndex: 32 * 256 * 1024,
       peerSecretFile: writeSecretFile(baseDir),
-    }),
+    });
+  } catch (error) {
+    fs.rmSync(baseDir, { recursive: true, force: true }); // a bad flag: nothing was started
+    throw error;
+  }
+  const server = new DLedgerServer({
+    config,
     // The node's log lines, kept (the last 50) for a failed run's message.
     log: (line) => { logTail.push(line); if (logTail.length > 50) logTail.shift(); },
   });

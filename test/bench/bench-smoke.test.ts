@@ -43,7 +43,7 @@ for (const mode of ['inline', 'workers']) {
 t.test('the embedded appender refuses a bad mode with a clear error', async (t) => {
   const failed = await execFileAsync(process.execPath, [path.join(distBench, 'embedded-appender.js'), '--threads', 'both', '--cases', '1:1'], { timeout: 60_000 }).then(() => null, (error: { code: number; stderr: string }) => error);
   t.ok(failed !== null && failed.code !== 0, 'exits non-zero');
-  t.match(failed?.stderr ?? '', /threads/);
+  t.match(failed?.stderr ?? '', /--threads: "both" must be inline or workers/);
 });
 
 const etcdLib = (await import(path.join(distBench, 'lib', 'etcd-group.js'))) as typeof import('../../bench/lib/etcd-group.js');
