@@ -23,6 +23,8 @@ export interface RetentionHooks {
   onLogStartMoved?(run: RetentionRun, firstIndex: number, firstPos: number): void;
   log(line: string): void;
   clock?: RetentionClock;
+  /** After every disk measurement (server.ts: a full leader hands leadership over). */
+  onMeasured?(diskFull: boolean): void;
 }
 
 export interface RetentionStats {
@@ -109,6 +111,7 @@ export class RetentionService {
     const full = this.full ? this.ratio > (settings.diskOkRatio ?? settings.diskFullRatio) : this.ratio > settings.diskFullRatio;
     if (full !== this.full) this.hooks.log(full ? `disk usage ${this.ratio.toFixed(4)} over ${settings.diskFullRatio}: appends refused until space returns` : `disk usage ${this.ratio.toFixed(4)} back at or below ${settings.diskOkRatio ?? settings.diskFullRatio}: appends accepted again`);
     this.full = full;
+    this.hooks.onMeasured?.(full);
     if (this.inFlight !== null) return null;
     const timeUp = isTimeToDelete(settings.deleteWhen, clock.hourOfDay());
     const checkExpired = this.ratio > settings.checkExpiredRatio;

@@ -28,6 +28,7 @@ import { type ClientSession, PeerTransport } from './peer-transport.js';
 import { DEFAULT_HELLO_TIMEOUT_MS, loadNodeSecrets } from './peer-auth.js';
 import { parseWireMessage, wireMessage } from './raft-message-wire.js';
 import { resolveThreads, type ThreadsResolution } from './threads-mode.js';
+import { DiskFullHandover } from './disk-full-handover.js';
 import { RetentionService, retentionKeepFromIndex, type RetentionHooks, type RetentionStats } from './retention-service.js';
 import type { RetentionSettings } from './retention-settings.js';
 import { StorageWorker } from './storage-worker.js';
@@ -365,7 +366,18 @@ export class DLedgerServer {
     // A state machine that cannot rebuild after a snapshot keeps what it applied only through the log.
     const holdForEveryFollower = this.options.stateMachine !== undefined && this.options.stateMachine.installSnapshot === undefined;
     const floor = this.options.retentionFloor;
+    const electionTimeoutMs = raftTimingTicks(this.config).electionTimeoutTicks * this.config.tickIntervalMs;
+    const handover = new DiskFullHandover({
+      selfId: this.config.selfId,
+      leadsWithFullDisk: () => !this.closed && this.retention?.diskFull === true && this.role.role === 'leader',
+      followers: () => [...core.status().progress].map(([id, progress]) => ({ id, match: progress.match })),
+      // The core gives up a transfer after an election timeout; wait a little longer than that.
+      transfer: (to) => this.transferLeadership(to, 2 * electionTimeoutMs),
+      nowMs: () => Date.now(),
+      log: this.log,
+    }, Math.max(1000, 5 * electionTimeoutMs));
     this.retention = new RetentionService(store, settings, {
+      onMeasured: () => handover.poke(),
       keepFromIndex: (forceClean) => Math.min(retentionKeepFromIndex(core, this.config.selfId, holdForEveryFollower, forceClean), floor?.() ?? Number.MAX_SAFE_INTEGER),
       ...(this.options.onLogStartMoved === undefined ? {} : { onLogStartMoved: this.options.onLogStartMoved }),
       log: this.log,
@@ -688,6 +700,12 @@ export class DLedgerServer {
     if (this.closed) return;
     const storage = this.liveStorage();
     const message = parseWireMessage(value, from, this.config.selfId, (raw) => storage.offerReceivedRaw(raw));
+    if (message.type === 'TimeoutNow' && this.retention?.diskFull === true) {
+      // A member whose disk is full would lead only to refuse every append (disk-full-handover.ts):
+      // the transfer lapses on the leader, which tries another member.
+      this.log(`ignoring TimeoutNow from ${from}: disk usage ${this.retention.stats().diskUsageRatio.toFixed(4)} is over ${this.retention.settings.diskFullRatio}, not taking leadership`);
+      return;
+    }
     try {
       this.liveCore().step(message);
     } catch (error) {

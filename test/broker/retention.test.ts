@@ -1,12 +1,14 @@
 // Goal: a broker group deletes old commit-log segments by RocketMQ's keys and answers as RocketMQ
 // does around it: GET_MIN_OFFSET answers the new minimum on every member, a consumer behind it
-// gets PULL_OFFSET_MOVED to it and pulls on from there; on a disk over diskSpaceWarningLevelRatio
+// gets PULL_OFFSET_MOVED to it and pulls on from there; a master whose disk goes over
+// diskSpaceWarningLevelRatio hands leadership to a member with space; when every disk is over it,
 // sends are refused with SERVICE_NOT_AVAILABLE and RocketMQ's remark, forced cleaning
 // (diskSpaceCleanForciblyRatio) frees space, sends resume, and every acknowledged message still
 // retained is there.
 // Method: 3 in-process brokers with real remoting on OS-assigned ports (broker-harness.ts), raw
 // frames; 1 MiB segments. The disk-full part puts each broker's store on its own 16 MiB tmpfs
-// (needs mount; skipped with the reason when refused) and fills the master's with a filler file.
+// (needs mount; skipped with the reason when refused) and fills the master's with a filler file (it
+// hands leadership to a member with space), then every member's.
 import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -120,31 +122,46 @@ t.test('disk over diskSpaceWarningLevelRatio: sends refused with RocketMQ\'s rem
   t.ok(before.diskUsageRatio < 0.7 && !before.diskFull, `after 3,000 messages the master's disk is at ${before.diskUsageRatio.toFixed(3)}`);
   t.equal(before.segmentsDeleted, 0, 'nothing deleted yet');
 
-  // Something else takes the disk: over 85 %.
-  const filler = path.join(master.config.storePathRootDir, '..', 'filler');
-  fs.writeFileSync(filler, Buffer.alloc(Math.round(6.5 * MIB)));
+  // Something else takes the master's disk: over 85 %. It hands leadership to a member with space
+  // (src/node/disk-full-handover.ts), so sends go on through the new master.
+  const fillerOf = (broker: Broker): string => path.join(broker.config.storePathRootDir, '..', 'filler');
+  fs.writeFileSync(fillerOf(master), Buffer.alloc(Math.round(6.5 * MIB)));
   await until(() => master.commitLog.retentionStats()!.diskFull, 5000, 'the master to mark its disk full');
-  const refused = await cluster.call(master.brokerAddr, RequestCode.SEND_MESSAGE_V2, ...v2Send(0, 'refused'));
+  const successor = await until(() => cluster.brokers.find((b) => b !== master && b.commitLog.isWritable()), 10_000, 'a member with space to become master');
+  t.notOk(master.commitLog.isWritable(), 'the full master is a slave now');
+  const handedOver = await cluster.call(successor.brokerAddr, RequestCode.SEND_MESSAGE_V2, ...v2Send(0, `q0-${next[0]}-successor`));
+  t.equal(handedOver.code, ResponseCode.SUCCESS, `the new master ${successor.config.dLegerSelfId} takes sends while the old one's disk is full`);
+  next[0]!++;
+
+  // Every member's disk over 85 %: nobody with space can lead; the master refuses with RocketMQ's answer.
+  for (const broker of cluster.brokers) if (broker !== master) fs.writeFileSync(fillerOf(broker), Buffer.alloc(Math.round(6.5 * MIB)));
+  const current = await until(() => cluster.brokers.find((b) => b.commitLog.isWritable() && b.commitLog.retentionStats()!.diskFull), 10_000, 'a master with a full disk');
+  const refused = await cluster.call(current.brokerAddr, RequestCode.SEND_MESSAGE_V2, ...v2Send(0, 'refused'));
   t.equal(refused.code, ResponseCode.SERVICE_NOT_AVAILABLE, 'a send on the full disk: SERVICE_NOT_AVAILABLE');
   t.match(refused.remark, /^service not available now\. It may be caused by one of the following reasons: the broker's disk is full \[CL: {1,2}0\.\d\d CQ: {1,2}0\.\d\d INDEX: {1,2}0\.\d\d\], messages are put to the slave, message store has been shut down, etc\.$/, `RocketMQ's remark: ${refused.remark}`);
 
   // Forced cleaning deletes old segments whether expired or not; once at or below 70 %, sends resume.
-  const resumed = await until(async () => {
-    const answer = await cluster.call(master.brokerAddr, RequestCode.SEND_MESSAGE_V2, ...v2Send(0, `q0-${next[0]}-after`));
-    return answer.code === ResponseCode.SUCCESS ? answer : null;
+  const resumedOn = await until(async () => {
+    const writer = cluster.brokers.find((b) => b.commitLog.isWritable());
+    if (writer === undefined) return null;
+    const answer = await cluster.call(writer.brokerAddr, RequestCode.SEND_MESSAGE_V2, ...v2Send(0, `q0-${next[0]}-after`));
+    return answer.code === ResponseCode.SUCCESS ? { answer, writer } : null;
   }, 20_000, 'a send to be accepted again');
   next[0]!++;
-  const after = master.commitLog.retentionStats()!;
-  t.ok(after.segmentsDeleted >= 3 && after.diskUsageRatio <= 0.7, `forced cleaning deleted ${after.segmentsDeleted} segments (${after.bytesDeleted} bytes): disk at ${after.diskUsageRatio.toFixed(3)}; a send succeeds again (queue offset ${resumed.extFields['queueOffset']})`);
+  // The master that accepted it (the first member whose forced cleaning freed space may have taken
+  // over from a master still cleaning).
+  const after = resumedOn.writer.commitLog.retentionStats()!;
+  t.ok(after.segmentsDeleted >= 3 && after.diskUsageRatio <= 0.7, `forced cleaning deleted ${after.segmentsDeleted} segments (${after.bytesDeleted} bytes): disk at ${after.diskUsageRatio.toFixed(3)}; a send succeeds again on ${resumedOn.writer.config.dLegerSelfId} (queue offset ${resumedOn.answer.extFields['queueOffset']})`);
 
-  // Every acknowledged message from the new minimum on is there, in order.
+  // Every acknowledged message from the new minimum on is there, in order (on the master now).
+  const reader = cluster.brokers.find((b) => b.commitLog.isWritable()) ?? current;
   for (const queueId of [0, 1]) {
-    const min = Number((await cluster.call(master.brokerAddr, RequestCode.GET_MIN_OFFSET, { topic: TOPIC, queueId })).extFields['offset']);
-    const max = Number((await cluster.call(master.brokerAddr, RequestCode.GET_MAX_OFFSET, { topic: TOPIC, queueId })).extFields['offset']);
+    const min = Number((await cluster.call(reader.brokerAddr, RequestCode.GET_MIN_OFFSET, { topic: TOPIC, queueId })).extFields['offset']);
+    const max = Number((await cluster.call(reader.brokerAddr, RequestCode.GET_MAX_OFFSET, { topic: TOPIC, queueId })).extFields['offset']);
     t.ok(min > 0 && max === next[queueId], `queue ${queueId}: retained [${min}, ${max}) of ${next[queueId]} acknowledged`);
     let bad = 0;
     for (let offset = min; offset < max; ) {
-      const pulled = await cluster.call(master.brokerAddr, RequestCode.PULL_MESSAGE, pullFields(queueId, offset));
+      const pulled = await cluster.call(reader.brokerAddr, RequestCode.PULL_MESSAGE, pullFields(queueId, offset));
       if (pulled.code !== ResponseCode.SUCCESS) throw new Error(`pull ${queueId}@${offset}: ${pulled.code} ${pulled.remark}`);
       for (const stored of decodeMessages(pulled.body!)) {
         if (stored.queueOffset !== offset || !new TextDecoder().decode(stored.body).startsWith(`q${queueId}-${offset}-`)) bad++;
