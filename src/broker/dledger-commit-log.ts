@@ -211,6 +211,8 @@ export class DLedgerCommitLog implements BrokerCommitLog {
         for (const handler of this.logStartHandlers) handler(minPhysicalOffset);
       },
       patchBody: patchPhysicalOffset,
+      // The same function for a Raft worker thread (raftWorker), which imports it by name.
+      patchBodyModule: { url: new URL('./message-codec.js', import.meta.url).href, exportName: 'patchPhysicalOffset' },
       log: options.log,
       // The node logged "FATAL: ...; stopping this node" and closes itself; the broker goes too.
       onFatal: () => void this.close().finally(() => this.resolveStopped(SELF_STOP_EXIT_CODE)),

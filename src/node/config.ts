@@ -2,7 +2,7 @@
 // timing defaults where DLedger's are too slow (see DEFAULT_TIMING below), validated in full
 // before anything starts. Every error names the key and the value it got.
 import { PEER_TLS_DEFAULTS, parsePeerTls, type PeerTls } from '../net/tls-config.js';
-import { isThreadsSetting, THREADS_ENV, threadsEnvProblem, type ThreadsSetting } from './threads-mode.js';
+import { isThreadsSetting, RAFT_WORKER_ENV, raftWorkerEnvProblem, THREADS_ENV, threadsEnvProblem, type ThreadsSetting } from './threads-mode.js';
 import { DLEDGER_CHECK_INTERVAL_MS, DLEDGER_UNLINK_INTERVAL_MS, MAX_RESERVED_HOURS, MAX_SEGMENTS_PER_RUN, parseDecimal, parseDeleteWhen, reservedHoursToMs, type RetentionSettings } from './retention-settings.js';
 
 export interface PeerAddress {
@@ -305,6 +305,8 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
   const raftWorkerText = text('raftWorker');
   if (raftWorkerText !== 'true' && raftWorkerText !== 'false') problems.push(`raftWorker: "${raftWorkerText}" must be true or false`);
   else if (raftWorkerText === 'true' && threads === 'inline') problems.push('raftWorker: true needs threads workers (or auto), not inline');
+  const raftWorkerEnv = raftWorkerEnvProblem(process.env[RAFT_WORKER_ENV]);
+  if (raftWorkerEnv !== null) problems.push(raftWorkerEnv);
   const retention = dledgerRetention(text, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {

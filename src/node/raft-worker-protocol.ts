@@ -79,6 +79,8 @@ export interface RaftWorkerData {
   readonly raft: Partial<RaftConfig> | undefined;
   /** undefined: the server's default; null: off. */
   readonly retention: RetentionSettings | null | undefined;
+  /** The store hook, imported in the worker (module URL of compiled JS, export name). */
+  readonly patchBodyModule: { readonly url: string; readonly exportName: string } | null;
 }
 
 /** What the worker's node reports every few ticks (status() and the stats getters on main). */

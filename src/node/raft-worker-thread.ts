@@ -83,7 +83,17 @@ const forwardingMetrics = new Proxy({} as Metrics, {
   get: (_target, name) => (...args: unknown[]) => post([ToMain.Metric, name, args]),
 });
 
+async function importPatchBody(): Promise<((body: Uint8Array, pos: number) => void) | undefined> {
+  if (data.patchBodyModule === null) return undefined;
+  const module = (await import(data.patchBodyModule.url)) as Record<string, unknown>;
+  const hook = module[data.patchBodyModule.exportName];
+  if (typeof hook !== 'function') throw new Error(`patchBodyModule: ${data.patchBodyModule.url} has no function ${data.patchBodyModule.exportName}`);
+  return hook as (body: Uint8Array, pos: number) => void;
+}
+const patchBody = await importPatchBody();
+
 const server = new DLedgerServer({
+  ...(patchBody === undefined ? {} : { patchBody }),
   config: { ...data.config, threads: 'workers', raftWorker: false },
   metrics: forwardingMetrics,
   log: (line) => post([ToMain.Log, line], line.length),

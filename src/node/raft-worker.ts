@@ -38,6 +38,18 @@ function workerScriptUrl(): URL {
   return pathToFileURL(path.join(path.dirname(here), '../../dist/src/node/raft-worker-thread.js'));
 }
 
+/** A module URL the worker (compiled JS, no loaders) can import: src/... .ts -> dist/src/... .js. */
+export function workerImportUrl(href: string): string {
+  const url = new URL(href);
+  if (url.protocol !== 'file:') return href;
+  const file = fileURLToPath(url);
+  const marker = `${path.sep}src${path.sep}`;
+  const at = file.lastIndexOf(marker);
+  if (at < 0 || file.includes(`${path.sep}dist${path.sep}src${path.sep}`)) return pathToFileURL(file).href;
+  const compiled = `${file.slice(0, at)}${path.sep}dist${file.slice(at)}`.replace(/\.ts$/, '.js');
+  return pathToFileURL(compiled).href;
+}
+
 interface HostGroup {
   readonly results: AppendResult[];
   remaining: number;
@@ -113,7 +125,7 @@ export class RaftWorkerHost {
   /** Start the worker's node (store recovery, listener) and attach to it. */
   static async start(options: DLedgerServerOptions, events: RaftWorkerHostEvents): Promise<RaftWorkerHost> {
     const config = options.config;
-    if (options.patchBody !== undefined) throw new ConfigError(['raftWorker: a store hook (patchBody) cannot cross to the Raft worker yet; run this embedding with raftWorker=false']);
+    if (options.patchBody !== undefined && options.patchBodyModule === undefined) throw new ConfigError(['raftWorker: a store hook (patchBody) is a function and cannot cross to the Raft worker; name its module (patchBodyModule) or run with raftWorker=false']);
     const toWorker = SpscRing.create(RING_BYTES);
     const toMain = SpscRing.create(RING_BYTES);
     const words = new SharedArrayBuffer(WORDS * 8);
@@ -131,6 +143,7 @@ export class RaftWorkerHost {
       appendTimeoutMs: options.appendTimeoutMs,
       raft: options.raft,
       retention: options.retention,
+      patchBodyModule: options.patchBodyModule === undefined ? null : { url: workerImportUrl(options.patchBodyModule.url), exportName: options.patchBodyModule.exportName },
     };
     // execArgv []: the worker runs compiled JS (dist) and needs none of the parent's loaders.
     const worker = new Worker(workerScriptUrl(), { workerData: data, name: 'dledger-raft', execArgv: [] });

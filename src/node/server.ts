@@ -27,7 +27,7 @@ import { describeStall, LoopStallDetector } from './loop-stall.js';
 import { type ClientSession, PeerTransport } from './peer-transport.js';
 import { DEFAULT_HELLO_TIMEOUT_MS, loadNodeSecrets } from './peer-auth.js';
 import { parseWireMessage, wireMessage } from './raft-message-wire.js';
-import { resolveThreads, type ThreadsResolution } from './threads-mode.js';
+import { resolveRaftWorker, resolveThreads, type ThreadsResolution } from './threads-mode.js';
 import { DiskFullHandover } from './disk-full-handover.js';
 import { RetentionService, retentionKeepFromIndex, type RetentionHooks, type RetentionStats } from './retention-service.js';
 import type { RetentionSettings } from './retention-settings.js';
@@ -89,6 +89,11 @@ export interface DLedgerServerOptions {
   readonly onFatal?: (reason: string) => void;
   /** Store hook (RocketMQ: write the physical offset into each message); see StoreOptions.patchBody. */
   readonly patchBody?: (body: Uint8Array, pos: number) => void;
+  /**
+   * Where the same patchBody function lives (module URL, export name), so a Raft worker thread can
+   * import it: a function cannot cross threads. Without it a node with patchBody cannot use raftWorker.
+   */
+  readonly patchBodyModule?: { readonly url: string; readonly exportName: string };
   /** Overrides of the Raft core's settings (tests); timing comes from the node config. */
   readonly raft?: Partial<RaftConfig>;
   /**
@@ -256,7 +261,7 @@ export class DLedgerServer {
     const secrets = loadNodeSecrets(config, this.log);
     const threads = resolveThreads(config.threads);
     this.threads = threads;
-    if (threads.mode === 'workers' && config.raftWorker) {
+    if (resolveRaftWorker(threads.mode, config.raftWorker)) {
       await this.startRemote(threads);
       return;
     }

@@ -32,6 +32,25 @@ export function threadsEnvProblem(envValue: string | undefined): string | null {
   return `${THREADS_ENV}: "${envValue}" must be inline, workers or auto`;
 }
 
+export const RAFT_WORKER_ENV = 'DLEDGER_RAFT_WORKER';
+
+/** Why the DLEDGER_RAFT_WORKER value cannot be used, or null (unset, empty, true or false). */
+export function raftWorkerEnvProblem(envValue: string | undefined): string | null {
+  if (envValue === undefined || envValue === '' || envValue === 'true' || envValue === 'false') return null;
+  return `${RAFT_WORKER_ENV}: "${envValue}" must be true or false`;
+}
+
+/**
+ * Whether a node in `mode` runs on a Raft worker: only in workers mode; DLEDGER_RAFT_WORKER
+ * (true | false) overrides the raftWorker key, so CI can run the suites on Raft workers.
+ */
+export function resolveRaftWorker(mode: ThreadsMode, configValue: boolean, envValue: string | undefined = process.env[RAFT_WORKER_ENV]): boolean {
+  if (mode !== 'workers') return false;
+  if (envValue === 'true') return true;
+  if (envValue === 'false') return false;
+  return configValue;
+}
+
 export interface ThreadsResolution {
   readonly mode: ThreadsMode;
   /** Why: 'config' (set explicitly), 'env' (auto overridden), 'cores' (auto by the core count). */
