@@ -94,6 +94,7 @@ const patchBody = await importPatchBody();
 
 const server = new DLedgerServer({
   ...(patchBody === undefined ? {} : { patchBody }),
+  isRaftWorkerNode: true,
   config: { ...data.config, threads: 'workers', raftWorker: false },
   metrics: forwardingMetrics,
   log: (line) => post([ToMain.Log, line], line.length),

@@ -94,6 +94,8 @@ export interface DLedgerServerOptions {
    * import it: a function cannot cross threads. Without it a node with patchBody cannot use raftWorker.
    */
   readonly patchBodyModule?: { readonly url: string; readonly exportName: string };
+  /** Set by raft-worker-thread.ts for the node it runs: never a Raft worker of its own (DLEDGER_RAFT_WORKER is shared). */
+  readonly isRaftWorkerNode?: boolean;
   /** Overrides of the Raft core's settings (tests); timing comes from the node config. */
   readonly raft?: Partial<RaftConfig>;
   /**
@@ -261,7 +263,7 @@ export class DLedgerServer {
     const secrets = loadNodeSecrets(config, this.log);
     const threads = resolveThreads(config.threads);
     this.threads = threads;
-    if (resolveRaftWorker(threads.mode, config.raftWorker)) {
+    if (this.options.isRaftWorkerNode !== true && resolveRaftWorker(threads.mode, config.raftWorker)) {
       await this.startRemote(threads);
       return;
     }
