@@ -133,7 +133,9 @@ export class Broker {
     assert(this.commitLogInstance === null && !this.closed, 'start() called twice');
     this.acl?.watch();
     this.boundPort = await this.remoting.listen('0.0.0.0', this.options.listenPortOverride ?? this.config.listenPort);
-    const commitLog = this.openCommitLog();
+    const index = new IndexService({ directoryPath: path.join(this.config.storePathRootDir, 'index'), maxHashSlotNum: this.config.maxHashSlotNum, maxIndexNum: this.config.maxIndexNum });
+    this.index = index;
+    const commitLog = this.openCommitLog(index);
     this.commitLogInstance = commitLog;
     commitLog.state.registerExtension(MEMBER_ENDPOINTS_EXTENSION, this.memberEndpoints);
     if (commitLog instanceof DLedgerCommitLog) {
@@ -160,8 +162,6 @@ export class Broker {
     registerAdminProcessors(this.remoting, context);
     registerSendBackProcessor(this.remoting, context);
     registerConsumeStatsProcessor(this.remoting, context);
-    const index = new IndexService({ directoryPath: path.join(this.config.storePathRootDir, 'index'), maxHashSlotNum: this.config.maxHashSlotNum, maxIndexNum: this.config.maxIndexNum });
-    this.index = index;
     registerQueryProcessors(this.remoting, context, index);
     const schedule = new ScheduleMessageService({ commitLog, offsets: context.offsets, levelsMs: this.config.messageDelayLevelsMs, log: this.log });
     this.schedule = schedule;
@@ -229,11 +229,12 @@ export class Broker {
    * The store selection: enableDLegerCommitLog=false is the classic log under storePathCommitLog;
    * true is the DLedger group, continuing the classic log when one is there (classic-upgrade.ts).
    */
-  private openCommitLog(): BrokerCommitLog {
+  private openCommitLog(index: IndexService): BrokerCommitLog {
     const storeHost = { ip: ipv4Bytes(this.config.brokerIP1), port: this.boundPort };
     const maxMessageBytes = maxStoredMessageBytes(this.config.maxMessageSize);
     if (!this.config.enableDLegerCommitLog) {
       assertNotUpgraded(this.config.storePathRootDir);
+      index.load(null); // the classic log is re-indexed from its files on every start
       return new ClassicCommitLog({
         directoryPath: this.config.storePathCommitLog, fileSizeBytes: this.config.mappedFileSizeCommitLog, maxMessageBytes,
         flushDiskType: this.config.flushDiskType, storeHost, log: this.log,
@@ -246,7 +247,10 @@ export class Broker {
     });
     return new DLedgerCommitLog({
       nodeConfig, storeHost, log: this.log, retention: this.config.retention.settings,
-      consumeQueues: { directoryPath: path.join(this.config.storePathRootDir, 'consumequeue'), fileSizeBytes: this.config.mappedFileSizeConsumeQueue, flushIntervalMs: this.config.flushIntervalConsumeQueueMs },
+      consumeQueues: {
+        directoryPath: path.join(this.config.storePathRootDir, 'consumequeue'), fileSizeBytes: this.config.mappedFileSizeConsumeQueue, flushIntervalMs: this.config.flushIntervalConsumeQueueMs,
+        durableStateDir: this.config.storePathRootDir, index,
+      },
       ...(this.options.raft === undefined ? {} : { raft: this.options.raft }),
       classicDirectoryPath: this.config.storePathCommitLog,
       ...(classic === null ? {} : { classic }),

@@ -4,7 +4,7 @@
 // consume queues on every member. This class is the broker's only path into the group: puts
 // (leader only, queue offsets from the allocator), commands, reads by queue offset, and the
 // master/slave role RocketMQ derives from the Raft role.
-import { type CommittedEntry, DLedgerError, DLedgerServer, type AppendResult, type RoleChange } from '../node/server.js';
+import { type CommittedEntry, DLedgerError, DLedgerServer, type AppendResult, type RestoreView, type RoleChange } from '../node/server.js';
 import type { DLedgerNodeConfig } from '../node/config.js';
 import type { RetentionSettings } from '../node/retention-settings.js';
 import type { RetentionStats } from '../node/retention-service.js';
@@ -17,6 +17,7 @@ import type { ClassicLogFiles } from './classic-files.js';
 import { type LogStartExpectation, logStartMismatch } from './log-start-check.js';
 import { BrokerState, type ApplyResult } from './state/broker-state.js';
 import { MappedConsumeQueueStore } from './store/mapped-consume-queue.js';
+import { type DurableBrokerState, DURABLE_STATE_FILE, type IndexMark, loadDurableState, removeDurableState, saveDurableState } from './state/durable-state.js';
 import type { ConsumeQueueUnit } from './state/consume-queue.js';
 import { type BrokerCommand, encodeCommand } from './state/commands.js';
 import { QueueOffsetAllocator } from './state/queue-offset-allocator.js';
@@ -122,7 +123,25 @@ export interface DLedgerCommitLogOptions {
    * Consume queues on disk ({storePathRootDir}/consumequeue, mappedFileSizeConsumeQueue bytes per
    * file, flushed every flushIntervalMs); absent: in memory (tests).
    */
-  readonly consumeQueues?: { readonly directoryPath: string; readonly fileSizeBytes: number; readonly flushIntervalMs: number };
+  readonly consumeQueues?: {
+    readonly directoryPath: string;
+    readonly fileSizeBytes: number;
+    readonly flushIntervalMs: number;
+    /**
+     * {storePathRootDir}: every flush also writes the durable applied point there
+     * (durable-state.ts), and a start restores from it and replays only the entries after it.
+     */
+    readonly durableStateDir?: string;
+    /** The index files, flushed before and restored with the durable point. */
+    readonly index?: DurableIndex;
+  };
+}
+
+/** What the durable point needs of the index service (store/index-service.ts). */
+export interface DurableIndex {
+  load(mark: IndexMark | null): void;
+  mark(): IndexMark;
+  flush(): void;
 }
 
 /** The exit code of a member that stopped by itself (as a `dledger server` that stops itself). */
@@ -177,6 +196,12 @@ export class DLedgerCommitLog implements BrokerCommitLog {
   private checkpointInFlight = false;
   private checkpointTooLargeLogged = false;
   private queueFlushTimer: NodeJS.Timeout | null = null;
+  /** The entry the last durable point was written at (-1: none this run). */
+  private durableApplied = -1;
+  /** Bumped when a snapshot install replaces the state: a durable point captured before is not written. */
+  private durableGeneration = 0;
+  /** The entry this start restored from (-1: replayed from the log's start). */
+  restoredAt = -1;
   /** The consume-queue flush running now, if any (one at a time; close waits for it). */
   private queueFlush: Promise<void> | null = null;
   /** Resolves with an exit code when this member stops by itself (log start refused, fatal store error). */
@@ -187,7 +212,6 @@ export class DLedgerCommitLog implements BrokerCommitLog {
     this.state = new BrokerState(options.log, queues === undefined ? undefined : new MappedConsumeQueueStore({ directoryPath: queues.directoryPath, fileSizeBytes: queues.fileSizeBytes }));
     // RocketMQ's DLedgerCommitLog serves offsets below dividedCommitlogOffset from the old files;
     // their consume-queue units come first, so queue offsets continue across the boundary.
-    options.classic?.files.forEachMessage((_offset, bytes) => this.state.applyClassic(bytes));
     this.logStart = {
       dividedOffset: options.classic?.dividedOffset ?? 0,
       upgraded: options.classic !== undefined,
@@ -199,11 +223,20 @@ export class DLedgerCommitLog implements BrokerCommitLog {
       stateMachine: {
         apply: (entry) => this.applyChecked(entry),
         // The leader deleted entries we lacked: rebuild from its next state checkpoint.
-        installSnapshot: (index) => this.state.beginFromCompactedLog(index + 1),
+        installSnapshot: (index) => {
+          // The durable point no longer describes this state: forget it before the queues go.
+          this.durableGeneration++;
+          const dir = this.options.consumeQueues?.durableStateDir;
+          if (dir !== undefined) removeDurableState(dir);
+          this.durableApplied = -1;
+          this.state.beginFromCompactedLog(index + 1);
+        },
+        restore: (view) => this.restore(view),
       },
       retention,
       // Never delete past the last state checkpoint: a member that restarts from what is left rebuilds from it.
-      retentionFloor: () => (this.state.lastCheckpoint === null ? 0 : this.state.lastCheckpoint.capturedAt + 1),
+      // Nor past this member's durable point: a restart needs the entry it was written at and those after it.
+      retentionFloor: () => Math.min(this.state.lastCheckpoint === null ? 0 : this.state.lastCheckpoint.capturedAt + 1, this.options.consumeQueues?.durableStateDir === undefined ? Number.MAX_SAFE_INTEGER : Math.max(0, this.durableApplied)),
       onLogStartMoved: (_run, _firstIndex, firstPos) => {
         const minPhysicalOffset = firstPos + DLEDGER_ENTRY_HEADER_BYTES;
         const dropped = this.state.truncateBelow(minPhysicalOffset);
@@ -235,8 +268,6 @@ export class DLedgerCommitLog implements BrokerCommitLog {
   async start(): Promise<void> {
     await this.server.start();
     // Retention deleted the beginning of the log: the state comes back from its next checkpoint.
-    const firstIndex = this.server.status().firstIndex;
-    if (firstIndex > 0 && this.options.classic === undefined) this.state.beginFromCompactedLog(firstIndex);
     const retention = this.server.retentionStats() === null ? null : (this.options.retention ?? null);
     if (retention !== null) {
       this.checkpointTimer = setInterval(() => {
@@ -251,7 +282,7 @@ export class DLedgerCommitLog implements BrokerCommitLog {
     }
     const queues = this.options.consumeQueues;
     if (queues !== undefined) {
-      this.queueFlushTimer = setInterval(() => void this.flushQueues(), queues.flushIntervalMs);
+      this.queueFlushTimer = setInterval(() => void this.flushQueues(false), queues.flushIntervalMs);
       this.queueFlushTimer.unref();
     }
     // Entry 0 is the first leader's NOOP, which is never applied: a member that only has it (no
@@ -272,9 +303,11 @@ export class DLedgerCommitLog implements BrokerCommitLog {
       if (this.logStartTimer !== null) clearInterval(this.logStartTimer);
       if (this.checkpointTimer !== null) clearInterval(this.checkpointTimer);
       if (this.queueFlushTimer !== null) clearInterval(this.queueFlushTimer);
+      // A last durable point while the member still runs (a restart then replays next to nothing).
+      await this.queueFlush?.catch(() => undefined);
+      if (this.options.consumeQueues !== undefined) await this.flushQueues(true);
       await this.server.close();
       // Nothing is applied any more: the last flush covers every unit, then the files are unmapped.
-      await this.queueFlush?.catch(() => undefined);
       await this.state.flushQueues().catch((error: Error) => this.options.log(`consume queue flush at close failed: ${error.message}`));
       this.state.closeQueues();
       this.options.classic?.files.close();
@@ -338,13 +371,92 @@ export class DLedgerCommitLog implements BrokerCommitLog {
     });
   }
 
-  /** One consume-queue flush at a time; a failed msync is logged (the units are rebuilt from the log on start). */
-  private flushQueues(): Promise<void> {
-    if (this.queueFlush !== null || this.closed) return this.queueFlush ?? Promise.resolve();
-    this.queueFlush = this.state.flushQueues().catch((error: Error) => this.options.log(`consume queue flush failed: ${error.message}`)).finally(() => {
+  /**
+   * One consume-queue flush at a time, each followed by a durable point when configured; a
+   * failure is logged (the durable point stays where it was: a restart replays more).
+   */
+  private flushQueues(final: boolean): Promise<void> {
+    if (this.queueFlush !== null || (this.closed && !final)) return this.queueFlush ?? Promise.resolve();
+    this.queueFlush = this.writeDurablePoint().catch((error: Error) => this.options.log(`consume queue flush / durable point failed: ${error.message}`)).finally(() => {
       this.queueFlush = null;
     });
     return this.queueFlush;
+  }
+
+  /**
+   * The durable applied point: capture the state at the last applied entry N (with the index
+   * files' mark, which stands at N too: both are updated synchronously by apply), wait until the
+   * commit log is durable up to N, flush the consume queues and index files (they hold at least
+   * everything up to N), then write the state file (atomic rename). A restart trusts it only
+   * after this order completed.
+   */
+  private async writeDurablePoint(): Promise<void> {
+    const dir = this.options.consumeQueues?.durableStateDir;
+    const captured = dir === undefined ? null : this.state.captureDurable();
+    if (dir === undefined || captured === null || captured.state.capturedAt <= this.durableApplied) {
+      await this.state.flushQueues();
+      return;
+    }
+    const appliedIndex = captured.state.capturedAt;
+    const entry = this.server.get(appliedIndex);
+    if (entry === null) return;
+    const index = this.options.consumeQueues?.index;
+    const mark = index?.mark() ?? null;
+    const generation = this.durableGeneration;
+    await this.server.whenDurable(appliedIndex);
+    await this.state.flushQueues();
+    index?.flush();
+    if (generation !== this.durableGeneration) return; // a snapshot install replaced the state meanwhile
+    saveDurableState(dir, { ...captured, term: entry.term, pos: entry.pos, index: mark });
+    this.durableApplied = appliedIndex;
+  }
+
+  /**
+   * StateMachine.restore: load the durable point if the recovered log still has its entry (same
+   * term and position) and the consume-queue files hold what it says; otherwise rebuild: forget
+   * it, empty the queues and index, index the classic prefix, and re-apply the log from its start
+   * (from its next state checkpoint when retention deleted the beginning).
+   */
+  private restore(view: RestoreView): number {
+    const dir = this.options.consumeQueues?.durableStateDir;
+    const index = this.options.consumeQueues?.index;
+    if (dir !== undefined) {
+      let saved: DurableBrokerState | null = null;
+      try {
+        saved = loadDurableState(dir);
+      } catch (error) {
+        this.options.log(`durable point ignored: ${(error as Error).message}`);
+      }
+      if (saved !== null) {
+        const appliedIndex = saved.state.capturedAt;
+        const entry = view.entryAt(appliedIndex);
+        if (entry === null || entry.term !== saved.term || entry.pos !== saved.pos) {
+          this.options.log(`durable point at entry ${appliedIndex} (term ${saved.term}, pos ${saved.pos}) ignored: the log [${view.firstIndex}, ${view.lastIndex}] has ${entry === null ? 'no such entry' : `term ${entry.term}, pos ${entry.pos}`}`);
+        } else {
+          try {
+            this.state.restoreDurable(saved);
+            index?.load(saved.index);
+            // RocketMQ's correctMinOffset: the log may start later than the saved minimums.
+            const first = view.entryAt(view.firstIndex);
+            if (first !== null) this.state.truncateBelow(first.pos + DLEDGER_ENTRY_HEADER_BYTES);
+            this.durableApplied = appliedIndex;
+            this.restoredAt = appliedIndex;
+            this.options.log(`restored the broker state and consume queues at entry ${appliedIndex} from ${DURABLE_STATE_FILE}: entries ${appliedIndex + 1}..${view.lastIndex} of the log [${view.firstIndex}, ${view.lastIndex}] are re-applied`);
+            return appliedIndex;
+          } catch (error) {
+            this.options.log(`durable point at entry ${appliedIndex} ignored: ${(error as Error).message}`);
+          }
+        }
+      }
+      removeDurableState(dir);
+      this.state.removeAllQueues();
+    }
+    index?.load(null);
+    this.options.classic?.files.forEachMessage((_offset, bytes) => this.state.applyClassic(bytes));
+    // Retention deleted the beginning of the log: the state comes back from its next checkpoint.
+    if (view.firstIndex > 0 && this.options.classic === undefined) this.state.beginFromCompactedLog(view.firstIndex);
+    this.options.log(`no durable point: the log [${view.firstIndex}, ${view.lastIndex}] is re-applied from its start`);
+    return view.firstIndex - 1;
   }
 
   retentionStats(): RetentionStats | null {

@@ -70,6 +70,20 @@ export interface StateMachine {
    * snapshot install stops the member (FATAL) instead of silently missing entries.
    */
   installSnapshot?(index: number): void;
+  /**
+   * Called once at start, after the store is recovered and before anything is applied: the state
+   * machine loads what it saved durably and returns the index it holds everything up to (those
+   * entries are not applied again), or `log.firstIndex - 1` to be handed every entry it has.
+   */
+  restore?(log: RestoreView): number;
+}
+
+/** What a state machine sees of the recovered log when it restores (StateMachine.restore). */
+export interface RestoreView {
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  /** Term and position of a stored entry, or null outside the log. */
+  entryAt(index: number): { readonly term: number; readonly pos: number } | null;
 }
 
 export interface RoleChange {
@@ -291,6 +305,23 @@ export class DLedgerServer {
       throw error;
     }
     this.store = store;
+    // The state machine's own durable point (the broker: consume queues and state saved up to an
+    // applied index): entries up to it were applied before the restart and are not handed out again.
+    let restartApplied = store.beforeBeginIndex;
+    const restore = this.options.stateMachine?.restore;
+    if (restore !== undefined) {
+      const firstIndex = store.beforeBeginIndex + 1;
+      restartApplied = restore.call(this.options.stateMachine, {
+        firstIndex,
+        lastIndex: store.lastIndex,
+        entryAt: (index) => {
+          if (index < firstIndex || index > store.lastIndex) return null;
+          const entry = store.get(index);
+          return entry === null ? null : { term: entry.term, pos: entry.pos };
+        },
+      });
+      assert(Number.isSafeInteger(restartApplied) && restartApplied >= store.beforeBeginIndex && restartApplied <= store.lastIndex, `restore() returned ${restartApplied} outside [${store.beforeBeginIndex}, ${store.lastIndex}]`);
+    }
     const timing = raftTimingTicks(config);
     const raftConfig: RaftConfig = {
       ...defaultRaftConfig(config.selfId, config.peers.map((peer) => peer.id)),
@@ -301,6 +332,7 @@ export class DLedgerServer {
       maxSizePerMsgBytes: Math.min(config.maxEntryBodyBytes + 1024, 8 * 1024 * 1024),
       // Followers learn a commit from the next Append or heartbeat, not from an Append of its own.
       commitOnlyAppends: false,
+      ...(restartApplied > store.beforeBeginIndex ? { appliedIndex: restartApplied } : {}),
       ...this.options.raft,
     };
     // The PRNG only spreads election timeouts; a fresh seed per process keeps peers apart.
@@ -308,9 +340,9 @@ export class DLedgerServer {
     // kept as the stored bytes (LogRaftStorage's recent-entries cache).
     this.storage = new LogRaftStorage(store, this.options.patchBody === undefined);
     this.core = new RaftCore(raftConfig, this.storage, new Prng(randomInt(0, 2 ** 47)), { info: (line) => this.logCoreLine(line) });
-    // Entries the store recovered were durable before the crash; the state machine starts empty
-    // and re-applies from the beginning of the log as the leader tells us what is committed.
-    this.appliedIndex = store.beforeBeginIndex;
+    // Entries the store recovered were durable before the crash; the state machine starts from
+    // what it restored (or empty) and applies the rest as the leader tells us what is committed.
+    this.appliedIndex = restartApplied;
     const self = config.peers.find((peer) => peer.id === config.selfId);
     assert(self !== undefined, 'selfId not in peers (config validation missed it)');
     this.transport = new PeerTransport({
@@ -530,6 +562,12 @@ export class DLedgerServer {
     const entry = this.liveStore().get(index);
     if (entry === null) return null;
     return { index: entry.index, term: entry.term, pos: entry.pos, body: entry.body };
+  }
+
+  /** Resolves once every entry <= index is durable on this member (the store's flush policy). */
+  whenDurable(index: number): Promise<void> {
+    this.liveCore();
+    return this.liveStore().whenDurable(index);
   }
 
   /**

@@ -116,6 +116,9 @@ export function validateRaftConfig(config: RaftConfig): RaftConfig {
       `must not exceed maxInflightBytes (${config.maxSizePerMsgBytes} > ${config.maxInflightBytes}), or one message could never be sent`,
     );
   }
+  if (config.appliedIndex !== undefined && (!Number.isSafeInteger(config.appliedIndex) || config.appliedIndex < -1)) {
+    throw new RaftConfigError('appliedIndex', `must be an integer >= -1 (got ${String(config.appliedIndex)})`);
+  }
   const bugs = config.testingBugs;
   if (bugs !== undefined && (bugs.commitPreviousTermEntries === true || bugs.grantVoteWithoutLogCheck === true)) {
     if (config.allowTestingBugs !== true) {

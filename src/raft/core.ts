@@ -121,7 +121,7 @@ export class RaftCore {
     this.voters = [...config.peerIds];
     this.logger = logger;
     const hardState = storage.initialHardState();
-    this.log = new RaftLog(storage, hardState.commitIndex);
+    this.log = new RaftLog(storage, hardState.commitIndex, config.appliedIndex ?? -1);
     this.follower = new FollowerReplication(this.id, this.log, logger);
     this.term = hardState.term;
     this.votedFor = hardState.votedFor;

@@ -16,14 +16,19 @@ export class RaftLog {
   constructor(
     readonly storage: RaftStorage,
     commitIndex: number,
+    /** What the state machine already holds (RaftConfig.appliedIndex); -1: nothing beyond the snapshot. */
+    restartAppliedIndex = -1,
   ) {
     this.unstable = new Unstable(storage.lastIndex() + 1);
     const snapshotIndex = storage.firstIndex() - 1;
     assert(commitIndex <= storage.lastIndex(), `stored commit ${commitIndex} past stored lastIndex ${storage.lastIndex()}`);
-    // The state machine restarts from the snapshot (if any) and re-applies committed entries.
-    this.commitIndex = Math.max(commitIndex, snapshotIndex);
-    this.applyingIndex = snapshotIndex;
-    this.appliedIndex = snapshotIndex;
+    assert(restartAppliedIndex <= storage.lastIndex(), `applied ${restartAppliedIndex} past stored lastIndex ${storage.lastIndex()}`);
+    // The state machine restarts from the snapshot (if any) or from what it saved itself (an
+    // applied entry was committed), and is handed the committed entries after it.
+    const applied = Math.max(snapshotIndex, restartAppliedIndex);
+    this.commitIndex = Math.max(commitIndex, applied);
+    this.applyingIndex = applied;
+    this.appliedIndex = applied;
   }
 
   firstIndex(): number {

@@ -304,6 +304,13 @@ export interface RaftConfig {
    */
   readonly commitOnlyAppends?: boolean;
   /**
+   * Restart only (etcd's Config.Applied): the state machine already holds every entry up to this
+   * index (it saved them durably before the restart). Such entries were committed, so the core
+   * starts with commitIndex and appliedIndex at least this and never hands them out again. Must
+   * be <= the stored log's last index. Default: the snapshot index (re-apply everything after it).
+   */
+  readonly appliedIndex?: number;
+  /**
    * Deliberate bugs, for tests that prove the simulator's checkers bite. Never set in production;
    * the config validator refuses them unless `allowTestingBugs` is also true.
    */

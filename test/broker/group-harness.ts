@@ -50,7 +50,7 @@ function memberOf(baseDir: string, selfId: string, storePort: number, extraKeys:
   return new DLedgerCommitLog({
     nodeConfig, storeHost: { ip: Uint8Array.of(127, 0, 0, 1), port: storePort }, log: (line) => logLine?.(selfId, line),
     ...(withRetention ? { retention: brokerConfig.retention.settings } : {}),
-    consumeQueues: { directoryPath: path.join(brokerConfig.storePathRootDir, 'consumequeue'), fileSizeBytes: brokerConfig.mappedFileSizeConsumeQueue, flushIntervalMs: brokerConfig.flushIntervalConsumeQueueMs },
+    consumeQueues: { directoryPath: path.join(brokerConfig.storePathRootDir, 'consumequeue'), fileSizeBytes: brokerConfig.mappedFileSizeConsumeQueue, flushIntervalMs: brokerConfig.flushIntervalConsumeQueueMs, durableStateDir: brokerConfig.storePathRootDir },
   });
 }
 

@@ -6,6 +6,8 @@
 // Method: a 3-member in-process DLedgerCommitLog group (group-harness.ts) with RocketMQ's keys
 // (1 MiB segments, fileReservedTime of 1 s, deleteWhen "*", cleanResourceInterval 100 ms), about
 // 2,400 messages of 1 KiB per phase; each member's state compared with the master's.
+import fs from 'node:fs';
+import path from 'node:path';
 import t, { type Test } from 'tap';
 import { type DLedgerCommitLog, type MessageToPut } from '../../src/broker/dledger-commit-log.js';
 import { PERM_READ_WRITE, type TopicConfig } from '../../src/broker/state/topic-config.js';
@@ -74,6 +76,9 @@ t.test('restart and snapshot catch-up after retention keep topics, offsets and q
   const restartedId = MEMBER_IDS.find((id) => id !== master.server.config.selfId)!;
   const index = MEMBER_IDS.indexOf(restartedId);
   await group.members[index]!.close();
+  // Without its durable point (config/dledgerState.json, written at close): the member rebuilds
+  // from what is left of its log and the next state checkpoint (the durable path: restart-tail.test.ts).
+  fs.rmSync(path.join(group.baseDir, restartedId, 'config', 'dledgerState.json'));
   const restarted = await group.restart(restartedId);
   t.ok(restarted.retainedRange().firstIndex > 0, `${restartedId} reopened a log starting at ${restarted.retainedRange().firstIndex}`);
   await until(() => !restarted.state.isRestoring && restarted.state.maxOffset(TOPIC, 1) === master.state.maxOffset(TOPIC, 1), 20_000, `${restartedId} to restore from a checkpoint`);

@@ -9,6 +9,7 @@ import type { CommittedEntry, StateMachine } from '../../node/server.js';
 import { assert } from '../../util/assert.js';
 import { decodeMessage, javaStringHashCode, MessageFormatError, parseMessageProperties, type StoredMessage } from '../message-codec.js';
 import { BROKER_STATE_TOPIC, type BrokerCommand, CommandFormatError, decodeCommand, type StateCheckpoint } from './commands.js';
+import type { DurableBrokerState } from './durable-state.js';
 import { type ConsumeQueue, type ConsumeQueueStore, MemoryConsumeQueueStore } from './consume-queue.js';
 import type { TopicConfig } from './topic-config.js';
 
@@ -140,6 +141,50 @@ export class BrokerState implements StateMachine {
     const extensions: Record<string, unknown> = {};
     for (const [name, extension] of this.extensions) extensions[name] = extension.snapshot();
     return { type: 'stateCheckpoint', capturedAt: this.appliedIndex, topics: [...this.topics.values()], offsets, queues, extensions };
+  }
+
+  /**
+   * What the durable point saves (durable-state.ts): the state as of the last applied entry and
+   * each queue's minimum; null while restoring (the state is not whole until its checkpoint).
+   */
+  captureDurable(): Pick<DurableBrokerState, 'state' | 'minOffsets' | 'lastCheckpoint'> | null {
+    if (this.restoring !== null || this.appliedIndex < 0) return null;
+    const minOffsets: Array<readonly [string, number, number]> = [];
+    for (const [topic, byId] of this.queues) for (const [queueId, queue] of byId) minOffsets.push([topic, queueId, queue.minOffset]);
+    return { state: this.checkpoint(), minOffsets, lastCheckpoint: this.lastCheckpoint };
+  }
+
+  /**
+   * Restart from a durable point: topics, offsets and the last checkpoint as saved, every consume
+   * queue mapped from its files with units [min, max) (later units cut). Throws when a queue's
+   * files do not hold them; the caller then rebuilds (removeAllQueues, replay from the start).
+   */
+  restoreDurable(saved: DurableBrokerState): void {
+    assert(this.appliedIndex === -1 && this.queues.size === 0, `restoreDurable after entry ${this.appliedIndex}`);
+    const minOf = new Map(saved.minOffsets.map(([topic, queueId, min]) => [`${queueId}@${topic}`, min]));
+    for (const [topic, queueId, maxOffset] of saved.state.queues) {
+      const queue = this.queueStore.load(topic, queueId, Math.min(maxOffset, minOf.get(`${queueId}@${topic}`) ?? maxOffset), maxOffset);
+      let byId = this.queues.get(topic);
+      if (byId === undefined) this.queues.set(topic, (byId = new Map()));
+      byId.set(queueId, queue);
+    }
+    this.queueStore.finishLoad();
+    for (const topic of saved.state.topics) this.topics.set(topic.topicName, topic);
+    for (const [topic, group, table] of saved.state.offsets) this.offsets.set(`${topic}@${group}`, new Map(table));
+    this.lastCheckpoint = saved.lastCheckpoint;
+    this.appliedIndex = saved.state.capturedAt;
+    this.topicsChanged();
+  }
+
+  /** Drop every queue and its files (a restore that failed half-way, before a rebuild). */
+  removeAllQueues(): void {
+    assert(this.appliedIndex === -1 || this.restoring !== null, 'removeAllQueues on a live state');
+    this.queues.clear();
+    this.queueStore.removeAll();
+    this.topics.clear();
+    this.offsets.clear();
+    this.lastCheckpoint = null;
+    this.appliedIndex = -1;
   }
 
   apply(entry: CommittedEntry): ApplyResult {

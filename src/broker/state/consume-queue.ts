@@ -48,6 +48,14 @@ export interface ConsumeQueue {
 /** Where consume queues live: in memory, or mapped files (MappedConsumeQueueStore). */
 export interface ConsumeQueueStore {
   open(topic: string, queueId: number): ConsumeQueue;
+  /**
+   * Restart: the queue as saved with the broker's durable point, holding units [minOffset,
+   * maxOffset) from its files (units past maxOffset are cut: they are re-applied). Throws when the
+   * files do not hold them (the caller rebuilds everything). Memory queues cannot.
+   */
+  load(topic: string, queueId: number, minOffset: number, maxOffset: number): ConsumeQueue;
+  /** After the loads: delete the files of queues that were not loaded. */
+  finishLoad(): void;
   /** Forget every queue (the state is rebuilt from a state checkpoint): files are deleted. */
   removeAll(): void;
   /** Make every unit appended so far durable (no-op in memory). */
@@ -156,6 +164,12 @@ export class MemoryConsumeQueueStore implements ConsumeQueueStore {
   open(topic: string, queueId: number): ConsumeQueue {
     return new MemoryConsumeQueue(topic, queueId);
   }
+
+  load(topic: string, queueId: number): ConsumeQueue {
+    throw new Error(`consume queue ${topic}-${queueId}: in-memory queues cannot be loaded`);
+  }
+
+  finishLoad(): void {}
 
   removeAll(): void {}
 

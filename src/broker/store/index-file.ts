@@ -29,10 +29,74 @@ export class IndexFile {
   private indexCount = 1;
   private readonly scratch = Buffer.alloc(ENTRY_BYTES);
 
-  constructor(readonly filePath: string, readonly hashSlotNum: number, readonly indexNum: number) {
+  private dirty = true;
+
+  /**
+   * A new file, or with `existing` the file already at filePath: its header is read, or with
+   * `existing.rollbackTo` (a header from headerBytes()) the entries added after it are undone.
+   */
+  constructor(readonly filePath: string, readonly hashSlotNum: number, readonly indexNum: number, existing?: { readonly rollbackTo: Buffer | null }) {
     assert(Number.isInteger(hashSlotNum) && hashSlotNum > 0 && Number.isInteger(indexNum) && indexNum > 1, `index file ${hashSlotNum} slots, ${indexNum} entries`);
-    this.fd = fs.openSync(filePath, fs.constants.O_RDWR | fs.constants.O_CREAT);
-    fs.ftruncateSync(this.fd, INDEX_HEADER_BYTES + hashSlotNum * SLOT_BYTES + indexNum * ENTRY_BYTES);
+    const sizeBytes = INDEX_HEADER_BYTES + hashSlotNum * SLOT_BYTES + indexNum * ENTRY_BYTES;
+    if (existing === undefined) {
+      this.fd = fs.openSync(filePath, fs.constants.O_RDWR | fs.constants.O_CREAT);
+      fs.ftruncateSync(this.fd, sizeBytes);
+      this.writeHeader();
+      return;
+    }
+    this.fd = fs.openSync(filePath, fs.constants.O_RDWR);
+    const actual = fs.fstatSync(this.fd).size;
+    if (actual !== sizeBytes) {
+      fs.closeSync(this.fd);
+      throw new Error(`index file ${filePath} is ${actual} bytes, expected ${sizeBytes} (maxHashSlotNum ${hashSlotNum}, maxIndexNum ${indexNum})`);
+    }
+    const header = Buffer.alloc(INDEX_HEADER_BYTES);
+    fs.readSync(this.fd, header, 0, INDEX_HEADER_BYTES, 0);
+    this.loadHeader(header);
+    if (existing.rollbackTo !== null) this.rollBackTo(existing.rollbackTo);
+  }
+
+  /** The 40-byte header as it is now (a mark to roll back to). */
+  headerBytes(): Buffer {
+    return this.encodeHeader();
+  }
+
+  /** fdatasync what was written since the last flush. */
+  flush(): void {
+    if (!this.dirty) return;
+    this.dirty = false;
+    fs.fdatasyncSync(this.fd);
+  }
+
+  private loadHeader(header: Buffer): void {
+    this.beginTimestampMs = Number(header.readBigInt64BE(0));
+    this.endTimestampMs = Number(header.readBigInt64BE(8));
+    this.beginPhyOffset = Number(header.readBigInt64BE(16));
+    this.endPhyOffset = Number(header.readBigInt64BE(24));
+    this.hashSlotCount = header.readInt32BE(32);
+    this.indexCount = header.readInt32BE(36);
+    if (this.indexCount < 1 || this.indexCount > this.indexNum || this.hashSlotCount < 0) throw new Error(`index file ${this.filePath}: bad header (indexCount ${this.indexCount}, hashSlotCount ${this.hashSlotCount})`);
+  }
+
+  /**
+   * Undo the entries added after `mark` (a header from headerBytes()): newest first, each slot
+   * that points at an undone entry goes back to that entry's predecessor, which is exactly what
+   * the slot held before the entry was added.
+   */
+  private rollBackTo(mark: Buffer): void {
+    const markCount = mark.readInt32BE(36);
+    if (markCount > this.indexCount) throw new Error(`index file ${this.filePath}: holds ${this.indexCount - 1} entries, the durable point ${markCount - 1}`);
+    for (let at = this.indexCount - 1; at >= markCount; at--) {
+      fs.readSync(this.fd, this.scratch, 0, ENTRY_BYTES, this.entryPos(at));
+      const slotPos = INDEX_HEADER_BYTES + (this.scratch.readInt32BE(0) % this.hashSlotNum) * SLOT_BYTES;
+      const prev = this.scratch.readInt32BE(16);
+      if (this.readInt(slotPos) === at) {
+        const slot = Buffer.alloc(SLOT_BYTES);
+        slot.writeInt32BE(prev, 0);
+        fs.writeSync(this.fd, slot, 0, SLOT_BYTES, slotPos);
+      }
+    }
+    this.loadHeader(mark);
     this.writeHeader();
   }
 
@@ -118,6 +182,12 @@ export class IndexFile {
   }
 
   private writeHeader(): void {
+    const header = this.encodeHeader();
+    this.dirty = true;
+    fs.writeSync(this.fd, header, 0, INDEX_HEADER_BYTES, 0);
+  }
+
+  private encodeHeader(): Buffer {
     const header = Buffer.alloc(INDEX_HEADER_BYTES);
     header.writeBigInt64BE(BigInt(this.beginTimestampMs), 0);
     header.writeBigInt64BE(BigInt(this.endTimestampMs), 8);
@@ -125,6 +195,6 @@ export class IndexFile {
     header.writeBigInt64BE(BigInt(this.endPhyOffset), 24);
     header.writeInt32BE(this.hashSlotCount, 32);
     header.writeInt32BE(this.indexCount, 36);
-    fs.writeSync(this.fd, header, 0, INDEX_HEADER_BYTES, 0);
+    return header;
   }
 }

@@ -1,10 +1,13 @@
 // RocketMQ's IndexService: index files under {storePathRootDir}/index/, named by the store time of
 // their first message (yyyyMMddHHmmssSSS, UTC here), each holding topic#key for message KEYS
 // (space-separated) and UNIQ_KEY. Built as messages are applied, on every member. The index is
-// rebuilt on start (the broker state re-applies its log from the beginning), so the directory is
-// cleared when the service opens. Invariant: at most maxIndexFiles files; the oldest goes first.
+// kept across restarts: load() takes the files back as they were at the broker's durable applied
+// point (mark(), saved with it; entries added after it are undone) or, without one, clears the
+// directory for a rebuild. Invariant: at most maxIndexFiles files; the oldest goes first.
 import fs from 'node:fs';
 import path from 'node:path';
+import { assert } from '../../util/assert.js';
+import type { IndexMark } from '../state/durable-state.js';
 import { IndexFile } from './index-file.js';
 
 export interface IndexServiceOptions {
@@ -30,8 +33,35 @@ export class IndexService {
 
   constructor(private readonly options: IndexServiceOptions) {
     this.maxIndexFiles = options.maxIndexFiles ?? DEFAULT_MAX_INDEX_FILES;
-    fs.rmSync(options.directoryPath, { recursive: true, force: true });
     fs.mkdirSync(options.directoryPath, { recursive: true });
+  }
+
+  /**
+   * Before the first message: take the files back as `mark` lists them (the last one rolled back
+   * to its header then), deleting any other; null: start empty (the log is re-applied from its start).
+   */
+  load(mark: IndexMark | null): void {
+    assert(this.files.length === 0, 'IndexService.load() after messages were indexed');
+    const keep = new Set(mark?.files ?? []);
+    for (const name of fs.readdirSync(this.options.directoryPath)) if (!keep.has(name)) fs.rmSync(path.join(this.options.directoryPath, name), { recursive: true, force: true });
+    if (mark === null) return;
+    const last = mark.files[mark.files.length - 1];
+    for (const name of mark.files) {
+      const filePath = path.join(this.options.directoryPath, name);
+      if (!fs.existsSync(filePath)) continue; // deleted by retention or maxIndexFiles meanwhile
+      this.files.push(new IndexFile(filePath, this.options.maxHashSlotNum, this.options.maxIndexNum, { rollbackTo: name === last ? Buffer.from(mark.lastHeader, 'hex') : null }));
+    }
+  }
+
+  /** Where the index stands now (saved with the broker's durable applied point). */
+  mark(): IndexMark {
+    const last = this.files[this.files.length - 1];
+    return { files: this.files.map((file) => path.basename(file.filePath)), lastHeader: last === undefined ? '' : last.headerBytes().toString('hex') };
+  }
+
+  /** fdatasync every file written since the last flush. */
+  flush(): void {
+    for (const file of this.files) file.flush();
   }
 
   /** Index one applied message under topic#key for each of its keys and its UNIQ_KEY. */

@@ -66,6 +66,48 @@ export class MappedConsumeQueue implements ConsumeQueue {
     return this.count;
   }
 
+  /**
+   * Take back units [minOffset, maxOffset) from the files in the directory: every file holding one
+   * must be there at full size; units past maxOffset are zeroed and later files deleted (they are
+   * re-applied after the durable point), as are files wholly below minOffset.
+   */
+  load(minOffset: number, maxOffset: number): void {
+    assert(this.files.size === 0 && this.count === 0, 'load() of a used queue');
+    assert(Number.isSafeInteger(minOffset) && minOffset >= 0 && maxOffset >= minOffset, `load [${minOffset}, ${maxOffset})`);
+    const needed = new Set<number>();
+    if (maxOffset > minOffset) for (let n = Math.floor(minOffset / this.unitsPerFile); n <= Math.floor((maxOffset - 1) / this.unitsPerFile); n++) needed.add(n);
+    for (const name of fs.readdirSync(this.directoryPath)) {
+      const number = /^[0-9]{20}$/.test(name) ? Number(name) / this.fileSizeBytes : Number.NaN;
+      if (!needed.has(number)) fs.rmSync(path.join(this.directoryPath, name), { force: true });
+    }
+    let base = minOffset;
+    for (const number of [...needed].sort((a, b) => a - b)) {
+      const filePath = path.join(this.directoryPath, consumeQueueFileName(number * this.fileSizeBytes));
+      // Retention may have deleted leading files after the durable point was captured.
+      if (this.files.size === 0 && !fs.existsSync(filePath)) {
+        base = Math.min(maxOffset, (number + 1) * this.unitsPerFile);
+        continue;
+      }
+      if (!fs.existsSync(filePath) || fs.statSync(filePath).size !== this.fileSizeBytes) throw new Error(`consume queue ${this.topic}-${this.queueId}: ${filePath} missing or not ${this.fileSizeBytes} bytes`);
+      const file = MmapSegmentFile.open(filePath, this.fileSizeBytes, 'read-write');
+      this.files.set(number, { file, view: new DataView(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength), dirtyFrom: Number.MAX_SAFE_INTEGER, dirtyTo: 0 });
+    }
+    this.base = base;
+    this.count = maxOffset;
+    if (maxOffset > base) {
+      // Cut what follows the durable point in the last file (applied after it, or never flushed).
+      const { file, at } = this.locate(maxOffset - 1);
+      const end = at + CQ_UNIT_BYTES;
+      if (file.file.bytes.subarray(end).some((b) => b !== 0)) {
+        file.file.bytes.fill(0, end);
+        this.markDirty(file, end, file.file.sizeBytes);
+      }
+      const last = this.get(maxOffset - 1) as ConsumeQueueUnit;
+      if (!(last.size > 0 && last.size !== 0x7fffffff && last.commitLogOffset > 0)) throw new Error(`consume queue ${this.topic}-${this.queueId}: unit ${maxOffset - 1} is empty or blank`);
+      this.lastCommitLogOffset = last.commitLogOffset;
+    }
+  }
+
   /** Files on disk, oldest first (tests, read-file). */
   fileNames(): string[] {
     return [...this.files.keys()].sort((a, b) => a - b).map((n) => consumeQueueFileName(n * this.fileSizeBytes));
@@ -199,20 +241,45 @@ export class MappedConsumeQueueStore implements ConsumeQueueStore {
   private readonly queues: MappedConsumeQueue[] = [];
   private dirty = new Set<MappedConsumeQueue>();
 
+  private loaded = new Set<string>();
+
+  /** The directory's files are kept until load()/finishLoad() or removeAll() says what to keep. */
   constructor(private readonly options: MappedConsumeQueueStoreOptions) {
-    // Rebuilt from the commit log on every start (the broker state re-applies its log).
-    fs.rmSync(options.directoryPath, { recursive: true, force: true });
     fs.mkdirSync(options.directoryPath, { recursive: true });
   }
 
   open(topic: string, queueId: number): ConsumeQueue {
-    const queue = new MappedConsumeQueue(topic, queueId, path.join(this.options.directoryPath, topic, String(queueId)), this.options.fileSizeBytes, (q) => this.dirty.add(q));
+    const directoryPath = path.join(this.options.directoryPath, topic, String(queueId));
+    // A queue first seen now: whatever an earlier run left there is not this run's.
+    if (!this.loaded.has(directoryPath)) fs.rmSync(directoryPath, { recursive: true, force: true });
+    const queue = new MappedConsumeQueue(topic, queueId, directoryPath, this.options.fileSizeBytes, (q) => this.dirty.add(q));
     this.queues.push(queue);
     return queue;
   }
 
+  load(topic: string, queueId: number, minOffset: number, maxOffset: number): ConsumeQueue {
+    const directoryPath = path.join(this.options.directoryPath, topic, String(queueId));
+    this.loaded.add(directoryPath);
+    const queue = new MappedConsumeQueue(topic, queueId, directoryPath, this.options.fileSizeBytes, (q) => this.dirty.add(q));
+    this.queues.push(queue);
+    queue.load(minOffset, maxOffset);
+    return queue;
+  }
+
+  finishLoad(): void {
+    const root = this.options.directoryPath;
+    for (const topic of fs.readdirSync(root)) {
+      const topicDir = path.join(root, topic);
+      if (!fs.statSync(topicDir).isDirectory()) continue;
+      for (const queueId of fs.readdirSync(topicDir)) {
+        if (!this.loaded.has(path.join(topicDir, queueId))) fs.rmSync(path.join(topicDir, queueId), { recursive: true, force: true });
+      }
+    }
+  }
+
   removeAll(): void {
     this.close();
+    this.loaded.clear();
     fs.rmSync(this.options.directoryPath, { recursive: true, force: true });
     fs.mkdirSync(this.options.directoryPath, { recursive: true });
   }
