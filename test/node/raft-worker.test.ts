@@ -14,6 +14,7 @@ import { DLedgerServer, type CommittedEntry } from '../../src/node/server.js';
 import { packBatches, unpackBatch } from '../../src/node/raft-worker-protocol.js';
 import { SpscRing } from '../../src/node/spsc-ring.js';
 import { testSecretFile } from '../util/peer-secret.js';
+import { filesUnder, withoutEmptyTailSegments } from './data-files.js';
 import { startInProcessGroup, until } from './in-process-group.js';
 
 const encoder = new TextEncoder();
@@ -24,27 +25,7 @@ function tempDir(t: Test, name: string): string {
   return dir;
 }
 
-function filesUnder(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const full = path.join(entry.parentPath, entry.name);
-    out.set(path.relative(dir, full), fs.readFileSync(full));
-  }
-  return out;
-}
 
-function withoutEmptyTailSegments(files: Map<string, Buffer>): Map<string, Buffer> {
-  const out = new Map(files);
-  for (const dir of ['data/', 'index/']) {
-    const segments = [...out.keys()].filter((name) => name.startsWith(dir)).sort();
-    for (let i = segments.length - 1; i > 0; i--) {
-      if (out.get(segments[i]!)!.some((byte) => byte !== 0)) break;
-      out.delete(segments[i]!);
-    }
-  }
-  return out;
-}
 
 t.test('ring protocol: batches split to fit, keep their order, and a full ring refuses (no drop)', async (t) => {
   const ring = SpscRing.create(4096);

@@ -14,6 +14,7 @@ import { StorageWorker } from '../../src/node/storage-worker.js';
 import { mmapSegmentFileFactory } from '../../src/store/mmap-segment-file.js';
 import { openLogStore } from '../../src/store/open.js';
 import { testSecretFile } from '../util/peer-secret.js';
+import { filesUnder, withoutEmptyTailSegments } from './data-files.js';
 import { startInProcessGroup, until } from './in-process-group.js';
 
 const encoder = new TextEncoder();
@@ -25,29 +26,7 @@ function tempDir(t: Test, name: string): string {
 }
 
 /** Every file under dir (relative path -> bytes). */
-function filesUnder(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const full = path.join(entry.parentPath, entry.name);
-    out.set(path.relative(dir, full), fs.readFileSync(full));
-  }
-  return out;
-}
 
-/** The files without the trailing data/ and index/ segments that hold only zero bytes. */
-function withoutEmptyTailSegments(files: Map<string, Buffer>): Map<string, Buffer> {
-  const out = new Map(files);
-  for (const dir of ['data/', 'index/']) {
-    const segments = [...out.keys()].filter((name) => name.startsWith(dir)).sort();
-    for (let i = segments.length - 1; i > 0; i--) {
-      const bytes = out.get(segments[i]!)!;
-      if (bytes.some((byte) => byte !== 0)) break;
-      out.delete(segments[i]!);
-    }
-  }
-  return out;
-}
 
 t.test('the store group-commits through the worker: durable only after its msync, one ticket per task', async (t) => {
   const dir = tempDir(t, 'store');
