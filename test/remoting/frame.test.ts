@@ -82,6 +82,41 @@ t.test('JSON and ROCKETMQ commands round-trip across random chunk splits', async
   }
 });
 
+t.test('large frames are assembled in one buffer of their declared size, small and large mixed across random splits', async (t) => {
+  const prng = new Prng(11);
+  const bodies = Array.from({ length: 24 }, (_, i) => (i % 3 === 0 ? Buffer.alloc(prng.intBetween(64 * 1024, 300 * 1024), i) : Buffer.alloc(prng.intBetween(1, 3000), i)));
+  const commands = bodies.map((body, i) => createRequest(RequestCode.SEND_MESSAGE_V2, { extFields: { topic: `T${i}` }, body }));
+  const stream = Buffer.concat(commands.map((c) => encodeCommand(c)));
+  for (let trial = 0; trial < 6; trial++) {
+    const decoder = new RemotingFrameDecoder();
+    const got: RemotingCommand[] = [];
+    for (let at = 0; at < stream.length; ) {
+      const size = prng.intBetween(1, 200 * 1024);
+      // The socket's chunk is scribbled over once pushed: nothing decoded may still point into it.
+      const chunk = Buffer.from(stream.subarray(at, at + size));
+      got.push(...decoder.push(chunk));
+      chunk.fill(0xee);
+      at += size;
+    }
+    t.equal(got.length, commands.length, `trial ${trial}: every command decoded`);
+    t.equal(decoder.bufferedBytes, 0);
+    t.ok(got.every((c, i) => c.extFields['topic'] === `T${i}` && c.body !== null && c.body.equals(bodies[i]!)), `trial ${trial}: same bodies in order`);
+  }
+
+  // From the first bytes of a 1 MiB frame on, the decoder holds (has allocated) the declared size.
+  const big = encodeCommand(createRequest(RequestCode.SEND_MESSAGE_V2, { extFields: { topic: 'big' }, body: Buffer.alloc(1024 * 1024, 1) }));
+  const decoder = new RemotingFrameDecoder();
+  t.same(decoder.push(big.subarray(0, 100)), []);
+  t.equal(decoder.bufferedBytes, big.length, 'held bytes are the declared frame size');
+  t.same(decoder.push(big.subarray(100, big.length - 1)), []);
+  t.equal(decoder.push(big.subarray(big.length - 1)).length, 1);
+  t.equal(decoder.bufferedBytes, 0);
+  // A small frame held in pieces counts what arrived.
+  const small = encodeCommand(createRequest(RequestCode.SEND_MESSAGE_V2, { body: Buffer.alloc(1000, 2) }));
+  decoder.push(small.subarray(0, 10));
+  t.equal(decoder.bufferedBytes, 10);
+});
+
 t.test('malformed frames are RemotingFrameErrors naming the problem', async (t) => {
   const cases: Array<[string, Buffer, RegExp]> = [
     ['length below the header-length field', Buffer.from([0, 0, 0, 3, 0, 0, 0]), /below the minimum/],
