@@ -169,6 +169,8 @@ export function readQueueMessages(
   return out;
 }
 
+/** How often a restarted member checks whether it has re-applied its recovered log. */
+const REPLAY_POLL_MS = 20;
 /** How often a new leader checks whether it has applied its whole log. */
 const MASTER_READY_POLL_MS = 10;
 /** How often a member looks for the group's entry 0 until it has it (leaders' NOOPs are not applied). */
@@ -202,6 +204,14 @@ export class DLedgerCommitLog implements BrokerCommitLog {
   private durableGeneration = 0;
   /** The entry this start restored from (-1: replayed from the log's start). */
   restoredAt = -1;
+  /**
+   * The entries of the recovered log this start re-applies (after the durable point, or all of
+   * them), counted as they are applied; null once done (logged: "restart replay done: ...").
+   */
+  private replay: { readonly from: number; readonly to: number; readonly startedMs: number; entries: number; messages: number } | null = null;
+  private replayTimer: NodeJS.Timeout | null = null;
+  /** What the last restart re-applied: entries and messages of the recovered log past the restore point; null while running. */
+  replayed: { readonly entries: number; readonly messages: number; readonly ms: number } | null = null;
   /** The consume-queue flush running now, if any (one at a time; close waits for it). */
   private queueFlush: Promise<void> | null = null;
   /** Resolves with an exit code when this member stops by itself (log start refused, fatal store error). */
@@ -290,6 +300,24 @@ export class DLedgerCommitLog implements BrokerCommitLog {
     this.logStartTimer = setInterval(() => this.checkLogStart(), LOG_START_POLL_MS);
     this.logStartTimer.unref();
     this.checkLogStart();
+    // Done when everything the recovered log held is applied (its last entries may be NOOPs, which are never handed to apply).
+    if (this.replay !== null && !this.replayDone()) {
+      this.replayTimer = setInterval(() => this.replayDone(), REPLAY_POLL_MS);
+      this.replayTimer.unref();
+    }
+  }
+
+  /** Logs the restart's replay once this member applied the recovered log's last entry. */
+  private replayDone(): boolean {
+    const replay = this.replay;
+    if (replay === null) return true;
+    if (this.server.status().appliedIndex < replay.to) return false;
+    this.replay = null;
+    if (this.replayTimer !== null) clearInterval(this.replayTimer);
+    this.replayed = { entries: replay.entries, messages: replay.messages, ms: Date.now() - replay.startedMs };
+    // A first start (empty log, nothing restored) has nothing to report.
+    if (replay.to >= replay.from || this.restoredAt >= 0) this.options.log(`restart replay done: ${replay.entries} entries re-applied (${replay.messages} messages) of the recovered log's ${replay.from}..${replay.to} in ${this.replayed.ms} ms`);
+    return true;
   }
 
   raftStatus(): RaftStatus {
@@ -303,6 +331,7 @@ export class DLedgerCommitLog implements BrokerCommitLog {
       if (this.logStartTimer !== null) clearInterval(this.logStartTimer);
       if (this.checkpointTimer !== null) clearInterval(this.checkpointTimer);
       if (this.queueFlushTimer !== null) clearInterval(this.queueFlushTimer);
+      if (this.replayTimer !== null) clearInterval(this.replayTimer);
       // A last durable point while the member still runs (a restart then replays next to nothing).
       await this.queueFlush?.catch(() => undefined);
       if (this.options.consumeQueues !== undefined) await this.flushQueues(true);
@@ -333,7 +362,13 @@ export class DLedgerCommitLog implements BrokerCommitLog {
       const pos = this.server.storedPos(entry.index);
       if (pos !== null) patchPhysicalOffset(entry.body, pos);
     }
-    return this.state.apply(entry);
+    const result = this.state.apply(entry);
+    const replay = this.replay;
+    if (replay !== null && entry.index <= replay.to) {
+      replay.entries++;
+      if (result.kind === 'message') replay.messages++;
+    }
+    return result;
   }
 
   /**
@@ -442,6 +477,7 @@ export class DLedgerCommitLog implements BrokerCommitLog {
             this.durableApplied = appliedIndex;
             this.restoredAt = appliedIndex;
             this.options.log(`restored the broker state and consume queues at entry ${appliedIndex} from ${DURABLE_STATE_FILE}: entries ${appliedIndex + 1}..${view.lastIndex} of the log [${view.firstIndex}, ${view.lastIndex}] are re-applied`);
+            this.replay = { from: appliedIndex + 1, to: view.lastIndex, startedMs: Date.now(), entries: 0, messages: 0 };
             return appliedIndex;
           } catch (error) {
             this.options.log(`durable point at entry ${appliedIndex} ignored: ${(error as Error).message}`);
@@ -456,6 +492,7 @@ export class DLedgerCommitLog implements BrokerCommitLog {
     // Retention deleted the beginning of the log: the state comes back from its next checkpoint.
     if (view.firstIndex > 0 && this.options.classic === undefined) this.state.beginFromCompactedLog(view.firstIndex);
     this.options.log(`no durable point: the log [${view.firstIndex}, ${view.lastIndex}] is re-applied from its start`);
+    this.replay = { from: view.firstIndex, to: view.lastIndex, startedMs: Date.now(), entries: 0, messages: 0 };
     return view.firstIndex - 1;
   }
 
