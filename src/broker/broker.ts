@@ -13,7 +13,7 @@ import type { RaftConfig } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import { ClassicCommitLog } from './classic-commit-log.js';
 import { assertNotUpgraded, prepareClassicUpgrade } from './classic-upgrade.js';
-import { type BrokerConfig, followerBrokerIdOf, maxStoredMessageBytes, toNodeConfig } from './config.js';
+import { type BrokerConfig, BrokerConfigError, followerBrokerIdOf, maxStoredMessageBytes, toNodeConfig } from './config.js';
 import { ConsumerManager } from './consumer-manager.js';
 import type { BrokerContext } from './context.js';
 import { type BrokerCommitLog, DLedgerCommitLog } from './dledger-commit-log.js';
@@ -33,6 +33,9 @@ import { KeyedRateMeters, RateMeter } from './rate-meter.js';
 import { ScheduleMessageService } from './schedule/schedule-service.js';
 import { IndexService } from './store/index-service.js';
 import { GrpcEndpoint } from '../grpc/grpc-endpoint.js';
+import { serveMetrics } from '../metrics/prometheus.js';
+import { BrokerMetrics } from './broker-metrics.js';
+import type http from 'node:http';
 import { MEMBER_ENDPOINTS_EXTENSION, MemberEndpoints } from '../grpc/member-endpoints.js';
 
 export interface BrokerOptions {
@@ -76,6 +79,9 @@ export class Broker {
   /** Requests refused by a bound (issue 11), per config key. */
   readonly refusals: RefusalCounter;
   private expiryTimer: NodeJS.Timeout | null = null;
+  /** metricsExporterType=PROM: the dledger_* and rocketmq_* metrics and their /metrics listener. */
+  readonly metrics: BrokerMetrics | null;
+  private metricsServer: http.Server | null = null;
   private boundPort = 0;
   private roleKnown = false;
   private closed = false;
@@ -97,6 +103,7 @@ export class Broker {
     this.acl = this.config.aclEnable ? new AclService({ file: this.config.aclFilePath, mode: 'broker', log: this.log }) : null;
     this.remoting = new RemotingServer({ name, log: this.log, security: this.config.remotingTls.server, idleTimeoutMs: this.config.listenerLimits.idleTimeoutMs, limits: this.config.listenerLimits.limits, ...(this.acl === null ? {} : { authorize: this.acl.authorize }) });
     const credentials = this.config.aclCredentials;
+    this.metrics = this.config.metrics.enabled ? new BrokerMetrics({ cluster: this.config.brokerClusterName, brokerName: this.config.brokerName, group: this.config.dLegerGroup, selfId: this.config.dLegerSelfId || 'classic' }) : null;
     this.client = new RemotingClient({ log: this.log, tls: this.config.remotingTls.client, ...(credentials === null ? {} : { beforeRequest: aclSigningHook(credentials) }) });
   }
 
@@ -133,6 +140,7 @@ export class Broker {
     assert(this.commitLogInstance === null && !this.closed, 'start() called twice');
     this.acl?.watch();
     this.boundPort = await this.remoting.listen('0.0.0.0', this.options.listenPortOverride ?? this.config.listenPort);
+    await this.serveMetrics();
     const index = new IndexService({ directoryPath: path.join(this.config.storePathRootDir, 'index'), maxHashSlotNum: this.config.maxHashSlotNum, maxIndexNum: this.config.maxIndexNum });
     this.index = index;
     const commitLog = this.openCommitLog(index);
@@ -153,7 +161,7 @@ export class Broker {
       pullHold: this.pullHold,
       offsets: new OffsetCommitter(commitLog, this.log),
       log: this.log,
-      stats: { messagesPut: 0, messagesPulled: 0, putRate: new RateMeter(), pullRate: new RateMeter(), groupPullRates: new KeyedRateMeters(), startedAtMs: Date.now(), refusals: this.refusals },
+      stats: { messagesPut: 0, messagesPulled: 0, putRate: new RateMeter(), pullRate: new RateMeter(), groupPullRates: new KeyedRateMeters(), startedAtMs: Date.now(), refusals: this.refusals, metrics: this.metrics },
     };
     registerSendProcessors(this.remoting, context);
     registerPullProcessor(this.remoting, context);
@@ -206,6 +214,28 @@ export class Broker {
   }
 
   /**
+   * The Prometheus endpoint (metricsExporterType=PROM) on metricsPromExporterHost:Port, bounded as
+   * the other listeners (serveMetrics' ConnectionGuard); a port in use stops the start, named.
+   */
+  private async serveMetrics(): Promise<void> {
+    const metrics = this.metrics;
+    if (metrics === null) return;
+    const { host, port, maxConnections } = this.config.metrics;
+    try {
+      const served = await serveMetrics(metrics.registry, host, port, {
+        name: `broker ${this.config.brokerName}/${this.config.dLegerSelfId} metrics`, log: this.log, maxConnections,
+        onRefusal: (reason) => metrics.dledger.incConnectionRefusals('metrics', reason),
+      });
+      this.metricsServer = served.server;
+      metrics.endpoint = { host, port: served.port };
+    } catch (error) {
+      await this.remoting.close();
+      throw new BrokerConfigError([`metricsPromExporterPort: cannot serve /metrics on ${host}:${port}: ${(error as Error).message}`]);
+    }
+    this.log(`metrics on http://${host}:${metrics.endpoint.port}/metrics`);
+  }
+
+  /**
    * A new master writes its gRPC endpoint into the log (once per term, until it is there), so the
    * followers' endpoints route clients to it (src/grpc/member-endpoints.ts).
    */
@@ -247,6 +277,7 @@ export class Broker {
     });
     return new DLedgerCommitLog({
       nodeConfig, storeHost, log: this.log, retention: this.config.retention.settings,
+      ...(this.metrics === null ? {} : { metrics: this.metrics.dledger }),
       consumeQueues: {
         directoryPath: path.join(this.config.storePathRootDir, 'consumequeue'), fileSizeBytes: this.config.mappedFileSizeConsumeQueue, flushIntervalMs: this.config.flushIntervalConsumeQueueMs,
         durableStateDir: this.config.storePathRootDir, index,
@@ -267,6 +298,12 @@ export class Broker {
     this.pullHold.close();
     await this.grpc?.close();
     await this.remoting.close();
+    const metricsServer = this.metricsServer;
+    if (metricsServer !== null) {
+      const closed = new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+      metricsServer.closeAllConnections();
+      await closed;
+    }
     await this.commitLogInstance?.close();
     this.index?.close();
     this.client.close();

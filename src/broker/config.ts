@@ -15,6 +15,7 @@ import { isRemotingTlsKey, PEER_TLS_DEFAULTS, parseRemotingTls, REMOTING_TLS_DEF
 import { DEFAULT_MESSAGE_DELAY_LEVEL, parseDelayLevels } from './schedule/delay-levels.js';
 import { brokerRetention, BROKER_RETENTION_KEYS, type BrokerRetention } from './retention-config.js';
 import { GRPC_KEYS, parseGrpcConfig, type GrpcConfig } from '../grpc/grpc-config.js';
+import { METRICS_KEYS, parseMetricsConfig, type BrokerMetricsConfig } from './metrics-config.js';
 
 export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
 
@@ -99,6 +100,8 @@ export interface BrokerConfig {
   readonly retention: BrokerRetention;
   /** The gRPC endpoint for RocketMQ 5 clients (enableGrpcServer, grpcServerPort, bounds): src/grpc/grpc-config.ts. */
   readonly grpc: GrpcConfig;
+  /** The Prometheus endpoint (metricsExporterType=PROM, metricsPromExporterHost/Port): metrics-config.ts. */
+  readonly metrics: BrokerMetricsConfig;
 }
 
 interface KeySpec {
@@ -168,6 +171,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   accessKey: { defaultValue: null, doc: 'account the broker signs its registrations with (needs secretKey)' },
   ...BROKER_RETENTION_KEYS,
   ...GRPC_KEYS,
+  ...METRICS_KEYS,
   secretKey: { defaultValue: null, doc: 'secret of accessKey' },
 };
 
@@ -376,9 +380,11 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
 
   const retention = brokerRetention(text, where, integer, problems);
   const grpc = parseGrpcConfig(text, integer, boolean, maxMessageSize);
+  const selfPeer = dLegerPeers.find((p) => p.id === dLegerSelfId);
+  const metrics = parseMetricsConfig(text, integer, where, problems, brokerIP1, { listenPort, ...(grpc.enabled ? { grpcServerPort: grpc.port } : {}), ...(selfPeer === undefined ? {} : { 'dLegerPeers port': selfPeer.port }) });
   if (problems.length > 0) throw new BrokerConfigError(problems);
   return {
-    retention, grpc,
+    retention, grpc, metrics,
     brokerClusterName, brokerName, brokerIP1, listenPort, namesrvAddrs, storePathRootDir, storePathCommitLog,
     enableDLegerCommitLog, dLegerGroup, dLegerPeers, dLegerSelfId, preferredLeaderId,
     dLegerPeerSecretFile, dLegerPeerAuth: dLegerPeerAuth as 'secret' | 'none', dLegerThreads: dLegerThreads as ThreadsSetting,

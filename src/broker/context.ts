@@ -7,6 +7,7 @@ import type { OffsetCommitter } from './offset-committer.js';
 import type { PullHoldService } from './pull-hold.js';
 import type { RefusalCounter } from '../remoting/refusals.js';
 import type { KeyedRateMeters, RateMeter } from './rate-meter.js';
+import type { BrokerMetrics } from './broker-metrics.js';
 
 export interface BrokerContext {
   readonly config: BrokerConfig;
@@ -30,4 +31,6 @@ export interface BrokerStats {
   readonly startedAtMs: number;
   /** Requests refused by a bound (issue 11), per config key; GET_BROKER_RUNTIME_INFO shows them. */
   readonly refusals: RefusalCounter;
+  /** The Prometheus endpoint's broker metrics (metricsExporterType=PROM), else null. */
+  readonly metrics: BrokerMetrics | null;
 }

@@ -4,6 +4,7 @@
 // consume queues on every member. This class is the broker's only path into the group: puts
 // (leader only, queue offsets from the allocator), commands, reads by queue offset, and the
 // master/slave role RocketMQ derives from the Raft role.
+import type { Metrics } from '../metrics/metrics.js';
 import { type CommittedEntry, DLedgerError, DLedgerServer, type AppendResult, type RestoreView, type RoleChange } from '../node/server.js';
 import type { DLedgerNodeConfig } from '../node/config.js';
 import type { RetentionSettings } from '../node/retention-settings.js';
@@ -119,6 +120,8 @@ export interface DLedgerCommitLogOptions {
    * prefix (RocketMQ too disables DLedger deletion while old commit log files exist).
    */
   readonly retention?: RetentionSettings | null;
+  /** The member's metrics (the broker's Prometheus endpoint); absent: none. */
+  readonly metrics?: Metrics;
   /**
    * Consume queues on disk ({storePathRootDir}/consumequeue, mappedFileSizeConsumeQueue bytes per
    * file, flushed every flushIntervalMs); absent: in memory (tests).
@@ -263,6 +266,7 @@ export class DLedgerCommitLog implements BrokerCommitLog {
       // The broker is this group's only client: an external DLedgerClient append would put bytes
       // in the commit log past every broker check, a transfer would move leadership.
       acceptClients: false,
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       ...(options.raft === undefined ? {} : { raft: options.raft }),
     });
     this.allocator = new QueueOffsetAllocator({

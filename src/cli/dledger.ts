@@ -203,7 +203,7 @@ async function runServer(v: Record<string, unknown>): Promise<number> {
       await server.start();
       let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | null = null;
       try {
-        metricsServer = config.metricsPort === null ? null : await serveMetrics(metrics.registry, '127.0.0.1', config.metricsPort);
+        metricsServer = config.metricsPort === null ? null : await serveMetrics(metrics.registry, '127.0.0.1', config.metricsPort, { name: `${name} metrics`, log: (line) => process.stderr.write(`${line}\n`), onRefusal: (reason) => metrics.incConnectionRefusals('metrics', reason) });
       } catch (error) {
         await server.close();
         throw error;

@@ -58,6 +58,10 @@ export async function main(argv: readonly string[]): Promise<number> {
             for (const [name, v] of Object.entries(config.dLegerTlsKeys)) process.stdout.write(`dLeger${name[0]?.toUpperCase()}${name.slice(1)}=${v}\n`);
             continue;
           }
+          if (key === 'metrics') {
+            process.stdout.write(`metricsExporterType=${config.metrics.enabled ? 'PROM' : 'DISABLE'}\nmetricsPromExporterHost=${config.metrics.host}\nmetricsPromExporterPort=${config.metrics.port}\nmetricsPromExporterMaxConnections=${config.metrics.maxConnections}\n`);
+            continue;
+          }
           if (key === 'aclCredentials') {
             // The secret stays out of the printout (it ends up in terminals and logs).
             process.stdout.write(`accessKey=${config.aclCredentials?.accessKey ?? ''}\nsecretKey=${config.aclCredentials === null ? '' : '***'}\n`);

@@ -161,6 +161,7 @@ export async function sendMessage(context: GrpcContext, request: Record<string, 
     const results = await commitLog.putMessages(converted.map((c) => c.put));
     context.broker.stats.messagesPut += results.length;
     context.broker.stats.putRate.add(results.length);
+    context.broker.stats.metrics?.recordPut(converted.map((c) => c.put));
     return {
       status: status('OK', 'OK'),
       entries: results.map((result, i) => ({ status: status('OK', 'OK'), messageId: converted[i]?.messageId ?? '', transactionId: '', offset: result.queueOffset, recallHandle: '' })),

@@ -2,6 +2,8 @@
 // process in tests), with prom-client's default process metrics (event-loop lag among them) and a
 // small HTTP server for /metrics.
 import http from 'node:http';
+import type net from 'node:net';
+import { ConnectionGuard, type GuardedConnection, type RefusalReason } from '../net/connection-guard.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** How often nodejs_eventloop_lag_* samples the loop's delay (prom-client's default is 10 ms). */
@@ -135,14 +137,49 @@ export class PrometheusMetrics implements Metrics {
   }
 }
 
-/** Serve GET /metrics on host:port (0 = any free port); resolves with the server and its port. */
 /** Prometheus scrapes with one or two connections; 64 leaves room for several scrapers and curl. */
-const METRICS_MAX_CONNECTIONS = 64;
+export const METRICS_MAX_CONNECTIONS = 64;
 /** Headers and the whole request must arrive within this (slowloris). */
 const METRICS_REQUEST_TIMEOUT_MS = 10_000;
 
-export async function serveMetrics(registry: Registry, host: string, port: number): Promise<{ server: http.Server; port: number }> {
+/** The /metrics listener's connection bounds (src/net/connection-guard.ts); a "frame" is a request. */
+export interface MetricsListenerOptions {
+  /** Names the listener in log lines and in dledger_connection_refusals_total{listener}. */
+  readonly name?: string;
+  readonly log?: (line: string) => void;
+  /** Connections open at once (default METRICS_MAX_CONNECTIONS). */
+  readonly maxConnections?: number;
+  /** Connections open at once from one address (default half of maxConnections). */
+  readonly maxConnectionsPerAddress?: number;
+  /** A refused or closed connection (counted by the caller, e.g. incConnectionRefusals). */
+  readonly onRefusal?: (reason: RefusalReason) => void;
+}
+
+/**
+ * Serve GET /metrics on host:port (0 = any free port); resolves with the server and its port.
+ * Every connection goes through a ConnectionGuard as on the other listeners: capped in total and
+ * per address, the first request due within METRICS_REQUEST_TIMEOUT_MS, closed after 60 s without
+ * one; node's own header/request timeouts bound a slow request (no body is ever read).
+ */
+export async function serveMetrics(registry: Registry, host: string, port: number, options: MetricsListenerOptions = {}): Promise<{ server: http.Server; port: number; guard: ConnectionGuard }> {
+  const maxConnections = options.maxConnections ?? METRICS_MAX_CONNECTIONS;
+  const guard = new ConnectionGuard({
+    name: options.name ?? 'metrics',
+    log: options.log ?? (() => undefined),
+    limits: {
+      maxConnections,
+      maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? Math.max(1, Math.floor(maxConnections / 2)),
+      firstFrameDeadlineMs: METRICS_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: 60_000,
+      // Node caps request headers itself (16 KiB each); no partial "frames" are reported.
+      partialFrameBudgetBytes: 1,
+    },
+    ...(options.onRefusal === undefined ? {} : { onRefusal: options.onRefusal }),
+  });
+  const guarded = new WeakMap<net.Socket, GuardedConnection>();
   const server = http.createServer((request, response) => {
+    const connection = guarded.get(request.socket);
+    if (connection !== undefined) guard.frameReceived(connection);
     if (request.method !== 'GET' || request.url !== '/metrics') {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /metrics\n');
       return;
@@ -152,16 +189,25 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
       (error: Error) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${error.message}\n`),
     );
   });
+  server.on('connection', (socket: net.Socket) => {
+    const connection = guard.admit(socket);
+    if (connection === null) return;
+    guarded.set(socket, connection);
+    socket.once('close', () => guard.release(connection));
+  });
+  server.once('close', () => guard.close());
   // A scrape is one short GET: bound what a hostile client can hold open on this port.
-  server.maxConnections = METRICS_MAX_CONNECTIONS;
   server.headersTimeout = METRICS_REQUEST_TIMEOUT_MS;
   server.requestTimeout = METRICS_REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 64;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const address = server.address();
-  return { server, port: typeof address === 'object' && address !== null ? address.port : port };
+  return { server, port: typeof address === 'object' && address !== null ? address.port : port, guard };
 }

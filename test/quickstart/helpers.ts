@@ -31,6 +31,8 @@ export interface QuickConfs {
   readonly clientPorts: readonly number[];
   /** gRPC ports of n0, n1, n2 (grpcServerPort). */
   readonly grpcPorts: readonly number[];
+  /** Prometheus /metrics ports of n0, n1, n2 (metricsPromExporterPort). */
+  readonly metricsPorts: readonly number[];
 }
 
 /**
@@ -41,10 +43,11 @@ export interface QuickConfs {
 export async function writeQuickConfs(dir: string): Promise<QuickConfs> {
   const confDir = path.join(dir, 'conf');
   fs.mkdirSync(confDir, { recursive: true });
-  const [namesrvPort, ...ports] = (await freePorts(10)) as [number, ...number[]];
+  const [namesrvPort, ...ports] = (await freePorts(13)) as [number, ...number[]];
   const clientPorts = ports.slice(0, 3);
   const peerPorts = ports.slice(3, 6);
   const grpcPorts = ports.slice(6, 9);
+  const metricsPorts = ports.slice(9, 12);
   for (const [index, node] of NODES.entries()) {
     const original = fs.readFileSync(path.join(ROOT, `conf/dledger/broker-${node}.conf`), 'utf8');
     let text = original;
@@ -53,6 +56,7 @@ export async function writeQuickConfs(dir: string): Promise<QuickConfs> {
       [/^namesrvAddr=.*$/m, `namesrvAddr=127.0.0.1:${namesrvPort}`],
       [/^dLegerPeers=.*$/m, `dLegerPeers=${peerPorts.map((port, i) => `n${i}-127.0.0.1:${port}`).join(';')}`],
       [/^grpcServerPort=.*$/m, `grpcServerPort=${grpcPorts[index]}`],
+      [/^metricsPromExporterPort=.*$/m, `metricsPromExporterPort=${metricsPorts[index]}`],
     ] as const) {
       if (!pattern.test(text)) throw new Error(`conf/dledger/broker-${node}.conf has no line matching ${pattern}`);
       text = text.replace(pattern, replacement);
@@ -61,7 +65,7 @@ export async function writeQuickConfs(dir: string): Promise<QuickConfs> {
     if (!new RegExp(`^dLegerSelfId=${node}$`, 'm').test(text)) throw new Error(`conf/dledger/broker-${node}.conf: dLegerSelfId is not ${node}`);
     fs.writeFileSync(path.join(confDir, `broker-${node}.conf`), text);
   }
-  return { confDir, namesrvPort, clientPorts, grpcPorts };
+  return { confDir, namesrvPort, clientPorts, grpcPorts, metricsPorts };
 }
 
 export function alive(pid: number): boolean {

@@ -121,6 +121,8 @@ function runtimeInfo(context: BrokerContext, request: RemotingCommand): Remoting
     heldPulls: String(context.pullHold.heldCount),
     // Requests refused by a bound since start, per config key (README "Broker request bounds").
     boundRefusals: JSON.stringify(context.stats.refusals.snapshot()),
+    // The Prometheus endpoint (metricsExporterType=PROM), for the console's charts.
+    ...(context.stats.metrics?.endpoint == null ? {} : { dLegerMetricsHost: context.stats.metrics.endpoint.host, dLegerMetricsPort: String(context.stats.metrics.endpoint.port) }),
   };
   if (status !== null) {
     Object.assign(table, {

@@ -143,6 +143,7 @@ async function send(context: BrokerContext, request: RemotingCommand, connection
     const results = await context.commitLog.putMessages(messages);
     context.stats.messagesPut += results.length;
     context.stats.putRate.add(results.length);
+    context.stats.metrics?.recordPut(messages);
     const first = results[0];
     return createResponse(request, ResponseCode.SUCCESS, {
       // queueId is the one asked for even when the message was scheduled (SendMessageProcessor does the same).
