@@ -9,7 +9,7 @@
 // Method: fast-try.sh start on the shipped confs (ports rewritten to free ones), the Debian
 // `prometheus` binary (.ci/run installs it; under CI=true a missing one fails), ali-ons, every
 // process stopped by pid.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -22,11 +22,7 @@ import { closeAll, message, ons, SHORT_INTERVALS_MS, type AliClient } from '../q
 import { MQADMIN, NODES, ROOT, runSh } from '../quickstart/helpers.js';
 import { startFastTry } from '../console/harness.js';
 import { testSecretFile } from '../util/peer-secret.js';
-
-interface Sample {
-  readonly metric: Record<string, string>;
-  readonly value: [number, string];
-}
+import { requirePrometheus, startPrometheus } from '../util/prometheus.js';
 
 const BASE = { brokerName: 'RaftNode00', brokerIP1: '127.0.0.1', namesrvAddr: '127.0.0.1:9876', storePathRootDir: '/tmp/x', enableDLegerCommitLog: 'true', dLegerPeers: 'n0-127.0.0.1:40911;n1-127.0.0.1:40912', dLegerSelfId: 'n0', dLegerPeerSecretFile: '/tmp/s', listenPort: '30911', grpcServerPort: '8081' };
 
@@ -73,17 +69,8 @@ t.test('a metrics port in use stops mqbroker with the key named', async (t) => {
   t.notOk(fs.existsSync(path.join(dir, 'store', 'dledger-n0')), 'nothing was created in the store (stopped before the commit log opened)');
 });
 
-function prometheusVersion(): string | null {
-  const found = spawnSync('prometheus', ['--version'], { encoding: 'utf8' });
-  return found.status === 0 ? `${found.stdout}${found.stderr}`.split('\n')[0] as string : null;
-}
-
-const version = prometheusVersion();
-if (version === null) {
-  const why = `prometheus is not installed (Debian: apt-get install -y --no-install-recommends prometheus)${process.env['PROMETHEUS_INSTALL_ERROR'] ? `; .ci/run: ${process.env['PROMETHEUS_INSTALL_ERROR']}` : ''}`;
-  if (process.env['CI'] === 'true') t.fail(why);
-  else t.test('real Prometheus scrape of the brokers', { skip: `${why}; skipped outside CI` }, () => undefined);
-} else {
+const version = requirePrometheus(t, 'real Prometheus scrape of the brokers');
+if (version !== null) {
   t.test(`${version} scrapes the three fast-try brokers`, async (t) => {
     const cluster = await startFastTry(t);
     const metricsPorts = NODES.map((node) => Number(/^metricsPromExporterPort=(\d+)$/m.exec(fs.readFileSync(path.join(cluster.dir, 'conf', `broker-${node}.conf`), 'utf8'))?.[1]));
@@ -105,36 +92,7 @@ if (version === null) {
       t.equal(info['dLegerMetricsHost'], '127.0.0.1', `n${i}'s runtime info: dLegerMetricsHost`);
     }
 
-    const [webPort] = (await freePorts(1)) as [number];
-    const promDir = path.join(cluster.dir, 'prometheus');
-    fs.mkdirSync(promDir);
-    const configFile = path.join(promDir, 'prometheus.yml');
-    fs.writeFileSync(configFile, ['global:', '  scrape_interval: 1s', '  scrape_timeout: 1s', 'scrape_configs:', '  - job_name: rocketmq-broker', '    static_configs:',
-      `      - targets: [${metricsPorts.map((p) => `'127.0.0.1:${p}'`).join(', ')}]`, ''].join('\n'));
-    const prometheus = spawn('prometheus', [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${webPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let prometheusLog = '';
-    prometheus.stderr.on('data', (d: Buffer) => { prometheusLog = (prometheusLog + d.toString()).slice(-4000); });
-    t.teardown(async () => {
-      if (prometheus.exitCode !== null || prometheus.signalCode !== null) return;
-      const exited = new Promise((resolve) => prometheus.once('exit', resolve));
-      prometheus.kill('SIGTERM');
-      const timer = setTimeout(() => prometheus.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    });
-    const query = async (expr: string): Promise<Sample[]> => {
-      const response = await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(expr)}`);
-      const body = (await response.json()) as { status: string; data: { result: Sample[] } };
-      if (body.status !== 'success') throw new Error(`query ${expr}: ${JSON.stringify(body)}`);
-      return body.data.result;
-    };
-    const waitFor = (expr: string, ok: (samples: Sample[]) => boolean, what: string): Promise<Sample[]> => until(async () => {
-      if (prometheus.exitCode !== null) throw new Error(`prometheus exited ${prometheus.exitCode}: ${prometheusLog}`);
-      const samples = await query(expr).catch(() => []);
-      return ok(samples) ? samples : null;
-    }, 30_000, what).catch((error: Error) => {
-      throw new Error(`${error.message}; prometheus log tail:\n${prometheusLog}`);
-    });
+    const { query, waitFor } = await startPrometheus(t, cluster.dir, 'rocketmq-broker', metricsPorts.map((p) => `127.0.0.1:${p}`));
 
     const leaders = await waitFor('dledger_role{role="leader"} == 1', (s) => s.length === 1, 'exactly one leader');
     const leader = leaders[0]?.metric['self_id'] as string;

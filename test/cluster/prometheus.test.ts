@@ -7,76 +7,18 @@
 // Method: OS-assigned loopback ports, a temp dir for prometheus.yml and the TSDB, every process
 // stopped by pid.
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import { freePorts, startProcessGroup, until } from './helpers.js';
+import { freePorts, startProcessGroup } from './helpers.js';
+import { requirePrometheus, startPrometheus } from '../util/prometheus.js';
 
-interface Sample {
-  readonly metric: Record<string, string>;
-  readonly value: [number, string];
-}
-
-function prometheusBinary(): string | null {
-  const found = spawnSync('prometheus', ['--version'], { encoding: 'utf8' });
-  return found.status === 0 ? `${found.stdout}${found.stderr}`.split('\n')[0]! : null;
-}
-
-const version = prometheusBinary();
-if (version === null) {
-  const why = `prometheus is not installed (Debian: apt-get install -y --no-install-recommends prometheus)${process.env['PROMETHEUS_INSTALL_ERROR'] ? `; .ci/run: ${process.env['PROMETHEUS_INSTALL_ERROR']}` : ''}`;
-  if (process.env['CI'] === 'true') t.fail(why);
-  else t.test('real Prometheus scrape', { skip: `${why}; skipped outside CI` }, () => undefined);
-} else {
+const version = requirePrometheus(t, 'real Prometheus scrape');
+if (version !== null) {
   t.test(`${version} scrapes every member and answers queries with its series`, async (t) => {
-    const [m0, m1, m2, webPort] = await freePorts(4);
+    const [m0, m1, m2] = await freePorts(3);
     const metricsPorts: Record<string, number> = { n0: m0!, n1: m1!, n2: m2! };
     const group = await startProcessGroup(t, { group: 'prom', extraArgs: (id) => ['--metrics-port', String(metricsPorts[id])] });
-    const promDir = path.join(group.baseDir, 'prometheus');
-    fs.mkdirSync(promDir);
-    const configFile = path.join(promDir, 'prometheus.yml');
-    fs.writeFileSync(configFile, [
-      'global:',
-      '  scrape_interval: 1s',
-      '  scrape_timeout: 1s',
-      '  evaluation_interval: 1s',
-      'scrape_configs:',
-      '  - job_name: dledger',
-      '    static_configs:',
-      `      - targets: [${Object.values(metricsPorts).map((p) => `'127.0.0.1:${p}'`).join(', ')}]`,
-      '',
-    ].join('\n'));
-    const prometheus = spawn('prometheus', [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${path.join(promDir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${webPort}`,
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let prometheusLog = '';
-    prometheus.stderr.on('data', (d: Buffer) => { prometheusLog = (prometheusLog + d.toString()).slice(-4000); });
-    t.teardown(async () => {
-      if (prometheus.exitCode !== null || prometheus.signalCode !== null) return;
-      const exited = new Promise((resolve) => prometheus.once('exit', resolve));
-      prometheus.kill('SIGTERM');
-      const timer = setTimeout(() => prometheus.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    });
-
+    const { query, waitFor } = await startPrometheus(t, group.baseDir, 'dledger', Object.values(metricsPorts).map((p) => `127.0.0.1:${p}`));
     const leader = await group.leader();
     const [appended] = await group.client.append(new TextEncoder().encode('scraped'));
-    const query = async (expr: string): Promise<Sample[]> => {
-      const response = await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(expr)}`);
-      const body = (await response.json()) as { status: string; data: { resultType: string; result: Sample[] } };
-      if (body.status !== 'success') throw new Error(`query ${expr}: ${JSON.stringify(body)}`);
-      return body.data.result;
-    };
-    const waitFor = (expr: string, ok: (samples: Sample[]) => boolean, what: string): Promise<Sample[]> => until(async () => {
-      if (prometheus.exitCode !== null) throw new Error(`prometheus exited ${prometheus.exitCode}: ${prometheusLog}`);
-      const samples = await query(expr);
-      return ok(samples) ? samples : null;
-    }, 30_000, what).catch((error: Error) => {
-      throw new Error(`${error.message}; prometheus log tail:\n${prometheusLog}`);
-    });
 
     // Elected before the append, so every member's term is >= 1 in a scrape taken after it.
     await waitFor('dledger_term >= 1', (s) => s.length === 3, 'dledger_term >= 1 from all 3 members');
