@@ -28,6 +28,9 @@ import { registerPullProcessor } from './processors/pull.js';
 import { registerQueryProcessors } from './processors/query.js';
 import { registerSendBackProcessor } from './processors/send-back.js';
 import { registerSendProcessors } from './processors/send.js';
+import { registerEndTransactionProcessor } from './processors/end-transaction.js';
+import { ProducerManager } from './producer-manager.js';
+import { TransactionService } from './transaction/transaction-service.js';
 import { PullHoldService } from './pull-hold.js';
 import { KeyedRateMeters, RateMeter } from './rate-meter.js';
 import { ScheduleMessageService } from './schedule/schedule-service.js';
@@ -70,6 +73,8 @@ export class Broker {
   private registrar: NamesrvRegistrar | null = null;
   private schedule: ScheduleMessageService | null = null;
   private index: IndexService | null = null;
+  /** Half messages and the transaction check loop (master only). */
+  transactions: TransactionService | null = null;
   /** The gRPC endpoint (enableGrpcServer), for the 5.x clients. */
   grpc: GrpcEndpoint | null = null;
   /** Each member's gRPC endpoint, replicated (a state extension). */
@@ -146,6 +151,9 @@ export class Broker {
     const commitLog = this.openCommitLog(index);
     this.commitLogInstance = commitLog;
     commitLog.state.registerExtension(MEMBER_ENDPOINTS_EXTENSION, this.memberEndpoints);
+    const producers = new ProducerManager(this.config.consumerGroupsMax, this.config.consumerClientsMax);
+    const transactions = new TransactionService({ config: this.config, commitLog, producers, brokerAddr: this.brokerAddr, log: this.log });
+    this.transactions = transactions;
     if (commitLog instanceof DLedgerCommitLog) {
       void commitLog.stoppedByItself.then(async (code) => {
         this.log(`the DLedger member stopped by itself: closing the broker (exit ${code})`);
@@ -158,6 +166,8 @@ export class Broker {
       brokerAddr: this.brokerAddr,
       commitLog,
       consumers: this.consumers,
+      producers,
+      transactions,
       pullHold: this.pullHold,
       offsets: new OffsetCommitter(commitLog, this.log),
       log: this.log,
@@ -171,11 +181,13 @@ export class Broker {
     registerSendBackProcessor(this.remoting, context);
     registerConsumeStatsProcessor(this.remoting, context);
     registerQueryProcessors(this.remoting, context, index);
+    registerEndTransactionProcessor(this.remoting, context, transactions);
     const schedule = new ScheduleMessageService({ commitLog, offsets: context.offsets, levelsMs: this.config.messageDelayLevelsMs, log: this.log });
     this.schedule = schedule;
     if (this.config.grpc.enabled) {
       this.grpc = new GrpcEndpoint({ broker: context, endpoints: this.memberEndpoints, acl: this.acl });
       await this.grpc.listen(this.options.grpcPortOverride ?? this.config.grpc.port);
+      transactions.useTelemetry(this.grpc.context.telemetry);
     }
     const registrar = new NamesrvRegistrar({
       clusterName: this.config.brokerClusterName,
@@ -200,6 +212,7 @@ export class Broker {
     commitLog.onBrokerRoleChange((change) => {
       this.roleKnown = true;
       schedule.setMaster(change.role === 'master');
+      transactions.setMaster(change.role === 'master');
       if (change.role === 'master') this.announceGrpcEndpoint(change.term);
       this.log(`broker role ${change.role} (term ${change.term}, leader ${change.leaderId ?? 'none'}): registering as brokerId ${this.brokerId()}`);
       void registrar.registerNow();
@@ -294,6 +307,7 @@ export class Broker {
     this.closed = true;
     if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
     this.schedule?.close();
+    this.transactions?.close();
     await this.registrar?.close();
     this.pullHold.close();
     await this.grpc?.close();

@@ -127,7 +127,7 @@ export class ClassicCommitLog implements BrokerCommitLog {
     for (const message of messages) {
       // Appends are synchronous, so the consume queue's length is the next queue offset.
       const queueOffset = this.state.maxOffset(message.topic, message.queueId);
-      const bytes = encodeMessage({ ...message, queueOffset, physicalOffset: 0, storeTimestampMs: nowMs, storeHost: this.options.storeHost, preparedTransactionOffset: 0 });
+      const bytes = encodeMessage({ ...message, queueOffset, physicalOffset: 0, storeTimestampMs: nowMs, storeHost: this.options.storeHost, preparedTransactionOffset: message.preparedTransactionOffset ?? 0 });
       const physicalOffset = this.appendAndIndex(bytes);
       results.push({ msgId: createMessageId(this.options.storeHost, physicalOffset), queueId: message.queueId, queueOffset, physicalOffset, logIndex: CLASSIC_LOG_INDEX });
     }

@@ -16,6 +16,7 @@ import { DEFAULT_MESSAGE_DELAY_LEVEL, parseDelayLevels } from './schedule/delay-
 import { brokerRetention, BROKER_RETENTION_KEYS, type BrokerRetention } from './retention-config.js';
 import { GRPC_KEYS, parseGrpcConfig, type GrpcConfig } from '../grpc/grpc-config.js';
 import { METRICS_KEYS, parseMetricsConfig, type BrokerMetricsConfig } from './metrics-config.js';
+import { parseTransactionConfig, TRANSACTION_KEYS, type TransactionConfig } from './transaction/transaction-config.js';
 
 export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
 
@@ -102,6 +103,8 @@ export interface BrokerConfig {
   readonly grpc: GrpcConfig;
   /** The Prometheus endpoint (metricsExporterType=PROM, metricsPromExporterHost/Port): metrics-config.ts. */
   readonly metrics: BrokerMetricsConfig;
+  /** Transactional messages (transactionCheckInterval, transactionTimeOut, transactionCheckMax): transaction/transaction-config.ts. */
+  readonly transaction: TransactionConfig;
 }
 
 interface KeySpec {
@@ -172,6 +175,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   ...BROKER_RETENTION_KEYS,
   ...GRPC_KEYS,
   ...METRICS_KEYS,
+  ...TRANSACTION_KEYS,
   secretKey: { defaultValue: null, doc: 'secret of accessKey' },
 };
 
@@ -382,9 +386,10 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   const grpc = parseGrpcConfig(text, integer, boolean, maxMessageSize);
   const selfPeer = dLegerPeers.find((p) => p.id === dLegerSelfId);
   const metrics = parseMetricsConfig(text, integer, where, problems, brokerIP1, { listenPort, ...(grpc.enabled ? { grpcServerPort: grpc.port } : {}), ...(selfPeer === undefined ? {} : { 'dLegerPeers port': selfPeer.port }) });
+  const transaction = parseTransactionConfig(integer, boolean);
   if (problems.length > 0) throw new BrokerConfigError(problems);
   return {
-    retention, grpc, metrics,
+    retention, grpc, metrics, transaction,
     brokerClusterName, brokerName, brokerIP1, listenPort, namesrvAddrs, storePathRootDir, storePathCommitLog,
     enableDLegerCommitLog, dLegerGroup, dLegerPeers, dLegerSelfId, preferredLeaderId,
     dLegerPeerSecretFile, dLegerPeerAuth: dLegerPeerAuth as 'secret' | 'none', dLegerThreads: dLegerThreads as ThreadsSetting,

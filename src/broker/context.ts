@@ -4,10 +4,12 @@ import type { BrokerConfig } from './config.js';
 import type { ConsumerManager } from './consumer-manager.js';
 import type { BrokerCommitLog } from './dledger-commit-log.js';
 import type { OffsetCommitter } from './offset-committer.js';
+import type { ProducerManager } from './producer-manager.js';
 import type { PullHoldService } from './pull-hold.js';
 import type { RefusalCounter } from '../remoting/refusals.js';
 import type { KeyedRateMeters, RateMeter } from './rate-meter.js';
 import type { BrokerMetrics } from './broker-metrics.js';
+import type { TransactionService } from './transaction/transaction-service.js';
 
 export interface BrokerContext {
   readonly config: BrokerConfig;
@@ -15,6 +17,10 @@ export interface BrokerContext {
   readonly brokerAddr: string;
   readonly commitLog: BrokerCommitLog;
   readonly consumers: ConsumerManager;
+  /** Producer groups and their connections (the transaction check loop asks them). */
+  readonly producers: ProducerManager;
+  /** Half messages, their end and the check loop (transaction/). */
+  readonly transactions: TransactionService;
   readonly pullHold: PullHoldService;
   readonly offsets: OffsetCommitter;
   readonly log: (line: string) => void;

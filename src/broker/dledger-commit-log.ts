@@ -34,6 +34,8 @@ export interface MessageToPut {
   readonly reconsumeTimes: number;
   readonly body: Uint8Array;
   readonly properties: string;
+  /** The half message a transaction's committed message ends (its physical offset; 0 or absent otherwise). */
+  readonly preparedTransactionOffset?: number;
 }
 
 export interface PutResult {
@@ -570,7 +572,7 @@ export class DLedgerCommitLog implements BrokerCommitLog {
         physicalOffset: 0, // written by the store's append hook: pos + 48
         storeTimestampMs: nowMs,
         storeHost: this.options.storeHost,
-        preparedTransactionOffset: 0,
+        preparedTransactionOffset: m.preparedTransactionOffset ?? 0,
       }));
       const appended = await this.appendOrExplain(bodies);
       const results = appended.map((entry, i) => this.putResultOf(entry, baseOffset + i));

@@ -17,6 +17,7 @@ import { MemberEndpoints } from './member-endpoints.js';
 import { messagingServiceDefinition, status, type PbResource } from './messaging-proto.js';
 import { queryAssignment, queryRoute, resourceName } from './route-service.js';
 import { sendMessage } from './send-service.js';
+import { endTransaction } from './transaction-grpc.js';
 import { TelemetrySessions } from './telemetry-sessions.js';
 
 type Unary = grpc.ServerUnaryCall<Record<string, unknown>, Record<string, unknown>>;
@@ -54,6 +55,7 @@ function neededBy(method: string, request: Record<string, unknown>): GrpcNeed[] 
     }
     case 'QueryAssignment': return [...(group === null ? [] : [groupNeed(group, Perm.SUB)]), ...(topic === null ? [] : [{ resource: topic, perm: Perm.SUB }])];
     case 'NotifyClientTermination': return group === null ? [] : [groupNeed(group, Perm.SUB)];
+    case 'EndTransaction': return topic === null ? [] : [{ resource: topic, perm: Perm.PUB }];
     default: return [];
   }
 }
@@ -112,7 +114,7 @@ export class GrpcEndpoint {
       UpdateOffset: notImplemented('UpdateOffset'),
       GetOffset: notImplemented('GetOffset'),
       QueryOffset: notImplemented('QueryOffset'),
-      EndTransaction: notImplemented('EndTransaction'),
+      EndTransaction: unary('EndTransaction', (call) => endTransaction(this.context, options.broker.transactions, call.request)),
       RecallMessage: notImplemented('RecallMessage'),
       SyncLiteSubscription: notImplemented('SyncLiteSubscription'),
     });

@@ -12,6 +12,7 @@
 //  - the message type must be one the topic accepts (its message.type attribute).
 // The answer's message_id is the client's id (as the proxy answers), offset the queue offset.
 import { PutMessageError, type MessageToPut } from '../broker/dledger-commit-log.js';
+import { TransactionRefusal } from '../broker/transaction/transaction-service.js';
 import { formatMessageProperties, ipv4Bytes, PROPERTIES_MAX_BYTES, type HostAddress } from '../broker/message-codec.js';
 import { SCHEDULE_TOPIC, scheduleIfDelayed } from '../broker/schedule/delay-levels.js';
 import { BROKER_STATE_TOPIC } from '../broker/state/commands.js';
@@ -109,6 +110,27 @@ function convert(context: GrpcContext, message: PbMessage, topicName: string, qu
   return { put, messageId: sys.messageId.toUpperCase() };
 }
 
+/**
+ * Transactional messages: each stored as a half message (transaction-service.ts); its
+ * transactionId is the half message's offset message id, which EndTransaction names.
+ */
+async function sendHalfMessages(context: GrpcContext, converted: readonly Converted[]): Promise<Record<string, unknown>> {
+  const entries = [];
+  for (const c of converted) {
+    try {
+      const result = await context.broker.transactions.prepare(c.put, null);
+      context.broker.stats.messagesPut++;
+      context.broker.stats.putRate.add(1);
+      entries.push({ status: status('OK', 'OK'), messageId: c.messageId, transactionId: result.msgId, offset: result.queueOffset, recallHandle: '' });
+    } catch (error) {
+      const failure = error instanceof TransactionRefusal ? status('FORBIDDEN', error.message) : putFailureStatus(error, context);
+      entries.push({ status: failure, messageId: c.messageId, transactionId: '', offset: 0, recallHandle: '' });
+    }
+  }
+  const failed = entries.find((e) => e.status.code !== 'OK');
+  return { status: failed?.status ?? status('OK', 'OK'), entries };
+}
+
 /** A put failure as the Status the proxy answers. */
 export function putFailureStatus(error: unknown, context: GrpcContext): PbStatus {
   if (!(error instanceof PutMessageError)) throw error;
@@ -139,7 +161,6 @@ export async function sendMessage(context: GrpcContext, request: Record<string, 
   const groups = new Set(messages.map((m) => m.systemProperties.messageGroup ?? ''));
   if (types.size > 1 || groups.size > 1) throw new GrpcRefusal('BAD_REQUEST', 'the messages of one request must have one type and one message group');
   const type = [...types][0] as string;
-  if (type === 'TRANSACTION') throw new GrpcRefusal('UNSUPPORTED', 'transactional messages are not supported over gRPC by this broker yet');
   if (!acceptedMessageTypes(topic).includes(type)) {
     throw new GrpcRefusal('MESSAGE_PROPERTY_CONFLICT_WITH_TYPE', `topic ${topicName} accepts ${acceptedMessageTypes(topic).join('/')} messages (its message.type attribute), not ${type}`);
   }
@@ -158,6 +179,7 @@ export async function sendMessage(context: GrpcContext, request: Record<string, 
   const first = converted[0]?.put;
   if (converted.some((c) => c.put.topic !== first?.topic || c.put.queueId !== first.queueId)) throw new GrpcRefusal('BAD_REQUEST', 'delayed messages of one request must have delays of one delay level');
   try {
+    if (type === 'TRANSACTION') return await sendHalfMessages(context, converted);
     const results = await commitLog.putMessages(converted.map((c) => c.put));
     context.broker.stats.messagesPut += results.length;
     context.broker.stats.putRate.add(results.length);

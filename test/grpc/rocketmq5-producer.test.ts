@@ -9,58 +9,26 @@
 // its topic no earlier than that; the topic's message.type attribute is enforced (a FIFO message
 // to a NORMAL topic is refused by the client from the route's accept types, a NORMAL one to a
 // FIFO topic by the broker). Runs fast-try for real (3 brokers + name server), ~20-30 s.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import t from 'tap';
-import { RemotingClient } from '../../src/remoting/client.js';
-import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
-import { createRequest } from '../../src/remoting/command.js';
-import { decodeMessages, parseMessageProperties, type StoredMessage } from '../../src/broker/message-codec.js';
+import { ResponseCode } from '../../src/remoting/codes.js';
+import { parseMessageProperties, type StoredMessage } from '../../src/broker/message-codec.js';
 import { queueOfMessageGroup } from '../../src/grpc/queue-selection.js';
-import { addrPort, alive, awaitClusterList, FAST_TRY, NODES, requireDist, runSh, writeQuickConfs, type Row } from '../quickstart/helpers.js';
+import { requireDist } from '../quickstart/helpers.js';
 import { rocketmq5, silentLogger } from './client.js';
+import { startFastTryGroup } from './fast-try-group.js';
 
 t.before(requireDist);
 
 t.test('rocketmq-client-nodejs Producer: normal, FIFO, delay through a follower-routed endpoint', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'grpc-producer-'));
-  const logDir = path.join(dir, 'logs');
-  const { confDir, namesrvPort, clientPorts, grpcPorts } = await writeQuickConfs(dir);
-  const env = { ...process.env, FAST_TRY_CONF_DIR: confDir, ROCKETMQ_LOG_DIR: logDir, NAMESRV_PORT: String(namesrvPort), FAST_TRY_GRACE_SECONDS: '8' };
-  const pids = (): number[] => ['namesrv', ...NODES.map((node) => `broker-${node}`)].map((name) => path.join(logDir, `${name}.pid`)).filter((f) => fs.existsSync(f)).map((f) => Number(fs.readFileSync(f, 'utf8').trim()));
-  const remoting = new RemotingClient();
-  const seen = new Set<number>();
-  const closers: Array<() => Promise<void>> = [];
-  t.teardown(async () => {
-    for (const close of closers) await close().catch(() => undefined);
-    remoting.close();
-    for (const pid of seen) if (alive(pid)) process.kill(pid, 'SIGKILL');
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  const start = await runSh(FAST_TRY, ['start'], env, 60_000);
-  for (const pid of pids()) seen.add(pid);
-  t.equal(start.code, 0, start.stdout + start.stderr);
-  const leader = await awaitClusterList(`127.0.0.1:${namesrvPort}`, (rows) => (rows.length === 3 ? rows.find((r) => r.bid === 0) : undefined), 30_000, 'a leader with two followers') as Row;
-  const leaderIndex = clientPorts.indexOf(addrPort(leader.addr));
-  const followerIndex = (leaderIndex + 1) % 3;
-
+  const fastTry = await startFastTryGroup(t, 'grpc-producer-');
+  const { leaderIndex, followerIndex, grpcPorts, closers, pull } = fastTry;
   const createTopic = async (topic: string, attributes: Record<string, string>): Promise<void> => {
-    const answer = await remoting.invoke(leader.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, {
-      extFields: { topic, defaultTopic: 'TBW102', readQueueNums: 4, writeQueueNums: 4, perm: 6, topicFilterType: 'SINGLE_TAG', topicSysFlag: 0, order: false, attributes: JSON.stringify(attributes) },
-    }), 10_000);
+    const answer = await fastTry.createTopic(topic, attributes);
     t.equal(answer.code, ResponseCode.SUCCESS, `topic ${topic} created: ${answer.remark ?? ''}`);
   };
   await createTopic('TopicNormal', {});
   await createTopic('TopicFifo', { 'message.type': 'FIFO' });
   await createTopic('TopicDelay', { 'message.type': 'DELAY' });
-
-  const pull = async (topic: string, queueId: number): Promise<StoredMessage[]> => {
-    const answer = await remoting.invoke(leader.addr, createRequest(RequestCode.PULL_MESSAGE, {
-      extFields: { consumerGroup: 'CG_check', topic, queueId, queueOffset: 0, maxMsgNums: 32, sysFlag: 0, commitOffset: 0, suspendTimeoutMillis: 0, subscription: '*', subVersion: 0 },
-    }), 10_000);
-    return answer.code === ResponseCode.SUCCESS && answer.body !== null ? decodeMessages(answer.body) : [];
-  };
 
   t.comment(`the producer's endpoint is the follower n${followerIndex} (gRPC ${grpcPorts[followerIndex]}); the master is n${leaderIndex}`);
   const producer = new rocketmq5.Producer({ endpoints: `127.0.0.1:${grpcPorts[followerIndex]}`, namespace: '', topics: ['TopicNormal', 'TopicFifo', 'TopicDelay'], logger: silentLogger, requestTimeout: 5000 });
@@ -130,6 +98,6 @@ t.test('rocketmq-client-nodejs Producer: normal, FIFO, delay through a follower-
   // The client before the brokers: its Telemetry streams re-open 1 s after their server goes away.
   await producer.shutdown();
   closers.length = 0;
-  const stop = await runSh(FAST_TRY, ['stop'], env, 60_000);
+  const stop = await fastTry.stop();
   t.equal(stop.code, 0, stop.stdout + stop.stderr);
 });

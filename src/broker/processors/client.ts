@@ -17,7 +17,10 @@ export function registerClientProcessors(server: RemotingServer, context: Broker
   server.registerHandler(RequestCode.HEART_BEAT, (request, connection) => heartbeat(context, request, connection));
   server.registerHandler(RequestCode.UNREGISTER_CLIENT, (request) => unregisterClient(context, request));
   server.registerHandler(RequestCode.GET_CONSUMER_LIST_BY_GROUP, (request) => consumerList(context, request));
-  server.onConnectionClosed((connection) => context.consumers.onConnectionClosed(connection.id));
+  server.onConnectionClosed((connection) => {
+    context.consumers.onConnectionClosed(connection.id);
+    context.producers.onConnectionClosed(connection.id);
+  });
 }
 
 interface ConsumerData {
@@ -33,6 +36,7 @@ export const HEARTBEAT_SHAPE: JsonShape = {
   kind: 'object',
   fields: {
     clientID: SCALAR,
+    producerDataSet: { kind: 'array', items: { kind: 'object', fields: { groupName: SCALAR } } },
     consumerDataSet: {
       kind: 'array',
       items: { kind: 'object', fields: { groupName: SCALAR, subscriptionDataSet: { kind: 'array', items: { kind: 'object', fields: { topic: SCALAR, subString: SCALAR } } } } },
@@ -41,7 +45,7 @@ export const HEARTBEAT_SHAPE: JsonShape = {
 };
 
 /** The consumer part of HeartbeatData; a HeartbeatError names what is malformed. */
-function parseHeartbeat(body: Buffer | null): { clientId: string; consumers: ConsumerData[] } {
+function parseHeartbeat(body: Buffer | null): { clientId: string; consumers: ConsumerData[]; producerGroups: string[] } {
   if (body === null) throw new HeartbeatError('HEART_BEAT without a body');
   let value: unknown;
   try {
@@ -71,7 +75,14 @@ function parseHeartbeat(body: Buffer | null): { clientId: string; consumers: Con
     });
     return { groupName, subscriptions };
   });
-  return { clientId, consumers };
+  const producerSet = v['producerDataSet'] ?? [];
+  if (!Array.isArray(producerSet)) throw new HeartbeatError('HeartbeatData.producerDataSet is not an array');
+  const producerGroups = producerSet.map((item: unknown, i): string => {
+    const groupName = (typeof item === 'object' && item !== null ? (item as Record<string, unknown>)['groupName'] : undefined);
+    if (typeof groupName !== 'string' || !GROUP_NAME_PATTERN.test(groupName)) throw new HeartbeatError(`producerDataSet[${i}].groupName ${JSON.stringify(groupName)} is not a group name`);
+    return groupName;
+  });
+  return { clientId, consumers, producerGroups };
 }
 
 /** A subscription expression at most (tag lists; RocketMQ has no limit, 4 KiB is generous). */
@@ -96,6 +107,15 @@ async function heartbeat(context: BrokerContext, request: RemotingCommand, conne
     throw error;
   }
   const nowMs = Date.now();
+  for (const group of data.producerGroups) {
+    // CLIENT_INNER_PRODUCER (every Java client announces it) is never asked for a transaction state.
+    if (group === 'CLIENT_INNER_PRODUCER') continue;
+    if (!context.producers.heartbeat(group, data.clientId, connection, nowMs)) {
+      const remark = `too many producer groups or clients (consumerGroupsMax=${context.config.consumerGroupsMax}, consumerClientsMax=${context.config.consumerClientsMax}); ${group}/${data.clientId} not recorded`;
+      context.stats.refusals.refuse('consumerClientsMax', `${remark} (from ${connection.remoteAddress})`);
+      return createResponse(request, ResponseCode.SYSTEM_BUSY, { remark });
+    }
+  }
   for (const consumer of data.consumers) {
     const bound = context.consumers.heartbeat(consumer.groupName, data.clientId, connection.id, consumer.subscriptions, nowMs);
     if (bound !== null) {
@@ -135,6 +155,8 @@ function unregisterClient(context: BrokerContext, request: RemotingCommand): Rem
   const clientId = requiredString(request, 'clientID');
   const group = optionalString(request, 'consumerGroup');
   if (group !== null) context.consumers.unregister(group, clientId);
+  const producerGroup = optionalString(request, 'producerGroup');
+  if (producerGroup !== null) context.producers.unregister(producerGroup, clientId);
   return createResponse(request, ResponseCode.SUCCESS);
 }
 

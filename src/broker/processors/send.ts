@@ -18,6 +18,9 @@ import { SCHEDULE_TOPIC, scheduleIfDelayed } from '../schedule/delay-levels.js';
 import { BROKER_STATE_TOPIC } from '../state/commands.js';
 import { isWriteable, PERM_READ_WRITE, TOPIC_NAME_PATTERN, type TopicConfig } from '../state/topic-config.js';
 import { NOT_MASTER_REMARK, putFailureResponse } from './errors.js';
+import { TransactionRefusal } from '../transaction/transaction-service.js';
+import { CHECK_MAX_TIME_TOPIC, HALF_TOPIC, OP_HALF_TOPIC, TRANSACTION_TYPE_MASK } from '../transaction/transaction-state.js';
+import { parseMessageProperties } from '../message-codec.js';
 
 /** SEND_MESSAGE_V2's one-letter names (SendMessageRequestHeaderV2). */
 const V2_NAMES: Readonly<Record<string, string>> = {
@@ -93,7 +96,7 @@ async function send(context: BrokerContext, request: RemotingCommand, connection
   if (!TOPIC_NAME_PATTERN.test(topic)) {
     return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: `The specified topic[${topic}] contains illegal characters or is longer than 127, allowing only ^[%|a-zA-Z0-9_-]+$` });
   }
-  if (topic === BROKER_STATE_TOPIC || topic === SCHEDULE_TOPIC) return createResponse(request, ResponseCode.NO_PERMISSION, { remark: `Sending message to topic[${topic}] is forbidden.` });
+  if (topic === BROKER_STATE_TOPIC || topic === SCHEDULE_TOPIC || topic === HALF_TOPIC || topic === OP_HALF_TOPIC || topic === CHECK_MAX_TIME_TOPIC) return createResponse(request, ResponseCode.NO_PERMISSION, { remark: `Sending message to topic[${topic}] is forbidden.` });
   if (!context.commitLog.isWritable()) {
     const role = context.commitLog.role;
     return createResponse(request, ResponseCode.SERVICE_NOT_AVAILABLE, { remark: `${NOT_MASTER_REMARK} (${context.config.dLegerSelfId} is ${role.role}, leader ${role.leaderId ?? 'unknown'})` });
@@ -121,10 +124,30 @@ async function send(context: BrokerContext, request: RemotingCommand, connection
     return createResponse(request, ResponseCode.MESSAGE_ILLEGAL, { remark: `the message body size ${body.length} is over the limit ${context.config.maxMessageSize}` });
   }
   const bornHost = bornHostOf(connection);
+  // SendMessageProcessor: TRAN_MSG=true makes a half message (not for a retry with a delay level);
+  // a transaction type a client sets otherwise is cleared: only the broker writes COMMIT messages.
+  const sendProperties = parseMessageProperties(header.properties);
+  const prepared = sendProperties.get('TRAN_MSG')?.toLowerCase() === 'true' && !(header.reconsumeTimes > 0 && Number(sendProperties.get('DELAY') ?? 0) > 0);
+  const sysFlag = header.sysFlag & ~TRANSACTION_TYPE_MASK;
+  if (prepared) {
+    if (request.code === RequestCode.SEND_BATCH_MESSAGE) return createResponse(request, ResponseCode.MESSAGE_ILLEGAL, { remark: 'batch message does not support transaction' });
+    if (Buffer.byteLength(header.properties, 'utf8') > PROPERTIES_MAX_BYTES - 64) return createResponse(request, ResponseCode.MESSAGE_ILLEGAL, { remark: `the message properties are longer than ${PROPERTIES_MAX_BYTES - 64} bytes (a half message adds REAL_TOPIC, REAL_QID)` });
+    try {
+      const result = await context.transactions.prepare({ topic, queueId, flag: header.flag, sysFlag, bornTimestampMs: header.bornTimestampMs, bornHost, reconsumeTimes: header.reconsumeTimes, body, properties: header.properties }, header.producerGroup);
+      context.stats.messagesPut++;
+      context.stats.putRate.add(1);
+      return createResponse(request, ResponseCode.SUCCESS, {
+        extFields: { msgId: result.msgId, queueId, queueOffset: result.queueOffset, transactionId: sendProperties.get('UNIQ_KEY') ?? result.msgId, MSG_REGION: 'DefaultRegion', TRACE_ON: 'true' },
+      });
+    } catch (error) {
+      if (error instanceof TransactionRefusal) return createResponse(request, ResponseCode.NO_PERMISSION, { remark: error.message });
+      return putFailureResponse(request, error);
+    }
+  }
   let messages: MessageToPut[];
   if (request.code === RequestCode.SEND_BATCH_MESSAGE) {
     try {
-      messages = decodeMessageBatch(body).map((inner) => ({ topic, queueId, flag: inner.flag, sysFlag: header.sysFlag, bornTimestampMs: header.bornTimestampMs, bornHost, reconsumeTimes: header.reconsumeTimes, body: inner.body, properties: inner.properties }));
+      messages = decodeMessageBatch(body).map((inner) => ({ topic, queueId, flag: inner.flag, sysFlag, bornTimestampMs: header.bornTimestampMs, bornHost, reconsumeTimes: header.reconsumeTimes, body: inner.body, properties: inner.properties }));
     } catch (error) {
       if (!(error instanceof MessageBatchError)) throw error;
       return createResponse(request, ResponseCode.MESSAGE_ILLEGAL, { remark: error.message });
@@ -132,7 +155,7 @@ async function send(context: BrokerContext, request: RemotingCommand, connection
     if (messages.length === 0) return createResponse(request, ResponseCode.MESSAGE_ILLEGAL, { remark: 'the batch holds no message' });
   } else {
     // A DELAY level parks the message in SCHEDULE_TOPIC_XXXX until it is due (batches are not delayed, as in RocketMQ).
-    messages = [scheduleIfDelayed({ topic, queueId, flag: header.flag, sysFlag: header.sysFlag, bornTimestampMs: header.bornTimestampMs, bornHost, reconsumeTimes: header.reconsumeTimes, body, properties: header.properties }, context.config.messageDelayLevelsMs.length)];
+    messages = [scheduleIfDelayed({ topic, queueId, flag: header.flag, sysFlag, bornTimestampMs: header.bornTimestampMs, bornHost, reconsumeTimes: header.reconsumeTimes, body, properties: header.properties }, context.config.messageDelayLevelsMs.length)];
   }
   for (const message of messages) {
     if (Buffer.byteLength(message.properties, 'utf8') > PROPERTIES_MAX_BYTES) {

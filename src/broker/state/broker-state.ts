@@ -171,6 +171,7 @@ export class BrokerState implements StateMachine {
     this.queueStore.finishLoad();
     for (const topic of saved.state.topics) this.topics.set(topic.topicName, topic);
     for (const [topic, group, table] of saved.state.offsets) this.offsets.set(`${topic}@${group}`, new Map(table));
+    for (const [name, extension] of this.extensions) extension.restore(saved.state.extensions?.[name]);
     this.lastCheckpoint = saved.lastCheckpoint;
     this.appliedIndex = saved.state.capturedAt;
     this.topicsChanged();
@@ -183,6 +184,7 @@ export class BrokerState implements StateMachine {
     this.queueStore.removeAll();
     this.topics.clear();
     this.offsets.clear();
+    for (const extension of this.extensions.values()) extension.clear();
     this.lastCheckpoint = null;
     this.appliedIndex = -1;
   }
