@@ -79,6 +79,27 @@ function holds(raw: RawRecords, entry: Entry): boolean {
   return entry.data.buffer === raw.bytes.buffer && entry.index >= raw.firstIndex && entry.index <= raw.lastIndex && entry.data.byteOffset >= from + ENTRY_HEADER_BYTES && entry.data.byteOffset + entry.data.byteLength <= from + raw.bytes.byteLength;
 }
 
+/** The snapshot's data: the leader's position of the entry after the snapshot, big-endian. */
+export const SNAPSHOT_START_POS_BYTES = 8;
+
+export function encodeSnapshotStartPos(pos: number): Uint8Array {
+  assert(Number.isSafeInteger(pos) && pos >= 0, `snapshot start pos ${pos}`);
+  const data = new Uint8Array(SNAPSHOT_START_POS_BYTES);
+  new DataView(data.buffer).setBigUint64(0, BigInt(pos));
+  return data;
+}
+
+/**
+ * The position a snapshot's data names, or undefined for an empty snapshot (a leader before
+ * positions were sent: the follower then goes on at its own end, as before) or one that does not
+ * hold exactly a safe non-negative integer (never written by this code; ignored, not trusted).
+ */
+export function decodeSnapshotStartPos(data: Uint8Array): number | undefined {
+  if (data.byteLength !== SNAPSHOT_START_POS_BYTES) return undefined;
+  const pos = new DataView(data.buffer, data.byteOffset, data.byteLength).getBigUint64(0);
+  return pos <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(pos) : undefined;
+}
+
 export class LogRaftStorage implements RaftStorage {
   // Invariant: savedTermVote is what the currterm file holds.
   private savedTermVote: TermVote;
@@ -166,14 +187,16 @@ export class LogRaftStorage implements RaftStorage {
 
   snapshotMeta(): SnapshotMeta | null {
     // No state-machine snapshots yet: a compacted prefix is described by the store's before-begin
-    // entry, and installing it means "continue the log after this point" (an empty snapshot).
+    // entry, and installing it means "continue the log after this point". Its only data is where
+    // the entry after it starts here (SNAPSHOT_START_POS_BYTES), so the follower's log goes on at
+    // the same positions as ours (a RocketMQ msgId is that position).
     if (this.store.beforeBeginIndex < 0) return null;
-    return { index: this.store.beforeBeginIndex, term: this.store.beforeBeginTerm, sizeBytes: 0 };
+    return { index: this.store.beforeBeginIndex, term: this.store.beforeBeginTerm, sizeBytes: SNAPSHOT_START_POS_BYTES };
   }
 
   snapshotChunk(offset: number): { data: Uint8Array; done: boolean } {
-    assert(offset === 0, `snapshot chunk at offset ${offset} of an empty snapshot`);
-    return { data: new Uint8Array(0), done: true };
+    assert(offset === 0, `snapshot chunk at offset ${offset} of a ${SNAPSHOT_START_POS_BYTES}-byte snapshot`);
+    return { data: encodeSnapshotStartPos(this.store.retainedRange().firstPos), done: true };
   }
 
   /**
@@ -186,7 +209,7 @@ export class LogRaftStorage implements RaftStorage {
     if (ready.snapshotToInstall !== null) {
       const meta = ready.snapshotToInstall.meta;
       if (this.store.lastIndex >= meta.index + 1) this.store.truncate(Math.max(meta.index + 1, this.store.beforeBeginIndex + 1));
-      this.store.resetPrefix(meta.index, meta.term);
+      this.store.resetPrefix(meta.index, meta.term, decodeSnapshotStartPos(ready.snapshotToInstall.data));
       this.recent.clear();
     }
     const written: AppendedEntry[] = [];

@@ -469,8 +469,9 @@ export class SegmentedLogStore implements LogStore {
     this.schedulePrepare();
   }
 
-  resetPrefix(beforeBeginIndex: number, beforeBeginTerm: number): void {
+  resetPrefix(beforeBeginIndex: number, beforeBeginTerm: number, nextPos?: number): void {
     this.checkWritable('resetPrefix');
+    assert(nextPos === undefined || (Number.isSafeInteger(nextPos) && nextPos >= 0), `resetPrefix: nextPos ${nextPos} is not a byte position`);
     if (beforeBeginIndex <= this.beforeBegin.index) return;
     if (beforeBeginIndex <= this.last.index && readIndexOf(this.indexList, beforeBeginIndex)?.term !== beforeBeginTerm) {
       // Our entry at that index is not the snapshot's: nothing of our log is part of the new
@@ -515,6 +516,11 @@ export class SegmentedLogStore implements LogStore {
       this.last = { index: beforeBeginIndex, term: beforeBeginTerm, chainCrc, pos: -1, sizeBytes: 0 };
     }
     this.removeSegmentsBeforeStart();
+    // Invariant: every replica writes entry i at the same pos (a RocketMQ msgId carries it). A
+    // prefix from elsewhere leaves our log empty at our own end; the leader's next entry starts at
+    // nextPos, so the empty log moves there (as appendRaw does for raw records) and entries
+    // appended encoded land where the leader has them too.
+    if (nextPos !== undefined && this.last.index === this.beforeBegin.index && nextPos !== this.end) this.moveEmptyLogStart(nextPos);
     this.durable = Math.max(this.durable, beforeBeginIndex);
     this.waiters.resolveThrough(this.durable);
   }
@@ -684,6 +690,12 @@ export class SegmentedLogStore implements LogStore {
     if (this.last.index !== this.beforeBegin.index) {
       throw new StoreRejectedRecordError('pos of raw records', `${this.end} (or the next segment after a BLANK)`, String(pos));
     }
+    this.moveEmptyLogStart(pos);
+  }
+
+  private moveEmptyLogStart(pos: number): void {
+    assert(this.last.index === this.beforeBegin.index, 'moveEmptyLogStart on a log with entries');
+    const segmentBytes = this.options.dataSegmentSizeBytes;
     // Empty log: move its start to the leader's position. Every byte of our data segments is dead
     // (no live entry), but stale records must not lie after the new start, and each step must
     // leave a recoverable state if we crash right after it.

@@ -170,9 +170,11 @@ export interface LogStore {
   /**
    * Logically drop everything <= beforeBeginIndex (after a snapshot); the log restarts after it.
    * Entries after it are kept only if our entry at beforeBeginIndex has beforeBeginTerm (Raft log
-   * matching); otherwise the whole log is dropped.
+   * matching); otherwise the whole log is dropped. `nextPos`: where the leader's entry
+   * beforeBeginIndex + 1 starts; a log left empty moves its start there, so that entries appended
+   * after the snapshot get the leader's positions.
    */
-  resetPrefix(beforeBeginIndex: number, beforeBeginTerm: number): void;
+  resetPrefix(beforeBeginIndex: number, beforeBeginTerm: number, nextPos?: number): void;
   /**
    * Delete old whole segments by the policy, oldest first: the new log start is made durable
    * (checkpoint) first, then data and index segments below it are unmapped and unlinked off the

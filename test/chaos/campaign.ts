@@ -11,7 +11,9 @@ import { openLogReader } from '../../src/store/index.js';
 import { until } from '../cluster/helpers.js';
 import { CHAOS_SEGMENTS, ChaosCluster } from './cluster.js';
 import { describePowerLoss } from './power-loss-disk.js';
-import { checkLogs, type CheckResult, type MemberLog } from './checkers.js';
+import { checkLogs, type CheckResult, type MemberLog, type RetentionBound } from './checkers.js';
+import { performance } from 'node:perf_hooks';
+import { formatRetentionStats, retentionStatsOf, type RetentionStats } from './retention-stats.js';
 import { ClientLoops, summarize, type History } from './history.js';
 import { CampaignObservers, formatReadsSummary, type ObservedFields } from './linearizable-campaign.js';
 
@@ -22,6 +24,15 @@ export const DEFAULT_FAULT_FAMILIES: readonly FaultFamily[] = FAULT_FAMILIES.fil
 /** With disk-full: each member on a tmpfs this big, and segments small enough to need new ones often. */
 const SMALL_DISK_BYTES = 256 * 1024 * 1024;
 const SMALL_DISK_SEGMENTS = { dataSegmentSizeBytes: 64 * 1024, indexSegmentSizeBytes: 32 * 1024 } as const;
+/**
+ * With retention on: segments small enough to roll every second or two at campaign throughput
+ * (~300 entries per data segment, 256 per index segment), so retention deletes many in a minute.
+ */
+export const RETENTION_SEGMENTS = { dataSegmentSizeBytes: 16 * 1024, indexSegmentSizeBytes: 8 * 1024 } as const;
+/** With retention on, every this many faults one is a follower killed long enough to need a snapshot. */
+const LAG_EVERY_FAULTS = 8;
+/** Slack of the retention bound (checkers.ts RetentionBound.slackMs): mtime granularity of a shared mapping. */
+const RETENTION_SLACK_MS = 500;
 /** Families that need the members' fault journal (src/store/fault-journal.ts). */
 const JOURNAL_FAMILIES: ReadonlySet<FaultFamily> = new Set(['power', 'slow-disk']);
 
@@ -40,6 +51,19 @@ export interface CampaignOptions {
   readonly log?: (line: string) => void;
   /** Linearizable reads interleaved with the appends and checked as a register (default true). */
   readonly reads?: boolean;
+  /**
+   * Retention on: RETENTION_SEGMENTS, deleteWhen=*, fileReservedHours = this many seconds, so
+   * segments are deleted during the run; every LAG_EVERY_FAULTS-th fault (the first included) kills
+   * a follower for the reserved time + 6 s, so the leader deletes what it needs and it catches up
+   * by snapshot install. The checker then bounds what may be missing (checkers.ts RetentionBound).
+   */
+  readonly retentionSeconds?: number;
+}
+
+/** DLedger's retention keys for a campaign: every hour is deletion time, segments expire after `seconds`. */
+export function retentionConfig(seconds: number): string[] {
+  const hours = seconds / 3600;
+  return [`fileReservedHours=${String(Number(hours.toFixed(9)))}`, 'deleteWhen=*'];
 }
 
 export interface FaultRecord {
@@ -68,6 +92,10 @@ export interface CampaignReport extends ObservedFields {
   readonly unexpectedExits: ChaosCluster['unexpectedExits'];
   /** Members that stopped themselves on a full disk (disk-full family): expected. */
   readonly diskFullStops: ChaosCluster['diskFullStops'];
+  /** Each member's first retained index in its final files (> 0: its retention deleted segments). */
+  readonly firstIndexes: Record<string, number>;
+  /** With retention on: deletions and snapshot installs read from the members' output; else null. */
+  readonly retention: (RetentionStats & { readonly reservedSeconds: number }) | null;
   readonly baseDir: string;
 }
 
@@ -125,7 +153,7 @@ export interface FinalCheck {
  * stop the members cleanly, read their files and run the checkers. Crashes and non-convergence
  * are violations too.
  */
-export async function healConvergeAndCheck(cluster: ChaosCluster, stopClients: () => Promise<History>, convergeTimeoutMs = 30_000): Promise<FinalCheck> {
+export async function healConvergeAndCheck(cluster: ChaosCluster, stopClients: () => Promise<History>, convergeTimeoutMs = 30_000, retention?: { readonly reservedMs: number; readonly forcedOn: () => ReadonlySet<string> }): Promise<FinalCheck> {
   const ids = cluster.ids;
   cluster.healAll();
   const history = await stopClients();
@@ -152,7 +180,8 @@ export async function healConvergeAndCheck(cluster: ChaosCluster, stopClients: (
   const lastIndexes = Object.fromEntries(logs.map((l) => [l.id, l.entries.length === 0 ? l.firstIndex - 1 : l.entries[l.entries.length - 1]!.index]));
   const knownCommits = Object.values(commitIndexes);
   const committedEnd = Math.min(...(knownCommits.length > 0 ? knownCommits : [-1]), ...Object.values(lastIndexes));
-  const check = checkLogs(history, logs, committedEnd);
+  const bound: RetentionBound | undefined = retention === undefined ? undefined : { reservedMs: retention.reservedMs, checkedAtMs: performance.now(), slackMs: RETENTION_SLACK_MS, forcedOn: retention.forcedOn() };
+  const check = checkLogs(history, logs, committedEnd, bound);
   const violations = [...check.violations];
   for (const exit of cluster.unexpectedExits) violations.push(`crash: ${exit.id} (pid ${exit.pid}) exited by itself with code ${exit.code} signal ${exit.signal}; output tail: ${JSON.stringify(exit.outputTail.slice(-1500))}`);
   if (!converged) violations.push(`convergence: members did not agree on one commit index within ${convergeTimeoutMs / 1000} s after healing (${JSON.stringify(commitIndexes)})`);
@@ -170,6 +199,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const baseDir = options.baseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `dledger-chaos-${options.seed}-`));
   const startedAt = Date.now();
   const faults: FaultRecord[] = [];
+  const retentionMs = options.retentionSeconds === undefined ? null : options.retentionSeconds * 1000;
   const cluster = await ChaosCluster.start({
     group: 'chaos',
     baseDir,
@@ -178,6 +208,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     flushIntervalMs: options.flushIntervalMs,
     faultJournal: options.faults.some((family) => JOURNAL_FAMILIES.has(family)),
     ...(options.faults.includes('disk-full') ? { smallDiskBytes: SMALL_DISK_BYTES, segments: SMALL_DISK_SEGMENTS } : {}),
+    ...(retentionMs === null ? {} : { segments: options.faults.includes('disk-full') ? SMALL_DISK_SEGMENTS : RETENTION_SEGMENTS, extraConfig: retentionConfig(options.retentionSeconds!) }),
     log: (line) => log(`[${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${line}`) });
   let loops: ClientLoops | null = null;
   let observers: CampaignObservers | null = null;
@@ -190,11 +221,18 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     const deadline = Date.now() + options.durationMs;
     const ids = cluster.ids;
     while (Date.now() < deadline) {
-      const family = pick(options.faults, schedule);
-      const holdMs = between(2000, 3500);
+      let family = pick(options.faults, schedule);
+      let holdMs = between(2000, 3500);
       const leader = await cluster.leader();
       let description: string;
-      if (family === 'kill') {
+      if (retentionMs !== null && faults.length % LAG_EVERY_FAULTS === 0 && leader !== null) {
+        // A follower down while the others delete what it needs: it must come back by snapshot.
+        const target = pick(ids.filter((id) => id !== leader));
+        family = 'kill';
+        holdMs = retentionMs + 6000;
+        description = `kill -9 ${target} (follower, held past the reserved time: lagging behind retention)`;
+        await cluster.kill(target);
+      } else if (family === 'kill') {
         const target = random() < 0.5 && leader !== null ? leader : pick(ids);
         description = `kill -9 ${target}${target === leader ? ' (leader)' : ''}`;
         await cluster.kill(target);
@@ -264,7 +302,10 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     const stopping = loops;
     loops = null;
     const reading = observers;
-    const { history, converged, commitIndexes, lastIndexes, check, violations } = await healConvergeAndCheck(cluster, async () => (await Promise.all([stopping.stop(), reading.stopReads()]))[0]);
+    const outputs = (): Map<string, string[]> => new Map(ids.map((id) => [id, cluster.outputsOf(id)]));
+    const retentionCheck = retentionMs === null ? undefined : { reservedMs: retentionMs, forcedOn: () => new Set(Object.entries(retentionStatsOf(outputs()).forcedRuns).filter(([, n]) => n > 0).map(([id]) => id)) };
+    const { history, converged, commitIndexes, lastIndexes, logs, check, violations } = await healConvergeAndCheck(cluster, async () => (await Promise.all([stopping.stop(), reading.stopReads()]))[0], 30_000, retentionCheck);
+    const firstIndexes = Object.fromEntries(logs.map((l) => [l.id, l.firstIndex]));
     await reading.stop();
     const { violations: readViolations, ...observed } = reading.finish(history);
     violations.push(...readViolations);
@@ -283,6 +324,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       proxyStats: cluster.proxyStats(),
       unexpectedExits: cluster.unexpectedExits,
       diskFullStops: cluster.diskFullStops,
+      firstIndexes,
+      retention: retentionMs === null ? null : { reservedSeconds: retentionMs / 1000, ...retentionStatsOf(outputs()) },
       baseDir,
       ...observed,
     };
@@ -306,6 +349,7 @@ export function formatSummary(report: CampaignReport): string {
     ...(report.diskFullStops.length > 0 ? [`members stopped on a full disk (exit 3, expected): ${report.diskFullStops.length}`] : []),
     `operations: ${report.operations} (ok ${report.ok}, fail ${report.fail}, unknown ${report.unknown})`,
     `acknowledged: ${report.check.acknowledged}, lost: ${report.check.lost}, duplicates: ${report.check.duplicates}, phantoms: ${report.check.phantoms}, divergences: ${report.check.divergences}`,
+    ...(report.retention !== null ? [`${formatRetentionStats(report.retention, report.firstIndexes)}; acknowledged appends deleted by retention on every member ${report.check.expired}, on some ${report.check.expiredOnSome} (reserved ${report.retention.reservedSeconds} s)`] : []),
     `unacknowledged appends present: ${report.check.unacknowledgedPresent}; refused (never sent or refused) appends present: ${report.check.refusedPresent}; committed end ${report.check.committedEnd}; converged ${report.converged}`,
     ...formatReadsSummary(report),
     `violations: ${report.violations.length}`,

@@ -46,6 +46,42 @@ t.test('entries a member deleted by retention are not lost there, but a hole abo
   t.match(checkLogs(history, logs, 3).violations.join('\n'), /lost: c1-0 acknowledged at index 2 .* missing on n2/, 'at its log start it is');
 });
 
+t.test('with a retention bound: expired everywhere counts, too young or past the commit is a violation', async (t) => {
+  const { history, logs } = baseline();
+  // Every member's retention deleted indexes 0-1: c0-0 (index 1, invoked at 0 ms) is expired everywhere.
+  for (let i = 0; i < 3; i++) logs[i] = { ...logs[i]!, firstIndex: 2, entries: logs[i]!.entries.filter((e) => e.index >= 2) };
+  const old = checkLogs(history, logs, 3, { reservedMs: 2000, checkedAtMs: 5000, slackMs: 100 });
+  t.same(old.violations, [], 'appended 5 s before the check, 2 s reserved: deleted by retention');
+  t.equal(old.expired, 1, 'counted as expired, not lost');
+  t.equal(old.lost, 0);
+  const young = checkLogs(history, logs, 3, { reservedMs: 2000, checkedAtMs: 1500, slackMs: 100 });
+  t.equal(young.violations.length, 3, 'one per member');
+  t.match(young.violations.join('\n'), /retention: c0-0 acknowledged at index 1 is below n0's log start 2, but was appended only 1500 ms before the check \(reserved 2000 ms\)/, 'appended 1.5 s before the check: deleted too early');
+  const forced = checkLogs(history, logs, 3, { reservedMs: 2000, checkedAtMs: 1500, slackMs: 100, forcedOn: new Set(['n0', 'n1', 'n2']) });
+  t.same(forced.violations, [], 'a member that cleaned forcibly may delete unexpired segments');
+  t.same(checkLogs(history, logs, 3).violations, [], 'without a bound: skipped, as before');
+  t.equal(checkLogs(history, logs, 3).expired, 1);
+  // n1 alone deleted index 2 as well: c1-0 is checked on n0 and n2.
+  logs[1] = { ...logs[1]!, firstIndex: 3, entries: logs[1]!.entries.filter((e) => e.index >= 3) };
+  const some = checkLogs(history, logs, 3, { reservedMs: 2000, checkedAtMs: 5000, slackMs: 100 });
+  t.same(some.violations, []);
+  t.equal(some.expiredOnSome, 1, 'below one member\'s start, checked on the others');
+  logs[0] = { ...logs[0]!, entries: logs[0]!.entries.filter((e) => e.index !== 2) };
+  t.match(checkLogs(history, logs, 3, { reservedMs: 2000, checkedAtMs: 5000, slackMs: 100 }).violations.join('\n'), /lost: c1-0 .* missing on n0/, 'a hole on a member that retains the index is lost');
+  const past = baseline();
+  past.logs[0] = { ...past.logs[0]!, firstIndex: 4, entries: [] };
+  t.match(checkLogs(past.history, past.logs, 2, { reservedMs: 0, checkedAtMs: 5000, slackMs: 0 }).violations.join('\n'), /retention: n0's log starts at 4, past the committed end 2/, 'a log start past the committed end');
+});
+
+t.test('members are compared pairwise from where both retain entries', async (t) => {
+  const { history, logs } = baseline();
+  // n0 and n1 start at 2; n2 at 0 and differs from n1 at index 1 (below n0/n1's start): nothing to compare there.
+  logs[0] = { ...logs[0]!, firstIndex: 2, entries: logs[0]!.entries.filter((e) => e.index >= 2) };
+  t.same(checkLogs(history, logs, 3).violations, []);
+  logs[2] = { ...logs[2]!, entries: logs[2]!.entries.map((e) => (e.index === 0 ? { ...e, term: 9 } : e)) };
+  t.match(checkLogs(history, logs, 3).violations.join('\n'), /divergence: index 0: n1 has term 1/, 'n1 and n2 both retain index 0: compared (the old check started at the largest log start, 2)');
+});
+
 t.test('each violation kind is reported', async (t) => {
   const cases: [string, (logs: MemberLog[]) => void, RegExp][] = [
     ['lost ack', (logs) => { logs[1] = { ...logs[1]!, entries: logs[1]!.entries.filter((e) => e.index !== 2) }; }, /lost: c1-0 acknowledged at index 2 .* missing on n1/],

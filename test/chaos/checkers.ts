@@ -9,7 +9,15 @@
 //   divergence — members differ in (index, term, pos, magic, body) at or below the committed end
 //                (the shortest committed end over members), or a member's log is shorter than it;
 //   refused-present — a failed append (history.ts: definitely refused or never sent) is in a
-//                member's log, at any index (committed or not): the client's proof was wrong.
+//                member's log, at any index (committed or not): the client's proof was wrong;
+//   retention  — (with `retention` given) a member's log start is past the committed end, or an
+//                acknowledged append below a member's log start was invoked less than the
+//                reserved time (minus slack) before the files were read: retention deleted it
+//                too early (or something else cut the log's front).
+// Below a member's log start (its first retained index) an acknowledged append is not looked for
+// on that member: retention deleted it there. It is still checked on every member that retains
+// it; when no member does, it counts as `expired` (deleted by retention everywhere), not lost —
+// with `retention` only if it is older than the reserved time.
 // Unknown appends may be present or absent, but at most once.
 import { EntryMagic } from '../../src/store/index.js';
 import type { History } from './history.js';
@@ -40,10 +48,29 @@ export interface CheckResult {
   /** Failed (provably not applied) appends found in some member's log: each one a violation. */
   readonly refusedPresent: number;
   readonly committedEnd: number;
+  /** Acknowledged appends below every member's log start: deleted by retention everywhere. */
+  readonly expired: number;
+  /** Acknowledged appends below some (not every) member's log start, checked on the others. */
+  readonly expiredOnSome: number;
   readonly violations: string[];
 }
 
-export function checkLogs(history: History, logs: readonly MemberLog[], committedEnd: number): CheckResult {
+/** What retention may have deleted: segments last written more than reservedMs before checkedAtMs. */
+export interface RetentionBound {
+  /** fileReservedHours / fileReservedTime in ms. */
+  readonly reservedMs: number;
+  /** performance.now() (the history's clock) when the members' files were read. */
+  readonly checkedAtMs: number;
+  /**
+   * Tolerance for the store's clock (a segment's mtime: a shared mapping updates it at the first
+   * write fault after a writeback, not at every store, so it can be one flush interval early).
+   */
+  readonly slackMs: number;
+  /** Members that cleaned forcibly (disk over its force-clean ratio): they may delete unexpired segments. */
+  readonly forcedOn?: ReadonlySet<string>;
+}
+
+export function checkLogs(history: History, logs: readonly MemberLog[], committedEnd: number, retention?: RetentionBound): CheckResult {
   const found = new Violations();
   const violate = found.violate.bind(found);
   const invoked = new Set(history.ops.map((op) => op.value));
@@ -69,13 +96,28 @@ export function checkLogs(history: History, logs: readonly MemberLog[], committe
     return { log, at, positions };
   });
 
+  if (retention !== undefined) {
+    for (const log of logs) {
+      if (log.firstIndex > committedEnd + 1) violate('retention', `${log.id}'s log starts at ${log.firstIndex}, past the committed end ${committedEnd} (retention may delete only committed entries)`);
+    }
+  }
   let lost = 0;
+  let expired = 0;
+  let expiredOnSome = 0;
   for (const op of acked) {
     const ok = op.outcome as { index: number; term: number; pos: number };
+    let below = 0;
     for (const { log, at } of byMember) {
       // Below a member's log start the entry was deleted by its retention (forced cleaning on a
       // full disk included): it is checked on the members that still hold it.
-      if (ok.index < log.firstIndex) continue;
+      if (ok.index < log.firstIndex) {
+        below++;
+        if (retention !== undefined && retention.forcedOn?.has(log.id) !== true) {
+          const ageMs = retention.checkedAtMs - op.invokeMs;
+          if (ageMs + retention.slackMs < retention.reservedMs) violate('retention', `${op.value} acknowledged at index ${ok.index} is below ${log.id}'s log start ${log.firstIndex}, but was appended only ${Math.round(ageMs)} ms before the check (reserved ${retention.reservedMs} ms)`);
+        }
+        continue;
+      }
       const entry = at.get(ok.index);
       if (entry === undefined) {
         lost++;
@@ -85,6 +127,8 @@ export function checkLogs(history: History, logs: readonly MemberLog[], committe
         violate('moved', `${op.value} acknowledged at index ${ok.index} term ${ok.term} pos ${ok.pos}; ${log.id} has ${JSON.stringify(entry.body.slice(0, 64))} term ${entry.term} pos ${entry.pos}`);
       }
     }
+    if (below === byMember.length && below > 0) expired++;
+    else if (below > 0) expiredOnSome++;
   }
 
   const outcomeOf = new Map(history.ops.map((op) => [op.value, op.outcome?.type ?? 'pending']));
@@ -98,11 +142,12 @@ export function checkLogs(history: History, logs: readonly MemberLog[], committe
     }
   }
 
+  // Every pair of members from where both retain entries up to the committed end: identical.
   let divergences = 0;
-  if (byMember.length > 0) {
-    const reference = byMember[0]!;
-    const start = Math.max(...logs.map((l) => l.firstIndex));
-    for (const other of byMember.slice(1)) {
+  for (let r = 0; r < byMember.length; r++) {
+    const reference = byMember[r]!;
+    for (const other of byMember.slice(r + 1)) {
+      const start = Math.max(reference.log.firstIndex, other.log.firstIndex);
       for (let index = start; index <= committedEnd; index++) {
         const a = reference.at.get(index);
         const b = other.at.get(index);
@@ -134,5 +179,5 @@ export function checkLogs(history: History, logs: readonly MemberLog[], committe
     }
   }
 
-  return { acknowledged: acked.length, lost, duplicates, phantoms, divergences, unacknowledgedPresent: present.size, refusedPresent: refused.size, committedEnd, violations: found.list };
+  return { acknowledged: acked.length, lost, duplicates, phantoms, divergences, unacknowledgedPresent: present.size, refusedPresent: refused.size, committedEnd, expired, expiredOnSome, violations: found.list };
 }

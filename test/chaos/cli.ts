@@ -11,10 +11,10 @@ import { DEFAULT_FAULT_FAMILIES, FAULT_FAMILIES, formatSummary, runCampaign, typ
 import { campaignTimelineSvg } from './timeline-svg.js';
 import { choiceArg, exitWithUsage, faultsArg, integerIn, minutesArg, optionalIntegerIn, parseFlags, seedArg, writeReportJson } from './cli-args.js';
 
-const usage = exitWithUsage(`usage: npm run chaos -- --minutes M --seed S [--faults ${FAULT_FAMILIES.join(',')}] [--members 3|5] [--flush sync|async] [--flush-interval-ms N] [--clients N] [--client-mode single-attempt|library-retry] [--no-reads] [--out DIR] [--keep-data]`);
+const usage = exitWithUsage(`usage: npm run chaos -- --minutes M --seed S [--faults ${FAULT_FAMILIES.join(',')}] [--members 3|5] [--flush sync|async] [--flush-interval-ms N] [--clients N] [--client-mode single-attempt|library-retry] [--no-reads] [--retention-seconds N] [--out DIR] [--keep-data]`);
 
-function parse(argv: readonly string[]): { minutes: number; seed: number; faults: FaultFamily[]; flush?: 'sync' | 'async'; flushIntervalMs?: number; members: number; clients: number; clientMode: 'single-attempt' | 'library-retry'; out?: string; keepData: boolean; reads: boolean } {
-  const { values, switches } = parseFlags(argv, { valueFlags: ['--minutes', '--seed', '--faults', '--flush', '--flush-interval-ms', '--members', '--clients', '--client-mode', '--out'], switches: ['--keep-data', '--no-reads'] }, usage);
+function parse(argv: readonly string[]): { minutes: number; seed: number; faults: FaultFamily[]; flush?: 'sync' | 'async'; flushIntervalMs?: number; members: number; clients: number; clientMode: 'single-attempt' | 'library-retry'; out?: string; keepData: boolean; reads: boolean; retentionSeconds?: number } {
+  const { values, switches } = parseFlags(argv, { valueFlags: ['--minutes', '--seed', '--faults', '--flush', '--flush-interval-ms', '--members', '--clients', '--client-mode', '--out', '--retention-seconds'], switches: ['--keep-data', '--no-reads'] }, usage);
   return {
     minutes: minutesArg(values, usage),
     seed: seedArg(values, usage),
@@ -27,6 +27,8 @@ function parse(argv: readonly string[]): { minutes: number; seed: number; faults
     out: values.get('--out'),
     keepData: switches.has('--keep-data'),
     reads: !switches.has('--no-reads'),
+    // Retention on (DLedger's fileReservedHours = N s, deleteWhen=*, 16 KiB segments): see campaign.ts.
+    retentionSeconds: optionalIntegerIn(values, '--retention-seconds', 1, 3600, usage),
   };
 }
 
@@ -44,6 +46,7 @@ const report = await runCampaign({
   clientMode: args.clientMode,
   keepData: args.keepData,
   reads: args.reads,
+  ...(args.retentionSeconds !== undefined ? { retentionSeconds: args.retentionSeconds } : {}),
   log: (line) => process.stdout.write(`${line}\n`),
 });
 process.stdout.write(`\n${formatSummary(report)}\n`);

@@ -183,6 +183,11 @@ export class ChaosCluster {
     return this.nodes.get(id)?.output ?? '';
   }
 
+  /** The output of every process this member ran (restarts included), oldest first. */
+  outputsOf(id: string): string[] {
+    return this.everStarted.filter((node) => node.id === id).map((node) => node.output);
+  }
+
   /** SIGKILL (no flush, no close) and wait for the exit. */
   async kill(id: string): Promise<void> {
     const node = this.nodes.get(id);
