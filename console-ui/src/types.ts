@@ -18,9 +18,10 @@ export interface MemberView {
   getTps: number | null;
   diskRatio: number | null;
   metricsPort: number | null;
+  metricsHost: string | null;
 }
 export interface PeerView { id: string; matchIndex: number | null; lag: number | null; state: string | null; active: boolean | null }
 export interface GroupView { cluster: string; brokerName: string; leader: string | null; term: number | null; members: MemberView[]; peers: PeerView[] }
 export interface ClusterSnapshot { atMs: number; clusters: Array<{ name: string; groups: GroupView[] }>; error: string | null; aclRefused: boolean }
-export interface GroupSample { leader: string | null; term: number | null; putTps: number; commitIndex: number | null; lag: Record<string, number>; commitP50Ms: number | null; commitP99Ms: number | null }
+export interface GroupSample { leader: string | null; term: number | null; putTps: number; commitIndex: number | null; lag: Record<string, number>; commitP50Ms: number | null; commitP99Ms: number | null; appendTps: Record<string, number> }
 export interface Sample { atMs: number; groups: Record<string, GroupSample> }

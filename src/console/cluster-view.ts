@@ -29,6 +29,8 @@ export interface MemberView {
   readonly diskRatio: number | null;
   /** The broker's Prometheus port for its DLedger member (runtime info dLegerMetricsPort), if it serves one. */
   readonly metricsPort: number | null;
+  /** The address its endpoint is bound to (runtime info dLegerMetricsHost; 0.0.0.0 = every interface). */
+  readonly metricsHost: string | null;
 }
 
 export interface PeerView {
@@ -125,6 +127,7 @@ function memberFrom(cluster: string, brokerName: string, bid: number | null, add
     getTps: num(t['getTransferredTps']?.split(' ')[0]),
     diskRatio: num(t['commitLogDiskRatio']),
     metricsPort: num(t['dLegerMetricsPort']),
+    metricsHost: t['dLegerMetricsHost'] ?? null,
   };
 }
 

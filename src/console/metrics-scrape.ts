@@ -1,8 +1,13 @@
-// Commit latency for the charts, from the /metrics of each group's leader where it serves one
-// (a broker publishes its DLedger member's Prometheus port as dLegerMetricsPort in its runtime
-// info; plain `dledger server` members serve /metrics with --metrics-port): the
-// dledger_commit_latency_seconds histogram is scraped each poll, and the percentiles are those of
-// the commits between two scrapes (bucket deltas), as Prometheus' histogram_quantile would say.
+// The charts' numbers from each member's Prometheus /metrics: every live member that publishes an
+// endpoint in its runtime info (a broker with metricsExporterType=PROM: dLegerMetricsHost /
+// dLegerMetricsPort; a host of 0.0.0.0 means "the broker's own address") is scraped each poll.
+// Discovery is from the runtime info, not a console flag: the console asks every member for it
+// anyway, the answer is the port the broker actually bound (0 = OS-assigned works), and it stays
+// right when members are added, moved or restarted, with no second list to keep in step.
+// From each scrape: the entries the member wrote to its log per second since the last scrape
+// (dledger_batch_entries_sum delta: every member writes, so a follower shows what it replicates),
+// and for the group's leader the commit-latency percentiles of the commits between two scrapes
+// (dledger_commit_latency_seconds bucket deltas), as Prometheus' histogram_quantile would say.
 import http from 'node:http';
 import type { ClusterSnapshot } from './cluster-view.js';
 
@@ -72,37 +77,79 @@ function fetchText(host: string, port: number, timeoutMs: number): Promise<strin
   });
 }
 
+/** A sample's value of a metric without labels other than the registry's defaults (first line), or null. */
+export function parseValue(text: string, name: string): number | null {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    return Number.isFinite(value) ? value : null;
+  }
+  return null;
+}
+
+export interface GroupMetrics {
+  /** The leader's commit latency between its last two scrapes (null: no commit meanwhile, or no scrape). */
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  /** selfId → entries written to its log per second between its last two scrapes. */
+  readonly appendTps: Record<string, number>;
+}
+
+interface Scraped {
+  readonly atMs: number;
+  readonly batchEntriesSum: number | null;
+  readonly commitBuckets: Buckets;
+}
+
+/** Members whose last scrape is kept, over all groups (MAX_REMEMBERED_MEMBERS of cluster-view.ts). */
+export const SCRAPED_MEMBERS_MAX = 1024;
+
 export class MetricsScraper {
-  /** `${group}/${selfId}` → the leader's buckets at the last scrape (a leader change starts over). */
-  private readonly last = new Map<string, Buckets>();
+  /** `${group}/${selfId}` → that member's last scrape (a member that was not scraped in a poll is forgotten). */
+  private readonly last = new Map<string, Scraped>();
 
   constructor(private readonly timeoutMs: number) {}
 
-  async commitLatencies(snapshot: ClusterSnapshot): Promise<Map<string, { p50Ms: number | null; p99Ms: number | null }>> {
-    const out = new Map<string, { p50Ms: number | null; p99Ms: number | null }>();
+  async scrape(snapshot: ClusterSnapshot): Promise<Map<string, GroupMetrics>> {
+    const out = new Map<string, GroupMetrics>();
     const seen = new Set<string>();
     await Promise.all(snapshot.clusters.flatMap((cluster) => cluster.groups.map(async (group) => {
-      const leader = group.members.find((m) => m.selfId === group.leader && m.live && m.metricsPort !== null && m.addr !== null);
-      if (leader === undefined) return;
-      const key = `${group.brokerName}/${leader.selfId}`;
-      seen.add(key);
-      const host = (leader.addr as string).slice(0, (leader.addr as string).lastIndexOf(':'));
-      try {
-        const buckets = parseHistogram(await fetchText(host, leader.metricsPort as number, this.timeoutMs), HISTOGRAM);
-        if (buckets.length === 0) return;
+      const members = group.members.filter((m) => m.live && m.metricsPort !== null && m.addr !== null && m.selfId !== null);
+      const appendTps: Record<string, number> = {};
+      let latency: { p50Ms: number | null; p99Ms: number | null } = { p50Ms: null, p99Ms: null };
+      await Promise.all(members.map(async (member) => {
+        const key = `${group.brokerName}/${member.selfId as string}`;
+        const addr = member.addr as string;
+        const bound = member.metricsHost;
+        const host = bound === null || bound === '' || bound === '0.0.0.0' ? addr.slice(0, addr.lastIndexOf(':')) : bound;
+        let text: string;
+        try {
+          text = await fetchText(host, member.metricsPort as number, this.timeoutMs);
+        } catch {
+          return; // No numbers for this member in this poll; the chart shows a gap.
+        }
+        if (seen.size >= SCRAPED_MEMBERS_MAX) return;
+        seen.add(key);
+        const now: Scraped = { atMs: snapshot.atMs, batchEntriesSum: parseValue(text, 'dledger_batch_entries_sum'), commitBuckets: parseHistogram(text, HISTOGRAM) };
         const before = this.last.get(key) ?? null;
-        this.last.set(key, buckets);
+        this.last.set(key, now);
         if (before === null) return;
-        const ms = (q: number): number | null => {
-          const s = quantileBetween(before, buckets, q);
-          return s === null ? null : Math.round(s * 1e6) / 1e3;
-        };
-        out.set(group.brokerName, { p50Ms: ms(0.5), p99Ms: ms(0.99) });
-      } catch {
-        // No latency for this poll; the chart shows a gap.
-      }
+        const seconds = (now.atMs - before.atMs) / 1000;
+        // A restart resets the counters: no rate across it.
+        if (seconds > 0 && now.batchEntriesSum !== null && before.batchEntriesSum !== null && now.batchEntriesSum >= before.batchEntriesSum) {
+          appendTps[member.selfId as string] = Math.round(((now.batchEntriesSum - before.batchEntriesSum) / seconds) * 10) / 10;
+        }
+        if (member.selfId === group.leader && now.commitBuckets.length > 0 && before.commitBuckets.length === now.commitBuckets.length) {
+          const ms = (q: number): number | null => {
+            const s = quantileBetween(before.commitBuckets, now.commitBuckets, q);
+            return s === null ? null : Math.round(s * 1e6) / 1e3;
+          };
+          latency = { p50Ms: ms(0.5), p99Ms: ms(0.99) };
+        }
+      }));
+      out.set(group.brokerName, { ...latency, appendTps });
     })));
-    // Invariant: only the current leaders' last scrapes are kept.
+    // Invariant: only the members scraped in this poll are kept (at most SCRAPED_MEMBERS_MAX).
     for (const key of this.last.keys()) if (!seen.has(key)) this.last.delete(key);
     return out;
   }

@@ -3,6 +3,7 @@
 // pushed to every page listening on /api/events. Pages therefore see a failover as the next poll
 // finds it, without reloading, and N open pages cost the cluster one poll, not N.
 import type { ClusterSnapshot } from './cluster-view.js';
+import type { GroupMetrics } from './metrics-scrape.js';
 
 export interface GroupSample {
   readonly leader: string | null;
@@ -12,9 +13,11 @@ export interface GroupSample {
   readonly commitIndex: number | null;
   /** Per follower: leader's last index minus its match index. */
   readonly lag: Record<string, number>;
-  /** Commit latency over the last poll interval from the leader's /metrics histogram, when it serves one. */
+  /** Commit latency over the last poll interval from the leader's /metrics histogram, when it serves one (metrics-scrape.ts). */
   readonly commitP50Ms: number | null;
   readonly commitP99Ms: number | null;
+  /** Per member (selfId): entries written to its log per second, from its /metrics. */
+  readonly appendTps: Record<string, number>;
 }
 
 export interface Sample {
@@ -25,7 +28,7 @@ export interface Sample {
 /** Samples kept: 10 minutes at the default 500 ms poll. */
 export const HISTORY_SAMPLES = 1200;
 
-export type LatencyProbe = (snapshot: ClusterSnapshot) => Promise<Map<string, { p50Ms: number | null; p99Ms: number | null }>>;
+export type LatencyProbe = (snapshot: ClusterSnapshot) => Promise<Map<string, GroupMetrics>>;
 
 export class Poller {
   private latest: ClusterSnapshot | null = null;
@@ -83,7 +86,7 @@ export class Poller {
       } catch (error) {
         snapshot = { atMs: this.now(), clusters: [], error: `poll failed: ${(error as Error).message}`, aclRefused: false };
       }
-      let latencies = new Map<string, { p50Ms: number | null; p99Ms: number | null }>();
+      let latencies = new Map<string, GroupMetrics>();
       if (this.latency !== null) latencies = await this.latency(snapshot).catch(() => latencies);
       const sample = sampleOf(snapshot, latencies);
       this.latest = snapshot;
@@ -99,7 +102,7 @@ export class Poller {
   }
 }
 
-function sampleOf(snapshot: ClusterSnapshot, latencies: Map<string, { p50Ms: number | null; p99Ms: number | null }>): Sample {
+function sampleOf(snapshot: ClusterSnapshot, latencies: Map<string, GroupMetrics>): Sample {
   const groups: Record<string, GroupSample> = {};
   for (const cluster of snapshot.clusters) {
     for (const group of cluster.groups) {
@@ -115,6 +118,7 @@ function sampleOf(snapshot: ClusterSnapshot, latencies: Map<string, { p50Ms: num
         lag,
         commitP50Ms: latency?.p50Ms ?? null,
         commitP99Ms: latency?.p99Ms ?? null,
+        appendTps: latency?.appendTps ?? {},
       };
     }
   }

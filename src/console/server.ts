@@ -71,7 +71,7 @@ export class ConsoleServer {
     this.sessions = new SessionTable((session) => this.closeSessionClient(session.id));
     const viewer = new ClusterViewer(() => this.pollAdmin);
     const scraper = new MetricsScraper(options.requestTimeoutMs);
-    const latency: LatencyProbe = (snapshot) => scraper.commitLatencies(snapshot);
+    const latency: LatencyProbe = (snapshot) => scraper.scrape(snapshot);
     this.poller = new Poller(async (nowMs) => {
       this.pollAdmin = this.choosePollAdmin();
       const snapshot = await viewer.snapshot(nowMs);
