@@ -38,14 +38,18 @@ function workerScriptUrl(): URL {
   return pathToFileURL(path.join(path.dirname(here), '../../dist/src/node/raft-worker-thread.js'));
 }
 
-/** A module URL the worker (compiled JS, no loaders) can import: src/... .ts -> dist/src/... .js. */
+/**
+ * A module URL the worker (compiled JS, no loaders) can import: a module under the repository's
+ * src/, test/ or bench/ named from source (x.ts, or x.js beside it as TypeScript imports spell it)
+ * -> the same path under dist/ as .js; a file already under dist/, or elsewhere, unchanged.
+ */
 export function workerImportUrl(href: string): string {
   const url = new URL(href);
   if (url.protocol !== 'file:') return href;
   const file = fileURLToPath(url);
-  const marker = `${path.sep}src${path.sep}`;
-  const at = file.lastIndexOf(marker);
-  if (at < 0 || file.includes(`${path.sep}dist${path.sep}src${path.sep}`)) return pathToFileURL(file).href;
+  if (file.includes(`${path.sep}dist${path.sep}`)) return pathToFileURL(file).href;
+  const at = Math.max(...['src', 'test', 'bench'].map((dir) => file.lastIndexOf(`${path.sep}${dir}${path.sep}`)));
+  if (at < 0) return pathToFileURL(file).href;
   const compiled = `${file.slice(0, at)}${path.sep}dist${file.slice(at)}`.replace(/\.ts$/, '.js');
   return pathToFileURL(compiled).href;
 }

@@ -13,17 +13,13 @@ import t from 'tap';
 import type { DLedgerServer } from '../../src/node/server.js';
 import { FAULT_JOURNAL_ENV, faultJournalDirOf, SLOW_DISK_CONTROL_FILE } from '../../src/store/fault-journal.js';
 import { startInProcessGroup, until } from './in-process-group.js';
+import { readPos, writePos } from './stored-body-hook.js';
 
 const SLOW_FLUSH_MS = 400;
 const APPENDS = 6;
 
-/** The hook: the entry's position, little-endian, in the body's first 8 bytes. */
-function writePos(body: Uint8Array, pos: number): void {
-  new DataView(body.buffer, body.byteOffset, body.byteLength).setBigUint64(0, BigInt(pos), true);
-}
-function readPos(body: Uint8Array): number {
-  return Number(new DataView(body.buffer, body.byteOffset, body.byteLength).getBigUint64(0, true));
-}
+/** patchBody by module as well, for a node on a Raft worker (DLEDGER_RAFT_WORKER=true). */
+const HOOK_MODULE = { url: new URL('./stored-body-hook.js', import.meta.url).href, exportName: 'writePos' };
 
 t.test('apply sees the stored (patched) body, also when the leader applies before its own flush', async (t) => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'apply-stored-body-'));
@@ -42,7 +38,7 @@ t.test('apply sees the stored (patched) body, also when the leader applies befor
   servers.push(...(await startInProcessGroup(path.join(root, 'store'), { flushPolicy: 'sync' }, (selfId) => {
     const mine = new Map<number, Uint8Array>();
     applied.set(selfId, mine);
-    return { patchBody: writePos, stateMachine: { apply: (entry) => void mine.set(entry.index, new Uint8Array(entry.body)) } };
+    return { patchBody: writePos, patchBodyModule: HOOK_MODULE, stateMachine: { apply: (entry) => void mine.set(entry.index, new Uint8Array(entry.body)) } };
   })));
   const leader = await until(() => servers.find((s) => s.status().role === 'leader'), 10_000, 'a leader');
   await leader.append(new Uint8Array(16)); // settles the first commits before the disk slows down
