@@ -34,6 +34,10 @@ const BENCHES: Readonly<Record<string, { description: string; load: () => Promis
     description: 'CPU an idle node burns, per member and mode ([--seconds 20] [--members 3|1] [--modes inline,workers]); target < 1 % of a core',
     load: () => import('./idle.js'),
   },
+  recovery: {
+    description: 'start time of a store verifying its whole log (no checkpoint): serial vs segments verified in parallel on the I/O pool ([--mib 300] [--segment-mib 32] [--rounds 3])',
+    load: () => import('./recovery.js'),
+  },
   json: {
     description: 'RocketMQ JSON body parsing on the event loop: ms per MiB, old parser vs new vs JSON.parse, 1/4/16 MiB bodies incl. adversarial shapes (--quick)',
     load: () => import('./json.js'),

@@ -91,7 +91,7 @@ export interface WorkerSnapshot {
   readonly persistedCounts: { readonly raw: number; readonly encoded: number; readonly rawRejected: number };
   readonly storageWorkerStats: { readonly tickets: number; readonly ranges: number; readonly ringFullWaits: number; readonly timerWakeups: number; readonly releasedMappings: number } | null;
   readonly premadeSegmentStats: { readonly premadeUsed: number; readonly createdInline: number; readonly premakeFailed: number; readonly premadeDiscarded: number } | null;
-  readonly ioPoolStats: { readonly premakes: number; readonly removals: number } | null;
+  readonly ioPoolStats: { readonly premakes: number; readonly removals: number; readonly segmentScans: number } | null;
 }
 
 /** Control messages over postMessage (worker -> main). */

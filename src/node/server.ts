@@ -33,6 +33,7 @@ import { RetentionService, retentionKeepFromIndex, type RetentionHooks, type Ret
 import type { RetentionSettings } from './retention-settings.js';
 import { StorageWorker } from './storage-worker.js';
 import { IoPool } from './io-pool.js';
+import { scanSegmentsForRecovery } from './recovery-scan.js';
 import { PremadeSegmentFiles } from './premade-segment-files.js';
 import { mmapSegmentFileFactory } from '../store/mmap-segment-file.js';
 import { NoopMetrics, type Metrics } from '../metrics/metrics.js';
@@ -288,6 +289,7 @@ export class DLedgerServer {
     this.premadeSegments = premade;
     let store: LogStore;
     try {
+      const recoveryScans = this.ioPool === null ? undefined : await scanSegmentsForRecovery(this.ioPool, this.nodeDir, { dataBytes: config.mappedFileSizeForEntryData, indexBytes: config.mappedFileSizeForEntryIndex }, this.log);
       store = openLogStore({
         nodeDir: this.nodeDir,
         dataSegmentSizeBytes: config.mappedFileSizeForEntryData,
@@ -299,6 +301,7 @@ export class DLedgerServer {
         ...(storageWorker === null || premade === null ? {} : { segmentFiles: storageWorker.wrap(premade.wrap(mmapSegmentFileFactory)) }),
         ...(this.ioPool === null ? {} : { removeFiles: this.ioPool.removeFilesInOrder.bind(this.ioPool) }),
         ...(this.options.patchBody === undefined ? {} : { patchBody: this.options.patchBody }),
+        ...(recoveryScans === undefined ? {} : { recoveryScans }),
       });
     } catch (error) {
       await this.closeThreads();
@@ -641,7 +644,7 @@ export class DLedgerServer {
   }
 
   /** threads=workers: the I/O pool's tasks by kind (premakes, retention removals); null inline. */
-  ioPoolStats(): { readonly premakes: number; readonly removals: number } | null {
+  ioPoolStats(): { readonly premakes: number; readonly removals: number; readonly segmentScans: number } | null {
     if (this.remote !== null) return this.remote.snapshot.ioPoolStats;
     return this.ioPool === null ? null : { ...this.ioPool.stats };
   }

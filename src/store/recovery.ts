@@ -22,6 +22,7 @@ import { BLANK_MIN_BYTES, checkRecord, hex, isEntryMagic, readEntryHeader } from
 import type { Checkpoint } from './checkpoint.js';
 import { clearIndexFrom, dataSegmentAt, indexSlotPos, publishIndexOf, readIndexOf } from './log-access.js';
 import type { Segment, SegmentList } from './segment-list.js';
+import type { SegmentScan } from './segment-scan.js';
 import { ENTRY_HEADER_BYTES, EntryMagic } from './types.js';
 
 /** How many index records past the stop point are examined for evidence of later valid entries. */
@@ -38,6 +39,8 @@ export interface RecoveryReport {
   readonly rebuiltIndexRecords: number;
   /** Stale index records past the end cleared. */
   readonly clearedIndexRecords: number;
+  /** Of verifiedEntries, those whose CRCs a parallel segment scan verified (segment-scan.ts). */
+  readonly verifiedByScans: number;
   /** Where a torn tail was cut, and why; null when the log ended cleanly. */
   readonly cutAtPos: number | null;
   readonly cutReason: string | null;
@@ -67,7 +70,15 @@ interface ScanStop {
   readonly isZeroHeader: boolean;
 }
 
-export function recoverLog(dataList: SegmentList, indexList: SegmentList, checkpoint: Checkpoint, maxRecordBytes: number): RecoveredLog {
+/**
+ * `scans` (by segment start pos): segments verified beforehand, in parallel (segment-scan.ts). A
+ * scan is used only where this loop enters its segment at the scan's first record and that record
+ * verifies here with the full context; the records after it up to the scan's stop are then taken
+ * as verified instead of checked again: skipped over when the scan also found all their index
+ * records in place, else their headers read and their index records checked here. Results are
+ * the same with or without scans: every stop is still found by this loop.
+ */
+export function recoverLog(dataList: SegmentList, indexList: SegmentList, checkpoint: Checkpoint, maxRecordBytes: number, scans?: ReadonlyMap<number, SegmentScan>): RecoveredLog {
   let lastIndex = checkpoint.beforeBeginIndex;
   let lastTerm = checkpoint.beforeBeginTerm;
   let lastChainCrc = checkpoint.beforeBeginChainCrc;
@@ -119,8 +130,13 @@ export function recoverLog(dataList: SegmentList, indexList: SegmentList, checkp
   const scanStartIndex = lastIndex + 1;
 
   let verifiedEntries = 0;
+  let verifiedByScans = 0;
   let rebuiltIndexRecords = 0;
   let stop: ScanStop | null = null;
+  // Invariant: records starting before trustedEndPos (in the current segment, after its scan's
+  // first record) were verified by that segment's scan with their predecessor's fields.
+  let trustedEndPos = -1;
+  let skipTo: SegmentScan | null = null;
   for (;;) {
     const segment = dataList.find(pos);
     if (segment === undefined) break;
@@ -145,18 +161,30 @@ export function recoverLog(dataList: SegmentList, indexList: SegmentList, checkp
       stop = stopHere('BLANK filler size', `${remainingBytes} (the rest of the segment)`, String(sizeBytes));
       break;
     }
-    const check = checkRecord(segment.view, segment.bytes, offsetBytes, {
-      pos,
-      maxSizeBytes: remainingBytes - BLANK_MIN_BYTES,
-      index: lastIndex + 1,
-      minTerm: lastTerm,
-      previousChainCrc: lastChainCrc,
-    });
-    if (!check.ok) {
-      stop = stopHere(check.what, check.expected, check.found);
-      break;
+    let header: ReturnType<typeof readEntryHeader>;
+    if (pos < trustedEndPos) {
+      header = readEntryHeader(segment.view, offsetBytes);
+      verifiedByScans++;
+    } else {
+      const check = checkRecord(segment.view, segment.bytes, offsetBytes, {
+        pos,
+        maxSizeBytes: remainingBytes - BLANK_MIN_BYTES,
+        index: lastIndex + 1,
+        minTerm: lastTerm,
+        previousChainCrc: lastChainCrc,
+      });
+      if (!check.ok) {
+        stop = stopHere(check.what, check.expected, check.found);
+        break;
+      }
+      header = check.header;
+      const scan = scans?.get(segment.startPos);
+      if (scan !== undefined && scan.fromOffsetBytes === offsetBytes && scan.verifiedRecords > 1) {
+        trustedEndPos = segment.startPos + scan.verifiedEndOffsetBytes;
+        // Every index record after this one matched too: nothing in between needs this loop.
+        if (scan.indexMismatches === 0 && scan.last !== null) skipTo = scan;
+      }
     }
-    const header = check.header;
     const indexRecord = readIndexOf(indexList, header.index);
     if (indexRecord === null || indexRecord.magic !== header.magic || indexRecord.pos !== pos || indexRecord.sizeBytes !== header.sizeBytes || indexRecord.index !== header.index || indexRecord.term !== header.term) {
       publishIndexOf(indexList, { magic: header.magic, pos, sizeBytes: header.sizeBytes, index: header.index, term: header.term });
@@ -169,6 +197,18 @@ export function recoverLog(dataList: SegmentList, indexList: SegmentList, checkp
     lastEntrySizeBytes = header.sizeBytes;
     pos += header.sizeBytes;
     verifiedEntries++;
+    if (skipTo !== null && skipTo.last !== null) {
+      const skipped = skipTo.verifiedRecords - 1;
+      lastIndex = skipTo.last.index;
+      lastTerm = skipTo.last.term;
+      lastChainCrc = skipTo.last.chainCrc;
+      lastEntryPos = skipTo.last.pos;
+      lastEntrySizeBytes = skipTo.last.sizeBytes;
+      pos = trustedEndPos;
+      verifiedEntries += skipped;
+      verifiedByScans += skipped;
+      skipTo = null;
+    }
   }
   const endPos = pos;
 
@@ -226,7 +266,7 @@ export function recoverLog(dataList: SegmentList, indexList: SegmentList, checkp
     lastEntryPos,
     lastEntrySizeBytes,
     endPos,
-    report: { startedFrom, verifiedEntries, rebuiltIndexRecords, clearedIndexRecords, cutAtPos, cutReason, removedSegments },
+    report: { startedFrom, verifiedEntries, verifiedByScans, rebuiltIndexRecords, clearedIndexRecords, cutAtPos, cutReason, removedSegments },
   };
 }
 

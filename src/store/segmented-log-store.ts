@@ -106,7 +106,7 @@ export class SegmentedLogStore implements LogStore {
       this.dataList.load();
       this.indexList.load();
       const checkpoint = readCheckpoint(medium, options.nodeDir) ?? INITIAL_CHECKPOINT;
-      const recovered = recoverLog(this.dataList, this.indexList, checkpoint, this.maxRecordBytes);
+      const recovered = recoverLog(this.dataList, this.indexList, checkpoint, this.maxRecordBytes, options.recoveryScans);
       this.recoveryReport = recovered.report;
       this.beforeBegin = { index: checkpoint.beforeBeginIndex, term: checkpoint.beforeBeginTerm, chainCrc: checkpoint.beforeBeginChainCrc };
       this.firstPos = checkpoint.firstPos;

@@ -4,6 +4,7 @@
 //
 // Index and position follow DLedger: the first entry has index 0 and pos 0; pos is the global
 // byte position of the entry's 48-byte header across all data segments.
+import type { SegmentScan } from './segment-scan.js';
 
 export const ENTRY_HEADER_BYTES = 48;
 export const INDEX_RECORD_BYTES = 32;
@@ -73,6 +74,12 @@ export interface StoreOptions {
    * stores the same bytes. Records received raw (appendRaw) are already patched.
    */
   readonly patchBody?: (body: Uint8Array, pos: number) => void;
+  /**
+   * Data segments verified beforehand (segment-scan.ts; threads=workers runs them in parallel on
+   * the I/O pool), by start pos: recovery checks each one's first record itself and takes the
+   * scan's word for the rest of it. The result of the open is the same with or without them.
+   */
+  readonly recoveryScans?: ReadonlyMap<number, SegmentScan>;
 }
 
 /** Persisted Raft metadata, written atomically and durably (temp file, fsync, rename, fsync dir). */
