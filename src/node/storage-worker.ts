@@ -26,13 +26,16 @@ const OUTBOX_MAX_RECORDS = 4096;
 /** While records wait for ring space the main thread re-checks at least this often. */
 const BACKPRESSURE_RECHECK_MS = 5;
 /**
- * While a ticket is outstanding a libuv timer also re-checks DoneTicket this often, beside the
- * Atomics.waitAsync: a guard against a wake-up that never arrives (none was seen: in a debugging
- * session a stalled-looking follower turned out to be a test reading before its flush finished),
- * costing nothing while wake-ups work. stats.timerWakeups counts the times the timer saw a ticket
- * done before the waitAsync reported it (both ready in the same loop turn, timers run first).
+ * The guard against a wake-up that never arrives (none was seen: in a debugging session a
+ * stalled-looking follower turned out to be a test reading before its flush finished): one libuv
+ * timer per busy period, not one per ticket. It is armed when a ticket is handed out and none is
+ * armed, fires every GUARD_MS while tickets come, and lapses at the first firing that finds no
+ * ticket handed out since the last one and none outstanding: an idle node has no timer, a busy
+ * one 20 wake-ups a second. When two firings in a row find the same ticket done and not settled
+ * by the waiting loop, it restarts the loop, which settles it (stats.timerWakeups counts those):
+ * a lost wake-up costs at most 2 x GUARD_MS.
  */
-const WAIT_SLICE_MS = 50;
+const GUARD_MS = 50;
 /** How long close() lets the worker finish its records before terminating it. */
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -62,7 +65,7 @@ function workerScriptUrl(): URL {
 
 export class StorageWorker {
   /** Counters for tests and the bench. */
-  readonly stats = { tickets: 0, ranges: 0, ringFullWaits: 0, timerWakeups: 0 };
+  readonly stats = { tickets: 0, ranges: 0, ringFullWaits: 0, timerWakeups: 0, guardArms: 0 };
   private readonly worker: Worker;
   private readonly ring: SpscRing;
   private readonly stateBuffer = new SharedArrayBuffer(STATE_BYTES);
@@ -80,6 +83,12 @@ export class StorageWorker {
   // Invariant: records in order, not yet in the ring (the ring was full); at most OUTBOX_MAX_RECORDS.
   private readonly outbox: Uint8Array[] = [];
   private waiting = false;
+  // Invariant: a waiting loop whose generation is not this one has been replaced and exits.
+  private loopGeneration = 0;
+  private guard: NodeJS.Timeout | null = null;
+  private ticketsSinceGuard = 0;
+  /** A ticket the guard last found done but not settled (see guardFired). */
+  private guardSuspect: number | null = null;
   private dead: Error | null = null;
   private readonly exited: Promise<void>;
   private readonly ready: Promise<void>;
@@ -217,6 +226,8 @@ export class StorageWorker {
     this.send(record);
     // The process must not exit while a flush someone waits for is in flight.
     this.worker.ref();
+    this.ticketsSinceGuard++;
+    this.armGuard(GUARD_MS);
     this.waitForCompletions();
   }
 
@@ -227,6 +238,7 @@ export class StorageWorker {
     assert(this.outbox.length < OUTBOX_MAX_RECORDS, `storage worker outbox over ${OUTBOX_MAX_RECORDS} records`);
     this.outbox.push(record);
     this.stats.ringFullWaits++;
+    this.armGuard(BACKPRESSURE_RECHECK_MS);
     this.waitForCompletions();
   }
 
@@ -238,6 +250,7 @@ export class StorageWorker {
   private waitForCompletions(): void {
     if (this.waiting) return;
     this.waiting = true;
+    const generation = ++this.loopGeneration;
     void (async () => {
       try {
         while (this.dead === null && (this.outstanding.length > 0 || this.outbox.length > 0)) {
@@ -247,18 +260,55 @@ export class StorageWorker {
           if (this.outstanding.length === 0 && this.outbox.length === 0) break;
           const result = Atomics.waitAsync(this.state, StateWord.DoneTicket, done);
           if (!result.async) continue;
-          const sliceMs = this.outbox.length > 0 ? BACKPRESSURE_RECHECK_MS : WAIT_SLICE_MS;
-          let timer: NodeJS.Timeout | null = null;
-          const sliceOver = new Promise<'slice'>((resolve) => (timer = setTimeout(() => resolve('slice'), sliceMs)));
-          const woke = await Promise.race([result.value, sliceOver]);
-          if (timer !== null) clearTimeout(timer);
-          if (woke === 'slice' && Atomics.load(this.state, StateWord.DoneTicket) !== done) this.stats.timerWakeups++;
+          // No timer here: the guard (armGuard) covers a wake-up that never comes.
+          await result.value;
+          if (generation !== this.loopGeneration) return;
         }
       } finally {
-        this.waiting = false;
-        if (this.outstanding.length === 0 && !this.closing) this.worker.unref();
+        if (generation === this.loopGeneration) {
+          this.waiting = false;
+          if (this.outstanding.length === 0 && !this.closing) this.worker.unref();
+        }
       }
     })();
+  }
+
+  /** Arm the guard to fire within `delayMs` (a shorter delay moves an armed one earlier). */
+  private armGuard(delayMs: number): void {
+    if (this.guard !== null && delayMs >= GUARD_MS) return;
+    if (this.guard !== null) clearTimeout(this.guard);
+    else this.stats.guardArms++;
+    this.guard = setTimeout(() => this.guardFired(), delayMs);
+    // The guard never keeps the process alive (an outstanding ticket refs the worker instead).
+    this.guard.unref();
+  }
+
+  private guardFired(): void {
+    this.guard = null;
+    if (this.dead !== null) return;
+    const busy = this.outstanding.length > 0 || this.outbox.length > 0;
+    if (busy) {
+      const oldest = this.outstanding[0];
+      const done = Atomics.load(this.state, StateWord.DoneTicket);
+      // Done but unsettled at two firings in a row: the loop's wake-up is not coming. (At one
+      // firing it may merely be queued behind this timer in the same loop turn.)
+      const unsettled = oldest !== undefined && ticketAfter(done, oldest.ticket) >= 0 ? oldest.ticket : null;
+      const missed = unsettled !== null && unsettled === this.guardSuspect;
+      this.guardSuspect = missed ? null : unsettled;
+      if (missed || this.outbox.length > 0) {
+        // A finished ticket the loop has not settled (a wake-up that did not come), or records
+        // waiting for ring space (the worker does not notify when it frees room): a new loop
+        // takes over; the old one exits if its wait ever returns.
+        if (missed) this.stats.timerWakeups++;
+        this.waiting = false;
+        this.waitForCompletions();
+      }
+    }
+    const stillBusy = this.outstanding.length > 0 || this.outbox.length > 0;
+    if (stillBusy || this.ticketsSinceGuard > 0) {
+      this.ticketsSinceGuard = 0;
+      this.armGuard(this.outbox.length > 0 ? BACKPRESSURE_RECHECK_MS : GUARD_MS);
+    }
   }
 
   private settleUpTo(done: number): void {
@@ -282,6 +332,8 @@ export class StorageWorker {
     if (!this.closing) this.log(`storage worker: ${error.message}`);
     for (const ticket of this.outstanding.splice(0)) ticket.reject(error);
     this.outbox.length = 0;
+    if (this.guard !== null) clearTimeout(this.guard);
+    this.guard = null;
   }
 }
 
