@@ -10,7 +10,7 @@
 //      has one, else defaultTopicPerm / defaultGroupPerm (an admin account with no entries at
 //      all may touch everything).
 // The name server mode is ours (RocketMQ's name server has no ACL): only the codes that change
-// the routes (REGISTER_BROKER, UNREGISTER_BROKER) are checked, and they need a valid signature
+// the routes (REGISTER_BROKER, UNREGISTER_BROKER, DELETE_TOPIC_IN_NAMESRV) are checked, and they need a valid signature
 // of an admin account whatever the address — neither whitelist applies, since the attack they
 // stop (a forged registration as brokerId 0) comes from the same networks the brokers are on.
 // Reads (routes, cluster info, topic lists) stay open, so unsigned clients keep working.
@@ -24,7 +24,7 @@ import { ACCESS_KEY_FIELD, computeSignature, SIGNATURE_FIELD, signatureMatches, 
 export type AclMode = 'broker' | 'namesrv';
 
 /** Request codes the name server checks (all others are reads and stay open). */
-export const NAMESRV_WRITE_CODES: ReadonlySet<number> = new Set([RequestCode.REGISTER_BROKER, RequestCode.UNREGISTER_BROKER]);
+export const NAMESRV_WRITE_CODES: ReadonlySet<number> = new Set([RequestCode.REGISTER_BROKER, RequestCode.UNREGISTER_BROKER, RequestCode.DELETE_TOPIC_IN_NAMESRV]);
 
 /** Why a request was refused: a short kind (for counting) and the remark sent back. */
 export interface AclRefusal {

@@ -63,6 +63,41 @@ export interface ConsumeStatsView {
   readonly queues: QueueConsumeStats[];
 }
 
+/** One queue of GET_TOPIC_STATS_INFO (MessageQueue + TopicOffset). */
+export interface QueueTopicStats {
+  readonly topic: string;
+  readonly brokerName: string;
+  readonly queueId: number;
+  readonly minOffset: number;
+  readonly maxOffset: number;
+  readonly lastUpdateTimestamp: number;
+}
+
+/** GET_CONSUMER_CONNECTION_LIST's ConsumerConnection. */
+export interface ConsumerConnectionView {
+  readonly connectionSet: Array<{ readonly clientId: string; readonly clientAddr: string; readonly language: string; readonly version: number }>;
+  readonly subscriptionTable: Record<string, { readonly topic: string; readonly subString: string }>;
+  readonly consumeType: string;
+  readonly messageModel: string;
+  readonly consumeFromWhere: string;
+}
+
+/** SubscriptionGroupConfig as updateSubGroup sends it. */
+export interface SubscriptionGroupView {
+  readonly groupName: string;
+  readonly consumeEnable: boolean;
+  readonly consumeFromMinEnable: boolean;
+  readonly consumeBroadcastEnable: boolean;
+  readonly retryQueueNums: number;
+  readonly retryMaxTimes: number;
+  readonly brokerId: number;
+  readonly whichBrokerWhenConsumeSlowly: number;
+  readonly notifyConsumerIdsChangedEnable: boolean;
+}
+
+/** INVOKE_BROKER_TO_RESET_OFFSET's answer: the offsets set per queue, or the group not online. */
+export type ResetOffsetAnswer = { readonly online: true; readonly offsets: Array<{ readonly topic: string; readonly brokerName: string; readonly queueId: number; readonly offset: number }> } | { readonly online: false; readonly remark: string };
+
 export interface UpdateTopicOptions {
   readonly topic: string;
   readonly readQueueNums: number;
@@ -259,6 +294,71 @@ export class AdminClient {
     return pulled.body;
   }
 
+  /** GET_TOPIC_STATS_INFO: min/max offset and last store time of every write queue of the topic on that broker. */
+  async topicStats(addr: string, topic: string): Promise<QueueTopicStats[]> {
+    const response = await this.brokerCall(addr, createRequest(RequestCode.GET_TOPIC_STATS_INFO, { extFields: { topic } }), 'GET_TOPIC_STATS_INFO');
+    return messageQueueTable(response, `topic stats of ${addr}`, (q, v) => {
+      const o = (v ?? {}) as { minOffset?: number; maxOffset?: number; lastUpdateTimestamp?: number };
+      return { ...q, minOffset: o.minOffset ?? 0, maxOffset: o.maxOffset ?? 0, lastUpdateTimestamp: o.lastUpdateTimestamp ?? 0 };
+    });
+  }
+
+  /** DELETE_TOPIC_IN_BROKER to one broker (its master: the topic table is replicated from there). */
+  async deleteTopicInBroker(addr: string, topic: string): Promise<void> {
+    await this.brokerCall(addr, createRequest(RequestCode.DELETE_TOPIC_IN_BROKER, { extFields: { topic } }), 'DELETE_TOPIC_IN_BROKER');
+  }
+
+  /** DELETE_TOPIC_IN_NAMESRV to every name server (Java's deleteTopicInNameServer: each address of the set). */
+  async deleteTopicInNamesrv(topic: string): Promise<void> {
+    for (const addr of this.namesrvAddrs) await this.call(addr, createRequest(RequestCode.DELETE_TOPIC_IN_NAMESRV, { extFields: { topic } }), 'DELETE_TOPIC_IN_NAMESRV', []);
+  }
+
+  async updateSubscriptionGroup(addr: string, config: SubscriptionGroupView): Promise<void> {
+    await this.brokerCall(addr, createRequest(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, { body: Buffer.from(JSON.stringify(config), 'utf8') }), 'UPDATE_AND_CREATE_SUBSCRIPTIONGROUP');
+  }
+
+  async deleteSubscriptionGroup(addr: string, groupName: string, cleanOffset: boolean): Promise<void> {
+    await this.brokerCall(addr, createRequest(RequestCode.DELETE_SUBSCRIPTIONGROUP, { extFields: { groupName, cleanOffset } }), 'DELETE_SUBSCRIPTIONGROUP');
+  }
+
+  /** GET_CONSUMER_CONNECTION_LIST on one broker; null when the group is not online there. */
+  async consumerConnection(addr: string, group: string): Promise<ConsumerConnectionView | null> {
+    const response = await this.brokerCall(addr, createRequest(RequestCode.GET_CONSUMER_CONNECTION_LIST, { extFields: { consumerGroup: group } }), 'GET_CONSUMER_CONNECTION_LIST', [ResponseCode.CONSUMER_NOT_ONLINE]);
+    if (response.code === ResponseCode.CONSUMER_NOT_ONLINE) return null;
+    const body = parseBody(response, `consumer connections of ${addr}`) as Partial<ConsumerConnectionView>;
+    return {
+      connectionSet: Array.isArray(body.connectionSet) ? body.connectionSet : [],
+      subscriptionTable: body.subscriptionTable ?? {},
+      consumeType: body.consumeType ?? '',
+      messageModel: body.messageModel ?? '',
+      consumeFromWhere: body.consumeFromWhere ?? '',
+    };
+  }
+
+  /** INVOKE_BROKER_TO_RESET_OFFSET (timestamp -1: to the queue ends); isC: as a C++ client asks (language CPP). */
+  async resetOffsetByTimestamp(addr: string, topic: string, group: string, timestamp: number, isForce: boolean, isC = false): Promise<ResetOffsetAnswer> {
+    const request = { ...createRequest(RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, { extFields: { topic, group, timestamp, isForce } }), ...(isC ? { language: 'CPP' } : {}) };
+    const response = await this.brokerCall(addr, request, 'INVOKE_BROKER_TO_RESET_OFFSET', [ResponseCode.CONSUMER_NOT_ONLINE]);
+    if (response.code === ResponseCode.CONSUMER_NOT_ONLINE) return { online: false, remark: response.remark ?? '' };
+    const offsets = messageQueueTable(response, `reset offsets of ${addr}`, (q, v) => ({ ...q, offset: typeof v === 'number' ? v : Number(v) }));
+    return { online: true, offsets };
+  }
+
+  async updateConsumerOffset(addr: string, group: string, topic: string, queueId: number, commitOffset: number): Promise<void> {
+    await this.brokerCall(addr, createRequest(RequestCode.UPDATE_CONSUMER_OFFSET, { extFields: { consumerGroup: group, topic, queueId, commitOffset } }), 'UPDATE_CONSUMER_OFFSET');
+  }
+
+  /** SEARCH_OFFSET_BY_TIMESTAMP: the first queue offset stored at or after the time. */
+  async searchOffset(addr: string, topic: string, queueId: number, timestamp: number): Promise<number> {
+    const response = await this.brokerCall(addr, createRequest(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, { extFields: { topic, queueId, timestamp } }), 'SEARCH_OFFSET_BY_TIMESTAMP');
+    return offsetField(response, addr);
+  }
+
+  /** DLEDGER_TRANSFER_LEADERSHIP (ours) to the group's master: it hands leadership to `transferee`. */
+  async transferLeadership(addr: string, transferee: string): Promise<void> {
+    await this.brokerCall(addr, createRequest(RequestCode.DLEDGER_TRANSFER_LEADERSHIP, { extFields: { transferee } }), 'DLEDGER_TRANSFER_LEADERSHIP');
+  }
+
   private async namesrvCall(request: RemotingCommand, what: string, acceptedCodes: readonly number[] = []): Promise<RemotingCommand> {
     const failures: string[] = [];
     for (const addr of this.namesrvAddrs) {
@@ -311,6 +411,23 @@ function offsetField(response: RemotingCommand, addr: string): number {
 
 /** fastjson's MessageQueue map key: {"brokerName":"b","queueId":0,"topic":"T"} (names cannot hold quotes). */
 const MESSAGE_QUEUE_KEY = /\{"brokerName":"([^"\\]*)","queueId":(\d+),"topic":"([^"\\]*)"\}(?=\s*:)/g;
+
+/** A fastjson map keyed by MessageQueue objects (TopicStatsTable, ResetOffsetBody: field offsetTable), each entry mapped by `row`. */
+function messageQueueTable<T>(response: RemotingCommand, what: string, row: (queue: { topic: string; brokerName: string; queueId: number }, value: unknown) => T): T[] {
+  if (response.body === null || response.body.length === 0) throw new AdminError(`${what}: the response has no body`);
+  try {
+    const standard = response.body.toString('utf8').replace(MESSAGE_QUEUE_KEY, (_key, brokerName: string, queueId: string, topic: string) => JSON.stringify([topic, brokerName, queueId].join('\u0000')));
+    const body = parseRocketMqJson(standard) as { offsetTable?: Record<string, unknown> };
+    return Object.entries(body.offsetTable ?? {}).map(([key, value]) => {
+      const [topic, brokerName, queueId] = key.split('\u0000');
+      if (topic === undefined || brokerName === undefined || queueId === undefined) throw new RocketMqJsonError(`offsetTable key ${JSON.stringify(key)} is not a MessageQueue`);
+      return row({ topic, brokerName, queueId: Number(queueId) }, value);
+    });
+  } catch (error) {
+    if (error instanceof RocketMqJsonError || error instanceof SyntaxError) throw new AdminError(`${what}: ${error.message}`);
+    throw error;
+  }
+}
 
 /**
  * ConsumeStats as fastjson writes it: offsetTable's keys are MessageQueue objects, not strings.

@@ -110,23 +110,31 @@ function permText(perm: number): string {
   return `${(perm & 4) !== 0 ? 'R' : '-'}${(perm & 2) !== 0 ? 'W' : '-'}${(perm & 1) !== 0 ? 'X' : '-'}`;
 }
 
-/** topicStatus: min and max offset of every queue of the topic on every broker group serving it. */
+/**
+ * topicStatus: RocketMQ 4.9.4's TopicStatusSubCommand. GET_TOPIC_STATS_INFO to each broker group
+ * serving the topic (its BID 0, else its lowest id: the numbers are replicated state), rows sorted
+ * as MessageQueue compares (broker name, queue id): min and max offset and the store time of the
+ * queue's last message (UtilAll.timeMillisToHumanString2, local time), empty for an empty queue.
+ */
 export async function topicStatus(admin: AdminClient, topic: string): Promise<string> {
   const route = await admin.topicRoute(topic);
-  const row = '%-32s  %-4s  %-20s  %-20s';
-  const lines = [format(row, '#Broker Name', '#QID', '#Min Offset', '#Max Offset')];
-  for (const queueData of [...route.queueDatas].sort((a, b) => a.brokerName.localeCompare(b.brokerName))) {
-    const data = route.brokerDatas.find((item) => item.brokerName === queueData.brokerName);
-    const addr = data === undefined ? null : readableAddr(data);
-    if (addr === null) throw new AdminError(`broker group ${queueData.brokerName} serving ${topic} has no live broker`);
-    const queues = Math.max(queueData.readQueueNums, queueData.writeQueueNums);
-    for (let queueId = 0; queueId < queues; queueId++) {
-      const min = await admin.minOffset(addr, topic, queueId);
-      const max = await admin.maxOffset(addr, topic, queueId);
-      lines.push(format(row, queueData.brokerName, queueId, min, max));
-    }
+  const row = '%-32s  %-4s  %-20s  %-20s    %s';
+  const lines = [format(row, '#Broker Name', '#QID', '#Min Offset', '#Max Offset', '#Last Updated')];
+  const stats = [];
+  for (const data of [...route.brokerDatas].sort((a, b) => a.brokerName.localeCompare(b.brokerName))) {
+    const addr = readableAddr(data);
+    if (addr === null) throw new AdminError(`broker group ${data.brokerName} serving ${topic} has no live broker`);
+    stats.push(...await admin.topicStats(addr, topic));
   }
+  stats.sort((a, b) => (a.brokerName < b.brokerName ? -1 : a.brokerName > b.brokerName ? 1 : a.queueId - b.queueId));
+  for (const q of stats) lines.push(format(row, q.brokerName, q.queueId, q.minOffset, q.maxOffset, q.lastUpdateTimestamp > 0 ? humanTime(q.lastUpdateTimestamp) : ''));
   return lines.join('\n');
+}
+
+/** UtilAll.timeMillisToHumanString2: yyyy-MM-dd HH:mm:ss,SSS in local time. */
+function humanTime(ms: number): string {
+  const d = new Date(ms);
+  return `${localDateTime(ms)},${String(d.getMilliseconds()).padStart(3, '0')}`;
 }
 
 /**

@@ -31,6 +31,11 @@ import { registerSendProcessors } from './processors/send.js';
 import { registerEndTransactionProcessor } from './processors/end-transaction.js';
 import { ProducerManager } from './producer-manager.js';
 import { TransactionService } from './transaction/transaction-service.js';
+import { registerGroupAdminProcessors } from './processors/group-admin.js';
+import { registerQueueLockProcessors } from './processors/queue-lock.js';
+import { registerTopicAdminProcessors } from './processors/topic-admin.js';
+import { QUEUE_LOCKS_EXTENSION, QueueLocks } from './state/queue-locks.js';
+import { SUBSCRIPTION_GROUPS_EXTENSION, SubscriptionGroups } from './state/subscription-groups.js';
 import { PullHoldService } from './pull-hold.js';
 import { KeyedRateMeters, RateMeter } from './rate-meter.js';
 import { ScheduleMessageService } from './schedule/schedule-service.js';
@@ -154,6 +159,10 @@ export class Broker {
     const producers = new ProducerManager(this.config.consumerGroupsMax, this.config.consumerClientsMax);
     const transactions = new TransactionService({ config: this.config, commitLog, producers, brokerAddr: this.brokerAddr, log: this.log });
     this.transactions = transactions;
+    const groups = new SubscriptionGroups(this.log);
+    const queueLocks = new QueueLocks(this.log);
+    commitLog.state.registerExtension(SUBSCRIPTION_GROUPS_EXTENSION, groups);
+    commitLog.state.registerExtension(QUEUE_LOCKS_EXTENSION, queueLocks);
     if (commitLog instanceof DLedgerCommitLog) {
       void commitLog.stoppedByItself.then(async (code) => {
         this.log(`the DLedger member stopped by itself: closing the broker (exit ${code})`);
@@ -172,6 +181,9 @@ export class Broker {
       offsets: new OffsetCommitter(commitLog, this.log),
       log: this.log,
       stats: { messagesPut: 0, messagesPulled: 0, putRate: new RateMeter(), pullRate: new RateMeter(), groupPullRates: new KeyedRateMeters(), startedAtMs: Date.now(), refusals: this.refusals, metrics: this.metrics },
+      groups,
+      queueLocks,
+      transferLeadership: commitLog instanceof DLedgerCommitLog ? (to, timeoutMs) => commitLog.server.transferLeadership(to, timeoutMs) : null,
     };
     registerSendProcessors(this.remoting, context);
     registerPullProcessor(this.remoting, context);
@@ -182,6 +194,9 @@ export class Broker {
     registerConsumeStatsProcessor(this.remoting, context);
     registerQueryProcessors(this.remoting, context, index);
     registerEndTransactionProcessor(this.remoting, context, transactions);
+    registerGroupAdminProcessors(this.remoting, context);
+    registerTopicAdminProcessors(this.remoting, context);
+    registerQueueLockProcessors(this.remoting, context);
     const schedule = new ScheduleMessageService({ commitLog, offsets: context.offsets, levelsMs: this.config.messageDelayLevelsMs, log: this.log });
     this.schedule = schedule;
     if (this.config.grpc.enabled) {

@@ -10,6 +10,8 @@ import type { RefusalCounter } from '../remoting/refusals.js';
 import type { KeyedRateMeters, RateMeter } from './rate-meter.js';
 import type { BrokerMetrics } from './broker-metrics.js';
 import type { TransactionService } from './transaction/transaction-service.js';
+import type { QueueLocks } from './state/queue-locks.js';
+import type { SubscriptionGroups } from './state/subscription-groups.js';
 
 export interface BrokerContext {
   readonly config: BrokerConfig;
@@ -25,6 +27,12 @@ export interface BrokerContext {
   readonly offsets: OffsetCommitter;
   readonly log: (line: string) => void;
   readonly stats: BrokerStats;
+  /** The replicated subscription group table (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP). */
+  readonly groups: SubscriptionGroups;
+  /** The replicated orderly-consumption queue locks (LOCK_BATCH_MQ). */
+  readonly queueLocks: QueueLocks;
+  /** Hand the DLedger leadership to a member (null: a classic broker has no group). */
+  readonly transferLeadership: ((to: string, timeoutMs: number) => Promise<void>) | null;
 }
 
 export interface BrokerStats {

@@ -11,6 +11,7 @@ import { commitLogMd5 } from '../admin/commit-log-md5.js';
 import { parseRemotingTls } from '../net/tls-config.js';
 import type { TlsClientOptions } from '../net/tls.js';
 import { clusterList, consumerProgress, dledgerStatus, queryMsgById, queryMsgByKey, queryMsgByOffset, topicList, topicRoute, topicStatus, updateTopic } from '../admin/commands.js';
+import { consumerConnection, deleteSubGroup, deleteTopic, resetOffsetByTime, transferLeadership, updateSubGroup } from '../admin/group-commands.js';
 
 const USAGE = `usage: mqadmin <command> -n namesrvAddr [options]
 
@@ -20,7 +21,19 @@ commands:
   topicRoute        -t topic                     the topic's route (queues and broker addresses)
   updateTopic       -t topic (-c cluster | -b brokerAddr) [-r readQueueNums] [-w writeQueueNums]
                     [-p perm] [-o true|false]    create or update a topic (default 8/8, perm 6)
-  topicStatus       -t topic                     min and max offset of every queue
+  topicStatus       -t topic                     min and max offset and last store time of every queue
+  deleteTopic       -t topic -c cluster          delete the topic on every master, then on the name server(s)
+  updateSubGroup    -g group (-c cluster | -b brokerAddr) [-s consumeEnable] [-m consumeFromMinEnable]
+                    [-d consumeBroadcastEnable] [-q retryQueueNums] [-r retryMaxTimes] [-i brokerId]
+                    [-w whichBrokerWhenConsumeSlowly] [-a notifyConsumerIdsChanged]
+                                                 create or update a subscription group (true|false, numbers)
+  deleteSubGroup    -g group (-c cluster | -b brokerAddr) [-r removeOffset true|false]
+                                                 delete a subscription group (with -c also its %RETRY%/%DLQ% topics)
+  consumerConnection -g group                    the group's online clients and subscriptions
+  resetOffsetByTime -g group -t topic -s (now | ms | yyyy-MM-dd#HH:mm:ss:SSS) [-f force true|false]
+                                                 move the group's offsets to the first message stored at
+                                                 or after the time (-s -1: to the queue ends)
+  transferLeadership -b brokerName -i memberId   the group's leader hands leadership to that member (ours)
   consumerProgress  -g group [-t topic]          committed offset and lag of a consumer group
   queryMsgById      -i offsetMsgId               the stored message of an offset message id (the
                                                  msgId a send answers: store host + offset)
@@ -53,6 +66,13 @@ function integerOption(value: string | undefined, name: string, fallback: number
   if (value === undefined) return fallback;
   if (!/^[0-9]+$/.test(value) || Number(value) < min || Number(value) > max) throw new UsageError(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
   return Number(value);
+}
+
+function booleanOption(value: string | undefined, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  const v = value.trim().toLowerCase();
+  if (v !== 'true' && v !== 'false') throw new UsageError(`${name} must be true or false, got ${JSON.stringify(value)}`);
+  return v === 'true';
 }
 
 function required(value: string | undefined, flag: string, command: string): string {
@@ -97,6 +117,11 @@ export async function main(argv: readonly string[], out: (text: string) => void 
         dirs: { type: 'string', short: 'd' },
         msgId: { type: 'string', short: 'i' },
         key: { type: 'string', short: 'k' },
+        timestamp: { type: 'string', short: 's' },
+        consumeFromMinEnable: { type: 'string', short: 'm' },
+        retryQueueNums: { type: 'string', short: 'q' },
+        notifyConsumerIdsChanged: { type: 'string', short: 'a' },
+        force: { type: 'string', short: 'f' },
         tlsEnable: { type: 'boolean' },
         tlsTrustCertPath: { type: 'string' },
         tlsCertPath: { type: 'string' },
@@ -166,6 +191,37 @@ export async function main(argv: readonly string[], out: (text: string) => void 
           return queryMsgByKey(client, required(values.topic, '-t topic', command), required(values.key, '-k key', command));
         case 'topicStatus':
           return topicStatus(client, required(values.topic, '-t topic', command));
+        case 'deleteTopic':
+          return deleteTopic(client, required(values.topic, '-t topic', command), required(values.cluster, '-c cluster', command));
+        case 'updateSubGroup': {
+          if ((values.cluster === undefined) === (values.brokerAddr === undefined)) throw new UsageError('updateSubGroup needs exactly one of -c cluster and -b brokerAddr');
+          // RocketMQ's flags for this command: -s consumeEnable, -m consumeFromMinEnable, -d consumeBroadcastEnable,
+          // -q retryQueueNums, -r retryMaxTimes, -i brokerId, -w whichBrokerWhenConsumeSlowly, -a notifyConsumerIdsChanged.
+          return updateSubGroup(client, {
+            config: {
+              groupName: required(values.group, '-g group', command),
+              consumeEnable: booleanOption(values.timestamp, '-s consumeEnable', true),
+              consumeFromMinEnable: booleanOption(values.consumeFromMinEnable, '-m consumeFromMinEnable', false),
+              consumeBroadcastEnable: booleanOption(values.dirs, '-d consumeBroadcastEnable', false),
+              retryQueueNums: integerOption(values.retryQueueNums, '-q retryQueueNums', 1, 0, 1024),
+              retryMaxTimes: integerOption(values.readQueueNums, '-r retryMaxTimes', 16, 0, 1000),
+              brokerId: integerOption(values.msgId, '-i brokerId', 0, 0, 1024),
+              whichBrokerWhenConsumeSlowly: integerOption(values.writeQueueNums, '-w whichBrokerWhenConsumeSlowly', 1, 0, 1024),
+              notifyConsumerIdsChangedEnable: booleanOption(values.notifyConsumerIdsChanged, '-a notifyConsumerIdsChanged', true),
+            },
+            brokerAddr: values.brokerAddr ?? null,
+            cluster: values.cluster ?? null,
+          });
+        }
+        case 'deleteSubGroup':
+          if ((values.cluster === undefined) === (values.brokerAddr === undefined)) throw new UsageError('deleteSubGroup needs exactly one of -c cluster and -b brokerAddr');
+          return deleteSubGroup(client, required(values.group, '-g group', command), values.brokerAddr ?? null, values.cluster ?? null, booleanOption(values.readQueueNums, '-r removeOffset', false));
+        case 'consumerConnection':
+          return consumerConnection(client, required(values.group, '-g group', command));
+        case 'resetOffsetByTime':
+          return resetOffsetByTime(client, required(values.group, '-g group', command), required(values.topic, '-t topic', command), required(values.timestamp, '-s timestamp', command), booleanOption(values.force, '-f force', true));
+        case 'transferLeadership':
+          return transferLeadership(client, required(values.brokerAddr, '-b brokerName', command), required(values.msgId, '-i memberId', command));
         case 'consumerProgress':
           return consumerProgress(client, required(values.group, '-g group', command), values.topic ?? null);
         case 'dledgerStatus':

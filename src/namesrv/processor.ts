@@ -28,6 +28,20 @@ export function registerNamesrvHandlers(server: RemotingServer, context: Process
   server.registerHandler(RequestCode.GET_ROUTEINFO_BY_TOPIC, (request) => routeInfoByTopic(context, request));
   server.registerHandler(RequestCode.GET_BROKER_CLUSTER_INFO, (request) => clusterInfo(context, request));
   server.registerHandler(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER, (request) => allTopics(context, request));
+  server.registerHandler(RequestCode.DELETE_TOPIC_IN_NAMESRV, (request) => deleteTopic(context, request));
+}
+
+/**
+ * DELETE_TOPIC_IN_NAMESRV (DeleteTopicFromNamesrvRequestHeader: topic; clusterName from 4.9.5 on,
+ * optional): the topic's queue data goes, on every broker group or, with clusterName, on that
+ * cluster's groups only; SUCCESS whether it was known or not, as Java answers. Brokers never remove
+ * a topic by re-registering (registration only adds), hence this request after DELETE_TOPIC_IN_BROKER.
+ */
+function deleteTopic(context: ProcessorContext, request: RemotingCommand): RemotingCommand {
+  const topic = requiredString(request, 'topic');
+  const clusterName = request.extFields['clusterName'];
+  context.routeInfo.deleteTopic(topic, clusterName === undefined || clusterName === '' ? null : clusterName);
+  return createResponse(request, ResponseCode.SUCCESS);
 }
 
 function registerBroker(context: ProcessorContext, request: RemotingCommand, connection: RemotingConnection): RemotingCommand {

@@ -145,6 +145,22 @@ export class RouteInfo {
     return { brokerAddrTable, clusterAddrTable };
   }
 
+  /** Remove a topic's queue data (every group's, or only those of clusterName's groups). True if any went. */
+  deleteTopic(topic: string, clusterName: string | null): boolean {
+    const queues = this.topicQueueTable.get(topic);
+    if (queues === undefined) return false;
+    if (clusterName === null) {
+      this.topicQueueTable.delete(topic);
+    } else {
+      const names = this.clusterAddrTable.get(clusterName);
+      if (names === undefined) return false;
+      for (const name of names) queues.delete(name);
+      if (queues.size === 0) this.topicQueueTable.delete(topic);
+    }
+    this.log(`namesrv: topic ${topic} deleted${clusterName === null ? '' : ` from cluster ${clusterName}`}`);
+    return true;
+  }
+
   topics(): string[] {
     return [...this.topicQueueTable.keys()].sort(compare);
   }

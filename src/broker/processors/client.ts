@@ -8,7 +8,7 @@ import { optionalString, requiredString } from '../../remoting/ext-fields.js';
 import { readJson, RocketMqJsonError, SCALAR, type JsonShape } from '../../remoting/json-reader.js';
 import type { RemotingServer } from '../../remoting/server.js';
 import type { BrokerContext } from '../context.js';
-import type { Subscription } from '../consumer-manager.js';
+import type { ConsumerGroupMode, Subscription } from '../consumer-manager.js';
 import { GROUP_NAME_PATTERN } from '../state/commands.js';
 import { TOPIC_NAME_PATTERN } from '../state/topic-config.js';
 import { createRetryTopic, RETRY_GROUP_TOPIC_PREFIX } from './send.js';
@@ -26,7 +26,12 @@ export function registerClientProcessors(server: RemotingServer, context: Broker
 interface ConsumerData {
   readonly groupName: string;
   readonly subscriptions: Subscription[];
+  /** consumeType, messageModel, consumeFromWhere (GET_CONSUMER_CONNECTION_LIST shows them). */
+  readonly mode: ConsumerGroupMode;
 }
+
+/** Enum names a heartbeat may carry (anything else is shown as the default). */
+const ENUM_NAME = /^[A-Z_]{1,64}$/;
 
 /**
  * What a heartbeat handler reads of HeartbeatData; the rest (producerDataSet, tagsSet, codeSet,
@@ -39,7 +44,7 @@ export const HEARTBEAT_SHAPE: JsonShape = {
     producerDataSet: { kind: 'array', items: { kind: 'object', fields: { groupName: SCALAR } } },
     consumerDataSet: {
       kind: 'array',
-      items: { kind: 'object', fields: { groupName: SCALAR, subscriptionDataSet: { kind: 'array', items: { kind: 'object', fields: { topic: SCALAR, subString: SCALAR } } } } },
+      items: { kind: 'object', fields: { groupName: SCALAR, consumeType: SCALAR, messageModel: SCALAR, consumeFromWhere: SCALAR, subscriptionDataSet: { kind: 'array', items: { kind: 'object', fields: { topic: SCALAR, subString: SCALAR } } } } },
     },
   },
 };
@@ -73,7 +78,9 @@ function parseHeartbeat(body: Buffer | null): { clientId: string; consumers: Con
       const subString = typeof d['subString'] === 'string' ? d['subString'] : '*';
       return typeof topic === 'string' && TOPIC_NAME_PATTERN.test(topic) && subString.length <= SUB_STRING_MAX_LENGTH ? [{ topic, subString }] : [];
     });
-    return { groupName, subscriptions };
+    const name = (field: string, fallback: string): string => (typeof c[field] === 'string' && ENUM_NAME.test(c[field] as string) ? (c[field] as string) : fallback);
+    const mode = { consumeType: name('consumeType', 'CONSUME_PASSIVELY'), messageModel: name('messageModel', 'CLUSTERING'), consumeFromWhere: name('consumeFromWhere', 'CONSUME_FROM_LAST_OFFSET') };
+    return { groupName, subscriptions, mode };
   });
   const producerSet = v['producerDataSet'] ?? [];
   if (!Array.isArray(producerSet)) throw new HeartbeatError('HeartbeatData.producerDataSet is not an array');
@@ -116,8 +123,9 @@ async function heartbeat(context: BrokerContext, request: RemotingCommand, conne
       return createResponse(request, ResponseCode.SYSTEM_BUSY, { remark });
     }
   }
+  const channel = { clientAddr: connection.remoteAddress, language: request.language, version: request.version, send: (command: RemotingCommand) => connection.send(command) };
   for (const consumer of data.consumers) {
-    const bound = context.consumers.heartbeat(consumer.groupName, data.clientId, connection.id, consumer.subscriptions, nowMs);
+    const bound = context.consumers.heartbeat(consumer.groupName, data.clientId, connection.id, consumer.subscriptions, nowMs, channel, consumer.mode);
     if (bound !== null) {
       const remark = `too many consumer groups or clients (${bound}=${context.config[bound]}); ${consumer.groupName}/${data.clientId} not recorded`;
       context.stats.refusals.refuse(bound, `${remark} (from ${connection.remoteAddress})`);

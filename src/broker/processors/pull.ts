@@ -53,6 +53,8 @@ export function registerPullProcessor(server: RemotingServer, context: BrokerCon
 
 function pull(context: BrokerContext, request: RemotingCommand): RemotingCommand | Promise<RemotingCommand> {
   const header = pullHeaderOf(request);
+  // PullMessageProcessor: a group whose subscription group config disables consumption (updateSubGroup -s false).
+  if (context.groups.get(header.consumerGroup)?.consumeEnable === false) return createResponse(request, ResponseCode.NO_PERMISSION, { remark: `subscription group no permission, ${header.consumerGroup}` });
   const topicConfig = context.commitLog.state.topicConfig(header.topic);
   if (topicConfig === null) return createResponse(request, ResponseCode.TOPIC_NOT_EXIST, { remark: `topic[${header.topic}] not exist, apply first please!` });
   if (!isReadable(topicConfig.perm)) return createResponse(request, ResponseCode.NO_PERMISSION, { remark: `the topic[${header.topic}] pulling message is forbidden` });

@@ -300,6 +300,12 @@ export class BrokerState implements StateMachine {
         // Queues stay: their messages are still in the commit log, and a re-created topic continues them.
         if (this.topics.delete(command.topicName)) this.topicsChanged();
         return;
+      case 'deleteGroupOffsets': {
+        // DELETE_SUBSCRIPTIONGROUP with cleanOffset (ConsumerOffsetManager.removeOffset).
+        const suffix = `@${command.group}`;
+        for (const key of [...this.offsets.keys()]) if (key.endsWith(suffix)) this.offsets.delete(key);
+        return;
+      }
       case 'commitOffsets':
         for (const { topic, queueId, offset } of command.offsets) {
           const key = `${topic}@${command.group}`;

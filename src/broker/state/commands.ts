@@ -48,6 +48,8 @@ export type BrokerCommand =
   | { readonly type: 'upsertTopic'; readonly topic: TopicConfig }
   | { readonly type: 'deleteTopic'; readonly topicName: string }
   | { readonly type: 'commitOffsets'; readonly group: string; readonly offsets: readonly OffsetCommit[] }
+  /** Every committed offset of a group goes (DELETE_SUBSCRIPTIONGROUP with cleanOffset). */
+  | { readonly type: 'deleteGroupOffsets'; readonly group: string }
   /** A command of a state extension: `body` is validated by the extension when applied. */
   | { readonly type: 'extension'; readonly extension: string; readonly body: unknown };
 
@@ -103,6 +105,11 @@ export function decodeCommand(body: Uint8Array): BrokerCommand {
       const offsets = v['offsets'];
       if (!Array.isArray(offsets)) throw new CommandFormatError('commitOffsets: offsets is not an array');
       return { type: 'commitOffsets', group, offsets: offsets.map((o: unknown, i) => parseOffsetCommit(o, i)) };
+    }
+    case 'deleteGroupOffsets': {
+      const group = v['group'];
+      if (typeof group !== 'string' || !GROUP_NAME_PATTERN.test(group)) throw new CommandFormatError(`deleteGroupOffsets: bad group ${JSON.stringify(group)}`);
+      return { type: 'deleteGroupOffsets', group };
     }
     case 'stateCheckpoint':
       return parseCheckpoint(v);
