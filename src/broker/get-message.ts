@@ -1,7 +1,11 @@
 // DefaultMessageStore.getMessage for the DLedger commit log: which messages a pull at
 // (topic, queueId, queueOffset) gets, with RocketMQ's status and next offset, reading the consume
-// queue and then the stored bytes. Tag filtering by tagsCode as the Java broker does (ali-ons
-// filters by tag again on its side).
+// queue and then the stored bytes. Tag filtering as the Java broker's ExpressionMessageFilter
+// .isMatchedByConsumeQueue: a unit whose tag hash code is not in the subscription's code set is
+// skipped without reading the commit log; only matching messages count towards maxNums and
+// maxBytes; when none matched, NO_MATCHED_MESSAGE with nextBeginOffset past every unit scanned
+// (the pull answers PULL_RETRY_IMMEDIATELY and the client pulls again from there). Hash codes
+// can collide: clients check the tag itself again (ali-ons, the Java client).
 import type { BrokerCommitLog } from './dledger-commit-log.js';
 import { javaStringHashCode } from './message-codec.js';
 
@@ -18,11 +22,14 @@ export interface GetMessageResult {
 /** Consume-queue units scanned per pull at most when filtering skips messages (Java: 16000 bytes / 20). */
 const MAX_UNITS_SCANNED = 800;
 
-/** The tag codes a subscription expression accepts; null = every message ("*" or empty). */
+/**
+ * The tag codes a subscription expression accepts; null = every message. FilterAPI
+ * .buildSubscriptionData: null, empty or exactly "*" subscribes to all; otherwise the tags
+ * between "||", trimmed, empty ones dropped ("TagA || *" is TagA and a tag named "*", as in Java).
+ */
 export function tagCodesOf(subscription: string | null): Set<number> | null {
-  if (subscription === null) return null;
+  if (subscription === null || subscription === '' || subscription === '*') return null;
   const tags = subscription.split('||').map((tag) => tag.trim()).filter((tag) => tag.length > 0);
-  if (tags.length === 0 || tags.includes('*')) return null;
   return new Set(tags.map(javaStringHashCode));
 }
 

@@ -29,6 +29,7 @@ interface PullHeader {
   readonly commitOffset: number;
   readonly suspendTimeoutMillis: number;
   readonly subscription: string | null;
+  readonly expressionType: string | null;
   readonly maxMsgBytes: number;
 }
 
@@ -43,6 +44,7 @@ function pullHeaderOf(request: RemotingCommand): PullHeader {
     commitOffset: requiredInteger(request, 'commitOffset'),
     suspendTimeoutMillis: requiredInteger(request, 'suspendTimeoutMillis'),
     subscription: optionalString(request, 'subscription'),
+    expressionType: optionalString(request, 'expressionType'),
     maxMsgBytes: optionalInteger(request, 'maxMsgBytes') ?? Number.MAX_SAFE_INTEGER,
   };
 }
@@ -74,6 +76,10 @@ function pull(context: BrokerContext, request: RemotingCommand): RemotingCommand
   const maxNums = Math.min(header.maxMsgNums, context.config.maxTransferCountOnMessageInMemory);
   if (header.maxMsgBytes > context.config.maxTransferBytesOnMessageInMemory && header.maxMsgBytes !== Number.MAX_SAFE_INTEGER) {
     context.stats.refusals.refuse('maxTransferBytesOnMessageInMemory', `pull asked maxMsgBytes=${header.maxMsgBytes}, answered at most ${maxBytes}`);
+  }
+  // ExpressionType.isTagType: absent, empty or TAG; SQL92 needs enablePropertyFilter, which we do not have.
+  if ((header.sysFlag & PullSysFlag.SUBSCRIPTION) !== 0 && header.expressionType !== null && header.expressionType !== '' && header.expressionType !== 'TAG') {
+    return createResponse(request, ResponseCode.SYSTEM_ERROR, { remark: `The broker does not support consumer to filter message by ${header.expressionType}` });
   }
   const tagCodes = (header.sysFlag & PullSysFlag.SUBSCRIPTION) !== 0 ? tagCodesOf(header.subscription) : tagCodesOfGroup(context, header);
   const run = (): GetMessageResult => getMessages(context.commitLog, header.topic, header.queueId, header.queueOffset, maxNums, maxBytes, tagCodes);
