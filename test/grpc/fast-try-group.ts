@@ -18,12 +18,16 @@ export interface FastTryGroup {
   readonly leaderIndex: number;
   readonly followerIndex: number;
   readonly grpcPorts: readonly number[];
+  readonly clientPorts: readonly number[];
+  readonly namesrvAddr: string;
   readonly remoting: RemotingClient;
   /** Closed first in the teardown (clients before the brokers). */
   readonly closers: Array<() => Promise<void>>;
   createTopic(topic: string, attributes: Record<string, string>): Promise<RemotingCommand>;
-  /** Up to 64 stored messages of (topic, queueId) from offset 0, pulled from the master. */
-  pull(topic: string, queueId: number): Promise<StoredMessage[]>;
+  /** Up to 64 stored messages of (topic, queueId) from offset 0, pulled from the master (or `addr`). */
+  pull(topic: string, queueId: number, addr?: string): Promise<StoredMessage[]>;
+  /** The pid of broker n<index> (from fast-try's pid file). */
+  brokerPid(index: number): number;
   stop(): Promise<Run>;
 }
 
@@ -49,12 +53,13 @@ export async function startFastTryGroup(t: Test, prefix: string, extraConf = '')
   const leader = await awaitClusterList(`127.0.0.1:${namesrvPort}`, (rows) => (rows.length === 3 ? rows.find((r) => r.bid === 0) : undefined), 30_000, 'a leader with two followers') as Row;
   const leaderIndex = clientPorts.indexOf(addrPort(leader.addr));
   return {
-    leader, leaderIndex, followerIndex: (leaderIndex + 1) % 3, grpcPorts, remoting, closers,
+    leader, leaderIndex, followerIndex: (leaderIndex + 1) % 3, grpcPorts, clientPorts, namesrvAddr: `127.0.0.1:${namesrvPort}`, remoting, closers,
+    brokerPid: (index) => Number(fs.readFileSync(path.join(logDir, `broker-n${index}.pid`), 'utf8').trim()),
     createTopic: (topic, attributes) => remoting.invoke(leader.addr, createRequest(RequestCode.UPDATE_AND_CREATE_TOPIC, {
       extFields: { topic, defaultTopic: 'TBW102', readQueueNums: 4, writeQueueNums: 4, perm: 6, topicFilterType: 'SINGLE_TAG', topicSysFlag: 0, order: false, attributes: JSON.stringify(attributes) },
     }), 10_000),
-    pull: async (topic, queueId) => {
-      const answer = await remoting.invoke(leader.addr, createRequest(RequestCode.PULL_MESSAGE, {
+    pull: async (topic, queueId, addr = leader.addr) => {
+      const answer = await remoting.invoke(addr, createRequest(RequestCode.PULL_MESSAGE, {
         extFields: { consumerGroup: 'CG_check', topic, queueId, queueOffset: 0, maxMsgNums: 64, sysFlag: 0, commitOffset: 0, suspendTimeoutMillis: 0, subscription: '*', subVersion: 0 },
       }), 10_000);
       return answer.code === ResponseCode.SUCCESS && answer.body !== null ? decodeMessages(answer.body) : [];
