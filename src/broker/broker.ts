@@ -45,6 +45,7 @@ import { serveMetrics } from '../metrics/prometheus.js';
 import { BrokerMetrics } from './broker-metrics.js';
 import type http from 'node:http';
 import { MEMBER_ENDPOINTS_EXTENSION, MemberEndpoints } from '../grpc/member-endpoints.js';
+import { POP_EXTENSION, PopState } from '../grpc/pop-state.js';
 
 export interface BrokerOptions {
   readonly config: BrokerConfig;
@@ -84,6 +85,8 @@ export class Broker {
   grpc: GrpcEndpoint | null = null;
   /** Each member's gRPC endpoint, replicated (a state extension). */
   private readonly memberEndpoints: MemberEndpoints;
+  /** POP consumption of the 5.x consumers, replicated (a state extension; every member registers it). */
+  readonly popState: PopState;
   private readonly consumers: ConsumerManager;
   private readonly pullHold = new PullHoldService(HELD_PULLS_MAX);
   /** Requests refused by a bound (issue 11), per config key. */
@@ -108,6 +111,7 @@ export class Broker {
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} [${name}] ${line}\n`));
     this.refusals = new RefusalCounter(this.log);
     this.memberEndpoints = new MemberEndpoints(this.log);
+    this.popState = new PopState(this.log);
     this.consumers = new ConsumerManager({ groupsMax: this.config.consumerGroupsMax, clientsMax: this.config.consumerClientsMax, subscriptionsMax: this.config.consumerSubscriptionsMax });
     // Loaded here, before anything listens: a bad ACL file stops the start (AclFileError).
     this.acl = this.config.aclEnable ? new AclService({ file: this.config.aclFilePath, mode: 'broker', log: this.log }) : null;
@@ -163,6 +167,7 @@ export class Broker {
     const queueLocks = new QueueLocks(this.log);
     commitLog.state.registerExtension(SUBSCRIPTION_GROUPS_EXTENSION, groups);
     commitLog.state.registerExtension(QUEUE_LOCKS_EXTENSION, queueLocks);
+    commitLog.state.registerExtension(POP_EXTENSION, this.popState);
     if (commitLog instanceof DLedgerCommitLog) {
       void commitLog.stoppedByItself.then(async (code) => {
         this.log(`the DLedger member stopped by itself: closing the broker (exit ${code})`);
@@ -200,7 +205,7 @@ export class Broker {
     const schedule = new ScheduleMessageService({ commitLog, offsets: context.offsets, levelsMs: this.config.messageDelayLevelsMs, log: this.log });
     this.schedule = schedule;
     if (this.config.grpc.enabled) {
-      this.grpc = new GrpcEndpoint({ broker: context, endpoints: this.memberEndpoints, acl: this.acl });
+      this.grpc = new GrpcEndpoint({ broker: context, endpoints: this.memberEndpoints, acl: this.acl, pop: this.popState });
       await this.grpc.listen(this.options.grpcPortOverride ?? this.config.grpc.port);
       transactions.useTelemetry(this.grpc.context.telemetry);
     }

@@ -14,6 +14,8 @@ import { checkGrpcRequest, groupNeed, type GrpcNeed } from './grpc-acl.js';
 import { GrpcClients } from './grpc-clients.js';
 import { GrpcRefusal, type GrpcContext } from './grpc-context.js';
 import { MemberEndpoints } from './member-endpoints.js';
+import { PopService } from './pop-service.js';
+import { PopState } from './pop-state.js';
 import { messagingServiceDefinition, status, type PbResource } from './messaging-proto.js';
 import { queryAssignment, queryRoute, resourceName } from './route-service.js';
 import { sendMessage } from './send-service.js';
@@ -28,8 +30,8 @@ export interface GrpcEndpointOptions {
   readonly broker: BrokerContext;
   readonly endpoints: MemberEndpoints;
   readonly acl: AclService | null;
-  /** maxReconsumeTimes + 1: deliveries before the DLQ (told to consumers in their settings). */
-  readonly consumerMaxAttempts?: number;
+  /** The replicated POP state (registered with the broker state by the broker). */
+  readonly pop?: PopState;
 }
 
 function metadataText(metadata: grpc.Metadata, key: string): string | null {
@@ -56,12 +58,21 @@ function neededBy(method: string, request: Record<string, unknown>): GrpcNeed[] 
     case 'QueryAssignment': return [...(group === null ? [] : [groupNeed(group, Perm.SUB)]), ...(topic === null ? [] : [{ resource: topic, perm: Perm.SUB }])];
     case 'NotifyClientTermination': return group === null ? [] : [groupNeed(group, Perm.SUB)];
     case 'EndTransaction': return topic === null ? [] : [{ resource: topic, perm: Perm.PUB }];
+    case 'ReceiveMessage': {
+      const queueTopic = (request['messageQueue'] as { topic?: PbResource } | null | undefined)?.topic?.name ?? null;
+      return [...(group === null ? [] : [groupNeed(group, Perm.SUB)]), ...(queueTopic === null ? [] : [{ resource: queueTopic, perm: Perm.SUB }])];
+    }
+    case 'AckMessage':
+    case 'ChangeInvisibleDuration':
+    case 'ForwardMessageToDeadLetterQueue':
+      return [...(group === null ? [] : [groupNeed(group, Perm.SUB)]), ...(topic === null ? [] : [{ resource: topic, perm: Perm.SUB }])];
     default: return [];
   }
 }
 
 export class GrpcEndpoint {
   readonly context: GrpcContext;
+  readonly pop: PopService;
   private readonly server: grpc.Server;
   private boundPort = 0;
   private closed = false;
@@ -71,7 +82,7 @@ export class GrpcEndpoint {
     const clients = new GrpcClients(config.consumerClientsMax);
     const telemetry = new TelemetrySessions(config.grpc.telemetrySessionsMax, {
       maxBodySizeBytes: config.maxMessageSize,
-      consumerMaxAttempts: options.consumerMaxAttempts ?? 17,
+      consumerMaxAttempts: config.grpc.consumerMaxAttempts,
       receiveBatchSize: config.grpc.maxReceiveBatchSize,
       longPollingTimeoutMs: Math.min(20_000, config.grpc.maxLongPollingMs),
     }, options.broker.log);
@@ -79,6 +90,11 @@ export class GrpcEndpoint {
       broker: options.broker, endpoints: options.endpoints, clients, telemetry, acl: options.acl,
       selfEndpoint: () => `${config.brokerIP1}:${this.boundPort}`,
     };
+    const g = config.grpc;
+    this.pop = new PopService(this.context, options.pop ?? new PopState(options.broker.log), {
+      minInvisibleMs: g.minInvisibleTimeMs, maxInvisibleMs: g.maxInvisibleTimeMs, defaultInvisibleMs: g.defaultInvisibleTimeMs, maxAttempts: g.consumerMaxAttempts,
+      inflightMaxPerGroup: g.popInflightMax, heldReceivesMax: g.heldReceivesMax, maxLongPollingMs: g.maxLongPollingMs, maxBatch: g.maxReceiveBatchSize,
+    });
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': config.grpc.maxReceiveMessageBytes,
       'grpc.max_concurrent_streams': config.grpc.maxConcurrentStreams,
@@ -106,11 +122,11 @@ export class GrpcEndpoint {
         return { status: status('OK', 'OK') };
       }),
       Telemetry: (call: grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>) => this.telemetryStream(call),
-      ReceiveMessage: notImplementedStream('ReceiveMessage'),
+      ReceiveMessage: (call: grpc.ServerWritableStream<Record<string, unknown>, Record<string, unknown>>) => this.receiveStream(call),
       PullMessage: notImplementedStream('PullMessage'),
-      AckMessage: notImplemented('AckMessage'),
-      ChangeInvisibleDuration: notImplemented('ChangeInvisibleDuration'),
-      ForwardMessageToDeadLetterQueue: notImplemented('ForwardMessageToDeadLetterQueue'),
+      AckMessage: unary('AckMessage', (call) => this.pop.ack(call.request)),
+      ChangeInvisibleDuration: unary('ChangeInvisibleDuration', (call) => this.pop.changeInvisibleDuration(call.request)),
+      ForwardMessageToDeadLetterQueue: unary('ForwardMessageToDeadLetterQueue', (call) => this.pop.forwardToDeadLetterQueue(call.request)),
       UpdateOffset: notImplemented('UpdateOffset'),
       GetOffset: notImplemented('GetOffset'),
       QueryOffset: notImplemented('QueryOffset'),
@@ -140,6 +156,7 @@ export class GrpcEndpoint {
     if (this.closed) return;
     this.closed = true;
     this.context.telemetry.closeAll();
+    this.pop.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
@@ -191,6 +208,16 @@ export class GrpcEndpoint {
       throw new GrpcRefusal('TOO_MANY_REQUESTS', `too many gRPC clients (consumerClientsMax=${this.options.broker.config.consumerClientsMax}); ${clientId} not recorded`);
     }
     return { status: status('OK', 'OK') };
+  }
+
+  private receiveStream(call: grpc.ServerWritableStream<Record<string, unknown>, Record<string, unknown>>): void {
+    const refused = this.refusal('ReceiveMessage', call.metadata, call.getPeer(), call.request);
+    if (refused !== null) {
+      call.write(refused);
+      call.end();
+      return;
+    }
+    void this.pop.receive(call);
   }
 
   private telemetryStream(call: grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>): void {

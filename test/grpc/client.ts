@@ -14,3 +14,15 @@ export const silentLogger = {
     if (process.env['GRPC_TEST_VERBOSE'] === '1') console.error(...args);
   },
 };
+
+/**
+ * PushConsumer.shutdown(), then close the logger its StandardConsumeService made for itself: 1.0.8
+ * ignores the consumer's logger there and opens egg-logger's default (~/logs/rocketmq/...), whose
+ * 1 s flush interval would keep the test process alive.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function shutdownPushConsumer(push: any): Promise<void> {
+  const service = push.getConsumeService?.();
+  await push.shutdown();
+  service?.logger?.close?.();
+}

@@ -69,7 +69,7 @@ async function sendBack(context: BrokerContext, request: RemotingCommand): Promi
 }
 
 /** RocketMQ's DLQ topics: one queue, write-only (nobody consumes them by default). */
-async function createDlqTopic(context: BrokerContext, topic: string): Promise<void> {
+export async function createDlqTopic(context: BrokerContext, topic: string): Promise<void> {
   const config: TopicConfig = { topicName: topic, readQueueNums: 1, writeQueueNums: 1, perm: Perm.WRITE, topicFilterType: 'SINGLE_TAG', topicSysFlag: 0, order: false, attributes: {} };
   await context.commitLog.proposeCommand({ type: 'upsertTopic', topic: config });
 }

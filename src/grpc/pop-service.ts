@@ -1,0 +1,398 @@
+// ReceiveMessage, AckMessage, ChangeInvisibleDuration and ForwardMessageToDeadLetterQueue: POP
+// consumption as RocketMQ 5's proxy and broker (PopMessageProcessor, AckMessageProcessor,
+// ChangeInvisibleTimeProcessor, PopReviveService) give it to the 5.x SimpleConsumer and
+// PushConsumer, decided here on the master and replicated through the log (pop-state.ts):
+//  - a receive scans the group's readable queues of the topic (the request's queue only names
+//    the broker, as for RocketMQ's proxy) and hands out first the in-flight messages whose invisible time is
+//    over (delivery attempt + 1), then messages never handed out that match the tag filter; one pop
+//    command per queue, applied before the messages are answered, so a receive the client got is
+//    replicated; nothing found -> held (long polling) until a message arrives in the topic, an
+//    invisible time ends, or the polling time is over (the client's long_polling_timeout, at most
+//    grpcMaxLongPollingMs and the call's deadline), then MESSAGE_NOT_FOUND;
+//  - a message due again after grpcConsumerMaxAttempts deliveries goes to %DLQ%<group> instead
+//    (PopMessageResultFilterImpl's TO_DLQ): put there, then removed by an `ack` with dlq=true;
+//  - the invisible time: the request's (grpcMinInvisibleTimeMs..grpcMaxInvisibleTimeMs, else
+//    ILLEGAL_INVISIBLE_TIME), or grpcDefaultInvisibleTimeMs for a PushConsumer's auto-renew receive
+//    (the proxy's defaultInvisibleTimeMills; we do not renew it: see docs/architecture.md);
+//  - an ack / change / forward names the delivery by its receipt handle; one that is no longer in
+//    flight with that handle (acked, redelivered, changed since) is INVALID_RECEIPT_HANDLE.
+// A group's pops and acks on this master run one at a time (a per-group chain), so the next
+// offset a pop starts from is the applied one. Held receives are bounded (grpcHeldReceivesMax);
+// in-flight receipts per group (grpcPopInflightMax <= POP_INFLIGHT_PER_GROUP_MAX) and in all
+// (POP_INFLIGHT_TOTAL_MAX): a receive over them answers TOO_MANY_REQUESTS.
+import type * as grpc from '@grpc/grpc-js';
+import { decodeMessage, formatMessageProperties, parseMessageProperties, type StoredMessage } from '../broker/message-codec.js';
+import { createDlqTopic, DLQ_GROUP_TOPIC_PREFIX } from '../broker/processors/send-back.js';
+import { newTopicRefusal } from '../broker/processors/admin.js';
+import { isReadable } from '../broker/state/topic-config.js';
+import { GrpcRefusal, masterEndpoint, type GrpcContext } from './grpc-context.js';
+import { durationMs, status, timestampOf, type PbFilterExpression, type PbMessageQueue, type PbResource } from './messaging-proto.js';
+import { decodeReceiptHandle, encodeReceiptHandle, matches, messageIdOf, parseFilter, toPbMessage, type TagFilter } from './pop-messages.js';
+import { POP_COMMAND_ENTRIES_MAX, POP_EXTENSION, POP_INFLIGHT_PER_GROUP_MAX, POP_INFLIGHT_TOTAL_MAX, popCommandBody, type PopCommand, type PopState, type Receipt } from './pop-state.js';
+import { existingTopic, resourceName } from './route-service.js';
+import { putFailureStatus } from './send-service.js';
+
+type Stream = grpc.ServerWritableStream<Record<string, unknown>, Record<string, unknown>>;
+
+/** Units one receive scans per queue at most (non-matching tags are skipped over). */
+const SCAN_UNITS_MAX = 256;
+const SCAN_BYTES_MAX = 4 * 1024 * 1024;
+/** Kept back from the call's deadline so the answer still reaches the client. */
+const DEADLINE_RESERVE_MS = 200;
+
+export interface PopSettings {
+  readonly minInvisibleMs: number;
+  readonly maxInvisibleMs: number;
+  readonly defaultInvisibleMs: number;
+  readonly maxAttempts: number;
+  readonly inflightMaxPerGroup: number;
+  readonly heldReceivesMax: number;
+  readonly maxLongPollingMs: number;
+  readonly maxBatch: number;
+}
+
+interface Delivery {
+  readonly receipt: Receipt;
+  readonly message: StoredMessage;
+}
+
+export class PopService {
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private held = 0;
+  private closed = false;
+
+  constructor(private readonly context: GrpcContext, readonly state: PopState, readonly settings: PopSettings) {
+    context.broker.commitLog.state.addListener({ onMessage: (topic) => this.wake(topic) });
+  }
+
+  get heldReceives(): number {
+    return this.held;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const set of this.waiters.values()) for (const wake of set) wake();
+  }
+
+  private wake(topic: string): void {
+    const set = this.waiters.get(topic);
+    if (set === undefined) return;
+    this.waiters.delete(topic);
+    for (const wake of set) wake();
+  }
+
+  /** One at a time per group on this master. */
+  private async serial<T>(group: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.chains.get(group) ?? Promise.resolve();
+    let release: () => void = () => undefined;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => mine);
+    this.chains.set(group, tail);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+      if (this.chains.get(group) === tail) this.chains.delete(group);
+    }
+  }
+
+  private async propose(command: PopCommand): Promise<void> {
+    await this.context.broker.commitLog.proposeCommand({ type: 'extension', extension: POP_EXTENSION, body: popCommandBody(command) });
+  }
+
+  private notMaster(): Record<string, unknown> | null {
+    const commitLog = this.context.broker.commitLog;
+    if (commitLog.isWritable()) return null;
+    const role = commitLog.role;
+    return { status: status('INTERNAL_SERVER_ERROR', `not the master (${this.context.broker.config.dLegerSelfId} is ${role.role}, leader ${role.leaderId ?? 'unknown'}); the master serves gRPC at ${masterEndpoint(this.context) ?? 'an unknown endpoint'}`) };
+  }
+
+  // ---------------------------------------------------------------- ReceiveMessage
+
+  async receive(call: Stream): Promise<void> {
+    let answered = false;
+    const answer = (responses: Array<Record<string, unknown>>): void => {
+      if (answered) return;
+      answered = true;
+      for (const response of responses) call.write(response);
+      call.end();
+    };
+    try {
+      await this.receiveInto(call, answer);
+    } catch (error) {
+      if (error instanceof GrpcRefusal) answer([{ status: status(error.code, error.message) }]);
+      else {
+        this.context.broker.log(`gRPC ReceiveMessage failed: ${(error as Error).stack ?? String(error)}`);
+        try {
+          answer([{ status: putFailureStatus(error, this.context) }]);
+        } catch {
+          answer([{ status: status('INTERNAL_SERVER_ERROR', `ReceiveMessage failed: ${(error as Error).message}`) }]);
+        }
+      }
+    }
+  }
+
+  private async receiveInto(call: Stream, answer: (responses: Array<Record<string, unknown>>) => void): Promise<void> {
+    const request = call.request;
+    const settings = this.settings;
+    const group = resourceName(request['group'] as PbResource, 'group', 'ILLEGAL_CONSUMER_GROUP');
+    const mq = (request['messageQueue'] ?? null) as PbMessageQueue | null;
+    const topicName = resourceName(mq?.topic, 'topic', 'ILLEGAL_TOPIC');
+    const topic = existingTopic(this.context, topicName);
+    if (!isReadable(topic.perm)) throw new GrpcRefusal('FORBIDDEN', `the topic[${topicName}] consuming is forbidden (perm ${topic.perm})`);
+    // The queue names a broker, not a queue: RocketMQ's proxy pops every queue of the topic on the
+    // broker it picks (its read selector's queue id -1), and 1.0.8's SimpleConsumer always sends queue 0.
+    const queueIds = [...Array(topic.readQueueNums).keys()];
+    const batch = Math.max(1, Math.min(Number(request['batchSize'] ?? 0) || 1, settings.maxBatch));
+    const filter = parseFilter(request['filterExpression'] as PbFilterExpression | null);
+    const invisibleMs = request['autoRenew'] === true ? settings.defaultInvisibleMs : this.invisibleOf(request['invisibleDuration']);
+    const nowMs = Date.now();
+    const deadline = call.getDeadline();
+    const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? Number(deadline) : Infinity;
+    const requested = durationMs(request['longPollingTimeout'] as never) ?? settings.maxLongPollingMs;
+    const pollEndMs = nowMs + Math.max(0, Math.min(requested, settings.maxLongPollingMs, deadlineMs - nowMs - DEADLINE_RESERVE_MS));
+    let first = true;
+    for (;;) {
+      const refused = this.notMaster();
+      if (refused !== null) return answer([refused]);
+      const found = await this.serial(group, () => this.popOnce(group, topicName, queueIds, batch, invisibleMs, filter));
+      if (found.deliveries.length > 0) {
+        const deliveredAt = Date.now();
+        return answer([
+          { status: status('OK', 'OK') },
+          { deliveryTimestamp: timestampOf(deliveredAt) },
+          ...found.deliveries.map((d) => ({ message: toPbMessage(d.message, d.receipt, encodeReceiptHandle(d.receipt), invisibleMs) })),
+        ]);
+      }
+      if (found.full !== null) return answer([{ status: status('TOO_MANY_REQUESTS', found.full) }]);
+      const now = Date.now();
+      if (now >= pollEndMs || this.closed || call.cancelled) return answer([{ status: status('MESSAGE_NOT_FOUND', 'no new message') }]);
+      if (first && this.held >= settings.heldReceivesMax) {
+        this.context.broker.stats.refusals.refuse('grpcHeldReceivesMax', `${this.held} receives held (grpcHeldReceivesMax=${settings.heldReceivesMax})`);
+        return answer([{ status: status('TOO_MANY_REQUESTS', `polling full: ${this.held} receives held (grpcHeldReceivesMax=${settings.heldReceivesMax})`) }]);
+      }
+      first = false;
+      await this.hold(call, topicName, Math.min(pollEndMs, found.nextVisibleAtMs ?? Infinity) - now);
+    }
+  }
+
+  private invisibleOf(duration: unknown): number {
+    const ms = durationMs(duration as never);
+    const { minInvisibleMs, maxInvisibleMs } = this.settings;
+    if (ms === null || ms < minInvisibleMs || ms > maxInvisibleMs) {
+      throw new GrpcRefusal('ILLEGAL_INVISIBLE_TIME', `the invisible time ${ms ?? 'missing'} ms is not in [${minInvisibleMs}, ${maxInvisibleMs}] (grpcMinInvisibleTimeMs, grpcMaxInvisibleTimeMs)`);
+    }
+    return ms;
+  }
+
+  /** Wait until a message arrives in `topic`, `waitMs` passes, or the client goes away. */
+  private hold(call: Stream, topic: string, waitMs: number): Promise<void> {
+    this.held++;
+    return new Promise<void>((resolve) => {
+      let set = this.waiters.get(topic);
+      if (set === undefined) this.waiters.set(topic, (set = new Set()));
+      const done = (): void => {
+        clearTimeout(timer);
+        call.off('cancelled', done);
+        this.waiters.get(topic)?.delete(done);
+        if (this.waiters.get(topic)?.size === 0) this.waiters.delete(topic);
+        this.held--;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(1, waitMs));
+      set.add(done);
+      call.on('cancelled', done);
+    }).then(() => undefined);
+  }
+
+  /** Where a group starts on a queue it never popped: its committed (remoting) offset, else the queue start when it was never truncated, else its end. */
+  private initialOffset(group: string, topic: string, queueId: number): number {
+    const state = this.context.broker.commitLog.state;
+    const committed = state.consumerOffset(group, topic, queueId);
+    if (committed !== null) return Math.max(committed, state.minOffset(topic, queueId));
+    return state.minOffset(topic, queueId) === 0 ? 0 : state.maxOffset(topic, queueId);
+  }
+
+  private readAt(topic: string, queueId: number, offset: number): StoredMessage | null {
+    const [bytes] = this.context.broker.commitLog.readMessages(topic, queueId, offset, 1, SCAN_BYTES_MAX);
+    if (bytes === undefined) return null;
+    const message = decodeMessage(bytes, 0, { verifyBodyCrc: false });
+    return message.queueOffset === offset ? message : null;
+  }
+
+  private async popOnce(group: string, topic: string, queueIds: readonly number[], batch: number, invisibleMs: number, filter: TagFilter): Promise<{ deliveries: Delivery[]; nextVisibleAtMs: number | null; full: string | null }> {
+    const deliveries: Delivery[] = [];
+    let nextVisibleAtMs: number | null = null;
+    let full: string | null = null;
+    const start = queueIds.length > 1 ? Math.floor(Math.random() * queueIds.length) : 0;
+    for (let i = 0; i < queueIds.length && deliveries.length < batch; i++) {
+      if (!this.context.broker.commitLog.isWritable()) break;
+      const queueId = queueIds[(start + i) % queueIds.length] as number;
+      const atMs = Date.now();
+      const queue = this.state.queue(group, topic, queueId);
+      const revive: Array<readonly [number, number]> = [];
+      const dead: Receipt[] = [];
+      for (const [offset, entry] of queue?.inflight ?? []) {
+        if (entry.visibleAtMs > atMs) {
+          if (nextVisibleAtMs === null || entry.visibleAtMs < nextVisibleAtMs) nextVisibleAtMs = entry.visibleAtMs;
+          continue;
+        }
+        if (entry.attempt >= this.settings.maxAttempts) {
+          if (dead.length < POP_COMMAND_ENTRIES_MAX) dead.push({ topic, queueId, offset, attempt: entry.attempt, visibleAtMs: entry.visibleAtMs });
+        } else if (revive.length + deliveries.length < batch) revive.push([offset, entry.attempt]);
+      }
+      if (dead.length > 0) await this.deadLetter(group, dead);
+      // New messages: within the in-flight bounds.
+      const room = Math.min(batch - deliveries.length - revive.length, this.settings.inflightMaxPerGroup - this.state.inflightOf(group), POP_INFLIGHT_TOTAL_MAX - this.state.inflightCount);
+      const from = queue?.next ?? this.initialOffset(group, topic, queueId);
+      const offsets: number[] = [];
+      let to = from;
+      if (room > 0) {
+        const scanned = this.context.broker.commitLog.readMessages(topic, queueId, from, SCAN_UNITS_MAX, SCAN_BYTES_MAX);
+        for (const bytes of scanned) {
+          if (offsets.length >= room) break;
+          const message = decodeMessage(bytes, 0, { verifyBodyCrc: false });
+          to = message.queueOffset + 1;
+          if (matches(filter, parseMessageProperties(message.properties))) offsets.push(message.queueOffset);
+        }
+      } else if (this.context.broker.commitLog.state.maxOffset(topic, queueId) > from && revive.length === 0 && batch - deliveries.length > 0) {
+        full = `${this.state.inflightOf(group)} messages of ${group} in flight (grpcPopInflightMax=${this.settings.inflightMaxPerGroup}, ${this.state.inflightCount}/${POP_INFLIGHT_TOTAL_MAX} in all): ack some first`;
+        this.context.broker.stats.refusals.refuse('grpcPopInflightMax', full);
+      }
+      if (revive.length === 0 && to === from) continue;
+      await this.propose({ op: 'pop', group, topic, queueId, from, to, offsets, revive, atMs, invisibleMs });
+      // Only what the applied command recorded is delivered (a stale view's pop is ignored).
+      const visibleAtMs = atMs + invisibleMs;
+      const candidates: Array<readonly [number, number]> = [...revive.map(([offset, attempt]) => [offset, attempt + 1] as const), ...offsets.map((offset) => [offset, 1] as const)];
+      for (const [offset, attempt] of candidates) {
+        const receipt: Receipt = { topic, queueId, offset, attempt, visibleAtMs };
+        if (this.state.current(group, receipt) === null) continue;
+        const message = this.readAt(topic, queueId, offset);
+        if (message === null) {
+          // Retention deleted it since: nothing to deliver, drop the receipt.
+          await this.propose({ op: 'ack', group, receipts: [receipt], dlq: false });
+          continue;
+        }
+        deliveries.push({ receipt, message });
+      }
+    }
+    return { deliveries, nextVisibleAtMs, full };
+  }
+
+  // ---------------------------------------------------------------- the dead-letter queue
+
+  /** Put each message into %DLQ%<group> (created write-only like RocketMQ's), then remove its receipt. */
+  private async deadLetter(group: string, receipts: readonly Receipt[]): Promise<void> {
+    const moved: Receipt[] = [];
+    for (const receipt of receipts) {
+      const message = this.readAt(receipt.topic, receipt.queueId, receipt.offset);
+      if (message !== null) await this.putDeadLetter(group, message, receipt.attempt);
+      moved.push(receipt);
+    }
+    if (moved.length > 0) await this.propose({ op: 'ack', group, receipts: moved, dlq: true });
+    this.context.broker.log(`POP: ${moved.length} message(s) of ${group} moved to ${DLQ_GROUP_TOPIC_PREFIX}${group} after ${this.settings.maxAttempts} deliveries (grpcConsumerMaxAttempts)`);
+  }
+
+  private async putDeadLetter(group: string, original: StoredMessage, deliveries: number): Promise<void> {
+    const context = this.context.broker;
+    const topic = `${DLQ_GROUP_TOPIC_PREFIX}${group}`;
+    if (topic.length > 127) throw new GrpcRefusal('ILLEGAL_CONSUMER_GROUP', `group ${group} is too long for a DLQ topic`);
+    if (context.commitLog.state.topicConfig(topic) === null) {
+      const refusal = newTopicRefusal(context, topic);
+      if (refusal !== null) throw new GrpcRefusal('INTERNAL_SERVER_ERROR', refusal);
+      await createDlqTopic(context, topic);
+    }
+    const properties = parseMessageProperties(original.properties);
+    if (!properties.has('RETRY_TOPIC')) properties.set('RETRY_TOPIC', original.topic);
+    properties.set('ORIGIN_MESSAGE_ID', messageIdOf(original, properties));
+    properties.set('DLQ_ORIGIN_TOPIC', original.topic);
+    properties.set('DLQ_ORIGIN_MESSAGE_ID', messageIdOf(original, properties));
+    properties.delete('DELAY');
+    await context.commitLog.putMessages([{
+      topic, queueId: 0, flag: original.flag, sysFlag: original.sysFlag, bornTimestampMs: original.bornTimestampMs, bornHost: original.bornHost,
+      reconsumeTimes: deliveries, body: original.body, properties: formatMessageProperties(properties),
+    }]);
+  }
+
+  // ---------------------------------------------------------------- AckMessage, ChangeInvisibleDuration, ForwardMessageToDeadLetterQueue
+
+  async ack(request: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const group = resourceName(request['group'] as PbResource, 'group', 'ILLEGAL_CONSUMER_GROUP');
+    const topic = resourceName(request['topic'] as PbResource, 'topic', 'ILLEGAL_TOPIC');
+    const entries = (request['entries'] ?? []) as Array<{ messageId?: string; receiptHandle?: string }>;
+    if (entries.length === 0 || entries.length > POP_COMMAND_ENTRIES_MAX) throw new GrpcRefusal('BAD_REQUEST', `an ack holds 1-${POP_COMMAND_ENTRIES_MAX} entries, not ${entries.length}`);
+    const refused = this.notMaster();
+    if (refused !== null) return refused;
+    return this.serial(group, async () => {
+      const results = entries.map((entry) => {
+        try {
+          const receipt = decodeReceiptHandle(entry.receiptHandle, topic);
+          if (this.state.current(group, receipt) === null) throw new GrpcRefusal('INVALID_RECEIPT_HANDLE', 'the receipt handle is not in flight: the message was acked, its invisible time ended and it was delivered again, or it was changed since');
+          return { entry, receipt, status: null as null | { code: string; message: string } };
+        } catch (error) {
+          if (!(error instanceof GrpcRefusal)) throw error;
+          return { entry, receipt: null, status: status(error.code, error.message) };
+        }
+      });
+      const receipts = results.flatMap((r) => (r.receipt === null ? [] : [r.receipt]));
+      if (receipts.length > 0) {
+        try {
+          await this.propose({ op: 'ack', group, receipts, dlq: false });
+        } catch (error) {
+          const failure = putFailureStatus(error, this.context);
+          for (const r of results) if (r.receipt !== null) r.status = failure;
+        }
+      }
+      const out = results.map((r) => {
+        let s = r.status;
+        if (s === null && r.receipt !== null) {
+          // Applied: gone = acked; still there with another handle = redelivered or changed first.
+          const entry = this.state.queue(group, topic, r.receipt.queueId)?.inflight.get(r.receipt.offset);
+          s = entry === undefined ? status('OK', 'OK') : status('INVALID_RECEIPT_HANDLE', 'the message was delivered again or changed before this ack');
+        }
+        return { messageId: r.entry.messageId ?? '', receiptHandle: r.entry.receiptHandle ?? '', status: s ?? status('INTERNAL_SERVER_ERROR', 'no outcome') };
+      });
+      const codes = new Set(out.map((o) => o.status.code));
+      const overall = codes.size === 1 ? (out[0]?.status ?? status('OK', 'OK')) : status('MULTIPLE_RESULTS', 'the entries have different outcomes');
+      return { status: overall, entries: out };
+    });
+  }
+
+  async changeInvisibleDuration(request: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const group = resourceName(request['group'] as PbResource, 'group', 'ILLEGAL_CONSUMER_GROUP');
+    const topic = resourceName(request['topic'] as PbResource, 'topic', 'ILLEGAL_TOPIC');
+    const receipt = decodeReceiptHandle(request['receiptHandle'], topic);
+    const ms = durationMs(request['invisibleDuration'] as never);
+    if (ms === null || ms < 0 || ms > this.settings.maxInvisibleMs) throw new GrpcRefusal('ILLEGAL_INVISIBLE_TIME', `the invisible time ${ms ?? 'missing'} ms is not in [0, ${this.settings.maxInvisibleMs}] (grpcMaxInvisibleTimeMs)`);
+    const refused = this.notMaster();
+    if (refused !== null) return refused;
+    return this.serial(group, async () => {
+      if (this.state.current(group, receipt) === null) throw new GrpcRefusal('INVALID_RECEIPT_HANDLE', 'the receipt handle is not in flight (acked, delivered again, or changed since)');
+      const visibleAtMs = Date.now() + ms;
+      await this.propose({ op: 'change', group, receipt, visibleAtMs });
+      const changed: Receipt = { ...receipt, visibleAtMs };
+      if (this.state.current(group, changed) === null) throw new GrpcRefusal('INVALID_RECEIPT_HANDLE', 'the message was acked or delivered again before this change');
+      return { status: status('OK', 'OK'), receiptHandle: encodeReceiptHandle(changed) };
+    });
+  }
+
+  async forwardToDeadLetterQueue(request: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const group = resourceName(request['group'] as PbResource, 'group', 'ILLEGAL_CONSUMER_GROUP');
+    const topic = resourceName(request['topic'] as PbResource, 'topic', 'ILLEGAL_TOPIC');
+    const receipt = decodeReceiptHandle(request['receiptHandle'], topic);
+    const refused = this.notMaster();
+    if (refused !== null) return refused;
+    return this.serial(group, async () => {
+      if (this.state.current(group, receipt) === null) throw new GrpcRefusal('INVALID_RECEIPT_HANDLE', 'the receipt handle is not in flight (acked, delivered again, or changed since)');
+      try {
+        await this.deadLetter(group, [receipt]);
+      } catch (error) {
+        if (error instanceof GrpcRefusal) throw error;
+        return { status: putFailureStatus(error, this.context) };
+      }
+      return { status: status('OK', 'OK') };
+    });
+  }
+}
