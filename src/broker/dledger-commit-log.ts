@@ -10,6 +10,8 @@ import type { DLedgerNodeConfig } from '../node/config.js';
 import type { RetentionSettings } from '../node/retention-settings.js';
 import type { RetentionStats } from '../node/retention-service.js';
 import type { RetainedRange } from '../store/types.js';
+import { StoreDiskFullError } from '../store/errors.js';
+import { isNoSpaceError } from '../store/fs-util.js';
 import type { RaftConfig, RaftStatus } from '../raft/types.js';
 import { ResponseCode as DLedgerCode } from '../node/client-protocol.js';
 import { assert } from '../util/assert.js';
@@ -197,6 +199,8 @@ export class DLedgerCommitLog implements BrokerCommitLog {
   private logStartTimer: NodeJS.Timeout | null = null;
   // Invariant: once set, no entry reaches the broker state (this member is stopping).
   private refusal: string | null = null;
+  // Invariant: once set, no durable point is written (the state holds a half-applied entry).
+  private stateBroken = false;
   private resolveStopped: (code: number) => void = () => undefined;
   private readonly logStartHandlers: Array<(minPhysicalOffset: number) => void> = [];
   private checkpointTimer: NodeJS.Timeout | null = null;
@@ -340,7 +344,7 @@ export class DLedgerCommitLog implements BrokerCommitLog {
       if (this.replayTimer !== null) clearInterval(this.replayTimer);
       // A last durable point while the member still runs (a restart then replays next to nothing).
       await this.queueFlush?.catch(() => undefined);
-      if (this.options.consumeQueues !== undefined) await this.flushQueues(true);
+      if (this.options.consumeQueues !== undefined && !this.stateBroken) await this.flushQueues(true);
       await this.server.close();
       // Nothing is applied any more: the last flush covers every unit, then the files are unmapped.
       await this.state.flushQueues().catch((error: Error) => this.options.log(`consume queue flush at close failed: ${error.message}`));
@@ -368,13 +372,36 @@ export class DLedgerCommitLog implements BrokerCommitLog {
       const pos = this.server.storedPos(entry.index);
       if (pos !== null) patchPhysicalOffset(entry.body, pos);
     }
-    const result = this.state.apply(entry);
+    let result: ApplyResult;
+    try {
+      result = this.state.apply(entry);
+    } catch (error) {
+      if (!(error instanceof StoreDiskFullError) && !isNoSpaceError(error)) throw error;
+      return this.stopOnFullDisk(entry.index, error as Error);
+    }
     const replay = this.replay;
     if (replay !== null && entry.index <= replay.to) {
       replay.entries++;
       if (result.kind === 'message') replay.messages++;
     }
     return result;
+  }
+
+  /**
+   * A consume-queue (or index) file could not be created for entry `index`: the disk is full. As
+   * the commit log does when it cannot write (the node's FATAL stop), this member stops (exit
+   * SELF_STOP_EXIT_CODE) with the reason instead of an exception out of the apply loop, applies
+   * nothing more, and writes no durable point (the state holds part of this entry): a restart
+   * with space replays from the last durable point, so no unit is lost or doubled. The rest of
+   * the group goes on; a leader's process takes its leadership with it.
+   */
+  private stopOnFullDisk(index: number, error: Error): ApplyResult {
+    this.stateBroken = true;
+    this.refusal = `entry ${index} not applied: disk full (${error.message})`;
+    this.options.log(`FATAL: disk full: a consume-queue or index file for entry ${index} cannot be created (${error.message}); stopping this broker (exit ${SELF_STOP_EXIT_CODE}); free space and restart it: it replays from its last durable point`);
+    // Not from inside the node's apply loop: close on the next turn.
+    setImmediate(() => void this.close().finally(() => this.resolveStopped(SELF_STOP_EXIT_CODE)));
+    return { kind: 'skipped', reason: this.refusal };
   }
 
   /**
@@ -432,6 +459,7 @@ export class DLedgerCommitLog implements BrokerCommitLog {
    * after this order completed.
    */
   private async writeDurablePoint(): Promise<void> {
+    if (this.stateBroken) return;
     const dir = this.options.consumeQueues?.durableStateDir;
     const captured = dir === undefined ? null : this.state.captureDurable();
     if (dir === undefined || captured === null || captured.state.capturedAt <= this.durableApplied) {
