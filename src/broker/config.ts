@@ -41,6 +41,8 @@ export interface BrokerConfig {
   readonly dLegerPeerAuth: 'secret' | 'none';
   /** The member's threads setting (node key threads). */
   readonly dLegerThreads: ThreadsSetting;
+  /** The member on a Raft worker thread (node key raftWorker; needs dLegerThreads workers or auto; DLEDGER_RAFT_WORKER overrides). */
+  readonly dLegerRaftWorker: boolean;
   /**
    * Java's send executor size. Accepted (the quick start sets it) and reported; sends here run on
    * the event loop and are bounded by DLedger's maxPendingRequestsNum instead of a thread pool.
@@ -143,6 +145,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   dLegerPeerSecretFile: { defaultValue: null, doc: 'DLedger group secret file (mode 0600, one secret per line; the first proves, all are accepted); required unless dLegerPeerAuth=none' },
   dLegerPeerAuth: { defaultValue: 'secret', doc: 'secret: peers authenticate with the group secret; none: no peer authentication (warned at every start)' },
   dLegerThreads: { defaultValue: 'auto', doc: 'DLedger member threads: inline, workers or auto (DLEDGER_THREADS overrides auto)' },
+  dLegerRaftWorker: { defaultValue: 'false', doc: 'DLedger member on a Raft worker thread (node key raftWorker; needs dLegerThreads workers or auto; DLEDGER_RAFT_WORKER=true|false overrides)' },
   sendMessageThreadPoolNums: { defaultValue: String(Math.min(os.availableParallelism(), 4)), doc: 'Java send executor size (reported)' },
   pullMessageThreadPoolNums: { defaultValue: String(16 + os.availableParallelism() * 2), doc: 'Java pull executor size (reported)' },
   maxMessageSize: { defaultValue: String(4 * MIB), doc: 'largest message body' },
@@ -333,6 +336,8 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   if (dLegerPeerAuth !== 'secret' && dLegerPeerAuth !== 'none') problems.push(`${where('dLegerPeerAuth')}: "${dLegerPeerAuth}" must be secret or none`);
   const dLegerThreads = text('dLegerThreads');
   if (!isThreadsSetting(dLegerThreads)) problems.push(`${where('dLegerThreads')}: "${dLegerThreads}" must be inline, workers or auto`);
+  const dLegerRaftWorker = boolean('dLegerRaftWorker');
+  if (dLegerRaftWorker && dLegerThreads === 'inline') problems.push(`${where('dLegerRaftWorker')}: true needs dLegerThreads workers or auto, not inline`);
   const sendMessageThreadPoolNums = integer('sendMessageThreadPoolNums', 1, 4096);
   const pullMessageThreadPoolNums = integer('pullMessageThreadPoolNums', 1, 4096);
   const maxMessageSize = integer('maxMessageSize', 1, 2 ** 31 - 1);
@@ -392,7 +397,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     retention, grpc, metrics, transaction,
     brokerClusterName, brokerName, brokerIP1, listenPort, namesrvAddrs, storePathRootDir, storePathCommitLog,
     enableDLegerCommitLog, dLegerGroup, dLegerPeers, dLegerSelfId, preferredLeaderId,
-    dLegerPeerSecretFile, dLegerPeerAuth: dLegerPeerAuth as 'secret' | 'none', dLegerThreads: dLegerThreads as ThreadsSetting,
+    dLegerPeerSecretFile, dLegerPeerAuth: dLegerPeerAuth as 'secret' | 'none', dLegerThreads: dLegerThreads as ThreadsSetting, dLegerRaftWorker,
     sendMessageThreadPoolNums, pullMessageThreadPoolNums, maxMessageSize, mappedFileSizeCommitLog, maxHashSlotNum, maxIndexNum, mappedFileSizeConsumeQueue, flushIntervalConsumeQueueMs,
     flushDiskType: flushDiskType as FlushDiskType, defaultTopicQueueNums, registerNameServerPeriodMs, longPollingEnable,
     messageDelayLevelsMs, heartbeatBodyMaxBytes, topicAttributesMaxBytes, topicsMax, autoCreateRetryTopicsMax,
@@ -433,6 +438,7 @@ export function toNodeConfig(config: BrokerConfig, overrides: Readonly<Record<st
     peerSecretFile: config.dLegerPeerSecretFile,
     peerAuth: config.dLegerPeerAuth,
     threads: config.dLegerThreads,
+    raftWorker: config.dLegerRaftWorker,
     ...overrides,
   });
 }

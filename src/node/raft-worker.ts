@@ -230,9 +230,15 @@ export class RaftWorkerHost {
     return this.appliedIndex;
   }
 
-  /** A committed (applied on this thread) entry from the shared files, or null. */
+  /**
+   * A committed entry from the shared files, or null. Bounded by what status() reports committed
+   * (the worker's applied word as well as this thread's applied index), as a node without a Raft
+   * worker is (it applies in the same turn it commits): a caller that saw commitIndex >= N reads
+   * N, even before this thread has applied it (test/node/server-group.test.ts read null there).
+   */
   getApplied(index: number): StoredEntry | null {
-    if (index > this.appliedIndex || index < this.last.retainedRange.firstIndex) return null;
+    const committed = Math.max(this.appliedIndex, this.words[Word.WorkerApplied] as number);
+    if (index > committed || index < this.last.retainedRange.firstIndex) return null;
     return this.reader.get(index);
   }
 
