@@ -10,15 +10,17 @@ import type { Delivery } from './rocketmq-clients.js';
 export class OffsetCoverage {
   private readonly seen: Set<number>[];
   private scanned = 0;
-  // Invariant: missing = sum over queues of (maxOffsets[q] - seen[q].size).
+  // Invariant: missing = sum over queues of (maxOffsets[q] - minOffsets[q] - seen[q].size).
   private missing: number;
 
+  /** minOffsets: each queue's first offset still retained (below it retention deleted the messages); default 0. */
   constructor(
     readonly maxOffsets: readonly number[],
     private readonly deliveries: readonly Delivery[],
+    readonly minOffsets: readonly number[] = maxOffsets.map(() => 0),
   ) {
     this.seen = maxOffsets.map(() => new Set<number>());
-    this.missing = maxOffsets.reduce((sum, max) => sum + max, 0);
+    this.missing = maxOffsets.reduce((sum, max, q) => sum + Math.max(0, max - Math.min(max, minOffsets[q] ?? 0)), 0);
   }
 
   /** Offsets still missing after looking at the deliveries that arrived since the last call. */
@@ -26,7 +28,7 @@ export class OffsetCoverage {
     for (; this.scanned < this.deliveries.length; this.scanned++) {
       const d = this.deliveries[this.scanned]!;
       const seen = this.seen[d.queueId];
-      if (seen === undefined || d.queueOffset < 0 || d.queueOffset >= this.maxOffsets[d.queueId]! || seen.has(d.queueOffset)) continue;
+      if (seen === undefined || d.queueOffset < (this.minOffsets[d.queueId] ?? 0) || d.queueOffset >= this.maxOffsets[d.queueId]! || seen.has(d.queueOffset)) continue;
       seen.add(d.queueOffset);
       this.missing--;
     }

@@ -26,6 +26,7 @@ import { checkRocketMQ, type LogMessage, type LogOffsetCommit, type RocketMQChec
 import { ProducerLoops, recordingConsumer, type Delivery } from './rocketmq-clients.js';
 import type { QueueResume } from './rocketmq-offset-rules.js';
 import { ROCKETMQ_BROKER_NAME, ROCKETMQ_CLUSTER_NAME, ROCKETMQ_DATA_SEGMENT_BYTES, ROCKETMQ_INDEX_SEGMENT_BYTES, RocketMQChaosCluster } from './rocketmq-cluster.js';
+import { formatRetentionStats, retentionStatsOf, type RetentionStats } from './retention-stats.js';
 
 export type RocketMQFaultFamily = 'kill' | 'pause' | 'partition';
 export const ROCKETMQ_FAULT_FAMILIES: readonly RocketMQFaultFamily[] = ['kill', 'pause', 'partition'];
@@ -42,8 +43,25 @@ export interface RocketMQCampaignOptions {
   readonly keepData?: boolean;
   /** The drain after healing gives up when no new queue offset arrived for this long (default 60 s). */
   readonly drainIdleTimeoutMs?: number;
+  /**
+   * Retention on (rocketmq-cluster.ts: fileReservedTime = this many seconds, deleteWhen=*,
+   * commit-log segments of 64 KiB); every LAG_EVERY_FAULTS-th fault (the first included) kills a follower
+   * broker for the reserved time + LAG_EXTRA_MS, so the master deletes what it needs and it comes back by
+   * snapshot install. The checker then treats messages below the retained queue minimum as expired.
+   */
+  readonly retentionSeconds?: number;
   readonly log?: (line: string) => void;
 }
+
+const LAG_EVERY_FAULTS = 8;
+/**
+ * How much longer than the reserved time a lagging follower stays down: the master must fill the
+ * segment the follower stopped in (64 KiB, ~300 messages), let it expire, and pass its next state
+ * checkpoint before it may delete it.
+ */
+const LAG_EXTRA_MS = 12_000;
+/** Slack of the retention bound (rocketmq-checker.ts): mtime granularity of a shared mapping. */
+const RETENTION_SLACK_MS = 500;
 
 export interface RocketMQFaultRecord {
   readonly atMs: number;
@@ -68,6 +86,13 @@ export interface RocketMQCampaignReport {
   readonly violations: string[];
   readonly proxyStats: Record<string, unknown>;
   readonly unexpectedExits: ChaosCluster['unexpectedExits'];
+  /** Each broker's first retained DLedger index in its final files. */
+  readonly firstIndexes: Record<string, number>;
+  /** The master's GET_MIN_OFFSET of each queue when the drain started (> 0: retention moved it). */
+  readonly minOffsetsAtDrain: number[];
+  /** The lowest queue offset the drain group received per queue (it started at 0: PULL_OFFSET_MOVED moved it). */
+  readonly drainFirstOffsets: (number | null)[];
+  readonly retention: (RetentionStats & { readonly reservedSeconds: number }) | null;
   readonly baseDir: string;
 }
 
@@ -98,6 +123,9 @@ function recordResumes(consumer: AliConsumer): QueueResume[] {
 
 interface ReplicaRead {
   readonly lastIndexes: Record<string, number>;
+  readonly firstIndexes: Record<string, number>;
+  readonly retainedFromIndex: number;
+  readonly retainedFromPhysicalOffset: number;
   readonly compared: number;
   readonly divergences: string[];
   readonly messages: LogMessage[];
@@ -109,16 +137,24 @@ interface ReplicaRead {
  * must hold the same (term, pos, magic, body bytes); the first member's entries are decoded as
  * stored messages (topic messages and broker commands).
  */
-export function readReplicas(nodeDirs: ReadonlyMap<string, string>, committedEnd: number): ReplicaRead {
+export function readReplicas(nodeDirs: ReadonlyMap<string, string>, committedEnd: number, dataSegmentSizeBytes = ROCKETMQ_DATA_SEGMENT_BYTES): ReplicaRead {
   const readers = new Map<string, LogReader>();
   const divergences: string[] = [];
   const messages: LogMessage[] = [];
   const commits: LogOffsetCommit[] = [];
   let compared = 0;
   try {
-    for (const [id, nodeDir] of nodeDirs) readers.set(id, openLogReader({ nodeDir, dataSegmentSizeBytes: ROCKETMQ_DATA_SEGMENT_BYTES, indexSegmentSizeBytes: ROCKETMQ_INDEX_SEGMENT_BYTES }));
+    for (const [id, nodeDir] of nodeDirs) readers.set(id, openLogReader({ nodeDir, dataSegmentSizeBytes, indexSegmentSizeBytes: ROCKETMQ_INDEX_SEGMENT_BYTES }));
     const lastIndexes = Object.fromEntries([...readers].map(([id, r]) => [id, r.lastIndex()]));
     const end = Math.max(...Object.values(lastIndexes));
+    // Each member's first retained index (below it its retention deleted the entries, or a
+    // snapshot install skipped them): a member is compared only from there on.
+    const firstIndexes: Record<string, number> = {};
+    for (const [id, r] of readers) {
+      let first = 0;
+      while (first <= lastIndexes[id]! && r.get(first) === null) first++;
+      firstIndexes[id] = first;
+    }
     for (let index = 0; index <= end; index++) {
       const entries = [...readers].map(([id, r]) => [id, r.get(index)] as const);
       const [refId, ref] = entries.find(([, e]) => e !== null) ?? [null, null];
@@ -127,6 +163,7 @@ export function readReplicas(nodeDirs: ReadonlyMap<string, string>, committedEnd
         compared++;
         for (const [id, e] of entries) {
           if (id === refId) continue;
+          if (e === null && index < firstIndexes[id]!) continue;
           if (e === null) divergences.push(`index ${index} (at or below the committed end ${committedEnd}) is on ${refId} but missing on ${id}`);
           else if (e.term !== ref.term || e.pos !== ref.pos || e.magic !== ref.magic || Buffer.compare(e.body, ref.body) !== 0) {
             divergences.push(`index ${index}: ${refId} has term ${ref.term} pos ${ref.pos} (${ref.body.length} bytes), ${id} has term ${e.term} pos ${e.pos} (${e.body.length} bytes)`);
@@ -148,7 +185,17 @@ export function readReplicas(nodeDirs: ReadonlyMap<string, string>, committedEnd
       }
       messages.push({ index, physicalOffset: stored.physicalOffset, topic: stored.topic, queueId: stored.queueId, queueOffset: stored.queueOffset, body: Buffer.from(stored.body).toString() });
     }
-    return { lastIndexes, compared, divergences, messages, commits };
+    // From the largest first index on every replica holds the log; its entry's PHYSICALOFFSET.
+    const retainedFromIndex = Math.max(...Object.values(firstIndexes));
+    let retainedFromPhysicalOffset = Number.MAX_SAFE_INTEGER;
+    for (const r of readers.values()) {
+      const entry = r.get(retainedFromIndex);
+      if (entry !== null) {
+        retainedFromPhysicalOffset = entry.pos + 48;
+        break;
+      }
+    }
+    return { lastIndexes, firstIndexes, retainedFromIndex, retainedFromPhysicalOffset, compared, divergences, messages, commits };
   } finally {
     for (const reader of readers.values()) reader.close();
   }
@@ -164,7 +211,8 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
   const baseDir = options.baseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `rocketmq-chaos-${options.seed}-`));
   const startedAt = Date.now();
   const stamp = (line: string): void => log(`[${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${line}`);
-  const cluster = await RocketMQChaosCluster.start({ baseDir, flushDiskType: options.flushDiskType, log: stamp });
+  const retentionMs = options.retentionSeconds === undefined ? null : options.retentionSeconds * 1000;
+  const cluster = await RocketMQChaosCluster.start({ baseDir, flushDiskType: options.flushDiskType, ...(options.retentionSeconds === undefined ? {} : { retentionSeconds: options.retentionSeconds }), log: stamp });
   const chaos = cluster.chaos;
   const admin = new AdminClient([cluster.namesrvAddr], 2000);
   const clients: AliClient[] = [];
@@ -198,11 +246,18 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
     const deadline = Date.now() + options.durationMs;
     const ids = chaos.ids;
     while (Date.now() < deadline) {
-      const family = pick(families, schedule);
-      const holdMs = between(2000, 3500);
+      let family = pick(families, schedule);
+      let holdMs = between(2000, 3500);
       const leader = await chaos.leader();
       let description: string;
-      if (family === 'kill') {
+      if (retentionMs !== null && faults.length % LAG_EVERY_FAULTS === 0 && leader !== null) {
+        // A follower down while the master deletes what it needs: it must come back by snapshot.
+        const target = pick(ids.filter((id) => id !== leader));
+        family = 'kill';
+        holdMs = retentionMs + LAG_EXTRA_MS;
+        description = `kill -9 broker ${target} (follower, held past the reserved time: lagging behind retention)`;
+        await chaos.kill(target);
+      } else if (family === 'kill') {
         const target = random() < 0.5 && leader !== null ? leader : pick(ids);
         description = `kill -9 broker ${target}${target === leader ? ' (leader)' : ''}`;
         await chaos.kill(target);
@@ -267,13 +322,16 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
 
     // Drain every queue with a fresh group; the live group catches up meanwhile.
     const maxOffsets = await Promise.all(Array.from({ length: QUEUES }, (_, q) => admin.maxOffset(masterNow, TOPIC, q)));
+    // Below the minimum retention deleted: the drain group (from offset 0) gets PULL_OFFSET_MOVED to it.
+    const minOffsetsAtDrain = await Promise.all(Array.from({ length: QUEUES }, (_, q) => admin.minOffset(masterNow, TOPIC, q)));
+    if (retentionMs !== null) stamp(`queue min offsets at drain: ${minOffsetsAtDrain.join('/')}`);
     const drain: Delivery[] = [];
     const drainConsumer = recordingConsumer(cluster.namesrvAddr, `CG_chaos_drain_${options.seed >>> 0}`, TOPIC, drain, consumerErrors);
     clients.push(drainConsumer);
     await drainConsumer.ready();
     const idleTimeoutMs = options.drainIdleTimeoutMs ?? 60_000;
-    await waitForCoverage(new OffsetCoverage(maxOffsets, drain), { idleTimeoutMs, capMs: DRAIN_CAP_MS, what: `the drain consumer to receive queue offsets up to ${maxOffsets.join('/')}` }).catch((error: Error) => stamp(error.message));
-    await waitForCoverage(new OffsetCoverage(maxOffsets, live), { idleTimeoutMs: 20_000, capMs: DRAIN_CAP_MS, what: 'the live consumer to catch up' }).catch((error: Error) => stamp(error.message));
+    await waitForCoverage(new OffsetCoverage(maxOffsets, drain, minOffsetsAtDrain), { idleTimeoutMs, capMs: DRAIN_CAP_MS, what: `the drain consumer to receive queue offsets up to ${maxOffsets.join('/')}` }).catch((error: Error) => stamp(error.message));
+    await waitForCoverage(new OffsetCoverage(maxOffsets, live, minOffsetsAtDrain), { idleTimeoutMs: 20_000, capMs: DRAIN_CAP_MS, what: 'the live consumer to catch up' }).catch((error: Error) => stamp(error.message));
     stamp(`drained: ${drain.length} deliveries (queue max offsets ${maxOffsets.join('/')}), live ${live.length}`);
     await closeAll(clients);
     clients.length = 0;
@@ -284,8 +342,14 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
     const exitCodes = Object.fromEntries(await cluster.stopBrokers());
     const known = Object.values(commitIndexes);
     const committedEnd = known.length > 0 ? Math.min(...known) : -1;
-    const replicas = readReplicas(new Map(ids.map((id) => [id, chaos.nodeDir(id)])), committedEnd);
-    const check = checkRocketMQ({ topic: TOPIC, ops, drain, live, liveGroup: LIVE_GROUP, logMessages: replicas.messages, offsetCommits: replicas.commits, liveResumes, faultTimesMs });
+    const replicas = readReplicas(new Map(ids.map((id) => [id, chaos.nodeDir(id)])), committedEnd, cluster.dataSegmentBytes);
+    const retention = retentionMs === null ? null : { reservedSeconds: retentionMs / 1000, ...retentionStatsOf(new Map([...cluster.notableLines].map(([id, lines]) => [id, [lines.join('\n')]]))) };
+    const forcedOn = new Set(Object.entries(retention?.forcedRuns ?? {}).filter(([, n]) => n > 0).map(([id]) => id));
+    const check = checkRocketMQ({
+      topic: TOPIC, ops, drain, live, liveGroup: LIVE_GROUP, logMessages: replicas.messages, offsetCommits: replicas.commits, liveResumes, faultTimesMs,
+      ...(retentionMs === null ? {} : { retention: { reservedMs: retentionMs, checkedAtMs: performance.now(), slackMs: RETENTION_SLACK_MS, forced: forcedOn.size > 0, retainedFromIndex: replicas.retainedFromIndex, retainedFromPhysicalOffset: replicas.retainedFromPhysicalOffset } }),
+    });
+    const drainFirstOffsets = Array.from({ length: QUEUES }, (_, q) => drain.filter((d) => d.queueId === q).reduce<number | null>((min, d) => (min === null || d.queueOffset < min ? d.queueOffset : min), null));
     const violations = [...check.violations, ...replicas.divergences.slice(0, 20).map((d) => `divergence: ${d}`)];
     if (replicas.divergences.length > 20) violations.push(`divergence: ... ${replicas.divergences.length - 20} more`);
     for (const exit of chaos.unexpectedExits) violations.push(`crash: ${exit.id} (pid ${exit.pid}) exited by itself with code ${exit.code} signal ${exit.signal}; output tail: ${JSON.stringify(exit.outputTail.slice(-1500))}`);
@@ -307,6 +371,10 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
       violations,
       proxyStats: chaos.proxyStats(),
       unexpectedExits: chaos.unexpectedExits,
+      firstIndexes: replicas.firstIndexes,
+      minOffsetsAtDrain,
+      drainFirstOffsets,
+      retention,
       baseDir,
     };
   } finally {
@@ -331,6 +399,7 @@ export function formatRocketMQSummary(report: RocketMQCampaignReport): string {
     `drain: ${c.drainDeliveries} deliveries, ${c.consumedDistinct} distinct bodies; lost ${c.lost}, moved ${c.moved}, phantoms ${c.phantoms}, drain gaps ${c.drainGaps}, queue violations ${c.queueViolations}`,
     `duplicates stored: ${c.duplicatesAckedAfterRetry} acknowledged after an ali-ons retry, ${c.duplicatesUnknownOutcome} of unknown outcome, ${c.duplicatesUnexplained} unexplained; unacknowledged sends stored anyway: ${c.unacknowledgedStored}`,
     `live consumer: ${c.liveDeliveries} deliveries, ${c.liveRedeliveries} redeliveries (${c.liveRedeliveriesAcrossFaults} across a fault), skipped ${c.liveSkipped}; offset commits ${c.offsetCommits}, regressions ${c.offsetRegressions} (+ ${c.offsetRegressionsAllowed} allowed: a queue resumed from a read offset)`,
+    ...(report.retention !== null ? [`${formatRetentionStats(report.retention, report.firstIndexes)}; acknowledged messages expired (before the retained log start) ${c.expired}; queue min offsets at drain ${report.minOffsetsAtDrain.join('/')}, drain's first offsets ${report.drainFirstOffsets.join('/')}, retained log's first offsets ${c.retainedFirstOffsets.join('/')} (reserved ${report.retention.reservedSeconds} s)`] : []),
     `replicas: ${report.replicaEntriesCompared} entries compared, last indexes ${JSON.stringify(report.lastIndexes)}, converged ${report.converged}`,
     `violations: ${report.violations.length}`,
     ...report.violations.map((v) => `  ${v}`),

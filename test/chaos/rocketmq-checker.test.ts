@@ -84,3 +84,42 @@ t.test('live redeliveries are counted, and attributed to a fault between the two
   t.equal(result.liveRedeliveriesAcrossFaults, 2);
   t.equal(checkRocketMQ(input(h, [500])).liveRedeliveriesAcrossFaults, 0, 'a fault after both deliveries explains nothing');
 });
+
+t.test('retention: messages before the retained log start are expired (if old enough); from it on they must be there', async (t) => {
+  // Retention deleted the entries of 'a' and 'b' (physical offsets 100, 200) on every replica: the log starts at 'c' (300, index 3).
+  const h = clean();
+  h.logMessages.splice(0, 2);
+  h.drain.splice(0, 2); // the drain group started at 0 and was moved to offset 2 (PULL_OFFSET_MOVED)
+  h.live.splice(0, 2); // the live group was behind the minimum too
+  const retention = { reservedMs: 2000, checkedAtMs: 5000, slackMs: 100, forced: false, retainedFromIndex: 3, retainedFromPhysicalOffset: 300 };
+  const result = checkRocketMQ({ ...input(h), retention });
+  t.same(result.violations, [], 'sent 5 s before the check, 2 s reserved: expired, not lost, not skipped');
+  t.equal(result.expired, 2);
+  t.same(result.retainedFirstOffsets, [2], 'queue 0 retained from offset 2');
+  t.match(checkRocketMQ(input(h)).violations.join('\n'), /lost: a/, 'without retention the same data is a loss');
+  const young = checkRocketMQ({ ...input(h), retention: { ...retention, checkedAtMs: 1500 } });
+  t.match(young.violations.join('\n'), /retention: a acknowledged at 0@0 is below the retained minimum 2 of queue 0, but was sent only 1500 ms before the check/, 'too young to have expired');
+  t.same(checkRocketMQ({ ...input(h), retention: { ...retention, checkedAtMs: 1500, forced: true } }).violations, [], 'forced cleaning deletes unexpired segments');
+  // 'c' is retained: missing from the drain or the live group it is lost / skipped as before.
+  const missing = clean();
+  missing.logMessages.splice(0, 2);
+  missing.drain.splice(0, 3);
+  missing.live.splice(0, 3);
+  const bad = checkRocketMQ({ ...input(missing), retention });
+  t.match(bad.violations.join('\n'), /lost: c/, 'a retained message not drained is lost');
+  t.match(bad.violations.join('\n'), /live-skip: c/, 'and skipped by the live group');
+  t.notMatch(bad.violations.join('\n'), /lost: [ab] /);
+  // A queue whose front vanished inside the retained range is not passed off as expired.
+  const hole = clean();
+  hole.logMessages.splice(0, 2);
+  hole.drain.splice(0, 2);
+  hole.live.splice(0, 2);
+  const inside = checkRocketMQ({ ...input(hole), retention: { ...retention, retainedFromPhysicalOffset: 150 } });
+  t.match(inside.violations.join('\n'), /moved: b .* no message there/, "'b' at 200 lies in the retained range: moved/lost, not expired");
+  t.match(inside.violations.join('\n'), /lost: b/);
+  // Queue offsets stay dense from the first retained one.
+  const gap = clean();
+  gap.logMessages.splice(0, 1);
+  gap.logMessages.splice(1, 0, { index: 9, physicalOffset: 250, topic: TOPIC, queueId: 0, queueOffset: 5, body: 'b' });
+  t.match(checkRocketMQ({ ...input(gap), retention: { ...retention, retainedFromPhysicalOffset: 200, retainedFromIndex: 2 } }).violations.join('\n'), /queue: T-0: the 1th message in log order has queue offset 5 \(expected 2/);
+});

@@ -13,6 +13,9 @@
 //   drain-gap    — a message of the topic in the log was not delivered to the drain consumer;
 //   live-skip    — the consumer that ran during the faults never received an acknowledged message
 //                  (its group's committed offset passed a message it had not consumed);
+//   retention    — (with `retention`) an acknowledged message below the retained queue minimum
+//                  (expired) that was sent less than the reserved time (minus slack) before the
+//                  check: deleted too early, or lost and passed off as expired;
 //   offset-back  — a committed consumer offset of the live group moved backwards in log order,
 //                  other than the client resuming a queue from an offset it read (the rules are in
 //                  rocketmq-offset-rules.ts; allowed ones are counted in offsetRegressionsAllowed).
@@ -55,6 +58,26 @@ export interface RocketMQCheckInput {
   readonly liveResumes?: readonly QueueResume[];
   /** When (performance.now() ms) a fault that can move leadership was injected; sorted. */
   readonly faultTimesMs: readonly number[];
+  /**
+   * Retention on. An acknowledged message whose msgId's physical offset is below
+   * retainedFromPhysicalOffset (the entry at retainedFromIndex: from it on every replica holds
+   * the log) is expired: deleted by retention on some replica, not looked for in the log, the
+   * drain or the live group (a consumer behind the queue minimum gets PULL_OFFSET_MOVED to it, and
+   * the minimum never passes that entry). It must have been sent at least reservedMs - slackMs
+   * before checkedAtMs, unless a broker cleaned forcibly. Every other acknowledged message must be
+   * in the log at its msgId, drained and consumed by the live group, as without retention.
+   */
+  readonly retention?: {
+    readonly reservedMs: number;
+    readonly checkedAtMs: number;
+    readonly slackMs: number;
+    /** Some broker cleaned forcibly (disk over its ratio): expiry is not bounded by age. */
+    readonly forced: boolean;
+    /** The largest first retained DLedger index over the replicas: from it on every replica holds the log. */
+    readonly retainedFromIndex: number;
+    /** PHYSICALOFFSET of the entry at retainedFromIndex (its pos + 48). */
+    readonly retainedFromPhysicalOffset: number;
+  };
 }
 
 export interface RocketMQCheckResult {
@@ -89,6 +112,10 @@ export interface RocketMQCheckResult {
   readonly offsetRegressions: number;
   /** Steps back the offset rules allow (the client resumed a queue from an offset it read). */
   readonly offsetRegressionsAllowed: number;
+  /** Acknowledged messages below the retained queue minimum (retention deleted them): not lost. */
+  readonly expired: number;
+  /** Per queue: the first queue offset every replica retains (null: none of the queue retained, or retention off). */
+  readonly retainedFirstOffsets: (number | null)[];
   readonly violations: string[];
 }
 
@@ -117,9 +144,27 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
     offsets.push(m.queueOffset);
     queues.set(m.queueId, offsets);
   }
+  // Dense from the queue's first retained offset (0 unless retention deleted the log's front).
+  const retention = input.retention;
   for (const [queueId, offsets] of queues) {
-    const bad = offsets.findIndex((offset, i) => offset !== i);
-    if (bad !== -1) violate('queue', `${input.topic}-${queueId}: the ${bad}th message in log order has queue offset ${offsets[bad]} (expected ${bad}; ${offsets.length} messages)`);
+    const base = retention !== undefined ? (offsets[0] ?? 0) : 0;
+    const bad = offsets.findIndex((offset, i) => offset !== base + i);
+    if (bad !== -1) violate('queue', `${input.topic}-${queueId}: the ${bad}th message in log order has queue offset ${offsets[bad]} (expected ${base + bad}; ${offsets.length} messages)`);
+  }
+  // The first offset of each queue that every replica retains; below it an acknowledged message is expired.
+  const retainedFirst = new Map<number, number>();
+  if (retention !== undefined) for (const m of topicMessages) if (m.index >= retention.retainedFromIndex && !retainedFirst.has(m.queueId)) retainedFirst.set(m.queueId, m.queueOffset);
+  const expiredBodies = new Set<string>();
+  if (retention !== undefined) {
+    for (const op of acked) {
+      const ok = op.outcome as { msgId: string; queueId: number; queueOffset: number };
+      if (physicalOffsetOfMsgId(ok.msgId) >= retention.retainedFromPhysicalOffset) continue;
+      const first = retainedFirst.get(ok.queueId);
+      if (first !== undefined && ok.queueOffset >= first) violate('retention', `${op.body} acknowledged as ${ok.msgId} (${ok.queueId}@${ok.queueOffset}) lies before the retained log start (physical offset ${retention.retainedFromPhysicalOffset}) but at or above the queue's first retained offset ${first}`);
+      expiredBodies.add(op.body);
+      const ageMs = retention.checkedAtMs - op.invokeMs;
+      if (!retention.forced && ageMs + retention.slackMs < retention.reservedMs) violate('retention', `${op.body} acknowledged at ${ok.queueId}@${ok.queueOffset} is below the retained minimum ${first ?? '(none retained)'} of queue ${ok.queueId}, but was sent only ${Math.round(ageMs)} ms before the check (reserved ${retention.reservedMs} ms)`);
+    }
   }
 
   // Acknowledged messages: at their msgId in the log, and delivered to the drain group.
@@ -131,9 +176,12 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
     if (!opOf.has(d.body)) violate('phantom', `drain consumer received ${JSON.stringify(d.body.slice(0, 64))} (${d.queueId}@${d.queueOffset}), which no producer sent`);
   }
   for (const m of topicMessages) {
+    // Below retainedFromIndex some replica (maybe the master the drain read) no longer has it.
+    if (retention !== undefined && m.index < retention.retainedFromIndex) continue;
     if (!drained.get(m.body)?.has(`${m.queueId}@${m.queueOffset}`)) violate('drain-gap', `${m.topic}-${m.queueId}@${m.queueOffset} (${JSON.stringify(m.body.slice(0, 64))}, log index ${m.index}) was not delivered to the drain consumer`);
   }
   for (const op of acked) {
+    if (expiredBodies.has(op.body)) continue;
     const ok = op.outcome as { msgId: string; queueId: number; queueOffset: number };
     const stored = byPhysical.get(physicalOffsetOfMsgId(ok.msgId));
     if (stored === undefined || stored.body !== op.body || stored.queueId !== ok.queueId || stored.queueOffset !== ok.queueOffset) {
@@ -176,7 +224,7 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
     liveSeen.set(key, d.atMs);
     if (!opOf.has(d.body)) violate('phantom', `live consumer received ${JSON.stringify(d.body.slice(0, 64))}, which no producer sent`);
   }
-  for (const op of acked) if (!liveBodies.has(op.body)) violate('live-skip', `${op.body} (acknowledged) was never delivered to the live group ${input.liveGroup}`);
+  for (const op of acked) if (!liveBodies.has(op.body) && !expiredBodies.has(op.body)) violate('live-skip', `${op.body} (acknowledged) was never delivered to the live group ${input.liveGroup}`);
   const liveCommits = input.offsetCommits.filter((c) => c.group === input.liveGroup && c.topic === input.topic);
   const stepBacks = offsetStepBacks(liveCommits, input.liveGroup, input.topic, input.liveResumes ?? []);
   for (const line of stepBacks.violations) violate('offset-back', line);
@@ -208,6 +256,8 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
     offsetCommits: liveCommits.length,
     offsetRegressions: count('offset-back'),
     offsetRegressionsAllowed: stepBacks.allowed.length,
+    expired: expiredBodies.size,
+    retainedFirstOffsets: Array.from({ length: Math.max(-1, ...queues.keys()) + 1 }, (_, q) => retainedFirst.get(q) ?? null),
     violations: found.list,
   };
 }

@@ -21,6 +21,8 @@ export const ROCKETMQ_CLUSTER_NAME = 'RaftCluster';
 export const ROCKETMQ_BROKER_NAME = 'RaftNode00';
 /** Data segments of 1 MiB (the broker's mappedFileSizeCommitLog): a run rolls over several files. */
 export const ROCKETMQ_DATA_SEGMENT_BYTES = 1024 * 1024;
+/** With retention on: 64 KiB commit-log segments (the broker's smallest mappedFileSizeCommitLog), so a short run rolls (and deletes) several. */
+export const ROCKETMQ_RETENTION_DATA_SEGMENT_BYTES = 64 * 1024;
 /** The DLedger default index segment (the broker conf has no key for it). */
 export const ROCKETMQ_INDEX_SEGMENT_BYTES = 32 * 5 * 1024 * 1024;
 const BOOT_TIMEOUT_MS = 30_000;
@@ -32,14 +34,28 @@ export interface RocketMQChaosClusterOptions {
   readonly flushDiskType?: 'ASYNC_FLUSH' | 'SYNC_FLUSH';
   /** ms between a broker's periodic registrations (RocketMQ's default is 30,000; 1,000 here). */
   readonly registerNameServerPeriodMs?: number;
+  /**
+   * Retention on: fileReservedTime = this many seconds (in hours), deleteWhen=*, cleanResourceInterval
+   * 500 ms, 64 KiB commit-log segments (ROCKETMQ_RETENTION_DATA_SEGMENT_BYTES), maxMessageSize 4 KiB.
+   */
+  readonly retentionSeconds?: number;
   readonly log?: (line: string) => void;
 }
 
+/** Broker output lines worth keeping whole (the output itself is cut to its last 100,000 chars). */
+const NOTABLE_LINE = /retention( \(forced[^)]*\))?: \d+ data segment|snapshot \d+ installed on /;
+
 /** Runs `sh <script> args` from the package root; the launchers exec node, so the pid is the server's own. */
-function launch(id: string, script: string, args: readonly string[]): NodeProcess {
+function launch(id: string, script: string, args: readonly string[], notable?: string[]): NodeProcess {
   const child = spawn('sh', [path.join(ROOT, script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const node: NodeProcess = { id, child, output: '' };
+  let partial = '';
   const keep = (d: Buffer): void => {
+    if (notable !== undefined) {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (NOTABLE_LINE.test(line) && notable.length < 1_000_000) notable.push(line);
+    }
     node.output += d.toString();
     if (node.output.length > 200_000) node.output = node.output.slice(-100_000);
   };
@@ -62,6 +78,10 @@ export class RocketMQChaosCluster {
   /** brokerIP1:listenPort of each member (what the name server and msgIds carry). */
   readonly brokerAddrs: ReadonlyMap<string, string>;
   private namesrvExitExpected = false;
+  /** Retention and snapshot-install lines of every process of each broker (restarts included). */
+  readonly notableLines = new Map<string, string[]>([['n0', []], ['n1', []], ['n2', []]]);
+  /** The commit-log segment size the brokers run with. */
+  readonly dataSegmentBytes: number;
   /** The name server exiting by itself is a crash like a broker's. */
   readonly namesrvExits: { code: number | null; signal: string | null; outputTail: string }[] = [];
 
@@ -72,7 +92,11 @@ export class RocketMQChaosCluster {
     brokerAddrs: Map<string, string>,
     /** The latest process of each broker (spawnMember, restarts included), for exit codes after stopBrokers. */
     private readonly brokers: ReadonlyMap<string, NodeProcess>,
+    notableLines: ReadonlyMap<string, string[]>,
+    dataSegmentBytes: number,
   ) {
+    for (const [id, lines] of notableLines) this.notableLines.set(id, lines);
+    this.dataSegmentBytes = dataSegmentBytes;
     this.namesrvAddr = namesrvAddr;
     this.brokerAddrs = brokerAddrs;
   }
@@ -85,6 +109,9 @@ export class RocketMQChaosCluster {
     const namesrv = launch('namesrv', 'bin/mqnamesrv', ['-n', String(namesrvPort)]);
     const brokerAddrs = new Map(['n0', 'n1', 'n2'].map((id, i) => [id, `127.0.0.1:${clientPorts[i]}`]));
     const brokers = new Map<string, NodeProcess>();
+    const notableLines = new Map<string, string[]>(['n0', 'n1', 'n2'].map((id) => [id, []]));
+    const retention = options.retentionSeconds;
+    const dataSegmentBytes = retention === undefined ? ROCKETMQ_DATA_SEGMENT_BYTES : ROCKETMQ_RETENTION_DATA_SEGMENT_BYTES;
     let chaos: ChaosCluster | null = null;
     try {
       await awaitOutput(namesrv, /The Name Server boot success/);
@@ -121,15 +148,16 @@ export class RocketMQChaosCluster {
             `dLegerSelfId=${id}`,
             `dLegerPeerSecretFile=${testSecretFile()}`,
             'grpcServerPort=0',
-            `mappedFileSizeCommitLog=${ROCKETMQ_DATA_SEGMENT_BYTES}`,
+            `mappedFileSizeCommitLog=${dataSegmentBytes}`,
             // Small segments need a small largest message (the bodies here are ~10 bytes).
-            'maxMessageSize=65536',
+            `maxMessageSize=${retention === undefined ? 65536 : 4096}`,
+            ...(retention === undefined ? [] : [`fileReservedTime=${String(Number((retention / 3600).toFixed(9)))}`, 'deleteWhen=*', 'cleanResourceInterval=500', 'deleteCommitLogFilesInterval=100']),
             `flushDiskType=${options.flushDiskType ?? 'ASYNC_FLUSH'}`,
             // Re-register every second so the name server's view heals quickly after a pause.
             `registerNameServerPeriod=${options.registerNameServerPeriodMs ?? 1000}`,
             '',
           ].join('\n'));
-          const broker = launch(id, 'bin/mqbroker', ['-c', conf]);
+          const broker = launch(id, 'bin/mqbroker', ['-c', conf], notableLines.get(id));
           brokers.set(id, broker);
           return broker;
         },
@@ -141,7 +169,7 @@ export class RocketMQChaosCluster {
       await stopNode(namesrv, 'SIGKILL');
       throw error;
     }
-    const cluster = new RocketMQChaosCluster(chaos, namesrv, namesrvAddr, brokerAddrs, brokers);
+    const cluster = new RocketMQChaosCluster(chaos, namesrv, namesrvAddr, brokerAddrs, brokers, notableLines, dataSegmentBytes);
     namesrv.child.once('exit', (code, signal) => {
       if (!cluster.namesrvExitExpected) cluster.namesrvExits.push({ code, signal, outputTail: namesrv.output.slice(-4000) });
     });
