@@ -208,6 +208,9 @@ async function preparationCases(rounds: number, baseDir: string): Promise<Array<
         const took = performance.now() - t0;
         if (premade.stats.premadeUsed === 1) premadeMs.push(took);
         premade.close();
+        // The premake of the segment after it is still running on the pool: let it finish (and
+        // discard its file) before the directory goes, or rmSync races with its creation.
+        await premade.settled();
         rmSync(dir, { recursive: true, force: true });
       }
       out.push({ sizeBytes, inlineMs, premadeMs });
