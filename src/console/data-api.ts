@@ -7,6 +7,7 @@ import type http from 'node:http';
 import { AdminClient, AdminError, masterAddr, sortedBrokerAddrs, type BrokerDataView, type QueueConsumeStats } from '../admin/admin-client.js';
 import { createMessageId, decodeMessages, MessageFormatError, parseMessageProperties, type StoredMessage } from '../broker/message-codec.js';
 import { viewMessageById } from '../admin/commands.js';
+import { deleteTopic, examineConsumerConnection, resetOffsetByTimestamp } from '../admin/group-commands.js';
 import { RemotingClientError } from '../remoting/client.js';
 import type { ClusterSnapshot } from './cluster-view.js';
 import { HttpError, integerField, queryParam, readJsonObject, sendJson, stringField } from './http-util.js';
@@ -26,6 +27,9 @@ export const GROUP_PATTERN = /^[%|a-zA-Z0-9_-]{1,255}$/;
 const BROKER_NAME_PATTERN = /^[a-zA-Z0-9_.-]{1,127}$/;
 const KEY_PATTERN = /^[^\s]{1,128}$/;
 const MSG_ID_PATTERN = /^[0-9A-Fa-f]{32}$/;
+const MEMBER_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Reset times accepted: from 2000-01-01 to a day ahead of now (a typo years off is refused). */
+const RESET_TIME_MIN_MS = Date.UTC(2000, 0, 1);
 const RETRY_PREFIX = '%RETRY%';
 /** Queues whose offsets one topic page reads at most (per group). */
 const MAX_QUEUES_SHOWN = 64;
@@ -80,6 +84,45 @@ export async function routeData(method: string, url: URL, request: http.Incoming
       const result = await upsertTopic(context.admin, body);
       void context.refresh();
       sendJson(response, 200, result);
+      return true;
+    }
+    if (method === 'POST' && path === '/api/topics/delete') {
+      if (!context.canWrite) throw new HttpError(403, `write refused: ${context.writeRefusal}`);
+      const body = await readJsonObject(request);
+      const topic = stringField(body, 'topic', TOPIC_PATTERN, 'a topic name');
+      const cluster = stringField(body, 'cluster', BROKER_NAME_PATTERN, 'a cluster name');
+      if (isSystemTopic(topic)) throw new HttpError(400, `${topic} is a system topic: not deleted from the console`);
+      // mqadmin deleteTopic: every master of the cluster, then every name server.
+      await deleteTopic(context.admin, topic, cluster);
+      void context.refresh();
+      sendJson(response, 200, { ok: true, topic, cluster });
+      return true;
+    }
+    if (method === 'POST' && path === '/api/group/reset') {
+      if (!context.canWrite) throw new HttpError(403, `write refused: ${context.writeRefusal}`);
+      const body = await readJsonObject(request);
+      const group = stringField(body, 'group', GROUP_PATTERN, 'a consumer group name');
+      const topic = stringField(body, 'topic', TOPIC_PATTERN, 'a topic name');
+      const timestamp = integerField(body, 'timestampMs', RESET_TIME_MIN_MS, context.nowMs + 86_400_000);
+      const force = body['force'] ?? true;
+      if (typeof force !== 'boolean') throw new HttpError(400, 'force must be true or false');
+      const outcome = await resetOffsetByTimestamp(context.admin, group, topic, timestamp, force);
+      sendJson(response, 200, { ok: true, group, topic, timestampMs: timestamp, ...outcome });
+      return true;
+    }
+    if (method === 'POST' && path === '/api/cluster/transfer') {
+      if (!context.canWrite) throw new HttpError(403, `write refused: ${context.writeRefusal}`);
+      const body = await readJsonObject(request);
+      const brokerName = stringField(body, 'brokerName', BROKER_NAME_PATTERN, 'a broker group name');
+      const transferee = stringField(body, 'transferee', MEMBER_ID_PATTERN, 'a member id');
+      const info = await context.admin.clusterInfo();
+      const data = info.brokerAddrTable[brokerName];
+      if (data === undefined) throw new HttpError(400, `broker group ${brokerName} is not registered with the name server`);
+      const addr = masterAddr(data);
+      if (addr === null) throw new HttpError(503, `broker group ${brokerName} has no leader (BID 0) right now; retry once the cluster page shows one`);
+      await context.admin.transferLeadership(addr, transferee);
+      void context.refresh();
+      sendJson(response, 200, { ok: true, brokerName, from: addr, to: transferee });
       return true;
     }
     if (method === 'GET' && path === '/api/groups') {
@@ -191,8 +234,17 @@ async function groupDetail(admin: AdminClient, group: string): Promise<unknown> 
     }
   }
   queues.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.brokerName < b.brokerName ? -1 : a.brokerName > b.brokerName ? 1 : a.queueId - b.queueId));
+  // GET_CONSUMER_CONNECTION_LIST, merged over the groups serving %RETRY%<group> (mqadmin consumerConnection).
+  let connections = null;
+  let connectionsNote: string | null = null;
+  try {
+    connections = await examineConsumerConnection(admin, group);
+  } catch (error) {
+    if (!(error instanceof AdminError)) throw error;
+    connectionsNote = error.message;
+  }
   const lagTotal = queues.reduce((sum, q) => sum + q.lag, 0);
-  return { group, queues, lagTotal, consumeTps: brokers.reduce((s, b) => s + (b.consumeTps ?? 0), 0), brokers, clientIds: clientIds ?? [], clientIdsNote };
+  return { group, queues, lagTotal, consumeTps: brokers.reduce((s, b) => s + (b.consumeTps ?? 0), 0), brokers, clientIds: clientIds ?? [], clientIdsNote, connections, connectionsNote };
 }
 
 interface MessageView {

@@ -257,7 +257,7 @@ export class ConsoleServer {
     const context: DataContext = {
       admin: this.adminFor(session),
       canWrite: this.canWrite(session),
-      writeRefusal: this.aclOn ? 'log in with an ACL account (write actions need an admin account)' : 'the console is read-only: start it with --allow-writes to create or change topics',
+      writeRefusal: this.aclOn ? 'log in with an ACL account (write actions need an admin account)' : 'the console is read-only: start it with --allow-writes to create, change or delete topics, reset offsets or transfer leadership',
       snapshot: () => this.poller.snapshot(),
       refresh: () => this.poller.refresh(),
       nowMs,
@@ -325,15 +325,15 @@ export class ConsoleServer {
 
 /** What the brokers of this project answer, so the page shows only actions that work. */
 export const FEATURES = {
-  /** DELETE_TOPIC_IN_BROKER / DELETE_TOPIC_IN_NAMESRV: not in the admin client. */
-  deleteTopic: false,
-  /** Resetting a group's offsets (RocketMQ INVOKE_BROKER_TO_RESET_OFFSET): no broker support. */
-  resetOffset: false,
-  /** GET_CONSUMER_CONNECTION_LIST is not answered; GET_CONSUMER_LIST_BY_GROUP (client ids) is. */
-  consumerConnections: false,
+  /** DELETE_TOPIC_IN_BROKER to every master, then DELETE_TOPIC_IN_NAMESRV (mqadmin deleteTopic). */
+  deleteTopic: true,
+  /** INVOKE_BROKER_TO_RESET_OFFSET, or Java's old method while the group is offline (mqadmin resetOffsetByTime). */
+  resetOffset: true,
+  /** GET_CONSUMER_CONNECTION_LIST (mqadmin consumerConnection). */
+  consumerConnections: true,
   consumerClientIds: true,
-  /** Leadership transfer over remoting: no broker request code. */
-  leadershipTransfer: false,
+  /** DLEDGER_TRANSFER_LEADERSHIP (ours, admin-only under ACL) to the group's leader. */
+  leadershipTransfer: true,
   queryByKey: true,
   queryById: true,
   queryByOffset: true,

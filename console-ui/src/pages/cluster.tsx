@@ -1,7 +1,9 @@
 // The cluster page: per cluster and broker group, every member with its BID (the name server's
 // broker id: 0 = leader), role, term, commit/applied/last index, the leader's view of its lag, and
 // whether it answered this poll. Updated by every pushed snapshot, so a failover shows as it happens.
-import type { SessionInfo } from '../api.js';
+import { useState } from 'preact/hooks';
+import { post, type SessionInfo } from '../api.js';
+import { Status } from '../components.js';
 import type { ClusterSnapshot, GroupView, MemberView } from '../types.js';
 
 const show = (value: number | string | null | undefined): string => (value === null || value === undefined ? '–' : String(value));
@@ -26,7 +28,38 @@ function MemberRow({ member, group }: { member: MemberView; group: GroupView }) 
   );
 }
 
-function GroupTable({ group }: { group: GroupView }) {
+/** Ask the group's leader to hand leadership to a live follower (DLEDGER_TRANSFER_LEADERSHIP). */
+function TransferLeadership({ group, session }: { group: GroupView; session: SessionInfo }) {
+  const followers = group.members.filter((m) => m.live && m.selfId !== null && m.role !== 'leader').map((m) => m.selfId as string);
+  const [target, setTarget] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+  if (!session.features['leadershipTransfer']) return null;
+  if (!session.canWrite) return <p class="muted">{session.aclOn ? 'Log in with an admin ACL account to transfer leadership.' : 'Read-only console: start mqconsole with --allow-writes to transfer leadership.'}</p>;
+  if (group.leader === null || followers.length === 0) return null;
+  const chosen = followers.includes(target) ? target : (followers[0] as string);
+  const selectId = `transfer-${group.cluster}-${group.brokerName}`;
+  return (
+    <form class="transfer" onSubmit={(e) => {
+      e.preventDefault();
+      setBusy(true);
+      setMessage(null);
+      post<{ from: string; to: string }>('/api/cluster/transfer', { brokerName: group.brokerName, transferee: chosen })
+        .then((r) => { setError(null); setMessage(`Leadership of ${group.brokerName} handed from ${r.from} to ${r.to}.`); }, (x: Error) => setError(x.message))
+        .finally(() => setBusy(false));
+    }}>
+      <label for={selectId}>Transfer leadership of {group.brokerName} to</label>{' '}
+      <select id={selectId} data-testid="transfer-target" value={chosen} onChange={(e) => setTarget((e.target as HTMLSelectElement).value)}>
+        {followers.map((f) => <option key={f} value={f}>{f}</option>)}
+      </select>{' '}
+      <button type="submit" data-testid="transfer-submit" disabled={busy}>Transfer</button>
+      <Status error={error} message={message} />
+    </form>
+  );
+}
+
+function GroupTable({ group, session }: { group: GroupView; session: SessionInfo }) {
   const captionId = `group-${group.cluster}-${group.brokerName}`;
   return (
     <section class="group" aria-labelledby={captionId} data-group={group.brokerName}>
@@ -47,6 +80,7 @@ function GroupTable({ group }: { group: GroupView }) {
           </tbody>
         </table>
       </div>
+      <TransferLeadership group={group} session={session} />
     </section>
   );
 }
@@ -61,10 +95,9 @@ export function ClusterPage({ snapshot, session }: { snapshot: ClusterSnapshot |
       {snapshot.clusters.map((c) => (
         <section key={c.name} aria-labelledby={`cluster-${c.name}`}>
           <h2 id={`cluster-${c.name}`}>Cluster {c.name}</h2>
-          {c.groups.map((g) => <GroupTable key={g.brokerName} group={g} />)}
+          {c.groups.map((g) => <GroupTable key={g.brokerName} group={g} session={session} />)}
         </section>
       ))}
-      {session.features['leadershipTransfer'] ? null : <p class="muted">Leadership transfer: not offered (the brokers answer no remoting request for it).</p>}
     </>
   );
 }

@@ -57,6 +57,36 @@ function TopicForm({ session, clusters, onDone, initial }: { session: SessionInf
   );
 }
 
+/** Delete on every broker group of a cluster, then on the name server: a second button confirms. */
+function DeleteTopic({ session, topic, clusters, onDeleted }: { session: SessionInfo; topic: string; clusters: string[]; onDeleted: () => void }) {
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+  useEffect(() => { setConfirming(false); setError(null); setMessage(null); }, [topic]);
+  if (!session.features['deleteTopic']) return null;
+  if (!session.canWrite) return <p class="muted">{session.aclOn ? 'Log in with an admin ACL account to delete topics.' : 'Read-only console: start mqconsole with --allow-writes to delete topics.'}</p>;
+  const cluster = clusters[0] ?? '';
+  return (
+    <section aria-labelledby="topic-delete-title">
+      <h3 id="topic-delete-title">Delete</h3>
+      {confirming ? (
+        <p>
+          Delete {topic} from every broker group of {cluster} and from the name server? Its messages stay in the commit log until retention removes them.{' '}
+          <button type="button" data-testid="topic-delete-confirm" disabled={busy} onClick={() => {
+            setBusy(true);
+            post<{ ok: boolean }>('/api/topics/delete', { topic, cluster })
+              .then(() => { setError(null); setMessage(`Topic ${topic} deleted from ${cluster} and the name server.`); setConfirming(false); onDeleted(); }, (x: Error) => setError(x.message))
+              .finally(() => setBusy(false));
+          }}>Yes, delete {topic}</button>{' '}
+          <button type="button" onClick={() => setConfirming(false)}>Cancel</button>
+        </p>
+      ) : <button type="button" data-testid="topic-delete" onClick={() => setConfirming(true)}>Delete topic {topic}…</button>}
+      <Status error={error} message={message} />
+    </section>
+  );
+}
+
 export function TopicsPage({ session, snapshot }: { session: SessionInfo; snapshot: ClusterSnapshot | null }) {
   const [topics, setTopics] = useState<Array<{ name: string; system: boolean }> | null>(null);
   const [showSystem, setShowSystem] = useState(false);
@@ -108,7 +138,7 @@ export function TopicsPage({ session, snapshot }: { session: SessionInfo; snapsh
                   <tbody>{detail.queues.map((q) => <tr key={`${q.brokerName}-${q.queueId}`}><th scope="row">{q.brokerName}</th><td class="num">{q.queueId}</td><td class="num">{show(q.minOffset)}</td><td class="num">{show(q.maxOffset)}</td><td class="num">{q.error !== null ? q.error : q.minOffset === null || q.maxOffset === null ? '–' : q.maxOffset - q.minOffset}</td></tr>)}</tbody>
                 </table>
               </div>
-              {session.features['deleteTopic'] ? null : <p class="muted">Delete: not offered (the brokers and name server answer no DELETE_TOPIC request yet).</p>}
+              <DeleteTopic session={session} topic={selected} clusters={clusters} onDeleted={() => { load(); }} />
             </>
           )}
         </section>
