@@ -18,7 +18,7 @@ import { SCHEDULE_TOPIC, scheduleIfDelayed } from '../broker/schedule/delay-leve
 import { BROKER_STATE_TOPIC } from '../broker/state/commands.js';
 import { isWriteable } from '../broker/state/topic-config.js';
 import { GrpcRefusal, masterEndpoint, type GrpcContext } from './grpc-context.js';
-import { status, timestampMs, type PbMessage, type PbStatus } from './messaging-proto.js';
+import { durationMs, status, timestampMs, type PbMessage, type PbStatus } from './messaging-proto.js';
 import { queueOfMessageGroup } from './queue-selection.js';
 import { acceptedMessageTypes, existingTopic, resourceName } from './route-service.js';
 
@@ -90,6 +90,9 @@ function convert(context: GrpcContext, message: PbMessage, topicName: string, qu
     if (group.length > MESSAGE_GROUP_MAX_LENGTH || /[\u0001\u0002]/.test(group)) throw new GrpcRefusal('ILLEGAL_MESSAGE_GROUP', `message group ${JSON.stringify(group.slice(0, 80))} is longer than ${MESSAGE_GROUP_MAX_LENGTH} or malformed`);
     properties.set(SHARDING_KEY, group);
   }
+  // The proxy's mapping: a transaction's orphanedTransactionRecoveryDuration is its first check's delay.
+  const recoveryMs = sys.messageType === 'TRANSACTION' ? durationMs(sys.orphanedTransactionRecoveryDuration) : null;
+  if (recoveryMs !== null && recoveryMs > 0) properties.set('CHECK_IMMUNITY_TIME_IN_SECONDS', String(Math.ceil(recoveryMs / 1000)));
   const deliverAtMs = timestampMs(sys.deliveryTimestamp);
   if (deliverAtMs !== null) {
     const levels = config.messageDelayLevelsMs;
@@ -161,6 +164,9 @@ export async function sendMessage(context: GrpcContext, request: Record<string, 
   const groups = new Set(messages.map((m) => m.systemProperties.messageGroup ?? ''));
   if (types.size > 1 || groups.size > 1) throw new GrpcRefusal('BAD_REQUEST', 'the messages of one request must have one type and one message group');
   const type = [...types][0] as string;
+  if (type === 'TRANSACTION' && messages.some((m) => (m.systemProperties.messageGroup ?? '') !== '' || timestampMs(m.systemProperties.deliveryTimestamp) !== null)) {
+    throw new GrpcRefusal('MESSAGE_PROPERTY_CONFLICT_WITH_TYPE', 'a transactional message has no message group and no delivery timestamp');
+  }
   if (!acceptedMessageTypes(topic).includes(type)) {
     throw new GrpcRefusal('MESSAGE_PROPERTY_CONFLICT_WITH_TYPE', `topic ${topicName} accepts ${acceptedMessageTypes(topic).join('/')} messages (its message.type attribute), not ${type}`);
   }

@@ -136,10 +136,15 @@ export class TransactionService {
     try {
       let put: PutResult | null = null;
       if (request.resolution === 'commit') {
+        // The committed message is the decision (it ends the half message everywhere); the op
+        // message after it only records the end as RocketMQ does, so its failure is logged, not answered.
         put = await this.writeCommitted(half);
         this.stats.committed++;
-      } else this.stats.rolledBack++;
-      await this.writeOp(half);
+        await this.writeOp(half).catch((error: Error) => this.options.log(`transaction ${half.uniqKey} committed; its op message not written: ${error.message}`));
+      } else {
+        await this.writeOp(half);
+        this.stats.rolledBack++;
+      }
       this.options.log(`transaction ${half.uniqKey} (half offset ${half.queueOffset}) ${request.resolution === 'commit' ? 'committed' : 'rolled back'}${request.fromTransactionCheck ? ' after a check' : ''}`);
       return { ok: true, remark: '', put };
     } finally {
