@@ -38,6 +38,17 @@ t.test('grant, hold, expire, renew, unlock', async (t) => {
   t.same(expiredHolder.heldBy('G', 'A', [q(0)], REBALANCE_LOCK_MAX_LIVE_MS + 1), [], 'heldBy is false for the holder\'s own expired lock');
 });
 
+t.test('expired locks of a group are dropped by its next lock request', async (t) => {
+  const locks = new QueueLocks();
+  locks.apply(lock('gone', [0, 1, 2], 0), 1);
+  t.equal(locks.size, 3);
+  locks.apply(lock('B', [5], REBALANCE_LOCK_MAX_LIVE_MS), 2);
+  t.equal(locks.size, 4, 'not expired yet at exactly 60 s');
+  locks.apply(lock('B', [5], REBALANCE_LOCK_MAX_LIVE_MS + 1), 3);
+  t.equal(locks.size, 1, 'the departed client\'s 3 expired locks went, B\'s renewed one stays');
+  t.equal(locks.holderOf('G', q(5), REBALANCE_LOCK_MAX_LIVE_MS + 1), 'B');
+});
+
 t.test('the table is bounded', async (t) => {
   const locks = new QueueLocks();
   for (let i = 0; i * 4096 < QUEUE_LOCKS_MAX + 4096; i++) locks.apply({ op: 'lock', consumerGroup: `G${i}`, clientId: 'A', queues: Array.from({ length: 4096 }, (_, j) => q(j)), atMs: 1 }, i);

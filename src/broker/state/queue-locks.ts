@@ -125,6 +125,16 @@ export class QueueLocks implements StateExtension {
     const atMs = b['atMs'];
     if (b['op'] !== 'lock' || typeof atMs !== 'number' || !Number.isSafeInteger(atMs)) return this.log(`entry ${index}: queue lock command ignored (op lock needs atMs)`);
     let table = this.groups.get(who.group);
+    // Locks of the group that expired by this command's time go (a client that left never unlocks):
+    // the table holds live locks plus at most those of groups that stopped asking.
+    if (table !== undefined) {
+      for (const [key, entry] of table) {
+        if (atMs - entry.lastUpdateMs > this.maxLiveMs) {
+          table.delete(key);
+          this.lockCount--;
+        }
+      }
+    }
     for (const q of queues) {
       const key = keyOf(q);
       const entry = table?.get(key);
