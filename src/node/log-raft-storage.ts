@@ -79,25 +79,39 @@ function holds(raw: RawRecords, entry: Entry): boolean {
   return entry.data.buffer === raw.bytes.buffer && entry.index >= raw.firstIndex && entry.index <= raw.lastIndex && entry.data.byteOffset >= from + ENTRY_HEADER_BYTES && entry.data.byteOffset + entry.data.byteLength <= from + raw.bytes.byteLength;
 }
 
-/** The snapshot's data: the leader's position of the entry after the snapshot, big-endian. */
+/**
+ * The snapshot's data: the leader's position of the entry after the snapshot (8 bytes,
+ * big-endian), then the chainCrc of the snapshot's last entry (4 bytes) when the leader knows it.
+ */
 export const SNAPSHOT_START_POS_BYTES = 8;
+export const SNAPSHOT_START_BYTES_WITH_CHAIN = 12;
 
-export function encodeSnapshotStartPos(pos: number): Uint8Array {
-  assert(Number.isSafeInteger(pos) && pos >= 0, `snapshot start pos ${pos}`);
-  const data = new Uint8Array(SNAPSHOT_START_POS_BYTES);
-  new DataView(data.buffer).setBigUint64(0, BigInt(pos));
+export interface SnapshotStart {
+  readonly pos: number;
+  readonly chainCrc: number | null;
+}
+
+export function encodeSnapshotStart(start: SnapshotStart): Uint8Array {
+  assert(Number.isSafeInteger(start.pos) && start.pos >= 0, `snapshot start pos ${start.pos}`);
+  const data = new Uint8Array(start.chainCrc === null ? SNAPSHOT_START_POS_BYTES : SNAPSHOT_START_BYTES_WITH_CHAIN);
+  const view = new DataView(data.buffer);
+  view.setBigUint64(0, BigInt(start.pos));
+  if (start.chainCrc !== null) view.setUint32(8, start.chainCrc >>> 0);
   return data;
 }
 
 /**
- * The position a snapshot's data names, or undefined for an empty snapshot (a leader before
- * positions were sent: the follower then goes on at its own end, as before) or one that does not
- * hold exactly a safe non-negative integer (never written by this code; ignored, not trusted).
+ * Where a snapshot's data says the log goes on, or undefined for an empty snapshot (a leader
+ * before positions were sent: the follower then goes on at its own end, as before) or one of
+ * another length or with a position beyond a safe integer (never written by this code; ignored,
+ * not trusted).
  */
-export function decodeSnapshotStartPos(data: Uint8Array): number | undefined {
-  if (data.byteLength !== SNAPSHOT_START_POS_BYTES) return undefined;
-  const pos = new DataView(data.buffer, data.byteOffset, data.byteLength).getBigUint64(0);
-  return pos <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(pos) : undefined;
+export function decodeSnapshotStart(data: Uint8Array): SnapshotStart | undefined {
+  if (data.byteLength !== SNAPSHOT_START_POS_BYTES && data.byteLength !== SNAPSHOT_START_BYTES_WITH_CHAIN) return undefined;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const pos = view.getBigUint64(0);
+  if (pos > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+  return { pos: Number(pos), chainCrc: data.byteLength === SNAPSHOT_START_BYTES_WITH_CHAIN ? view.getUint32(8) : null };
 }
 
 export class LogRaftStorage implements RaftStorage {
@@ -188,15 +202,19 @@ export class LogRaftStorage implements RaftStorage {
   snapshotMeta(): SnapshotMeta | null {
     // No state-machine snapshots yet: a compacted prefix is described by the store's before-begin
     // entry, and installing it means "continue the log after this point". Its only data is where
-    // the entry after it starts here (SNAPSHOT_START_POS_BYTES), so the follower's log goes on at
-    // the same positions as ours (a RocketMQ msgId is that position).
+    // the entry after it starts here and the chain seed (encodeSnapshotStart), so the follower's log
+    // goes on with the same records at the same positions as ours (a RocketMQ msgId is that position).
     if (this.store.beforeBeginIndex < 0) return null;
-    return { index: this.store.beforeBeginIndex, term: this.store.beforeBeginTerm, sizeBytes: SNAPSHOT_START_POS_BYTES };
+    return { index: this.store.beforeBeginIndex, term: this.store.beforeBeginTerm, sizeBytes: this.snapshotData().byteLength };
   }
 
   snapshotChunk(offset: number): { data: Uint8Array; done: boolean } {
-    assert(offset === 0, `snapshot chunk at offset ${offset} of a ${SNAPSHOT_START_POS_BYTES}-byte snapshot`);
-    return { data: encodeSnapshotStartPos(this.store.retainedRange().firstPos), done: true };
+    assert(offset === 0, `snapshot chunk at offset ${offset} of a one-chunk snapshot`);
+    return { data: this.snapshotData(), done: true };
+  }
+
+  private snapshotData(): Uint8Array {
+    return encodeSnapshotStart({ pos: this.store.retainedRange().firstPos, chainCrc: this.store.beforeBeginChainCrc });
   }
 
   /**
@@ -209,7 +227,7 @@ export class LogRaftStorage implements RaftStorage {
     if (ready.snapshotToInstall !== null) {
       const meta = ready.snapshotToInstall.meta;
       if (this.store.lastIndex >= meta.index + 1) this.store.truncate(Math.max(meta.index + 1, this.store.beforeBeginIndex + 1));
-      this.store.resetPrefix(meta.index, meta.term, decodeSnapshotStartPos(ready.snapshotToInstall.data));
+      this.store.resetPrefix(meta.index, meta.term, decodeSnapshotStart(ready.snapshotToInstall.data));
       this.recent.clear();
     }
     const written: AppendedEntry[] = [];

@@ -145,6 +145,9 @@ export class SegmentedLogStore implements LogStore {
   get beforeBeginTerm(): number {
     return this.beforeBegin.term;
   }
+  get beforeBeginChainCrc(): number | null {
+    return this.beforeBegin.chainCrc;
+  }
   get lastIndex(): number {
     return this.last.index;
   }
@@ -469,9 +472,10 @@ export class SegmentedLogStore implements LogStore {
     this.schedulePrepare();
   }
 
-  resetPrefix(beforeBeginIndex: number, beforeBeginTerm: number, nextPos?: number): void {
+  resetPrefix(beforeBeginIndex: number, beforeBeginTerm: number, next?: { readonly pos: number; readonly chainCrc: number | null }): void {
     this.checkWritable('resetPrefix');
-    assert(nextPos === undefined || (Number.isSafeInteger(nextPos) && nextPos >= 0), `resetPrefix: nextPos ${nextPos} is not a byte position`);
+    assert(next === undefined || (Number.isSafeInteger(next.pos) && next.pos >= 0), `resetPrefix: next pos ${next?.pos} is not a byte position`);
+    assert(next === undefined || next.chainCrc === null || (Number.isInteger(next.chainCrc) && next.chainCrc >= 0 && next.chainCrc <= 0xffffffff), `resetPrefix: chainCrc ${next?.chainCrc} is not a uint32`);
     if (beforeBeginIndex <= this.beforeBegin.index) return;
     if (beforeBeginIndex <= this.last.index && readIndexOf(this.indexList, beforeBeginIndex)?.term !== beforeBeginTerm) {
       // Our entry at that index is not the snapshot's: nothing of our log is part of the new
@@ -491,8 +495,8 @@ export class SegmentedLogStore implements LogStore {
       firstPos = this.end;
     } else {
       // A prefix installed from elsewhere (snapshot): our entries are all superseded; the chain
-      // seed of what comes next is the leader's, unknown here.
-      chainCrc = null;
+      // seed of what comes next is the leader's (unknown unless its snapshot named it).
+      chainCrc = next?.chainCrc ?? null;
       firstPos = this.end;
     }
     // Make the flushes of the kept part durable and record the new start before deleting anything.
@@ -520,7 +524,7 @@ export class SegmentedLogStore implements LogStore {
     // prefix from elsewhere leaves our log empty at our own end; the leader's next entry starts at
     // nextPos, so the empty log moves there (as appendRaw does for raw records) and entries
     // appended encoded land where the leader has them too.
-    if (nextPos !== undefined && this.last.index === this.beforeBegin.index && nextPos !== this.end) this.moveEmptyLogStart(nextPos);
+    if (next !== undefined && this.last.index === this.beforeBegin.index && next.pos !== this.end) this.moveEmptyLogStart(next.pos);
     this.durable = Math.max(this.durable, beforeBeginIndex);
     this.waiters.resolveThrough(this.durable);
   }

@@ -139,6 +139,8 @@ export interface LogStore {
   /** Index just before the first available entry (DLedger's ledgerBeforeBeginIndex); -1 initially. */
   readonly beforeBeginIndex: number;
   readonly beforeBeginTerm: number;
+  /** chainCrc of the entry at beforeBeginIndex (what the next record's chain is seeded with); null when unknown (a prefix installed from elsewhere without it). */
+  readonly beforeBeginChainCrc: number | null;
   /** Last entry's index, or beforeBeginIndex when empty. */
   readonly lastIndex: number;
   readonly lastTerm: number;
@@ -177,11 +179,12 @@ export interface LogStore {
   /**
    * Logically drop everything <= beforeBeginIndex (after a snapshot); the log restarts after it.
    * Entries after it are kept only if our entry at beforeBeginIndex has beforeBeginTerm (Raft log
-   * matching); otherwise the whole log is dropped. `nextPos`: where the leader's entry
-   * beforeBeginIndex + 1 starts; a log left empty moves its start there, so that entries appended
-   * after the snapshot get the leader's positions.
+   * matching); otherwise the whole log is dropped. `next` (from the leader's snapshot): where its
+   * entry beforeBeginIndex + 1 starts and the chainCrc of its entry beforeBeginIndex; a log left
+   * empty moves its start there and seeds its chain with it, so that entries appended after the
+   * snapshot are the leader's records byte for byte (position and chain).
    */
-  resetPrefix(beforeBeginIndex: number, beforeBeginTerm: number, nextPos?: number): void;
+  resetPrefix(beforeBeginIndex: number, beforeBeginTerm: number, next?: { readonly pos: number; readonly chainCrc: number | null }): void;
   /**
    * Delete old whole segments by the policy, oldest first: the new log start is made durable
    * (checkpoint) first, then data and index segments below it are unmapped and unlinked off the

@@ -95,6 +95,7 @@ t.test('retention: messages before the retained log start are expired (if old en
   const result = checkRocketMQ({ ...input(h), retention });
   t.same(result.violations, [], 'sent 5 s before the check, 2 s reserved: expired, not lost, not skipped');
   t.equal(result.expired, 2);
+  t.equal(result.expiredNotLive, 2, 'the live group never got them');
   t.same(result.retainedFirstOffsets, [2], 'queue 0 retained from offset 2');
   t.match(checkRocketMQ(input(h)).violations.join('\n'), /lost: a/, 'without retention the same data is a loss');
   const young = checkRocketMQ({ ...input(h), retention: { ...retention, checkedAtMs: 1500 } });

@@ -114,6 +114,8 @@ export interface RocketMQCheckResult {
   readonly offsetRegressionsAllowed: number;
   /** Acknowledged messages below the retained queue minimum (retention deleted them): not lost. */
   readonly expired: number;
+  /** Of those, how many the live group never received (skipped by PULL_OFFSET_MOVED, or deleted before it got there). */
+  readonly expiredNotLive: number;
   /** Per queue: the first queue offset every replica retains (null: none of the queue retained, or retention off). */
   readonly retainedFirstOffsets: (number | null)[];
   readonly violations: string[];
@@ -224,6 +226,8 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
     liveSeen.set(key, d.atMs);
     if (!opOf.has(d.body)) violate('phantom', `live consumer received ${JSON.stringify(d.body.slice(0, 64))}, which no producer sent`);
   }
+  let expiredNotLive = 0;
+  for (const op of acked) if (expiredBodies.has(op.body) && !liveBodies.has(op.body)) expiredNotLive++;
   for (const op of acked) if (!liveBodies.has(op.body) && !expiredBodies.has(op.body)) violate('live-skip', `${op.body} (acknowledged) was never delivered to the live group ${input.liveGroup}`);
   const liveCommits = input.offsetCommits.filter((c) => c.group === input.liveGroup && c.topic === input.topic);
   const stepBacks = offsetStepBacks(liveCommits, input.liveGroup, input.topic, input.liveResumes ?? []);
@@ -257,6 +261,7 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
     offsetRegressions: count('offset-back'),
     offsetRegressionsAllowed: stepBacks.allowed.length,
     expired: expiredBodies.size,
+    expiredNotLive,
     retainedFirstOffsets: Array.from({ length: Math.max(-1, ...queues.keys()) + 1 }, (_, q) => retainedFirst.get(q) ?? null),
     violations: found.list,
   };

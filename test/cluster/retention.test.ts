@@ -136,7 +136,7 @@ t.test('oldest segments deleted on every member; a member that was down catches 
   group.start(down);
   await until(() => lastIndexOf(group.nodeDir(down), SIZES) >= secondLast, 30_000, `${down} to catch up to ${secondLast}`);
   const leaderNow = await group.leader();
-  t.match(group.nodes.get(leaderNow)!.output, new RegExp(`sends snapshot \\(\\d+,\\d+\\) of 8 bytes to ${down}`), `the leader sent ${down} a snapshot`);
+  t.match(group.nodes.get(leaderNow)!.output, new RegExp(`sends snapshot \\(\\d+,\\d+\\) of 12 bytes to ${down}`), `the leader sent ${down} a snapshot`);
   t.notMatch(group.nodes.get(down)!.output, /FATAL/, `${down} installed it and runs`);
   t.ok(firstIndexOf(group, down) > downLast + 1, `${down}'s log now starts at ${firstIndexOf(group, down)}, after the snapshot`);
   // Let the catching-up member's own retention settle, then stop everyone and compare files.

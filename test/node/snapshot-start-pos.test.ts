@@ -7,13 +7,14 @@
 // acknowledged append after the install, divergence over the retained range).
 // Method: two real stores in temp dirs (4 KiB data / 1 KiB index segments); the leader's retention
 // deletes its first segments; the follower, holding entries of its own, persists a Ready with the
-// leader's snapshot (LogRaftStorage.snapshotMeta/snapshotChunk) and the next entries as objects.
+// leader's snapshot (LogRaftStorage.snapshotMeta/snapshotChunk) and the next entries as objects;
+// the records must be the leader's byte for byte (position, header incl. chain CRC, body).
 import t, { type Test } from 'tap';
 import { mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLogStore, type SegmentedLogStore } from '../../src/store/index.js';
-import { decodeSnapshotStartPos, encodeSnapshotStartPos, LogRaftStorage } from '../../src/node/log-raft-storage.js';
+import { decodeSnapshotStart, encodeSnapshotStart, LogRaftStorage } from '../../src/node/log-raft-storage.js';
 import type { Ready } from '../../src/raft/types.js';
 
 const GEOMETRY = { dataSegmentSizeBytes: 4096, indexSegmentSizeBytes: 1024, maxEntryBodyBytes: 1000 } as const;
@@ -34,13 +35,14 @@ function readyOf(fields: Partial<Ready>): Ready {
   return { number: 1, softState: null, hardState: null, entriesToPersist: [], snapshotToInstall: null, messages: [], messagesAfterPersist: [], committedEntries: [], readStates: [], mustSync: true, ...fields };
 }
 
-t.test('snapshot data: the start position round-trips; anything but 8 bytes names none', async (t) => {
-  t.equal(decodeSnapshotStartPos(encodeSnapshotStartPos(0)), 0);
-  t.equal(decodeSnapshotStartPos(encodeSnapshotStartPos(123_456_789_012)), 123_456_789_012);
-  t.equal(decodeSnapshotStartPos(new Uint8Array(0)), undefined, 'an empty snapshot (older leader)');
-  t.equal(decodeSnapshotStartPos(new Uint8Array(7)), undefined);
-  t.equal(decodeSnapshotStartPos(new Uint8Array(8).fill(0xff)), undefined, 'beyond a safe integer: ignored');
-  t.throws(() => encodeSnapshotStartPos(-1));
+t.test('snapshot data: position and chain seed round-trip; other lengths name nothing', async (t) => {
+  t.same(decodeSnapshotStart(encodeSnapshotStart({ pos: 0, chainCrc: null })), { pos: 0, chainCrc: null });
+  t.equal(encodeSnapshotStart({ pos: 1, chainCrc: null }).byteLength, 8, 'position only: 8 bytes');
+  t.same(decodeSnapshotStart(encodeSnapshotStart({ pos: 123_456_789_012, chainCrc: 0xfedcba98 })), { pos: 123_456_789_012, chainCrc: 0xfedcba98 }, 'with the chain seed: 12 bytes');
+  t.equal(decodeSnapshotStart(new Uint8Array(0)), undefined, 'an empty snapshot (older leader)');
+  t.equal(decodeSnapshotStart(new Uint8Array(7)), undefined);
+  t.equal(decodeSnapshotStart(new Uint8Array(8).fill(0xff)), undefined, 'beyond a safe integer: ignored');
+  t.throws(() => encodeSnapshotStart({ pos: -1, chainCrc: null }));
 });
 
 for (const followerEntries of [0, 3, 25] as const) {
@@ -61,7 +63,8 @@ for (const followerEntries of [0, 3, 25] as const) {
     const chunk = leader.snapshotChunk(0);
     t.equal(chunk.data.byteLength, meta.sizeBytes, 'the chunk is the whole snapshot');
     t.ok(chunk.done);
-    t.equal(decodeSnapshotStartPos(chunk.data), leaderStore.retainedRange().firstPos, 'it names where the leader\'s retained log starts');
+    t.same(decodeSnapshotStart(chunk.data), { pos: leaderStore.retainedRange().firstPos, chainCrc: leaderStore.beforeBeginChainCrc }, 'it names where the leader\'s retained log starts and its chain seed');
+    t.ok(leaderStore.beforeBeginChainCrc !== null, 'the leader knows its chain seed after retention');
 
     const followerStore = open(t, 'follower');
     // Its own history: other bodies, another term, so its end is not the leader's.
@@ -79,10 +82,12 @@ for (const followerEntries of [0, 3, 25] as const) {
       const mine = followerStore.get(entry.index);
       const theirs = leaderStore.get(entry.index);
       if (mine !== null && theirs !== null && mine.pos === theirs.pos && entry.pos === theirs.pos) samePos++;
-      if (mine !== null && theirs !== null && mine.term === theirs.term && mine.magic === theirs.magic && Buffer.from(mine.body).equals(Buffer.from(theirs.body))) sameBytes++;
+      const a = followerStore.readRaw(entry.index, 1, true);
+      const b = leaderStore.readRaw(entry.index, 1, true);
+      if (a !== null && b !== null && a.pos === b.pos && a.lastIndex === entry.index && b.lastIndex === entry.index && Buffer.from(a.bytes).equals(Buffer.from(b.bytes))) sameBytes++;
     }
     t.equal(samePos, written.length, `all ${written.length} entries at the leader's positions (first leader pos ${leaderStore.get(meta.index + 1)?.pos}, follower ${followerStore.get(meta.index + 1)?.pos})`);
-    t.equal(sameBytes, written.length, 'the same term, magic and body at every index');
+    t.equal(sameBytes, written.length, 'the same record bytes (header incl. chain CRC, body) at every index');
     t.equal(followerStore.retainedRange().firstPos, leaderStore.retainedRange().firstPos, 'the same log start');
     // The follower's own stored records can now go to a third member as raw records at the same positions.
     const raw = followerStore.readRaw(meta.index + 1, 4096, true);
@@ -105,6 +110,7 @@ t.test('an empty snapshot (no position: an older leader) keeps the follower at i
   const follower = new LogRaftStorage(followerStore);
   follower.persist(readyOf({ snapshotToInstall: { meta: { index: 50, term: 2, sizeBytes: 0 }, data: new Uint8Array(0) } }));
   t.equal(followerStore.beforeBeginIndex, 50);
+  t.equal(followerStore.beforeBeginChainCrc, null, 'chain seed unknown');
   t.equal(followerStore.retainedRange().firstPos, end);
   await followerStore.close();
 });
