@@ -38,6 +38,10 @@ const BENCHES: Readonly<Record<string, { description: string; load: () => Promis
     description: 'start time of a store verifying its whole log (no checkpoint): serial vs segments verified in parallel on the I/O pool ([--mib 300] [--segment-mib 32] [--rounds 3])',
     load: () => import('./recovery.js'),
   },
+  restart: {
+    description: 'broker restart: spawn to first send/pull after SIGKILL, from the durable point (tail only) vs full replay, 100k and 1M messages ([--messages 100000,1000000] [--rounds 2] [--body-bytes 256] [--fill-seconds 240])',
+    load: () => import('./restart.js'),
+  },
   json: {
     description: 'RocketMQ JSON body parsing on the event loop: ms per MiB, old parser vs new vs JSON.parse, 1/4/16 MiB bodies incl. adversarial shapes (--quick)',
     load: () => import('./json.js'),

@@ -62,3 +62,14 @@ t.test('etcd comparison: 3 members on loopback, puts from the client process, st
   for (const m of group.members) t.ok(m.child.exitCode !== null || m.child.signalCode !== null, `${m.name} exited`);
   t.notOk(fs.existsSync(group.baseDir), 'data dirs removed');
 });
+
+t.test('restart bench (bench/restart.ts): a small store, tail and full restart, both measured', { timeout: 120_000 }, async (t) => {
+  const { stdout } = await execFileAsync(process.execPath, [path.join(distBench, 'run.js'), 'restart', '--messages', '3000', '--rounds', '1', '--fill-seconds', '60'], { timeout: 110_000, killSignal: 'SIGKILL' });
+  t.match(stdout, /filled 3,000 messages of 256 B/);
+  t.match(stdout, /^3,000\s+\d+\s+tail\s+\d+\s+\d+\s+\d+\s+0\s/m, 'tail: nothing re-applied');
+  const full = /^3,000\s+\d+\s+full\s+\d+\s+\d+\s+\d+\s+([\d,]+)\s/m.exec(stdout);
+  t.ok(full !== null && Number(full[1]?.replaceAll(',', '')) >= 3000, `full: the whole log re-applied (${full?.[1]})`);
+  t.match(stdout, /full\/tail/);
+  const results = /results: (\S+)/.exec(stdout)?.[1];
+  if (results !== undefined) fs.rmSync(results, { force: true });
+});
