@@ -15,7 +15,8 @@ import { isNoSpaceError } from '../store/fs-util.js';
 import type { RaftConfig, RaftStatus } from '../raft/types.js';
 import { ResponseCode as DLedgerCode } from '../node/client-protocol.js';
 import { assert } from '../util/assert.js';
-import { createMessageId, DLEDGER_ENTRY_HEADER_BYTES, encodeMessage, type HostAddress, patchPhysicalOffset, physicalOffsetField } from './message-codec.js';
+import { createMessageId, DLEDGER_ENTRY_HEADER_BYTES, encodeMessage, type HostAddress, patchPhysicalOffset, physicalOffsetField, storeTimestampField } from './message-codec.js';
+import { readStoreCheckpoint, writeStoreCheckpoint } from './store/store-checkpoint.js';
 import type { ClassicLogFiles } from './classic-files.js';
 import { type LogStartExpectation, logStartMismatch } from './log-start-check.js';
 import { BrokerState, type ApplyResult } from './state/broker-state.js';
@@ -219,6 +220,8 @@ export class DLedgerCommitLog implements BrokerCommitLog {
    */
   private replay: { readonly from: number; readonly to: number; readonly startedMs: number; entries: number; messages: number } | null = null;
   private replayTimer: NodeJS.Timeout | null = null;
+  /** STORETIMESTAMP of the last message applied (RocketMQ's checkpoint file takes it at the durable point). */
+  private lastStoreTimestampMs = 0;
   /** What the last restart re-applied: entries and messages of the recovered log past the restore point; null while running. */
   replayed: { readonly entries: number; readonly messages: number; readonly ms: number } | null = null;
   /** The consume-queue flush running now, if any (one at a time; close waits for it). */
@@ -379,6 +382,7 @@ export class DLedgerCommitLog implements BrokerCommitLog {
       if (!(error instanceof StoreDiskFullError) && !isNoSpaceError(error)) throw error;
       return this.stopOnFullDisk(entry.index, error as Error);
     }
+    if (result.kind === 'message') this.lastStoreTimestampMs = storeTimestampField(entry.body) ?? this.lastStoreTimestampMs;
     const replay = this.replay;
     if (replay !== null && entry.index <= replay.to) {
       replay.entries++;
@@ -467,6 +471,7 @@ export class DLedgerCommitLog implements BrokerCommitLog {
       return;
     }
     const appliedIndex = captured.state.capturedAt;
+    const storeTimestampMs = this.lastStoreTimestampMs; // at appliedIndex too (same turn as the capture)
     const entry = this.server.get(appliedIndex);
     if (entry === null) return;
     const index = this.options.consumeQueues?.index;
@@ -477,6 +482,10 @@ export class DLedgerCommitLog implements BrokerCommitLog {
     index?.flush();
     if (generation !== this.durableGeneration) return; // a snapshot install replaced the state meanwhile
     saveDurableState(dir, { ...captured, term: entry.term, pos: entry.pos, index: mark });
+    // RocketMQ's checkpoint file for tools that read it: commit log and consume queues are durable
+    // up to the same message; the index's end time as of the mark (header bytes 8..16).
+    const indexEndMs = mark === null || mark.lastHeader.length < 32 ? storeTimestampMs : Number(Buffer.from(mark.lastHeader, 'hex').readBigInt64BE(8));
+    writeStoreCheckpoint(dir, { physicMsgTimestampMs: storeTimestampMs, logicsMsgTimestampMs: storeTimestampMs, indexMsgTimestampMs: indexEndMs });
     this.durableApplied = appliedIndex;
   }
 
@@ -510,6 +519,7 @@ export class DLedgerCommitLog implements BrokerCommitLog {
             if (first !== null) this.state.truncateBelow(first.pos + DLEDGER_ENTRY_HEADER_BYTES);
             this.durableApplied = appliedIndex;
             this.restoredAt = appliedIndex;
+            this.lastStoreTimestampMs = readStoreCheckpoint(dir)?.physicMsgTimestampMs ?? 0;
             this.options.log(`restored the broker state and consume queues at entry ${appliedIndex} from ${DURABLE_STATE_FILE}: entries ${appliedIndex + 1}..${view.lastIndex} of the log [${view.firstIndex}, ${view.lastIndex}] are re-applied`);
             this.replay = { from: appliedIndex + 1, to: view.lastIndex, startedMs: Date.now(), entries: 0, messages: 0 };
             return appliedIndex;

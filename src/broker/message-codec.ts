@@ -271,6 +271,14 @@ export function physicalOffsetField(body: Uint8Array): number | null {
   return Number(new DataView(body.buffer, body.byteOffset, body.byteLength).getBigInt64(PHYSICAL_OFFSET_AT));
 }
 
+/** STORETIMESTAMP of an encoded message (after BORNHOST, 8 or 20 bytes by SYSFLAG), or null if `body` is not one. */
+export function storeTimestampField(body: Uint8Array): number | null {
+  if (!looksLikeMessage(body)) return null;
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const at = 48 + ((view.getInt32(36) & MessageSysFlag.BORNHOST_V6) !== 0 ? 20 : 8);
+  return at + 8 <= body.length ? Number(view.getBigInt64(at)) : null;
+}
+
 /** Write QUEUEOFFSET into an encoded message (the leader assigns it just before proposing). */
 export function patchQueueOffset(message: Uint8Array, queueOffset: number): void {
   assert(looksLikeMessage(message) && Number.isSafeInteger(queueOffset) && queueOffset >= 0, 'patchQueueOffset needs an encoded message and an offset');

@@ -168,6 +168,9 @@ t.test('kill -9 of a follower and of the leader: tail-only restart, same message
   t.equal(await sending, 0, 'no send failed while a follower was down');
   const victimStore = storeOf(dir, victim);
   const point = durablePointOf(victimStore);
+  const checkpoint = fs.readFileSync(path.join(victimStore, 'checkpoint'));
+  const times = [0, 8, 16].map((at) => Number(checkpoint.readBigInt64BE(at)));
+  t.ok(checkpoint.length === 4096 && times.every((ms) => ms >= started && ms <= Date.now()) && times[2] === times[1], `RocketMQ's checkpoint file: physic/logics/index ${times.map((ms) => new Date(ms).toISOString()).join(' ')}`);
   const { member: back, replay } = await restart(t, members, victim);
   t.equal(replay.restoredAt, point, `restored at its durable point, entry ${point}`);
   t.ok(point >= FIRST, `the point (${point}) covers the ${FIRST} messages sent before the kill`);

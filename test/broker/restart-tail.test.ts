@@ -66,6 +66,11 @@ t.test('a restarted member maps its consume queues and re-applies only the tail'
   const third = decodeMessage(master.readMessages(TOPIC, 0, 3, 1, Number.MAX_SAFE_INTEGER)[0]!, 0);
   t.equal(Number(unit3.readBigInt64BE(0)), third.physicalOffset, 'unit 3 on disk: the message\'s physical offset');
   t.equal(unit3.readInt32BE(8), third.totalSize, 'unit 3 on disk: its size');
+  // RocketMQ's checkpoint file, written with the durable point: the last message's store time.
+  const lastStored = Math.max(...[0, 1].map((q) => decodeMessage(master.readMessages(TOPIC, q, master.state.maxOffset(TOPIC, q) - 1, 1, Number.MAX_SAFE_INTEGER)[0]!, 0).storeTimestampMs));
+  const checkpointFile = fs.readFileSync(path.join(group.baseDir, followerId, 'checkpoint'));
+  t.equal(checkpointFile.length, 4096, 'checkpoint: one page');
+  t.same([0, 8, 16].map((at) => Number(checkpointFile.readBigInt64BE(at))), [lastStored, lastStored, lastStored], 'checkpoint: physicMsgTimestamp, logicsMsgTimestamp, indexMsgTimestamp = the last message\'s store time');
 
   const restarted = await group.restart(followerId);
   const restoredLine = logs.find((l) => l.startsWith(`${followerId}: restored the broker state and consume queues at entry`)) ?? '';
