@@ -792,8 +792,8 @@ export class DLedgerServer {
     const storage = this.liveStorage();
     const stateMachine = this.options.stateMachine;
     if (ready.snapshotToInstall !== null && stateMachine !== undefined) {
-      // The core's snapshots carry no state-machine data (LogRaftStorage.snapshotMeta: an empty
-      // snapshot, "continue after this index"). A state machine that cannot rebuild from what
+      // The core's snapshots carry no state-machine data (LogRaftStorage.snapshotMeta: "continue
+      // after this index, at this position and chain seed"). A state machine that cannot rebuild from what
       // follows would silently miss every entry before it: stop instead.
       if (stateMachine.installSnapshot === undefined) {
         this.fatal(`needs entries up to ${ready.snapshotToInstall.meta.index} that the leader deleted (retention), and the state machine cannot install a snapshot; copy a peer's data directory to catch up`);
