@@ -6,8 +6,8 @@
 // dead member's disk before the restart) - not the history before it. A truncated dledgerState.json
 // and a truncated consume-queue file each give a log line naming the problem and a full replay
 // that loses nothing.
-// Method: bin/mqnamesrv + 3 x bin/mqbroker (process-cluster.ts) with 1,000-unit consume-queue
-// files and 200 ms consume-queue flushes; ali-ons from npm sends 3,000 messages, then more while
+// Method: bin/mqnamesrv + 3 x bin/mqbroker (process-cluster.ts) with 500-unit consume-queue
+// files and 200 ms consume-queue flushes; ali-ons from npm sends 2,000 messages, then more while
 // a follower and later the leader are SIGKILLed and started again with the same conf. The
 // restarted member's stderr gives its restore point and "restart replay done: N entries
 // re-applied"; pulls (PULL_MESSAGE without a subscription) read each member's queues.
@@ -27,9 +27,9 @@ import { until } from './group-harness.js';
 
 const TOPIC = 'TopicRestart';
 const QUEUES = 4;
-const FIRST = 3000;
+const FIRST = 2000;
 const DURING = 800;
-const CQ_UNITS_PER_FILE = 1000;
+const CQ_UNITS_PER_FILE = 500;
 
 t.before(requireDist);
 
@@ -133,6 +133,8 @@ t.test('kill -9 of a follower and of the leader: tail-only restart, same message
     const port = await awaitClusterList(namesrv.addr, (rows) => rows.find((r) => r.bid === 0 && addrPort(r.addr) !== notPort)?.addr, 30_000, 'a master');
     return members.find((m) => m.clientPort === addrPort(port)) as BrokerProcess;
   };
+  // "boot success" comes before the group registers with the name server (a master elected first).
+  await awaitClusterList(namesrv.addr, (rows) => (rows.length === 3 && rows.some((r) => r.bid === 0) ? rows : undefined), 30_000, 'the group registered with a master');
   const update = await runSh(MQADMIN, ['updateTopic', '-n', namesrv.addr, '-t', TOPIC, '-c', 'RaftCluster', '-r', String(QUEUES), '-w', String(QUEUES)], process.env, 30_000);
   t.equal(update.code, 0, update.stdout + update.stderr);
 
