@@ -5,6 +5,9 @@
 // segments when above forceCleanRatio), never past `keepFromIndex()` (what the node may compact:
 // committed, applied, and not needed by live followers). The store unlinks off the event loop;
 // one run at a time. The decisions are here, not in src/raft (which stays free of clocks).
+// Between two checks the disk alone is measured every DISK_MEASURE_INTERVAL_MS (a statfs, a few
+// microseconds): a disk that fills up is marked full, and a full leader hands over (server.ts,
+// disk-full-handover.ts), within a second instead of a whole cleanResourceInterval (10 s).
 import type { LogStore, RetentionRun } from '../store/types.js';
 import { isTimeToDelete, type RetentionSettings } from './retention-settings.js';
 
@@ -15,6 +18,9 @@ export interface RetentionClock {
 }
 
 const SYSTEM_CLOCK: RetentionClock = { nowMs: () => Date.now(), hourOfDay: () => new Date().getHours() };
+
+/** The disk is measured at least this often (more often when checkIntervalMs is shorter). */
+export const DISK_MEASURE_INTERVAL_MS = 1000;
 
 export interface RetentionHooks {
   /** The first index that must stay; `forceClean` says the disk is over its force-clean ratio. */
@@ -55,6 +61,10 @@ export class RetentionService {
   // Invariant: null with an own timer; else the caller's ticks per check (>= 1) and the count.
   private ticksPerCheck: number | null = null;
   private ticksSinceCheck = 0;
+  // Invariant: 1 <= ticksPerMeasure <= ticksPerCheck (tick mode) / measuresPerCheck >= 1 (timer mode).
+  private ticksPerMeasure = 1;
+  private measuresPerCheck = 1;
+  private measuresSinceCheck = 0;
 
   /**
    * Check now, then every checkIntervalMs: on an own timer, or, given the caller's tick period
@@ -65,20 +75,52 @@ export class RetentionService {
    */
   start(tickIntervalMs?: number): void {
     this.checkFromTimer();
+    const measureMs = Math.min(DISK_MEASURE_INTERVAL_MS, this.settings.checkIntervalMs);
     if (tickIntervalMs !== undefined && tickIntervalMs > 0 && tickIntervalMs <= this.settings.checkIntervalMs) {
       this.ticksPerCheck = Math.max(1, Math.round(this.settings.checkIntervalMs / tickIntervalMs));
+      this.ticksPerMeasure = Math.min(this.ticksPerCheck, Math.max(1, Math.round(measureMs / tickIntervalMs)));
       return;
     }
-    this.timer = setInterval(() => this.checkFromTimer(), this.settings.checkIntervalMs);
+    this.measuresPerCheck = Math.max(1, Math.round(this.settings.checkIntervalMs / measureMs));
+    this.timer = setInterval(() => {
+      if (++this.measuresSinceCheck < this.measuresPerCheck) return this.measureFromTimer();
+      this.measuresSinceCheck = 0;
+      this.checkFromTimer();
+    }, this.settings.checkIntervalMs / this.measuresPerCheck);
     this.timer.unref();
   }
 
-  /** The caller's tick (start(tickIntervalMs) only): a check every ticksPerCheck ticks. */
+  /**
+   * The caller's tick (start(tickIntervalMs) only): a check every ticksPerCheck ticks, a disk
+   * measurement alone every ticksPerMeasure ticks between them.
+   */
   onTick(): void {
     if (this.ticksPerCheck === null || this.stopped) return;
-    if (++this.ticksSinceCheck < this.ticksPerCheck) return;
-    this.ticksSinceCheck = 0;
-    this.checkFromTimer();
+    if (++this.ticksSinceCheck >= this.ticksPerCheck) {
+      this.ticksSinceCheck = 0;
+      this.checkFromTimer();
+    } else if (this.ticksSinceCheck % this.ticksPerMeasure === 0) {
+      this.measureFromTimer();
+    }
+  }
+
+  private measureFromTimer(): void {
+    try {
+      this.measure();
+    } catch (error) {
+      if (!this.stopped) this.hooks.log(`disk measurement failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /** statfs of the data directory: the ratio, the full flag (logged when it flips), onMeasured. */
+  measure(): void {
+    if (this.stopped) return;
+    const settings = this.settings;
+    this.ratio = this.store.diskUsageRatio();
+    const full = this.full ? this.ratio > (settings.diskOkRatio ?? settings.diskFullRatio) : this.ratio > settings.diskFullRatio;
+    if (full !== this.full) this.hooks.log(full ? `disk usage ${this.ratio.toFixed(4)} over ${settings.diskFullRatio}: appends refused until space returns` : `disk usage ${this.ratio.toFixed(4)} back at or below ${settings.diskOkRatio ?? settings.diskFullRatio}: appends accepted again`);
+    this.full = full;
+    this.hooks.onMeasured?.(full);
   }
 
   /**
@@ -107,11 +149,7 @@ export class RetentionService {
     if (this.stopped) return null;
     const settings = this.settings;
     const clock = this.hooks.clock ?? SYSTEM_CLOCK;
-    this.ratio = this.store.diskUsageRatio();
-    const full = this.full ? this.ratio > (settings.diskOkRatio ?? settings.diskFullRatio) : this.ratio > settings.diskFullRatio;
-    if (full !== this.full) this.hooks.log(full ? `disk usage ${this.ratio.toFixed(4)} over ${settings.diskFullRatio}: appends refused until space returns` : `disk usage ${this.ratio.toFixed(4)} back at or below ${settings.diskOkRatio ?? settings.diskFullRatio}: appends accepted again`);
-    this.full = full;
-    this.hooks.onMeasured?.(full);
+    this.measure();
     if (this.inFlight !== null) return null;
     const timeUp = isTimeToDelete(settings.deleteWhen, clock.hourOfDay());
     const checkExpired = this.ratio > settings.checkExpiredRatio;

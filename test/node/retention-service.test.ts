@@ -140,3 +140,41 @@ t.test('a store that refuses writes (failed or closed) makes the timer log, not 
   t.ok(lines.some((line) => line.startsWith('retention check failed:')), `logged: ${lines[0]}`);
   await service.stop();
 });
+
+// Goal (issue 12): with a broker's cleanResourceInterval (10 s) the disk is still measured every
+// DISK_MEASURE_INTERVAL_MS (1 s), so a disk that fills up is marked full, and onMeasured (the
+// disk-full leader handover) runs, within a second, not up to 10 s later; the deletion runs stay
+// at checkIntervalMs. Method: the in-memory store filled over diskFullRatio after start; the
+// caller's ticks (100 ms each, as server.ts drives the service) counted until diskFull and the
+// first onMeasured(true); the store's applyRetention counted. On the old code it takes 100 ticks.
+t.test('the disk is measured every second between 10 s checks: full is seen within 10 ticks of 100 ms', async (t) => {
+  const { DISK_MEASURE_INTERVAL_MS } = await import('../../src/node/retention-service.js');
+  const store = openMemoryLogStore({ nodeDir: '/m/n2', flush: { kind: 'sync' }, ...GEOMETRY }, new MemoryMedium({ capacityBytes: 40 * SEGMENT + 16 * 1024 }));
+  let runs = 0;
+  const apply = store.applyRetention.bind(store);
+  store.applyRetention = (options) => {
+    runs++;
+    return apply(options);
+  };
+  const measured: boolean[] = [];
+  const service = new RetentionService(store, settings({ checkIntervalMs: 10_000, checkExpiredRatio: 0.99, forceCleanRatio: null }), { keepFromIndex: () => 0, log: () => undefined, onMeasured: (full) => measured.push(full) });
+  const TICK_MS = 100;
+  service.start(TICK_MS);
+  t.same(measured, [false], 'measured at start: not full');
+  const body = new Uint8Array(900);
+  while (store.diskUsageRatio() <= 0.91) store.append(1, [body]);
+  await store.whenDurable(store.lastIndex);
+  let ticks = 0;
+  while (!service.diskFull && ticks < 200) {
+    service.onTick();
+    ticks++;
+  }
+  t.ok(service.diskFull, 'marked full');
+  t.ok(ticks * TICK_MS <= DISK_MEASURE_INTERVAL_MS, `seen after ${ticks} ticks (${ticks * TICK_MS} ms; cleanResourceInterval 10,000 ms)`);
+  t.equal(measured[measured.length - 1], true, 'onMeasured(true): the handover is poked');
+  t.equal(runs, 0, 'no deletion run in between (those stay every checkIntervalMs)');
+  for (let i = ticks; i < 100; i++) service.onTick();
+  t.equal(measured.length, 11, `10 measurements in 10 s of ticks plus the one at start (${measured.length})`);
+  await service.stop();
+  await store.close();
+});
