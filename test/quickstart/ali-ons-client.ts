@@ -39,9 +39,33 @@ export function message(topic: string, tags: string, keys: string, body: string)
 }
 
 /** Close clients and the inner producer ali-ons creates for consumers (its timers keep a process alive). */
+/** How long one ali-ons close may take in a teardown before it is given up on. */
+const CLOSE_WAIT_MS = 10_000;
+
+/**
+ * Closes every client, each bounded by CLOSE_WAIT_MS: an ali-ons close can wait forever on a
+ * broker that is gone, and a teardown that never ends holds the test file until tap's 600 s
+ * timeout (seen once in console-pages at -j2 after all its checks had passed).
+ */
 export async function closeAll(clients: readonly AliClient[]): Promise<void> {
-  for (const client of clients) await client.close().catch(() => undefined);
-  await ons.Producer.defaultProducer?.close().catch(() => undefined);
+  const bounded = async (close: () => Promise<unknown>, what: string): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<void>((resolve) => { timer = setTimeout(() => { console.error(`closeAll: ${what} did not close within ${CLOSE_WAIT_MS} ms, given up`); resolve(); }, CLOSE_WAIT_MS); });
+    await Promise.race([close().catch(() => undefined), gaveUp]);
+    clearTimeout(timer);
+  };
+  const all: AliClient[] = [...clients];
+  const defaultProducer = ons.Producer.defaultProducer;
+  if (defaultProducer !== undefined && defaultProducer !== null) all.push(defaultProducer);
+  for (const [i, client] of all.entries()) await bounded(() => client.close(), `client ${i}`);
+  // ali-ons closes a client's shared MQClient (whose four scheduled tasks loop until it closes)
+  // only after unregistering from every broker it knows; one of them dead (a test SIGKILLed it)
+  // throws out of close() before that, and the loops keep the test process alive for ever. The
+  // clients are unregistered from its tables by then, so close it here.
+  for (const client of all) {
+    const mqClient = (client as unknown as { _mqClient?: { _consumerTable: Map<unknown, unknown>; _producerTable: Map<unknown, unknown>; close(): Promise<void> } })._mqClient;
+    if (mqClient !== undefined && mqClient._consumerTable.size === 0 && mqClient._producerTable.size === 0) await bounded(() => mqClient.close(), 'an MQClient');
+  }
 }
 
 /** Errors ali-ons emits that are expected noise: the retry topic's route before it exists. */
