@@ -39,7 +39,9 @@ export function parseMetricsConfig(
 ): BrokerMetricsConfig {
   const type = text('metricsExporterType');
   if (type !== 'DISABLE' && type !== 'PROM') {
-    problems.push(`${where('metricsExporterType')}: "${type}" ${NOT_HERE[type] === undefined ? 'must be DISABLE or PROM' : `is not supported: ${NOT_HERE[type]}`}`);
+    // Own keys only: a value named like an Object.prototype member ("constructor") is no exporter.
+    const why = Object.hasOwn(NOT_HERE, type) ? NOT_HERE[type] : undefined;
+    problems.push(`${where('metricsExporterType')}: "${type}" ${why === undefined ? 'must be DISABLE or PROM' : `is not supported: ${why}`}`);
   }
   const host = text('metricsPromExporterHost') || brokerIP1;
   // An address to bind, not a name to resolve: a typo must not bind somewhere else.
