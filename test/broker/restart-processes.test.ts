@@ -1,7 +1,7 @@
 // Goal: a real broker group survives kill -9 of a follower and of the leader (issue 12): after
 // each restart every message ali-ons had acknowledged is consumable at the offset its send
 // answered, the restarted member's consume-queue files end byte-identical to the other members',
-// queryMsgByKey finds messages sent before and after the kill on it, and it re-applied only the
+// queryMsgByKey and queryMsgById find messages sent before and after the kill on it, and it re-applied only the
 // entries of its recovered log past its durable point (config/dledgerState.json, read from the
 // dead member's disk before the restart) - not the history before it. A truncated dledgerState.json
 // and a truncated consume-queue file each give a log line naming the problem and a full replay
@@ -212,6 +212,14 @@ t.test('kill -9 of a follower and of the leader: tail-only restart, same message
   const cli = await runSh(MQADMIN, ['queryMsgByKey', '-n', namesrv.addr, '-t', TOPIC, '-k', 'key-after-5'], process.env, 30_000);
   const afterAck = acked.get('after-5') as Ack;
   t.match(cli.stdout, new RegExp(`\\s${afterAck.queueId}\\s+${afterAck.queueOffset}\\s*$`, 'm'), `mqadmin queryMsgByKey: ${cli.stdout.trim().split('\n').at(-1)}`);
+  // queryMsgById: the msgId a send answered (store host + physical offset) of a message stored
+  // before both kills (its host is the old leader, restarted) and of one sent to the new leader.
+  for (const body of ['first-11', 'after-5']) {
+    const ack = acked.get(body) as Ack;
+    const byId = await runSh(MQADMIN, ['queryMsgById', '-n', namesrv.addr, '-i', ack.msgId], process.env, 30_000);
+    t.equal(byId.code, 0, byId.stderr);
+    t.ok(new RegExp(`OffsetID:\\s+${ack.msgId}`).test(byId.stdout) && new RegExp(`Queue ID:\\s+${ack.queueId}\\n`).test(byId.stdout) && new RegExp(`Keys:\\s+\\[key-${body}\\]`).test(byId.stdout), `mqadmin queryMsgById ${ack.msgId} finds ${body} (queue ${ack.queueId})`);
+  }
 
   const files = members.map((m) => cqFiles(storeOf(dir, m)));
   t.ok([...(files[0] as Map<string, Buffer>).keys()].some((name) => !name.endsWith('/00000000000000000000')), 'the queues span more than one consume-queue file');
