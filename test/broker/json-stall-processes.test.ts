@@ -25,6 +25,8 @@ import { until } from './group-harness.js';
 import { testSecretFile } from '../util/peer-secret.js';
 
 const MIB = 1024 * 1024;
+/** A stall of the master's own work must stay this far under the 600 ms election timeout. */
+const OWN_WORK_STALL_CPU_MAX_MS = 500;
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const LAUNCHER = path.join(ROOT, 'bin/mqbroker');
@@ -137,8 +139,10 @@ t.test('JSON bodies sent to a master process cost no election', async (t) => {
   const masterIndex = memberAddrs.indexOf(masterAddr);
   const stalls = stallReports(brokers[masterIndex]!.output());
   t.comment(`the master's loop-stall reports: ${stalls.length === 0 ? 'none' : stalls.map((s) => `${s.gapMs} ms (${s.cpuMs} ms CPU)`).join(', ')}`);
-  // Its own work (parsing) is CPU time: no stall of the master may be mostly CPU, whatever the load.
-  t.same(stalls.filter((s) => s.cpuMs > 0.3 * s.gapMs && s.cpuMs >= 300), [], 'no stall of the master was its own work (>= 300 ms of CPU)');
+  // Its own work (parsing) is CPU time, whatever the load: no stall may use 500 ms of it (the
+  // election timeout is 600 ms; the old parser took 3-5 s per 16 MiB). The CPU counted is every
+  // thread's (GC helpers too), so this over-states the loop's share; 309 ms was seen once, idle.
+  t.same(stalls.filter((s) => s.cpuMs > 0.3 * s.gapMs && s.cpuMs >= OWN_WORK_STALL_CPU_MAX_MS), [], `no stall of the master was its own work for ${OWN_WORK_STALL_CPU_MAX_MS} ms of CPU or more`);
   if (JSON.stringify(after) === JSON.stringify(before)) {
     t.pass('every member: same term, same leader');
   } else {
