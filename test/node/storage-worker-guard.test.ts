@@ -56,16 +56,22 @@ t.test('a wake-up that never comes: the guard settles the flush', async (t) => {
   const realWaitAsync = Atomics.waitAsync;
   // Every wait goes to sleep and never wakes, also when the word had already moved (worse than a
   // lost notify, which the guard must cover all the same).
-  Atomics.waitAsync = (() => ({ async: true, value: new Promise<never>(() => undefined) })) as unknown as typeof Atomics.waitAsync;
+  let sleeps = 0;
+  Atomics.waitAsync = (() => { sleeps++; return { async: true, value: new Promise<never>(() => undefined) }; }) as unknown as typeof Atomics.waitAsync;
   let settledMs: number | null = null;
   try {
-    const startedMs = performance.now();
-    const flushes = Array.from({ length: 5 }, () => worker.flushRange(segmentId, 0, 100));
-    await Promise.all(flushes);
-    settledMs = performance.now() - startedMs;
+    // An idle worker can finish before the caller waits at all (then nothing needs the guard):
+    // repeat until a flush really went to sleep on the broken wait.
+    for (let attempt = 0; attempt < 50 && sleeps === 0; attempt++) {
+      const startedMs = performance.now();
+      const flushes = Array.from({ length: 5 }, () => worker.flushRange(segmentId, 0, 100));
+      await Promise.all(flushes);
+      settledMs = performance.now() - startedMs;
+    }
   } finally {
     Atomics.waitAsync = realWaitAsync;
   }
+  t.ok(sleeps >= 1, `a flush waited on the never-waking wait (${sleeps} times)`);
   t.ok(settledMs !== null && settledMs < 2_000, `settled in ${settledMs?.toFixed(0)} ms without a wake-up`);
   t.ok(worker.stats.timerWakeups >= 1, `by the guard (${worker.stats.timerWakeups} guard firings found a missed completion)`);
   await worker.flushRange(segmentId, 0, 100);
