@@ -12,7 +12,6 @@
 // restarted member's stderr gives its restore point and "restart replay done: N entries
 // re-applied"; pulls (PULL_MESSAGE without a subscription) read each member's queues.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { AdminClient } from '../../src/admin/admin-client.js';
@@ -20,9 +19,9 @@ import { decodeMessages, parseMessageProperties } from '../../src/broker/message
 import { RemotingClient } from '../../src/remoting/client.js';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
 import { createRequest } from '../../src/remoting/command.js';
-import { closeAll, message, ons, SHORT_INTERVALS_MS, type AliClient, type AliMessage, type AliProducer } from '../quickstart/ali-ons-client.js';
+import { closeAll, message, ons, SHORT_INTERVALS_MS, type AliMessage, type AliProducer } from '../quickstart/ali-ons-client.js';
 import { addrPort, awaitClusterList, MQADMIN, requireDist, runSh, untilDefined } from '../quickstart/helpers.js';
-import { awaitLine, launch, startGroup, startNamesrv, stop, type BrokerProcess } from '../quickstart/process-cluster.js';
+import { awaitLine, launch, startGroup, startTestBed, stop, type BrokerProcess } from '../quickstart/process-cluster.js';
 import { until } from './group-harness.js';
 
 const TOPIC = 'TopicRestart';
@@ -113,15 +112,7 @@ async function restart(t: Test, members: BrokerProcess[], member: BrokerProcess)
 }
 
 t.test('kill -9 of a follower and of the leader: tail-only restart, same messages at the same offsets', { timeout: 240_000 }, async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'restart-processes-'));
-  const clients: AliClient[] = [];
-  const client = new RemotingClient();
-  t.teardown(async () => {
-    await closeAll(clients);
-    client.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  const namesrv = await startNamesrv(t);
+  const { dir, clients, client, namesrv } = await startTestBed(t, 'restart-processes-');
   const admin = new AdminClient([namesrv.addr], 5000);
   t.teardown(() => admin.close());
   const members = await startGroup(t, dir, namesrv.addr, {

@@ -8,16 +8,15 @@
 // fileReservedTime = 3 s, deleteWhen=*, cleanResourceInterval=500; ali-ons from npm; raw
 // GET_MIN_OFFSET and PULL_MESSAGE frames to each member. Every wait is bounded.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { decodeMessages } from '../../src/broker/message-codec.js';
 import { RemotingClient } from '../../src/remoting/client.js';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
 import { createRequest } from '../../src/remoting/command.js';
-import { closeAll, message, ons, SHORT_INTERVALS_MS, type AliClient, type AliMessage, type AliProducer } from '../quickstart/ali-ons-client.js';
+import { message, ons, SHORT_INTERVALS_MS, type AliMessage, type AliProducer } from '../quickstart/ali-ons-client.js';
 import { addrPort, awaitClusterList, MQADMIN, requireDist, runSh, untilDefined } from '../quickstart/helpers.js';
-import { awaitLine, launch, startGroup, startNamesrv, stop, type BrokerProcess } from '../quickstart/process-cluster.js';
+import { awaitLine, launch, startGroup, startTestBed, stop, type BrokerProcess } from '../quickstart/process-cluster.js';
 import { until } from './group-harness.js';
 
 const TOPIC = 'TopicRetained';
@@ -62,15 +61,7 @@ async function retainedOn(client: RemotingClient, addr: string, queueId: number)
 }
 
 t.test('retention in a real broker group: segments deleted on every member, PULL_OFFSET_MOVED, a lagging consumer goes on, a member down catches up by snapshot', { timeout: 180_000 }, async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'retention-processes-'));
-  const clients: AliClient[] = [];
-  const client = new RemotingClient();
-  t.teardown(async () => {
-    await closeAll(clients);
-    client.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  const namesrv = await startNamesrv(t);
+  const { dir, clients, client, namesrv } = await startTestBed(t, 'retention-processes-');
   const members = await startGroup(t, dir, namesrv.addr, {
     cluster: 'RaftCluster', brokerName: 'RaftNode00', members: 3,
     extraConf: [`mappedFileSizeCommitLog=${SEGMENT_BYTES}`, 'maxMessageSize=4096', `fileReservedTime=${RESERVED_SECONDS / 3600}`, 'deleteWhen=*', 'cleanResourceInterval=500', 'deleteCommitLogFilesInterval=100', 'flushIntervalConsumeQueue=200'],

@@ -4,8 +4,11 @@
 // temp store. Every child is stopped by pid in the test's teardown (TERM, KILL after a grace).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
+import { RemotingClient } from '../../src/remoting/client.js';
+import { closeAll, type AliClient } from './ali-ons-client.js';
 import { freePorts, ROOT } from './helpers.js';
 import { testSecretFile } from '../util/peer-secret.js';
 
@@ -56,6 +59,22 @@ export async function startNamesrv(t: Test): Promise<{ addr: string; process: Ch
   const namesrv = launch(t, 'name server', 'bin/mqnamesrv', ['-n', String(port)]);
   await awaitLine(namesrv, /The Name Server boot success/);
   return { addr: `127.0.0.1:${port}`, process: namesrv };
+}
+
+/**
+ * What a real-process broker test starts with: a temp dir, a list for its ali-ons clients, a raw
+ * remoting client and a name server; the teardown closes the clients and removes the dir.
+ */
+export async function startTestBed(t: Test, dirPrefix: string): Promise<{ dir: string; clients: AliClient[]; client: RemotingClient; namesrv: { addr: string; process: Child } }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), dirPrefix));
+  const clients: AliClient[] = [];
+  const client = new RemotingClient();
+  t.teardown(async () => {
+    await closeAll(clients);
+    client.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, clients, client, namesrv: await startNamesrv(t) };
 }
 
 export interface GroupSpec {
