@@ -13,10 +13,11 @@ import { FRAME_MAX_BYTES as REMOTING_FRAME_MAX_BYTES } from '../remoting/frame.j
 import { parseProperties, PropertiesError } from '../util/properties.js';
 import { isRemotingTlsKey, PEER_TLS_DEFAULTS, parseRemotingTls, REMOTING_TLS_DEFAULTS, type RemotingTls } from '../net/tls-config.js';
 import { DEFAULT_MESSAGE_DELAY_LEVEL, parseDelayLevels } from './schedule/delay-levels.js';
-import { brokerRetention, BROKER_RETENTION_KEYS, type BrokerRetention } from './retention-config.js';
-import { GRPC_KEYS, parseGrpcConfig, type GrpcConfig } from '../grpc/grpc-config.js';
-import { METRICS_KEYS, parseMetricsConfig, type BrokerMetricsConfig } from './metrics-config.js';
-import { parseTransactionConfig, TRANSACTION_KEYS, type TransactionConfig } from './transaction/transaction-config.js';
+import { brokerRetention, BROKER_RETENTION_TABLE, type BrokerRetention } from './retention-config.js';
+import { GRPC_TABLE, parseGrpcConfig, type GrpcConfig } from '../grpc/grpc-config.js';
+import { METRICS_TABLE, parseMetricsConfig, type BrokerMetricsConfig } from './metrics-config.js';
+import { parseTransactionConfig, TRANSACTION_TABLE, type TransactionConfig } from './transaction/transaction-config.js';
+import { integerIn, isIPv4, keySpecs, type KeySource, readKey, trueOrFalse } from '../util/key-table.js';
 
 export type FlushDiskType = 'ASYNC_FLUSH' | 'SYNC_FLUSH';
 
@@ -175,10 +176,10 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   aclEnable: { defaultValue: 'false', doc: 'RocketMQ ACL: every request signed by an account of aclFilePath (or from a white address)' },
   aclFilePath: { defaultValue: 'conf/plain_acl.yml', doc: 'ACL file, relative to the working directory (RocketMQ: $ROCKETMQ_HOME/conf/plain_acl.yml)' },
   accessKey: { defaultValue: null, doc: 'account the broker signs its registrations with (needs secretKey)' },
-  ...BROKER_RETENTION_KEYS,
-  ...GRPC_KEYS,
-  ...METRICS_KEYS,
-  ...TRANSACTION_KEYS,
+  ...keySpecs(BROKER_RETENTION_TABLE),
+  ...keySpecs(GRPC_TABLE),
+  ...keySpecs(METRICS_TABLE),
+  ...keySpecs(TRANSACTION_TABLE),
   secretKey: { defaultValue: null, doc: 'secret of accessKey' },
 };
 
@@ -265,20 +266,9 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     else if (!Object.hasOwn(KEYS, key) && !isRemotingTlsKey(key)) problems.push(`${where(key)}: unknown key (known: ${[...Object.keys(KEYS), ...Object.keys(REMOTING_TLS_DEFAULTS)].join(', ')})`);
   }
   const text = (key: string): string => (raw[key] ?? KEYS[key]?.defaultValue ?? '').trim();
-  const integer = (key: string, min: number, max: number): number => {
-    const value = text(key);
-    const n = Number(value);
-    if (!/^[0-9]+$/.test(value) || n < min || n > max) {
-      problems.push(`${where(key)}: "${value}" is not an integer in [${min}, ${max}]`);
-      return min;
-    }
-    return n;
-  };
-  const boolean = (key: string): boolean => {
-    const value = text(key);
-    if (value !== 'true' && value !== 'false') problems.push(`${where(key)}: "${value}" must be true or false`);
-    return value === 'true';
-  };
+  const source: KeySource = { text, where, problems };
+  const integer = (key: string, min: number, max: number): number => readKey(source, key, integerIn(min, max));
+  const boolean = (key: string): boolean => readKey(source, key, trueOrFalse);
   const name = (key: string, value: string): string => {
     // RocketMQ's topic/broker-name charset; also keeps names safe as directory names.
     if (!/^[A-Za-z0-9_-]{1,127}$/.test(value)) problems.push(`${where(key)}: "${value}" must be 1-127 letters, digits, '_' or '-'`);
@@ -387,11 +377,11 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   if ((accessKey === '') !== (secretKey === '')) problems.push(`${where(accessKey === '' ? 'secretKey' : 'accessKey')}: accessKey and secretKey go together (the account the broker signs its registrations with)`);
   const aclCredentials = accessKey === '' || secretKey === '' ? null : { accessKey, secretKey };
 
-  const retention = brokerRetention(text, where, integer, problems);
-  const grpc = parseGrpcConfig(text, integer, boolean, maxMessageSize);
+  const retention = brokerRetention(source);
+  const grpc = parseGrpcConfig(source, maxMessageSize);
   const selfPeer = dLegerPeers.find((p) => p.id === dLegerSelfId);
-  const metrics = parseMetricsConfig(text, integer, where, problems, brokerIP1, { listenPort, ...(grpc.enabled ? { grpcServerPort: grpc.port } : {}), ...(selfPeer === undefined ? {} : { 'dLegerPeers port': selfPeer.port }) });
-  const transaction = parseTransactionConfig(integer, boolean);
+  const metrics = parseMetricsConfig(source, brokerIP1, { listenPort, ...(grpc.enabled ? { grpcServerPort: grpc.port } : {}), ...(selfPeer === undefined ? {} : { 'dLegerPeers port': selfPeer.port }) });
+  const transaction = parseTransactionConfig(source);
   if (problems.length > 0) throw new BrokerConfigError(problems);
   return {
     retention, grpc, metrics, transaction,
@@ -441,11 +431,6 @@ export function toNodeConfig(config: BrokerConfig, overrides: Readonly<Record<st
     raftWorker: config.dLegerRaftWorker,
     ...overrides,
   });
-}
-
-function isIPv4(text: string): boolean {
-  const parts = text.split('.');
-  return parts.length === 4 && parts.every((p) => /^[0-9]{1,3}$/.test(p) && Number(p) <= 255);
 }
 
 /** RocketMQ's NetworkUtil.getLocalAddress: the first non-loopback IPv4, else 127.0.0.1. */

@@ -16,63 +16,55 @@
 // synchronous, the unmap happens at once), so it is validated and reported, and waits for nothing.
 // RocketMQ's DLedger mode copies fileReservedTime + 1 into DLedger's fileReservedHours; here the
 // broker's value is used as written.
-import { MAX_SEGMENTS_PER_RUN, parseDecimal, parseDeleteWhen, reservedHoursToMs, MAX_RESERVED_HOURS, type RetentionSettings } from '../node/retention-settings.js';
+import { deleteWhenOf, MAX_RESERVED_HOURS, MAX_SEGMENTS_PER_RUN, reservedHoursToMs, type RetentionSettings } from '../node/retention-settings.js';
+import { decimalIn, integerIn, type KeySource, type KeyTable, type KeyType, readKeyTable, trueOrFalse } from '../util/key-table.js';
 
-export const BROKER_RETENTION_KEYS: Readonly<Record<string, { readonly defaultValue: string; readonly doc: string }>> = {
-  fileReservedTime: { defaultValue: '72', doc: 'hours a commit log segment is kept after its last write (fractions allowed)' },
-  deleteWhen: { defaultValue: '04', doc: 'hours of the day expired segments are deleted: "04", "04;16" or "*"' },
-  diskMaxUsedSpaceRatio: { defaultValue: '75', doc: 'disk usage % above which expired segments are deleted at any hour (10-95)' },
-  cleanResourceInterval: { defaultValue: '10000', doc: 'ms between two disk measurements / cleaning runs' },
-  deleteCommitLogFilesInterval: { defaultValue: '100', doc: 'ms between two segment deletions of one run' },
-  destroyMapedFileIntervalForcibly: { defaultValue: '120000', doc: 'RocketMQ: ms to wait for readers of a deleted file (none here; validated)' },
-  cleanFileForciblyEnable: { defaultValue: 'true', doc: 'delete unexpired segments above diskSpaceCleanForciblyRatio' },
-  diskSpaceCleanForciblyRatio: { defaultValue: '85', doc: 'disk usage (% or fraction, 30-85 %) above which old segments go whether expired or not' },
-  diskSpaceWarningLevelRatio: { defaultValue: '90', doc: 'disk usage (% or fraction, 35-90 %) above which sends are refused' },
-};
+/** "85" (percent) or "0.85" (fraction) within [minPercent, maxPercent] %, as a fraction. */
+function percentOrFraction(minPercent: number, maxPercent: number): KeyType<number> {
+  return (text) => {
+    if (/^[0-9]+$/.test(text)) {
+      const percent = Number(text);
+      if (percent >= minPercent && percent <= maxPercent) return { value: percent / 100 };
+    } else if (/^0?\.[0-9]+$/.test(text)) {
+      const fraction = Number(text);
+      if (fraction >= minPercent / 100 && fraction <= maxPercent / 100) return { value: fraction };
+    }
+    return { refusal: `must be a percent ${minPercent}-${maxPercent} or a fraction ${minPercent / 100}-${maxPercent / 100}`, fallback: maxPercent / 100 };
+  };
+}
+
+export const BROKER_RETENTION_TABLE = {
+  fileReservedTime: { key: 'fileReservedTime', defaultValue: '72', doc: 'hours a commit log segment is kept after its last write (fractions allowed)', type: decimalIn(0, MAX_RESERVED_HOURS, true) },
+  deleteWhen: { key: 'deleteWhen', defaultValue: '04', doc: 'hours of the day expired segments are deleted: "04", "04;16" or "*"', type: deleteWhenOf },
+  diskMaxUsedSpaceRatio: { key: 'diskMaxUsedSpaceRatio', defaultValue: '75', doc: 'disk usage % above which expired segments are deleted at any hour (10-95)', type: integerIn(10, 95) },
+  cleanResourceInterval: { key: 'cleanResourceInterval', defaultValue: '10000', doc: 'ms between two disk measurements / cleaning runs', type: integerIn(10, 3_600_000) },
+  deleteCommitLogFilesInterval: { key: 'deleteCommitLogFilesInterval', defaultValue: '100', doc: 'ms between two segment deletions of one run', type: integerIn(0, 60_000) },
+  destroyMapedFileIntervalForcibly: { key: 'destroyMapedFileIntervalForcibly', defaultValue: '120000', doc: 'RocketMQ: ms to wait for readers of a deleted file (none here; validated)', type: integerIn(0, 3_600_000) },
+  cleanFileForciblyEnable: { key: 'cleanFileForciblyEnable', defaultValue: 'true', doc: 'delete unexpired segments above diskSpaceCleanForciblyRatio', type: trueOrFalse },
+  diskSpaceCleanForciblyRatio: { key: 'diskSpaceCleanForciblyRatio', defaultValue: '85', doc: 'disk usage (% or fraction, 30-85 %) above which old segments go whether expired or not', type: percentOrFraction(30, 85) },
+  diskSpaceWarningLevelRatio: { key: 'diskSpaceWarningLevelRatio', defaultValue: '90', doc: 'disk usage (% or fraction, 35-90 %) above which sends are refused', type: percentOrFraction(35, 90) },
+} satisfies KeyTable;
 
 export interface BrokerRetention {
   readonly settings: RetentionSettings;
   readonly destroyMapedFileIntervalForciblyMs: number;
 }
 
-/** "85" (percent) or "0.85" (fraction) within [minPercent, maxPercent] %, as a fraction. */
-function ratioOf(key: string, text: string, minPercent: number, maxPercent: number, problems: string[]): number {
-  const trimmed = text.trim();
-  if (/^[0-9]+$/.test(trimmed)) {
-    const percent = Number(trimmed);
-    if (percent >= minPercent && percent <= maxPercent) return percent / 100;
-  } else if (/^0?\.[0-9]+$/.test(trimmed)) {
-    const fraction = Number(trimmed);
-    if (fraction >= minPercent / 100 && fraction <= maxPercent / 100) return fraction;
-  }
-  problems.push(`${key}: "${text}" must be a percent ${minPercent}-${maxPercent} or a fraction ${minPercent / 100}-${maxPercent / 100}`);
-  return maxPercent / 100;
-}
-
-export function brokerRetention(text: (key: string) => string, where: (key: string) => string, integer: (key: string, min: number, max: number) => number, problems: string[]): BrokerRetention {
-  const fileReservedTime = parseDecimal(where('fileReservedTime'), text('fileReservedTime'), 0, MAX_RESERVED_HOURS, problems, true);
-  const deleteWhen = parseDeleteWhen(where('deleteWhen'), text('deleteWhen'), problems);
-  const diskMaxUsedSpaceRatio = integer('diskMaxUsedSpaceRatio', 10, 95);
-  const cleanResourceInterval = integer('cleanResourceInterval', 10, 3_600_000);
-  const deleteCommitLogFilesInterval = integer('deleteCommitLogFilesInterval', 0, 60_000);
-  const destroyMapedFileIntervalForcibly = integer('destroyMapedFileIntervalForcibly', 0, 3_600_000);
-  const cleanFileForciblyEnable = text('cleanFileForciblyEnable');
-  if (cleanFileForciblyEnable !== 'true' && cleanFileForciblyEnable !== 'false') problems.push(`${where('cleanFileForciblyEnable')}: "${cleanFileForciblyEnable}" must be true or false`);
-  const cleanForcibly = ratioOf(where('diskSpaceCleanForciblyRatio'), text('diskSpaceCleanForciblyRatio'), 30, 85, problems);
-  const warning = ratioOf(where('diskSpaceWarningLevelRatio'), text('diskSpaceWarningLevelRatio'), 35, 90, problems);
+export function brokerRetention(source: KeySource): BrokerRetention {
+  const keys = readKeyTable(BROKER_RETENTION_TABLE, source);
   return {
     settings: {
-      fileReservedMs: reservedHoursToMs(fileReservedTime),
-      deleteWhen,
-      checkExpiredRatio: diskMaxUsedSpaceRatio / 100,
-      forceCleanRatio: cleanFileForciblyEnable === 'false' ? null : cleanForcibly,
-      diskFullRatio: warning,
+      fileReservedMs: reservedHoursToMs(keys.fileReservedTime),
+      deleteWhen: keys.deleteWhen,
+      checkExpiredRatio: keys.diskMaxUsedSpaceRatio / 100,
+      forceCleanRatio: keys.cleanFileForciblyEnable ? keys.diskSpaceCleanForciblyRatio : null,
+      diskFullRatio: keys.diskSpaceWarningLevelRatio,
       // RocketMQ marks the disk OK again only once usage is no longer above the clean-forcibly ratio.
-      diskOkRatio: Math.min(cleanForcibly, warning),
-      checkIntervalMs: cleanResourceInterval,
-      unlinkIntervalMs: deleteCommitLogFilesInterval,
+      diskOkRatio: Math.min(keys.diskSpaceCleanForciblyRatio, keys.diskSpaceWarningLevelRatio),
+      checkIntervalMs: keys.cleanResourceInterval,
+      unlinkIntervalMs: keys.deleteCommitLogFilesInterval,
       maxSegmentsPerRun: MAX_SEGMENTS_PER_RUN,
     },
-    destroyMapedFileIntervalForciblyMs: destroyMapedFileIntervalForcibly,
+    destroyMapedFileIntervalForciblyMs: keys.destroyMapedFileIntervalForcibly,
   };
 }

@@ -2,6 +2,7 @@
 // runs by, built from DLedger's keys for a plain group (node/config.ts) or from RocketMQ's for a
 // broker (broker/config.ts), and the parsers both share. Fractions of hours are allowed (tests
 // use seconds); DLedger floors fileReservedHours at 1 h, we do not.
+import { decimalIn, type KeyType, type Parsed } from '../util/key-table.js';
 
 export type DeleteWhen = { readonly kind: 'always' } | { readonly kind: 'hours'; readonly hours: readonly number[] };
 
@@ -35,32 +36,35 @@ const HOUR_MS = 3_600_000;
 export const MAX_RESERVED_HOURS = 87_600;
 
 /** "04", "04;16" (hours of the day, RocketMQ's and DLedger's syntax) or "*" (every hour). */
-export function parseDeleteWhen(key: string, text: string, problems: string[]): DeleteWhen {
-  const trimmed = text.trim();
-  if (trimmed === '*') return { kind: 'always' };
-  const parts = trimmed.split(';').map((part) => part.trim()).filter((part) => part.length > 0);
+export const deleteWhenOf: KeyType<DeleteWhen> = (text) => {
+  if (text === '*') return { value: { kind: 'always' } };
+  const parts = text.split(';').map((part) => part.trim()).filter((part) => part.length > 0);
   const hours: number[] = [];
   for (const part of parts) {
     const hour = Number(part);
     if (!/^[0-9]{1,2}$/.test(part) || hour > 23) {
-      problems.push(`${key}: "${text}" must be hours of the day 00-23 separated by ';' (e.g. "04" or "04;16"), or "*"`);
-      return { kind: 'always' };
+      return { refusal: 'must be hours of the day 00-23 separated by \';\' (e.g. "04" or "04;16"), or "*"', fallback: { kind: 'always' } };
     }
     hours.push(hour);
   }
-  if (hours.length === 0) problems.push(`${key}: "${text}" names no hour; expected e.g. "04", "04;16" or "*"`);
-  return { kind: 'hours', hours };
+  if (hours.length === 0) return { refusal: 'names no hour; expected e.g. "04", "04;16" or "*"', fallback: { kind: 'hours', hours } };
+  return { value: { kind: 'hours', hours } };
+};
+
+/** deleteWhenOf for a key read without a key table; a refusal names `key`. */
+export function parseDeleteWhen(key: string, text: string, problems: string[]): DeleteWhen {
+  return orProblem(key, text, deleteWhenOf(text.trim()), problems);
 }
 
 /** A decimal number in (min, max] (min exclusive when `minExclusive`), else a problem naming the key. */
 export function parseDecimal(key: string, text: string, min: number, max: number, problems: string[], minExclusive = false): number {
-  const value = Number(text.trim());
-  const ok = /^[0-9]+(\.[0-9]+)?$/.test(text.trim()) && (minExclusive ? value > min : value >= min) && value <= max;
-  if (!ok) {
-    problems.push(`${key}: "${text}" is not a number in ${minExclusive ? '(' : '['}${min}, ${max}]`);
-    return max;
-  }
-  return value;
+  return orProblem(key, text, decimalIn(min, max, minExclusive)(text.trim()), problems);
+}
+
+function orProblem<T>(key: string, text: string, parsed: Parsed<T>, problems: string[]): T {
+  if ('value' in parsed) return parsed.value;
+  problems.push(`${key}: "${text}" ${parsed.refusal}`);
+  return parsed.fallback;
 }
 
 export function reservedHoursToMs(hours: number): number {

@@ -7,31 +7,20 @@
 //                               TRANS_CHECK_MAX_TIME_TOPIC (never visible in its topic): 15
 //   rejectTransactionMessage    true: a prepared (TRAN_MSG) send is refused with NO_PERMISSION
 //   transactionHalfMessagesMax  half messages pending at once; a prepare beyond is refused (bound)
-export const TRANSACTION_KEYS: Readonly<Record<string, { readonly defaultValue: string; readonly doc: string }>> = {
-  transactionCheckInterval: { defaultValue: '30000', doc: 'ms between two passes of the transaction check loop (RocketMQ 5: 30000; 4.9: 60000)' },
-  transactionTimeOut: { defaultValue: '6000', doc: 'ms after its birth before a half message is first checked' },
-  transactionCheckMax: { defaultValue: '15', doc: 'checks of one half message before it is discarded into TRANS_CHECK_MAX_TIME_TOPIC' },
-  rejectTransactionMessage: { defaultValue: 'false', doc: 'refuse prepared (transactional) sends' },
-  transactionHalfMessagesMax: { defaultValue: '100000', doc: 'half messages pending at once; prepares beyond are refused' },
-};
+import { integerIn, type KeySource, type KeyTable, readKeyTable, trueOrFalse, type ValuesOf } from '../../util/key-table.js';
 
-export interface TransactionConfig {
-  readonly checkIntervalMs: number;
-  readonly timeoutMs: number;
-  readonly checkMax: number;
-  readonly rejectTransactionMessage: boolean;
-  readonly halfMessagesMax: number;
-}
+const DAY_MS = 24 * 3_600_000;
 
-export function parseTransactionConfig(
-  integer: (key: string, min: number, max: number) => number,
-  boolean: (key: string) => boolean,
-): TransactionConfig {
-  return {
-    checkIntervalMs: integer('transactionCheckInterval', 100, 24 * 3_600_000),
-    timeoutMs: integer('transactionTimeOut', 0, 24 * 3_600_000),
-    checkMax: integer('transactionCheckMax', 1, 10_000),
-    rejectTransactionMessage: boolean('rejectTransactionMessage'),
-    halfMessagesMax: integer('transactionHalfMessagesMax', 1, 10_000_000),
-  };
+export const TRANSACTION_TABLE = {
+  checkIntervalMs: { key: 'transactionCheckInterval', defaultValue: '30000', doc: 'ms between two passes of the transaction check loop (RocketMQ 5: 30000; 4.9: 60000)', type: integerIn(100, DAY_MS) },
+  timeoutMs: { key: 'transactionTimeOut', defaultValue: '6000', doc: 'ms after its birth before a half message is first checked', type: integerIn(0, DAY_MS) },
+  checkMax: { key: 'transactionCheckMax', defaultValue: '15', doc: 'checks of one half message before it is discarded into TRANS_CHECK_MAX_TIME_TOPIC', type: integerIn(1, 10_000) },
+  rejectTransactionMessage: { key: 'rejectTransactionMessage', defaultValue: 'false', doc: 'refuse prepared (transactional) sends', type: trueOrFalse },
+  halfMessagesMax: { key: 'transactionHalfMessagesMax', defaultValue: '100000', doc: 'half messages pending at once; prepares beyond are refused', type: integerIn(1, 10_000_000) },
+} satisfies KeyTable;
+
+export type TransactionConfig = ValuesOf<typeof TRANSACTION_TABLE>;
+
+export function parseTransactionConfig(source: KeySource): TransactionConfig {
+  return readKeyTable(TRANSACTION_TABLE, source);
 }
