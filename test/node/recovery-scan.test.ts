@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { IoPool } from '../../src/node/io-pool.js';
 import { scanSegmentsForRecovery } from '../../src/node/recovery-scan.js';
 import { checkpointPath } from '../../src/store/checkpoint.js';
@@ -78,15 +78,33 @@ async function scansFor(nodeDir: string): Promise<ReadonlyMap<number, SegmentSca
 const base = path.join(root, 'base');
 const entries = await writeLog(base);
 
-t.test('a clean log: same recovery, same files, most records verified by the pool', async (t) => {
-  const serialDir = copyOf(base, 'clean-serial');
-  const poolDir = copyOf(base, 'clean-pool');
-  const tasks = planSegmentScans(poolDir, SEGMENT_BYTES, 4096);
-  t.equal(tasks.length, 10, 'every data segment is planned (no checkpoint: from the log start): 9 with entries, the one prepared ahead');
+/**
+ * Two copies of the base log, each damaged the same way; the plan and the pool's scans of one
+ * (planned before any open: an open prepares a segment ahead); both opened, serially and with the scans.
+ */
+async function openBoth(name: string, damage: (dir: string) => void = () => undefined) {
+  const serialDir = copyOf(base, `${name}-serial`);
+  const poolDir = copyOf(base, `${name}-pool`);
+  for (const dir of [serialDir, poolDir]) damage(dir);
+  const planned = planSegmentScans(poolDir, SEGMENT_BYTES, 4096);
   const scans = await scansFor(poolDir);
+  return { serialDir, poolDir, planned, scans, serial: open(serialDir), parallel: open(poolDir, scans) };
+}
+
+/** Closes both stores; they left the same files, byte for byte. */
+async function sameFilesAfterClose(t: Test, serialDir: string, poolDir: string, serial: SegmentedLogStore, parallel: SegmentedLogStore): Promise<void> {
+  await serial.close();
+  await parallel.close();
+  const serialFiles = filesUnder(serialDir);
+  const parallelFiles = filesUnder(poolDir);
+  t.same([...parallelFiles.keys()], [...serialFiles.keys()], 'same files');
+  for (const [name, bytes] of serialFiles) if (!bytes.equals(parallelFiles.get(name)!)) t.fail(`${name} differs`);
+}
+
+t.test('a clean log: same recovery, same files, most records verified by the pool', async (t) => {
+  const { serialDir, poolDir, planned, scans, serial, parallel } = await openBoth('clean');
+  t.equal(planned.length, 10, 'every data segment is planned (no checkpoint: from the log start): 9 with entries, the one prepared ahead');
   t.same([...scans.values()].map((scan) => scan.verifiedRecords > 0), [...Array(9).fill(true), false], 'each of the 9 verified records, the empty one none');
-  const serial = open(serialDir);
-  const parallel = open(poolDir, scans);
   if (!('store' in serial) || !('store' in parallel)) return t.fail(`open failed: ${String('error' in serial ? serial.error : '')} ${String('error' in parallel ? parallel.error : '')}`);
   t.equal(parallel.store.lastIndex, entries.at(-1)!.index, 'the whole log recovered');
   t.same([parallel.store.lastIndex, parallel.store.lastTerm, parallel.store.endPos], [serial.store.lastIndex, serial.store.lastTerm, serial.store.endPos], 'same last index, term and end');
@@ -97,31 +115,21 @@ t.test('a clean log: same recovery, same files, most records verified by the poo
   // Every record but the first of each of the 9 segments.
   t.equal(verifiedByScans, entries.length - 9, `the pool verified ${verifiedByScans} of ${parallelReport.verifiedEntries} records`);
   t.same(Buffer.from(parallel.store.get(entries[500]!.index)!.body), Buffer.from(serial.store.get(entries[500]!.index)!.body), 'reads agree');
-  await serial.store.close();
-  await parallel.store.close();
-  const serialFiles = filesUnder(serialDir);
-  const parallelFiles = filesUnder(poolDir);
-  t.same([...parallelFiles.keys()], [...serialFiles.keys()], 'same files');
-  for (const [name, bytes] of serialFiles) if (!bytes.equals(parallelFiles.get(name)!)) t.fail(`${name} differs`);
+  await sameFilesAfterClose(t, serialDir, poolDir, serial.store, parallel.store);
 });
 
 t.test('a corrupted record in a middle segment: the same refusal', async (t) => {
-  const serialDir = copyOf(base, 'corrupt-serial');
-  const poolDir = copyOf(base, 'corrupt-pool');
   // An entry in the middle of the 4th segment, not its first: the pool's scan is the one to find it.
   const victim = entries.find((entry) => entry.pos > 3 * SEGMENT_BYTES + SEGMENT_BYTES / 2)!;
   const segmentStart = Math.floor(victim.pos / SEGMENT_BYTES) * SEGMENT_BYTES;
-  for (const dir of [serialDir, poolDir]) {
+  const { serialDir, poolDir, scans, serial, parallel } = await openBoth('corrupt', (dir) => {
     const file = path.join(dir, 'data', String(segmentStart).padStart(20, '0'));
     const bytes = fs.readFileSync(file);
     bytes[victim.pos - segmentStart + 48 + 3]! ^= 0x40;
     fs.writeFileSync(file, bytes);
-  }
-  const scans = await scansFor(poolDir);
+  });
   const scan = scans.get(segmentStart)!;
   t.equal(segmentStart + scan.verifiedEndOffsetBytes, victim.pos, 'the pool\'s scan of that segment stopped at the corrupted record');
-  const serial = open(serialDir);
-  const parallel = open(poolDir, scans);
   if (!('error' in serial) || !('error' in parallel)) return t.fail('a store opened over a corrupted middle record');
   t.ok(serial.error instanceof StoreCorruptionError && parallel.error instanceof StoreCorruptionError, 'both refuse with StoreCorruptionError');
   const strip = (error: unknown): string => String((error as Error).message).replaceAll(serialDir, '<dir>').replaceAll(poolDir, '<dir>');
@@ -131,10 +139,8 @@ t.test('a corrupted record in a middle segment: the same refusal', async (t) => 
 });
 
 t.test('index records missing in a middle segment: the same rebuilt records, the same files', async (t) => {
-  const serialDir = copyOf(base, 'index-serial');
-  const poolDir = copyOf(base, 'index-pool');
   const victims = entries.filter((entry) => entry.pos > 5 * SEGMENT_BYTES + 1000).slice(0, 3);
-  for (const dir of [serialDir, poolDir]) {
+  const { serialDir, poolDir, scans, serial, parallel } = await openBoth('index', (dir) => {
     for (const victim of victims) {
       const slotPos = victim.index * 32;
       const file = path.join(dir, 'index', String(slotPos - (slotPos % 4096)).padStart(20, '0'));
@@ -142,48 +148,30 @@ t.test('index records missing in a middle segment: the same rebuilt records, the
       bytes.fill(0, slotPos % 4096, (slotPos % 4096) + 32);
       fs.writeFileSync(file, bytes);
     }
-  }
-  const scans = await scansFor(poolDir);
+  });
   t.equal(scans.get(5 * SEGMENT_BYTES)!.indexMismatches, 3, 'the pool saw the 3 missing index records');
-  const serial = open(serialDir);
-  const parallel = open(poolDir, scans);
   if (!('store' in serial) || !('store' in parallel)) return t.fail('open failed');
   t.equal(serial.store.recoveryReport.rebuiltIndexRecords, 3, 'the serial open rebuilt the 3');
   t.equal(parallel.store.recoveryReport.rebuiltIndexRecords, 3, 'so did the one with the scans');
   t.equal(parallel.store.get(victims[1]!.index)?.pos, victims[1]!.pos, 'the rebuilt record reads');
-  await serial.store.close();
-  await parallel.store.close();
-  const serialFiles = filesUnder(serialDir);
-  const parallelFiles = filesUnder(poolDir);
-  t.same([...parallelFiles.keys()], [...serialFiles.keys()], 'same files');
-  for (const [name, bytes] of serialFiles) if (!bytes.equals(parallelFiles.get(name)!)) t.fail(`${name} differs`);
+  await sameFilesAfterClose(t, serialDir, poolDir, serial.store, parallel.store);
 });
 
 t.test('a torn tail: the same cut, the same files', async (t) => {
-  const serialDir = copyOf(base, 'torn-serial');
-  const poolDir = copyOf(base, 'torn-pool');
   const last = entries.at(-1)!;
   const segmentStart = Math.floor(last.pos / SEGMENT_BYTES) * SEGMENT_BYTES;
-  for (const dir of [serialDir, poolDir]) {
+  const { serialDir, poolDir, serial, parallel } = await openBoth('torn', (dir) => {
     const file = path.join(dir, 'data', String(segmentStart).padStart(20, '0'));
     const bytes = fs.readFileSync(file);
     bytes.fill(0, last.pos - segmentStart + 60, last.pos - segmentStart + 100);
     fs.writeFileSync(file, bytes);
-  }
-  const scans = await scansFor(poolDir);
-  const serial = open(serialDir);
-  const parallel = open(poolDir, scans);
+  });
   if (!('store' in serial) || !('store' in parallel)) return t.fail('a torn tail refused');
   t.equal(serial.store.recoveryReport.cutAtPos, last.pos, 'cut at the torn record');
   t.equal(parallel.store.recoveryReport.cutAtPos, serial.store.recoveryReport.cutAtPos, 'the same cut');
   t.equal(parallel.store.recoveryReport.cutReason, serial.store.recoveryReport.cutReason, 'the same reason');
   t.equal(parallel.store.lastIndex, last.index - 1, 'the log ends before the torn entry');
-  await serial.store.close();
-  await parallel.store.close();
-  const serialFiles = filesUnder(serialDir);
-  const parallelFiles = filesUnder(poolDir);
-  t.same([...parallelFiles.keys()], [...serialFiles.keys()], 'same files');
-  for (const [name, bytes] of serialFiles) if (!bytes.equals(parallelFiles.get(name)!)) t.fail(`${name} differs`);
+  await sameFilesAfterClose(t, serialDir, poolDir, serial.store, parallel.store);
 });
 
 t.test('the usual start (a checkpoint one segment behind) runs the serial scan alone', async (t) => {

@@ -8,51 +8,21 @@
 // and wrong-typed variants get an error answer or a closed connection, never a crash.
 // Method: as java-frames.test.ts (frames built to Java's encoding by
 // fixtures/make-java-admin-requests.cjs, raw sockets against broker-harness's cluster).
-import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
 import t from 'tap';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
 import { RemotingFrameDecoder } from '../../src/remoting/frame.js';
 import { startCluster } from '../broker/broker-harness.js';
 import { until } from '../broker/group-harness.js';
+import { type Answer, exchange, frameOf, hexOf, type JavaFrame, loadJavaFrames, type Outcome } from './java-frame-exchange.js';
 
-interface JavaFrame { name: string; code: number; opaque: number; extFields: Record<string, string> | null; bodyHex: string | null; hex: string }
-const frames = (JSON.parse(fs.readFileSync(path.join(import.meta.dirname, 'fixtures/java-admin-requests.json'), 'utf8')) as { frames: JavaFrame[] }).frames;
+const frames = loadJavaFrames('java-admin-requests.json');
 const byName = new Map(frames.map((f) => [f.name, f]));
-const hexOf = (f: JavaFrame): Buffer => Buffer.from(f.hex, 'hex');
-type Answer = { code: number; opaque: number; remark: string | null; body: Buffer | null };
-
-async function exchange(addr: string, bytes: Buffer, endAfterWrite = false, waitMs = 5000): Promise<{ answers: Answer[]; closed: boolean }> {
-  const i = addr.lastIndexOf(':');
-  const socket = net.connect({ host: addr.slice(0, i), port: Number(addr.slice(i + 1)) });
-  const outcome = { answers: [] as Answer[], closed: false };
-  const decoder = new RemotingFrameDecoder();
-  socket.on('data', (chunk: Buffer) => { for (const c of decoder.push(chunk)) outcome.answers.push({ code: c.code, opaque: c.opaque, remark: c.remark, body: c.body }); });
-  socket.on('error', () => undefined);
-  socket.on('close', () => { outcome.closed = true; });
-  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  socket.write(bytes);
-  if (endAfterWrite) socket.end();
-  const deadline = Date.now() + waitMs;
-  while (Date.now() < deadline && !outcome.closed && outcome.answers.length < 1) await new Promise((r) => setTimeout(r, 5));
-  await new Promise((r) => setTimeout(r, 30));
-  socket.destroy();
-  return outcome;
-}
 
 /** A Java frame with a different body (same header). */
 function withBody(frame: JavaFrame, body: string): Buffer {
   const bytes = hexOf(frame);
   const headerLength = bytes.readInt32BE(4) & 0xffffff;
-  const header = bytes.subarray(8, 8 + headerLength);
-  const b = Buffer.from(body, 'utf8');
-  const out = Buffer.alloc(8 + header.length + b.length);
-  out.writeInt32BE(4 + header.length + b.length, 0);
-  out.writeInt32BE(header.length, 4);
-  header.copy(out, 8);
-  b.copy(out, 8 + header.length);
-  return out;
+  return frameOf(bytes.subarray(8, 8 + headerLength), Buffer.from(body, 'utf8'));
 }
 
 /** fastjson MessageQueue keys to strings "topic/brokerName/queueId", then JSON.parse. */
@@ -80,7 +50,7 @@ t.test('a live group answers each Java admin frame as Java 4.9 would', async (t)
     t.equal(created.code, ResponseCode.SUCCESS, `${topic} created`);
   }
   await until(() => cluster.namesrv.routeInfo.topicRoute('JavaDelTopic'), 10_000, 'JavaDelTopic routed');
-  const send = (frame: string, addr = master.brokerAddr, bytes?: Buffer): Promise<{ answers: Answer[]; closed: boolean }> => exchange(addr, bytes ?? hexOf(byName.get(frame) as JavaFrame));
+  const send = (frame: string, addr = master.brokerAddr, bytes?: Buffer): Promise<Outcome> => exchange(addr, bytes ?? hexOf(byName.get(frame) as JavaFrame));
   const one = async (frame: string, addr?: string, bytes?: Buffer): Promise<Answer> => {
     const outcome = await send(frame, addr, bytes);
     t.equal(outcome.answers.length, 1, `${frame}: exactly one answer`);
@@ -163,12 +133,12 @@ t.test('truncated, corrupted and wrong-typed admin frames: an error answer or a 
     const bytes = hexOf(frame);
     const headerLength = bytes.readInt32BE(4) & 0xffffff;
     for (const cut of [2, 6, 8 + Math.floor(headerLength / 2)]) {
-      const outcome = await exchange(addr, bytes.subarray(0, cut), true, 1000);
+      const outcome = await exchange(addr, bytes.subarray(0, cut), { endAfterWrite: true, waitMs: 1000 });
       t.ok(outcome.answers.length === 0 && outcome.closed, `${frame.name} cut at ${cut} then EOF: closed, no answer`);
     }
     const corrupted = Buffer.from(bytes);
     corrupted.writeInt32BE(headerLength + 1000, 4);
-    const c = await exchange(addr, corrupted, false, 1000);
+    const c = await exchange(addr, corrupted, { waitMs: 1000 });
     t.ok(c.closed || (c.answers[0] !== undefined && c.answers[0].code !== ResponseCode.SUCCESS), `${frame.name} header length past the frame: closed or refused`);
   }
   // Wrong types and hostile bodies: clear error answers.

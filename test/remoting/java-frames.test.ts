@@ -11,28 +11,15 @@
 // Method: the fixtures are constructed to Java's encoding from the apache/rocketmq sources by
 // fixtures/make-java-requests.cjs (no JVM here); raw sockets replay them against broker-harness's
 // in-process cluster (the broker frames to the master, the name server frames to the name server).
-import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
 import t from 'tap';
 import { decodeMessage } from '../../src/broker/message-codec.js';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
 import { RemotingFrameDecoder } from '../../src/remoting/frame.js';
 import { startCluster } from '../broker/broker-harness.js';
 import { until } from '../broker/group-harness.js';
+import { type Answer, exchange, frameOf, hexOf, type JavaFrame, loadJavaFrames, type Outcome } from './java-frame-exchange.js';
 
-interface JavaFrame {
-  name: string;
-  code: number;
-  opaque: number;
-  version: number;
-  extFields: Record<string, string> | null;
-  header: string;
-  bodyHex: string | null;
-  hex: string;
-}
-const fixture = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, 'fixtures/java-requests.json'), 'utf8')) as { frames: JavaFrame[] };
-const frames = fixture.frames;
+const frames = loadJavaFrames('java-requests.json');
 const byName = new Map(frames.map((f) => [f.name, f]));
 const NAMESRV_CODES = new Set<number>([RequestCode.REGISTER_BROKER, RequestCode.UNREGISTER_BROKER, RequestCode.GET_BROKER_CLUSTER_INFO, RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER]);
 
@@ -49,39 +36,8 @@ t.test('every Java request frame decodes as Java reads it', async (t) => {
   }
 });
 
-type Outcome = { answers: Array<{ code: number; opaque: number; remark: string | null; body: Buffer | null; offset?: string }>; closed: boolean };
-
-/** Write bytes on a fresh connection; collect answers until `expect` arrived (then linger) or the server closed. */
-async function exchange(addr: string, bytes: Buffer, expect = 1, endAfterWrite = false, waitMs = 3000): Promise<Outcome> {
-  const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
-  const socket = net.connect({ host, port });
-  const outcome: Outcome = { answers: [], closed: false };
-  const decoder = new RemotingFrameDecoder();
-  socket.on('data', (chunk: Buffer) => {
-    for (const c of decoder.push(chunk)) outcome.answers.push({ code: c.code, opaque: c.opaque, remark: c.remark, body: c.body, ...(c.extFields['offset'] === undefined ? {} : { offset: c.extFields['offset'] }) });
-  });
-  socket.on('error', () => undefined);
-  socket.on('close', () => { outcome.closed = true; });
-  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  socket.write(bytes);
-  if (endAfterWrite) socket.end();
-  const deadline = Date.now() + waitMs;
-  while (Date.now() < deadline && !outcome.closed && outcome.answers.length < expect) await new Promise((r) => setTimeout(r, 5));
-  await new Promise((r) => setTimeout(r, 30)); // nothing more may arrive
-  socket.destroy();
-  return outcome;
-}
-
-const hexOf = (frame: JavaFrame): Buffer => Buffer.from(frame.hex, 'hex');
 function frameWithHeader(frame: JavaFrame, header: string): Buffer {
-  const h = Buffer.from(header, 'utf8');
-  const body = frame.bodyHex === null ? Buffer.alloc(0) : Buffer.from(frame.bodyHex, 'hex');
-  const out = Buffer.alloc(8 + h.length + body.length);
-  out.writeInt32BE(4 + h.length + body.length, 0);
-  out.writeInt32BE(h.length, 4);
-  h.copy(out, 8);
-  body.copy(out, 8 + h.length);
-  return out;
+  return frameOf(Buffer.from(header, 'utf8'), frame.bodyHex === null ? Buffer.alloc(0) : Buffer.from(frame.bodyHex, 'hex'));
 }
 
 t.test('a live name server and broker group answer every Java request once, with the expected code', async (t) => {
@@ -108,12 +64,12 @@ t.test('a live name server and broker group answer every Java request once, with
     GET_ALL_TOPIC_LIST_FROM_NAMESERVER: ResponseCode.SUCCESS,
     UNREGISTER_BROKER: ResponseCode.SUCCESS,
   };
-  const answers = new Map<string, Outcome['answers'][number]>();
+  const answers = new Map<string, Answer>();
   // Broker frames one connection each; the name server frames (REGISTER_BROKER, cluster info,
   // topic list, UNREGISTER_BROKER) in one write on one connection, as a broker channel: closing
   // it would drop the registration (liveness by channel close).
   const nsFrames = frames.filter((f) => NAMESRV_CODES.has(f.code));
-  const nsOutcome = await exchange(cluster.namesrvAddr, Buffer.concat(nsFrames.map(hexOf)), nsFrames.length);
+  const nsOutcome = await exchange(cluster.namesrvAddr, Buffer.concat(nsFrames.map(hexOf)), { expect: nsFrames.length });
   t.equal(nsOutcome.answers.length, nsFrames.length, 'name server: one answer per request on one connection');
   for (const frame of frames) {
     const outcome = NAMESRV_CODES.has(frame.code)
@@ -137,7 +93,7 @@ t.test('a live name server and broker group answer every Java request once, with
   // The SEND_MESSAGE frame stored 'Hello from Java' at JavaTopic queue 1 offset 0 (store time now,
   // after the frame's timestamp 1700000000000): the search answers 0 (LOWER, all stored after),
   // the pull returns that one message.
-  t.equal(answers.get('SEARCH_OFFSET_BY_TIMESTAMP')?.offset, '0', 'SEARCH_OFFSET_BY_TIMESTAMP: offset 0');
+  t.equal(answers.get('SEARCH_OFFSET_BY_TIMESTAMP')?.extFields['offset'], '0', 'SEARCH_OFFSET_BY_TIMESTAMP: offset 0');
   const pulledBody = answers.get('PULL_MESSAGE')?.body ?? null;
   t.ok(pulledBody !== null && decodeMessage(pulledBody, 0).queueOffset === 0 && Buffer.from(decodeMessage(pulledBody, 0).body).toString('utf8') === 'Hello from Java', 'PULL_MESSAGE: the message at offset 0');
   t.equal(pulledBody === null ? -1 : pulledBody.readInt32BE(0), pulledBody?.length ?? -2, 'PULL_MESSAGE: maxMsgNums 1, one message');
@@ -182,7 +138,7 @@ t.test('truncated, header-length-corrupted and wrong-typed variants of every Jav
     // 1. Cut inside the length field, the header-length field and the header, then the client
     //    half-closes: no answer is possible, the server must close (and not crash).
     for (const cut of [2, 6, 8 + Math.floor(headerLength / 2), 8 + headerLength - 1]) {
-      const outcome = await exchange(addr, bytes.subarray(0, cut), 1, true, 1000);
+      const outcome = await exchange(addr, bytes.subarray(0, cut), { endAfterWrite: true, waitMs: 1000 });
       variants++;
       t.equal(outcome.answers.length, 0, `${frame.name} cut at ${cut}/${bytes.length} then EOF: no answer`);
       t.ok(outcome.closed, `${frame.name} cut at ${cut}: connection closed`);
@@ -203,7 +159,7 @@ t.test('truncated, header-length-corrupted and wrong-typed variants of every Jav
     }
     // 4. Wrong types: an object as an extFields value (or as extFields itself), and text where the
     //    handler reads an integer (the header decodes; the handler refuses with SYSTEM_ERROR).
-    const header = JSON.parse(frame.header) as Record<string, unknown>;
+    const header = JSON.parse(frame.header ?? '{}') as Record<string, unknown>;
     const objectTyped = frame.extFields === null
       ? { ...header, extFields: ['not', 'an', 'object'] }
       : { ...header, extFields: { ...frame.extFields, [Object.keys(frame.extFields)[0]!]: { nested: 1 } } };
