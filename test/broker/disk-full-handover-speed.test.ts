@@ -6,32 +6,22 @@
 // mount; skipped with the reason when refused); a filler file takes the master's disk over 85 %;
 // the time from the write to a successor being writable is measured and bounded at 5 s.
 import t from 'tap';
-import fs from 'node:fs';
 import path from 'node:path';
-import { mountTmpfs, type TmpfsMount } from '../native/helpers/tmpfs.js';
+import { fillToRatio, mountTmpfsEach } from '../native/helpers/tmpfs.js';
 import { startCluster } from './broker-harness.js';
 import { until } from '../cluster/helpers.js';
 
 const MIB = 1024 * 1024;
 
 t.test('a full master hands over within seconds at the default cleanResourceInterval', async (t) => {
-  const mounts: TmpfsMount[] = [];
-  for (let i = 0; i < 3; i++) {
-    const mount = mountTmpfs(16 * MIB, `broker-handover-${i}-`);
-    if (!mount.mounted) {
-      for (const m of mounts) if (m.mounted) m.unmount();
-      t.comment(`skipped: needs a tmpfs per broker: ${mount.reason}`);
-      return;
-    }
-    mounts.push(mount);
-  }
-  t.teardown(() => { for (const m of mounts) if (m.mounted) m.unmount(); });
+  const disks = mountTmpfsEach(t, 3, 16 * MIB, 'broker-handover-');
+  if (disks === null) return;
   const otherHour = String((new Date().getHours() + 12) % 24).padStart(2, '0');
   const cluster = await startCluster({
     mappedFileSizeCommitLog: String(MIB), maxHashSlotNum: '1000', maxIndexNum: '4000',
     deleteWhen: otherHour, diskMaxUsedSpaceRatio: '95', diskSpaceCleanForciblyRatio: '70', diskSpaceWarningLevelRatio: '85',
     // cleanResourceInterval: RocketMQ's default, 10 s.
-  }, undefined, { storeRootOf: (i) => path.join((mounts[i] as { dir: string }).dir, 'store') });
+  }, undefined, { storeRootOf: (i) => path.join(disks[i]!, 'store') });
   t.teardown(() => cluster.close());
   t.teardown(() => { if (t.passing() === false) t.comment(cluster.logs.filter((l) => !l.includes('registering')).slice(-30).join('\n')); });
   const master = await until(() => cluster.master(), 10_000, 'a master');
@@ -39,7 +29,7 @@ t.test('a full master hands over within seconds at the default cleanResourceInte
   t.ok(used < 0.85, `the master's disk is at ${used.toFixed(3)}`);
   const filler = path.join(master.config.storePathRootDir, '..', 'filler');
   const startedAt = Date.now();
-  fs.writeFileSync(filler, Buffer.alloc(Math.round((0.88 - used) * 16 * MIB)));
+  fillToRatio(filler, 0.88);
   const successor = await until(() => cluster.brokers.find((b) => b !== master && b.commitLog.isWritable()), 15_000, 'a member with space to become master');
   const tookMs = Date.now() - startedAt;
   t.ok(master.commitLog.retentionStats()!.diskFull, 'the old master marked its disk full');

@@ -16,7 +16,7 @@ import type { Broker } from '../../src/broker/broker.js';
 import { decodeMessages, formatMessageProperties } from '../../src/broker/message-codec.js';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
 import { main as mqadminMain } from '../../src/cli/mqadmin.js';
-import { mountTmpfs, type TmpfsMount } from '../native/helpers/tmpfs.js';
+import { mountTmpfsEach } from '../native/helpers/tmpfs.js';
 import { startCluster, type Cluster } from './broker-harness.js';
 import { message } from './group-harness.js';
 import { until } from '../cluster/helpers.js';
@@ -94,24 +94,15 @@ t.test('GET_MIN_OFFSET moves with retention on every member; a consumer behind g
 });
 
 t.test('disk over diskSpaceWarningLevelRatio: sends refused with RocketMQ\'s remark until forced cleaning frees space', async (t) => {
-  const mounts: TmpfsMount[] = [];
-  for (let i = 0; i < 3; i++) {
-    const mount = mountTmpfs(16 * MIB, `broker-retention-${i}-`);
-    if (!mount.mounted) {
-      for (const m of mounts) if (m.mounted) m.unmount();
-      t.comment(`skipped: needs a tmpfs per broker: ${mount.reason}`);
-      return;
-    }
-    mounts.push(mount);
-  }
-  t.teardown(() => { for (const m of mounts) if (m.mounted) m.unmount(); });
+  const disks = mountTmpfsEach(t, 3, 16 * MIB, 'broker-retention-');
+  if (disks === null) return;
   // No deletion by age (72 h, and deleteWhen an hour that is not now): only forced cleaning.
   const otherHour = String((new Date().getHours() + 12) % 24).padStart(2, '0');
   const cluster = await startCluster({
     mappedFileSizeCommitLog: String(MIB), maxHashSlotNum: '1000', maxIndexNum: '4000',
     deleteWhen: otherHour, diskMaxUsedSpaceRatio: '95', diskSpaceCleanForciblyRatio: '70', diskSpaceWarningLevelRatio: '85',
     cleanResourceInterval: '200', deleteCommitLogFilesInterval: '200',
-  }, undefined, { storeRootOf: (i) => path.join((mounts[i] as { dir: string }).dir, 'store') });
+  }, undefined, { storeRootOf: (i) => path.join(disks[i]!, 'store') });
   t.teardown(() => cluster.close());
   t.teardown(() => { if (t.passing() === false) t.comment(cluster.logs.filter((l) => !l.includes('registering')).slice(-30).join('\n')); });
   const master = await until(() => cluster.master(), 10_000, 'a master');

@@ -84,6 +84,8 @@ export interface GroupSpec {
   readonly members: number;
   /** More conf lines for every member (e.g. mappedFileSizeCommitLog=...). */
   readonly extraConf?: readonly string[];
+  /** Member i's storePathRootDir (default dir/rmqstore/<brokerName>-node0<i>), e.g. on its own tmpfs. */
+  readonly storeRootOf?: (memberIndex: number) => string;
 }
 
 export interface BrokerProcess extends Child {
@@ -103,7 +105,7 @@ export async function startGroup(t: Test, dir: string, namesrvAddr: string, spec
   const confDir = path.join(dir, 'conf', spec.brokerName);
   fs.mkdirSync(confDir, { recursive: true });
   const brokers = clientPorts.map((clientPort, i) => {
-    const store = path.join(dir, 'rmqstore', `${spec.brokerName}-node0${i}`);
+    const store = spec.storeRootOf?.(i) ?? path.join(dir, 'rmqstore', `${spec.brokerName}-node0${i}`);
     const conf = path.join(confDir, `broker-n${i}.conf`);
     fs.writeFileSync(conf, [
       `brokerClusterName = ${spec.cluster}`,
