@@ -20,6 +20,7 @@ import { EntryMagic, openLogReader, type LogReader } from '../../src/store/index
 import { until } from '../cluster/helpers.js';
 import { closeAll, unexpectedErrors, type AliClient, type AliConsumer } from '../quickstart/ali-ons-client.js';
 import { prng } from './campaign.js';
+import { describePowerLoss } from './power-loss-disk.js';
 import type { ChaosCluster } from './cluster.js';
 import { OffsetCoverage, waitForCoverage } from './offset-coverage.js';
 import { checkRocketMQ, type LogMessage, type LogOffsetCommit, type RocketMQCheckResult } from './rocketmq-checker.js';
@@ -28,8 +29,18 @@ import type { QueueResume } from './rocketmq-offset-rules.js';
 import { ROCKETMQ_BROKER_NAME, ROCKETMQ_CLUSTER_NAME, ROCKETMQ_DATA_SEGMENT_BYTES, ROCKETMQ_INDEX_SEGMENT_BYTES, RocketMQChaosCluster } from './rocketmq-cluster.js';
 import { formatRetentionStats, retentionStatsOf, type RetentionStats } from './retention-stats.js';
 
-export type RocketMQFaultFamily = 'kill' | 'pause' | 'partition';
-export const ROCKETMQ_FAULT_FAMILIES: readonly RocketMQFaultFamily[] = ['kill', 'pause', 'partition'];
+export type RocketMQFaultFamily = 'kill' | 'pause' | 'partition' | 'power';
+/** Every family, the default mix (as the plain campaign's, power included). */
+export const ROCKETMQ_FAULT_FAMILIES: readonly RocketMQFaultFamily[] = ['kill', 'pause', 'partition', 'power'];
+
+/**
+ * SYNC_FLUSH unless told otherwise when power losses are in the mix: under ASYNC_FLUSH a broker
+ * acknowledges from the page cache and a power loss of the members holding a message loses it
+ * (test/chaos/README.md "What a power loss costs"), which the checker would report as lost.
+ */
+export function defaultFlushDiskType(families: readonly RocketMQFaultFamily[]): 'ASYNC_FLUSH' | 'SYNC_FLUSH' {
+  return families.includes('power') ? 'SYNC_FLUSH' : 'ASYNC_FLUSH';
+}
 
 export interface RocketMQCampaignOptions {
   readonly seed: number;
@@ -38,6 +49,7 @@ export interface RocketMQCampaignOptions {
   readonly producers?: number;
   /** Concurrent sends per producer. */
   readonly inFlight?: number;
+  /** Default: defaultFlushDiskType(faults). */
   readonly flushDiskType?: 'ASYNC_FLUSH' | 'SYNC_FLUSH';
   readonly baseDir?: string;
   readonly keepData?: boolean;
@@ -212,7 +224,7 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
   const startedAt = Date.now();
   const stamp = (line: string): void => log(`[${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${line}`);
   const retentionMs = options.retentionSeconds === undefined ? null : options.retentionSeconds * 1000;
-  const cluster = await RocketMQChaosCluster.start({ baseDir, flushDiskType: options.flushDiskType, ...(options.retentionSeconds === undefined ? {} : { retentionSeconds: options.retentionSeconds }), log: stamp });
+  const cluster = await RocketMQChaosCluster.start({ baseDir, flushDiskType: options.flushDiskType ?? defaultFlushDiskType(families), faultJournal: families.includes('power'), ...(options.retentionSeconds === undefined ? {} : { retentionSeconds: options.retentionSeconds }), log: stamp });
   const chaos = cluster.chaos;
   const admin = new AdminClient([cluster.namesrvAddr], 2000);
   const clients: AliClient[] = [];
@@ -265,6 +277,16 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
         const target = random() < 0.5 && leader !== null ? leader : pick(ids);
         description = `SIGSTOP broker ${target}${target === leader ? ' (leader)' : ''} for ${holdMs} ms`;
         chaos.pause(target);
+      } else if (family === 'power') {
+        // As the plain campaign: one broker (often the master), a majority at once, sometimes all
+        // three: SIGKILL, then each one's DLedger files lose what was never flushed
+        // (ChaosCluster.powerLoss, power-loss-disk.ts); restarted at the heal.
+        const shuffled = [...ids].sort(() => random() - 0.5);
+        const roll = random();
+        const majority = Math.floor(ids.length / 2) + 1;
+        const targets = roll < 0.4 ? [random() < 0.5 && leader !== null ? leader : shuffled[0]!] : roll < 0.85 ? shuffled.slice(0, majority) : shuffled;
+        const reports = await chaos.powerLoss(targets, random);
+        description = `power loss of broker${targets.length > 1 ? 's' : ''} ${targets.join(',')}${targets.includes(leader ?? '') ? ` (leader ${leader})` : ''}: ${reports.map(describePowerLoss).join(' | ')}`;
       } else {
         const kinds = ['isolate', 'isolate-leader', 'halves', 'asymmetric'] as const;
         const kind = pick<(typeof kinds)[number]>(kinds);

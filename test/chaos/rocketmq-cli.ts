@@ -1,9 +1,9 @@
-// Goal: `npm run chaos -- --rocketmq --minutes M --seed S [--faults kill,pause,partition]
+// Goal: `npm run chaos -- --rocketmq --minutes M --seed S [--faults kill,pause,partition,power]
 // [--producers N] [--in-flight N] [--flush-disk-type ASYNC_FLUSH|SYNC_FLUSH] [--retention-seconds N] [--out DIR] [--keep-data]`
 // runs one seeded RocketMQ fault campaign (rocketmq-campaign.ts), prints the summary, writes the
 // JSON report (bench/results/ when it exists, else the temp dir, or --out) and exits 1 on any
 // violation (2 on bad arguments). cli.ts hands argv here when it sees --rocketmq.
-import { formatRocketMQSummary, ROCKETMQ_FAULT_FAMILIES, runRocketMQCampaign } from './rocketmq-campaign.js';
+import { defaultFlushDiskType, formatRocketMQSummary, ROCKETMQ_FAULT_FAMILIES, runRocketMQCampaign } from './rocketmq-campaign.js';
 import { choiceArg, exitWithUsage, faultsArg, integerIn, minutesArg, optionalIntegerIn, parseFlags, seedArg, writeReportJson } from './cli-args.js';
 
 const USAGE = `usage: npm run chaos -- --rocketmq --minutes M --seed S [--faults ${ROCKETMQ_FAULT_FAMILIES.join(',')}] [--producers N] [--in-flight N] [--flush-disk-type ASYNC_FLUSH|SYNC_FLUSH] [--retention-seconds N] [--out DIR] [--keep-data]`;
@@ -16,7 +16,8 @@ export async function rocketmqMain(argv: readonly string[]): Promise<number> {
   const faults = faultsArg(values, ROCKETMQ_FAULT_FAMILIES, ROCKETMQ_FAULT_FAMILIES, 'known with --rocketmq', usage);
   const producers = integerIn(values, '--producers', 2, 1, 16, usage);
   const inFlight = integerIn(values, '--in-flight', 4, 1, 64, usage);
-  const flushDiskType = choiceArg(values, '--flush-disk-type', ['ASYNC_FLUSH', 'SYNC_FLUSH'], 'ASYNC_FLUSH', usage);
+  // SYNC_FLUSH by default when power losses are in the mix (defaultFlushDiskType).
+  const flushDiskType = choiceArg(values, '--flush-disk-type', ['ASYNC_FLUSH', 'SYNC_FLUSH'], defaultFlushDiskType(faults), usage);
   const keepData = switches.has('--keep-data');
   // Retention on: fileReservedTime = N s, deleteWhen=*, 64 KiB commit-log segments (rocketmq-cluster.ts).
   const retentionSeconds = optionalIntegerIn(values, '--retention-seconds', 1, 3600, usage);

@@ -39,6 +39,8 @@ export interface RocketMQChaosClusterOptions {
    * 500 ms, 64 KiB commit-log segments (ROCKETMQ_RETENTION_DATA_SEGMENT_BYTES), maxMessageSize 4 KiB.
    */
   readonly retentionSeconds?: number;
+  /** Brokers run with DLEDGER_FAULT_JOURNAL, so chaos.powerLoss() works (ChaosCluster faultJournal). */
+  readonly faultJournal?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -120,6 +122,7 @@ export class RocketMQChaosCluster {
         baseDir: options.baseDir,
         size: 3,
         log: options.log,
+        faultJournal: options.faultJournal === true,
         // The broker's own DLedger group refuses client connections: ask its remoting instead.
         statusOf: async (id, timeoutMs) => {
           const admin = new AdminClient([namesrvAddr], timeoutMs);

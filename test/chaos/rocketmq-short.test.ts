@@ -12,7 +12,7 @@ import { formatRocketMQSummary, runRocketMQCampaign } from './rocketmq-campaign.
 
 t.test('short RocketMQ fault campaign: kill, pause, partition', async (t) => {
   const lines: string[] = [];
-  const report = await runRocketMQCampaign({ seed: 20261125, durationMs: 35_000, drainIdleTimeoutMs: 25_000, log: (line) => lines.push(line) });
+  const report = await runRocketMQCampaign({ seed: 20261125, durationMs: 35_000, drainIdleTimeoutMs: 25_000, faults: ['kill', 'pause', 'partition'], log: (line) => lines.push(line) });
   t.comment(formatRocketMQSummary(report));
   t.ok(report.faults.length >= 4, `${report.faults.length} faults injected`);
   t.ok(new Set(report.faults.map((f) => f.family)).size >= 2, `several families injected (${[...new Set(report.faults.map((f) => f.family))].join(',')})`);
