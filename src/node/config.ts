@@ -2,7 +2,7 @@
 // timing defaults where DLedger's are too slow (see DEFAULT_TIMING below), validated in full
 // before anything starts. Every error names the key and the value it got.
 import { PEER_TLS_DEFAULTS, parsePeerTls, type PeerTls } from '../net/tls-config.js';
-import { isThreadsSetting, RAFT_WORKER_ENV, raftWorkerEnvProblem, THREADS_ENV, threadsEnvProblem, type ThreadsSetting } from './threads-mode.js';
+import { isThreadsSetting, RAFT_WORKER_ENV, raftWorkerEnvProblem, STORAGE_WORKER_WRITES_DEFAULT, STORAGE_WORKER_WRITES_ENV, storageWorkerWritesEnvProblem, THREADS_ENV, threadsEnvProblem, type ThreadsSetting } from './threads-mode.js';
 import { DLEDGER_CHECK_INTERVAL_MS, DLEDGER_UNLINK_INTERVAL_MS, MAX_RESERVED_HOURS, MAX_SEGMENTS_PER_RUN, parseDecimal, parseDeleteWhen, reservedHoursToMs, type RetentionSettings } from './retention-settings.js';
 
 export interface PeerAddress {
@@ -71,6 +71,12 @@ export interface DLedgerNodeConfig {
    */
   readonly raftWorker: boolean;
   /**
+   * threads=workers only: the storage worker also encodes, CRCs and writes the appends into the
+   * mapped segments (the main thread keeps the logical log and a pending tail; storage-worker.ts).
+   * Default STORAGE_WORKER_WRITES_DEFAULT (false: measured slower on this machine).
+   */
+  readonly storageWorkerWrites: boolean;
+  /**
    * DLedger's retention keys (fileReservedHours, deleteWhen, diskSpaceRatioToCheckExpired,
    * diskSpaceRatioToForceClean, enableDiskForceClean) as settings; used by a server without a
    * state machine (DLedger: retention is off once a state machine is registered).
@@ -128,6 +134,7 @@ export const DEFAULT_CONFIG: Omit<DLedgerNodeConfig, 'peers' | 'selfId' | 'tls' 
   clientSecretFile: '',
   threads: 'auto',
   raftWorker: false,
+  storageWorkerWrites: STORAGE_WORKER_WRITES_DEFAULT,
   fileReservedHours: 72,
   deleteWhen: '04',
   diskSpaceRatioToCheckExpired: 0.7,
@@ -307,6 +314,11 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
   else if (raftWorkerText === 'true' && threads === 'inline') problems.push('raftWorker: true needs threads workers (or auto), not inline');
   const raftWorkerEnv = raftWorkerEnvProblem(process.env[RAFT_WORKER_ENV]);
   if (raftWorkerEnv !== null) problems.push(raftWorkerEnv);
+  const storageWorkerWritesText = text('storageWorkerWrites');
+  if (storageWorkerWritesText !== 'true' && storageWorkerWritesText !== 'false') problems.push(`storageWorkerWrites: "${storageWorkerWritesText}" must be true or false`);
+  else if (storageWorkerWritesText === 'true' && threads === 'inline') problems.push('storageWorkerWrites: true needs threads workers (or auto), not inline');
+  const storageWorkerWritesEnv = storageWorkerWritesEnvProblem(process.env[STORAGE_WORKER_WRITES_ENV]);
+  if (storageWorkerWritesEnv !== null) problems.push(storageWorkerWritesEnv);
   const retention = dledgerRetention(text, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -339,6 +351,7 @@ export function buildNodeConfig(raw: Readonly<Record<string, unknown>>): DLedger
     clientSecretFile,
     threads: threads as ThreadsSetting,
     raftWorker: raftWorkerText === 'true',
+    storageWorkerWrites: storageWorkerWritesText === 'true',
   };
 }
 

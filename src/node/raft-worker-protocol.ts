@@ -89,7 +89,7 @@ export interface WorkerSnapshot {
   readonly retainedRange: import('../store/types.js').RetainedRange;
   readonly retentionStats: import('./retention-service.js').RetentionStats | null;
   readonly persistedCounts: { readonly raw: number; readonly encoded: number; readonly rawRejected: number };
-  readonly storageWorkerStats: { readonly tickets: number; readonly ranges: number; readonly ringFullWaits: number; readonly timerWakeups: number; readonly releasedMappings: number } | null;
+  readonly storageWorkerStats: { readonly tickets: number; readonly ranges: number; readonly ringFullWaits: number; readonly timerWakeups: number; readonly releasedMappings: number; readonly writeEntries: number } | null;
   readonly premadeSegmentStats: { readonly premadeUsed: number; readonly createdInline: number; readonly premakeFailed: number; readonly premadeDiscarded: number } | null;
   readonly ioPoolStats: { readonly premakes: number; readonly removals: number; readonly segmentScans: number } | null;
 }

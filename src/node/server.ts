@@ -27,11 +27,11 @@ import { describeStall, LoopStallDetector } from './loop-stall.js';
 import { type ClientSession, PeerTransport } from './peer-transport.js';
 import { DEFAULT_HELLO_TIMEOUT_MS, loadNodeSecrets } from './peer-auth.js';
 import { parseWireMessage, wireMessage } from './raft-message-wire.js';
-import { resolveRaftWorker, resolveThreads, type ThreadsResolution } from './threads-mode.js';
+import { resolveRaftWorker, resolveStorageWorkerWrites, resolveThreads, type ThreadsResolution } from './threads-mode.js';
 import { DiskFullHandover } from './disk-full-handover.js';
 import { RetentionService, retentionKeepFromIndex, type RetentionHooks, type RetentionStats } from './retention-service.js';
 import type { RetentionSettings } from './retention-settings.js';
-import { StorageWorker } from './storage-worker.js';
+import { StorageWorker, writeRingBytes } from './storage-worker.js';
 import { IoPool } from './io-pool.js';
 import { scanSegmentsForRecovery } from './recovery-scan.js';
 import { PremadeSegmentFiles } from './premade-segment-files.js';
@@ -234,6 +234,8 @@ export class DLedgerServer {
   private retention: RetentionService | null = null;
   /** threads=workers: the thread that runs the store's group commits; closed after the store. */
   private storageWorker: StorageWorker | null = null;
+  /** threads=workers + storageWorkerWrites: the storage worker also encodes and writes appends. */
+  private workerWrites = false;
   /** threads=workers: the piscina I/O pool and the segments it allocates ahead; closed after the store. */
   private ioPool: IoPool | null = null;
   private premadeSegments: PremadeSegmentFiles | null = null;
@@ -282,7 +284,9 @@ export class DLedgerServer {
       await this.startRemote(threads);
       return;
     }
-    const storageWorker = threads.mode === 'workers' ? await StorageWorker.start(this.log) : null;
+    const workerWrites = resolveStorageWorkerWrites(threads.mode, config.storageWorkerWrites);
+    this.workerWrites = workerWrites;
+    const storageWorker = threads.mode === 'workers' ? await StorageWorker.start(this.log, workerWrites ? writeRingBytes(config.maxEntryBodyBytes) : undefined) : null;
     this.storageWorker = storageWorker;
     this.ioPool = storageWorker === null ? null : new IoPool();
     const premade = this.ioPool === null ? null : new PremadeSegmentFiles(this.ioPool, this.log);
@@ -299,6 +303,8 @@ export class DLedgerServer {
         // In workers mode every group commit goes to the storage worker (its files' background flush).
         flushInBackground: storageWorker !== null || config.flushInBackground,
         ...(storageWorker === null || premade === null ? {} : { segmentFiles: storageWorker.wrap(premade.wrap(mmapSegmentFileFactory)) }),
+        // storageWorkerWrites: encoding, CRCs and writes of append() on the storage worker too.
+        ...(storageWorker === null || !workerWrites ? {} : { entryWriter: storageWorker.entryWriter() }),
         ...(this.ioPool === null ? {} : { removeFiles: this.ioPool.removeFilesInOrder.bind(this.ioPool) }),
         ...(this.options.patchBody === undefined ? {} : { patchBody: this.options.patchBody }),
         ...(recoveryScans === undefined ? {} : { recoveryScans }),
@@ -376,7 +382,7 @@ export class DLedgerServer {
     this.boundPort = await this.transport.listen(self.host === 'localhost' ? '127.0.0.1' : self.host, self.port);
     this.tickTimer = setInterval(() => this.tick(), config.tickIntervalMs);
     this.startRetention(store, this.core);
-    this.log(`started: peers ${config.peers.map((p) => `${p.id}-${p.host}:${p.port}`).join(';')}, log [${store.beforeBeginIndex + 1}, ${store.lastIndex}], flush ${config.flushPolicy}, threads ${threads.mode} (${threads.reason === 'config' ? 'set' : threads.reason === 'env' ? 'auto, DLEDGER_THREADS' : 'auto, by cores'})`);
+    this.log(`started: peers ${config.peers.map((p) => `${p.id}-${p.host}:${p.port}`).join(';')}, log [${store.beforeBeginIndex + 1}, ${store.lastIndex}], flush ${config.flushPolicy}, threads ${threads.mode} (${threads.reason === 'config' ? 'set' : threads.reason === 'env' ? 'auto, DLEDGER_THREADS' : 'auto, by cores'})${this.workerWrites ? ', storageWorkerWrites' : ''}`);
   }
 
   /** threads=workers + raftWorker: the whole node on the Raft worker (raft-worker.ts). */
@@ -653,7 +659,7 @@ export class DLedgerServer {
    * threads=workers: the storage worker's counters (tickets = group commits it ran, mappings it
    * released at segment close); null inline.
    */
-  storageWorkerStats(): { readonly tickets: number; readonly ranges: number; readonly ringFullWaits: number; readonly timerWakeups: number; readonly releasedMappings: number } | null {
+  storageWorkerStats(): { readonly tickets: number; readonly ranges: number; readonly ringFullWaits: number; readonly timerWakeups: number; readonly releasedMappings: number; readonly writeEntries: number } | null {
     if (this.remote !== null) return this.remote.snapshot.storageWorkerStats;
     return this.storageWorker === null ? null : { ...this.storageWorker.stats, releasedMappings: this.storageWorker.releasedMappings().released };
   }

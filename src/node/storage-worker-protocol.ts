@@ -17,6 +17,24 @@ export const Op = {
   Drop: 2,
   /** Finish the records before this one, then exit. */
   Stop: 3,
+  /**
+   * Encode, CRC and write a batch of entries (storageWorkerWrites): WRITE_HEADER_BYTES, then
+   * entryCount x WRITE_ENTRY_BYTES of metadata, then the bodies back to back. See encodeWriteRecord.
+   */
+  Write: 4,
+} as const;
+
+/** u32 op, u32 seq, u32 entryCount, u32 flags (WriteFlag), u32 chainSeed, u32 magic. */
+export const WRITE_HEADER_BYTES = 24;
+/**
+ * Per entry: u32 dataSegmentId, f64 dataOffsetBytes, f64 pos, f64 index, f64 term, u32 bodyLength,
+ * u32 indexSegmentId, f64 indexOffsetBytes, u32 blankSegmentId (0: no BLANK before this entry),
+ * f64 blankOffsetBytes, u32 blankSizeBytes.
+ */
+export const WRITE_ENTRY_BYTES = 68;
+export const WriteFlag = {
+  /** chainSeed is the chain CRC this batch starts from; without it the worker continues its own. */
+  ChainSeed: 1,
 } as const;
 
 export const FLUSH_HEADER_BYTES = 12;
@@ -34,6 +52,13 @@ export const StateWord = {
   ReleasedMappings: 3,
   /** Releases that failed (counter; the GC unmaps those eventually). */
   ReleaseFailures: 4,
+  /**
+   * The seq of the last Write record whose entries are in the page cache with their index records
+   * published (storageWorkerWrites). Moves only forward, one record at a time, in ring order.
+   */
+  WrittenSeq: 5,
+  /** The seq of the first Write record that failed (0: none); it and every later write and flush failed (sticky). */
+  FailedWriteSeq: 6,
 } as const;
 
 export const STATE_WORDS = 16;

@@ -15,12 +15,28 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type { SegmentAccess, SegmentFile, SegmentFileFactory } from '../store/segment-file.js';
+import type { OffThreadEntryWriter, OffThreadWriteBatch } from '../store/types.js';
 import { assert } from '../util/assert.js';
-import { ERROR_AREA_BYTES, FLUSH_HEADER_BYTES, FLUSH_RANGE_BYTES, Op, type SegmentRegistration, STATE_BYTES, StateWord, STATE_WORDS, type StorageWorkerData, ticketAfter } from './storage-worker-protocol.js';
+import { ERROR_AREA_BYTES, FLUSH_HEADER_BYTES, FLUSH_RANGE_BYTES, Op, type SegmentRegistration, STATE_BYTES, StateWord, STATE_WORDS, type StorageWorkerData, ticketAfter, WRITE_ENTRY_BYTES, WRITE_HEADER_BYTES, WriteFlag } from './storage-worker-protocol.js';
 import { SpscRing } from './spsc-ring.js';
 
 /** Ring size: a flush record is 12 + 20 bytes per dirty range, so this holds thousands. */
 const RING_BYTES = 64 * 1024;
+/**
+ * Ring size with storageWorkerWrites (the bodies travel in it): room for the largest entry twice
+ * over in one record (a record is at most half the ring), and at least 16 MiB of batches.
+ */
+export function writeRingBytes(maxEntryBodyBytes: number): number {
+  const needed = Math.max(16 * 1024 * 1024, 4 * (maxEntryBodyBytes + 48 + WRITE_HEADER_BYTES + WRITE_ENTRY_BYTES + 1024));
+  return 2 ** Math.ceil(Math.log2(needed));
+}
+/**
+ * Bytes of Write records waiting for ring space beyond which submit() waits (blocking) for the
+ * worker: back-pressure on the appender, never a drop; the pending tail stays bounded too.
+ */
+const OUTBOX_MAX_WRITE_BYTES = 64 * 1024 * 1024;
+/** How long one blocking wait for the worker sleeps before looking again (it notifies; this bounds a lost one). */
+const WRITE_WAIT_SLICE_MS = 10;
 /** Records waiting for ring space at most (the store keeps one flush in flight, so a few). */
 const OUTBOX_MAX_RECORDS = 4096;
 /** While records wait for ring space the main thread re-checks at least this often. */
@@ -65,7 +81,7 @@ function workerScriptUrl(): URL {
 
 export class StorageWorker {
   /** Counters for tests and the bench. */
-  readonly stats = { tickets: 0, ranges: 0, ringFullWaits: 0, timerWakeups: 0, guardArms: 0 };
+  readonly stats = { tickets: 0, ranges: 0, ringFullWaits: 0, timerWakeups: 0, guardArms: 0, writeRecords: 0, writeEntries: 0, blockingWaits: 0 };
   private readonly worker: Worker;
   private readonly ring: SpscRing;
   private readonly stateBuffer = new SharedArrayBuffer(STATE_BYTES);
@@ -80,8 +96,12 @@ export class StorageWorker {
   private batch: PendingRange[] = [];
   private batchPromise: Promise<void> | null = null;
   private batchTicket: Ticket | null = null;
-  // Invariant: records in order, not yet in the ring (the ring was full); at most OUTBOX_MAX_RECORDS.
-  private readonly outbox: Uint8Array[] = [];
+  // Invariant: records (each as its parts) in order, not yet in the ring (the ring was full); at
+  // most OUTBOX_MAX_RECORDS, and Write records of at most ~OUTBOX_MAX_WRITE_BYTES.
+  private readonly outbox: Uint8Array[][] = [];
+  private outboxBytes = 0;
+  /** The seq of the last Write record handed out (0: none yet). */
+  private lastWriteSeq = 0;
   private waiting = false;
   // Invariant: a waiting loop whose generation is not this one has been replaced and exits.
   private loopGeneration = 0;
@@ -231,19 +251,116 @@ export class StorageWorker {
     this.waitForCompletions();
   }
 
-  private send(record: Uint8Array): void {
-    assert(record.byteLength <= this.ring.maxRecordBytes, `storage worker record of ${record.byteLength} bytes exceeds the ring's ${this.ring.maxRecordBytes}`);
-    if (this.outbox.length === 0 && this.ring.tryWrite(record)) return;
+  private send(...parts: Uint8Array[]): void {
+    let bytes = 0;
+    for (const part of parts) bytes += part.byteLength;
+    assert(bytes <= this.ring.maxRecordBytes, `storage worker record of ${bytes} bytes exceeds the ring's ${this.ring.maxRecordBytes}`);
+    if (this.outbox.length === 0 && this.ring.tryWrite(...parts)) return;
     // Back-pressure: keep the order, wait for the worker to make room (waitForCompletions retries).
-    assert(this.outbox.length < OUTBOX_MAX_RECORDS, `storage worker outbox over ${OUTBOX_MAX_RECORDS} records`);
-    this.outbox.push(record);
+    if (this.outbox.length >= OUTBOX_MAX_RECORDS || this.outboxBytes > OUTBOX_MAX_WRITE_BYTES) this.waitUntil(() => this.outbox.length < OUTBOX_MAX_RECORDS && this.outboxBytes <= OUTBOX_MAX_WRITE_BYTES);
+    this.outbox.push(parts);
+    this.outboxBytes += bytes;
     this.stats.ringFullWaits++;
     this.armGuard(BACKPRESSURE_RECHECK_MS);
     this.waitForCompletions();
   }
 
   private drainOutbox(): void {
-    while (this.outbox.length > 0 && this.ring.tryWrite(this.outbox[0] as Uint8Array)) this.outbox.shift();
+    while (this.outbox.length > 0 && this.ring.tryWrite(...(this.outbox[0] as Uint8Array[]))) {
+      for (const part of this.outbox.shift() as Uint8Array[]) this.outboxBytes -= part.byteLength;
+    }
+  }
+
+  /**
+   * Block this thread (Atomics.wait, in slices) until `done()`, pushing waiting records into the
+   * ring meanwhile. Only for the store's rare synchronous needs (a read of an entry still being
+   * written, truncate, close) and for back-pressure past the outbox bound.
+   */
+  private waitUntil(done: () => boolean): void {
+    let counted = false;
+    for (;;) {
+      this.drainOutbox();
+      if (done()) return;
+      if (this.dead !== null) throw this.dead;
+      if (!counted) this.stats.blockingWaits++;
+      counted = true;
+      Atomics.wait(this.state, StateWord.WrittenSeq, Atomics.load(this.state, StateWord.WrittenSeq), WRITE_WAIT_SLICE_MS);
+    }
+  }
+
+  /** The entry writer the store uses with storageWorkerWrites (see OffThreadEntryWriter). */
+  entryWriter(): OffThreadEntryWriter {
+    return {
+      segmentIdOf: (file) => (file instanceof WorkerFlushedSegmentFile ? file.workerSegmentId() : null),
+      maxRecordBodyBytes: this.ring.maxRecordBytes - WRITE_HEADER_BYTES - WRITE_ENTRY_BYTES,
+      submit: (batch) => this.submitWrite(batch),
+      writtenSeq: () => Atomics.load(this.state, StateWord.WrittenSeq),
+      waitWritten: (seq) => {
+        this.waitUntil(() => ticketAfter(Atomics.load(this.state, StateWord.WrittenSeq), seq) >= 0);
+        const failure = this.writeFailure();
+        if (failure !== null) throw failure;
+      },
+      failure: () => this.writeFailure(),
+    };
+  }
+
+  private writeFailure(): Error | null {
+    if (Atomics.load(this.state, StateWord.FailedWriteSeq) !== 0) return new StorageWorkerError(`write failed: ${this.errorText()}`);
+    return this.dead;
+  }
+
+  /** One Write record per batch (split by ring room); returns the seq of its last record. */
+  private submitWrite(batch: OffThreadWriteBatch): number {
+    if (this.dead !== null) throw this.dead;
+    if (this.closing) throw new StorageWorkerError('storage worker closed');
+    const maxBytes = this.ring.maxRecordBytes;
+    let from = 0;
+    let seed = batch.chainSeed;
+    while (from < batch.entries.length) {
+      let to = from;
+      let bytes = WRITE_HEADER_BYTES;
+      while (to < batch.entries.length) {
+        const next = WRITE_ENTRY_BYTES + (batch.entries[to] as OffThreadWriteBatch['entries'][number]).body.byteLength;
+        if (to > from && bytes + next > maxBytes) break;
+        bytes += next;
+        to++;
+      }
+      const seq = (this.lastWriteSeq + 1) | 0 || 1;
+      this.lastWriteSeq = seq;
+      const count = to - from;
+      const head = new Uint8Array(WRITE_HEADER_BYTES + count * WRITE_ENTRY_BYTES);
+      const view = new DataView(head.buffer);
+      view.setUint32(0, Op.Write, true);
+      view.setUint32(4, seq >>> 0, true);
+      view.setUint32(8, count, true);
+      view.setUint32(12, seed === null ? 0 : WriteFlag.ChainSeed, true);
+      view.setUint32(16, seed ?? 0, true);
+      view.setInt32(20, batch.magic, true);
+      const parts: Uint8Array[] = [head];
+      for (let i = 0; i < count; i++) {
+        const entry = batch.entries[from + i] as OffThreadWriteBatch['entries'][number];
+        const at = WRITE_HEADER_BYTES + i * WRITE_ENTRY_BYTES;
+        view.setUint32(at, entry.dataSegmentId, true);
+        view.setFloat64(at + 4, entry.dataOffsetBytes, true);
+        view.setFloat64(at + 12, entry.pos, true);
+        view.setFloat64(at + 20, entry.index, true);
+        view.setFloat64(at + 28, entry.term, true);
+        view.setUint32(at + 36, entry.body.byteLength, true);
+        view.setUint32(at + 40, entry.indexSegmentId, true);
+        view.setFloat64(at + 44, entry.indexOffsetBytes, true);
+        view.setUint32(at + 52, entry.blank?.segmentId ?? 0, true);
+        view.setFloat64(at + 56, entry.blank?.offsetBytes ?? 0, true);
+        view.setUint32(at + 64, entry.blank?.sizeBytes ?? 0, true);
+        parts.push(entry.body);
+      }
+      this.stats.writeRecords++;
+      this.stats.writeEntries += count;
+      this.send(...parts);
+      // The rest of a split batch goes on from the chain the worker reached.
+      seed = null;
+      from = to;
+    }
+    return this.lastWriteSeq;
   }
 
   /** One waiter at a time: settle finished tickets, sleep (asynchronously) on DoneTicket, repeat. */
@@ -332,6 +449,7 @@ export class StorageWorker {
     if (!this.closing) this.log(`storage worker: ${error.message}`);
     for (const ticket of this.outstanding.splice(0)) ticket.reject(error);
     this.outbox.length = 0;
+    this.outboxBytes = 0;
     if (this.guard !== null) clearTimeout(this.guard);
     this.guard = null;
   }
@@ -362,6 +480,14 @@ class WorkerFlushedSegmentFile implements SegmentFile {
 
   flush(offsetBytes: number, lengthBytes: number): void {
     this.inner.flush(offsetBytes, lengthBytes);
+  }
+
+  /** The id the worker names this segment by (registered on first use), or null when its mapping is not shared. */
+  workerSegmentId(): number | null {
+    const mapping = this.inner.bytes.buffer;
+    if (!(mapping instanceof SharedArrayBuffer) || this.inner.bytes.byteOffset !== 0) return null;
+    if (this.segmentId === null) this.segmentId = this.worker.registerSegment(mapping, this.inner.path, this.inner.closeLeavingMapping !== undefined);
+    return this.segmentId;
   }
 
   flushInBackground(offsetBytes: number, lengthBytes: number): Promise<void> {

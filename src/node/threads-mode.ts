@@ -51,6 +51,33 @@ export function resolveRaftWorker(mode: ThreadsMode, configValue: boolean, envVa
   return configValue;
 }
 
+export const STORAGE_WORKER_WRITES_ENV = 'DLEDGER_STORAGE_WORKER_WRITES';
+
+/**
+ * The default of the storageWorkerWrites key: whether, in workers mode, the storage worker also
+ * encodes, CRCs and writes the appends. False: measured slower on this 2-core machine in every
+ * row (docs/architecture.md, "Threads", the storage-worker writes A/B).
+ */
+export const STORAGE_WORKER_WRITES_DEFAULT = false;
+
+/** Why the DLEDGER_STORAGE_WORKER_WRITES value cannot be used, or null (unset, empty, true or false). */
+export function storageWorkerWritesEnvProblem(envValue: string | undefined): string | null {
+  if (envValue === undefined || envValue === '' || envValue === 'true' || envValue === 'false') return null;
+  return `${STORAGE_WORKER_WRITES_ENV}: "${envValue}" must be true or false`;
+}
+
+/**
+ * Whether a node in `mode` hands its appends' encoding, CRCs and writes to the storage worker:
+ * only in workers mode; DLEDGER_STORAGE_WORKER_WRITES (true | false) overrides the key, so CI can
+ * run suites with it on.
+ */
+export function resolveStorageWorkerWrites(mode: ThreadsMode, configValue: boolean, envValue: string | undefined = process.env[STORAGE_WORKER_WRITES_ENV]): boolean {
+  if (mode !== 'workers') return false;
+  if (envValue === 'true') return true;
+  if (envValue === 'false') return false;
+  return configValue;
+}
+
 export interface ThreadsResolution {
   readonly mode: ThreadsMode;
   /** Why: 'config' (set explicitly), 'env' (auto overridden), 'cores' (auto by the core count). */

@@ -19,12 +19,14 @@ import { DurabilityWaiters } from './group-commit.js';
 import type { IndexRecord } from './index-codec.js';
 import { clearIndexFrom, dataSegmentAt, headerAt, indexSlotPos, locateVerifiedEntry, publishIndexOf, readIndexOf } from './log-access.js';
 import type { StoreLock, StoreMedium } from './medium.js';
+import { PendingWrites } from './pending-writes.js';
 import { type RecoveryReport, recoverLog } from './recovery.js';
 import { type Segment, SegmentList } from './segment-list.js';
 import { loadTermVote, saveTermVote } from './term-vote.js';
 import {
   type AppendedEntry,
   ENTRY_HEADER_BYTES,
+  type OffThreadWriteBatch,
   EntryMagic,
   INDEX_RECORD_BYTES,
   type LogStore,
@@ -47,6 +49,11 @@ function writeSegmentBytes(segment: Segment, offsetBytes: number, bytes: Uint8Ar
   if (file.write !== undefined) file.write(offsetBytes, bytes);
   else segment.bytes.set(bytes, offsetBytes);
 }
+/**
+ * last.chainCrc while the entry writer has not written the last entry (the worker computes the
+ * chain); drainWrites() replaces it with the chain CRC read from the written header.
+ */
+const CHAIN_ON_WRITER = -1;
 /** How often creating the next segment ahead is retried after it failed (e.g. disk full). */
 const PREPARE_RETRY_MS = 100;
 export const INDEX_DIR_NAME = 'index';
@@ -89,6 +96,8 @@ export class SegmentedLogStore implements LogStore {
   private prepareFailedAtMs: number | null = null;
   private readonly flushTimer: NodeJS.Timeout | null = null;
   private failure: StoreFailedError | null = null;
+  /** Entries handed to options.entryWriter and not yet seen written (null without a writer). */
+  private readonly pending: PendingWrites | null;
   private closed = false;
   private readonly lock: StoreLock;
 
@@ -98,6 +107,7 @@ export class SegmentedLogStore implements LogStore {
   ) {
     validateStoreOptions(options, medium.pageSizeBytes);
     this.maxRecordBytes = ENTRY_HEADER_BYTES + options.maxEntryBodyBytes;
+    this.pending = options.entryWriter === undefined ? null : new PendingWrites(options.entryWriter);
     medium.makeDirectory(options.nodeDir);
     this.lock = medium.acquireLock(options.nodeDir);
     this.dataList = new SegmentList(medium, join(options.nodeDir, DATA_DIR_NAME), options.dataSegmentSizeBytes);
@@ -185,6 +195,13 @@ export class SegmentedLogStore implements LogStore {
     this.dataList.ensure(planPos - 1);
     this.indexList.ensure(indexSlotPos(this.last.index + 1));
     this.indexList.ensure(indexSlotPos(this.last.index + bodies.length));
+    if (this.pending !== null) {
+      const offThread = this.appendOffThread(term, bodies, magic);
+      if (offThread !== null) return offThread;
+      // A segment the writer cannot write (not a shared mapping), or a body too big for its ring:
+      // inline, after everything queued before (same order, same bytes).
+      this.drainWrites();
+    }
 
     // Records are encoded into a staging buffer and reach each segment in one write (pwrite on the
     // mmap'd store): measured, copying into the mapping page by page cost a page fault per fresh
@@ -258,8 +275,112 @@ export class SegmentedLogStore implements LogStore {
     return appended;
   }
 
+  /**
+   * append() through options.entryWriter: the positions, index and term are decided here exactly
+   * as the inline path does (same BLANKs, same pos), the bodies (patched) go to the writer, which
+   * encodes, CRCs and writes them and publishes the index records. Returns null, having changed
+   * nothing, when a segment has no writer id or a body does not fit one ring record.
+   */
+  private appendOffThread(term: number, bodies: readonly Uint8Array[], magic: EntryMagic): AppendedEntry[] | null {
+    const writer = this.options.entryWriter as NonNullable<StoreOptions['entryWriter']>;
+    const pending = this.pending as PendingWrites;
+    const entries: Array<OffThreadWriteBatch['entries'][number]> = [];
+    const dirty: Array<{ segment: Segment; fromBytes: number; toBytes: number }> = [];
+    const pendingEntries: Array<{ index: number; term: number; pos: number; sizeBytes: number }> = [];
+    let index = this.last.index;
+    let pos = this.end;
+    let recordBytes = 0;
+    for (const body of bodies) {
+      if (body.length > writer.maxRecordBodyBytes) return null;
+      recordBytes = ENTRY_HEADER_BYTES + body.length;
+      let segment = this.dataList.ensure(pos);
+      let offsetBytes = pos - segment.startPos;
+      const remaining = segment.file.sizeBytes - offsetBytes;
+      let blank: OffThreadWriteBatch['entries'][number]['blank'] = null;
+      if (recordBytes + BLANK_MIN_BYTES > remaining) {
+        const blankSegmentId = writer.segmentIdOf(segment.file);
+        if (blankSegmentId === null) return null;
+        blank = { segmentId: blankSegmentId, offsetBytes, sizeBytes: remaining };
+        dirty.push({ segment, fromBytes: offsetBytes, toBytes: offsetBytes + BLANK_MIN_BYTES });
+        pos = segment.endPos;
+        segment = this.dataList.ensure(pos);
+        offsetBytes = 0;
+      }
+      const dataSegmentId = writer.segmentIdOf(segment.file);
+      index++;
+      const slotPos = indexSlotPos(index);
+      const indexSegment = this.indexList.ensure(slotPos);
+      const indexSegmentId = writer.segmentIdOf(indexSegment.file);
+      if (dataSegmentId === null || indexSegmentId === null) return null;
+      let stored = body;
+      if (magic === EntryMagic.Normal && this.options.patchBody !== undefined) {
+        stored = body.slice();
+        this.options.patchBody(stored, pos);
+      }
+      const indexOffsetBytes = slotPos - indexSegment.startPos;
+      entries.push({ dataSegmentId, dataOffsetBytes: offsetBytes, pos, index, term, body: stored, indexSegmentId, indexOffsetBytes, blank });
+      dirty.push({ segment, fromBytes: offsetBytes, toBytes: offsetBytes + recordBytes });
+      dirty.push({ segment: indexSegment, fromBytes: indexOffsetBytes, toBytes: indexOffsetBytes + INDEX_RECORD_BYTES });
+      pendingEntries.push({ index, term, pos, sizeBytes: recordBytes });
+      pos += recordBytes;
+    }
+    const chainSeed = this.last.chainCrc === CHAIN_ON_WRITER ? null : (this.last.chainCrc ?? 0);
+    let seq: number;
+    try {
+      seq = writer.submit({ magic, chainSeed, entries });
+    } catch (error) {
+      this.failWrites(error);
+    }
+    // Marked dirty at once: a background flush is queued after this batch on the same ring, so
+    // its msync runs after these bytes are written; a synchronous flush drains first.
+    for (const range of dirty) range.segment.markDirty(range.fromBytes, range.toBytes);
+    pending.add(seq, pendingEntries);
+    this.last = { index, term, chainCrc: CHAIN_ON_WRITER, pos: pos - recordBytes, sizeBytes: recordBytes };
+    this.end = pos;
+    this.afterWrite();
+    return pendingEntries.map((entry) => ({ index: entry.index, term: entry.term, pos: entry.pos }));
+  }
+
+  /** True when entry `index` may not be written yet (it is in the pending tail). */
+  private isPending(index: number): boolean {
+    if (this.pending === null || this.pending.isEmpty) return false;
+    try {
+      this.pending.refresh();
+    } catch (error) {
+      this.failWrites(error);
+    }
+    return index >= this.pending.firstIndex;
+  }
+
+  /**
+   * Wait (blocking, short: the worker is writing them) until every entry handed to the writer is
+   * written, and learn the last entry's chain CRC from its header. Every operation that reads or
+   * rewrites bytes of the log's tail calls this first.
+   */
+  private drainWrites(): void {
+    if (this.pending !== null && !this.pending.isEmpty) {
+      try {
+        this.pending.drain();
+      } catch (error) {
+        this.failWrites(error);
+      }
+    }
+    if (this.last.chainCrc === CHAIN_ON_WRITER) {
+      this.last = { ...this.last, chainCrc: headerAt(this.dataList, this.last.pos, `entry ${this.last.index}`).chainCrc };
+    }
+  }
+
+  /** The entry writer failed: sticky, as a failed msync (part of a batch may be written without its index). */
+  private failWrites(error: unknown): never {
+    this.pending?.clear();
+    this.failure ??= new StoreFailedError(`write to ${this.options.nodeDir} failed; reopen the store to recover`, error);
+    this.waiters.rejectAll(this.failure);
+    throw this.failure;
+  }
+
   appendRaw(records: RawRecords): void {
     this.checkWritable('appendRaw');
+    this.drainWrites();
     const bytes = records.bytes;
     if (records.firstIndex !== this.last.index + 1) {
       throw new StoreRejectedRecordError('first index of raw records', String(this.last.index + 1), String(records.firstIndex));
@@ -334,6 +455,7 @@ export class SegmentedLogStore implements LogStore {
   get(index: number): StoredEntry | null {
     this.checkOpen('get');
     if (index <= this.beforeBegin.index || index > this.last.index) return null;
+    if (this.isPending(index)) this.drainWrites();
     const located = locateVerifiedEntry(this.dataList, this.indexList, index, this.previousChainCrcOf(index));
     const { header, segment, offsetBytes } = located;
     const bodyStart = offsetBytes + ENTRY_HEADER_BYTES;
@@ -352,6 +474,7 @@ export class SegmentedLogStore implements LogStore {
   indexAtPos(pos: number): number | null {
     this.checkOpen('indexAtPos');
     if (!Number.isSafeInteger(pos) || pos < this.firstPos || pos + ENTRY_HEADER_BYTES > this.end) return null;
+    if (this.isPending(this.last.index)) this.drainWrites();
     const segment = this.dataList.find(pos);
     if (segment === undefined) return null;
     const offsetBytes = pos - segment.startPos;
@@ -373,6 +496,14 @@ export class SegmentedLogStore implements LogStore {
     this.checkOpen('termAt');
     if (index === this.beforeBegin.index) return this.beforeBegin.term;
     if (index < this.beforeBegin.index || index > this.last.index) return null;
+    if (this.isPending(index)) {
+      try {
+        const pendingEntry = (this.pending as PendingWrites).entryAt(index);
+        if (pendingEntry !== undefined) return pendingEntry.term;
+      } catch (error) {
+        this.failWrites(error);
+      }
+    }
     const record = readIndexOf(this.indexList, index);
     if (record === null || record.index !== index) {
       // The full check names the index file, offset, expected and found values.
@@ -384,6 +515,11 @@ export class SegmentedLogStore implements LogStore {
   readRaw(fromIndex: number, maxBytes: number, verify = true): RawRecords | null {
     this.checkOpen('readRaw');
     if (fromIndex <= this.beforeBegin.index || fromIndex > this.last.index) return null;
+    if (this.isPending(fromIndex)) {
+      // Not written yet: the leader's Append then carries the entries as objects (storedRecordsOf).
+      if (!verify) return null;
+      this.drainWrites();
+    }
     if (!verify) {
       const unverified = this.readRawUnverified(fromIndex, maxBytes);
       if (unverified !== null) return unverified;
@@ -427,6 +563,8 @@ export class SegmentedLogStore implements LogStore {
   truncate(fromIndex: number): void {
     this.checkWritable('truncate');
     if (fromIndex > this.last.index) return;
+    // Queued writes land first: the cut below rewrites and zeroes what they write.
+    this.drainWrites();
     assert(fromIndex > this.beforeBegin.index, `truncate(${fromIndex}) into the compacted prefix (beforeBeginIndex ${this.beforeBegin.index})`);
     const cutRecord = readIndexOf(this.indexList, fromIndex);
     assert(cutRecord !== null, `no index record for entry ${fromIndex} <= lastIndex ${this.last.index}`);
@@ -474,6 +612,7 @@ export class SegmentedLogStore implements LogStore {
 
   resetPrefix(beforeBeginIndex: number, beforeBeginTerm: number, next?: { readonly pos: number; readonly chainCrc: number | null }): void {
     this.checkWritable('resetPrefix');
+    this.drainWrites();
     assert(next === undefined || (Number.isSafeInteger(next.pos) && next.pos >= 0), `resetPrefix: next pos ${next?.pos} is not a byte position`);
     assert(next === undefined || next.chainCrc === null || (Number.isInteger(next.chainCrc) && next.chainCrc >= 0 && next.chainCrc <= 0xffffffff), `resetPrefix: chainCrc ${next?.chainCrc} is not a uint32`);
     if (beforeBeginIndex <= this.beforeBegin.index) return;
@@ -532,6 +671,7 @@ export class SegmentedLogStore implements LogStore {
   applyRetention(policy: RetentionPolicy): RetentionRun | null {
     this.checkWritable('applyRetention');
     if (this.retentionUnlinks !== null) return null;
+    this.drainWrites();
     const maxSegments = policy.maxSegmentsPerRun ?? DEFAULT_RETENTION_SEGMENTS_PER_RUN;
     // Whole segments only, oldest first, never the one holding the end of the log, never one
     // holding an entry >= keepFromIndex; stop at the first segment that must stay (DLedger's and
@@ -650,6 +790,13 @@ export class SegmentedLogStore implements LogStore {
   simulateCrash(): void {
     if (this.closed) return;
     if (this.flushTimer !== null) clearInterval(this.flushTimer);
+    // What was handed to the writer lands first, as inline append() had written it before
+    // returning (the page cache survives a process death); a failed writer just stops.
+    try {
+      this.pending?.drain();
+    } catch {
+      this.pending?.clear();
+    }
     this.closed = true;
     this.waiters.rejectAll(new StoreClosedError('wait for durability (simulated crash)'));
     this.dataList.close();
@@ -828,6 +975,11 @@ export class SegmentedLogStore implements LogStore {
 
   /** One group commit: msync the dirty data range (and the index after a truncate), then report. */
   private flushNow(): void {
+    try {
+      this.drainWrites();
+    } catch {
+      return; // failWrites recorded the failure and rejected the waiters
+    }
     const target = this.last;
     this.flushEpoch++;
     // Ranges a background flush is still writing are flushed again here, so that what this
@@ -869,6 +1021,13 @@ export class SegmentedLogStore implements LogStore {
   }
 
   private writeCheckpointAt(entry: typeof this.last): void {
+    try {
+      // The index records below are the writer's: they must be written before they are msynced.
+      this.drainWrites();
+    } catch {
+      return;
+    }
+    if (entry.chainCrc === CHAIN_ON_WRITER) entry = { ...entry, chainCrc: headerAt(this.dataList, entry.pos, `entry ${entry.index}`).chainCrc };
     try {
       // The checkpoint vouches for the index up to this entry too.
       this.indexList.flushDirty();

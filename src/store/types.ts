@@ -4,6 +4,7 @@
 //
 // Index and position follow DLedger: the first entry has index 0 and pos 0; pos is the global
 // byte position of the entry's 48-byte header across all data segments.
+import type { SegmentFile } from './segment-file.js';
 import type { SegmentScan } from './segment-scan.js';
 
 export const ENTRY_HEADER_BYTES = 48;
@@ -80,6 +81,49 @@ export interface StoreOptions {
    * scan's word for the rest of it. The result of the open is the same with or without them.
    */
   readonly recoveryScans?: ReadonlyMap<number, SegmentScan>;
+  /**
+   * Encoding, CRCs and the writes of append() run elsewhere (threads=workers +
+   * storageWorkerWrites: the storage worker). The store keeps the logical log (positions, index,
+   * term) and serves entries not yet written from its pending tail or waits for them; the bytes
+   * written are the same. Segments the writer cannot name (segmentIdOf null) are written inline.
+   */
+  readonly entryWriter?: OffThreadEntryWriter;
+}
+
+/** One batch for an OffThreadEntryWriter: consecutive entries of one append() call. */
+export interface OffThreadWriteBatch {
+  readonly magic: EntryMagic;
+  /** The chain CRC the first entry continues (null: the writer goes on from its last entry). */
+  readonly chainSeed: number | null;
+  readonly entries: ReadonlyArray<{
+    readonly dataSegmentId: number;
+    readonly dataOffsetBytes: number;
+    readonly pos: number;
+    readonly index: number;
+    readonly term: number;
+    /** As it is to be stored (patchBody already applied). */
+    readonly body: Uint8Array;
+    readonly indexSegmentId: number;
+    readonly indexOffsetBytes: number;
+    /** A BLANK that ends the previous segment before this entry. */
+    readonly blank: { readonly segmentId: number; readonly offsetBytes: number; readonly sizeBytes: number } | null;
+  }>;
+}
+
+/** Writes entries off the store's thread, in submission order (storage-worker.ts). */
+export interface OffThreadEntryWriter {
+  /** The id the writer names this segment file by, or null when it cannot write it. */
+  segmentIdOf(file: SegmentFile): number | null;
+  /** The largest body one batch entry may have. */
+  readonly maxRecordBodyBytes: number;
+  /** Queue a batch (never dropped: a full ring waits in order); returns its seq (increasing, wrapping int32). */
+  submit(batch: OffThreadWriteBatch): number;
+  /** The seq of the last batch written: data in the page cache, index records published. */
+  writtenSeq(): number;
+  /** Block until batch `seq` is written; throws the writer's (sticky) failure. */
+  waitWritten(seq: number): void;
+  /** The writer's first failure (sticky), or null. */
+  failure(): Error | null;
 }
 
 /** Persisted Raft metadata, written atomically and durably (temp file, fsync, rename, fsync dir). */

@@ -135,8 +135,8 @@ t.test('after close the worker refuses flushes; a closed server closes its worke
   await t.rejects(worker.flushRange(1, 0, 1), /closed/);
 });
 
-async function writeSingleMember(dir: string, threads: string, bodies: Uint8Array[]): Promise<{ stats: ReturnType<DLedgerServer['storageWorkerStats']>; premade: ReturnType<DLedgerServer['premadeSegmentStats']> }> {
-  const built = buildNodeConfig({ group: 'g', selfId: 'n0', peers: 'n0-127.0.0.1:1', storeBaseDir: dir, mappedFileSizeForEntryData: 64 * 1024, mappedFileSizeForEntryIndex: 4096, maxEntryBodyBytes: 8 * 1024, peerSecretFile: testSecretFile(), tickIntervalMs: 10, heartBeatTimeIntervalMs: 50, threads });
+async function writeSingleMember(dir: string, threads: string, bodies: Uint8Array[], storageWorkerWrites = 'false'): Promise<{ stats: ReturnType<DLedgerServer['storageWorkerStats']>; premade: ReturnType<DLedgerServer['premadeSegmentStats']> }> {
+  const built = buildNodeConfig({ group: 'g', selfId: 'n0', peers: 'n0-127.0.0.1:1', storeBaseDir: dir, mappedFileSizeForEntryData: 64 * 1024, mappedFileSizeForEntryIndex: 4096, maxEntryBodyBytes: 8 * 1024, peerSecretFile: testSecretFile(), tickIntervalMs: 10, heartBeatTimeIntervalMs: 50, threads, storageWorkerWrites });
   const server = new DLedgerServer({ config: { ...built, peers: built.peers.map((p) => ({ ...p, port: 0 })) }, log: () => undefined });
   let leading = false;
   server.onRoleChange((change) => (leading = change.role === 'leader'));
@@ -164,6 +164,11 @@ t.test('same entries in both modes: the files are identical byte for byte', asyn
   const workersDir = tempDir(t, 'workers');
   const inline = await writeSingleMember(inlineDir, 'inline', bodies);
   const workers = await writeSingleMember(workersDir, 'workers', bodies);
+  // threads=workers + storageWorkerWrites: encoding, CRCs and writes on the storage worker too.
+  const writesDir = tempDir(t, 'writes');
+  const writes = await writeSingleMember(writesDir, 'workers', bodies, 'true');
+  t.ok(writes.stats !== null && writes.stats.writeEntries >= bodies.length, `storageWorkerWrites: ${writes.stats?.writeEntries} entries written by the worker`);
+  if (process.env.DLEDGER_STORAGE_WORKER_WRITES !== 'true') t.equal(workers.stats?.writeEntries, 0, 'workers without the key: no entry written by the worker');
   t.equal(inline.stats, null, 'inline: no storage worker');
   t.ok(workers.stats !== null && workers.stats.tickets > 0, `workers: ${workers.stats?.tickets} group commits ran on the worker`);
   t.equal(inline.premade, null, 'inline: no I/O pool');
@@ -173,7 +178,10 @@ t.test('same entries in both modes: the files are identical byte for byte', asyn
   // so trailing all-zero segments are left out; every segment holding an entry must be identical.
   const a = withoutEmptyTailSegments(filesUnder(path.join(inlineDir, 'dledger-n0')));
   const b = withoutEmptyTailSegments(filesUnder(path.join(workersDir, 'dledger-n0')));
+  const c = withoutEmptyTailSegments(filesUnder(path.join(writesDir, 'dledger-n0')));
   t.same([...b.keys()].sort(), [...a.keys()].sort(), 'the same files');
+  t.same([...c.keys()].sort(), [...a.keys()].sort(), 'the same files with storageWorkerWrites');
+  for (const [name, bytes] of a) t.ok(Buffer.compare(bytes, c.get(name) ?? Buffer.alloc(0)) === 0, `storageWorkerWrites ${name}: identical`);
   t.ok([...a.keys()].filter((name) => name.startsWith('data')).length >= 4, 'the entries span several data segments');
   for (const [name, bytes] of a) t.ok(Buffer.compare(bytes, b.get(name) ?? Buffer.alloc(0)) === 0, `${name}: ${bytes.length} bytes identical`);
 });

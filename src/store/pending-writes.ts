@@ -1,0 +1,111 @@
+// The store's pending tail with an off-thread entry writer (StoreOptions.entryWriter): entries
+// append() handed to the writer that it has not yet published as written. The store's synchronous
+// readers answer from here what they can (termAt, the last entry's place) and wait for the writer
+// (drain) for what needs the bytes (get, verified readRaw, truncate, the chain CRC, checkpoints).
+import { assert } from '../util/assert.js';
+import type { OffThreadEntryWriter } from './types.js';
+
+export interface PendingEntry {
+  readonly index: number;
+  readonly term: number;
+  readonly pos: number;
+  readonly sizeBytes: number;
+}
+
+/** a - b for wrapping int32 sequence numbers: >= 0 when a is b or later. */
+function seqAfter(a: number, b: number): number {
+  return (a - b) | 0;
+}
+
+export class PendingWrites {
+  // Invariant: entries[head..] hold consecutive indexes, oldest first, each submitted to the
+  // writer and not yet seen written; batches[batchHead..] are their submissions in order, each
+  // with the last index it carries. Bounded by what the writer holds (its ring and outbox bound).
+  private entries: PendingEntry[] = [];
+  private head = 0;
+  private batches: Array<{ readonly seq: number; readonly lastIndex: number }> = [];
+  private batchHead = 0;
+
+  constructor(private readonly writer: OffThreadEntryWriter) {}
+
+  get isEmpty(): boolean {
+    return this.head === this.entries.length;
+  }
+
+  /** Entries not yet known written (for tests and stats). */
+  get size(): number {
+    return this.entries.length - this.head;
+  }
+
+  /** The first index not known written, or Infinity when none is pending. */
+  get firstIndex(): number {
+    return this.entries[this.head]?.index ?? Number.POSITIVE_INFINITY;
+  }
+
+  add(seq: number, entries: readonly PendingEntry[]): void {
+    const first = entries[0];
+    const last = entries[entries.length - 1];
+    if (first === undefined || last === undefined) return;
+    const previous = this.entries[this.entries.length - 1];
+    assert(this.isEmpty || previous === undefined || previous.index + 1 === first.index, `pending entry ${first.index} does not follow ${previous?.index}`);
+    for (const entry of entries) this.entries.push(entry);
+    this.batches.push({ seq, lastIndex: last.index });
+  }
+
+  /** The pending entry `index`, or undefined when it is not pending (written, or not in the log). */
+  entryAt(index: number): PendingEntry | undefined {
+    this.refresh();
+    const first = this.firstIndex;
+    if (index < first) return undefined;
+    return this.entries[this.head + index - first];
+  }
+
+  /** Forget what the writer has published written. Throws the writer's failure. */
+  refresh(): void {
+    if (this.isEmpty) return;
+    const failure = this.writer.failure();
+    if (failure !== null) throw failure;
+    const written = this.writer.writtenSeq();
+    let through: number | null = null;
+    while (this.batchHead < this.batches.length && seqAfter(written, (this.batches[this.batchHead] as { seq: number }).seq) >= 0) {
+      through = (this.batches[this.batchHead++] as { lastIndex: number }).lastIndex;
+    }
+    if (through === null) return;
+    while (this.head < this.entries.length && (this.entries[this.head] as PendingEntry).index <= through) this.head++;
+    this.compact();
+  }
+
+  /** Wait (blocking) until every submitted entry is written. Throws the writer's failure. */
+  drain(): void {
+    const last = this.batches[this.batches.length - 1];
+    if (this.isEmpty || last === undefined) return;
+    this.writer.waitWritten(last.seq);
+    this.refresh();
+    assert(this.isEmpty, `pending tail not empty after the writer wrote seq ${last.seq}`);
+  }
+
+  /** Forget everything (the store stops: a failure or a simulated crash). */
+  clear(): void {
+    this.entries = [];
+    this.head = 0;
+    this.batches = [];
+    this.batchHead = 0;
+  }
+
+  private compact(): void {
+    if (this.head === this.entries.length) {
+      this.entries = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
+    if (this.batchHead === this.batches.length) {
+      this.batches = [];
+      this.batchHead = 0;
+    } else if (this.batchHead > 1024 && this.batchHead * 2 > this.batches.length) {
+      this.batches = this.batches.slice(this.batchHead);
+      this.batchHead = 0;
+    }
+  }
+}
