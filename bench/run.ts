@@ -26,6 +26,10 @@ const BENCHES: Readonly<Record<string, { description: string; load: () => Promis
     description: 'threads=inline vs threads=workers, interleaved in one run: a 3-member group, then a 1-member group (client in its own process); B/A = workers/inline ([--rounds N] [--flush sync|async] [--cases C:N,...])',
     load: () => import('./threads.js'),
   },
+  'storage-writes': {
+    description: 'threads=inline vs workers vs workers+storageWorkerWrites, interleaved in one run, 3 then 1 member(s), flush sync, 1 KiB: S/W and S/I ratios per round ([--rounds N] [--members 3,1] [--cases C:N,...])',
+    load: () => import('./storage-writes.js'),
+  },
   cluster: {
     description: '3 dledger server processes + a client process: 1 KiB appends at concurrency 1/16/128 and batched, flush sync/async, failover time (--quick for a smoke run)',
     load: () => import('./cluster.js'),
