@@ -44,6 +44,8 @@ export interface BrokerConfig {
   readonly dLegerThreads: ThreadsSetting;
   /** The member on a Raft worker thread (node key raftWorker; needs dLegerThreads workers or auto; DLEDGER_RAFT_WORKER overrides). */
   readonly dLegerRaftWorker: boolean;
+  /** The member's storage worker also encodes and writes appends (node key storageWorkerWrites; needs dLegerThreads workers or auto). */
+  readonly dLegerStorageWorkerWrites: boolean;
   /**
    * Java's send executor size. Accepted (the quick start sets it) and reported; sends here run on
    * the event loop and are bounded by DLedger's maxPendingRequestsNum instead of a thread pool.
@@ -146,6 +148,7 @@ const KEYS: Readonly<Record<string, KeySpec>> = {
   dLegerPeerSecretFile: { defaultValue: null, doc: 'DLedger group secret file (mode 0600, one secret per line; the first proves, all are accepted); required unless dLegerPeerAuth=none' },
   dLegerPeerAuth: { defaultValue: 'secret', doc: 'secret: peers authenticate with the group secret; none: no peer authentication (warned at every start)' },
   dLegerThreads: { defaultValue: 'auto', doc: 'DLedger member threads: inline, workers or auto (DLEDGER_THREADS overrides auto)' },
+  dLegerStorageWorkerWrites: { defaultValue: 'false', doc: 'DLedger member\'s storage worker also encodes, CRCs and writes appends (node key storageWorkerWrites; needs dLegerThreads workers or auto; DLEDGER_STORAGE_WORKER_WRITES=true|false overrides)' },
   dLegerRaftWorker: { defaultValue: 'false', doc: 'DLedger member on a Raft worker thread (node key raftWorker; needs dLegerThreads workers or auto; DLEDGER_RAFT_WORKER=true|false overrides)' },
   sendMessageThreadPoolNums: { defaultValue: String(Math.min(os.availableParallelism(), 4)), doc: 'Java send executor size (reported)' },
   pullMessageThreadPoolNums: { defaultValue: String(16 + os.availableParallelism() * 2), doc: 'Java pull executor size (reported)' },
@@ -328,6 +331,8 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
   if (!isThreadsSetting(dLegerThreads)) problems.push(`${where('dLegerThreads')}: "${dLegerThreads}" must be inline, workers or auto`);
   const dLegerRaftWorker = boolean('dLegerRaftWorker');
   if (dLegerRaftWorker && dLegerThreads === 'inline') problems.push(`${where('dLegerRaftWorker')}: true needs dLegerThreads workers or auto, not inline`);
+  const dLegerStorageWorkerWrites = boolean('dLegerStorageWorkerWrites');
+  if (dLegerStorageWorkerWrites && dLegerThreads === 'inline') problems.push(`${where('dLegerStorageWorkerWrites')}: true needs dLegerThreads workers or auto, not inline`);
   const sendMessageThreadPoolNums = integer('sendMessageThreadPoolNums', 1, 4096);
   const pullMessageThreadPoolNums = integer('pullMessageThreadPoolNums', 1, 4096);
   const maxMessageSize = integer('maxMessageSize', 1, 2 ** 31 - 1);
@@ -387,7 +392,7 @@ export function buildBrokerConfig(raw: Readonly<Record<string, string>>, sources
     retention, grpc, metrics, transaction,
     brokerClusterName, brokerName, brokerIP1, listenPort, namesrvAddrs, storePathRootDir, storePathCommitLog,
     enableDLegerCommitLog, dLegerGroup, dLegerPeers, dLegerSelfId, preferredLeaderId,
-    dLegerPeerSecretFile, dLegerPeerAuth: dLegerPeerAuth as 'secret' | 'none', dLegerThreads: dLegerThreads as ThreadsSetting, dLegerRaftWorker,
+    dLegerPeerSecretFile, dLegerPeerAuth: dLegerPeerAuth as 'secret' | 'none', dLegerThreads: dLegerThreads as ThreadsSetting, dLegerRaftWorker, dLegerStorageWorkerWrites,
     sendMessageThreadPoolNums, pullMessageThreadPoolNums, maxMessageSize, mappedFileSizeCommitLog, maxHashSlotNum, maxIndexNum, mappedFileSizeConsumeQueue, flushIntervalConsumeQueueMs,
     flushDiskType: flushDiskType as FlushDiskType, defaultTopicQueueNums, registerNameServerPeriodMs, longPollingEnable,
     messageDelayLevelsMs, heartbeatBodyMaxBytes, topicAttributesMaxBytes, topicsMax, autoCreateRetryTopicsMax,
@@ -429,6 +434,7 @@ export function toNodeConfig(config: BrokerConfig, overrides: Readonly<Record<st
     peerAuth: config.dLegerPeerAuth,
     threads: config.dLegerThreads,
     raftWorker: config.dLegerRaftWorker,
+    storageWorkerWrites: config.dLegerStorageWorkerWrites,
     ...overrides,
   });
 }

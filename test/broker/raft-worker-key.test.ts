@@ -35,3 +35,12 @@ t.test('dLegerRaftWorker', async (t) => {
   t.match(refusal({ dLegerRaftWorker: 'yes' }), /dLegerRaftWorker.*"yes" must be true or false/, 'a bad value is refused');
   t.match(refusal({ dLegerThreads: 'inline', dLegerRaftWorker: 'true' }), /dLegerRaftWorker.*needs dLegerThreads workers or auto/, 'true with dLegerThreads=inline is refused');
 });
+
+t.test('dLegerStorageWorkerWrites: default false, true reaches the member, refused with dLegerThreads=inline', async (t) => {
+  const off = buildBrokerConfig(BASE);
+  t.equal(off.dLegerStorageWorkerWrites, false, 'default false');
+  t.equal(toNodeConfig(off).storageWorkerWrites, false);
+  t.equal(toNodeConfig(buildBrokerConfig({ ...BASE, dLegerThreads: 'workers', dLegerStorageWorkerWrites: 'true' })).storageWorkerWrites, true, 'true reaches the member\'s storageWorkerWrites');
+  t.throws(() => buildBrokerConfig({ ...BASE, dLegerThreads: 'inline', dLegerStorageWorkerWrites: 'true' }), /dLegerStorageWorkerWrites.*needs dLegerThreads workers or auto/);
+  t.throws(() => buildBrokerConfig({ ...BASE, dLegerStorageWorkerWrites: 'yes' }), /dLegerStorageWorkerWrites/);
+});
