@@ -7,10 +7,11 @@
 // thread waits for it with Atomics.waitAsync and never blocks. A full ring is back-pressure: the
 // record waits in a bounded outbox until the worker has made room, it is never dropped.
 //
-// What it does not take over (yet): encoding, CRCs and the pwrite of appends stay on the main
-// thread, and so do the rare synchronous flushes (truncate, prefix reset, close), which msync
-// inline as in inline mode. The bytes on disk are the same in both modes by construction: the
-// worker only decides when the kernel writes back pages the main thread wrote.
+// With storageWorkerWrites it also takes the appends' encoding, CRCs and writes (entryWriter():
+// Write records on the same ring, so a flush ticket always follows the writes it covers; the
+// worker publishes WrittenSeq). Without it, encoding, CRCs and the pwrite stay on the main thread.
+// The rare synchronous flushes (truncate, prefix reset, close) msync inline as in inline mode
+// (after draining queued writes). The bytes on disk are the same in every mode (tests compare).
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
