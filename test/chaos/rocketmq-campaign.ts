@@ -28,6 +28,7 @@ import { ProducerLoops, recordingConsumer, type Delivery } from './rocketmq-clie
 import type { QueueResume } from './rocketmq-offset-rules.js';
 import { ROCKETMQ_BROKER_NAME, ROCKETMQ_CLUSTER_NAME, ROCKETMQ_DATA_SEGMENT_BYTES, ROCKETMQ_INDEX_SEGMENT_BYTES, RocketMQChaosCluster } from './rocketmq-cluster.js';
 import { formatRetentionStats, retentionStatsOf, type RetentionStats } from './retention-stats.js';
+import { CLIENT_KINDS, formatGrpcPart, GRPC_GROUP, GrpcPart, type ClientKind, type GrpcPartReport } from './rocketmq-grpc-part.js';
 
 export type RocketMQFaultFamily = 'kill' | 'pause' | 'partition' | 'power';
 /** Every family, the default mix (as the plain campaign's, power included). */
@@ -62,6 +63,8 @@ export interface RocketMQCampaignOptions {
    * snapshot install. The checker then treats messages below the retained queue minimum as expired.
    */
   readonly retentionSeconds?: number;
+  /** Which clients send and consume (default both): ali-ons (remoting) and rocketmq-client-nodejs (gRPC: rocketmq-grpc-part.ts). */
+  readonly clients?: readonly ClientKind[];
   readonly log?: (line: string) => void;
 }
 
@@ -105,6 +108,9 @@ export interface RocketMQCampaignReport {
   /** The lowest queue offset the drain group received per queue (it started at 0: PULL_OFFSET_MOVED moved it). */
   readonly drainFirstOffsets: (number | null)[];
   readonly retention: (RetentionStats & { readonly reservedSeconds: number }) | null;
+  readonly clients: readonly ClientKind[];
+  /** The gRPC client mix's checks (null without `grpc` in clients). */
+  readonly grpc: GrpcPartReport | null;
   readonly baseDir: string;
 }
 
@@ -232,6 +238,9 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
   const consumerErrors: Error[] = [];
   const faults: RocketMQFaultRecord[] = [];
   const faultTimesMs: number[] = [];
+  const clientKinds = options.clients ?? CLIENT_KINDS;
+  const remotingOn = clientKinds.includes('remoting');
+  let grpc: GrpcPart | null = null;
   try {
     const master = async (): Promise<string | null> => {
       const data = (await admin.clusterInfo()).brokerAddrTable[ROCKETMQ_BROKER_NAME];
@@ -246,12 +255,13 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
     await until(() => admin.topicRoute(TOPIC), 10_000, `the route of ${TOPIC}`);
     stamp(`cluster ${ROCKETMQ_CLUSTER_NAME} up, ${TOPIC} created with ${QUEUES} queues`);
 
-    const live: Delivery[] = [];
-    const liveConsumer = recordingConsumer(cluster.namesrvAddr, LIVE_GROUP, TOPIC, live, consumerErrors);
-    const liveResumes = recordResumes(liveConsumer);
-    clients.push(liveConsumer);
-    await liveConsumer.ready();
-    producers = new ProducerLoops({ namesrvAddr: cluster.namesrvAddr, topic: TOPIC, producers: options.producers ?? 2, inFlight: options.inFlight ?? 4, thinkMs: 5, maxSendsPerProducer: 10_000_000 });
+    let live: Delivery[] = [];
+    const liveConsumer = remotingOn ? recordingConsumer(cluster.namesrvAddr, LIVE_GROUP, TOPIC, live, consumerErrors) : null;
+    const liveResumes = liveConsumer === null ? [] : recordResumes(liveConsumer);
+    if (liveConsumer !== null) clients.push(liveConsumer);
+    await liveConsumer?.ready();
+    if (clientKinds.includes('grpc')) grpc = await GrpcPart.start({ masterAddr: (await master())!, endpoints: [...cluster.grpcAddrs.values()], topic: TOPIC, queues: QUEUES, producers: 1, inFlight: options.inFlight ?? 4 });
+    producers = new ProducerLoops({ namesrvAddr: cluster.namesrvAddr, topic: TOPIC, producers: remotingOn ? (options.producers ?? 2) : 0, inFlight: options.inFlight ?? 4, thinkMs: 5, maxSendsPerProducer: 10_000_000 });
     await producers.start();
     clients.push(...producers.clients);
 
@@ -322,7 +332,8 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
     chaos.healAll();
     const ops = await producers.stop();
     producers = null;
-    stamp(`producers stopped: ${ops.length} sends`);
+    const grpcOps = (await grpc?.stopSending()) ?? [];
+    stamp(`producers stopped: ${ops.length} sends${grpc === null ? '' : ` (+ ${grpcOps.length} gRPC)`}`);
     const converge = async (what: string): Promise<Record<string, number> | null> => {
       let commits: Record<string, number> = {};
       try {
@@ -355,6 +366,16 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
     await waitForCoverage(new OffsetCoverage(maxOffsets, drain, minOffsetsAtDrain), { idleTimeoutMs, capMs: DRAIN_CAP_MS, what: `the drain consumer to receive queue offsets up to ${maxOffsets.join('/')}` }).catch((error: Error) => stamp(error.message));
     await waitForCoverage(new OffsetCoverage(maxOffsets, live, minOffsetsAtDrain), { idleTimeoutMs: 20_000, capMs: DRAIN_CAP_MS, what: 'the live consumer to catch up' }).catch((error: Error) => stamp(error.message));
     stamp(`drained: ${drain.length} deliveries (queue max offsets ${maxOffsets.join('/')}), live ${live.length}`);
+    if (grpc !== null) {
+      const fifoMax = await Promise.all(Array.from({ length: QUEUES }, (_, q) => admin.maxOffset(masterNow, grpc!.fifoTopic, q)));
+      const fifoMin = await Promise.all(Array.from({ length: QUEUES }, (_, q) => admin.minOffset(masterNow, grpc!.fifoTopic, q)));
+      await grpc.drainFifo(cluster.namesrvAddr, `CG_chaos_drain_fifo_${options.seed >>> 0}`, fifoMax, fifoMin, clients, consumerErrors, idleTimeoutMs, stamp);
+      stamp(`FIFO topic drained: ${grpc.fifoDrain.length} deliveries (queue max offsets ${fifoMax.join('/')})`);
+      const missing = await grpc.catchUp(ops, 20_000, DRAIN_CAP_MS);
+      stamp(`gRPC group: ${grpc.mix.receives.length} receives, ${missing} acknowledged sends not received by it; FIFO drain ${grpc.fifoDrain.length}`);
+      await grpc.close();
+      if (!remotingOn) live = grpc.liveDeliveries(TOPIC);
+    }
     await closeAll(clients);
     clients.length = 0;
 
@@ -367,12 +388,14 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
     const replicas = readReplicas(new Map(ids.map((id) => [id, chaos.nodeDir(id)])), committedEnd, cluster.dataSegmentBytes);
     const retention = retentionMs === null ? null : { reservedSeconds: retentionMs / 1000, ...retentionStatsOf(new Map([...cluster.notableLines].map(([id, lines]) => [id, [lines.join('\n')]]))) };
     const forcedOn = new Set(Object.entries(retention?.forcedRuns ?? {}).filter(([, n]) => n > 0).map(([id]) => id));
+    const retentionInput = retentionMs === null ? undefined : { reservedMs: retentionMs, checkedAtMs: performance.now(), slackMs: RETENTION_SLACK_MS, forced: forcedOn.size > 0, retainedFromIndex: replicas.retainedFromIndex, retainedFromPhysicalOffset: replicas.retainedFromPhysicalOffset };
+    const grpcReport = grpc?.check({ topic: TOPIC, remotingOps: ops, logMessages: replicas.messages, faultTimesMs, ...(retentionInput === undefined ? {} : { retention: retentionInput }) }) ?? null;
     const check = checkRocketMQ({
-      topic: TOPIC, ops, drain, live, liveGroup: LIVE_GROUP, logMessages: replicas.messages, offsetCommits: replicas.commits, liveResumes, faultTimesMs,
+      topic: TOPIC, ops: [...ops, ...(grpc?.normalOps ?? [])], drain, live, liveGroup: remotingOn ? LIVE_GROUP : GRPC_GROUP, logMessages: replicas.messages, offsetCommits: replicas.commits, liveResumes, faultTimesMs,
       ...(retentionMs === null ? {} : { retention: { reservedMs: retentionMs, checkedAtMs: performance.now(), slackMs: RETENTION_SLACK_MS, forced: forcedOn.size > 0, retainedFromIndex: replicas.retainedFromIndex, retainedFromPhysicalOffset: replicas.retainedFromPhysicalOffset } }),
     });
     const drainFirstOffsets = Array.from({ length: QUEUES }, (_, q) => drain.filter((d) => d.queueId === q).reduce<number | null>((min, d) => (min === null || d.queueOffset < min ? d.queueOffset : min), null));
-    const violations = [...check.violations, ...replicas.divergences.slice(0, 20).map((d) => `divergence: ${d}`)];
+    const violations = [...check.violations, ...(grpcReport === null ? [] : [...grpcReport.fifo.violations.map((v) => `fifo topic ${v}`), ...grpcReport.check.violations.map((v) => `grpc ${v}`)]), ...replicas.divergences.slice(0, 20).map((d) => `divergence: ${d}`)];
     if (replicas.divergences.length > 20) violations.push(`divergence: ... ${replicas.divergences.length - 20} more`);
     for (const exit of chaos.unexpectedExits) violations.push(`crash: ${exit.id} (pid ${exit.pid}) exited by itself with code ${exit.code} signal ${exit.signal}; output tail: ${JSON.stringify(exit.outputTail.slice(-1500))}`);
     for (const exit of cluster.namesrvExits) violations.push(`crash: the name server exited by itself with code ${exit.code} signal ${exit.signal}; output tail: ${JSON.stringify(exit.outputTail.slice(-1500))}`);
@@ -397,10 +420,13 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
       minOffsetsAtDrain,
       drainFirstOffsets,
       retention,
+      clients: clientKinds,
+      grpc: grpcReport,
       baseDir,
     };
   } finally {
     if (producers !== null) await producers.stop().catch(() => undefined);
+    await grpc?.close().catch(() => undefined);
     await closeAll(clients);
     admin.close();
     await cluster.close();
@@ -422,6 +448,7 @@ export function formatRocketMQSummary(report: RocketMQCampaignReport): string {
     `duplicates stored: ${c.duplicatesAckedAfterRetry} acknowledged after an ali-ons retry, ${c.duplicatesUnknownOutcome} of unknown outcome, ${c.duplicatesUnexplained} unexplained; unacknowledged sends stored anyway: ${c.unacknowledgedStored}`,
     `live consumer: ${c.liveDeliveries} deliveries, ${c.liveRedeliveries} redeliveries (${c.liveRedeliveriesAcrossFaults} across a fault), skipped ${c.liveSkipped}; offset commits ${c.offsetCommits}, regressions ${c.offsetRegressions} (+ ${c.offsetRegressionsAllowed} allowed: a queue resumed from a read offset)`,
     ...(report.retention !== null ? [`${formatRetentionStats(report.retention, report.firstIndexes)}; acknowledged messages expired (before the retained log start) ${c.expired}, of them never consumed by the live group ${c.expiredNotLive}; queue min offsets at drain ${report.minOffsetsAtDrain.join('/')}, drain's first offsets ${report.drainFirstOffsets.join('/')}, retained log's first offsets ${c.retainedFirstOffsets.join('/')} (reserved ${report.retention.reservedSeconds} s)`] : []),
+    ...(report.grpc === null ? [] : formatGrpcPart(report.grpc)),
     `replicas: ${report.replicaEntriesCompared} entries compared, last indexes ${JSON.stringify(report.lastIndexes)}, converged ${report.converged}`,
     `violations: ${report.violations.length}`,
     ...report.violations.map((v) => `  ${v}`),

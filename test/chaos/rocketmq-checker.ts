@@ -137,6 +137,15 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
   // The log: dense queues; positions by physical offset; stored copies per body.
   const topicMessages = input.logMessages.filter((m) => m.topic === input.topic);
   const byPhysical = new Map(topicMessages.map((m) => [m.physicalOffset, m]));
+  // A gRPC send's receipt names its message id (the client's UNIQ_KEY) and queue offset, neither a
+  // physical offset nor the queue (the broker picks it, as RocketMQ's proxy does): it must be stored
+  // as its body at that queue offset (rocketmq-grpc-clients.ts).
+  const byBody = new Map<string, LogMessage[]>();
+  for (const m of topicMessages) byBody.set(m.body, [...(byBody.get(m.body) ?? []), m]);
+  const storedAt = (op: SendOp, ok: { msgId: string; queueId: number; queueOffset: number }): LogMessage | undefined =>
+    (op as { via?: string }).via === 'grpc' ? byBody.get(op.body)?.find((m) => m.queueOffset === ok.queueOffset) : byPhysical.get(physicalOffsetOfMsgId(ok.msgId));
+  const physicalOffsetOf = (op: SendOp, ok: { msgId: string; queueId: number; queueOffset: number }): number =>
+    (op as { via?: string }).via === 'grpc' ? (storedAt(op, ok)?.physicalOffset ?? -1) : physicalOffsetOfMsgId(ok.msgId);
   const copiesInLog = new Map<string, number>();
   const queues = new Map<number, number[]>();
   for (const m of topicMessages) {
@@ -160,7 +169,7 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
   if (retention !== undefined) {
     for (const op of acked) {
       const ok = op.outcome as { msgId: string; queueId: number; queueOffset: number };
-      if (physicalOffsetOfMsgId(ok.msgId) >= retention.retainedFromPhysicalOffset) continue;
+      if (physicalOffsetOf(op, ok) >= retention.retainedFromPhysicalOffset) continue;
       const first = retainedFirst.get(ok.queueId);
       if (first !== undefined && ok.queueOffset >= first) violate('retention', `${op.body} acknowledged as ${ok.msgId} (${ok.queueId}@${ok.queueOffset}) lies before the retained log start (physical offset ${retention.retainedFromPhysicalOffset}) but at or above the queue's first retained offset ${first}`);
       expiredBodies.add(op.body);
@@ -185,8 +194,9 @@ export function checkRocketMQ(input: RocketMQCheckInput): RocketMQCheckResult {
   for (const op of acked) {
     if (expiredBodies.has(op.body)) continue;
     const ok = op.outcome as { msgId: string; queueId: number; queueOffset: number };
-    const stored = byPhysical.get(physicalOffsetOfMsgId(ok.msgId));
-    if (stored === undefined || stored.body !== op.body || stored.queueId !== ok.queueId || stored.queueOffset !== ok.queueOffset) {
+    const stored = storedAt(op, ok);
+    const queueKnown = (op as { via?: string }).via !== 'grpc';
+    if (stored === undefined || stored.body !== op.body || (queueKnown && stored.queueId !== ok.queueId) || stored.queueOffset !== ok.queueOffset) {
       violate('moved', `${op.body} acknowledged as ${ok.msgId} (${ok.queueId}@${ok.queueOffset}); the log has ${stored === undefined ? 'no message there' : `${JSON.stringify(stored.body.slice(0, 64))} (${stored.queueId}@${stored.queueOffset})`}`);
     }
     if (!drained.has(op.body)) violate('lost', `${op.body} acknowledged as ${ok.msgId} (${ok.queueId}@${ok.queueOffset}) was not consumed after healing`);

@@ -66,6 +66,15 @@ function launch(id: string, script: string, args: readonly string[], notable?: s
   return node;
 }
 
+/** A link (its target may not exist yet: the broker creates it). */
+function isLink(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
 async function awaitOutput(node: NodeProcess, pattern: RegExp): Promise<void> {
   const deadline = Date.now() + BOOT_TIMEOUT_MS;
   while (!pattern.test(node.output)) {
@@ -79,6 +88,8 @@ export class RocketMQChaosCluster {
   readonly namesrvAddr: string;
   /** brokerIP1:listenPort of each member (what the name server and msgIds carry). */
   readonly brokerAddrs: ReadonlyMap<string, string>;
+  /** 127.0.0.1:grpcServerPort of each member (fixed, so a restarted broker serves the 5.x clients where it did). */
+  readonly grpcAddrs: ReadonlyMap<string, string>;
   private namesrvExitExpected = false;
   /** Retention and snapshot-install lines of every process of each broker (restarts included). */
   readonly notableLines = new Map<string, string[]>([['n0', []], ['n1', []], ['n2', []]]);
@@ -92,6 +103,7 @@ export class RocketMQChaosCluster {
     private readonly namesrv: NodeProcess,
     namesrvAddr: string,
     brokerAddrs: Map<string, string>,
+    grpcAddrs: Map<string, string>,
     /** The latest process of each broker (spawnMember, restarts included), for exit codes after stopBrokers. */
     private readonly brokers: ReadonlyMap<string, NodeProcess>,
     notableLines: ReadonlyMap<string, string[]>,
@@ -101,15 +113,17 @@ export class RocketMQChaosCluster {
     this.dataSegmentBytes = dataSegmentBytes;
     this.namesrvAddr = namesrvAddr;
     this.brokerAddrs = brokerAddrs;
+    this.grpcAddrs = grpcAddrs;
   }
 
   /** Name server, then the proxied broker group; resolves once every broker printed its boot line. */
   static async start(options: RocketMQChaosClusterOptions): Promise<RocketMQChaosCluster> {
     fs.mkdirSync(options.baseDir, { recursive: true });
-    const [namesrvPort, ...clientPorts] = (await freePorts(4)) as [number, ...number[]];
+    const [namesrvPort, ...clientPorts] = (await freePorts(7)) as [number, ...number[]];
     const namesrvAddr = `127.0.0.1:${namesrvPort}`;
     const namesrv = launch('namesrv', 'bin/mqnamesrv', ['-n', String(namesrvPort)]);
     const brokerAddrs = new Map(['n0', 'n1', 'n2'].map((id, i) => [id, `127.0.0.1:${clientPorts[i]}`]));
+    const grpcAddrs = new Map(['n0', 'n1', 'n2'].map((id, i) => [id, `127.0.0.1:${clientPorts[3 + i]}`]));
     const brokers = new Map<string, NodeProcess>();
     const notableLines = new Map<string, string[]>(['n0', 'n1', 'n2'].map((id) => [id, []]));
     const retention = options.retentionSeconds;
@@ -136,21 +150,32 @@ export class RocketMQChaosCluster {
         },
         spawnMember: (id, peers) => {
           const conf = path.join(options.baseDir, `broker-${id}.conf`);
+          // Each broker its own store root (consume queues, index, config/dledgerState.json, checkpoint):
+          // a shared root had three brokers racing on one consume-queue file (ENOENT on the rename of
+          // its .creating file, a broker crash, found with the gRPC mix's FIFO topic). ChaosCluster
+          // reads the DLedger data at {baseDir}/dledger-{id}: a link to {root}/dledger-{id}.
+          const root = path.join(options.baseDir, `store-${id}`);
+          fs.mkdirSync(root, { recursive: true });
+          const link = path.join(options.baseDir, `dledger-${id}`);
+          if (!isLink(link)) fs.symlinkSync(path.join(`store-${id}`, `dledger-${id}`), link);
           fs.writeFileSync(conf, [
             `brokerClusterName=${ROCKETMQ_CLUSTER_NAME}`,
             `brokerName=${ROCKETMQ_BROKER_NAME}`,
             `listenPort=${brokerAddrs.get(id)!.split(':')[1]}`,
             `namesrvAddr=${namesrvAddr}`,
             'brokerIP1=127.0.0.1',
-            // Shared root: DLedger data lands in {root}/dledger-{id}, where ChaosCluster.nodeDir looks.
-            `storePathRootDir=${options.baseDir}`,
+            // DLedger data lands in {root}/dledger-{id}, linked from where ChaosCluster.nodeDir looks.
+            `storePathRootDir=${root}`,
             `storePathCommitLog=${options.baseDir}/commitlog-${id}`,
             'enableDLegerCommitLog=true',
             `dLegerGroup=${ROCKETMQ_BROKER_NAME}`,
             `dLegerPeers=${peers}`,
             `dLegerSelfId=${id}`,
             `dLegerPeerSecretFile=${testSecretFile()}`,
-            'grpcServerPort=0',
+            `grpcServerPort=${grpcAddrs.get(id)!.split(':')[1]}`,
+            // POP redelivery within a campaign's hold times (rocketmq-grpc-clients.ts uses 3 s).
+            'grpcMinInvisibleTimeMs=1000',
+            'grpcMaxLongPollingMs=2000',
             `mappedFileSizeCommitLog=${dataSegmentBytes}`,
             // Small segments need a small largest message (the bodies here are ~10 bytes).
             `maxMessageSize=${retention === undefined ? 65536 : 4096}`,
@@ -172,7 +197,7 @@ export class RocketMQChaosCluster {
       await stopNode(namesrv, 'SIGKILL');
       throw error;
     }
-    const cluster = new RocketMQChaosCluster(chaos, namesrv, namesrvAddr, brokerAddrs, brokers, notableLines, dataSegmentBytes);
+    const cluster = new RocketMQChaosCluster(chaos, namesrv, namesrvAddr, brokerAddrs, grpcAddrs, brokers, notableLines, dataSegmentBytes);
     namesrv.child.once('exit', (code, signal) => {
       if (!cluster.namesrvExitExpected) cluster.namesrvExits.push({ code, signal, outputTail: namesrv.output.slice(-4000) });
     });

@@ -18,7 +18,7 @@ t.test('short RocketMQ fault campaign with retention: kill, pause, partition, po
   const lines: string[] = [];
   // Every family; the order fixes what seed 20261207's schedule picks: the lag kill, partition,
   // power, pause, power (SYNC_FLUSH, the default with power in the mix).
-  const report = await runRocketMQCampaign({ seed: 20261207, durationMs: 35_000, drainIdleTimeoutMs: 20_000, retentionSeconds: 2, inFlight: 8, faults: ['pause', 'power', 'partition', 'kill'], log: (line) => lines.push(line) });
+  const report = await runRocketMQCampaign({ seed: 20261207, durationMs: 35_000, drainIdleTimeoutMs: 20_000, retentionSeconds: 2, inFlight: 8, faults: ['pause', 'power', 'partition', 'kill'], clients: ['remoting'], log: (line) => lines.push(line) });
   t.comment(formatRocketMQSummary(report));
   const retention = report.retention;
   t.ok(retention !== null, 'retention stats reported');

@@ -1,7 +1,8 @@
 // Goal: the CI dose of the RocketMQ fault campaign (issue 6: "every message acknowledged to ali-ons
 // is consumable after the faults heal") — a name server and 3 broker processes with proxied
 // DLedger links, a fixed seed, 35 s of kill -9 / SIGSTOP / partitions while ali-ons producers send
-// and a consumer consumes; fails on any acknowledged message lost and on any other violation
+// and a consumer consumes, next to the gRPC mix (rocketmq-client-nodejs Producers, NORMAL and FIFO
+// with 4 message groups, and a SimpleConsumer group: rocketmq-grpc-part.ts); fails on any acknowledged message lost and on any other violation
 // (moved, phantom, unexplained duplicate, queue gap, drain gap, live skip, offset going back,
 // replica divergence, broker crash, no convergence, an offset going back other than a queue resumed
 // from an offset the client read: rocketmq-offset-rules.ts, R3 in FINDINGS.md).
@@ -20,6 +21,16 @@ t.test('short RocketMQ fault campaign: kill, pause, partition', async (t) => {
   t.ok(report.converged, 'the brokers converged after healing');
   t.equal(report.check.lost, 0, 'no acknowledged message lost');
   t.equal(report.check.moved, 0, 'every acknowledged message at its msgId in the log');
+  const grpc = report.grpc;
+  t.not(grpc, null, 'the gRPC mix ran (the default clients are remoting,grpc)');
+  if (grpc !== null) {
+    t.ok(grpc.fifo.acknowledged >= 50, `${grpc.fifo.acknowledged} FIFO sends acknowledged`);
+    t.equal(grpc.check.unconsumed, 0, 'the gRPC group received every acknowledged send (ali-ons and gRPC)');
+    t.equal(grpc.check.acksLost, 0, 'no POP ack lost');
+    t.equal(grpc.check.early, 0, 'no redelivery before the invisible time');
+    t.equal(grpc.check.fifoStoreViolations, 0, 'FIFO groups stored in send order in one queue');
+    t.equal(grpc.fifo.lost, 0, 'no acknowledged FIFO message lost');
+  }
   if (report.violations.length > 0) t.comment(lines.join('\n'));
   // R3 (FINDINGS.md) is fixed: an offset step back fails this test like any other violation.
   t.same(report.violations, [], 'no violation');
