@@ -31,12 +31,13 @@ async function runCase(variant: DledgerGroup, round: number, load: LoadCase): Pr
   return { ...sample, round, variant: variant.name as 'A' | 'B', concurrency: load.concurrency, batch: load.batch };
 }
 
-function flagValue(args: readonly string[], flag: string): string | undefined {
+/** The value after `flag` in args (shared with bench/storage-writes.ts). */
+export function flagValue(args: readonly string[], flag: string): string | undefined {
   const at = args.indexOf(flag);
   return at < 0 ? undefined : args[at + 1];
 }
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }

@@ -8,6 +8,7 @@
 // what docs/architecture.md records and what the key's default follows.
 import os from 'node:os';
 import path from 'node:path';
+import { flagValue, median } from './ab.js';
 import { parseCases } from './lib/cases.js';
 import { caseName, cliOf, runDledgerCase, startDledgerGroup, stopDledgerGroup, type CaseSample, type DledgerGroup } from './lib/dledger-group.js';
 import { writeResults } from './lib/results.js';
@@ -21,16 +22,6 @@ interface Sample extends CaseSample {
   readonly variant: string;
   readonly concurrency: number;
   readonly batch: number;
-}
-
-function flagValue(args: readonly string[], flag: string): string | undefined {
-  const at = args.indexOf(flag);
-  return at < 0 ? undefined : args[at + 1];
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 const VARIANTS = [
