@@ -93,6 +93,8 @@ export interface SubscriptionGroupView {
   readonly brokerId: number;
   readonly whichBrokerWhenConsumeSlowly: number;
   readonly notifyConsumerIdsChangedEnable: boolean;
+  /** RocketMQ 5's FIFO group flag (sent only when true). */
+  readonly consumeMessageOrderly?: true;
 }
 
 /** INVOKE_BROKER_TO_RESET_OFFSET's answer: the offsets set per queue, or the group not online. */

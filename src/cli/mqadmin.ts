@@ -25,7 +25,7 @@ commands:
   deleteTopic       -t topic -c cluster          delete the topic on every master, then on the name server(s)
   updateSubGroup    -g group (-c cluster | -b brokerAddr) [-s consumeEnable] [-m consumeFromMinEnable]
                     [-d consumeBroadcastEnable] [-q retryQueueNums] [-r retryMaxTimes] [-i brokerId]
-                    [-w whichBrokerWhenConsumeSlowly] [-a notifyConsumerIdsChanged]
+                    [-w whichBrokerWhenConsumeSlowly] [-a notifyConsumerIdsChanged] [-o consumeMessageOrderly]
                                                  create or update a subscription group (true|false, numbers)
   deleteSubGroup    -g group (-c cluster | -b brokerAddr) [-r removeOffset true|false]
                                                  delete a subscription group (with -c also its %RETRY%/%DLQ% topics)
@@ -196,7 +196,8 @@ export async function main(argv: readonly string[], out: (text: string) => void 
         case 'updateSubGroup': {
           if ((values.cluster === undefined) === (values.brokerAddr === undefined)) throw new UsageError('updateSubGroup needs exactly one of -c cluster and -b brokerAddr');
           // RocketMQ's flags for this command: -s consumeEnable, -m consumeFromMinEnable, -d consumeBroadcastEnable,
-          // -q retryQueueNums, -r retryMaxTimes, -i brokerId, -w whichBrokerWhenConsumeSlowly, -a notifyConsumerIdsChanged.
+          // -q retryQueueNums, -r retryMaxTimes, -i brokerId, -w whichBrokerWhenConsumeSlowly, -a notifyConsumerIdsChanged,
+          // -o consumeMessageOrderly (RocketMQ 5: a FIFO group for the 5.x clients).
           return updateSubGroup(client, {
             config: {
               groupName: required(values.group, '-g group', command),
@@ -208,6 +209,7 @@ export async function main(argv: readonly string[], out: (text: string) => void 
               brokerId: integerOption(values.msgId, '-i brokerId', 0, 0, 1024),
               whichBrokerWhenConsumeSlowly: integerOption(values.writeQueueNums, '-w whichBrokerWhenConsumeSlowly', 1, 0, 1024),
               notifyConsumerIdsChangedEnable: booleanOption(values.notifyConsumerIdsChanged, '-a notifyConsumerIdsChanged', true),
+              ...(booleanOption(values.order, '-o consumeMessageOrderly', false) ? { consumeMessageOrderly: true as const } : {}),
             },
             brokerAddr: values.brokerAddr ?? null,
             cluster: values.cluster ?? null,

@@ -14,7 +14,7 @@ import { checkGrpcRequest, groupNeed, type GrpcNeed } from './grpc-acl.js';
 import { GrpcClients } from './grpc-clients.js';
 import { GrpcRefusal, type GrpcContext } from './grpc-context.js';
 import { MemberEndpoints } from './member-endpoints.js';
-import { PopService } from './pop-service.js';
+import { isFifoGroup, PopService } from './pop-service.js';
 import { PopState } from './pop-state.js';
 import { messagingServiceDefinition, status, type PbResource } from './messaging-proto.js';
 import { queryAssignment, queryRoute, resourceName } from './route-service.js';
@@ -85,6 +85,7 @@ export class GrpcEndpoint {
       consumerMaxAttempts: config.grpc.consumerMaxAttempts,
       receiveBatchSize: config.grpc.maxReceiveBatchSize,
       longPollingTimeoutMs: Math.min(20_000, config.grpc.maxLongPollingMs),
+      isFifoGroup: (group) => isFifoGroup(options.broker, group),
     }, options.broker.log);
     this.context = {
       broker: options.broker, endpoints: options.endpoints, clients, telemetry, acl: options.acl,

@@ -11,6 +11,10 @@
 //    grpcMaxLongPollingMs and the call's deadline), then MESSAGE_NOT_FOUND;
 //  - a message due again after grpcConsumerMaxAttempts deliveries goes to %DLQ%<group> instead
 //    (PopMessageResultFilterImpl's TO_DLQ): put there, then removed by an `ack` with dlq=true;
+//  - a FIFO group (consumeMessageOrderly): each queue is an order lock (pop-state.ts): a queue with
+//    a message in flight and invisible hands out nothing; due ones come back lowest offset first,
+//    newer ones only once none of the queue is in flight (RocketMQ 5's ConsumerOrderInfoManager
+//    blocks the queue the same way); a message group's messages share one queue (queue-selection.ts);
 //  - the invisible time: the request's (grpcMinInvisibleTimeMs..grpcMaxInvisibleTimeMs, else
 //    ILLEGAL_INVISIBLE_TIME), or grpcDefaultInvisibleTimeMs for a PushConsumer's auto-renew receive
 //    (the proxy's defaultInvisibleTimeMills; we do not renew it: see docs/architecture.md);
@@ -21,6 +25,7 @@
 // in-flight receipts per group (grpcPopInflightMax <= POP_INFLIGHT_PER_GROUP_MAX) and in all
 // (POP_INFLIGHT_TOTAL_MAX): a receive over them answers TOO_MANY_REQUESTS.
 import type * as grpc from '@grpc/grpc-js';
+import type { BrokerContext } from '../broker/context.js';
 import { decodeMessage, formatMessageProperties, parseMessageProperties, type StoredMessage } from '../broker/message-codec.js';
 import { createDlqTopic, DLQ_GROUP_TOPIC_PREFIX } from '../broker/processors/send-back.js';
 import { newTopicRefusal } from '../broker/processors/admin.js';
@@ -31,6 +36,11 @@ import { decodeReceiptHandle, encodeReceiptHandle, matches, messageIdOf, parseFi
 import { POP_COMMAND_ENTRIES_MAX, POP_EXTENSION, POP_INFLIGHT_PER_GROUP_MAX, POP_INFLIGHT_TOTAL_MAX, popCommandBody, type PopCommand, type PopState, type Receipt } from './pop-state.js';
 import { existingTopic, resourceName } from './route-service.js';
 import { putFailureStatus } from './send-service.js';
+
+/** A FIFO consumer group: its subscription group says consumeMessageOrderly (RocketMQ 5's flag, set by mqadmin updateSubGroup -o true). */
+export function isFifoGroup(context: BrokerContext, group: string): boolean {
+  return context.groups.get(group)?.consumeMessageOrderly === true;
+}
 
 type Stream = grpc.ServerWritableStream<Record<string, unknown>, Record<string, unknown>>;
 
@@ -226,15 +236,26 @@ export class PopService {
     const deliveries: Delivery[] = [];
     let nextVisibleAtMs: number | null = null;
     let full: string | null = null;
+    const fifo = isFifoGroup(this.context.broker, group);
     const start = queueIds.length > 1 ? Math.floor(Math.random() * queueIds.length) : 0;
     for (let i = 0; i < queueIds.length && deliveries.length < batch; i++) {
       if (!this.context.broker.commitLog.isWritable()) break;
       const queueId = queueIds[(start + i) % queueIds.length] as number;
       const atMs = Date.now();
       const queue = this.state.queue(group, topic, queueId);
+      if (fifo) {
+        // The queue's order lock: nothing of it while one of its messages is still invisible.
+        const until = this.state.lockedUntil(group, topic, queueId, atMs);
+        if (until !== null) {
+          if (nextVisibleAtMs === null || until < nextVisibleAtMs) nextVisibleAtMs = until;
+          continue;
+        }
+      }
       const revive: Array<readonly [number, number]> = [];
       const dead: Receipt[] = [];
-      for (const [offset, entry] of queue?.inflight ?? []) {
+      const inflight = [...(queue?.inflight ?? [])];
+      if (fifo) inflight.sort((a, b) => a[0] - b[0]);
+      for (const [offset, entry] of inflight) {
         if (entry.visibleAtMs > atMs) {
           if (nextVisibleAtMs === null || entry.visibleAtMs < nextVisibleAtMs) nextVisibleAtMs = entry.visibleAtMs;
           continue;
@@ -244,8 +265,9 @@ export class PopService {
         } else if (revive.length + deliveries.length < batch) revive.push([offset, entry.attempt]);
       }
       if (dead.length > 0) await this.deadLetter(group, dead);
-      // New messages: within the in-flight bounds.
-      const room = Math.min(batch - deliveries.length - revive.length, this.settings.inflightMaxPerGroup - this.state.inflightOf(group), POP_INFLIGHT_TOTAL_MAX - this.state.inflightCount);
+      // New messages: within the in-flight bounds (for a FIFO group only when none of the queue is in flight).
+      const fifoHeld = fifo && (revive.length > 0 || (this.state.queue(group, topic, queueId)?.inflight.size ?? 0) > 0);
+      const room = fifoHeld ? 0 : Math.min(batch - deliveries.length - revive.length, this.settings.inflightMaxPerGroup - this.state.inflightOf(group), POP_INFLIGHT_TOTAL_MAX - this.state.inflightCount);
       const from = queue?.next ?? this.initialOffset(group, topic, queueId);
       const offsets: number[] = [];
       let to = from;
@@ -257,12 +279,12 @@ export class PopService {
           to = message.queueOffset + 1;
           if (matches(filter, parseMessageProperties(message.properties))) offsets.push(message.queueOffset);
         }
-      } else if (this.context.broker.commitLog.state.maxOffset(topic, queueId) > from && revive.length === 0 && batch - deliveries.length > 0) {
+      } else if (!fifoHeld && this.context.broker.commitLog.state.maxOffset(topic, queueId) > from && revive.length === 0 && batch - deliveries.length > 0) {
         full = `${this.state.inflightOf(group)} messages of ${group} in flight (grpcPopInflightMax=${this.settings.inflightMaxPerGroup}, ${this.state.inflightCount}/${POP_INFLIGHT_TOTAL_MAX} in all): ack some first`;
         this.context.broker.stats.refusals.refuse('grpcPopInflightMax', full);
       }
       if (revive.length === 0 && to === from) continue;
-      await this.propose({ op: 'pop', group, topic, queueId, from, to, offsets, revive, atMs, invisibleMs });
+      await this.propose({ op: 'pop', group, topic, queueId, from, to, offsets, revive, atMs, invisibleMs, ...(fifo ? { fifo: true as const } : {}) });
       // Only what the applied command recorded is delivered (a stale view's pop is ignored).
       const visibleAtMs = atMs + invisibleMs;
       const candidates: Array<readonly [number, number]> = [...revive.map(([offset, attempt]) => [offset, attempt + 1] as const), ...offsets.map((offset) => [offset, 1] as const)];

@@ -11,6 +11,13 @@
 // master logs `revive` entries with the pop's `atMs`, and apply accepts one only when the entry's
 // visibleAtMs <= atMs and its attempt is the one the master saw.
 //
+// FIFO groups (consumeMessageOrderly; the pop command says `fifo: true`): a queue is the order
+// lock, as RocketMQ 5's ConsumerOrderInfoManager keeps it per queue: while any message of the queue
+// is in flight and still invisible at the pop's logged time, nothing of that queue is handed out;
+// once all are due they come back (lowest offsets first) and nothing newer until every one is acked
+// or dead-lettered. The lock is the in-flight table itself, so it is replicated with it and a new
+// master keeps the order. apply() checks the same rule and ignores a fifo pop that breaks it.
+//
 // A receipt handle names one delivery: (queueId, offset, attempt, visibleAtMs); an ack or change
 // with any other handle (a redelivered message's old handle, a handle from before a change) is
 // ignored the same way everywhere.
@@ -58,6 +65,8 @@ export type PopCommand =
     /** In-flight offsets redelivered: [offset, attempt the master saw]. */
     readonly revive: ReadonlyArray<readonly [number, number]>;
     readonly atMs: number; readonly invisibleMs: number;
+    /** A FIFO group's pop: the queue's order lock applies (see above). */
+    readonly fifo?: true;
   }
   /** Acks (and DLQ forwards: `dlq`): each [topic, queueId, offset, attempt, visibleAtMs]. */
   | { readonly op: 'ack'; readonly group: string; readonly receipts: readonly Receipt[]; readonly dlq: boolean }
@@ -90,7 +99,7 @@ export function parsePopCommand(body: unknown): PopCommand | null {
       if (!Array.isArray(offsets) || !Array.isArray(revive) || offsets.length + revive.length > POP_COMMAND_ENTRIES_MAX) return null;
       if (!offsets.every((o) => isCount(o) && o >= from && o < to)) return null;
       if (!revive.every((r) => Array.isArray(r) && r.length === 2 && isCount(r[0]) && isPositive(r[1]))) return null;
-      return { op: 'pop', group, topic, queueId, from, to, offsets: offsets as number[], revive: revive as Array<[number, number]>, atMs, invisibleMs };
+      return { op: 'pop', group, topic, queueId, from, to, offsets: offsets as number[], revive: revive as Array<[number, number]>, atMs, invisibleMs, ...(v['fifo'] === true ? { fifo: true as const } : {}) };
     }
     case 'ack': {
       const receipts = v['receipts'];
@@ -128,6 +137,15 @@ export interface PopStats {
   deadLettered: number;
   /** Commands (or parts) that did not match the state: stale handles, a pop from an old view. */
   ignored: number;
+}
+
+/** Why a FIFO pop breaks its queue's order lock, or null when it keeps it. */
+function fifoBlock(queue: QueuePop, command: Extract<PopCommand, { op: 'pop' }>): string | null {
+  for (const [offset, entry] of queue.inflight) {
+    if (entry.visibleAtMs > command.atMs) return `offset ${offset} is in flight until ${entry.visibleAtMs} (pop at ${command.atMs})`;
+  }
+  if (command.offsets.length > 0 && queue.inflight.size > 0) return `new offsets while ${queue.inflight.size} older message(s) are in flight`;
+  return null;
 }
 
 export class PopState implements StateExtension {
@@ -213,6 +231,14 @@ export class PopState implements StateExtension {
     }
     if (queues === undefined) this.groups.set(command.group, (queues = new Map()));
     if (queue === null) queues.set(key, (queue = { next: command.from, inflight: new Map() }));
+    if (command.fifo === true) {
+      const blocked = fifoBlock(queue, command);
+      if (blocked !== null) {
+        this.stats.ignored++;
+        this.log(`entry ${index}: FIFO pop of ${command.group} on ${key} ignored: ${blocked}`);
+        return;
+      }
+    }
     const visibleAtMs = command.atMs + command.invisibleMs;
     // Revivals: only an entry still in flight, at the attempt the master saw, and due by the logged time.
     for (const [offset, attempt] of command.revive) {
@@ -237,6 +263,15 @@ export class PopState implements StateExtension {
       }
     }
     this.stats.pops++;
+  }
+
+  /** A FIFO group's queue: the latest time one of its in-flight messages becomes visible, or null when none is invisible at `atMs`. */
+  lockedUntil(group: string, topic: string, queueId: number, atMs: number): number | null {
+    let until: number | null = null;
+    for (const entry of this.queue(group, topic, queueId)?.inflight.values() ?? []) {
+      if (entry.visibleAtMs > atMs && (until === null || entry.visibleAtMs > until)) until = entry.visibleAtMs;
+    }
+    return until;
   }
 
   private remove(group: string, receipt: Receipt): void {

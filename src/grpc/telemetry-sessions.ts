@@ -24,6 +24,8 @@ export interface SettingsPolicy {
   readonly consumerMaxAttempts: number;
   readonly receiveBatchSize: number;
   readonly longPollingTimeoutMs: number;
+  /** A FIFO consumer group (its subscription group's consumeMessageOrderly, as RocketMQ's GrpcClientSettingsManager reads it). */
+  readonly isFifoGroup: (group: string) => boolean;
 }
 
 interface Pending {
@@ -188,13 +190,14 @@ export class TelemetrySessions {
       };
     }
     const subscription = (sent['subscription'] ?? {}) as Record<string, unknown>;
+    const group = settings.group;
     return {
       ...common,
       backoffPolicy: { maxAttempts: this.policy.consumerMaxAttempts, exponentialBackoff: { initial: durationOf(1000), max: durationOf(60_000), multiplier: 2 } },
       subscription: {
         group: subscription['group'],
         subscriptions: subscription['subscriptions'] ?? [],
-        fifo: false,
+        fifo: group !== null && this.policy.isFifoGroup(group),
         receiveBatchSize: this.policy.receiveBatchSize,
         longPollingTimeout: durationOf(this.policy.longPollingTimeoutMs),
       },

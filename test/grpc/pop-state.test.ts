@@ -58,3 +58,27 @@ t.test('bounds: a pop over the in-flight bound is ignored whole', async (t) => {
   t.equal(state.inflightOf('G'), POP_INFLIGHT_PER_GROUP_MAX, 'one more is refused');
   t.equal(state.queue('G', 'T', 0)?.next, from, 'and the next offset stays');
 });
+
+t.test('FIFO: a queue is the order lock', async (t) => {
+  const state = new PopState();
+  const fifoPop = (from: number, to: number, offsets: number[], atMs: number, revive: Array<[number, number]> = []): unknown => body({ op: 'pop', group: 'G', topic: 'T', queueId: 0, from, to, offsets, revive, atMs, invisibleMs: 1000, fifo: true });
+  state.apply(fifoPop(0, 2, [0, 1], 10_000), 0);
+  t.equal(state.inflightOf('G'), 2, 'the first batch of the queue');
+  t.equal(state.lockedUntil('G', 'T', 0, 10_500), 11_000, 'locked until the batch is visible again');
+  state.apply(fifoPop(2, 3, [2], 10_500), 1);
+  t.equal(state.queue('G', 'T', 0)?.next, 2, 'a FIFO pop of newer offsets while the queue is locked is ignored');
+  state.apply(body({ op: 'ack', group: 'G', receipts: [{ topic: 'T', queueId: 0, offset: 0, attempt: 1, visibleAtMs: 11_000 }], dlq: false }), 2);
+  state.apply(fifoPop(2, 3, [2], 10_600), 3);
+  t.equal(state.queue('G', 'T', 0)?.next, 2, 'still ignored while offset 1 is in flight and invisible');
+  state.apply(fifoPop(2, 3, [2], 11_000), 4);
+  t.equal(state.queue('G', 'T', 0)?.next, 2, 'and once offset 1 is due: not newer ones while it is in flight');
+  t.equal(state.lockedUntil('G', 'T', 0, 11_000), null, 'due at 11,000: unlocked for its redelivery');
+  state.apply(fifoPop(2, 2, [], 11_000, [[1, 1]]), 5);
+  t.same(state.queue('G', 'T', 0)?.inflight.get(1), { attempt: 2, visibleAtMs: 12_000 }, 'redelivered first, attempt 2');
+  state.apply(body({ op: 'ack', group: 'G', receipts: [{ topic: 'T', queueId: 0, offset: 1, attempt: 2, visibleAtMs: 12_000 }], dlq: false }), 6);
+  state.apply(fifoPop(2, 3, [2], 11_100), 7);
+  t.equal(state.queue('G', 'T', 0)?.next, 3, 'every older one acked: the next one is handed out');
+  state.apply(pop(3, 4, [3], 11_200), 8);
+  t.equal(state.queue('G', 'T', 0)?.next, 4, 'a pop without fifo (not a FIFO group) is not locked');
+  t.equal(parsePopCommand(JSON.parse(JSON.stringify({ op: 'pop', group: 'G', topic: 'T', queueId: 0, from: 0, to: 0, offsets: [], revive: [], atMs: 0, invisibleMs: 0, fifo: true })))?.op, 'pop');
+});

@@ -27,6 +27,12 @@ export interface SubscriptionGroupConfig {
   readonly retryMaxTimes: number;
   readonly retryQueueNums: number;
   readonly whichBrokerWhenConsumeSlowly: number;
+  /**
+   * RocketMQ 5's consumeMessageOrderly (a FIFO group for the 5.x clients: Telemetry settings
+   * fifo=true, ReceiveMessage keeps each queue's order, src/grpc/pop-service.ts). Present only
+   * when true, so a 4.9 group's JSON (a checkpoint, GET_ALL_SUBSCRIPTIONGROUP_CONFIG) is unchanged.
+   */
+  readonly consumeMessageOrderly?: true;
 }
 
 /** SubscriptionGroupConfig's field defaults in Java. */
@@ -64,6 +70,8 @@ export function parseSubscriptionGroupConfig(value: unknown): SubscriptionGroupC
     if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < min || x > max) throw new SubscriptionGroupError(`${name} ${JSON.stringify(x)} must be an integer in [${min}, ${max}]`);
     return x;
   };
+  const orderly = v['consumeMessageOrderly'] ?? false;
+  if (typeof orderly !== 'boolean') throw new SubscriptionGroupError(`consumeMessageOrderly ${JSON.stringify(orderly)} must be true or false`);
   return {
     brokerId: int('brokerId', 0, 1024),
     consumeBroadcastEnable: bool('consumeBroadcastEnable'),
@@ -74,6 +82,7 @@ export function parseSubscriptionGroupConfig(value: unknown): SubscriptionGroupC
     retryMaxTimes: int('retryMaxTimes', -1, 1000),
     retryQueueNums: int('retryQueueNums', 0, 1024),
     whichBrokerWhenConsumeSlowly: int('whichBrokerWhenConsumeSlowly', 0, 1024),
+    ...(orderly ? { consumeMessageOrderly: true as const } : {}),
   };
 }
 
