@@ -75,6 +75,9 @@ const LAG_EVERY_FAULTS = 8;
  * checkpoint before it may delete it.
  */
 const LAG_EXTRA_MS = 12_000;
+/** With retention: acknowledged sends wanted after the last heal before the producers stop, and the cap on that wait. */
+const HEALED_TAIL_ACKS = 100;
+const HEALED_TAIL_CAP_MS = 20_000;
 /** Slack of the retention bound (rocketmq-checker.ts): mtime granularity of a shared mapping. */
 const RETENTION_SLACK_MS = 500;
 
@@ -330,6 +333,16 @@ export async function runRocketMQCampaign(options: RocketMQCampaignOptions): Pro
     }
 
     chaos.healAll();
+    if (retentionMs !== null) {
+      // Retention deletes what is older than the reserved time (all but the newest segment): so
+      // that acknowledged messages remain to check, the producers go on, healed, until
+      // HEALED_TAIL_ACKS sends started after the heal were acknowledged (a power loss or kill of
+      // the last fault leaves brokers recovering), at most HEALED_TAIL_CAP_MS.
+      const healedAt = performance.now();
+      const tailAcks = (): number => producers!.ops.filter((op) => op.invokeMs >= healedAt && op.outcome?.type === 'ok').length;
+      await until(() => tailAcks() >= HEALED_TAIL_ACKS || null, HEALED_TAIL_CAP_MS, `${HEALED_TAIL_ACKS} acknowledged sends after the last heal`).catch((error: Error) => stamp(error.message));
+      stamp(`healed tail: ${tailAcks()} sends acknowledged in ${Math.round(performance.now() - healedAt)} ms after the last heal`);
+    }
     const ops = await producers.stop();
     producers = null;
     const grpcOps = (await grpc?.stopSending()) ?? [];
