@@ -151,6 +151,11 @@ async function writeSingleMember(dir: string, threads: string, bodies: Uint8Arra
     }
     for (let i = 20; i < 120; i += 25) await server.append(bodies.slice(i, i + 25));
     await Promise.all(bodies.slice(120).map((body) => server.append(body)));
+    // With the Raft worker on (DLEDGER_RAFT_WORKER), these stats are the worker's status snapshot,
+    // posted every 50 ms, so they can lag the last appends: wait (bounded) for one that covers them.
+    for (let i = 0; i < 100 && storageWorkerWrites === 'true' && (server.storageWorkerStats()?.writeEntries ?? 0) < bodies.length; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     return { stats: server.storageWorkerStats(), premade: server.premadeSegmentStats() };
   } finally {
     await server.close();
