@@ -36,8 +36,21 @@ export const RAFT_WORKER_ENV = 'DLEDGER_RAFT_WORKER';
 
 /** Why the DLEDGER_RAFT_WORKER value cannot be used, or null (unset, empty, true or false). */
 export function raftWorkerEnvProblem(envValue: string | undefined): string | null {
+  return booleanEnvProblem(RAFT_WORKER_ENV, envValue);
+}
+
+/** Why a true | false environment override cannot be used, or null (unset, empty, true or false). */
+function booleanEnvProblem(envName: string, envValue: string | undefined): string | null {
   if (envValue === undefined || envValue === '' || envValue === 'true' || envValue === 'false') return null;
-  return `${RAFT_WORKER_ENV}: "${envValue}" must be true or false`;
+  return `${envName}: "${envValue}" must be true or false`;
+}
+
+/** A key that only workers mode uses: off elsewhere; its true | false environment override wins over the key. */
+function resolveWorkersOnlyKey(mode: ThreadsMode, configValue: boolean, envValue: string | undefined): boolean {
+  if (mode !== 'workers') return false;
+  if (envValue === 'true') return true;
+  if (envValue === 'false') return false;
+  return configValue;
 }
 
 /**
@@ -45,10 +58,7 @@ export function raftWorkerEnvProblem(envValue: string | undefined): string | nul
  * (true | false) overrides the raftWorker key, so CI can run the suites on Raft workers.
  */
 export function resolveRaftWorker(mode: ThreadsMode, configValue: boolean, envValue: string | undefined = process.env[RAFT_WORKER_ENV]): boolean {
-  if (mode !== 'workers') return false;
-  if (envValue === 'true') return true;
-  if (envValue === 'false') return false;
-  return configValue;
+  return resolveWorkersOnlyKey(mode, configValue, envValue);
 }
 
 export const STORAGE_WORKER_WRITES_ENV = 'DLEDGER_STORAGE_WORKER_WRITES';
@@ -62,8 +72,7 @@ export const STORAGE_WORKER_WRITES_DEFAULT = false;
 
 /** Why the DLEDGER_STORAGE_WORKER_WRITES value cannot be used, or null (unset, empty, true or false). */
 export function storageWorkerWritesEnvProblem(envValue: string | undefined): string | null {
-  if (envValue === undefined || envValue === '' || envValue === 'true' || envValue === 'false') return null;
-  return `${STORAGE_WORKER_WRITES_ENV}: "${envValue}" must be true or false`;
+  return booleanEnvProblem(STORAGE_WORKER_WRITES_ENV, envValue);
 }
 
 /**
@@ -72,10 +81,7 @@ export function storageWorkerWritesEnvProblem(envValue: string | undefined): str
  * run suites with it on.
  */
 export function resolveStorageWorkerWrites(mode: ThreadsMode, configValue: boolean, envValue: string | undefined = process.env[STORAGE_WORKER_WRITES_ENV]): boolean {
-  if (mode !== 'workers') return false;
-  if (envValue === 'true') return true;
-  if (envValue === 'false') return false;
-  return configValue;
+  return resolveWorkersOnlyKey(mode, configValue, envValue);
 }
 
 export interface ThreadsResolution {
