@@ -23,6 +23,7 @@ import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
 import { createRequest } from '../../src/remoting/command.js';
 import { until } from './group-harness.js';
 import { testSecretFile } from '../util/peer-secret.js';
+import { freePorts } from '../util/free-ports.js';
 
 const MIB = 1024 * 1024;
 /** A stall of the master's own work must stay this far under the 600 ms election timeout. */
@@ -36,12 +37,8 @@ t.before(() => {
 });
 
 async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
+  const [port] = (await freePorts(1)) as [number];
+  return port;
 }
 
 interface Child {

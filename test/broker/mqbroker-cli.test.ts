@@ -7,7 +7,6 @@
 // free ports with confs in a temp dir; the name server runs in this process; RemotingClient talks.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
@@ -19,6 +18,7 @@ import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
 import { formatMessageProperties } from '../../src/broker/message-codec.js';
 import { until } from './group-harness.js';
 import { testSecretFile } from '../util/peer-secret.js';
+import { freePorts } from '../util/free-ports.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const LAUNCHER = path.join(ROOT, 'bin/mqbroker');
@@ -28,12 +28,8 @@ t.before(() => {
 });
 
 async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
+  const [port] = (await freePorts(1)) as [number];
+  return port;
 }
 
 interface Child {

@@ -1,7 +1,6 @@
 // Real-process helpers for cluster tests: free loopback ports from the OS, `dledger server`
 // child processes started from the compiled CLI and stopped by pid, bounded waits.
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +10,7 @@ import { DLedgerClient, DLedgerClientError } from '../../src/client/client.js';
 import type { AppendedInfo } from '../../src/node/client-protocol.js';
 import type { TlsClientOptions } from '../../src/net/tls.js';
 import { testSecretFile } from '../util/peer-secret.js';
+import { freePorts } from '../util/free-ports.js';
 
 /** The package root: this file runs as test/cluster/*.ts under tap and as dist/test/cluster/*.js from benches. */
 function packageRoot(): string {
@@ -25,18 +25,8 @@ function packageRoot(): string {
 
 export const CLI = path.join(packageRoot(), 'bin', 'dledger.mjs');
 
-/** Ports the OS hands out now (bound then released; a tiny reuse race is accepted in tests). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<net.Server>((resolve) => {
-      const server = net.createServer();
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
+/** Ports for child processes' listeners: see test/util/free-ports.ts. */
+export { freePorts };
 
 export interface NodeProcess {
   readonly id: string;

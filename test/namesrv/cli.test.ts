@@ -5,24 +5,20 @@
 // free port; a RemotingClient talks to it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { RemotingClient } from '../../src/remoting/client.js';
 import { createRequest } from '../../src/remoting/command.js';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
+import { freePorts } from '../util/free-ports.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const LAUNCHER = path.join(ROOT, 'bin/mqnamesrv');
 
 async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
+  const [port] = (await freePorts(1)) as [number];
+  return port;
 }
 
 async function startCli(t: Test, args: string[]): Promise<{ child: ChildProcess; stdout: () => string; exited: Promise<number | null> }> {

@@ -2,27 +2,16 @@
 // temp store, so the tests never touch a developer's own quick start on 9876/30911/... .
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import { clusterList } from '../../src/admin/commands.js';
+import { freePorts } from '../util/free-ports.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const NODES = ['n0', 'n1', 'n2'] as const;
 
-/** Distinct free ports: all listeners are held open until every port is chosen. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  const ports: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    servers.push(server);
-    ports.push((server.address() as net.AddressInfo).port);
-  }
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
+/** Ports for child processes' listeners: see test/util/free-ports.ts. */
+export { freePorts };
 
 export interface QuickConfs {
   readonly confDir: string;
