@@ -11,6 +11,9 @@ interface TopicDetail {
   queues: Array<{ brokerName: string; queueId: number; minOffset: number | null; maxOffset: number | null; error: string | null }>;
 }
 
+/** How often the shown topic's route and queue offsets are fetched again. */
+const DETAIL_REFRESH_MS = 2_000;
+
 const permText = (perm: number): string => `${perm & 4 ? 'R' : '-'}${perm & 2 ? 'W' : '-'}${perm & 1 ? 'X' : '-'}`;
 
 function TopicForm({ session, clusters, onDone, initial }: { session: SessionInfo; clusters: string[]; onDone: (topic: string) => void; initial: TopicDetail | null }) {
@@ -96,10 +99,21 @@ export function TopicsPage({ session, snapshot }: { session: SessionInfo; snapsh
   const [detailError, setDetailError] = useState<string | null>(null);
   const load = (): void => { get<{ topics: Array<{ name: string; system: boolean }> }>('/api/topics').then((r) => { setTopics(r.topics); setError(null); }, (x: Error) => setError(x.message)); };
   useEffect(load, []);
+  // The detail refreshes every DETAIL_REFRESH_MS while a topic is shown: queue offsets move, and a
+  // topic just created here reaches the name server's route a moment after the brokers answered
+  // (a fresh CI run saw the first fetch miss it and the page never ask again). A failed refresh
+  // keeps the last good detail on the page, with the error above it.
   useEffect(() => {
-    if (selected === null) return;
+    if (selected === null) return undefined;
     setDetail(null);
-    get<TopicDetail>('/api/topic', { topic: selected }).then((d) => { setDetail(d); setDetailError(null); }, (x: Error) => setDetailError(x.message));
+    setDetailError(null);
+    let current = true;
+    const fetchDetail = (): void => {
+      get<TopicDetail>('/api/topic', { topic: selected }).then((d) => { if (current) { setDetail(d); setDetailError(null); } }, (x: Error) => { if (current) setDetailError(x.message); });
+    };
+    fetchDetail();
+    const timer = setInterval(fetchDetail, DETAIL_REFRESH_MS);
+    return () => { current = false; clearInterval(timer); };
   }, [selected]);
   const shown = (topics ?? []).filter((t) => showSystem || !t.system);
   const clusters = (snapshot?.clusters ?? []).map((c) => c.name);
@@ -122,7 +136,7 @@ export function TopicsPage({ session, snapshot }: { session: SessionInfo; snapsh
         <section aria-labelledby="topic-detail-title">
           <h2 id="topic-detail-title">Topic {selected}</h2>
           <Status error={detailError} />
-          {detail === null ? (detailError === null ? <p>Loading…</p> : null) : (
+          {detail === null ? (detailError === null ? <p>Loading…</p> : <p>Trying again every {DETAIL_REFRESH_MS / 1000} s…</p>) : (
             <>
               <h3>Route</h3>
               <div class="scroll" tabIndex={0} role="region" aria-label={`Route of ${selected}`}>
