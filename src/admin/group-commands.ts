@@ -2,6 +2,7 @@
 // 4.9.4's UpdateSubGroupSubCommand, DeleteSubscriptionGroupCommand, DeleteTopicSubCommand,
 // ConsumerConnectionSubCommand, ResetOffsetByTimeCommand + ResetOffsetByTimeOldCommand), with
 // their flags and output lines, plus transferLeadership (ours). Each returns the text to print.
+import { subscriptionGroupText } from '../broker/state/subscription-groups.js';
 import { AdminClient, AdminError, masterAddr, readableAddr, type ClusterInfoView, type ConsumerConnectionView, type SubscriptionGroupView } from './admin-client.js';
 import { MQVersionNames } from './mq-version.js';
 
@@ -29,7 +30,7 @@ export interface SubGroupArgs {
 /** updateSubGroup: to one broker (-b) or to the master of every group of a cluster (-c). */
 export async function updateSubGroup(admin: AdminClient, args: SubGroupArgs): Promise<string> {
   const c = args.config;
-  const text = `SubscriptionGroupConfig [groupName=${c.groupName}, consumeEnable=${c.consumeEnable}, consumeFromMinEnable=${c.consumeFromMinEnable}, consumeBroadcastEnable=${c.consumeBroadcastEnable}, retryQueueNums=${c.retryQueueNums}, retryMaxTimes=${c.retryMaxTimes}, brokerId=${c.brokerId}, whichBrokerWhenConsumeSlowly=${c.whichBrokerWhenConsumeSlowly}, notifyConsumerIdsChangedEnable=${c.notifyConsumerIdsChangedEnable}]`;
+  const text = subscriptionGroupText(c);
   const addrs = args.brokerAddr !== null ? [args.brokerAddr] : await masterAddrsOfCluster(admin, args.cluster as string);
   const lines: string[] = [];
   for (const addr of addrs) {

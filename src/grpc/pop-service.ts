@@ -260,9 +260,12 @@ export class PopService {
           if (nextVisibleAtMs === null || entry.visibleAtMs < nextVisibleAtMs) nextVisibleAtMs = entry.visibleAtMs;
           continue;
         }
+        const full = revive.length + deliveries.length >= batch;
+        // A FIFO queue hands out its lowest in-flight offsets, in order: it stops at the first it cannot redeliver now.
+        if (fifo && (full || (revive.length > 0 && entry.attempt >= this.settings.maxAttempts))) break;
         if (entry.attempt >= this.settings.maxAttempts) {
           if (dead.length < POP_COMMAND_ENTRIES_MAX) dead.push({ topic, queueId, offset, attempt: entry.attempt, visibleAtMs: entry.visibleAtMs });
-        } else if (revive.length + deliveries.length < batch) revive.push([offset, entry.attempt]);
+        } else if (!full) revive.push([offset, entry.attempt]);
       }
       if (dead.length > 0) await this.deadLetter(group, dead);
       // New messages: within the in-flight bounds (for a FIFO group only when none of the queue is in flight).

@@ -139,10 +139,22 @@ export interface PopStats {
   ignored: number;
 }
 
-/** Why a FIFO pop breaks its queue's order lock, or null when it keeps it. */
+/**
+ * Why a FIFO pop breaks its queue's order lock, or null when it keeps it. The lock (RocketMQ 5's
+ * ConsumerOrderInfoManager.needBlock, per queue): nothing while one in-flight message is still
+ * invisible at the pop's time; the redelivered ones are the lowest in-flight offsets, in order, each
+ * at the attempt in the table (a gap would hand a later message of a group out before an earlier
+ * one); new offsets only when nothing of the queue is in flight.
+ */
 function fifoBlock(queue: QueuePop, command: Extract<PopCommand, { op: 'pop' }>): string | null {
   for (const [offset, entry] of queue.inflight) {
     if (entry.visibleAtMs > command.atMs) return `offset ${offset} is in flight until ${entry.visibleAtMs} (pop at ${command.atMs})`;
+  }
+  const lowest = [...queue.inflight.keys()].sort((a, b) => a - b);
+  for (let i = 0; i < command.revive.length; i++) {
+    const [offset, attempt] = command.revive[i] as readonly [number, number];
+    if (offset !== lowest[i]) return `redelivery ${i} is offset ${offset}, not the in-flight offset ${lowest[i] ?? 'none'} (the lowest first, in order)`;
+    if (queue.inflight.get(offset)?.attempt !== attempt) return `offset ${offset} is at attempt ${queue.inflight.get(offset)?.attempt}, not ${attempt}`;
   }
   if (command.offsets.length > 0 && queue.inflight.size > 0) return `new offsets while ${queue.inflight.size} older message(s) are in flight`;
   return null;

@@ -136,7 +136,7 @@ t.test('admin codes through mqadmin against a broker group and ali-ons', async (
   // ---- updateSubGroup: consumeEnable=false refuses the group's pulls, on the new master too.
   const disabled = await mqadmin('updateSubGroup', '-g', GROUP, '-c', 'RaftCluster', '-s', 'false', '-r', '3', ...n);
   t.equal(disabled.code, 0, disabled.err);
-  t.equal(disabled.out, `create subscription group to ${master.brokerAddr} success.\nSubscriptionGroupConfig [groupName=CG_admin, consumeEnable=false, consumeFromMinEnable=false, consumeBroadcastEnable=false, retryQueueNums=1, retryMaxTimes=3, brokerId=0, whichBrokerWhenConsumeSlowly=1, notifyConsumerIdsChangedEnable=true]\n`);
+  t.equal(disabled.out, `create subscription group to ${master.brokerAddr} success.\nSubscriptionGroupConfig [groupName=CG_admin, consumeEnable=false, consumeFromMinEnable=false, consumeBroadcastEnable=false, consumeMessageOrderly=false, retryQueueNums=1, retryMaxTimes=3, brokerId=0, whichBrokerWhenConsumeSlowly=1, notifyConsumerIdsChangedEnable=true]\n`);
   const refused = await admin.pullAt(master.brokerAddr, TOPIC, 0, 0, GROUP).catch((error: Error) => error);
   t.match(String(refused), /code 16, subscription group no permission, CG_admin/, 'pull refused with PullMessageProcessor\'s remark');
   for (const broker of cluster.brokers) await until(() => broker.commitLog.state.checkpoint().extensions?.['subscriptionGroups'] !== undefined && JSON.stringify(broker.commitLog.state.checkpoint().extensions?.['subscriptionGroups']).includes('"consumeEnable":false') ? true : undefined, 5000, `${broker.config.dLegerSelfId} holds the group config`);

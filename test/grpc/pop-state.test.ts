@@ -82,3 +82,23 @@ t.test('FIFO: a queue is the order lock', async (t) => {
   t.equal(state.queue('G', 'T', 0)?.next, 4, 'a pop without fifo (not a FIFO group) is not locked');
   t.equal(parsePopCommand(JSON.parse(JSON.stringify({ op: 'pop', group: 'G', topic: 'T', queueId: 0, from: 0, to: 0, offsets: [], revive: [], atMs: 0, invisibleMs: 0, fifo: true })))?.op, 'pop');
 });
+
+t.test('FIFO: redeliveries are the lowest in-flight offsets, in order, or the pop is ignored whole', async (t) => {
+  const state = new PopState();
+  const fifoPop = (from: number, to: number, offsets: number[], atMs: number, revive: Array<[number, number]> = []): unknown => body({ op: 'pop', group: 'G', topic: 'T', queueId: 0, from, to, offsets, revive, atMs, invisibleMs: 1000, fifo: true });
+  state.apply(fifoPop(0, 3, [0, 1, 2], 10_000), 0);
+  const before = JSON.stringify(state.snapshot());
+  state.apply(fifoPop(3, 3, [], 11_000, [[1, 1], [2, 1]]), 1);
+  t.equal(JSON.stringify(state.snapshot()), before, 'offsets 1 and 2 without offset 0 (a gap): ignored');
+  state.apply(fifoPop(3, 3, [], 11_000, [[1, 1], [0, 1]]), 2);
+  t.equal(JSON.stringify(state.snapshot()), before, 'out of order: ignored');
+  state.apply(fifoPop(3, 3, [], 11_000, [[0, 1], [1, 2]]), 3);
+  t.equal(JSON.stringify(state.snapshot()), before, 'a stale attempt for offset 1: ignored whole (not offset 0 alone)');
+  state.apply(fifoPop(3, 3, [], 11_000, [[0, 1], [1, 1]]), 4);
+  t.same([...(state.queue('G', 'T', 0)?.inflight ?? [])], [[0, { attempt: 2, visibleAtMs: 12_000 }], [1, { attempt: 2, visibleAtMs: 12_000 }], [2, { attempt: 1, visibleAtMs: 11_000 }]], 'the lowest two, in order: redelivered (the third waits)');
+  state.apply(fifoPop(3, 3, [], 12_000, [[2, 1]]), 5);
+  t.equal(state.queue('G', 'T', 0)?.inflight.get(2)?.attempt, 1, 'offset 2 alone while 0 and 1 are in flight (due again): ignored');
+  const restored = new PopState();
+  restored.restore(JSON.parse(JSON.stringify(state.snapshot())));
+  t.equal(restored.lockedUntil('G', 'T', 0, 11_500), 12_000, "a new master's restored state keeps the lock");
+});

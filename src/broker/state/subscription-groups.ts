@@ -159,7 +159,10 @@ export class SubscriptionGroups implements StateExtension {
   }
 }
 
-/** Java's SubscriptionGroupConfig.toString(), which mqadmin updateSubGroup prints. */
+/**
+ * Java's SubscriptionGroupConfig.toString(), which mqadmin updateSubGroup prints: 4.9's bracket
+ * form, with RocketMQ 5's consumeMessageOrderly where 5.x's toString puts it (after consumeBroadcastEnable).
+ */
 export function subscriptionGroupText(c: SubscriptionGroupConfig): string {
-  return `SubscriptionGroupConfig [groupName=${c.groupName}, consumeEnable=${c.consumeEnable}, consumeFromMinEnable=${c.consumeFromMinEnable}, consumeBroadcastEnable=${c.consumeBroadcastEnable}, retryQueueNums=${c.retryQueueNums}, retryMaxTimes=${c.retryMaxTimes}, brokerId=${c.brokerId}, whichBrokerWhenConsumeSlowly=${c.whichBrokerWhenConsumeSlowly}, notifyConsumerIdsChangedEnable=${c.notifyConsumerIdsChangedEnable}]`;
+  return `SubscriptionGroupConfig [groupName=${c.groupName}, consumeEnable=${c.consumeEnable}, consumeFromMinEnable=${c.consumeFromMinEnable}, consumeBroadcastEnable=${c.consumeBroadcastEnable}, consumeMessageOrderly=${c.consumeMessageOrderly === true}, retryQueueNums=${c.retryQueueNums}, retryMaxTimes=${c.retryMaxTimes}, brokerId=${c.brokerId}, whichBrokerWhenConsumeSlowly=${c.whichBrokerWhenConsumeSlowly}, notifyConsumerIdsChangedEnable=${c.notifyConsumerIdsChangedEnable}]`;
 }
