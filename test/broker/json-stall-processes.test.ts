@@ -144,9 +144,11 @@ t.test('JSON bodies sent to a master process cost no election', async (t) => {
     t.pass('every member: same term, same leader');
   } else {
     // An election is excused only when the master's log shows a stall past the election timeout
-    // (600 ms) during which it had no CPU: the machine was loaded (CI beside other work), the
-    // JSON did not do it. On an idle machine this branch is never taken.
-    const starved = stalls.filter((s) => s.gapMs >= 600 && s.cpuMs <= 0.3 * s.gapMs);
+    // (600 ms) whose own CPU stayed under the own-work bound asserted above: the rest of the stall
+    // was waiting for a CPU (the machine was loaded, CI beside other work), the JSON did not do it.
+    // (A CI run at load 14 had 843 ms with 286 ms of CPU: 34 %, over the 30 % share this used to
+    // demand.) On an idle machine this branch is never taken.
+    const starved = stalls.filter((s) => s.gapMs >= 600 && s.cpuMs < OWN_WORK_STALL_CPU_MAX_MS);
     t.ok(starved.length > 0, `every member: same term, same leader (before ${before.join(', ')}, after ${after.join(', ')}), or the master starved of CPU past the election timeout`);
     await until(() => addrs().has(0) || null, 10_000, 'a BID 0 again');
   }
