@@ -35,11 +35,19 @@ import { durationMs, status, timestampOf, type PbFilterExpression, type PbMessag
 import { decodeReceiptHandle, encodeReceiptHandle, matches, messageIdOf, parseFilter, toPbMessage, type TagFilter } from './pop-messages.js';
 import { POP_COMMAND_ENTRIES_MAX, POP_EXTENSION, POP_INFLIGHT_PER_GROUP_MAX, POP_INFLIGHT_TOTAL_MAX, popCommandBody, type PopCommand, type PopState, type Receipt } from './pop-state.js';
 import { existingTopic, resourceName } from './route-service.js';
+import { handleTopicAllowed, originalTopicOf, popSources, type PopSource } from './pop-retry.js';
+import { asDeliveredAs, deliveryAttemptOf } from './pop-delivery.js';
 import { putFailureStatus } from './send-service.js';
 
 /** A FIFO consumer group: its subscription group says consumeMessageOrderly (RocketMQ 5's flag, set by mqadmin updateSubGroup -o true). */
 export function isFifoGroup(context: BrokerContext, group: string): boolean {
   return context.groups.get(group)?.consumeMessageOrderly === true;
+}
+
+/** The topic a handle is decoded for: its own when it is one of `topic`'s retry topics for `group` (pop-retry.ts), else `topic`. */
+function handleTopicOf(handle: unknown, group: string, topic: string): string {
+  const named = typeof handle === 'string' ? handle.slice(0, handle.indexOf(' ')) : '';
+  return named !== '' && handleTopicAllowed(group, topic, named) ? named : topic;
 }
 
 type Stream = grpc.ServerWritableStream<Record<string, unknown>, Record<string, unknown>>;
@@ -49,6 +57,8 @@ const SCAN_UNITS_MAX = 256;
 const SCAN_BYTES_MAX = 4 * 1024 * 1024;
 /** Kept back from the call's deadline so the answer still reaches the client. */
 const DEADLINE_RESERVE_MS = 200;
+/** Messages one queue's pop moves to the DLQ at most (the rest on the next receive). */
+const DEAD_PER_POP_MAX = 64;
 
 export interface PopSettings {
   readonly minInvisibleMs: number;
@@ -155,6 +165,7 @@ export class PopService {
     // The queue names a broker, not a queue: RocketMQ's proxy pops every queue of the topic on the
     // broker it picks (its read selector's queue id -1), and 1.0.8's SimpleConsumer always sends queue 0.
     const queueIds = [...Array(topic.readQueueNums).keys()];
+    const fifo = isFifoGroup(this.context.broker, group);
     const batch = Math.max(1, Math.min(Number(request['batchSize'] ?? 0) || 1, settings.maxBatch));
     const filter = parseFilter(request['filterExpression'] as PbFilterExpression | null);
     const invisibleMs = request['autoRenew'] === true ? settings.defaultInvisibleMs : this.invisibleOf(request['invisibleDuration']);
@@ -167,13 +178,15 @@ export class PopService {
     for (;;) {
       const refused = this.notMaster();
       if (refused !== null) return answer([refused]);
-      const found = await this.serial(group, () => this.popOnce(group, topicName, queueIds, batch, invisibleMs, filter));
+      // The topic and the group's retry topics (pop-retry.ts), in the order this receive's draw gives.
+      const sources = this.sourcesOf(group, topicName, queueIds, fifo);
+      const found = await this.serial(group, () => this.popOnce(group, topicName, sources, batch, invisibleMs, filter, fifo));
       if (found.deliveries.length > 0) {
         const deliveredAt = Date.now();
         return answer([
           { status: status('OK', 'OK') },
           { deliveryTimestamp: timestampOf(deliveredAt) },
-          ...found.deliveries.map((d) => ({ message: toPbMessage(d.message, d.receipt, encodeReceiptHandle(d.receipt), invisibleMs) })),
+          ...found.deliveries.map((d) => ({ message: asDeliveredAs(toPbMessage(d.message, d.receipt, encodeReceiptHandle(d.receipt), invisibleMs), topicName, deliveryAttemptOf(d.message, d.receipt)) })),
         ]);
       }
       if (found.full !== null) return answer([{ status: status('TOO_MANY_REQUESTS', found.full) }]);
@@ -184,7 +197,7 @@ export class PopService {
         return answer([{ status: status('TOO_MANY_REQUESTS', `polling full: ${this.held} receives held (grpcHeldReceivesMax=${settings.heldReceivesMax})`) }]);
       }
       first = false;
-      await this.hold(call, topicName, Math.min(pollEndMs, found.nextVisibleAtMs ?? Infinity) - now);
+      await this.hold(call, sources.map((s) => s.source.topic), Math.min(pollEndMs, found.nextVisibleAtMs ?? Infinity) - now);
     }
   }
 
@@ -197,22 +210,40 @@ export class PopService {
     return ms;
   }
 
-  /** Wait until a message arrives in `topic`, `waitMs` passes, or the client goes away. */
-  private hold(call: Stream, topic: string, waitMs: number): Promise<void> {
+  /** The sources of one receive: each topic that exists, with its readable queues. */
+  private sourcesOf(group: string, topic: string, queueIds: readonly number[], fifo: boolean): Array<{ readonly source: PopSource; readonly queueIds: readonly number[] }> {
+    const out: Array<{ readonly source: PopSource; readonly queueIds: readonly number[] }> = [];
+    for (const source of popSources(group, topic, Math.random() * 100, fifo)) {
+      if (!source.retry) {
+        out.push({ source, queueIds });
+        continue;
+      }
+      const config = this.context.broker.commitLog.state.topicConfig(source.topic);
+      if (config !== null && isReadable(config.perm)) out.push({ source, queueIds: [...Array(config.readQueueNums).keys()] });
+    }
+    return out;
+  }
+
+  /** Wait until a message arrives in one of `topics`, `waitMs` passes, or the client goes away. */
+  private hold(call: Stream, topics: readonly string[], waitMs: number): Promise<void> {
     this.held++;
     return new Promise<void>((resolve) => {
-      let set = this.waiters.get(topic);
-      if (set === undefined) this.waiters.set(topic, (set = new Set()));
       const done = (): void => {
         clearTimeout(timer);
         call.off('cancelled', done);
-        this.waiters.get(topic)?.delete(done);
-        if (this.waiters.get(topic)?.size === 0) this.waiters.delete(topic);
+        for (const topic of topics) {
+          this.waiters.get(topic)?.delete(done);
+          if (this.waiters.get(topic)?.size === 0) this.waiters.delete(topic);
+        }
         this.held--;
         resolve();
       };
       const timer = setTimeout(done, Math.max(1, waitMs));
-      set.add(done);
+      for (const topic of topics) {
+        let set = this.waiters.get(topic);
+        if (set === undefined) this.waiters.set(topic, (set = new Set()));
+        set.add(done);
+      }
       call.on('cancelled', done);
     }).then(() => undefined);
   }
@@ -222,6 +253,8 @@ export class PopService {
     const state = this.context.broker.commitLog.state;
     const committed = state.consumerOffset(group, topic, queueId);
     if (committed !== null) return Math.max(committed, state.minOffset(topic, queueId));
+    // A retry topic is read from its start (5.x getInitOffset: RETRY_GROUP_TOPIC_PREFIX -> min offset).
+    if (topic.startsWith('%RETRY%')) return state.minOffset(topic, queueId);
     return state.minOffset(topic, queueId) === 0 ? 0 : state.maxOffset(topic, queueId);
   }
 
@@ -232,75 +265,87 @@ export class PopService {
     return message.queueOffset === offset ? message : null;
   }
 
-  private async popOnce(group: string, topic: string, queueIds: readonly number[], batch: number, invisibleMs: number, filter: TagFilter): Promise<{ deliveries: Delivery[]; nextVisibleAtMs: number | null; full: string | null }> {
+  private async popOnce(group: string, askedTopic: string, sources: ReadonlyArray<{ readonly source: PopSource; readonly queueIds: readonly number[] }>, batch: number, invisibleMs: number, filter: TagFilter, fifo: boolean): Promise<{ deliveries: Delivery[]; nextVisibleAtMs: number | null; full: string | null }> {
     const deliveries: Delivery[] = [];
     let nextVisibleAtMs: number | null = null;
     let full: string | null = null;
-    const fifo = isFifoGroup(this.context.broker, group);
-    const start = queueIds.length > 1 ? Math.floor(Math.random() * queueIds.length) : 0;
-    for (let i = 0; i < queueIds.length && deliveries.length < batch; i++) {
-      if (!this.context.broker.commitLog.isWritable()) break;
-      const queueId = queueIds[(start + i) % queueIds.length] as number;
-      const atMs = Date.now();
-      const queue = this.state.queue(group, topic, queueId);
-      if (fifo) {
-        // The queue's order lock: nothing of it while one of its messages is still invisible.
-        const until = this.state.lockedUntil(group, topic, queueId, atMs);
-        if (until !== null) {
-          if (nextVisibleAtMs === null || until < nextVisibleAtMs) nextVisibleAtMs = until;
-          continue;
+    for (const { source, queueIds } of sources) {
+      const topic = source.topic;
+      const start = queueIds.length > 1 ? Math.floor(Math.random() * queueIds.length) : 0;
+      for (let i = 0; i < queueIds.length && deliveries.length < batch; i++) {
+        if (!this.context.broker.commitLog.isWritable()) break;
+        const queueId = queueIds[(start + i) % queueIds.length] as number;
+        const atMs = Date.now();
+        const queue = this.state.queue(group, topic, queueId);
+        if (fifo) {
+          // The queue's order lock: nothing of it while one of its messages is still invisible.
+          const until = this.state.lockedUntil(group, topic, queueId, atMs);
+          if (until !== null) {
+            if (nextVisibleAtMs === null || until < nextVisibleAtMs) nextVisibleAtMs = until;
+            continue;
+          }
         }
-      }
-      const revive: Array<readonly [number, number]> = [];
-      const dead: Receipt[] = [];
-      const inflight = [...(queue?.inflight ?? [])];
-      if (fifo) inflight.sort((a, b) => a[0] - b[0]);
-      for (const [offset, entry] of inflight) {
-        if (entry.visibleAtMs > atMs) {
-          if (nextVisibleAtMs === null || entry.visibleAtMs < nextVisibleAtMs) nextVisibleAtMs = entry.visibleAtMs;
-          continue;
+        const revive: Array<readonly [number, number]> = [];
+        const dead: Array<{ readonly receipt: Receipt; readonly message: StoredMessage | null }> = [];
+        const read = new Map<number, StoredMessage | null>();
+        const inflight = [...(queue?.inflight ?? [])];
+        if (fifo) inflight.sort((a, b) => a[0] - b[0]);
+        for (const [offset, entry] of inflight) {
+          if (entry.visibleAtMs > atMs) {
+            if (nextVisibleAtMs === null || entry.visibleAtMs < nextVisibleAtMs) nextVisibleAtMs = entry.visibleAtMs;
+            continue;
+          }
+          const full = revive.length + deliveries.length >= batch;
+          if (full && (fifo || dead.length >= DEAD_PER_POP_MAX)) break;
+          // The attempt counts the message's RECONSUMETIMES too (a retry message was delivered before it was sent back).
+          const message = this.readAt(topic, queueId, offset);
+          read.set(offset, message);
+          const isDead = (message?.reconsumeTimes ?? 0) + entry.attempt >= this.settings.maxAttempts;
+          // A FIFO queue hands out its lowest in-flight offsets, in order: it stops at the first it cannot redeliver now.
+          if (fifo && revive.length > 0 && isDead) break;
+          if (isDead) {
+            if (dead.length < DEAD_PER_POP_MAX) dead.push({ receipt: { topic, queueId, offset, attempt: entry.attempt, visibleAtMs: entry.visibleAtMs }, message });
+          } else if (!full) revive.push([offset, entry.attempt]);
         }
-        const full = revive.length + deliveries.length >= batch;
-        // A FIFO queue hands out its lowest in-flight offsets, in order: it stops at the first it cannot redeliver now.
-        if (fifo && (full || (revive.length > 0 && entry.attempt >= this.settings.maxAttempts))) break;
-        if (entry.attempt >= this.settings.maxAttempts) {
-          if (dead.length < POP_COMMAND_ENTRIES_MAX) dead.push({ topic, queueId, offset, attempt: entry.attempt, visibleAtMs: entry.visibleAtMs });
-        } else if (!full) revive.push([offset, entry.attempt]);
-      }
-      if (dead.length > 0) await this.deadLetter(group, dead);
-      // New messages: within the in-flight bounds (for a FIFO group only when none of the queue is in flight).
-      const fifoHeld = fifo && (revive.length > 0 || (this.state.queue(group, topic, queueId)?.inflight.size ?? 0) > 0);
-      const room = fifoHeld ? 0 : Math.min(batch - deliveries.length - revive.length, this.settings.inflightMaxPerGroup - this.state.inflightOf(group), POP_INFLIGHT_TOTAL_MAX - this.state.inflightCount);
-      const from = queue?.next ?? this.initialOffset(group, topic, queueId);
-      const offsets: number[] = [];
-      let to = from;
-      if (room > 0) {
-        const scanned = this.context.broker.commitLog.readMessages(topic, queueId, from, SCAN_UNITS_MAX, SCAN_BYTES_MAX);
-        for (const bytes of scanned) {
-          if (offsets.length >= room) break;
-          const message = decodeMessage(bytes, 0, { verifyBodyCrc: false });
-          to = message.queueOffset + 1;
-          if (matches(filter, parseMessageProperties(message.properties))) offsets.push(message.queueOffset);
+        if (dead.length > 0) await this.deadLetter(group, dead);
+        // New messages: within the in-flight bounds (for a FIFO group only when none of the queue is in flight).
+        const fifoHeld = fifo && (revive.length > 0 || (this.state.queue(group, topic, queueId)?.inflight.size ?? 0) > 0);
+        const room = fifoHeld ? 0 : Math.min(batch - deliveries.length - revive.length, this.settings.inflightMaxPerGroup - this.state.inflightOf(group), POP_INFLIGHT_TOTAL_MAX - this.state.inflightCount);
+        const from = queue?.next ?? this.initialOffset(group, topic, queueId);
+        const offsets: number[] = [];
+        let to = from;
+        if (room > 0) {
+          const scanned = this.context.broker.commitLog.readMessages(topic, queueId, from, SCAN_UNITS_MAX, SCAN_BYTES_MAX);
+          for (const bytes of scanned) {
+            if (offsets.length >= room) break;
+            const message = decodeMessage(bytes, 0, { verifyBodyCrc: false });
+            const properties = parseMessageProperties(message.properties);
+            // %RETRY%<group> holds every topic's retries: one of another topic ends this scan (never skipped).
+            if (source.sharedRetry && originalTopicOf(topic, properties) !== askedTopic) break;
+            to = message.queueOffset + 1;
+            // Retry messages matched the filter when first delivered (5.x reads retry topics with SUB_ALL).
+            if (source.retry || matches(filter, properties)) offsets.push(message.queueOffset);
+          }
+        } else if (!fifoHeld && this.context.broker.commitLog.state.maxOffset(topic, queueId) > from && revive.length === 0 && batch - deliveries.length > 0) {
+          full = `${this.state.inflightOf(group)} messages of ${group} in flight (grpcPopInflightMax=${this.settings.inflightMaxPerGroup}, ${this.state.inflightCount}/${POP_INFLIGHT_TOTAL_MAX} in all): ack some first`;
+          this.context.broker.stats.refusals.refuse('grpcPopInflightMax', full);
         }
-      } else if (!fifoHeld && this.context.broker.commitLog.state.maxOffset(topic, queueId) > from && revive.length === 0 && batch - deliveries.length > 0) {
-        full = `${this.state.inflightOf(group)} messages of ${group} in flight (grpcPopInflightMax=${this.settings.inflightMaxPerGroup}, ${this.state.inflightCount}/${POP_INFLIGHT_TOTAL_MAX} in all): ack some first`;
-        this.context.broker.stats.refusals.refuse('grpcPopInflightMax', full);
-      }
-      if (revive.length === 0 && to === from) continue;
-      await this.propose({ op: 'pop', group, topic, queueId, from, to, offsets, revive, atMs, invisibleMs, ...(fifo ? { fifo: true as const } : {}) });
-      // Only what the applied command recorded is delivered (a stale view's pop is ignored).
-      const visibleAtMs = atMs + invisibleMs;
-      const candidates: Array<readonly [number, number]> = [...revive.map(([offset, attempt]) => [offset, attempt + 1] as const), ...offsets.map((offset) => [offset, 1] as const)];
-      for (const [offset, attempt] of candidates) {
-        const receipt: Receipt = { topic, queueId, offset, attempt, visibleAtMs };
-        if (this.state.current(group, receipt) === null) continue;
-        const message = this.readAt(topic, queueId, offset);
-        if (message === null) {
-          // Retention deleted it since: nothing to deliver, drop the receipt.
-          await this.propose({ op: 'ack', group, receipts: [receipt], dlq: false });
-          continue;
+        if (revive.length === 0 && to === from) continue;
+        await this.propose({ op: 'pop', group, topic, queueId, from, to, offsets, revive, atMs, invisibleMs, ...(fifo ? { fifo: true as const } : {}) });
+        // Only what the applied command recorded is delivered (a stale view's pop is ignored).
+        const visibleAtMs = atMs + invisibleMs;
+        const candidates: Array<readonly [number, number]> = [...revive.map(([offset, attempt]) => [offset, attempt + 1] as const), ...offsets.map((offset) => [offset, 1] as const)];
+        for (const [offset, attempt] of candidates) {
+          const receipt: Receipt = { topic, queueId, offset, attempt, visibleAtMs };
+          if (this.state.current(group, receipt) === null) continue;
+          const message = read.get(offset) ?? this.readAt(topic, queueId, offset);
+          if (message === null) {
+            // Retention deleted it since: nothing to deliver, drop the receipt.
+            await this.propose({ op: 'ack', group, receipts: [receipt], dlq: false });
+            continue;
+          }
+          deliveries.push({ receipt, message });
         }
-        deliveries.push({ receipt, message });
       }
     }
     return { deliveries, nextVisibleAtMs, full };
@@ -309,11 +354,10 @@ export class PopService {
   // ---------------------------------------------------------------- the dead-letter queue
 
   /** Put each message into %DLQ%<group> (created write-only like RocketMQ's), then remove its receipt. */
-  private async deadLetter(group: string, receipts: readonly Receipt[]): Promise<void> {
+  private async deadLetter(group: string, dead: ReadonlyArray<{ readonly receipt: Receipt; readonly message: StoredMessage | null }>): Promise<void> {
     const moved: Receipt[] = [];
-    for (const receipt of receipts) {
-      const message = this.readAt(receipt.topic, receipt.queueId, receipt.offset);
-      if (message !== null) await this.putDeadLetter(group, message, receipt.attempt);
+    for (const { receipt, message } of dead) {
+      if (message !== null) await this.putDeadLetter(group, message, deliveryAttemptOf(message, receipt));
       moved.push(receipt);
     }
     if (moved.length > 0) await this.propose({ op: 'ack', group, receipts: moved, dlq: true });
@@ -330,9 +374,10 @@ export class PopService {
       await createDlqTopic(context, topic);
     }
     const properties = parseMessageProperties(original.properties);
-    if (!properties.has('RETRY_TOPIC')) properties.set('RETRY_TOPIC', original.topic);
+    const originalTopic = originalTopicOf(original.topic, properties);
+    if (!properties.has('RETRY_TOPIC')) properties.set('RETRY_TOPIC', originalTopic);
     properties.set('ORIGIN_MESSAGE_ID', messageIdOf(original, properties));
-    properties.set('DLQ_ORIGIN_TOPIC', original.topic);
+    properties.set('DLQ_ORIGIN_TOPIC', originalTopic);
     properties.set('DLQ_ORIGIN_MESSAGE_ID', messageIdOf(original, properties));
     properties.delete('DELAY');
     await context.commitLog.putMessages([{
@@ -353,7 +398,7 @@ export class PopService {
     return this.serial(group, async () => {
       const results = entries.map((entry) => {
         try {
-          const receipt = decodeReceiptHandle(entry.receiptHandle, topic);
+          const receipt = decodeReceiptHandle(entry.receiptHandle, handleTopicOf(entry.receiptHandle, group, topic));
           if (this.state.current(group, receipt) === null) throw new GrpcRefusal('INVALID_RECEIPT_HANDLE', 'the receipt handle is not in flight: the message was acked, its invisible time ended and it was delivered again, or it was changed since');
           return { entry, receipt, status: null as null | { code: string; message: string } };
         } catch (error) {
@@ -374,7 +419,7 @@ export class PopService {
         let s = r.status;
         if (s === null && r.receipt !== null) {
           // Applied: gone = acked; still there with another handle = redelivered or changed first.
-          const entry = this.state.queue(group, topic, r.receipt.queueId)?.inflight.get(r.receipt.offset);
+          const entry = this.state.queue(group, r.receipt.topic, r.receipt.queueId)?.inflight.get(r.receipt.offset);
           s = entry === undefined ? status('OK', 'OK') : status('INVALID_RECEIPT_HANDLE', 'the message was delivered again or changed before this ack');
         }
         return { messageId: r.entry.messageId ?? '', receiptHandle: r.entry.receiptHandle ?? '', status: s ?? status('INTERNAL_SERVER_ERROR', 'no outcome') };
@@ -388,7 +433,7 @@ export class PopService {
   async changeInvisibleDuration(request: Record<string, unknown>): Promise<Record<string, unknown>> {
     const group = resourceName(request['group'] as PbResource, 'group', 'ILLEGAL_CONSUMER_GROUP');
     const topic = resourceName(request['topic'] as PbResource, 'topic', 'ILLEGAL_TOPIC');
-    const receipt = decodeReceiptHandle(request['receiptHandle'], topic);
+    const receipt = decodeReceiptHandle(request['receiptHandle'], handleTopicOf(request['receiptHandle'], group, topic));
     const ms = durationMs(request['invisibleDuration'] as never);
     if (ms === null || ms < 0 || ms > this.settings.maxInvisibleMs) throw new GrpcRefusal('ILLEGAL_INVISIBLE_TIME', `the invisible time ${ms ?? 'missing'} ms is not in [0, ${this.settings.maxInvisibleMs}] (grpcMaxInvisibleTimeMs)`);
     const refused = this.notMaster();
@@ -406,13 +451,13 @@ export class PopService {
   async forwardToDeadLetterQueue(request: Record<string, unknown>): Promise<Record<string, unknown>> {
     const group = resourceName(request['group'] as PbResource, 'group', 'ILLEGAL_CONSUMER_GROUP');
     const topic = resourceName(request['topic'] as PbResource, 'topic', 'ILLEGAL_TOPIC');
-    const receipt = decodeReceiptHandle(request['receiptHandle'], topic);
+    const receipt = decodeReceiptHandle(request['receiptHandle'], handleTopicOf(request['receiptHandle'], group, topic));
     const refused = this.notMaster();
     if (refused !== null) return refused;
     return this.serial(group, async () => {
       if (this.state.current(group, receipt) === null) throw new GrpcRefusal('INVALID_RECEIPT_HANDLE', 'the receipt handle is not in flight (acked, delivered again, or changed since)');
       try {
-        await this.deadLetter(group, [receipt]);
+        await this.deadLetter(group, [{ receipt, message: this.readAt(receipt.topic, receipt.queueId, receipt.offset) }]);
       } catch (error) {
         if (error instanceof GrpcRefusal) throw error;
         return { status: putFailureStatus(error, this.context) };
