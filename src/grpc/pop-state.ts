@@ -26,7 +26,7 @@
 // POP_QUEUES_PER_GROUP_MAX (topic, queue) pairs per group, POP_INFLIGHT_PER_GROUP_MAX in-flight
 // receipts per group and POP_INFLIGHT_TOTAL_MAX over all groups; a pop that would pass one is
 // ignored whole (the master checks the same bounds before proposing: it never proposes one).
-import type { StateExtension } from '../broker/state/broker-state.js';
+import type { ExtensionHost, StateExtension } from '../broker/state/broker-state.js';
 import { GROUP_NAME_PATTERN } from '../broker/state/commands.js';
 import { TOPIC_NAME_PATTERN } from '../broker/state/topic-config.js';
 
@@ -167,7 +167,29 @@ export class PopState implements StateExtension {
   readonly stats: PopStats = { pops: 0, acks: 0, changes: 0, deadLettered: 0, ignored: 0 };
   private readonly appliedListeners: Array<() => void> = [];
 
+  private host: ExtensionHost | null = null;
+
   constructor(private readonly log: (line: string) => void = () => undefined) {}
+
+  attach(host: ExtensionHost): void {
+    this.host = host;
+  }
+
+  /**
+   * The group's consumer offset of a queue after a pop or ack (RocketMQ 5 commits a pop queue's
+   * offset once the checkpoints before it are done): the lowest offset still in flight, else the
+   * next offset never handed out, so it advances past the contiguous prefix acked (or not matching
+   * the filter, or dead-lettered). It only moves forward: a committed offset ahead (a remoting
+   * consumer of the group, a reset) stays.
+   */
+  private commitFloor(group: string, topic: string, queueId: number): void {
+    const queue = this.queue(group, topic, queueId);
+    if (this.host === null || queue === null) return;
+    let floor = queue.next;
+    for (const offset of queue.inflight.keys()) if (offset < floor) floor = offset;
+    const committed = this.host.consumerOffset(group, topic, queueId);
+    if (committed === null || floor > committed) this.host.commitOffset(group, topic, queueId, floor);
+  }
 
   /** Called after every pop command applied (a waiting receive re-checks). */
   onApplied(listener: () => void): void {
@@ -204,18 +226,25 @@ export class PopState implements StateExtension {
       return;
     }
     switch (command.op) {
-      case 'pop': this.applyPop(command, index); break;
-      case 'ack':
+      case 'pop':
+        this.applyPop(command, index);
+        this.commitFloor(command.group, command.topic, command.queueId);
+        break;
+      case 'ack': {
+        const touched = new Map<string, Receipt>();
         for (const receipt of command.receipts) {
           if (this.current(command.group, receipt) === null) {
             this.stats.ignored++;
             continue;
           }
           this.remove(command.group, receipt);
+          touched.set(queueKey(receipt.topic, receipt.queueId), receipt);
           if (command.dlq) this.stats.deadLettered++;
           else this.stats.acks++;
         }
+        for (const receipt of touched.values()) this.commitFloor(command.group, receipt.topic, receipt.queueId);
         break;
+      }
       case 'change': {
         const queue = this.queue(command.group, command.receipt.topic, command.receipt.queueId);
         if (queue === null || this.current(command.group, command.receipt) === null) {

@@ -6,6 +6,9 @@
 //    %RETRY%<group>) is answered OK and it never comes again; unacked, it comes back after its
 //    invisible time as attempt 3, then goes to %DLQ%<group> (grpcConsumerMaxAttempts=3);
 //  - %RETRY%<group>'s retry of another topic of the group is not delivered to this topic's receive;
+//  - POP acks move the group's consumer offset past the contiguous acked prefix: GET_CONSUME_STATS
+//    (mqadmin consumerProgress) on the master and on a follower shows lag 3 with 3 in flight, still
+//    2 after acking offsets 0 and 2 (offset 1 in flight), 0 after acking 1;
 //  - which topics are read and in what order (the 20 % retry-first draw).
 import t from 'tap';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
@@ -13,6 +16,7 @@ import { decodeMessage } from '../../src/broker/message-codec.js';
 import { groupRetryTopic, handleTopicAllowed, popRetryTopic, popSources } from '../../src/grpc/pop-retry.js';
 import { startCluster } from '../broker/broker-harness.js';
 import { untilDefined } from '../quickstart/helpers.js';
+import { parseConsumeStats } from '../../src/admin/admin-client.js';
 import { rocketmq5, silentLogger } from './client.js';
 
 t.test('retry sources and their order', async (t) => {
@@ -56,7 +60,27 @@ t.test('a message sent back by a remoting consumer comes through POP', async (t)
   await producer.send({ topic: 'TopicRetryB', body: Buffer.from('b-0') });
   const first = await receive(3, 5000, 6000);
   t.same(first.map((m: any) => m.body.toString()).sort(), ['a-0', 'a-1', 'a-2'], 'the three sends, once each');
-  for (const m of first) await consumer.ack(m);
+  // Progress as mqadmin consumerProgress sees it, on the master and on a follower (replicated).
+  const follower = cluster.brokers.find((b) => b !== master) as typeof master;
+  const progress = async (addr: string): Promise<Array<[string, number, number]>> => {
+    const response = await cluster.call(addr, RequestCode.GET_CONSUME_STATS, { consumerGroup: 'CG_mix', topic: 'TopicRetryA' });
+    if (response.code !== ResponseCode.SUCCESS) throw new Error(`GET_CONSUME_STATS: ${response.code} ${response.remark ?? ''}`);
+    return parseConsumeStats(response.body?.toString('utf8') ?? '').queues.map((q) => [q.topic, q.consumerOffset, q.brokerOffset - q.consumerOffset]);
+  };
+  const lagEverywhere = async (want: number, why: string): Promise<void> => {
+    const rows = await untilDefined(async () => {
+      const both = [await progress(master.brokerAddr), await progress(follower.brokerAddr)];
+      return both.every((r) => r.length === 1 && r[0]?.[2] === want) ? both : undefined;
+    }, 5000, `lag ${want} on the master and a follower`).catch(async () => [await progress(master.brokerAddr), await progress(follower.brokerAddr)]);
+    t.same(rows, [[['TopicRetryA', 3 - want, want]], [['TopicRetryA', 3 - want, want]]], why);
+  };
+  await lagEverywhere(3, 'received, none acked: consumer offset 0, lag 3');
+  const byBody = new Map(first.map((m: any) => [m.body.toString(), m]));
+  await consumer.ack(byBody.get('a-0'));
+  await consumer.ack(byBody.get('a-2'));
+  await lagEverywhere(2, 'offsets 0 and 2 acked, 1 in flight: consumer offset 1, lag 2');
+  await consumer.ack(byBody.get('a-1'));
+  await lagEverywhere(0, 'all acked: consumer offset 3, lag 0');
 
   // A remoting consumer of CG_mix could not process a-1 and b-0: it sends them back (1 s delay).
   const physicalOf = (topic: string, offset: number): number => decodeMessage(master.commitLog.readMessages(topic, 0, offset, 1, 1 << 20)[0] as Uint8Array).physicalOffset;

@@ -47,6 +47,14 @@ export interface StateExtension {
   restore(snapshot: unknown): void;
   /** Forget everything (the log is rebuilt from a later start). */
   clear(): void;
+  /** Given at registration: the consumer offsets, which an extension's apply may move (POP acks do). */
+  attach?(host: ExtensionHost): void;
+}
+
+/** What an extension's apply may read and change of the broker state (deterministically, inside apply). */
+export interface ExtensionHost {
+  consumerOffset(group: string, topic: string, queueId: number): number | null;
+  commitOffset(group: string, topic: string, queueId: number, offset: number): void;
 }
 
 export interface BrokerStateStats {
@@ -103,6 +111,7 @@ export class BrokerState implements StateMachine {
   registerExtension(name: string, extension: StateExtension): void {
     assert(this.appliedIndex === -1 && !this.extensions.has(name), `extension ${name} registered twice or after entry ${this.appliedIndex}`);
     this.extensions.set(name, extension);
+    extension.attach?.({ consumerOffset: (g, t, q) => this.consumerOffset(g, t, q), commitOffset: (group, topic, queueId, offset) => this.applyCommand({ type: 'commitOffsets', group, offsets: [{ topic, queueId, offset }] }, this.appliedIndex) });
   }
 
   /** Index of the last entry applied (-1 before any). */
