@@ -1,6 +1,7 @@
 // Goal: the gRPC checks of the RocketMQ chaos campaign bite — a clean history passes, and an
 // acknowledged send never acked by the gRPC group, a receive after an OK ack, a redelivery before
-// the invisible time, a FIFO group stored out of send order or in two queues, a phantom receive,
+// the invisible time, a FIFO group stored out of send order or in two queues, a FIFO group's
+// message received before the previous one of its group was acked, a phantom receive,
 // are each reported; a redelivery after the invisible time is only counted. Also checkRocketMQ's
 // 'moved' for gRPC sends (found by body at the receipt's queue offset, the receipt names no queue).
 // Method: hand-made histories; pure functions, no processes.
@@ -23,7 +24,8 @@ function clean(): GrpcCheckInput & { receives: GrpcReceive[]; acks: GrpcAck[]; g
     { index: 2, physicalOffset: 200, topic: F, queueId: 1, queueOffset: 0, body: 'f0-0' },
     { index: 3, physicalOffset: 300, topic: F, queueId: 1, queueOffset: 1, body: 'f0-1' },
   ];
-  const receives: GrpcReceive[] = logMessages.map((m, i) => ({ body: m.body, topic: m.topic, queueId: m.queueId, queueOffset: m.queueOffset, attempt: 1, messageGroup: m.topic === F ? 'grp0' : null, invokeMs: 100 + i, atMs: 110 + i }));
+  // The FIFO group's two messages come in one receive (a FIFO group's next receive gets nothing of grp0 before they are acked).
+  const receives: GrpcReceive[] = logMessages.map((m, i) => ({ body: m.body, topic: m.topic, queueId: m.queueId, queueOffset: m.queueOffset, attempt: 1, messageGroup: m.topic === F ? 'grp0' : null, invokeMs: m.topic === F ? 101 : 100 + i, atMs: m.topic === F ? 111 : 110 + i }));
   const acks: GrpcAck[] = logMessages.map((m, i) => ({ body: m.body, topic: m.topic, queueId: m.queueId, queueOffset: m.queueOffset, ok: true, atMs: 120 + i }));
   return { normalTopic: N, fifoTopic: F, remotingOps: [], grpcOps, receives, acks, logMessages, invisibleMs: 4000, slackMs: 250 };
 }
@@ -86,6 +88,37 @@ t.test('FIFO stored out of send order, or in two queues', async (t) => {
   const split = clean();
   split.logMessages[2] = { ...split.logMessages[2]!, queueId: 3 };
   t.ok(checkGrpc(split).violations.some((v) => /^fifo-store: group grp0: .*(queues 1,3|at 1@0, the later f0-1 at 3@1)/.test(v)), 'two queues reported');
+});
+
+t.test("FIFO receive order per message group (the FIFO group's history)", async (t) => {
+  // f0-0 at 1@0, f0-1 at 1@1; receives [i] of the FIFO topic are 1 (f0-0) and 2 (f0-1).
+  const split = (f1InvokeMs: number, f0AckAtMs: number): GrpcCheckInput & { receives: GrpcReceive[]; acks: GrpcAck[] } => {
+    const input = clean();
+    input.receives[2] = { ...input.receives[2]!, invokeMs: f1InvokeMs, atMs: f1InvokeMs + 10 };
+    input.acks[1] = { ...input.acks[1]!, atMs: f0AckAtMs };
+    input.acks[2] = { ...input.acks[2]!, atMs: f1InvokeMs + 20 };
+    return input;
+  };
+  t.same(checkGrpc(split(200, 150)).violations, [], 'f0-1 in the receive after f0-0 was acked: clean');
+  const inflight = checkGrpc(split(200, 300));
+  t.equal(inflight.fifoOrderViolations, 2, 'f0-1 while f0-0 was received and not acked: caught');
+  t.match(inflight.violations, [/^fifo-order: grp0 offset 1 .*delivered while offset 0 of its group was delivered and not acked/, /^fifo-order: grp0 offset 1 .*not acked and invisible for 4000 ms/]);
+  const reversed = clean();
+  reversed.receives[1] = { ...reversed.receives[1]!, invokeMs: 300, atMs: 310 };
+  reversed.acks[1] = { ...reversed.acks[1]!, atMs: 320 };
+  t.match(checkGrpc(reversed).violations, [/^fifo-order: grp0 offset 1 .*before offset 0 of its group was ever delivered/], 'f0-1 received (and acked) before f0-0: caught');
+  const head = clean();
+  head.receives[2] = { ...head.receives[2]!, invokeMs: 5000, atMs: 5010 };
+  head.acks[1] = { ...head.acks[1]!, ok: false };
+  head.acks[2] = { ...head.acks[2]!, atMs: 5100 };
+  head.receives.push({ ...head.receives[1]!, attempt: 2, invokeMs: 5000, atMs: 5010 });
+  head.acks.push({ ...head.acks[1]!, ok: true, atMs: 5090 });
+  const order = [0, 3, 2, 1].map((i) => head.receives[i]!);
+  head.receives.splice(0, head.receives.length, ...order);
+  t.same(checkGrpc(head).violations, [], "f0-0's ack failed: f0-0 again after its invisible time, f0-1 after it in the same receive: clean");
+  const result = checkGrpc(split(200, 150));
+  t.equal(result.fifoReceives, 2);
+  t.equal(result.fifoDeliveries, 2);
 });
 
 t.test('a phantom receive', async (t) => {

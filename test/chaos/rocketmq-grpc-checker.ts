@@ -17,9 +17,15 @@
 //                     are not stored in one queue at increasing queue offsets in send order (each
 //                     found in the log as its body at its receipt's offset), or the log holds the
 //                     group's messages in more than one queue;
+//   fifo-order      — the FIFO topic's group (consumeMessageOrderly, one receive at a time) broke a
+//                     message group's order (test/grpc/fifo-history.ts's rules, over the log's
+//                     messages of the topic): a message delivered before every earlier stored one
+//                     of its group was delivered and acked (or came before it in the same receive:
+//                     RocketMQ's batch), or while one of its group from an earlier receive was
+//                     neither acked nor past its invisible time (that receive's invoke + invisibleMs
+//                     - slack), or again after its ack was answered OK;
 //   phantom         — the gRPC group received a body no client sent.
-// Reported, not judged: FIFO receive order. This broker's POP does not yet hand one message group
-// to one consumer in order (issue 14 item 4, in progress), so the inversions are counted only.
+import { fifoViolations, type FifoAck, type FifoDelivery, type FifoStored } from '../grpc/fifo-history.js';
 import { positionOf, type GrpcAck, type GrpcReceive, type GrpcSendOp } from './rocketmq-grpc-clients.js';
 import type { LogMessage } from './rocketmq-checker.js';
 import type { SendOp } from './rocketmq-clients.js';
@@ -59,8 +65,10 @@ export interface GrpcCheckResult {
   readonly acksLost: number;
   readonly early: number;
   readonly fifoStoreViolations: number;
-  /** Consecutive first receives of one group whose send order went backwards (reported only). */
-  readonly fifoReceiveInversions: number;
+  /** The FIFO topic's receives (answers with messages) and the messages in them. */
+  readonly fifoReceives: number;
+  readonly fifoDeliveries: number;
+  readonly fifoOrderViolations: number;
   readonly violations: string[];
 }
 
@@ -155,19 +163,25 @@ export function checkGrpc(input: GrpcCheckInput): GrpcCheckResult {
     const queues = new Set(input.logMessages.filter((m) => m.topic === input.fifoTopic && groupBodies.has(m.body)).map((m) => m.queueId));
     if (queues.size > 1) violate('fifo-store', `group ${group}: its messages are stored in queues ${[...queues].join(',')}`);
   }
-  // FIFO as received (reported): first receive of each body per group, in time order.
-  const seqOf = new Map(input.grpcOps.filter((o) => o.messageGroup !== null).map((o) => [o.body, { group: o.messageGroup!, seq: o.seq }]));
-  const lastSeq = new Map<string, number>();
-  const firstSeen = new Set<string>();
-  let fifoReceiveInversions = 0;
-  for (const r of [...input.receives].sort((x, y) => x.atMs - y.atMs)) {
-    const s = seqOf.get(r.body);
-    if (s === undefined || firstSeen.has(r.body)) continue;
-    firstSeen.add(r.body);
-    const last = lastSeq.get(s.group);
-    if (last !== undefined && s.seq < last) fifoReceiveInversions++;
-    lastSeq.set(s.group, Math.max(last ?? -1, s.seq));
-  }
+  // FIFO as received: the FIFO group's history judged by the per-group rules. A receive is one
+  // answer (its messages share invokeMs and atMs; the FIFO group has one receive at a time), its
+  // messages in answer order.
+  const groupOf = new Map(input.grpcOps.filter((o) => o.messageGroup !== null).map((o) => [o.body, o.messageGroup!]));
+  const receiveIds = new Map<string, number>();
+  const deliveries: FifoDelivery[] = input.receives
+    .map((r, i) => ({ r, i }))
+    .filter(({ r }) => r.topic === input.fifoTopic && groupOf.has(r.body))
+    .sort((x, y) => x.r.atMs - y.r.atMs || x.i - y.i)
+    .map(({ r }) => {
+      const id = `${r.invokeMs}/${r.atMs}`;
+      if (!receiveIds.has(id)) receiveIds.set(id, receiveIds.size + 1);
+      return { group: groupOf.get(r.body)!, queueId: r.queueId, offset: r.queueOffset, attempt: r.attempt, receive: receiveIds.get(id)!, invokeMs: r.invokeMs, atMs: r.atMs };
+    });
+  const fifoAcks: FifoAck[] = input.acks.filter((a) => a.topic === input.fifoTopic).map((a) => ({ queueId: a.queueId, offset: a.queueOffset, outcome: a.ok ? 'ok' : 'unknown', atMs: a.atMs }));
+  const fifoStored: FifoStored[] = input.logMessages
+    .filter((m) => m.topic === input.fifoTopic && groupOf.has(m.body) && (input.retainedFromIndex === undefined || m.index >= input.retainedFromIndex))
+    .map((m) => ({ group: groupOf.get(m.body)!, queueId: m.queueId, offset: m.queueOffset }));
+  for (const v of fifoViolations(deliveries, fifoAcks, fifoStored, input.invisibleMs, input.slackMs)) violate('fifo-order', v);
 
   return {
     sent: input.remotingOps.length + input.grpcOps.length,
@@ -185,7 +199,9 @@ export function checkGrpc(input: GrpcCheckInput): GrpcCheckResult {
     acksLost: found.count('ack-lost'),
     early: found.count('pop-early'),
     fifoStoreViolations: found.count('fifo-store'),
-    fifoReceiveInversions,
+    fifoReceives: receiveIds.size,
+    fifoDeliveries: deliveries.length,
+    fifoOrderViolations: found.count('fifo-order'),
     violations: found.list,
   };
 }

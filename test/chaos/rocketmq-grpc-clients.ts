@@ -10,8 +10,10 @@
 // `f{k}-{seq}`. maxAttempts 1: every send() is exactly one SendMessage, so a send's attempts are
 // ['stored'] (answered OK), ['refused'] (the broker answered "not the master (...)": it checks its
 // role before appending) or ['maybe'] (anything else: the entry may still commit).
-// Consumer: one SimpleConsumer (group CG_chaos_grpc) subscribed to both topics receives with an
-// invisible time of INVISIBLE_MS and acks everything it receives; every receive records its invoke
+// Consumers: one SimpleConsumer (group CG_chaos_grpc, CONSUMER_LANES receives at once) on the NORMAL
+// topic, one (group CG_chaos_grpc_fifo, consumeMessageOrderly: a FIFO group, one receive at a time,
+// so its history shows the order the broker kept per message group) on the FIFO topic; both receive
+// with an invisible time of INVISIBLE_MS and ack everything they receive; every receive records its invoke
 // time and each message's stored position (topic, queue, offset from our receipt handle, whose format
 // is `topic queueId offset attempt visibleAt`: src/grpc/pop-messages.ts), every ack its answer.
 // 1.0.8 clients do not follow a failover by themselves: the Producer never leaves the endpoint of a
@@ -31,6 +33,8 @@ import { recordOutcome } from './op-outcome.js';
 import type { AttemptResult, SendOp, SendOutcome } from './rocketmq-clients.js';
 
 export const GRPC_GROUP = 'CG_chaos_grpc';
+/** The FIFO topic's consumer group (rocketmq-grpc-part.ts creates it with consumeMessageOrderly=true). */
+export const GRPC_FIFO_GROUP = 'CG_chaos_grpc_fifo';
 /** The SimpleConsumer's invisible duration (the brokers run with grpcMinInvisibleTimeMs=1000). */
 export const INVISIBLE_MS = 4000;
 const RESTART_AFTER_MS = 3000;
@@ -234,11 +238,12 @@ export class GrpcClientMix {
   private consuming: Promise<void> = Promise.resolve();
   private readonly producers: Restarting[] = [];
   private consumer: Restarting | null = null;
+  private fifoConsumer: Restarting | null = null;
 
   constructor(private readonly options: GrpcMixOptions) {}
 
   get restarts(): number {
-    return [...this.producers, ...(this.consumer === null ? [] : [this.consumer])].reduce((n, r) => n + r.restarts, 0);
+    return [...this.producers, ...(this.consumer === null ? [] : [this.consumer]), ...(this.fifoConsumer === null ? [] : [this.fifoConsumer])].reduce((n, r) => n + r.restarts, 0);
   }
 
   start(): void {
@@ -258,10 +263,11 @@ export class GrpcClientMix {
     for (let k = 0; k < o.fifoGroups; k++) lanes.push(this.lane(fifo, (seq) => ({ producer: 200 + k, topic: o.fifoTopic, body: `f${k}-${seq}`, messageGroup: `grp${k}`, seq }), 0, 1));
     this.sending = Promise.all(lanes).then(() => undefined);
 
-    const newConsumer = (endpoint: string): Client => new rocketmq5.SimpleConsumer({ endpoints: endpoint, namespace: '', consumerGroup: GRPC_GROUP, subscriptions: new Map(topics.map((t) => [t, '*'])), awaitDuration: AWAIT_MS, logger: quietLogger, requestTimeout: REQUEST_TIMEOUT_MS });
-    this.consumer = new Restarting(newConsumer, rotate(o.endpoints, o.producers + 1), this.errors, () => this.stoppingConsumer);
+    const newConsumer = (group: string, topic: string) => (endpoint: string): Client => new rocketmq5.SimpleConsumer({ endpoints: endpoint, namespace: '', consumerGroup: group, subscriptions: new Map([[topic, '*']]), awaitDuration: AWAIT_MS, logger: quietLogger, requestTimeout: REQUEST_TIMEOUT_MS });
+    this.consumer = new Restarting(newConsumer(GRPC_GROUP, o.normalTopic), rotate(o.endpoints, o.producers + 1), this.errors, () => this.stoppingConsumer);
+    this.fifoConsumer = new Restarting(newConsumer(GRPC_FIFO_GROUP, o.fifoTopic), rotate(o.endpoints, o.producers + 2), this.errors, () => this.stoppingConsumer);
     // Several receives at once: one loop falls far behind ali-ons' producers on a loaded machine.
-    this.consuming = Promise.all(Array.from({ length: CONSUMER_LANES }, () => this.consume(this.consumer!))).then(() => undefined);
+    this.consuming = Promise.all([...Array.from({ length: CONSUMER_LANES }, () => this.consume(this.consumer!)), this.consume(this.fifoConsumer)]).then(() => undefined);
   }
 
   private async lane(held: Restarting, next: (seq: number) => { producer: number; topic: string; body: string; messageGroup: string | null; seq: number }, first: number, step: number): Promise<void> {
@@ -341,7 +347,7 @@ export class GrpcClientMix {
     this.stoppingConsumer = true;
     await this.sending;
     await this.consuming;
-    await Promise.all([...this.producers.map((p) => p.close()), this.consumer?.close()]);
+    await Promise.all([...this.producers.map((p) => p.close()), this.consumer?.close(), this.fifoConsumer?.close()]);
   }
 }
 

@@ -1,7 +1,7 @@
 // Goal: what the RocketMQ chaos campaign (rocketmq-campaign.ts) does for its gRPC client mix, kept
 // out of the campaign loop: create the FIFO topic (message.type FIFO), run the mix
 // (rocketmq-grpc-clients.ts), after healing drain the FIFO topic with a fresh ali-ons group and
-// wait until the gRPC group has received and acked every acknowledged send, then judge: the FIFO
+// wait until the gRPC groups have received and acked every acknowledged send, then judge: the FIFO
 // topic's log and drain by checkRocketMQ (as the campaign's topic), the gRPC group by checkGrpc.
 import { RemotingClient } from '../../src/remoting/client.js';
 import { RequestCode, ResponseCode } from '../../src/remoting/codes.js';
@@ -12,7 +12,7 @@ import { OffsetCoverage, waitForCoverage } from './offset-coverage.js';
 import { checkRocketMQ, type LogMessage, type RocketMQCheckInput, type RocketMQCheckResult } from './rocketmq-checker.js';
 import { recordingConsumer, type Delivery, type SendOp } from './rocketmq-clients.js';
 import { checkGrpc, type GrpcCheckResult } from './rocketmq-grpc-checker.js';
-import { GRPC_GROUP, GrpcClientMix, INVISIBLE_MS, type GrpcSendOp } from './rocketmq-grpc-clients.js';
+import { GRPC_FIFO_GROUP, GRPC_GROUP, GrpcClientMix, INVISIBLE_MS, type GrpcSendOp } from './rocketmq-grpc-clients.js';
 
 export const CLIENT_KINDS = ['remoting', 'grpc'] as const;
 export type ClientKind = (typeof CLIENT_KINDS)[number];
@@ -47,6 +47,9 @@ export class GrpcPart {
         extFields: { topic: FIFO_TOPIC, defaultTopic: 'TBW102', readQueueNums: options.queues, writeQueueNums: options.queues, perm: 6, topicFilterType: 'SINGLE_TAG', topicSysFlag: 0, order: false, attributes: JSON.stringify({ 'message.type': 'FIFO' }) },
       }), 10_000);
       if (answer.code !== ResponseCode.SUCCESS) throw new Error(`creating ${FIFO_TOPIC}: code ${answer.code} ${answer.remark ?? ''}`);
+      // The FIFO topic's consumer group is a FIFO group (RocketMQ 5's consumeMessageOrderly): its receives keep each message group's order.
+      const group = await remoting.invoke(options.masterAddr, createRequest(RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, { body: Buffer.from(JSON.stringify({ groupName: GRPC_FIFO_GROUP, consumeMessageOrderly: true })) }), 10_000);
+      if (group.code !== ResponseCode.SUCCESS) throw new Error(`creating ${GRPC_FIFO_GROUP}: code ${group.code} ${group.remark ?? ''}`);
     } finally {
       remoting.close();
     }
@@ -92,7 +95,7 @@ export class GrpcPart {
     const fifoOps = this.grpcOps.filter((op) => op.messageGroup !== null);
     const fifoLive: Delivery[] = this.mix.receives.filter((r) => r.topic === FIFO_TOPIC).map((r) => ({ body: r.body, queueId: r.queueId, queueOffset: r.queueOffset, msgId: '', atMs: r.atMs }));
     const fifo = checkRocketMQ({
-      topic: FIFO_TOPIC, ops: fifoOps, drain: this.fifoDrain, live: fifoLive, liveGroup: GRPC_GROUP, logMessages: options.logMessages, offsetCommits: [], faultTimesMs: options.faultTimesMs,
+      topic: FIFO_TOPIC, ops: fifoOps, drain: this.fifoDrain, live: fifoLive, liveGroup: GRPC_FIFO_GROUP, logMessages: options.logMessages, offsetCommits: [], faultTimesMs: options.faultTimesMs,
       ...(options.retention === undefined ? {} : { retention: options.retention }),
     });
     const check = checkGrpc({
@@ -119,6 +122,6 @@ export function formatGrpcPart(report: GrpcPartReport): string[] {
   return [
     `gRPC clients (rocketmq-client-nodejs): ${c.sent} sends counted with ali-ons' (acknowledged ${c.acknowledged}, of them FIFO ${c.fifoAcknowledged} in ${c.fifoGroups} message groups); ${report.clientRestarts} client restarts (after 3 s of failures)`,
     `gRPC SimpleConsumer ${GRPC_GROUP}: ${c.receives} receives of ${c.distinctReceived} positions, acks ${c.acksOk} OK / ${c.acksFailed} failed, redeliveries ${c.redeliveries}, received with every ack failed and not redelivered (the ack may have committed) ${c.ackUnknownNotRedelivered}; unconsumed ${c.unconsumed}, acks lost ${c.acksLost}, early ${c.early}${c.expiredSkipped > 0 ? `, expired ${c.expiredSkipped}` : ''}`,
-    `FIFO ${FIFO_TOPIC}: stored order violations ${c.fifoStoreViolations}; receive-order inversions ${c.fifoReceiveInversions} (reported, not checked: POP receive is not FIFO per group yet); drain ${f.drainDeliveries} deliveries, lost ${f.lost}, moved ${f.moved}, phantoms ${f.phantoms}, drain gaps ${f.drainGaps}, queue violations ${f.queueViolations}, unexplained duplicates ${f.duplicatesUnexplained}`,
+    `FIFO ${FIFO_TOPIC}: stored order violations ${c.fifoStoreViolations}; ${GRPC_FIFO_GROUP} (consumeMessageOrderly) received ${c.fifoDeliveries} in ${c.fifoReceives} receives, per-group order violations ${c.fifoOrderViolations}; drain ${f.drainDeliveries} deliveries, lost ${f.lost}, moved ${f.moved}, phantoms ${f.phantoms}, drain gaps ${f.drainGaps}, queue violations ${f.queueViolations}, unexplained duplicates ${f.duplicatesUnexplained}`,
   ];
 }

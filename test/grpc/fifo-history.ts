@@ -7,23 +7,23 @@
 //    have been applied) before this receive was answered. So nothing of a group comes before the
 //    previous one is acked, and a redelivery is only of the unacked head;
 //  - one in flight: nothing of a group comes while a message of it from an earlier receive is
-//    neither acked nor past its invisible time (received + invisibleMs - slackMs: the pop's time
-//    is before the answer's);
+//    neither acked (since that receive) nor past its invisible time (that receive's invoke time +
+//    invisibleMs - slackMs: the pop happened after the invoke);
 //  - no ack lost: nothing comes again after its ack was answered OK.
 export interface FifoDelivery {
   readonly group: string;
   readonly queueId: number;
   readonly offset: number;
   readonly attempt: number;
-  /** The receive it came in (1, 2, ... in answer order) and when that answer arrived. */
+  /** The receive it came in (1, 2, ... in answer order), when that receive was invoked and answered. */
   readonly receive: number;
+  readonly invokeMs: number;
   readonly atMs: number;
 }
 
 export interface FifoAck {
   readonly queueId: number;
   readonly offset: number;
-  readonly attempt: number;
   /** ok: answered OK at atMs; unknown: sent at atMs, the answer failed (it may be applied). */
   readonly outcome: 'ok' | 'unknown';
   readonly atMs: number;
@@ -42,8 +42,8 @@ export function fifoViolations(deliveries: readonly FifoDelivery[], acks: readon
   const out: string[] = [];
   const acksOf = new Map<string, FifoAck[]>();
   for (const ack of acks) acksOf.set(key(ack.queueId, ack.offset), [...(acksOf.get(key(ack.queueId, ack.offset)) ?? []), ack]);
-  const ackedBefore = (queueId: number, offset: number, atMs: number, attempt?: number): boolean =>
-    (acksOf.get(key(queueId, offset)) ?? []).some((a) => a.atMs <= atMs && (attempt === undefined || a.attempt === attempt));
+  const ackedBetween = (queueId: number, offset: number, fromMs: number, toMs: number): boolean =>
+    (acksOf.get(key(queueId, offset)) ?? []).some((a) => a.atMs >= fromMs && a.atMs <= toMs);
   const storedOf = new Map<string, FifoStored[]>();
   for (const s of stored) storedOf.set(s.group, [...(storedOf.get(s.group) ?? []), s]);
   const earlier: FifoDelivery[] = [];
@@ -58,13 +58,12 @@ export function fifoViolations(deliveries: readonly FifoDelivery[], acks: readon
       if (sameReceive) continue;
       const before = earlier.some((e) => e.receive < d.receive && e.queueId === s.queueId && e.offset === s.offset);
       if (!before) out.push(`${name}: delivered before offset ${s.offset} of its group was ever delivered`);
-      else if (!ackedBefore(s.queueId, s.offset, d.atMs)) out.push(`${name}: delivered while offset ${s.offset} of its group was delivered and not acked`);
+      else if (!ackedBetween(s.queueId, s.offset, -Infinity, d.atMs)) out.push(`${name}: delivered while offset ${s.offset} of its group was delivered and not acked`);
     }
     for (const e of earlier) {
       if (e.group !== d.group || e.receive === d.receive) continue;
-      if (e.queueId === d.queueId && e.offset === d.offset && e.attempt >= d.attempt) continue;
-      if (ackedBefore(e.queueId, e.offset, d.atMs, e.attempt)) continue;
-      if (d.atMs < e.atMs + invisibleMs - slackMs) out.push(`${name}: delivered ${d.atMs - e.atMs} ms after offset ${e.offset} of its group (attempt ${e.attempt}), not acked and invisible for ${invisibleMs} ms`);
+      if (ackedBetween(e.queueId, e.offset, e.atMs, d.atMs)) continue;
+      if (d.atMs < e.invokeMs + invisibleMs - slackMs) out.push(`${name}: delivered ${Math.round(d.atMs - e.invokeMs)} ms after the receive of offset ${e.offset} of its group (attempt ${e.attempt}) was invoked, not acked and invisible for ${invisibleMs} ms`);
     }
     earlier.push(d);
   }
