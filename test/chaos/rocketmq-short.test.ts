@@ -24,6 +24,9 @@ t.test('short RocketMQ fault campaign: kill, pause, partition', async (t) => {
   const grpc = report.grpc;
   t.not(grpc, null, 'the gRPC mix ran (the default clients are remoting,grpc)');
   if (grpc !== null) {
+    // The gRPC clients' own errors (startup, send, receive) are only in the report: print them
+    // when the FIFO sends did not get through (a CI run at load 14 had 0 acknowledged).
+    if (grpc.fifo.acknowledged < 50) t.comment(`gRPC client errors (first ${grpc.clientErrors.length}):\n${grpc.clientErrors.join('\n')}`);
     t.ok(grpc.fifo.acknowledged >= 50, `${grpc.fifo.acknowledged} FIFO sends acknowledged`);
     t.equal(grpc.check.unconsumed, 0, 'the gRPC group received every acknowledged send (ali-ons and gRPC)');
     t.equal(grpc.check.acksLost, 0, 'no POP ack lost');
