@@ -18,6 +18,7 @@ import { PutMessageError, readQueueMessages } from './dledger-commit-log.js';
 import { createMessageId, encodeMessage, type HostAddress } from './message-codec.js';
 import { BrokerState, CLASSIC_LOG_INDEX } from './state/broker-state.js';
 import { type BrokerCommand, encodeCommand } from './state/commands.js';
+import { propertiesToStore } from './state/attached-command.js';
 
 export interface ClassicCommitLogOptions {
   /** storePathCommitLog */
@@ -127,7 +128,7 @@ export class ClassicCommitLog implements BrokerCommitLog {
     for (const message of messages) {
       // Appends are synchronous, so the consume queue's length is the next queue offset.
       const queueOffset = this.state.maxOffset(message.topic, message.queueId);
-      const bytes = encodeMessage({ ...message, queueOffset, physicalOffset: 0, storeTimestampMs: nowMs, storeHost: this.options.storeHost, preparedTransactionOffset: message.preparedTransactionOffset ?? 0 });
+      const bytes = encodeMessage({ ...message, properties: propertiesToStore(message.properties, message.attachedCommand), queueOffset, physicalOffset: 0, storeTimestampMs: nowMs, storeHost: this.options.storeHost, preparedTransactionOffset: message.preparedTransactionOffset ?? 0 });
       const physicalOffset = this.appendAndIndex(bytes);
       results.push({ msgId: createMessageId(this.options.storeHost, physicalOffset), queueId: message.queueId, queueOffset, physicalOffset, logIndex: CLASSIC_LOG_INDEX });
     }

@@ -25,6 +25,7 @@ import { type DurableBrokerState, DURABLE_STATE_FILE, type IndexMark, loadDurabl
 import type { ConsumeQueueUnit } from './state/consume-queue.js';
 import { type BrokerCommand, encodeCommand } from './state/commands.js';
 import { QueueOffsetAllocator } from './state/queue-offset-allocator.js';
+import { propertiesToStore } from './state/attached-command.js';
 
 /** A producer's message before the broker stores it (offsets and store fields come from us). */
 export interface MessageToPut {
@@ -39,6 +40,8 @@ export interface MessageToPut {
   readonly properties: string;
   /** The half message a transaction's committed message ends (its physical offset; 0 or absent otherwise). */
   readonly preparedTransactionOffset?: number;
+  /** A broker command applied in the same entry (state/attached-command.ts); only the broker sets it. */
+  readonly attachedCommand?: BrokerCommand;
 }
 
 export interface PutResult {
@@ -606,6 +609,7 @@ export class DLedgerCommitLog implements BrokerCommitLog {
     try {
       const bodies = messages.map((m, i) => encodeMessage({
         ...m,
+        properties: propertiesToStore(m.properties, m.attachedCommand),
         queueOffset: baseOffset + i,
         physicalOffset: 0, // written by the store's append hook: pos + 48
         storeTimestampMs: nowMs,

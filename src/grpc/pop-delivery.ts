@@ -4,6 +4,7 @@
 // message's RECONSUMETIMES (5.x's proxy: reconsumeTimes + 1, the broker's revive adding 1 each
 // time): a message a remoting consumer sent back once (RECONSUMETIMES 1) comes as attempt 2.
 import type { StoredMessage } from '../broker/message-codec.js';
+import { ATTACHED_COMMAND_PROPERTY } from '../broker/state/attached-command.js';
 import type { PbMessage } from './messaging-proto.js';
 import type { Receipt } from './pop-state.js';
 
@@ -13,5 +14,7 @@ export function deliveryAttemptOf(message: StoredMessage, receipt: Receipt): num
 }
 
 export function asDeliveredAs(message: PbMessage, topic: string, deliveryAttempt: number): PbMessage {
-  return { ...message, topic: { ...message.topic, name: topic }, systemProperties: { ...message.systemProperties, deliveryAttempt } };
+  // The broker's own attached command (a DLQ message's ack) is no user property.
+  const { [ATTACHED_COMMAND_PROPERTY]: _attached, ...userProperties } = message.userProperties;
+  return { ...message, topic: { ...message.topic, name: topic }, userProperties, systemProperties: { ...message.systemProperties, deliveryAttempt } };
 }

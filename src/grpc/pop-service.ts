@@ -353,18 +353,24 @@ export class PopService {
 
   // ---------------------------------------------------------------- the dead-letter queue
 
-  /** Put each message into %DLQ%<group> (created write-only like RocketMQ's), then remove its receipt. */
+  /**
+   * Put each message into %DLQ%<group> (created write-only like RocketMQ's) and remove its receipt
+   * in one Raft entry: the DLQ message carries its `ack dlq` (attached-command.ts), so a crash
+   * keeps both or neither. A message already gone (retention) only has its receipt removed.
+   */
   private async deadLetter(group: string, dead: ReadonlyArray<{ readonly receipt: Receipt; readonly message: StoredMessage | null }>): Promise<void> {
     const moved: Receipt[] = [];
+    const gone: Receipt[] = [];
     for (const { receipt, message } of dead) {
-      if (message !== null) await this.putDeadLetter(group, message, deliveryAttemptOf(message, receipt));
+      if (message === null) gone.push(receipt);
+      else await this.putDeadLetter(group, message, receipt);
       moved.push(receipt);
     }
-    if (moved.length > 0) await this.propose({ op: 'ack', group, receipts: moved, dlq: true });
+    if (gone.length > 0) await this.propose({ op: 'ack', group, receipts: gone, dlq: true });
     this.context.broker.log(`POP: ${moved.length} message(s) of ${group} moved to ${DLQ_GROUP_TOPIC_PREFIX}${group} after ${this.settings.maxAttempts} deliveries (grpcConsumerMaxAttempts)`);
   }
 
-  private async putDeadLetter(group: string, original: StoredMessage, deliveries: number): Promise<void> {
+  private async putDeadLetter(group: string, original: StoredMessage, receipt: Receipt): Promise<void> {
     const context = this.context.broker;
     const topic = `${DLQ_GROUP_TOPIC_PREFIX}${group}`;
     if (topic.length > 127) throw new GrpcRefusal('ILLEGAL_CONSUMER_GROUP', `group ${group} is too long for a DLQ topic`);
@@ -382,7 +388,8 @@ export class PopService {
     properties.delete('DELAY');
     await context.commitLog.putMessages([{
       topic, queueId: 0, flag: original.flag, sysFlag: original.sysFlag, bornTimestampMs: original.bornTimestampMs, bornHost: original.bornHost,
-      reconsumeTimes: deliveries, body: original.body, properties: formatMessageProperties(properties),
+      reconsumeTimes: deliveryAttemptOf(original, receipt), body: original.body, properties: formatMessageProperties(properties),
+      attachedCommand: { type: 'extension', extension: POP_EXTENSION, body: popCommandBody({ op: 'ack', group, receipts: [receipt], dlq: true }) },
     }]);
   }
 

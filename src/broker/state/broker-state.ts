@@ -8,6 +8,7 @@
 import type { CommittedEntry, StateMachine } from '../../node/server.js';
 import { assert } from '../../util/assert.js';
 import { decodeMessage, javaStringHashCode, MessageFormatError, parseMessageProperties, type StoredMessage } from '../message-codec.js';
+import { attachedCommandOf } from './attached-command.js';
 import { BROKER_STATE_TOPIC, type BrokerCommand, CommandFormatError, decodeCommand, type StateCheckpoint } from './commands.js';
 import type { DurableBrokerState } from './durable-state.js';
 import { type ConsumeQueue, type ConsumeQueueStore, MemoryConsumeQueueStore } from './consume-queue.js';
@@ -233,10 +234,7 @@ export class BrokerState implements StateMachine {
         return this.skip(index, error.message);
       }
       if (command.type === 'stateCheckpoint') this.applyCheckpoint(command, index);
-      else if (this.restoring !== null) {
-        assert(this.restoring.commands.length < RESTORE_BUFFERED_COMMANDS_MAX, `${RESTORE_BUFFERED_COMMANDS_MAX} commands after the log start and no state checkpoint`);
-        this.restoring.commands.push({ index, command });
-      } else this.applyCommand(command, index);
+      else this.applyOrHold(command, index);
       this.stats.commands++;
       return { kind: 'command', command };
     }
@@ -254,11 +252,23 @@ export class BrokerState implements StateMachine {
       this.log(`entry ${index}: ${message.topic}-${message.queueId} message stored with QUEUEOFFSET ${message.queueOffset} indexed at ${queueOffset}`);
     }
     this.stats.messages++;
+    // A command carried by this message (attached-command.ts): applied in the same entry, as a command entry at this index.
+    const attached = attachedCommandOf(properties);
+    if (typeof attached === 'string') this.log(`entry ${index}: ${attached}; the message is indexed, the command ignored`);
+    else if (attached !== null) this.applyOrHold(attached, index);
     for (const listener of this.listeners) {
       listener.onMessage?.(message.topic, message.queueId, queueOffset);
       listener.onStoredMessage?.(message, properties);
     }
     return { kind: 'message', topic: message.topic, queueId: message.queueId, queueOffset, physicalOffset: message.physicalOffset };
+  }
+
+  /** Apply a (non-checkpoint) command, or hold it while restoring until the first checkpoint. */
+  private applyOrHold(command: BrokerCommand, index: number): void {
+    if (this.restoring !== null) {
+      assert(this.restoring.commands.length < RESTORE_BUFFERED_COMMANDS_MAX, `${RESTORE_BUFFERED_COMMANDS_MAX} commands after the log start and no state checkpoint`);
+      this.restoring.commands.push({ index, command });
+    } else this.applyCommand(command, index);
   }
 
   private skip(index: number, reason: string): ApplyResult {
