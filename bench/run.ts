@@ -43,7 +43,7 @@ const BENCHES: Readonly<Record<string, { description: string; load: () => Promis
     load: () => import('./recovery.js'),
   },
   restart: {
-    description: 'broker restart: spawn to first send/pull after SIGKILL, from the durable point (tail only) vs full replay, 100k and 1M messages ([--messages 100000,1000000] [--rounds 2] [--body-bytes 256] [--fill-seconds 240])',
+    description: 'broker group restart (issue 12): 3 bin/mqbroker processes filled to 1, 4, 10 GiB of 1 KiB messages; SIGTERM/SIGKILL of all, warm/cold page cache; spawn to first send/pull, entries re-applied, heap ([--members 3] [--log-gib 1,4,10] [--stop term,kill,full] [--cache warm,cold] [--rounds 1] [--segment-mib M] [--deadline HH:MM] [--min-free-gib 10])',
     load: () => import('./restart.js'),
   },
   json: {

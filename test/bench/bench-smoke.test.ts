@@ -63,13 +63,16 @@ t.test('etcd comparison: 3 members on loopback, puts from the client process, st
   t.notOk(fs.existsSync(group.baseDir), 'data dirs removed');
 });
 
-t.test('restart bench (bench/restart.ts): a small store, tail and full restart, both measured', { timeout: 120_000 }, async (t) => {
-  const { stdout } = await execFileAsync(process.execPath, [path.join(distBench, 'run.js'), 'restart', '--messages', '3000', '--rounds', '1', '--fill-seconds', '60'], { timeout: 110_000, killSignal: 'SIGKILL' });
-  t.match(stdout, /filled 3,000 messages of 256 B/);
-  t.match(stdout, /^3,000\s+\d+\s+tail\s+\d+\s+\d+\s+\d+\s+0\s/m, 'tail: nothing re-applied');
-  const full = /^3,000\s+\d+\s+full\s+\d+\s+\d+\s+\d+\s+([\d,]+)\s/m.exec(stdout);
-  t.ok(full !== null && Number(full[1]?.replaceAll(',', '')) >= 3000, `full: the whole log re-applied (${full?.[1]})`);
-  t.match(stdout, /full\/tail/);
+t.test('restart bench (bench/restart.ts): a small 1-member store, kill (tail) and full restart, both measured', { timeout: 120_000 }, async (t) => {
+  const { stdout } = await execFileAsync(process.execPath, [path.join(distBench, 'run.js'), 'restart', '--members', '1', '--log-gib', '0.003', '--segment-mib', '64', '--stop', 'kill,full', '--cache', 'warm', '--rounds', '1', '--fill-seconds', '60'], { timeout: 110_000, killSignal: 'SIGKILL' });
+  const filled = /filled ([\d,]+) more messages/.exec(stdout);
+  const messages = Number(filled?.[1]?.replaceAll(',', ''));
+  t.ok(messages >= 2000, `filled ${filled?.[1]} messages of 1 KiB`);
+  t.match(stdout, /^0\.003\s+0\.00\s+kill\s+warm\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+0\s/m, 'kill: nothing re-applied (tail from the durable point)');
+  const full = /^0\.003\s+0\.00\s+full\s+warm(?:\s+\d+){7}\s+([\d,]+)\s/m.exec(stdout);
+  t.ok(full !== null && Number(full[1]?.replaceAll(',', '')) >= messages, `full: the whole log re-applied (${full?.[1]})`);
+  const dataDir = /data in (\S+);/.exec(stdout)?.[1];
+  t.ok(dataDir !== undefined && !fs.existsSync(dataDir), `data dir ${dataDir} removed`);
   const results = /results: (\S+)/.exec(stdout)?.[1];
   if (results !== undefined) fs.rmSync(results, { force: true });
 });
