@@ -8,8 +8,14 @@ import { StoreRejectedRecordError } from '../store/errors.js';
 import { type AppendedEntry, ENTRY_HEADER_BYTES, EntryMagic, type LogStore, type RawRecords, type TermVote } from '../store/types.js';
 import { assert } from '../util/assert.js';
 
-/** Received raw record sets kept until their entries are persisted; older ones are forgotten. */
-const MAX_RECEIVED_RAW = 64;
+/**
+ * Received raw record sets kept until their entries are persisted; older ones are forgotten (their
+ * entries are then encoded again). Each is a view of a received frame that the core's unstable
+ * entries hold anyway. 64 was too few for a leader with storageWorkerWrites: the Appends it held
+ * until their entries were written go out back to back, and a follower then took 240 entries from
+ * ~100 Appends in one Ready, encoding the ones whose record sets it had forgotten.
+ */
+const MAX_RECEIVED_RAW = 1024;
 /** Bodies of the most recently persisted entries kept in memory for entries() (see RecentEntries). */
 const RECENT_ENTRIES_MAX_BYTES = 8 * 1024 * 1024;
 
@@ -123,6 +129,13 @@ export class LogRaftStorage implements RaftStorage {
   /** Entries persisted from received bytes verbatim / re-encoded (tests and the bench read these). */
   readonly persistedCounts = { raw: 0, encoded: 0, rawRejected: 0 };
   private readonly recent = new RecentEntries();
+  /**
+   * For the Ready being persisted: encode on this thread even with an off-thread entry writer.
+   * A follower does (its encoded runs are the few records that arrived as objects, e.g. across a
+   * segment boundary): a pending tail would make its next raw records wait for the writer; the
+   * leader's own proposals go to the writer.
+   */
+  private writeInline = false;
 
   /**
    * `bodiesAsStored`: the bodies the core proposes are written unchanged (no store patchBody
@@ -192,11 +205,35 @@ export class LogRaftStorage implements RaftStorage {
     const first = entries[0];
     const last = entries[entries.length - 1];
     if (first === undefined || last === undefined || last.index > this.store.lastIndex) return null;
+    // An Append held until its entries were written (storageWorkerWrites) may find them replaced
+    // by then (a truncate after a leader change): those are not its records.
+    if (this.store.termAt(first.index) !== first.term || this.store.termAt(last.index) !== last.term) return null;
     let bytes = 0;
     for (const entry of entries) bytes += ENTRY_HEADER_BYTES + entry.data.byteLength;
     // Unverified: these are records this node wrote (the follower's appendRaw checks every CRC).
     const raw = this.store.readRaw(first.index, bytes, false);
     return raw !== null && raw.lastIndex === last.index && raw.bytes.byteLength === bytes ? raw : null;
+  }
+
+  /**
+   * True when persisting `ready` needs every entry an off-thread entry writer holds written first:
+   * it installs a snapshot, truncates, appends received raw records (appendRaw checks their
+   * chain against our last written entry), or writes entries inline (`writeInline`, see persist). The node then persists it once the store's
+   * afterWrites calls back, instead of letting the store drain (block) for it.
+   */
+  needsWrittenLog(ready: Ready, writeInline: boolean): boolean {
+    if ((this.store.pendingWrites?.() ?? 0) === 0) return false;
+    if (ready.snapshotToInstall !== null) return true;
+    const first = ready.entriesToPersist[0];
+    if (first === undefined) return false;
+    if (first.index <= this.store.lastIndex || writeInline) return true;
+    return ready.entriesToPersist.some((entry) => this.isReceivedRaw(entry));
+  }
+
+  /** True when the last of `entries` is still with the off-thread entry writer (not written yet). */
+  entriesPending(entries: readonly Entry[]): boolean {
+    const last = entries[entries.length - 1];
+    return last !== undefined && this.store.isPendingWrite?.(last.index) === true;
   }
 
   snapshotMeta(): SnapshotMeta | null {
@@ -223,7 +260,8 @@ export class LogRaftStorage implements RaftStorage {
    * waits for store.whenDurable(lastIndex) before it reports the Ready persisted.
    * Returns where each entry was written (index, term, pos), in order.
    */
-  persist(ready: Ready): AppendedEntry[] {
+  persist(ready: Ready, writeInline = false): AppendedEntry[] {
+    this.writeInline = writeInline;
     if (ready.snapshotToInstall !== null) {
       const meta = ready.snapshotToInstall.meta;
       if (this.store.lastIndex >= meta.index + 1) this.store.truncate(Math.max(meta.index + 1, this.store.beforeBeginIndex + 1));
@@ -256,7 +294,11 @@ export class LogRaftStorage implements RaftStorage {
    */
   private persistFrom(entries: readonly Entry[], at: number, written: AppendedEntry[]): number {
     const head = entries[at] as Entry;
-    const raw = this.receivedRaw.find((r) => holds(r, head));
+    // appendRaw checks the chain from our last written entry: with entries of this Ready still
+    // with the off-thread writer (an encoded run before this one), the store would have to wait
+    // (block) for them, so those records are encoded instead (same bodies, same pos: same bytes).
+    const writerBehind = this.store.isPendingWrite?.(this.store.lastIndex) === true;
+    const raw = writerBehind ? undefined : this.receivedRaw.find((r) => holds(r, head));
     if (raw !== undefined) {
       let end = at + 1;
       while (end < entries.length && holds(raw, entries[end] as Entry)) end++;
@@ -284,8 +326,8 @@ export class LogRaftStorage implements RaftStorage {
       }
     }
     let end = at + 1;
-    while (end < entries.length && (entries[end] as Entry).term === head.term && (entries[end] as Entry).type === head.type && !this.isReceivedRaw(entries[end] as Entry)) end++;
-    const appended = this.store.append(head.term, entries.slice(at, end).map((entry) => entry.data), magicOf(head.type));
+    while (end < entries.length && (entries[end] as Entry).term === head.term && (entries[end] as Entry).type === head.type && (writerBehind || !this.isReceivedRaw(entries[end] as Entry))) end++;
+    const appended = this.store.append(head.term, entries.slice(at, end).map((entry) => entry.data), magicOf(head.type), this.writeInline ? { inline: true } : undefined);
     assert(appended[0]?.index === head.index, `store appended at ${appended[0]?.index}, Raft expected ${head.index}`);
     for (const entry of appended) written.push(entry);
     if (!this.bodiesAsStored) this.recent.clear();

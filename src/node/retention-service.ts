@@ -52,6 +52,9 @@ export class RetentionService {
   private full = false;
   private stopped = false;
 
+  /** A run waits for the entry writer (see check). */
+  private awaitingWrites = false;
+
   constructor(
     private readonly store: LogStore,
     readonly settings: RetentionSettings,
@@ -155,6 +158,19 @@ export class RetentionService {
     const checkExpired = this.ratio > settings.checkExpiredRatio;
     const forceClean = settings.forceCleanRatio !== null && this.ratio > settings.forceCleanRatio;
     if (!timeUp && !checkExpired && !forceClean) return null;
+    // With storage-worker writes, a run needs the written log (it flushes and reads headers):
+    // run once the writer calls back with nothing pending rather than let the store drain
+    // (block) for it.
+    if ((this.store.pendingWrites?.() ?? 0) > 0 && this.store.afterWrites !== undefined) {
+      if (!this.awaitingWrites) {
+        this.awaitingWrites = true;
+        this.store.afterWrites(() => {
+          this.awaitingWrites = false;
+          this.check();
+        });
+      }
+      return null;
+    }
     const run = this.store.applyRetention({
       fileReservedMs: settings.fileReservedMs,
       forceClean,

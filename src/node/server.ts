@@ -215,6 +215,20 @@ export class DLedgerServer {
   private transport: PeerTransport | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private processScheduled = false;
+  /**
+   * storageWorkerWrites: set while no Ready is taken because the writer is behind: its queue is
+   * over its bound (back-pressure), or a Ready needs the written log (a truncate, appendRaw or a
+   * snapshot while entries are still pending). The store calls back from an Atomics.waitAsync
+   * wait; this thread never blocks. A Ready taken and held meanwhile is `heldReady`.
+   */
+  private waitingForWriter = false;
+  private heldReady: Ready | null = null;
+  /** How often processing waited for the entry writer (tests and the bench read these). */
+  readonly writerWaits = { roomWaits: 0, readiesHeld: 0, shipWaits: 0 };
+  // Invariant: Appends in the order the core produced them, the first one's entries not yet
+  // written by the entry writer; a callback is armed (shipQueueArmed) while it is non-empty.
+  private shipQueue: Message[] = [];
+  private shipQueueArmed = false;
   private closed = false;
   // Invariant: keys are log indexes this leader proposed and has not yet seen applied.
   private readonly pendingAppends = new Map<number, PendingAppend>();
@@ -707,6 +721,9 @@ export class DLedgerServer {
     this.failPending(new DLedgerError(ResponseCode.INTERNAL_ERROR, 'server closed'));
     await this.persistChain.catch(() => undefined);
     await this.retention?.stop();
+    // The writer's queued entries land first (store.close would otherwise drain them blocking).
+    const closingStore = this.store;
+    if (closingStore?.afterWrites !== undefined) await new Promise<void>((resolve) => (closingStore.afterWrites as NonNullable<LogStore['afterWrites']>)(resolve));
     await this.store?.close();
     await this.closeThreads();
     this.log('closed');
@@ -784,13 +801,60 @@ export class DLedgerServer {
   }
 
   private processReadies(): void {
+    if (this.waitingForWriter) return;
     const core = this.liveCore();
+    const store = this.liveStore();
+    if (this.waitForWriterRoom(store)) return;
     this.proposeQueued(core);
     // A Ready that could not be persisted stops the node (fatal sets closed): no further Ready.
     while (!this.closed && core.hasReady()) {
       const ready = core.ready();
+      if (this.liveStorage().needsWrittenLog(ready, this.writesInline(ready))) {
+        this.holdReadyUntilWritten(core, store, ready);
+        return;
+      }
       this.handleReady(core, ready);
+      if (this.waitForWriterRoom(store)) return;
     }
+  }
+
+  /** A follower writes the records it encodes itself on this thread (LogRaftStorage.persist). */
+  private writesInline(ready: Ready): boolean {
+    return (ready.softState?.role ?? this.role.role) !== 'leader';
+  }
+
+  /** True (and a callback armed) when the entry writer's queue is over its bound: back-pressure. */
+  private waitForWriterRoom(store: LogStore): boolean {
+    if (store.writerHasRoom?.() !== false) return false;
+    this.waitingForWriter = true;
+    this.writerWaits.roomWaits++;
+    (store.afterWriterRoom as NonNullable<LogStore['afterWriterRoom']>)(() => this.writerCaughtUp());
+    return true;
+  }
+
+  /** Persist `ready` once every entry handed to the writer is written (it truncates or appends raw). */
+  private holdReadyUntilWritten(core: RaftCore, store: LogStore, ready: Ready): void {
+    this.waitingForWriter = true;
+    this.heldReady = ready;
+    this.writerWaits.readiesHeld++;
+    (store.afterWrites as NonNullable<LogStore['afterWrites']>)(() => {
+      const held = this.heldReady;
+      this.heldReady = null;
+      if (held === null || this.closed) return;
+      try {
+        // Called back from the writer's wait with nothing pending: handled before anything else runs.
+        this.handleReady(core, held);
+      } catch (error) {
+        this.fatal(`handling ready ${held.number} failed: ${error instanceof Error ? error.message : String(error)}`);
+        return;
+      }
+      this.writerCaughtUp();
+    });
+  }
+
+  private writerCaughtUp(): void {
+    this.waitingForWriter = false;
+    if (!this.closed) this.scheduleProcess();
   }
 
   private handleReady(core: RaftCore, ready: Ready): void {
@@ -810,7 +874,7 @@ export class DLedgerServer {
     if (ready.snapshotToInstall !== null) this.appliedIndex = Math.max(this.appliedIndex, ready.snapshotToInstall.meta.index);
     let written: ReturnType<LogRaftStorage['persist']>;
     try {
-      written = storage.persist(ready);
+      written = storage.persist(ready, this.writesInline(ready));
     } catch (error) {
       // A store that cannot take this Ready (a full disk: no segment can be allocated; a failed
       // flush) leaves the core ahead of the log: stop with the reason instead of an uncaught
@@ -954,10 +1018,46 @@ export class DLedgerServer {
     this.liveTransport().send(message.to, message);
   }
 
-  /** An Append with entries goes out as the stored records when the store has them in one piece. */
+  /**
+   * An Append with entries goes out as the stored records when the store has them in one piece.
+   * With storageWorkerWrites, entries the writer has not written yet have no stored records: that
+   * Append, and every Append after it (their order matters to followers), waits in `shipQueue`
+   * until the store calls back with them written (never blocking), then goes out as records, so
+   * followers append the leader's bytes as in inline mode.
+   */
   private sendReplicating(storage: LogRaftStorage, message: Message): void {
-    const raw = message.type === 'Append' && message.entries.length > 0 && this.config.shipStoredRecords ? storage.storedRecordsOf(message.entries) : null;
+    if (message.type !== 'Append') return this.liveTransport().send(message.to, message);
+    if (this.shipQueue.length === 0 && this.trySendAppend(storage, message)) return;
+    this.shipQueue.push(message);
+    this.armShipQueue(storage);
+  }
+
+  /** Send `message` (an Append) now; false when its entries are still with the writer. */
+  private trySendAppend(storage: LogRaftStorage, message: Message & { type: 'Append' }): boolean {
+    const ship = message.entries.length > 0 && this.config.shipStoredRecords;
+    const raw = ship ? storage.storedRecordsOf(message.entries) : null;
+    if (raw === null && ship && storage.entriesPending(message.entries)) return false;
     this.liveTransport().send(message.to, wireMessage(message, raw));
+    return true;
+  }
+
+  private armShipQueue(storage: LogRaftStorage): void {
+    if (this.shipQueueArmed) return;
+    this.shipQueueArmed = true;
+    this.writerWaits.shipWaits++;
+    const store = this.liveStore();
+    (store.afterWrites as NonNullable<LogStore['afterWrites']>)(() => {
+      this.shipQueueArmed = false;
+      if (this.closed) {
+        this.shipQueue = [];
+        return;
+      }
+      while (this.shipQueue.length > 0) {
+        const next = this.shipQueue[0] as Message & { type: 'Append' };
+        if (!this.trySendAppend(storage, next)) return this.armShipQueue(storage);
+        this.shipQueue.shift();
+      }
+    });
   }
 
   private fatal(reason: string): void {

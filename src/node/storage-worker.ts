@@ -32,14 +32,23 @@ export function writeRingBytes(maxEntryBodyBytes: number): number {
   return 2 ** Math.ceil(Math.log2(needed));
 }
 /**
- * Bytes of Write records waiting for ring space beyond which submit() waits (blocking) for the
- * worker: back-pressure on the appender, never a drop; the pending tail stays bounded too.
+ * Bytes of Write records waiting for ring space beyond which the writer reports no room
+ * (hasRoom() false): the node then takes no further Ready until onRoom() calls back (back-pressure
+ * on the appender, asynchronous, never a drop); the pending tail stays bounded too.
  */
 const OUTBOX_MAX_WRITE_BYTES = 64 * 1024 * 1024;
+/** Records waiting for ring space beyond which the writer reports no room (as OUTBOX_MAX_WRITE_BYTES). */
+const OUTBOX_MAX_RECORDS = 4096;
+/**
+ * The hard bound for callers that append without asking hasRoom() (the store API used directly):
+ * past this many times the soft bounds above, submit() waits blocking (Atomics.wait in slices,
+ * counted in stats.blockingWaits). The node never gets there: it asks hasRoom() before each Ready.
+ */
+const OUTBOX_HARD_FACTOR = 4;
 /** How long one blocking wait for the worker sleeps before looking again (it notifies; this bounds a lost one). */
 const WRITE_WAIT_SLICE_MS = 10;
-/** Records waiting for ring space at most (the store keeps one flush in flight, so a few). */
-const OUTBOX_MAX_RECORDS = 4096;
+/** The asynchronous wait on WrittenSeq re-checks at least this often (a lost wake-up, records waiting for room). */
+const WRITTEN_RECHECK_MS = 5;
 /** While records wait for ring space the main thread re-checks at least this often. */
 const BACKPRESSURE_RECHECK_MS = 5;
 /**
@@ -103,6 +112,11 @@ export class StorageWorker {
   private outboxBytes = 0;
   /** The seq of the last Write record handed out (0: none yet). */
   private lastWriteSeq = 0;
+  // Invariant: callbacks waiting for a written seq (oldest seq first) or for outbox room; the
+  // written loop (watchWritten) runs while either is non-empty.
+  private writtenWaiters: Array<{ readonly seq: number; readonly callback: () => void }> = [];
+  private roomWaiters: Array<() => void> = [];
+  private watchingWritten = false;
   private waiting = false;
   // Invariant: a waiting loop whose generation is not this one has been replaced and exits.
   private loopGeneration = 0;
@@ -115,11 +129,17 @@ export class StorageWorker {
   private readonly ready: Promise<void>;
   private closing = false;
 
-  /** Use start(). `ringBytes` (a power of two) other than the default only for tests of back-pressure. */
+  /**
+   * Use start(). `ringBytes` (a power of two) other than the default, and `outboxMaxRecords`
+   * (the soft bound of records waiting for ring space) below OUTBOX_MAX_RECORDS, only for tests
+   * of back-pressure.
+   */
   private constructor(
     private readonly log: (line: string) => void = () => undefined,
     ringBytes = RING_BYTES,
+    private readonly outboxMaxRecords = OUTBOX_MAX_RECORDS,
   ) {
+    assert(Number.isInteger(outboxMaxRecords) && outboxMaxRecords >= 1 && outboxMaxRecords <= OUTBOX_MAX_RECORDS, `outboxMaxRecords ${outboxMaxRecords}: 1..${OUTBOX_MAX_RECORDS}`);
     this.ring = SpscRing.create(ringBytes);
     const channel = new MessageChannel();
     this.port = channel.port1;
@@ -146,8 +166,8 @@ export class StorageWorker {
    * Start a worker and wait until its thread runs (modules loaded, ring attached), so that the
    * first group commit does not also pay for starting a thread.
    */
-  static async start(log: (line: string) => void = () => undefined, ringBytes = RING_BYTES): Promise<StorageWorker> {
-    const worker = new StorageWorker(log, ringBytes);
+  static async start(log: (line: string) => void = () => undefined, ringBytes = RING_BYTES, outboxMaxRecords = OUTBOX_MAX_RECORDS): Promise<StorageWorker> {
+    const worker = new StorageWorker(log, ringBytes, outboxMaxRecords);
     await worker.ready;
     return worker;
   }
@@ -258,7 +278,11 @@ export class StorageWorker {
     assert(bytes <= this.ring.maxRecordBytes, `storage worker record of ${bytes} bytes exceeds the ring's ${this.ring.maxRecordBytes}`);
     if (this.outbox.length === 0 && this.ring.tryWrite(...parts)) return;
     // Back-pressure: keep the order, wait for the worker to make room (waitForCompletions retries).
-    if (this.outbox.length >= OUTBOX_MAX_RECORDS || this.outboxBytes > OUTBOX_MAX_WRITE_BYTES) this.waitUntil(() => this.outbox.length < OUTBOX_MAX_RECORDS && this.outboxBytes <= OUTBOX_MAX_WRITE_BYTES);
+    // The node keeps below the soft bound (hasRoom before each Ready); only a direct caller of the
+    // store API that ignores it reaches the hard one.
+    if (this.outbox.length >= OUTBOX_HARD_FACTOR * this.outboxMaxRecords || this.outboxBytes > OUTBOX_HARD_FACTOR * OUTBOX_MAX_WRITE_BYTES) {
+      this.waitUntil(() => this.outbox.length < OUTBOX_HARD_FACTOR * this.outboxMaxRecords && this.outboxBytes <= OUTBOX_HARD_FACTOR * OUTBOX_MAX_WRITE_BYTES);
+    }
     this.outbox.push(parts);
     this.outboxBytes += bytes;
     this.stats.ringFullWaits++;
@@ -272,10 +296,64 @@ export class StorageWorker {
     }
   }
 
+  /** False while the records waiting for ring space are over the soft bound (see onRoom). */
+  hasRoom(): boolean {
+    this.drainOutbox();
+    return this.dead !== null || (this.outbox.length < this.outboxMaxRecords && this.outboxBytes <= OUTBOX_MAX_WRITE_BYTES);
+  }
+
+  /** Call `callback` (from the event loop, never blocking) once hasRoom() is true (or the worker died). */
+  onRoom(callback: () => void): void {
+    if (this.hasRoom()) return callback();
+    this.roomWaiters.push(callback);
+    this.watchWritten();
+  }
+
+  /** Call `callback` (from the event loop, never blocking) once Write record `seq` is written (or failed, or the worker died). */
+  onWritten(seq: number, callback: () => void): void {
+    if (this.dead !== null || ticketAfter(Atomics.load(this.state, StateWord.WrittenSeq), seq) >= 0) return callback();
+    this.writtenWaiters.push({ seq, callback });
+    this.watchWritten();
+  }
+
+  /**
+   * One loop at a time: call back the waiters whose seq is written and, once the outbox is under
+   * its bound, the room waiters; sleep (Atomics.waitAsync on WrittenSeq, which the worker notifies
+   * after each Write record, at most WRITTEN_RECHECK_MS: freeing ring space by a flush record
+   * notifies nothing) and repeat. Callbacks run synchronously here, so a caller that finds the
+   * pending tail empty in its callback acts before anything else runs.
+   */
+  private watchWritten(): void {
+    if (this.watchingWritten) return;
+    this.watchingWritten = true;
+    void (async () => {
+      try {
+        for (;;) {
+          this.drainOutbox();
+          const written = Atomics.load(this.state, StateWord.WrittenSeq);
+          const dead = this.dead !== null;
+          while (this.writtenWaiters.length > 0 && (dead || ticketAfter(written, (this.writtenWaiters[0] as { seq: number }).seq) >= 0)) {
+            (this.writtenWaiters.shift() as { callback: () => void }).callback();
+          }
+          if (this.roomWaiters.length > 0 && this.hasRoom()) {
+            const waiters = this.roomWaiters;
+            this.roomWaiters = [];
+            for (const callback of waiters) callback();
+          }
+          if (this.writtenWaiters.length === 0 && this.roomWaiters.length === 0) return;
+          const result = Atomics.waitAsync(this.state, StateWord.WrittenSeq, written, WRITTEN_RECHECK_MS);
+          if (result.async) await result.value;
+        }
+      } finally {
+        this.watchingWritten = false;
+      }
+    })();
+  }
+
   /**
    * Block this thread (Atomics.wait, in slices) until `done()`, pushing waiting records into the
-   * ring meanwhile. Only for the store's rare synchronous needs (a read of an entry still being
-   * written, truncate, close) and for back-pressure past the outbox bound.
+   * ring meanwhile. The node never calls this (it waits with onWritten / onRoom): only direct
+   * callers of the store's synchronous API (tests, tools), and back-pressure past the hard bound.
    */
   private waitUntil(done: () => boolean): void {
     let counted = false;
@@ -296,6 +374,9 @@ export class StorageWorker {
       maxRecordBodyBytes: this.ring.maxRecordBytes - WRITE_HEADER_BYTES - WRITE_ENTRY_BYTES,
       submit: (batch) => this.submitWrite(batch),
       writtenSeq: () => Atomics.load(this.state, StateWord.WrittenSeq),
+      onWritten: (seq, callback) => this.onWritten(seq, callback),
+      hasRoom: () => this.hasRoom(),
+      onRoom: (callback) => this.onRoom(callback),
       waitWritten: (seq) => {
         this.waitUntil(() => ticketAfter(Atomics.load(this.state, StateWord.WrittenSeq), seq) >= 0);
         const failure = this.writeFailure();
@@ -451,6 +532,9 @@ export class StorageWorker {
     for (const ticket of this.outstanding.splice(0)) ticket.reject(error);
     this.outbox.length = 0;
     this.outboxBytes = 0;
+    // Waiters learn of the failure from the store (the writer's failure() is sticky).
+    for (const waiter of this.writtenWaiters.splice(0)) waiter.callback();
+    for (const callback of this.roomWaiters.splice(0)) callback();
     if (this.guard !== null) clearTimeout(this.guard);
     this.guard = null;
   }

@@ -1,7 +1,8 @@
 // The store's pending tail with an off-thread entry writer (StoreOptions.entryWriter): entries
 // append() handed to the writer that it has not yet published as written. The store's synchronous
-// readers answer from here what they can (termAt, the last entry's place) and wait for the writer
-// (drain) for what needs the bytes (get, verified readRaw, truncate, the chain CRC, checkpoints).
+// readers answer from here what they can (termAt, get and indexAtPos: the tail keeps each entry's
+// stored body and its place) and the rest (verified readRaw, truncate, appendRaw's chain check)
+// waits for the writer: asynchronously through whenEmpty(), or blocking (drain) for a direct caller.
 import { assert } from '../util/assert.js';
 import type { OffThreadEntryWriter } from './types.js';
 
@@ -10,6 +11,12 @@ export interface PendingEntry {
   readonly term: number;
   readonly pos: number;
   readonly sizeBytes: number;
+  readonly magic: number;
+  /** The body as stored (patchBody applied): the writer's copy of it is in its ring. */
+  readonly body: Uint8Array;
+  /** The chain CRC the writer computes for this entry, once a reader asked (see SegmentedLogStore.get). */
+  chainCrc?: number;
+  bodyCrc?: number;
 }
 
 /** a - b for wrapping int32 sequence numbers: >= 0 when a is b or later. */
@@ -75,7 +82,43 @@ export class PendingWrites {
     this.compact();
   }
 
-  /** Wait (blocking) until every submitted entry is written. Throws the writer's failure. */
+  /**
+   * Call `callback` once every entry submitted so far is written (at once when none is pending),
+   * asynchronously: the writer calls back from its event-loop wait, never blocking.
+   */
+  whenEmpty(callback: () => void): void {
+    const last = this.batches[this.batches.length - 1];
+    if (this.isEmpty || last === undefined) return callback();
+    this.writer.onWritten(last.seq, callback);
+  }
+
+  /** The entries pending from `index` on (for computing their chain), or [] when it is not pending. */
+  entriesFrom(index: number): readonly PendingEntry[] {
+    const first = this.firstIndex;
+    if (index < first) return [];
+    return this.entries.slice(this.head + index - first);
+  }
+
+  /** The pending entry at byte `pos`, or undefined (as of the last refresh: the caller refreshes). */
+  entryAtPos(pos: number): PendingEntry | undefined {
+    let lo = this.head;
+    let hi = this.entries.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const entry = this.entries[mid] as PendingEntry;
+      if (entry.pos === pos) return entry;
+      if (entry.pos < pos) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+
+  /** The pos of the first pending entry, or Infinity. */
+  get firstPos(): number {
+    return this.entries[this.head]?.pos ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Wait (blocking) until every submitted entry is written. Throws the writer's failure. Not for the node's event loop (whenEmpty). */
   drain(): void {
     const last = this.batches[this.batches.length - 1];
     if (this.isEmpty || last === undefined) return;

@@ -19,7 +19,7 @@ import { DurabilityWaiters } from './group-commit.js';
 import type { IndexRecord } from './index-codec.js';
 import { clearIndexFrom, dataSegmentAt, headerAt, indexSlotPos, locateVerifiedEntry, publishIndexOf, readIndexOf } from './log-access.js';
 import type { StoreLock, StoreMedium } from './medium.js';
-import { PendingWrites } from './pending-writes.js';
+import { type PendingEntry, PendingWrites } from './pending-writes.js';
 import { type RecoveryReport, recoverLog } from './recovery.js';
 import { type Segment, SegmentList } from './segment-list.js';
 import { loadTermVote, saveTermVote } from './term-vote.js';
@@ -171,7 +171,7 @@ export class SegmentedLogStore implements LogStore {
     return this.durable;
   }
 
-  append(term: number, bodies: readonly Uint8Array[], magic: EntryMagic = EntryMagic.Normal): AppendedEntry[] {
+  append(term: number, bodies: readonly Uint8Array[], magic: EntryMagic = EntryMagic.Normal, options?: { readonly inline?: boolean }): AppendedEntry[] {
     this.checkWritable('append');
     assert(magic === EntryMagic.Normal || magic === EntryMagic.Noop, `append magic must be NORMAL or NOOP, got ${magic}`);
     assert(Number.isSafeInteger(term) && term >= this.last.term, `append term ${term} below the last term ${this.last.term}`);
@@ -196,7 +196,7 @@ export class SegmentedLogStore implements LogStore {
     this.indexList.ensure(indexSlotPos(this.last.index + 1));
     this.indexList.ensure(indexSlotPos(this.last.index + bodies.length));
     if (this.pending !== null) {
-      const offThread = this.appendOffThread(term, bodies, magic);
+      const offThread = options?.inline === true ? null : this.appendOffThread(term, bodies, magic);
       if (offThread !== null) return offThread;
       // A segment the writer cannot write (not a shared mapping), or a body too big for its ring:
       // inline, after everything queued before (same order, same bytes).
@@ -286,7 +286,7 @@ export class SegmentedLogStore implements LogStore {
     const pending = this.pending as PendingWrites;
     const entries: Array<OffThreadWriteBatch['entries'][number]> = [];
     const dirty: Array<{ segment: Segment; fromBytes: number; toBytes: number }> = [];
-    const pendingEntries: Array<{ index: number; term: number; pos: number; sizeBytes: number }> = [];
+    const pendingEntries: PendingEntry[] = [];
     let index = this.last.index;
     let pos = this.end;
     let recordBytes = 0;
@@ -321,7 +321,7 @@ export class SegmentedLogStore implements LogStore {
       entries.push({ dataSegmentId, dataOffsetBytes: offsetBytes, pos, index, term, body: stored, indexSegmentId, indexOffsetBytes, blank });
       dirty.push({ segment, fromBytes: offsetBytes, toBytes: offsetBytes + recordBytes });
       dirty.push({ segment: indexSegment, fromBytes: indexOffsetBytes, toBytes: indexOffsetBytes + INDEX_RECORD_BYTES });
-      pendingEntries.push({ index, term, pos, sizeBytes: recordBytes });
+      pendingEntries.push({ index, term, pos, sizeBytes: recordBytes, magic, body: stored });
       pos += recordBytes;
     }
     const chainSeed = this.last.chainCrc === CHAIN_ON_WRITER ? null : (this.last.chainCrc ?? 0);
@@ -350,6 +350,85 @@ export class SegmentedLogStore implements LogStore {
       this.failWrites(error);
     }
     return index >= this.pending.firstIndex;
+  }
+
+  /**
+   * Entry `index` of the pending tail as get() returns it, from the body the tail keeps: the CRCs
+   * are computed here as the writer computes them (the same codec, chained from the last written
+   * entry), once per entry. Null when it is no longer pending (written meanwhile).
+   */
+  private pendingStoredEntry(index: number): StoredEntry | null {
+    const pending = this.pending as PendingWrites;
+    let entry: PendingEntry | undefined;
+    try {
+      entry = pending.entryAt(index);
+    } catch (error) {
+      this.failWrites(error);
+    }
+    if (entry === undefined) return null;
+    if (entry.chainCrc === undefined) {
+      // Chain from the last entry whose chain is known: a pending one computed before, or the
+      // written entry (or the log's start) just before the tail.
+      const tail = pending.entriesFrom(pending.firstIndex);
+      let at = index - pending.firstIndex;
+      while (at > 0 && (tail[at - 1] as PendingEntry).chainCrc === undefined) at--;
+      let chain = at > 0 ? ((tail[at - 1] as PendingEntry).chainCrc as number) : (this.previousChainCrcOf(pending.firstIndex) ?? 0);
+      const header = new Uint8Array(ENTRY_HEADER_BYTES);
+      const headerView = new DataView(header.buffer);
+      for (; at <= index - pending.firstIndex; at++) {
+        const next = tail[at] as PendingEntry;
+        const bodyCrc = crc32Of(next.body);
+        chain = writeEntryHeader(headerView, header, 0, { magic: next.magic as EntryMagic, index: next.index, term: next.term, pos: next.pos, bodyLength: next.body.byteLength, bodyCrc }, chain);
+        next.bodyCrc = bodyCrc;
+        next.chainCrc = chain;
+      }
+    }
+    return {
+      index,
+      term: entry.term,
+      magic: entry.magic as EntryMagic,
+      pos: entry.pos,
+      sizeBytes: entry.sizeBytes,
+      chainCrc: entry.chainCrc as number,
+      bodyCrc: entry.bodyCrc as number,
+      body: entry.body.slice(),
+    };
+  }
+
+  isPendingWrite(index: number): boolean {
+    return this.isPending(index);
+  }
+
+  /** Entries handed to the entry writer and not yet written (0 without one). */
+  pendingWrites(): number {
+    if (this.pending === null || this.pending.isEmpty) return 0;
+    try {
+      this.pending.refresh();
+    } catch (error) {
+      this.failWrites(error);
+    }
+    return this.pending.size;
+  }
+
+  /**
+   * Call `callback` once every entry handed to the writer so far is written (at once without a
+   * writer or with nothing pending), without blocking: the event loop's way to reach the
+   * operations that need the written bytes (truncate, appendRaw, retention, close) with no drain.
+   */
+  afterWrites(callback: () => void): void {
+    if (this.pending === null) return callback();
+    this.pending.whenEmpty(callback);
+  }
+
+  /** False while the entry writer has more queued than its bound: append no more until afterWriterRoom calls back. */
+  writerHasRoom(): boolean {
+    return this.options.entryWriter?.hasRoom() ?? true;
+  }
+
+  afterWriterRoom(callback: () => void): void {
+    const writer = this.options.entryWriter;
+    if (writer === undefined) return callback();
+    writer.onRoom(callback);
   }
 
   /**
@@ -455,7 +534,10 @@ export class SegmentedLogStore implements LogStore {
   get(index: number): StoredEntry | null {
     this.checkOpen('get');
     if (index <= this.beforeBegin.index || index > this.last.index) return null;
-    if (this.isPending(index)) this.drainWrites();
+    if (this.isPending(index)) {
+      const stored = this.pendingStoredEntry(index);
+      if (stored !== null) return stored;
+    }
     const located = locateVerifiedEntry(this.dataList, this.indexList, index, this.previousChainCrcOf(index));
     const { header, segment, offsetBytes } = located;
     const bodyStart = offsetBytes + ENTRY_HEADER_BYTES;
@@ -474,7 +556,11 @@ export class SegmentedLogStore implements LogStore {
   indexAtPos(pos: number): number | null {
     this.checkOpen('indexAtPos');
     if (!Number.isSafeInteger(pos) || pos < this.firstPos || pos + ENTRY_HEADER_BYTES > this.end) return null;
-    if (this.isPending(this.last.index)) this.drainWrites();
+    // A position in the pending tail is answered from it (its bytes may not be written yet); one
+    // before it is in written bytes (isPending refreshed the tail just now).
+    if (this.isPending(this.last.index) && pos >= (this.pending as PendingWrites).firstPos) {
+      return (this.pending as PendingWrites).entryAtPos(pos)?.index ?? null;
+    }
     const segment = this.dataList.find(pos);
     if (segment === undefined) return null;
     const offsetBytes = pos - segment.startPos;
@@ -947,6 +1033,11 @@ export class SegmentedLogStore implements LogStore {
     const target = this.last;
     const epoch = this.flushEpoch;
     const ranges = this.dataList.takeDirtyRanges();
+    // With an entry writer, the checkpoint this flush may write vouches for index records the
+    // writer publishes: they are msynced by the same ticket (queued after their writes) rather
+    // than drained and msynced on this thread at completion.
+    const indexInFlush = this.pending !== null && this.checkpointDueAt(target);
+    if (indexInFlush) for (const range of this.indexList.takeDirtyRanges()) ranges.push(range);
     this.backgroundFlushAgain = false;
     this.backgroundFlush = { ranges };
     const flushes = ranges.map(({ segment, fromBytes, toBytes }) => {
@@ -961,7 +1052,7 @@ export class SegmentedLogStore implements LogStore {
         if (this.closed || this.failure !== null) return;
         // A synchronous flush (truncate, reset, close, flush()) since the start covered these
         // ranges and everything before it; after a truncate `target` may not even exist.
-        if (epoch === this.flushEpoch) this.completeFlush(target);
+        if (epoch === this.flushEpoch) this.completeFlush(target, indexInFlush);
         if (this.backgroundFlushAgain || this.durable < this.last.index) this.startBackgroundFlush();
       },
       (error: unknown) => {
@@ -999,17 +1090,23 @@ export class SegmentedLogStore implements LogStore {
     this.completeFlush(target);
   }
 
-  /** Everything up to `target` is durable: wake its waiters, checkpoint when a segment filled. */
-  private completeFlush(target: typeof this.last): void {
+  /**
+   * Everything up to `target` is durable: wake its waiters, checkpoint when a segment filled.
+   * `indexFlushed`: the flush also msynced the index ranges dirty at its start (a background
+   * flush with an entry writer: target and its index records are written and durable).
+   */
+  private completeFlush(target: typeof this.last, indexFlushed = false): void {
     this.durable = Math.max(this.durable, target.index);
     this.waiters.resolveThrough(this.durable);
     if (this.waiters.size === 0) this.flushTimer?.unref();
     // Checkpoint when the durable end has moved to a later data segment: recovery then never
     // scans much more than one segment.
+    if (this.checkpointDueAt(target)) this.writeCheckpointAt(target, indexFlushed);
+  }
+
+  private checkpointDueAt(target: typeof this.last): boolean {
     const verified = this.checkpointed.verified;
-    if (target.pos >= 0 && target.index > this.beforeBegin.index && (verified === null || this.dataList.segmentStartOf(target.pos) > this.dataList.segmentStartOf(verified.pos))) {
-      this.writeCheckpointAt(target);
-    }
+    return target.pos >= 0 && target.index > this.beforeBegin.index && (verified === null || this.dataList.segmentStartOf(target.pos) > this.dataList.segmentStartOf(verified.pos));
   }
 
   private writeCheckpointAtLast(): void {
@@ -1020,21 +1117,26 @@ export class SegmentedLogStore implements LogStore {
     }
   }
 
-  private writeCheckpointAt(entry: typeof this.last): void {
-    try {
-      // The index records below are the writer's: they must be written before they are msynced.
-      this.drainWrites();
-    } catch {
-      return;
+  private writeCheckpointAt(entry: typeof this.last, indexFlushed = false): void {
+    if (!indexFlushed) {
+      try {
+        // The index records below are the writer's: they must be written before they are msynced.
+        this.drainWrites();
+      } catch {
+        return;
+      }
     }
+    // Written (drained, or covered by the flush that completed): its header is readable.
     if (entry.chainCrc === CHAIN_ON_WRITER) entry = { ...entry, chainCrc: headerAt(this.dataList, entry.pos, `entry ${entry.index}`).chainCrc };
-    try {
-      // The checkpoint vouches for the index up to this entry too.
-      this.indexList.flushDirty();
-    } catch (error) {
-      this.failure = new StoreFailedError(`flush of the index of ${this.options.nodeDir} failed; reopen the store to recover`, error);
-      this.waiters.rejectAll(this.failure);
-      return;
+    if (!indexFlushed) {
+      try {
+        // The checkpoint vouches for the index up to this entry too.
+        this.indexList.flushDirty();
+      } catch (error) {
+        this.failure = new StoreFailedError(`flush of the index of ${this.options.nodeDir} failed; reopen the store to recover`, error);
+        this.waiters.rejectAll(this.failure);
+        return;
+      }
     }
     this.writeCheckpointAdvisory({ ...this.checkpointed, verified: this.verifiedPointOf(entry) });
   }

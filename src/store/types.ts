@@ -120,8 +120,14 @@ export interface OffThreadEntryWriter {
   submit(batch: OffThreadWriteBatch): number;
   /** The seq of the last batch written: data in the page cache, index records published. */
   writtenSeq(): number;
-  /** Block until batch `seq` is written; throws the writer's (sticky) failure. */
+  /** Block until batch `seq` is written; throws the writer's (sticky) failure. Not for an event loop: see onWritten. */
   waitWritten(seq: number): void;
+  /** Call `callback` once batch `seq` is written, failed, or the writer stopped (asynchronously, never blocking). */
+  onWritten(seq: number, callback: () => void): void;
+  /** False while the batches waiting for the writer are over its bound: submit no more until onRoom calls back. */
+  hasRoom(): boolean;
+  /** Call `callback` once hasRoom() is true (asynchronously, never blocking). */
+  onRoom(callback: () => void): void;
   /** The writer's first failure (sticky), or null. */
   failure(): Error | null;
 }
@@ -194,7 +200,12 @@ export interface LogStore {
   readonly durableIndex: number;
 
   /** Leader path: encode and write bodies as entries of `term`; bytes are in the page cache on return. */
-  append(term: number, bodies: readonly Uint8Array[], magic?: EntryMagic): AppendedEntry[];
+  /**
+   * `options.inline`: with an off-thread entry writer, encode and write on this thread anyway (a
+   * follower's rare encoded runs: its log then has no pending tail to wait for at its next raw
+   * records); it drains pending entries first, so callers ask pendingWrites() before.
+   */
+  append(term: number, bodies: readonly Uint8Array[], magic?: EntryMagic, options?: { readonly inline?: boolean }): AppendedEntry[];
   /**
    * Follower path: write records received from the leader byte for byte at their own pos (header
    * and CRCs verified first). Their first index must be lastIndex + 1 (truncate first otherwise).
@@ -218,6 +229,16 @@ export interface LogStore {
    * shipping records it wrote itself moments ago (the follower's appendRaw verifies them all).
    */
   readRaw(fromIndex: number, maxBytes: number, verify?: boolean): RawRecords | null;
+  /** Entries handed to an off-thread entry writer and not yet written (0 or absent without one). */
+  pendingWrites?(): number;
+  /** True when entry `index` is handed to an off-thread entry writer and not yet written. */
+  isPendingWrite?(index: number): boolean;
+  /** Call `callback` once every entry handed to the entry writer so far is written, never blocking. */
+  afterWrites?(callback: () => void): void;
+  /** False while the entry writer has more queued than its bound (see afterWriterRoom). */
+  writerHasRoom?(): boolean;
+  /** Call `callback` once writerHasRoom() is true, never blocking. */
+  afterWriterRoom?(callback: () => void): void;
   /** Remove entries with index >= fromIndex (Raft conflict truncation). */
   truncate(fromIndex: number): void;
   /**

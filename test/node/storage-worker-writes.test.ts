@@ -6,46 +6,20 @@
 // far too small for the batches (back-pressure, nothing dropped); a failed write is sticky (later
 // writes and flushes fail, the store stops); durability never covers an unwritten entry; the key is
 // validated with the others.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { buildNodeConfig } from '../../src/node/config.js';
 import { StorageWorker, writeRingBytes } from '../../src/node/storage-worker.js';
 import { resolveStorageWorkerWrites } from '../../src/node/threads-mode.js';
 import { StoreFailedError } from '../../src/store/errors.js';
-import { mmapSegmentFileFactory } from '../../src/store/mmap-segment-file.js';
-import { openLogStore } from '../../src/store/open.js';
 import type { SegmentedLogStore } from '../../src/store/segmented-log-store.js';
+import { openInline, openWritten, SEGMENT_BYTES, tempDir } from './worker-written-stores.js';
 import { testSecretFile } from '../util/peer-secret.js';
 import { filesUnder } from './data-files.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const SEGMENT_BYTES = 64 * 1024;
-
-function tempDir(t: Test, name: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `swrites-${name}-`));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function openInline(dir: string): SegmentedLogStore {
-  return openLogStore({ nodeDir: dir, dataSegmentSizeBytes: SEGMENT_BYTES, indexSegmentSizeBytes: 4096, flush: { kind: 'sync' }, maxEntryBodyBytes: 8 * 1024 });
-}
-
-function openWritten(dir: string, worker: StorageWorker): SegmentedLogStore {
-  return openLogStore({
-    nodeDir: dir,
-    dataSegmentSizeBytes: SEGMENT_BYTES,
-    indexSegmentSizeBytes: 4096,
-    flush: { kind: 'sync' },
-    maxEntryBodyBytes: 8 * 1024,
-    flushInBackground: true,
-    segmentFiles: worker.wrap(mmapSegmentFileFactory),
-    entryWriter: worker.entryWriter(),
-  });
-}
 
 function body(i: number): Uint8Array {
   return encoder.encode(`e${i}-${'q'.repeat((i * 977) % 5000)}`);
@@ -62,8 +36,8 @@ async function workload(store: SegmentedLogStore): Promise<void> {
 }
 
 t.test('same operations, same files: inline writes vs storage-worker writes', async (t) => {
-  const inlineDir = tempDir(t, 'inline');
-  const workerDir = tempDir(t, 'worker');
+  const inlineDir = tempDir(t, 'swrites', 'inline');
+  const workerDir = tempDir(t, 'swrites', 'worker');
   const inline = openInline(inlineDir);
   await workload(inline);
   await inline.close();
@@ -86,7 +60,7 @@ t.test('same operations, same files: inline writes vs storage-worker writes', as
 });
 
 t.test('pending tail: termAt from memory, get waits for the bytes, readRaw unverified declines, durability after the write', async (t) => {
-  const dir = tempDir(t, 'pending');
+  const dir = tempDir(t, 'swrites', 'pending');
   const worker = await StorageWorker.start(() => undefined, writeRingBytes(8 * 1024));
   t.teardown(() => worker.close());
   const store = openWritten(dir, worker);
@@ -115,7 +89,7 @@ t.test('pending tail: termAt from memory, get waits for the bytes, readRaw unver
 });
 
 t.test('a ring far smaller than the batches: back-pressure, nothing dropped, order kept', async (t) => {
-  const dir = tempDir(t, 'ring');
+  const dir = tempDir(t, 'swrites', 'ring');
   // 64 KiB ring: a record is at most 32 KiB, so each 40-entry batch splits, and the ring fills.
   const worker = await StorageWorker.start(() => undefined, 64 * 1024);
   t.teardown(() => worker.close());
@@ -133,7 +107,7 @@ t.test('a ring far smaller than the batches: back-pressure, nothing dropped, ord
 });
 
 t.test('a failed write is sticky: that batch, later writes and later flushes fail; the store stops', async (t) => {
-  const dir = tempDir(t, 'fail');
+  const dir = tempDir(t, 'swrites', 'fail');
   const worker = await StorageWorker.start(() => undefined, writeRingBytes(8 * 1024));
   t.teardown(() => worker.close());
   const store = openWritten(dir, worker);
