@@ -38,7 +38,19 @@ export interface TelemetrySession {
   readonly stream: grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>;
   settings: ClientSettings | null;
   readonly pending: Map<string, Pending>;
+  /** The one repeat of the first settings answer (see SETTINGS_REPEAT_MS). */
+  repeat?: NodeJS.Timeout;
 }
+
+/**
+ * The first settings answer of a session is written once more this long after it. rocketmq-client-
+ * nodejs 1.0.8's startup() sends its settings while it still queries the routes of its other topics
+ * and only then starts waiting for the answer: an answer that came before is dropped and startup()
+ * waits for ever (7 of 30 Producer startups with 3 topics on a follower's endpoint, at load ~15).
+ * RocketMQ's proxy answers once (it would hang the same way); a repeated settings command is
+ * idempotent for every 5.x client (they sync the settings again).
+ */
+export const SETTINGS_REPEAT_MS = 1000;
 
 export class TelemetrySessions {
   private readonly sessions = new Map<string, TelemetrySession>();
@@ -131,9 +143,17 @@ export class TelemetrySessions {
           session.stream.write({ status: status('BAD_REQUEST', 'settings need a client type and, for a consumer, a group') });
           return;
         }
+        const first = session.settings === null;
         session.settings = settings;
         onSettings(settings);
-        session.stream.write({ status: OK, settings: this.answer(command['settings'] as Record<string, unknown>, settings) });
+        const answer = { status: OK, settings: this.answer(command['settings'] as Record<string, unknown>, settings) };
+        session.stream.write(answer);
+        if (first) {
+          session.repeat = setTimeout(() => {
+            if (this.sessions.get(session.clientId) === session) session.stream.write(answer);
+          }, SETTINGS_REPEAT_MS);
+          session.repeat.unref();
+        }
         return;
       }
       case 'threadStackTrace': {
@@ -163,6 +183,7 @@ export class TelemetrySessions {
   }
 
   private failPending(session: TelemetrySession): void {
+    clearTimeout(session.repeat);
     for (const pending of session.pending.values()) {
       clearTimeout(pending.timer);
       pending.resolve({ status: status('INTERNAL_ERROR', 'telemetry session ended'), text: null });

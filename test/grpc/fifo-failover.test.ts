@@ -88,6 +88,8 @@ t.test('FIFO per message group through a SIGKILL of the master', async (t) => {
   const deliveries: FifoDelivery[] = [];
   const acks: FifoAck[] = [];
   const ackedBodies = new Set<string>();
+  /** Bodies whose ack's answer failed (it may have been applied: never redelivered then, as RocketMQ allows). */
+  const ackUnknownBodies = new Set<string>();
   const bodyOf = new Map<string, string>();
   let receives = 0;
   let killedAt = 0;
@@ -119,7 +121,7 @@ t.test('FIFO per message group through a SIGKILL of the master', async (t) => {
       }
     }
   })();
-  const done = (): boolean => ackedSends.size === GROUPS.length * PER_GROUP && [...ackedSends].every((b) => ackedBodies.has(b));
+  const done = (): boolean => ackedSends.size === GROUPS.length * PER_GROUP && [...ackedSends].every((b) => ackedBodies.has(b) || ackUnknownBodies.has(b));
   const consume = (async () => {
     let failingSince = 0;
     while (!stopping && Date.now() < giveUpAt && !done()) {
@@ -167,6 +169,7 @@ t.test('FIFO per message group through a SIGKILL of the master', async (t) => {
           ackedBodies.add(body);
         } catch {
           acks.push({ queueId: d.queueId, offset: d.offset, outcome: 'unknown', atMs: sentAt });
+          ackUnknownBodies.add(body);
           stoppedQueues.add(d.queueId);
         }
       }
@@ -205,7 +208,7 @@ t.test('FIFO per message group through a SIGKILL of the master', async (t) => {
   t.comment(`${ackedSends.size} sends acknowledged (${producers} producers), ${stored.length} stored, ${receives} receives with ${deliveries.length} deliveries (${deliveries.filter((d) => d.attempt > 1).length} redelivered), ${acks.length - unknownAcks} acks OK, ${unknownAcks} failed (${consumers} consumers); last ack ${lastAckAt - killedAt} ms after the kill; ${Date.now() - started} ms in all`);
   t.ok(killedAt > 0 && lastAckAt > killedAt, 'acks went on after the kill (the new master took over)');
   t.equal(ackedSends.size, GROUPS.length * PER_GROUP, 'every send acknowledged in the end (retried through the failover)');
-  t.same([...ackedSends].filter((b) => !ackedBodies.has(b)), [], 'every acknowledged send consumed and acked');
+  t.same([...ackedSends].filter((b) => !ackedBodies.has(b) && !ackUnknownBodies.has(b)), [], `every acknowledged send consumed and acked (${[...ackedSends].filter((b) => !ackedBodies.has(b)).length} only with an ack whose answer failed: it may have been applied)`);
   t.ok(stored.length >= ackedSends.size, `the queues hold every acknowledged send (${stored.length} stored; a send retried after a lost answer may be stored twice)`);
   t.same(fifoViolations(deliveries, acks, stored, INVISIBLE_MS, 250), [], 'per message group: in order, nothing before the previous one acked, redeliveries only of the unacked head, no ack lost');
   const s = skipped as FifoDelivery | null;
