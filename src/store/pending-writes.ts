@@ -136,19 +136,14 @@ export class PendingWrites {
   }
 
   private compact(): void {
-    if (this.head === this.entries.length) {
-      this.entries = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
-    }
-    if (this.batchHead === this.batches.length) {
-      this.batches = [];
-      this.batchHead = 0;
-    } else if (this.batchHead > 1024 && this.batchHead * 2 > this.batches.length) {
-      this.batches = this.batches.slice(this.batchHead);
-      this.batchHead = 0;
-    }
+    ({ items: this.entries, head: this.head } = compacted(this.entries, this.head));
+    ({ items: this.batches, head: this.batchHead } = compacted(this.batches, this.batchHead));
   }
+}
+
+/** A list consumed from `head` on: emptied when all is consumed, sliced once the consumed part is large and most of it. */
+function compacted<T>(items: T[], head: number): { items: T[]; head: number } {
+  if (head === items.length) return { items: [], head: 0 };
+  if (head > 1024 && head * 2 > items.length) return { items: items.slice(head), head: 0 };
+  return { items, head };
 }
