@@ -21,7 +21,9 @@
 //  - an ack / change / forward names the delivery by its receipt handle; one that is no longer in
 //    flight with that handle (acked, redelivered, changed since) is INVALID_RECEIPT_HANDLE.
 // A group's pops and acks on this master run one at a time (a per-group chain), so the next
-// offset a pop starts from is the applied one. Held receives are bounded (grpcHeldReceivesMax);
+// offset a pop starts from is the applied one. AckMessage calls of a group that arrive while its
+// chain is busy wait in a bounded queue (ACK_QUEUE_ENTRIES_MAX) and go into the log as one ack
+// command (one replication round for many acks), each call answered as if it had run alone. Held receives are bounded (grpcHeldReceivesMax);
 // in-flight receipts per group (grpcPopInflightMax <= POP_INFLIGHT_PER_GROUP_MAX) and in all
 // (POP_INFLIGHT_TOTAL_MAX): a receive over them answers TOO_MANY_REQUESTS.
 import type * as grpc from '@grpc/grpc-js';
@@ -33,7 +35,7 @@ import { isReadable } from '../broker/state/topic-config.js';
 import { GrpcRefusal, masterEndpoint, type GrpcContext } from './grpc-context.js';
 import { durationMs, status, timestampOf, type PbFilterExpression, type PbMessageQueue, type PbResource } from './messaging-proto.js';
 import { decodeReceiptHandle, encodeReceiptHandle, matches, messageIdOf, parseFilter, toPbMessage, type TagFilter } from './pop-messages.js';
-import { POP_COMMAND_ENTRIES_MAX, POP_EXTENSION, POP_INFLIGHT_PER_GROUP_MAX, POP_INFLIGHT_TOTAL_MAX, popCommandBody, type PopCommand, type PopState, type Receipt } from './pop-state.js';
+import { POP_COMMAND_ENTRIES_MAX, POP_EXTENSION, POP_INFLIGHT_PER_GROUP_MAX, POP_INFLIGHT_TOTAL_MAX, popCommandBody, receiptTuple, type PopCommand, type PopState, type Receipt } from './pop-state.js';
 import { existingTopic, resourceName } from './route-service.js';
 import { handleTopicAllowed, originalTopicOf, popSources, type PopSource } from './pop-retry.js';
 import { asDeliveredAs, deliveryAttemptOf } from './pop-delivery.js';
@@ -76,9 +78,28 @@ interface Delivery {
   readonly message: StoredMessage;
 }
 
+type AckEntry = { messageId?: string; receiptHandle?: string };
+/** One AckMessage call waiting for its group's next ack command. */
+interface QueuedAck {
+  readonly topic: string;
+  readonly entries: readonly AckEntry[];
+  readonly resolve: (answer: Record<string, unknown>) => void;
+  readonly reject: (error: unknown) => void;
+}
+interface AckResult {
+  readonly entry: AckEntry;
+  readonly receipt: Receipt | null;
+  status: null | { code: string; message: string };
+}
+/** Ack entries one group may have waiting for its next ack command (beyond: TOO_MANY_REQUESTS). */
+const ACK_QUEUE_ENTRIES_MAX = 8 * 1024;
+
 export class PopService {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly waiters = new Map<string, Set<() => void>>();
+  // Invariant: a group has a queue here only while one flushAcks of it is scheduled on its chain
+  // and has not started; the queue holds at most ACK_QUEUE_ENTRIES_MAX entries.
+  private readonly ackQueues = new Map<string, QueuedAck[]>();
   private held = 0;
   private closed = false;
 
@@ -398,30 +419,78 @@ export class PopService {
   async ack(request: Record<string, unknown>): Promise<Record<string, unknown>> {
     const group = resourceName(request['group'] as PbResource, 'group', 'ILLEGAL_CONSUMER_GROUP');
     const topic = resourceName(request['topic'] as PbResource, 'topic', 'ILLEGAL_TOPIC');
-    const entries = (request['entries'] ?? []) as Array<{ messageId?: string; receiptHandle?: string }>;
+    const entries = (request['entries'] ?? []) as AckEntry[];
     if (entries.length === 0 || entries.length > POP_COMMAND_ENTRIES_MAX) throw new GrpcRefusal('BAD_REQUEST', `an ack holds 1-${POP_COMMAND_ENTRIES_MAX} entries, not ${entries.length}`);
     const refused = this.notMaster();
     if (refused !== null) return refused;
-    return this.serial(group, async () => {
-      const results = entries.map((entry) => {
-        try {
-          const receipt = decodeReceiptHandle(entry.receiptHandle, handleTopicOf(entry.receiptHandle, group, topic));
-          if (this.state.current(group, receipt) === null) throw new GrpcRefusal('INVALID_RECEIPT_HANDLE', 'the receipt handle is not in flight: the message was acked, its invisible time ended and it was delivered again, or it was changed since');
-          return { entry, receipt, status: null as null | { code: string; message: string } };
-        } catch (error) {
-          if (!(error instanceof GrpcRefusal)) throw error;
-          return { entry, receipt: null, status: status(error.code, error.message) };
-        }
-      });
-      const receipts = results.flatMap((r) => (r.receipt === null ? [] : [r.receipt]));
-      if (receipts.length > 0) {
-        try {
-          await this.propose({ op: 'ack', group, receipts, dlq: false });
-        } catch (error) {
-          const failure = putFailureStatus(error, this.context);
-          for (const r of results) if (r.receipt !== null) r.status = failure;
-        }
+    return new Promise((resolve, reject) => {
+      let queue = this.ackQueues.get(group);
+      const queuedEntries = queue?.reduce((n, a) => n + a.entries.length, 0) ?? 0;
+      if (queuedEntries + entries.length > ACK_QUEUE_ENTRIES_MAX) {
+        this.context.broker.stats.refusals.refuse('grpcAckQueueEntriesMax', `${queuedEntries} ack entries of ${group} queued`);
+        resolve({ status: status('TOO_MANY_REQUESTS', `${queuedEntries} ack entries of ${group} wait for the log (at most ${ACK_QUEUE_ENTRIES_MAX}): retry`) });
+        return;
       }
+      if (queue === undefined) {
+        queue = [];
+        this.ackQueues.set(group, queue);
+        void this.serial(group, () => this.flushAcks(group));
+      }
+      queue.push({ topic, entries, resolve, reject });
+    });
+  }
+
+  /**
+   * The group's queued acks as few commands as POP_COMMAND_ENTRIES_MAX allows (one log entry and
+   * one replication round for many AckMessage calls: acks that came while the group's previous
+   * command was committing wait here for the next one). Answers each call as if it had run alone,
+   * in arrival order: a receipt a call before it in the same command acked is INVALID_RECEIPT_HANDLE.
+   */
+  private async flushAcks(group: string): Promise<void> {
+    const queued = this.ackQueues.get(group) ?? [];
+    this.ackQueues.delete(group);
+    for (let i = 0; i < queued.length;) {
+      const chunk: QueuedAck[] = [];
+      for (let size = 0; i < queued.length && size + queued[i]!.entries.length <= POP_COMMAND_ENTRIES_MAX; i++) {
+        size += queued[i]!.entries.length;
+        chunk.push(queued[i]!);
+      }
+      await this.ackChunk(group, chunk);
+    }
+  }
+
+  private async ackChunk(group: string, chunk: readonly QueuedAck[]): Promise<void> {
+    const taken = new Set<string>();
+    const calls: Array<{ call: QueuedAck; results: AckResult[] }> = [];
+    for (const call of chunk) {
+      try {
+        const results = call.entries.map((entry): AckResult => {
+          try {
+            const receipt = decodeReceiptHandle(entry.receiptHandle, handleTopicOf(entry.receiptHandle, group, call.topic));
+            const key = receiptTuple(receipt).join(' ');
+            if (this.state.current(group, receipt) === null || taken.has(key)) throw new GrpcRefusal('INVALID_RECEIPT_HANDLE', 'the receipt handle is not in flight: the message was acked, its invisible time ended and it was delivered again, or it was changed since');
+            taken.add(key);
+            return { entry, receipt, status: null };
+          } catch (error) {
+            if (!(error instanceof GrpcRefusal)) throw error;
+            return { entry, receipt: null, status: status(error.code, error.message) };
+          }
+        });
+        calls.push({ call, results });
+      } catch (error) {
+        call.reject(error);
+      }
+    }
+    const receipts = calls.flatMap((c) => c.results.flatMap((r) => (r.receipt === null ? [] : [r.receipt])));
+    if (receipts.length > 0) {
+      try {
+        await this.propose({ op: 'ack', group, receipts, dlq: false });
+      } catch (error) {
+        const failure = putFailureStatus(error, this.context);
+        for (const c of calls) for (const r of c.results) if (r.receipt !== null) r.status = failure;
+      }
+    }
+    for (const { call, results } of calls) {
       const out = results.map((r) => {
         let s = r.status;
         if (s === null && r.receipt !== null) {
@@ -433,8 +502,8 @@ export class PopService {
       });
       const codes = new Set(out.map((o) => o.status.code));
       const overall = codes.size === 1 ? (out[0]?.status ?? status('OK', 'OK')) : status('MULTIPLE_RESULTS', 'the entries have different outcomes');
-      return { status: overall, entries: out };
-    });
+      call.resolve({ status: overall, entries: out });
+    }
   }
 
   async changeInvisibleDuration(request: Record<string, unknown>): Promise<Record<string, unknown>> {

@@ -28,7 +28,7 @@ t.test('SimpleConsumer and PushConsumer over POP', async (t) => {
   const cluster = await startCluster({ grpcMinInvisibleTimeMs: '1000', grpcConsumerMaxAttempts: '3', grpcMaxLongPollingMs: '3000' });
   t.teardown(() => cluster.close());
   const master = await untilDefined(async () => cluster.master(), 20_000, 'a master');
-  for (const topic of ['TopicPop', 'TopicPush']) {
+  for (const topic of ['TopicPop', 'TopicPush', 'TopicAckBatch']) {
     const created = await cluster.call(master.brokerAddr, RequestCode.UPDATE_AND_CREATE_TOPIC, { topic, defaultTopic: 'TBW102', readQueueNums: 2, writeQueueNums: 2, perm: 6, topicFilterType: 'SINGLE_TAG', topicSysFlag: 0, order: false });
     t.equal(created.code, ResponseCode.SUCCESS);
   }
@@ -87,6 +87,28 @@ t.test('SimpleConsumer and PushConsumer over POP', async (t) => {
   await consumer.ack(late[0]);
   t.same(await consumer.receive(16, 3000), [], 'everything acked: nothing more');
   await t.rejects(consumer.receive(1, 500), /ILLEGAL_INVISIBLE_TIME|invisible time/, 'an invisible time below grpcMinInvisibleTimeMs is refused');
+
+  // Acks that arrive together share one ack command (pop-service.ts flushAcks): 24 AckMessage calls
+  // at once and a 25th repeating one of them; each answered as if alone (the repeat refused).
+  const batchConsumer = new rocketmq5.SimpleConsumer({ endpoints, namespace: '', consumerGroup: 'CG_ack_batch', subscriptions: new Map([['TopicAckBatch', '*']]), awaitDuration: 1000, logger: silentLogger });
+  await batchConsumer.startup();
+  closers.push(() => batchConsumer.shutdown());
+  for (let i = 0; i < 24; i++) await producer.send({ topic: 'TopicAckBatch', body: Buffer.from(`batch-${i}`) });
+  const batch = await receiveFrom(batchConsumer, 24, 10_000, 8000);
+  t.equal(batch.length, 24, '24 messages received for the batched acks');
+  let ackCommands = 0;
+  const apply = master.popState.apply.bind(master.popState);
+  master.popState.apply = (body: unknown, index: number): void => {
+    const command = body as { op?: string; group?: string } | null;
+    if (command?.op === 'ack' && command.group === 'CG_ack_batch') ackCommands++;
+    apply(body, index);
+  };
+  const answers = await Promise.allSettled([...batch.map((m: any) => batchConsumer.ack(m)), batchConsumer.ack(batch[0])]);
+  master.popState.apply = apply;
+  t.equal(answers.filter((a) => a.status === 'fulfilled').length, 24, 'every message acked once');
+  t.match(answers.filter((a) => a.status === 'rejected').map((a) => String((a as PromiseRejectedResult).reason)), [/INVALID_RECEIPT_HANDLE|receipt handle/], 'the repeated ack refused');
+  t.ok(ackCommands >= 1 && ackCommands < 24, `24 acks in ${ackCommands} ack command(s)`);
+  t.equal(master.popState.inflightOf('CG_ack_batch'), 0, 'nothing of the group in flight');
 
   // Tag filter.
   const tagged = new rocketmq5.SimpleConsumer({ endpoints, namespace: '', consumerGroup: 'CG_tag', subscriptions: new Map([['TopicPop', 'TagB']]), awaitDuration: 1000, logger: silentLogger });
