@@ -9,7 +9,11 @@
 //    time and not before: a redelivery is checked to come >= the previous receive + the invisible
 //    time - 1 s (the master logs the pop's time before the client sees the answer);
 //  - a redelivery without an earlier receive is allowed too: a pop committed whose answer died
-//    with the master.
+//    with the master;
+//  - redelivery across the kill is provoked, not left to chance: before the kill the consumer
+//    keeps back the ack of every first delivery of m-<i> with i % 8 = 5; each of those still
+//    unacked at the kill must come again on the new master (attempt >= 2, after the kill, not
+//    before its invisible time), and is then acked; none acked before the kill comes back.
 // The consumer reaches the new master after its 30 s route refresh (1.0.8's updateRoutes interval);
 // 1.0.8's Producer never leaves the dead master's endpoint, so the test makes a new one after 8 s
 // of failures (an application restart). The test takes ~60-90 s.
@@ -94,6 +98,10 @@ t.test('POP through a leader SIGKILL: every acknowledged send consumed, no ack l
   const early: string[] = [];
   const afterAck: string[] = [];
   const lastReceive = new Map<string, number>();
+  /** Stored message -> body, of first deliveries whose ack is kept back until the kill. */
+  const kept = new Map<string, string>();
+  const receivedAfterKill = new Map<string, number[]>();
+  let heldAcrossKill = new Map<string, string>();
   let killedAt = 0;
 
   const giveUpAt = Date.now() + 150_000;
@@ -145,9 +153,16 @@ t.test('POP through a leader SIGKILL: every acknowledged send consumed, no ack l
         const last = lastReceive.get(stored);
         if (last !== undefined && now < last + INVISIBLE_MS - 1000) early.push(`${body} (${stored}) again ${now - last} ms after its previous receive (invisible ${INVISIBLE_MS} ms)`);
         lastReceive.set(stored, now);
+        if (killedAt > 0) receivedAfterKill.set(stored, [...(receivedAfterKill.get(stored) ?? []), m.deliveryAttempt]);
       }
       await Promise.all(got.map(async (m: any) => {
         const body = m.body.toString();
+        const stored = String(m.receiptHandle).split(' ').slice(0, 3).join(' ');
+        if (killedAt === 0 && m.deliveryAttempt === 1 && Number(body.split('-')[1]) % 8 === 5) {
+          kept.set(stored, body);
+          return;
+        }
+        kept.delete(stored);
         try {
           await consumer.ack(m);
           ackedAt.set(body, Date.now());
@@ -163,6 +178,7 @@ t.test('POP through a leader SIGKILL: every acknowledged send consumed, no ack l
     const pid = pidOf(`broker-n${leaderIndex}`);
     if (pid === null) throw new Error('no pid file for the master');
     process.kill(pid, 'SIGKILL');
+    heldAcrossKill = new Map(kept);
     killedAt = Date.now();
     t.comment(`SIGKILL of the master n${leaderIndex} (pid ${pid}) after ${ackedAt.size} acks, ${ackedSends.size} sends acknowledged`);
   })();
@@ -177,6 +193,10 @@ t.test('POP through a leader SIGKILL: every acknowledged send consumed, no ack l
   const redelivered = receives.filter((r) => r.attempt > 1);
   t.comment(`redelivered (received before, not acked: allowed): ${redelivered.length}, attempts ${JSON.stringify([...new Set(redelivered.map((r) => r.attempt))])}; bodies received more than once (sends retried after a lost answer are stored twice: allowed): ${receives.length - new Set(receives.map((r) => r.body)).size}`);
   t.ok(killedAt > 0 && lastAckAt > killedAt, 'acks went on after the kill (the new master took over)');
+  t.comment(`kept unacked across the kill: ${heldAcrossKill.size} (${[...heldAcrossKill.values()].join(', ')}); their receives after it: ${JSON.stringify([...heldAcrossKill.keys()].map((k) => receivedAfterKill.get(k) ?? []))}`);
+  t.ok(heldAcrossKill.size > 0, 'the scenario provoked redelivery: messages received and not acked when the master was killed');
+  t.same([...heldAcrossKill].filter(([stored]) => !(receivedAfterKill.get(stored) ?? []).some((attempt) => attempt >= 2)).map(([, body]) => body), [], 'each came again from the new master as a redelivery (attempt >= 2), not before its invisible time (checked above), and was then acked');
+  t.same([...heldAcrossKill.values()].filter((b) => !ackedAt.has(b)), [], 'and acked');
 });
 
 // 1.0.8's clients whose shutdown() stopped at the dead master (see the teardown) keep renewing their
