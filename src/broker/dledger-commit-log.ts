@@ -327,7 +327,11 @@ export class DLedgerCommitLog implements BrokerCommitLog {
   private replayDone(): boolean {
     const replay = this.replay;
     if (replay === null) return true;
-    if (this.server.status().appliedIndex < replay.to) return false;
+    // A killed leader's uncommitted tail may be cut by the new leader: then the recovered log's end
+    // never gets applied, and the replay is done at the log's end as it is now (a run saw the old
+    // check wait for index 3019 after the log was cut to 3015 and never log the line).
+    const status = this.server.status();
+    if (status.appliedIndex < Math.min(replay.to, status.lastIndex)) return false;
     this.replay = null;
     if (this.replayTimer !== null) clearInterval(this.replayTimer);
     this.replayed = { entries: replay.entries, messages: replay.messages, ms: Date.now() - replay.startedMs };
